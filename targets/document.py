@@ -1,0 +1,228 @@
+"""The one policy-document model every target writes and every verifier reads.
+
+IAM, S3, KMS, ECR, VPC-endpoint, SCP and RCP policies share one JSON grammar, so
+slpc builds them all from these frozen types and serialises them in one place.
+Nothing else in slpc builds policy JSON by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+VERSION = "2012-10-17"
+
+# The JSON element names, written once.
+_SCALAR_OR_LIST = ("Action", "NotAction", "Resource", "NotResource")
+
+
+class PolicyFormatError(ValueError):
+    """A policy JSON that does not have the shape of an AWS policy document."""
+
+    def __init__(self, message: str, path: str):
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One operator/key pair of a Condition block; its values are ORed."""
+
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A Principal or NotPrincipal element.
+
+    ``wildcard`` is the bare ``"*"``; otherwise ``entries`` maps a kind
+    (``AWS``, ``Service``, ``Federated``, ``CanonicalUser``) to its values.
+    """
+
+    wildcard: bool = False
+    entries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @staticmethod
+    def any() -> "Principal":
+        return Principal(wildcard=True)
+
+    @staticmethod
+    def aws(*arns: str) -> "Principal":
+        return Principal(entries=(("AWS", tuple(sorted(set(arns)))),))
+
+    def values(self, kind: str) -> tuple[str, ...]:
+        for k, vals in self.entries:
+            if k == kind:
+                return vals
+        return ()
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One policy statement. Empty tuples mean the element is absent."""
+
+    effect: str
+    actions: tuple[str, ...] = ()
+    resources: tuple[str, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    sid: str | None = None
+    principal: Principal | None = None
+    not_principal: Principal | None = None
+    not_actions: tuple[str, ...] = ()
+    not_resources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    statements: tuple[Statement, ...]
+    version: str | None = VERSION
+    id: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+
+# --------------------------------------------------------------------------- #
+# Serialisation
+
+
+def _principal_json(p: Principal) -> Any:
+    if p.wildcard:
+        return "*"
+    return {kind: list(vals) for kind, vals in p.entries}
+
+
+def _conditions_json(conditions: Iterable[Condition]) -> dict:
+    out: dict[str, dict[str, list[str]]] = {}
+    for c in conditions:
+        out.setdefault(c.operator, {})[c.key] = list(c.values)
+    return out
+
+
+def statement_json(s: Statement) -> dict:
+    out: dict[str, Any] = {"Effect": s.effect}
+    if s.sid is not None:
+        out["Sid"] = s.sid
+    if s.principal is not None:
+        out["Principal"] = _principal_json(s.principal)
+    if s.not_principal is not None:
+        out["NotPrincipal"] = _principal_json(s.not_principal)
+    for name, vals in zip(
+        _SCALAR_OR_LIST, (s.actions, s.not_actions, s.resources, s.not_resources)
+    ):
+        if vals:
+            out[name] = list(vals)
+    if s.conditions:
+        out["Condition"] = _conditions_json(s.conditions)
+    return out
+
+
+def to_json(doc: PolicyDocument) -> dict:
+    out: dict[str, Any] = {}
+    if doc.version is not None:
+        out["Version"] = doc.version
+    if doc.id is not None:
+        out["Id"] = doc.id
+    out["Statement"] = [statement_json(s) for s in doc.statements]
+    return out
+
+
+def dumps(doc: PolicyDocument) -> str:
+    """The artifact text: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(to_json(doc), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def minify(doc: PolicyDocument) -> str:
+    return json.dumps(to_json(doc), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- #
+# Parsing any policy JSON (hand-written, deployed, or slpc's own)
+
+
+def _str_list(value: Any, path: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise PolicyFormatError("expected a string or a list of strings", path)
+
+
+def _principal_from(value: Any, path: str) -> Principal:
+    if value == "*":
+        return Principal.any()
+    if isinstance(value, dict):
+        entries = []
+        for kind, vals in value.items():
+            entries.append((kind, _str_list(vals, f"{path}.{kind}")))
+        return Principal(entries=tuple(entries))
+    raise PolicyFormatError('expected "*" or an object such as {"AWS": [...]}', path)
+
+
+def _conditions_from(value: Any, path: str) -> tuple[Condition, ...]:
+    if not isinstance(value, dict):
+        raise PolicyFormatError("expected an object of operators", path)
+    out = []
+    for op, block in value.items():
+        if not isinstance(block, dict):
+            raise PolicyFormatError("expected an object of condition keys", f"{path}.{op}")
+        for key, vals in block.items():
+            items = vals if isinstance(vals, list) else [vals]
+            # JSON booleans and numbers are compared as their text, as AWS does.
+            texts = [v if isinstance(v, str) else json.dumps(v) for v in items]
+            out.append(Condition(op, key, _str_list(texts, f"{path}.{op}.{key}")))
+    return tuple(out)
+
+
+def statement_from_json(obj: Any, path: str) -> Statement:
+    if not isinstance(obj, dict):
+        raise PolicyFormatError("a statement must be an object", path)
+    effect = obj.get("Effect")
+    if not isinstance(effect, str):
+        raise PolicyFormatError("missing or non-string Effect", f"{path}.Effect")
+    lists = {
+        name: _str_list(obj[name], f"{path}.{name}") if name in obj else ()
+        for name in _SCALAR_OR_LIST
+    }
+    sid = obj.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise PolicyFormatError("Sid must be a string", f"{path}.Sid")
+    return Statement(
+        effect=effect,
+        sid=sid,
+        actions=lists["Action"],
+        not_actions=lists["NotAction"],
+        resources=lists["Resource"],
+        not_resources=lists["NotResource"],
+        principal=_principal_from(obj["Principal"], f"{path}.Principal") if "Principal" in obj else None,
+        not_principal=(
+            _principal_from(obj["NotPrincipal"], f"{path}.NotPrincipal") if "NotPrincipal" in obj else None
+        ),
+        conditions=_conditions_from(obj["Condition"], f"{path}.Condition") if "Condition" in obj else (),
+    )
+
+
+def from_json(obj: Any) -> PolicyDocument:
+    """Read a policy document (already decoded JSON) into the model."""
+    if isinstance(obj, str):
+        try:
+            obj = json.loads(obj)
+        except json.JSONDecodeError as exc:
+            raise PolicyFormatError(f"not JSON: {exc.msg}", f"$ (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(obj, dict):
+        raise PolicyFormatError("a policy must be a JSON object", "$")
+    stmts = obj.get("Statement")
+    if stmts is None:
+        raise PolicyFormatError("missing Statement", "$.Statement")
+    if isinstance(stmts, dict):
+        stmts = [stmts]
+    if not isinstance(stmts, list):
+        raise PolicyFormatError("Statement must be an object or a list", "$.Statement")
+    version = obj.get("Version")
+    return PolicyDocument(
+        statements=tuple(statement_from_json(s, f"$.Statement[{i}]") for i, s in enumerate(stmts)),
+        version=version if isinstance(version, str) else None,
+        id=obj.get("Id") if isinstance(obj.get("Id"), str) else None,
+    )
