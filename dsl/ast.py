@@ -1,0 +1,144 @@
+"""The typed AST of an .slp spec: plain frozen dataclasses with source spans.
+
+Spans are excluded from equality, so two specs that say the same thing compare
+equal however they were laid out (the formatter's round-trip property relies on it).
+The AST knows nothing of AWS: values are the strings the author wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .diagnostics import Span
+
+_NO_SPAN = Span("<none>", 1, 1, 1, 1)
+
+
+def _span() -> Span:
+    return field(default=_NO_SPAN, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Name:
+    """An identifier: a declaration's name or a reference to one."""
+
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Str:
+    """A string literal, already unescaped."""
+
+    value: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: Str
+    account: Str
+    regions: tuple[Str, ...]
+    partition: Str | None = None
+    org: Str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class VpcEndpoint:
+    service: Name
+    id: Str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Network:
+    name: Name
+    account: Str | None = None
+    vpc: Str | None = None
+    endpoints: tuple[VpcEndpoint, ...] = ()
+    cidrs: tuple[Str, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Role:
+    name: Name
+    arn: Str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Key:
+    name: Name
+    arn: Str
+    admins: tuple[Name, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    mode: Name  # governance | compliance
+    days: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: Name
+    bucket: Str
+    encrypt: Name | None = None
+    object_lock: ObjectLock | None = None
+    audit: tuple[Name, ...] = ()
+    admins: tuple[Name, ...] = ()
+    breakglass: tuple[Name, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: Name
+    repository: Str
+    region: Str | None = None
+    admins: tuple[Name, ...] = ()
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An inference endpoint (SageMaker today)."""
+
+    name: Name
+    sagemaker: Str
+    region: Str | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Allow:
+    principal: Name
+    verb: Name
+    asset: Name
+    networks: tuple[Name, ...]
+    prefix: Str | None = None
+    until: Str | None = None
+    span: Span = _span()
+
+
+Declaration = Union[Deployment, Network, Role, Key, Bucket, Repository, Endpoint, Allow]
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One source file: its declarations in source order, and its comments."""
+
+    declarations: tuple[Declaration, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False)
+    file: str = field(default="<input>", compare=False)

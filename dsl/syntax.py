@@ -1,0 +1,272 @@
+"""Lark LALR parse of .slp text into generic statements (keyword, args, block).
+
+The grammar is deliberately generic; shape.py gives each statement its meaning.
+Keeping the grammar small makes syntax errors rare and precise (braces, brackets,
+strings), and lets the shape checks report many mistakes in one run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Iterator
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from .diagnostics import Diagnostic, Span, error
+
+MAX_ERRORS = 25
+
+
+@dataclass(frozen=True)
+class Tok:
+    """One argument: a NAME, STRING (decoded), NUMBER, COMMA or LIST."""
+
+    kind: str
+    text: str
+    span: Span = field(compare=False)
+    items: tuple["Tok", ...] = ()
+
+
+@dataclass(frozen=True)
+class Stmt:
+    keyword: Tok
+    args: tuple[Tok, ...]
+    block: tuple["Stmt", ...] | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str
+    span: Span
+
+
+@dataclass
+class SyntaxResult:
+    statements: list[Stmt]
+    comments: list[Comment]
+    diagnostics: list[Diagnostic]
+
+
+class _Continuations:
+    """Post-lexer: newlines inside [...] or after a comma continue the line."""
+
+    always_accept = ()
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        prev: str | None = "_NL"  # swallow leading blank lines
+        for tok in stream:
+            if tok.type == "_NL":
+                if depth > 0 or prev in ("_NL", "COMMA", "LSQB"):
+                    continue
+            elif tok.type == "LSQB":
+                depth += 1
+            elif tok.type == "RSQB":
+                depth = max(0, depth - 1)
+            prev = tok.type
+            yield tok
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = resources.files(__package__).joinpath("grammar.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", lexer="basic", postlex=_Continuations(),
+                propagate_positions=True, maybe_placeholders=False)
+
+
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
+_TOKEN_WORDS = {
+    "LBRACE": "`{`", "RBRACE": "`}`", "LSQB": "`[`", "RSQB": "`]`", "COMMA": "`,`",
+    "NAME": "a name", "STRING": "a string", "NUMBER": "a number", "_NL": "a line break",
+    "$END": "the end of the file",
+}
+
+
+class _Builder:
+    """Turns lark trees into Stmt/Tok with file spans (shifted by line_offset)."""
+
+    def __init__(self, file: str, line_offset: int, diagnostics: list[Diagnostic]):
+        self.file = file
+        self.offset = line_offset
+        self.diagnostics = diagnostics
+
+    def span(self, tok: Token) -> Span:
+        return Span(self.file, tok.line + self.offset, tok.column,
+                    tok.end_line + self.offset, tok.end_column)
+
+    def tree_span(self, tree: Tree) -> Span:
+        m = tree.meta
+        return Span(self.file, m.line + self.offset, m.column, m.end_line + self.offset, m.end_column)
+
+    def string(self, tok: Token) -> str:
+        raw = tok.value[1:-1]
+        out, i = [], 0
+        while i < len(raw):
+            ch = raw[i]
+            if ch != "\\":
+                out.append(ch)
+                i += 1
+                continue
+            nxt = raw[i + 1]
+            if nxt in _ESCAPES:
+                out.append(_ESCAPES[nxt])
+                i += 2
+            elif nxt == "u" and re.fullmatch(r"[0-9A-Fa-f]{4}", raw[i + 2:i + 6]):
+                out.append(chr(int(raw[i + 2:i + 6], 16)))
+                i += 6
+            else:
+                col = tok.column + 1 + i
+                line = tok.line + self.offset
+                self.diagnostics.append(error(
+                    "E103", f"unknown escape `\\{nxt}` in string",
+                    Span(self.file, line, col, line, col + 2),
+                    'escapes are \\" \\\\ \\n \\t \\r \\/ and \\uXXXX'))
+                out.append(nxt)
+                i += 2
+        return "".join(out)
+
+    def tok(self, t: Token | Tree) -> Tok:
+        if isinstance(t, Tree):  # a list
+            items = tuple(self.tok(c) for c in t.children
+                          if isinstance(c, Token) and c.type not in ("LSQB", "RSQB", "COMMA"))
+            return Tok("LIST", "", self.tree_span(t), items)
+        text = self.string(t) if t.type == "STRING" else t.value
+        return Tok(t.type, text, self.span(t))
+
+    def stmt(self, tree: Tree) -> Stmt:
+        keyword, *rest = tree.children
+        args, block = [], None
+        for child in rest:
+            if isinstance(child, Tree) and child.data == "block":
+                block = tuple(self.stmt(c) for c in child.children if isinstance(c, Tree))
+            else:
+                args.append(self.tok(child))
+        return Stmt(self.tok(keyword), tuple(args), block, self.tree_span(tree))
+
+
+def _describe_unexpected(exc: UnexpectedInput, text: str, file: str, offset: int,
+                         lines: list[str]) -> Diagnostic:
+    line = exc.line + offset if exc.line and exc.line > 0 else offset + len(lines)
+    col = exc.column if exc.column and exc.column > 0 else 1
+    span = Span(file, line, col, line, col + 1)
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if ch == '"':
+            return error("E102", "unterminated string", Span(file, line, col, line, col + 1),
+                         'close the string with `"` on the same line')
+        return error("E101", f"unexpected character `{ch}`", span,
+                     "names are letters, digits and `_`; values go in double quotes")
+    assert isinstance(exc, UnexpectedToken)
+    tok = exc.token
+    expected = sorted(_TOKEN_WORDS.get(e, e) for e in exc.expected if not e.startswith("__"))
+    if tok.type == "$END":
+        brace = _unclosed_brace(text)
+        if brace is not None:
+            bline, bcol = brace
+            return error("E104", "unclosed `{`: the file ends before this block is closed",
+                         Span(file, bline + offset, bcol, bline + offset, bcol + 1),
+                         "add `}` at the end of the block")
+        last = max(1, len(lines) + offset)
+        return error("E105", "unexpected end of file", Span(file, last, 1, last, 2),
+                     "expected " + ", ".join(expected))
+    width = max(1, len(tok.value.rstrip("\r\n"))) if tok.type != "_NL" else 1
+    span = Span(file, tok.line + offset, tok.column, tok.line + offset, tok.column + width)
+    shown = "a line break" if tok.type == "_NL" else f"`{tok.value}`"
+    hint = "expected " + " or ".join(expected) if expected else None
+    if tok.type == "_NL" and "RSQB" in exc.expected:
+        hint = "close the list with `]`"
+    return error("E100", f"unexpected {shown}", span, hint)
+
+
+def _unclosed_brace(text: str) -> tuple[int, int] | None:
+    """Line and column of the last `{` that is never closed, ignoring strings/comments."""
+    stack: list[tuple[int, int]] = []
+    line, col = 1, 0
+    in_str = in_comment = escaped = False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, in_comment, in_str = line + 1, 0, False, False
+            continue
+        if in_comment:
+            continue
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+            continue
+        if ch == "#":
+            in_comment = True
+        elif ch == '"':
+            in_str = True
+        elif ch == "{":
+            stack.append((line, col))
+        elif ch == "}" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+_TOP_LEVEL_START = re.compile(r"^[A-Za-z_]", re.MULTILINE)
+
+
+def _chunks(text: str) -> list[tuple[int, str]]:
+    """Split at lines that begin in column 1 with a name: (line offset, chunk)."""
+    starts = [m.start() for m in _TOP_LEVEL_START.finditer(text)] or [0]
+    if starts[0] != 0:
+        starts.insert(0, 0)
+    out, line = [], 0
+    for a, b in zip(starts, starts[1:] + [len(text)]):
+        piece = text[a:b]
+        out.append((line, piece))
+        line += piece.count("\n")
+    return out
+
+
+def parse_syntax(text: str, file: str) -> SyntaxResult:
+    """Parse the whole text; on a syntax error, re-parse top-level chunks to find more."""
+    diagnostics: list[Diagnostic] = []
+    comments: list[Comment] = []
+    builder = _Builder(file, 0, diagnostics)
+    try:
+        tree = _parser().parse(text)
+        stmts = [builder.stmt(c) for c in tree.children if isinstance(c, Tree)]
+        comments = _comments(text, file)
+        return SyntaxResult(stmts, comments, diagnostics)
+    except UnexpectedInput:
+        pass
+    stmts = []
+    for offset, chunk in _chunks(text):
+        if len([d for d in diagnostics if d.is_error]) >= MAX_ERRORS:
+            break
+        try:
+            tree = _parser().parse(chunk)
+        except UnexpectedInput as exc:
+            diagnostics.append(_describe_unexpected(exc, chunk, file, offset, chunk.splitlines()))
+            continue
+        chunk_builder = _Builder(file, offset, diagnostics)
+        stmts.extend(chunk_builder.stmt(c) for c in tree.children if isinstance(c, Tree))
+    return SyntaxResult(stmts, _comments(text, file), diagnostics)
+
+
+_COMMENT_LEXER_RE = re.compile(r'"(?:[^"\\\n\r]|\\[^\n\r])*"|#[^\r\n]*')
+
+
+def _comments(text: str, file: str) -> list[Comment]:
+    """Comments with their positions (strings skipped), for the formatter."""
+    out = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if "#" not in line:
+            continue
+        for m in _COMMENT_LEXER_RE.finditer(line):
+            if m.group().startswith("#"):
+                col = m.start() + 1
+                out.append(Comment(m.group(), Span(file, lineno, col, lineno, col + len(m.group()))))
+    return out
