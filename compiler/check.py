@@ -1,0 +1,409 @@
+"""Name resolution and checks: typed ASTs (one or more files) -> Model.
+
+Everything a target would otherwise have to guess is decided here, with a
+diagnostic that points at the source: unknown names, verbs that do not fit the
+asset, networks with no way to reach the asset's service, malformed identifiers,
+partition and region mismatches, separation-of-duty conflicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Sequence
+
+from slpc.dsl import ast
+from slpc.dsl.diagnostics import Diagnostic, Span, did_you_mean, error, warning
+
+from . import values
+from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
+from .verbs import ASSET_SERVICES, KNOWN_ENDPOINT_SERVICES, REQUIRED_SERVICES, VERBS, verbs_for
+
+AUDIT_KINDS = ("data_events",)
+LOCK_MODES = ("governance", "compliance")
+MAX_LOCK_DAYS = 36500
+
+
+@dataclass
+class CheckResult:
+    model: Model | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+class _Checker:
+    def __init__(self, now: datetime):
+        self.now = now
+        self.diags: list[Diagnostic] = []
+        self.decls: dict[str, ast.Declaration] = {}
+
+    def err(self, code: str, msg: str, span: Span | None, hint: str | None = None) -> None:
+        self.diags.append(error(code, msg, span, hint))
+
+    def warn(self, code: str, msg: str, span: Span | None, hint: str | None = None) -> None:
+        self.diags.append(warning(code, msg, span, hint))
+
+    def value(self, problem: values.Problem, span: Span, code: str = "E301") -> bool:
+        if problem:
+            self.err(code, problem[0], span, problem[1])
+            return False
+        return True
+
+    # -- declarations ------------------------------------------------------- #
+    def collect(self, specs: Sequence[ast.Spec]) -> ast.Deployment | None:
+        deployments = []
+        for spec in specs:
+            for d in spec.declarations:
+                if isinstance(d, ast.Deployment):
+                    deployments.append(d)
+                    continue
+                if isinstance(d, ast.Allow):
+                    continue
+                name = d.name.text
+                if name in self.decls:
+                    first = self.decls[name]
+                    self.err("E202", f"`{name}` is declared twice", d.name.span,
+                             f"the first declaration is at {first.name.span.file}:{first.name.span.line}; "
+                             "every declared name must be unique")
+                else:
+                    self.decls[name] = d
+        if not deployments:
+            first = specs[0] if specs else None
+            span = Span(first.file, 1, 1, 1, 2) if first else None
+            self.err("E210", "no `deployment` block", span,
+                     'declare the deployment once: deployment "NAME" { account "..." regions [...] }')
+            return None
+        for extra in deployments[1:]:
+            self.err("E211", "a second `deployment` block", extra.name.span,
+                     f"the deployment is declared at {deployments[0].span.file}:{deployments[0].span.line}; keep one")
+        return deployments[0]
+
+    def deployment(self, d: ast.Deployment) -> Deployment | None:
+        part = d.partition.value if d.partition else "aws"
+        ok = self.value(values.partition(part), d.partition.span) if d.partition else True
+        ok &= self.value(values.account(d.account.value), d.account.span)
+        if d.org:
+            ok &= self.value(values.org(d.org.value), d.org.span)
+        if not d.regions:
+            self.err("E302", "the deployment names no region", d.span, 'regions ["eu-central-1"]')
+            ok = False
+        seen = set()
+        for r in d.regions:
+            ok &= self.value(values.region(r.value, part), r.span)
+            if r.value in seen:
+                self.warn("W303", f'region "{r.value}" is listed twice', r.span)
+            seen.add(r.value)
+        if not ok:
+            return None
+        return Deployment(d.name.value, part, d.account.value,
+                          tuple(dict.fromkeys(r.value for r in d.regions)), d.org.value if d.org else None)
+
+    def network(self, n: ast.Network, dep: Deployment) -> Network | None:
+        ok = True
+        acct = dep.account
+        if n.account:
+            ok &= self.value(values.account(n.account.value), n.account.span)
+            acct = n.account.value
+        if n.vpc:
+            ok &= self.value(values.vpc(n.vpc.value), n.vpc.span)
+        for e in n.endpoints:
+            if e.service.text not in KNOWN_ENDPOINT_SERVICES:
+                self.err("E303", f"unknown endpoint service `{e.service.text}`", e.service.span,
+                         did_you_mean(e.service.text, KNOWN_ENDPOINT_SERVICES)
+                         or "services: " + ", ".join(KNOWN_ENDPOINT_SERVICES))
+                ok = False
+            ok &= self.value(values.vpce(e.id.value), e.id.span)
+        for c in n.cidrs:
+            ok &= self.value(values.public_cidr(c.value), c.span, "E304")
+        if not n.endpoints and not n.cidrs:
+            self.err("E305", f"network `{n.name.text}` has no endpoint and no cidr", n.name.span,
+                     'a network is entered through its VPC endpoints (endpoint s3 "vpce-...") or from public ranges (cidr "...")')
+            ok = False
+        if not ok:
+            return None
+        return Network(n.name.text, acct, n.vpc.value if n.vpc else None,
+                       tuple((e.service.text, e.id.value) for e in n.endpoints),
+                       tuple(c.value for c in n.cidrs))
+
+    def role(self, r: ast.Role, dep: Deployment) -> Principal | None:
+        parsed = values.role_arn(r.arn.value)
+        if parsed is None:
+            msg, hint = values.role_arn_problem(r.arn.value)
+            self.err("E306", msg, r.arn.span, hint)
+            return None
+        part, acct = parsed
+        if part != dep.partition:
+            self.err("E307", f'role `{r.name.text}` is in partition "{part}", the deployment in "{dep.partition}"',
+                     r.arn.span, "a role can only be granted access within its partition")
+            return None
+        return Principal(r.name.text, r.arn.value, acct)
+
+    def key(self, k: ast.Key, dep: Deployment) -> Key | None:
+        parsed = values.key_arn(k.arn.value)
+        if parsed is None:
+            self.err("E308", f'"{k.arn.value}" is not a KMS key ARN', k.arn.span,
+                     'a key ARN looks like "arn:aws:kms:eu-central-1:111122223333:key/<uuid>"')
+            return None
+        part, reg, acct, key_id = parsed
+        ok = True
+        if part != dep.partition:
+            self.err("E307", f'key `{k.name.text}` is in partition "{part}", the deployment in "{dep.partition}"',
+                     k.arn.span, "use a key of the deployment's partition")
+            ok = False
+        elif reg not in dep.regions:
+            self.err("E309", f'key `{k.name.text}` is in region "{reg}", which the deployment does not allow',
+                     k.arn.span, "allowed regions: " + ", ".join(dep.regions))
+            ok = False
+        if acct != dep.account:
+            self.err("E310", f"key `{k.name.text}` is in account {acct}, not the deployment's account {dep.account}",
+                     k.arn.span, "slpc writes the key policy, so the key must live in the deployment account")
+            ok = False
+        if key_id.startswith("mrk-"):
+            self.warn("W311", f"key `{k.name.text}` is a multi-Region key", k.arn.span,
+                      "its replicas can decrypt model data in other regions; prefer a single-Region key")
+        admins = self.principals(k.admins, f"admin of key `{k.name.text}`")
+        if not k.admins:
+            self.err("E404", f"key `{k.name.text}` has no admins", k.name.span,
+                     "the key policy names no IAM root, so without admins nobody could ever manage the key: "
+                     "add `admins [ROLE]`")
+            ok = False
+        if admins is None or not ok:
+            return None
+        return Key(k.name.text, k.arn.value, acct, reg, admins)
+
+    def principals(self, names: tuple[ast.Name, ...], role_word: str) -> tuple[str, ...] | None:
+        ok = True
+        for n in names:
+            target = self.decls.get(n.text)
+            if not isinstance(target, ast.Role):
+                self.unknown(n, ast.Role, "role", role_word)
+                ok = False
+        return tuple(dict.fromkeys(n.text for n in names)) if ok else None
+
+    def unknown(self, name: ast.Name, kind, word: str, context: str) -> None:
+        target = self.decls.get(name.text)
+        candidates = [k for k, d in self.decls.items() if isinstance(d, kind if isinstance(kind, tuple) else (kind,))]
+        if target is not None:
+            self.err("E203", f"`{name.text}` is not a {word}", name.span,
+                     f"the {context} must be a {word}; `{name.text}` is declared at line {target.span.line}")
+        else:
+            self.err("E201", f"unknown {word} `{name.text}`", name.span,
+                     did_you_mean(name.text, candidates) or (f"declared {word}s: " + ", ".join(sorted(candidates))
+                                                             if candidates else f"declare the {word} first"))
+
+    def single_region(self, given: ast.Str | None, dep: Deployment, what: str, span: Span) -> str | None:
+        if given is not None:
+            if given.value not in dep.regions:
+                self.err("E309", f'{what} is in region "{given.value}", which the deployment does not allow',
+                         given.span, "allowed regions: " + ", ".join(dep.regions))
+                return None
+            return given.value
+        if len(dep.regions) == 1:
+            return dep.regions[0]
+        self.err("E312", f"{what} needs a `region`", span,
+                 "the deployment has several regions: add `region \"...\"` to the block")
+        return None
+
+    def bucket(self, b: ast.Bucket, dep: Deployment, keys: dict[str, Key]) -> Asset | None:
+        ok = self.value(values.bucket_name(b.bucket.value), b.bucket.span)
+        key = None
+        if b.encrypt is None:
+            self.err("E313", f"bucket `{b.name.text}` has no `encrypt` key", b.name.span,
+                     "model data is encrypted with a customer-managed key: add `encrypt KEY`")
+            ok = False
+        elif not isinstance(self.decls.get(b.encrypt.text), ast.Key):
+            self.unknown(b.encrypt, ast.Key, "key", f"key of bucket `{b.name.text}`")
+            ok = False
+        elif b.encrypt.text in keys:
+            key = b.encrypt.text
+        else:
+            ok = False  # the key itself is in error, already reported
+        lock = None
+        if b.object_lock:
+            mode, days = b.object_lock.mode.text, b.object_lock.days
+            if mode not in LOCK_MODES:
+                self.err("E314", f"unknown Object Lock mode `{mode}`", b.object_lock.mode.span,
+                         did_you_mean(mode, LOCK_MODES) or "modes: governance, compliance")
+                ok = False
+            if not 1 <= days <= MAX_LOCK_DAYS:
+                self.err("E315", f"an Object Lock period of {days} days", b.object_lock.span,
+                         f"the period is 1 to {MAX_LOCK_DAYS} days")
+                ok = False
+            if mode == "compliance":
+                self.warn("W316", f"bucket `{b.name.text}` uses a compliance lock", b.object_lock.span,
+                          f"nobody, the account root included, can delete or shorten it for {days} days")
+            lock = (mode, days)
+        for a in b.audit:
+            if a.text not in AUDIT_KINDS:
+                self.err("E317", f"unknown audit kind `{a.text}`", a.span,
+                         did_you_mean(a.text, AUDIT_KINDS) or "audit kinds: " + ", ".join(AUDIT_KINDS))
+                ok = False
+        admins = self.principals(b.admins, f"admin of bucket `{b.name.text}`")
+        breakglass = self.principals(b.breakglass, f"breakglass of bucket `{b.name.text}`")
+        if admins is None or breakglass is None or not ok:
+            return None
+        arn = f"arn:{dep.partition}:s3:::{b.bucket.value}"
+        return Asset("bucket", b.name.text, b.bucket.value, arn, dep.account, keys[key].region,
+                     admins, key=key, object_lock=lock, audit=tuple(a.text for a in b.audit),
+                     breakglass=breakglass)
+
+    def repository(self, r: ast.Repository, dep: Deployment) -> Asset | None:
+        ok = self.value(values.repository_name(r.repository.value), r.repository.span)
+        reg = self.single_region(r.region, dep, f"repository `{r.name.text}`", r.name.span)
+        admins = self.principals(r.admins, f"admin of repository `{r.name.text}`")
+        if not ok or reg is None or admins is None:
+            return None
+        arn = f"arn:{dep.partition}:ecr:{reg}:{dep.account}:repository/{r.repository.value}"
+        return Asset("repository", r.name.text, r.repository.value, arn, dep.account, reg, admins)
+
+    def endpoint(self, e: ast.Endpoint, dep: Deployment) -> Asset | None:
+        ok = self.value(values.sagemaker_endpoint(e.sagemaker.value), e.sagemaker.span)
+        reg = self.single_region(e.region, dep, f"endpoint `{e.name.text}`", e.name.span)
+        if not ok or reg is None:
+            return None
+        # SageMaker stores endpoint names in lower case in its ARNs.
+        arn = f"arn:{dep.partition}:sagemaker:{reg}:{dep.account}:endpoint/{e.sagemaker.value.lower()}"
+        return Asset("endpoint", e.name.text, e.sagemaker.value, arn, dep.account, reg)
+
+    # -- grants ------------------------------------------------------------- #
+    def grant(self, a: ast.Allow, model_parts: dict) -> Grant | None:
+        principals, assets, networks = model_parts["principals"], model_parts["assets"], model_parts["networks"]
+        ok = True
+        if not isinstance(self.decls.get(a.principal.text), ast.Role):
+            self.unknown(a.principal, ast.Role, "role", "principal of a grant")
+            ok = False
+        asset_decl = self.decls.get(a.asset.text)
+        kind = {ast.Bucket: "bucket", ast.Repository: "repository", ast.Endpoint: "endpoint"}.get(type(asset_decl))
+        if kind is None:
+            self.unknown(a.asset, (ast.Bucket, ast.Repository, ast.Endpoint), "asset", "target of a grant")
+            ok = False
+        elif (kind, a.verb.text) not in VERBS:
+            all_verbs = sorted({v for (_, v) in VERBS})
+            if a.verb.text in all_verbs:
+                self.err("E401", f"`{a.verb.text}` does not apply to {kind} `{a.asset.text}`", a.verb.span,
+                         f"{kind} verbs: " + ", ".join(verbs_for(kind)))
+            else:
+                self.err("E204", f"unknown verb `{a.verb.text}`", a.verb.span,
+                         did_you_mean(a.verb.text, verbs_for(kind)) or f"{kind} verbs: " + ", ".join(verbs_for(kind)))
+            ok = False
+        prefix = ""
+        if a.prefix is not None:
+            if kind not in (None, "bucket"):
+                self.err("E402", f"a prefix only applies to buckets; `{a.asset.text}` is a {kind}", a.prefix.span,
+                         "remove the prefix")
+                ok = False
+            elif self.value(values.prefix(a.prefix.value), a.prefix.span, "E318"):
+                prefix = a.prefix.value
+                if prefix and not prefix.endswith("/"):
+                    self.warn("W319", f'prefix "{prefix}" does not end with `/`', a.prefix.span,
+                              f'it also covers keys such as "{prefix}-old/..."; end it with `/` to grant one folder')
+            else:
+                ok = False
+        for n in a.networks:
+            if not isinstance(self.decls.get(n.text), ast.Network):
+                self.unknown(n, ast.Network, "network", "place a grant is used from")
+                ok = False
+            elif kind is not None and n.text in networks:
+                net = networks[n.text]
+                have = {svc for svc, _ in net.endpoints}
+                need = REQUIRED_SERVICES[kind]
+                touches = have & set(ASSET_SERVICES[kind])
+                if not net.cidrs and not touches:
+                    self.err("E403", f"network `{n.text}` has no {' or '.join(need)} endpoint for {kind} `{a.asset.text}`",
+                             n.span, f"add `endpoint {need[0]} \"vpce-...\"` to network `{n.text}`, or grant from another network")
+                    ok = False
+                elif touches and not set(need) <= have:
+                    missing = [s for s in need if s not in have]
+                    self.err("E403", f"network `{n.text}` lacks the {', '.join(missing)} endpoint a {kind} needs",
+                             n.span, f"a {kind} is reached through {' and '.join(need)}; add the missing endpoint")
+                    ok = False
+        if len(set(n.text for n in a.networks)) != len(a.networks):
+            self.warn("W320", "a network is named twice in this grant", a.span)
+        until = None
+        if a.until is not None:
+            until, problem = values.instant(a.until.value)
+            if problem:
+                self.err("E319", problem[0], a.until.span, problem[1])
+                ok = False
+            elif datetime.fromisoformat(until.replace("Z", "+00:00")) <= self.now:
+                self.warn("W321", f"this grant ended at {until}", a.until.span,
+                          "it grants nothing any more; remove it or move `until` forward")
+        if not ok or a.principal.text not in principals or a.asset.text not in assets:
+            return None
+        if any(n.text not in networks for n in a.networks):
+            return None
+        return Grant(a.principal.text, a.verb.text, a.asset.text, prefix,
+                     tuple(dict.fromkeys(n.text for n in a.networks)), until, a.span)
+
+    def duties(self, grants: list[Grant], assets: dict[str, Asset], keys: dict[str, Key]) -> None:
+        """Admins manage but never touch data: a grant to an admin of the asset or its key is refused."""
+        for g in grants:
+            asset = assets[g.asset]
+            conflicts = []
+            if g.principal in asset.admins:
+                conflicts.append(f"an admin of {asset.kind} `{asset.name}`")
+            if asset.key and g.principal in keys[asset.key].admins:
+                conflicts.append(f"an admin of key `{asset.key}`, which encrypts it")
+            for c in conflicts:
+                self.err("E405", f"`{g.principal}` is {c} and cannot also be granted `{g.verb}`", g.span,
+                         "admins manage configuration and never use data: grant a separate role")
+
+
+def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult:
+    """Resolve and check one deployment spread over one or more parsed files."""
+    c = _Checker(now or datetime.now(timezone.utc))
+    dep_decl = c.collect(specs)
+    dep = c.deployment(dep_decl) if dep_decl else None
+    if dep is None:
+        return CheckResult(None, c.diags)
+    networks, principals, keys, assets = {}, {}, {}, {}
+    for name, d in sorted(c.decls.items()):
+        if isinstance(d, ast.Network) and (n := c.network(d, dep)):
+            networks[name] = n
+        elif isinstance(d, ast.Role) and (p := c.role(d, dep)):
+            principals[name] = p
+        elif isinstance(d, ast.Key) and (k := c.key(d, dep)):
+            keys[name] = k
+    _warn_shared_endpoints(c, specs)
+    for name, d in sorted(c.decls.items()):
+        asset = None
+        if isinstance(d, ast.Bucket):
+            asset = c.bucket(d, dep, keys)
+        elif isinstance(d, ast.Repository):
+            asset = c.repository(d, dep)
+        elif isinstance(d, ast.Endpoint):
+            asset = c.endpoint(d, dep)
+        if asset:
+            assets[name] = asset
+    parts = {"principals": principals, "assets": assets, "networks": networks}
+    grants: list[Grant] = []
+    seen: dict[Grant, Grant] = {}
+    for spec in specs:
+        for d in spec.declarations:
+            if isinstance(d, ast.Allow) and (g := c.grant(d, parts)):
+                if g in seen:
+                    c.warn("W322", "this grant repeats an earlier one", g.span,
+                           f"the same grant is at line {seen[g].span.line}; remove one")
+                    continue
+                seen[g] = g
+                grants.append(g)
+    c.duties(grants, assets, keys)
+    for k in keys.values():
+        if not any(a.key == k.name for a in assets.values()):
+            c.warn("W323", f"key `{k.name}` encrypts no bucket", c.decls[k.name].name.span,
+                   "its policy will let only its admins manage it")
+    if any(d.is_error for d in c.diags):
+        return CheckResult(None, c.diags)
+    model = Model(dep, networks, principals, keys, assets, tuple(grants))
+    return CheckResult(model, c.diags)
+
+
+def _warn_shared_endpoints(c: _Checker, specs: Sequence[ast.Spec]) -> None:
+    owner: dict[str, str] = {}
+    for spec in specs:
+        for d in spec.declarations:
+            if isinstance(d, ast.Network):
+                for e in d.endpoints:
+                    if e.id.value in owner and owner[e.id.value] != d.name.text:
+                        c.warn("W324", f'endpoint "{e.id.value}" is also in network `{owner[e.id.value]}`', e.id.span,
+                               "a request through it counts as coming from both networks")
+                    owner.setdefault(e.id.value, d.name.text)

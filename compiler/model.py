@@ -1,0 +1,95 @@
+"""The checked Model: the deployment in AWS terms, the only input of targets.
+
+Plain frozen dataclasses; names are resolved (references hold declared names,
+ARNs are complete and validated), so targets never re-check the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from slpc.dsl.diagnostics import Span
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    partition: str
+    account: str
+    regions: tuple[str, ...]
+    org: str | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    account: str
+    vpc: str | None
+    endpoints: tuple[tuple[str, str], ...]  # (service, vpce id)
+    cidrs: tuple[str, ...]
+
+    def endpoint_ids(self, services: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(vid for svc, vid in self.endpoints if svc in services)
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    arn: str
+    account: str
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    arn: str
+    account: str
+    region: str
+    admins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A bucket, repository or inference endpoint: something grants name."""
+
+    kind: str  # "bucket" | "repository" | "endpoint"
+    name: str
+    resource_name: str  # bucket name, repository name, endpoint name
+    arn: str
+    account: str
+    region: str | None
+    admins: tuple[str, ...] = ()
+    # buckets only
+    key: str | None = None
+    object_lock: tuple[str, int] | None = None  # (mode, days)
+    audit: tuple[str, ...] = ()
+    breakglass: tuple[str, ...] = ()
+
+    @property
+    def object_arn_prefix(self) -> str:
+        return self.arn + "/"
+
+
+@dataclass(frozen=True)
+class Grant:
+    principal: str
+    verb: str
+    asset: str
+    prefix: str  # "" means the whole asset
+    networks: tuple[str, ...]
+    until: str | None  # ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ"
+    span: Span | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Model:
+    deployment: Deployment
+    networks: Mapping[str, Network]
+    principals: Mapping[str, Principal]
+    keys: Mapping[str, Key]
+    assets: Mapping[str, Asset]
+    grants: tuple[Grant, ...]
+
+    def assets_of(self, kind: str) -> list[Asset]:
+        return [a for a in self.assets.values() if a.kind == kind]

@@ -1,0 +1,173 @@
+"""Validation of the literal values a spec carries: ids, ARNs, CIDRs, dates.
+
+Each validator returns None when the value is good, or (message, hint). Formats
+follow the AWS documentation for each identifier.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime, timezone
+
+Problem = tuple[str, str] | None
+
+PARTITIONS = {
+    # partition: the region name pattern it admits
+    "aws": r"(?:us|eu|ap|ca|sa|me|af|il|mx)-[a-z]+-\d",
+    "aws-cn": r"cn-[a-z]+-\d",
+    "aws-us-gov": r"us-gov-[a-z]+-\d",
+    "aws-iso": r"us-iso-[a-z]+-\d",
+    "aws-iso-b": r"us-isob-[a-z]+-\d",
+    "aws-iso-e": r"eu-isoe-[a-z]+-\d",
+    "aws-iso-f": r"us-isof-[a-z]+-\d",
+    "aws-eusc": r"eusc-[a-z]+-[a-z]+-\d",
+}
+
+_ACCOUNT = re.compile(r"\d{12}")
+_ORG = re.compile(r"o-[a-z0-9]{10,32}")
+_VPC = re.compile(r"vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+_VPCE = re.compile(r"vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})")
+_ROLE_ARN = re.compile(r"arn:([a-z-]+):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})", re.ASCII)
+_KEY_ARN = re.compile(r"arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REPOSITORY = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_SAGEMAKER = re.compile(r"[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62}")
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
+
+
+def account(value: str) -> Problem:
+    if not _ACCOUNT.fullmatch(value):
+        return f'"{value}" is not an AWS account id', "an account id is exactly 12 digits"
+    return None
+
+
+def org(value: str) -> Problem:
+    if not _ORG.fullmatch(value):
+        return f'"{value}" is not an organization id', 'an organization id looks like "o-a1b2c3d4e5"'
+    return None
+
+
+def partition(value: str) -> Problem:
+    if value not in PARTITIONS:
+        return f'unknown partition "{value}"', "partitions: " + ", ".join(PARTITIONS)
+    return None
+
+
+def region(value: str, part: str) -> Problem:
+    pattern = PARTITIONS.get(part)
+    if pattern and re.fullmatch(pattern, value):
+        return None
+    for other, pat in PARTITIONS.items():
+        if re.fullmatch(pat, value):
+            return f'region "{value}" belongs to partition "{other}", not "{part}"', "use a region of the deployment's partition"
+    return f'"{value}" is not an AWS region name', 'a region looks like "eu-central-1"'
+
+
+def vpc(value: str) -> Problem:
+    if not _VPC.fullmatch(value):
+        return f'"{value}" is not a VPC id', 'a VPC id looks like "vpc-0a1b2c3d4e5f67890" (8 or 17 hex digits)'
+    return None
+
+
+def vpce(value: str) -> Problem:
+    if not _VPCE.fullmatch(value):
+        return f'"{value}" is not a VPC endpoint id', 'an endpoint id looks like "vpce-01a2b3c4d5e6f7a80" (8 or 17 hex digits)'
+    return None
+
+
+def public_cidr(value: str) -> Problem:
+    """A public range usable with aws:SourceIp (private ranges never appear there)."""
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        try:
+            loose = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return f'"{value}" is not a CIDR range ({exc})', 'write a range such as "198.51.100.0/24"'
+        return f'"{value}" has host bits set', f'did you mean "{loose}"?'
+    if net.prefixlen == 0:
+        return f'"{value}" is the whole Internet', "name the public ranges your offices or CI egress from"
+    private = (
+        net.is_private and not _is_documentation(net)
+    ) or net.is_loopback or net.is_link_local or net.is_multicast or net.is_reserved or net.is_unspecified
+    shared = net.version == 4 and net.subnet_of(ipaddress.ip_network("100.64.0.0/10"))
+    if private or shared:
+        return (f'"{value}" is a private or non-routable range',
+                "aws:SourceIp only ever holds public addresses; reach private networks through VPC endpoints")
+    return None
+
+
+_DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
+
+
+def _is_documentation(net) -> bool:
+    return any(net.version == d.version and net.subnet_of(d) for d in _DOCUMENTATION)
+
+
+def role_arn(value: str) -> tuple[str, str] | Problem:
+    """(partition, account) of a role ARN, or a problem."""
+    m = _ROLE_ARN.fullmatch(value)
+    if not m:
+        return None
+    return m.group(1), m.group(2)
+
+
+def role_arn_problem(value: str) -> tuple[str, str]:
+    if ":user/" in value:
+        return f'"{value}" is a user ARN', "slpc grants to roles; declare the role the workload assumes"
+    return (f'"{value}" is not an IAM role ARN',
+            'a role ARN looks like "arn:aws:iam::111122223333:role/NAME"')
+
+
+def key_arn(value: str) -> tuple[str, str, str, str] | None:
+    """(partition, region, account, key id) of a KMS key ARN, or None."""
+    m = _KEY_ARN.fullmatch(value)
+    return (m.group(1), m.group(2), m.group(3), m.group(4)) if m else None
+
+
+def bucket_name(value: str) -> Problem:
+    if (not _BUCKET.fullmatch(value) or ".." in value or ".-" in value or "-." in value
+            or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value)):
+        return (f'"{value}" is not a valid S3 bucket name',
+                "3-63 characters: lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit")
+    return None
+
+
+def repository_name(value: str) -> Problem:
+    if not (2 <= len(value) <= 256 and _REPOSITORY.fullmatch(value)):
+        return (f'"{value}" is not a valid ECR repository name',
+                "lower-case letters, digits and . _ - separators, optionally with / namespaces")
+    return None
+
+
+def sagemaker_endpoint(value: str) -> Problem:
+    if not _SAGEMAKER.fullmatch(value):
+        return (f'"{value}" is not a valid SageMaker endpoint name',
+                "up to 63 letters, digits and hyphens, starting with a letter or digit")
+    return None
+
+
+def instant(value: str) -> tuple[str | None, Problem]:
+    """Normalise an ISO 8601 instant to UTC `YYYY-MM-DDTHH:MM:SSZ`."""
+    if not _INSTANT.fullmatch(value):
+        return None, (f'"{value}" is not an ISO 8601 instant', 'write e.g. "2027-06-30T00:00:00Z"')
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        return None, (f'"{value}" is not a valid date: {exc}', 'write e.g. "2027-06-30T00:00:00Z"')
+    utc = moment.astimezone(timezone.utc).replace(microsecond=0)
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ"), None
+
+
+def prefix(value: str) -> Problem:
+    if "*" in value or "?" in value:
+        return "a prefix is literal and cannot hold `*` or `?`", "write the fixed start of the keys, e.g. \"released/\""
+    if "${" in value:
+        return "a prefix cannot contain `${`", "IAM would read it as a policy variable"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "a prefix cannot contain control characters", "use printable characters"
+    if len(value.encode()) > 1024:
+        return "a prefix longer than an S3 key (1,024 bytes)", "shorten the prefix"
+    return None

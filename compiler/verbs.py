@@ -1,0 +1,158 @@
+"""The verb table and the AWS action families slpc reasons with — one place.
+
+A verb expands to exact actions, each with a *scope* saying how the grant's
+resource and prefix apply to it. Targets and the verifier read this table; no
+other module names an action that a verb grants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# How an action is scoped by a grant:
+OBJECT = "object"            # resource: the asset's objects under the prefix
+BUCKET_PREFIX = "bucket-prefix"  # resource: the bucket; s3:prefix limited to the prefix
+BUCKET = "bucket"            # resource: the bucket itself
+KEY_VIA_S3 = "key-via-s3"    # resource: the bucket's KMS key, only through S3
+REPOSITORY = "repository"    # resource: the repository
+ACCOUNT = "account"          # resource "*": an account-level action (identity policy only)
+ENDPOINT = "endpoint"        # resource: the inference endpoint
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    asset_kind: str
+    actions: tuple[tuple[str, str], ...]  # (action, scope)
+    doc: str
+
+    def actions_with(self, scope: str) -> tuple[str, ...]:
+        return tuple(a for a, s in self.actions if s == scope)
+
+
+_PULL = (
+    ("ecr:BatchGetImage", REPOSITORY),
+    ("ecr:GetDownloadUrlForLayer", REPOSITORY),
+    ("ecr:BatchCheckLayerAvailability", REPOSITORY),
+    ("ecr:GetAuthorizationToken", ACCOUNT),
+)
+
+VERBS: dict[tuple[str, str], Verb] = {
+    (v.asset_kind, v.name): v
+    for v in (
+        Verb("read", "bucket", (
+            ("s3:GetObject", OBJECT), ("s3:GetObjectVersion", OBJECT),
+            ("s3:ListBucket", BUCKET_PREFIX), ("kms:Decrypt", KEY_VIA_S3),
+        ), "read objects under the prefix and list their keys; decrypt through S3"),
+        Verb("write", "bucket", (
+            ("s3:PutObject", OBJECT), ("s3:AbortMultipartUpload", OBJECT),
+            ("s3:ListMultipartUploadParts", OBJECT),
+            ("kms:GenerateDataKey", KEY_VIA_S3), ("kms:Decrypt", KEY_VIA_S3),
+        ), "write objects under the prefix (multipart included); encrypt through S3"),
+        Verb("list", "bucket", (
+            ("s3:ListBucket", BUCKET_PREFIX), ("s3:GetBucketLocation", BUCKET),
+        ), "list keys under the prefix"),
+        Verb("delete", "bucket", (
+            ("s3:DeleteObject", OBJECT), ("s3:DeleteObjectVersion", OBJECT),
+        ), "delete objects and object versions under the prefix"),
+        Verb("pull", "repository", _PULL, "pull images"),
+        Verb("push", "repository", _PULL + (
+            ("ecr:InitiateLayerUpload", REPOSITORY), ("ecr:UploadLayerPart", REPOSITORY),
+            ("ecr:CompleteLayerUpload", REPOSITORY), ("ecr:PutImage", REPOSITORY),
+        ), "push images (and pull them)"),
+        Verb("invoke", "endpoint", (
+            ("sagemaker:InvokeEndpoint", ENDPOINT), ("sagemaker:InvokeEndpointAsync", ENDPOINT),
+            ("sagemaker:InvokeEndpointWithResponseStream", ENDPOINT),
+        ), "invoke the inference endpoint"),
+    )
+}
+
+ASSET_KINDS = ("bucket", "repository", "endpoint")
+
+
+def verbs_for(kind: str) -> list[str]:
+    return [v.name for (k, _), v in VERBS.items() if k == kind]
+
+
+# VPC endpoint services through which each asset kind is reached. A repository
+# needs both ECR endpoints: the API (tokens) and the Docker registry (layers).
+ASSET_SERVICES: dict[str, tuple[str, ...]] = {
+    "bucket": ("s3",),
+    "repository": ("ecr.api", "ecr.dkr"),
+    "endpoint": ("sagemaker.runtime",),
+}
+REQUIRED_SERVICES: dict[str, tuple[str, ...]] = {
+    "bucket": ("s3",),
+    "repository": ("ecr.api", "ecr.dkr"),
+    "endpoint": ("sagemaker.runtime",),
+}
+KNOWN_ENDPOINT_SERVICES = (
+    "s3", "ecr.api", "ecr.dkr", "kms", "sagemaker.runtime", "sagemaker.api",
+    "sts", "execute-api", "logs",
+)
+
+# --------------------------------------------------------------------------- #
+# Action families that resource policies deny to everyone not entitled to them.
+
+# Every way to read, change or remove object data or learn object names; denied
+# to all principals a verb does not entitle, whatever their IAM policies say.
+S3_OBJECT_DATA_ACTIONS = (
+    "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTorrent", "s3:GetObjectVersionTorrent",
+    "s3:GetObjectAttributes", "s3:GetObjectVersionAttributes", "s3:RestoreObject",
+    "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+    "s3:DeleteObject", "s3:DeleteObjectVersion",
+)
+S3_BUCKET_DATA_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+
+# Changes to a bucket's perimeter: only the bucket's admins.
+S3_PERIMETER_ACTIONS = (
+    "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketAcl", "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl", "s3:PutReplicationConfiguration", "s3:PutBucketPublicAccessBlock",
+    "s3:PutEncryptionConfiguration", "s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning",
+    "s3:PutBucketOwnershipControls", "s3:PutLifecycleConfiguration", "s3:DeleteBucket",
+)
+# What a bucket admin's identity policy grants: configuration, never data.
+S3_ADMIN_ACTIONS = (
+    "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicyStatus",
+    "s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration",
+    "s3:GetBucketObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration",
+    "s3:GetBucketVersioning", "s3:PutBucketVersioning",
+    "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+    "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls",
+    "s3:GetBucketTagging", "s3:PutBucketTagging", "s3:GetBucketAcl", "s3:GetBucketLocation",
+    "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration",
+)
+S3_BYPASS_GOVERNANCE = "s3:BypassGovernanceRetention"
+# Breakglass: bypass governance retention and delete object versions; nothing else.
+S3_BREAKGLASS_ACTIONS = (S3_BYPASS_GOVERNANCE, "s3:DeleteObjectVersion")
+
+KMS_CRYPTO_ACTIONS = (
+    "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant",
+)
+# Key administration without any cryptographic use (CreateGrant excluded: a grant
+# could hand its creator Decrypt).
+KMS_ADMIN_ACTIONS = (
+    "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:ListKeyPolicies",
+    "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
+    "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+    "kms:EnableKey", "kms:DisableKey", "kms:UpdateKeyDescription",
+    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+    "kms:ListGrants", "kms:RevokeGrant",
+)
+
+ECR_IMAGE_ACTIONS = tuple(a for a, s in VERBS[("repository", "push")].actions if s == REPOSITORY) + (
+    "ecr:BatchDeleteImage",
+)
+ECR_PERIMETER_ACTIONS = (
+    "ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy", "ecr:DeleteRepository",
+    "ecr:PutImageTagMutability", "ecr:PutImageScanningConfiguration", "ecr:PutLifecyclePolicy",
+    "ecr:DeleteLifecyclePolicy",
+)
+ECR_ADMIN_ACTIONS = (
+    "ecr:DescribeRepositories", "ecr:GetRepositoryPolicy", "ecr:SetRepositoryPolicy",
+    "ecr:DeleteRepositoryPolicy", "ecr:PutImageTagMutability", "ecr:PutImageScanningConfiguration",
+    "ecr:GetLifecyclePolicy", "ecr:PutLifecyclePolicy", "ecr:ListTagsForResource",
+    "ecr:TagResource", "ecr:UntagResource",
+)
