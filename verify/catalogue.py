@@ -17,7 +17,7 @@ import gzip
 import json
 import re
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from slpc.verify.matching import has_wildcard, wildcard_match
@@ -39,7 +39,7 @@ class ResourceType:
 
     def fits(self, arn: str) -> bool:
         """Whether some concrete ARN matches both this format and the policy's ARN pattern."""
-        return patterns_intersect(_format_tokens(self.arn), _policy_tokens(arn))
+        return _fits(self.arn, arn)
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,11 @@ def _chars_meet(x, y) -> bool:
     if isinstance(x, str):
         return x not in y[1]
     return True  # two classes that each forbid at most two characters
+
+
+@lru_cache(maxsize=65536)
+def _fits(fmt: str, arn: str) -> bool:
+    return patterns_intersect(_format_tokens(fmt), _policy_tokens(arn))
 
 
 def patterns_intersect(a: tuple, b: tuple) -> bool:

@@ -1,0 +1,47 @@
+"""Offline policy validator: Access Analyzer's policy checks, answered locally.
+
+``lint(text, policy_type, resource_type)`` parses the text, runs every check in
+the registry and returns findings that carry Access Analyzer's issue codes and
+finding types. Each check family is a module; importing it registers its checks.
+"""
+
+from __future__ import annotations
+
+import json
+
+from slpc.verify.catalogue import Catalogue, default
+
+from . import actions, conditions, org, principals, resources, size, structure  # noqa: F401  (registration)
+from .registry import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, Check, Context, Finding, FindingType, run_check
+
+__all__ = ["lint", "Finding", "FindingType", "Check", "REGISTRY", "POLICY_TYPES", "RESOURCE_TYPES"]
+
+_SYNTAX = "JSON_SYNTAX_ERROR"
+
+
+def _decode(text: str) -> tuple[object, str | None]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"Fix the JSON syntax error at line {exc.lineno}, column {exc.colno}: {exc.msg}."
+    if not isinstance(doc, dict):
+        return None, "A policy must be a JSON object."
+    return doc, None
+
+
+def lint(
+    policy_text: str, policy_type: str, resource_type: str | None = None, catalogue: Catalogue | None = None
+) -> list[Finding]:
+    """Every finding for one policy, ordered by statement then check registration."""
+    if policy_type not in POLICY_TYPES:
+        raise ValueError(f"unknown policy type {policy_type!r}; expected one of {', '.join(POLICY_TYPES)}")
+    if resource_type is not None and (policy_type != "resource" or resource_type not in RESOURCE_TYPES):
+        raise ValueError(
+            f"resource type {resource_type!r} needs --type resource and one of {', '.join(RESOURCE_TYPES)}"
+        )
+    doc, error = _decode(policy_text)
+    ctx = Context(policy_text, doc, policy_type, resource_type, catalogue or default(), syntax_error=error)
+    if error:
+        return list(run_check(REGISTRY[_SYNTAX], ctx))
+    findings = [f for chk in REGISTRY.values() for f in run_check(chk, ctx)]
+    return sorted(findings, key=lambda f: -1 if f.statement_index is None else f.statement_index)
