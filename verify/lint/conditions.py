@@ -237,9 +237,17 @@ def wildcard_without_like(ctx: Context):
             yield path, f"A value for {key} contains * or ?, which {op.base} compares literally. Use {like} for a wildcard."
 
 
+# RFC 1918 and IPv6 unique-local ranges: addresses a VPC uses, never seen as aws:SourceIp.
+_PRIVATE_NETS = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
+
+
 def _all_private(values: list[str]) -> bool:
     nets = [ipaddress.ip_network(v, strict=False) for v in values if _is_ip(v)]
-    return bool(nets) and len(nets) == len(values) and all(n.is_private for n in nets)
+    return (
+        bool(nets)
+        and len(nets) == len(values)
+        and all(any(n.version == p.version and n.subnet_of(p) for p in _PRIVATE_NETS) for n in nets)
+    )
 
 
 @check("PRIVATE_IP_ADDRESS", E, "IpAddress on aws:SourceIp with only private ranges, which never match.")
