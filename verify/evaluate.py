@@ -45,10 +45,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, Sequence, Union
+from typing import Callable, Sequence, Union
 
 from slpc.targets.document import PolicyDocument, Principal, Statement
-from slpc.verify.conditions import Context, Predicate, compile_condition, glob_source, parse_template, plain
+from slpc.verify.conditions import Predicate, Template, Value, compile_condition, glob_source, parse_template
 from slpc.verify.matching import has_wildcard, wildcard_regex
 from slpc.verify.request import ANONYMOUS, IAM_KINDS, ROOT, SERVICE, SESSION, USER, Request
 
@@ -82,13 +82,19 @@ class StatementRef:
 
 @dataclass(frozen=True)
 class Decision:
+    """The outcome, the statements that decided it, and the rule that applied."""
+
     effect: str  # ALLOW, EXPLICIT_DENY or IMPLICIT_DENY
-    statements: tuple[StatementRef, ...]  # the deciding statements
+    statements: tuple[StatementRef, ...]
     reason: str
 
     @property
     def allowed(self) -> bool:
         return self.effect == ALLOW
+
+    def explain(self) -> str:
+        lines = [f"{self.effect}: {self.reason}"] + [f"  {ref}" for ref in self.statements]
+        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- #
@@ -96,8 +102,8 @@ class Decision:
 
 
 @lru_cache(maxsize=16384)
-def _regex(source: str) -> re.Pattern[str]:
-    return re.compile(source, re.DOTALL)
+def _value_regex(value: Value) -> re.Pattern[str]:
+    return re.compile(glob_source(value), re.DOTALL)
 
 
 class _Principals:
@@ -149,78 +155,91 @@ class _Principals:
         return names_listed and req.principal_account in self.accounts
 
 
-def _pattern_matcher(patterns: Sequence[str], ignore_case: bool) -> Callable[[str], bool]:
-    """Wildcard patterns (no variables) as one test: set look-up, then one regex."""
+def _pattern_matcher(patterns: Sequence[str], ignore_case: bool) -> Callable[[str], object]:
+    """Wildcard patterns (no variables) as one precompiled regex; truthy on a match."""
     if "*" in patterns:
         return lambda _: True
-    exact = frozenset(p.lower() if ignore_case else p for p in patterns if not has_wildcard(p))
-    wild = [wildcard_regex(p, ignore_case).pattern for p in patterns if has_wildcard(p)]
-    if not wild:
-        return exact.__contains__
-    rx = re.compile("|".join(f"(?:{w})" for w in wild), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-    return lambda s: s in exact or rx.fullmatch(s) is not None
+    if not patterns:
+        return lambda _: False
+    exact = [p for p in patterns if not has_wildcard(p)]
+    if len(exact) == len(patterns) and not ignore_case:
+        return frozenset(exact).__contains__
+    source = "|".join(f"(?:{wildcard_regex(p).pattern})" for p in patterns)
+    return re.compile(source, re.DOTALL | (re.IGNORECASE if ignore_case else 0)).fullmatch
 
 
-def _resource_matcher(patterns: Sequence[str], version: str | None) -> Callable[[str, Context], bool]:
-    """Resource ARN patterns, case-sensitive, with policy variables resolved per request."""
-    templates = [parse_template(p, version) for p in patterns]
-    static = _pattern_matcher([p for p, t in zip(patterns, templates) if t is None], False)
-    dynamic = [t for t in templates if t is not None]
-    if not dynamic:
-        return lambda resource, _ctx: static(resource)
-
-    def match(resource: str, ctx: Context) -> bool:
-        if static(resource):
-            return True
-        for t in dynamic:
-            value = t.resolve(ctx)
-            if value is not None and _regex(glob_source(value)).fullmatch(resource):
-                return True
-        return False
-
-    return match
+# A principal element of exactly "*": its reach by caller kind (see _Principals.grant).
+_WILDCARD_LEVEL = {ANONYMOUS: DIRECT, SERVICE: DIRECT, ROOT: DIRECT}
 
 
 class _Statement:
-    __slots__ = ("ref", "deny", "actions", "principals", "not_principal", "resources", "conditions")
+    """A compiled statement; `grant` is the hot path, so its tests are precomputed."""
+
+    __slots__ = (
+        "ref", "deny", "actions", "wildcard", "principals", "not_principal",
+        "res_static", "res_dynamic", "res_negate", "conditions",
+    )  # fmt: skip
 
     def __init__(
         self,
         ref: StatementRef,
-        actions: Callable[[str], bool],
-        principals: _Principals | None,
+        actions: Callable[[str], object],
+        principal: Principal | None,
         not_principal: bool,
-        resources: Callable[[str, Context], bool] | None,
+        resources: Sequence[str] | None,
+        res_negate: bool,
+        version: str | None,
         conditions: tuple[Predicate, ...],
     ) -> None:
         self.ref = ref
         self.deny = ref.effect == "Deny"
         self.actions = actions
-        self.principals = principals
+        self.wildcard = principal is not None and principal.wildcard and not not_principal
+        self.principals = _Principals(principal) if principal is not None and not self.wildcard else None
         self.not_principal = not_principal
-        self.resources = resources
+        # Resource patterns: the variable-free ones in one regex, the others resolved per request.
+        self.res_static: Callable[[str], object] | None = None
+        self.res_dynamic: tuple[Template, ...] = ()
+        self.res_negate = res_negate
+        if resources is not None:
+            templates = [parse_template(r, version) for r in resources]
+            self.res_static = _pattern_matcher([r for r, t in zip(resources, templates) if t is None], False)
+            self.res_dynamic = tuple(t for t in templates if t is not None)
         self.conditions = conditions
 
-    def grant(self, req: Request, not_principal_denies: bool = False) -> int:
-        """The reach of this statement for the request; NONE if it does not apply."""
-        p = self.principals
-        if p is None:
-            level = DIRECT
-        elif self.not_principal:
-            if not (not_principal_denies or not p.covers(req)):
-                return NONE
-            level = BOUNDED if req.kind in IAM_KINDS and req.kind != ROOT else DIRECT
-        else:
-            level = p.grant(req)
-        if not level:
+    def reach(self, req: Request, not_principal_denies: bool = False) -> int:
+        """How far the Principal element reaches this caller (NONE: not at all)."""
+        if self.wildcard:
+            return _WILDCARD_LEVEL.get(req.kind, BOUNDED)
+        if self.principals is None:
+            return DIRECT
+        if self.not_principal:
+            if not_principal_denies or not self.principals.covers(req):
+                return _WILDCARD_LEVEL.get(req.kind, BOUNDED)
             return NONE
-        if self.resources is not None and not self.resources(req.resource, req.context):
-            return NONE
+        return self.principals.grant(req)
+
+    def applies(self, req: Request) -> bool:
+        """Resource and Condition tests, the per-request part."""
+        static = self.res_static
+        if static is not None:
+            matched = static(req.resource)
+            if not matched and self.res_dynamic:
+                matched = self._dynamic_resource(req)
+            if bool(matched) == self.res_negate:
+                return False
         ctx = req.context
         for cond in self.conditions:
             if not cond(ctx):
-                return NONE
-        return level
+                return False
+        return True
+
+    def _dynamic_resource(self, req: Request) -> bool:
+        for t in self.res_dynamic:
+            value = t.resolve(req.context)
+            if value is not None and _value_regex(value).fullmatch(req.resource):
+                return True
+        return False
 
 
 def _compile_statement(
@@ -239,12 +258,11 @@ def _compile_statement(
     else:
         return ref
     if st.resources:
-        resources = None if "*" in st.resources else _resource_matcher(st.resources, version)
+        resources, negate = (None if "*" in st.resources else st.resources), False
     elif st.not_resources:
-        listed = _resource_matcher(st.not_resources, version)
-        resources = lambda r, ctx: not listed(r, ctx)  # noqa: E731
+        resources, negate = st.not_resources, True
     elif kind == "resource" or deny:
-        resources = None
+        resources, negate = None, False
     else:
         return ref
     conditions: list[Predicate] = []
@@ -259,13 +277,14 @@ def _compile_statement(
         if not deny:
             return ref
         ref = StatementRef(label, index, st.sid, st.effect, f"unknown condition operator {', '.join(unknown)} treated as true")
-    element = st.principal or st.not_principal
     return _Statement(
         ref,
         actions,
-        _Principals(element) if element is not None else None,
+        st.principal or st.not_principal,
         st.not_principal is not None,
         resources,
+        negate,
+        version,
         tuple(conditions),
     )
 
@@ -289,34 +308,48 @@ class CompiledPolicy:
         compiled = [_compile_statement(s, i, self.label, kind, doc.version) for i, s in enumerate(doc.statements)]
         self.statements = tuple(s for s in compiled if isinstance(s, _Statement))
         self.ignored = tuple(s for s in compiled if isinstance(s, StatementRef))
-        self._by_action: dict[str, tuple[tuple[_Statement, ...], tuple[_Statement, ...]]] = {}
+        self._by_action: dict[str, list[_Statement]] = {}
+        self._by_caller: dict[tuple, tuple[_Reach, _Reach]] = {}
 
-    def candidates(self, action: str) -> tuple[tuple[_Statement, ...], tuple[_Statement, ...]]:
-        """(Deny, Allow) statements whose Action/NotAction covers `action` (lower case)."""
+    def _for_action(self, action: str) -> list[_Statement]:
         hit = self._by_action.get(action)
         if hit is None:
             if len(self._by_action) >= _CACHE_LIMIT:
                 self._by_action.clear()
-            matching = [s for s in self.statements if s.actions(action)]
-            hit = (tuple(s for s in matching if s.deny), tuple(s for s in matching if not s.deny))
-            self._by_action[action] = hit
+            hit = self._by_action[action] = [s for s in self.statements if s.actions(action)]
         return hit
 
-    def first_allow(self, req: Request) -> _Statement | None:
-        for st in self.candidates(req.action_lower)[1]:
-            if st.grant(req):
-                return st
-        return None
+    def candidates(self, req: Request, not_principal_denies: bool = False) -> tuple[_Reach, _Reach]:
+        """(Deny, Allow) statements whose Action and Principal cover the request,
+        each with its reach; Allows ordered by reach, widest first.
 
-    def best_grant(self, req: Request) -> tuple[int, _Statement | None]:
-        best, best_st = NONE, None
-        for st in self.candidates(req.action_lower)[1]:
-            level = st.grant(req)
-            if level > best:
-                best, best_st = level, st
-                if level == DIRECT:
-                    break
-        return best, best_st
+        Action and Principal depend only on the action and the caller, so the
+        answer is cached per (action, caller): requests then only pay for
+        Resource and Condition tests.
+        """
+        key = (req.action_lower, req.caller, not_principal_denies)
+        hit = self._by_caller.get(key)
+        if hit is None:
+            if len(self._by_caller) >= _CACHE_LIMIT:
+                self._by_caller.clear()
+            reached = [(s, s.reach(req, not_principal_denies)) for s in self._for_action(req.action_lower)]
+            denies = tuple((s, r) for s, r in reached if r and s.deny)
+            allows = sorted(((s, r) for s, r in reached if r and not s.deny), key=lambda sr: -sr[1])
+            hit = self._by_caller[key] = (denies, tuple(allows))
+        return hit
+
+    def denies(self, req: Request, not_principal_denies: bool = False) -> list[StatementRef]:
+        return [s.ref for s, _ in self.candidates(req, not_principal_denies)[0] if s.applies(req)]
+
+    def allow(self, req: Request) -> tuple[int, _Statement | None]:
+        """The widest-reaching Allow statement that applies, as (reach, statement)."""
+        for st, reach in self.candidates(req)[1]:
+            if st.applies(req):
+                return reach, st
+        return NONE, None
+
+
+_Reach = tuple[tuple[_Statement, int], ...]
 
 
 def compile_policy(doc: PolicyDocument, kind: str = "identity", label: str | None = None) -> CompiledPolicy:
@@ -333,10 +366,6 @@ def _compiled(p: PolicyInput, kind: str, default_label: str) -> CompiledPolicy:
     if isinstance(p, tuple):
         return CompiledPolicy(p[1], kind, p[0])
     return CompiledPolicy(p, kind, default_label)
-
-
-def _labels(refs: Iterable[StatementRef]) -> str:
-    return ", ".join(str(r) for r in refs)
 
 
 # --------------------------------------------------------------------------- #
@@ -372,8 +401,9 @@ class Evaluator:
         self.boundary = _compiled(boundary, "boundary", "boundary") if boundary is not None else None
         self.session = _compiled(session, "session", "session") if session is not None else None
         # Deny scopes, in the order reasons are reported.
-        self._principal_side = self.scps + self._opt(self.boundary) + self._opt(self.session) + self.identity
         self._resource_side = self.rcps + self._opt(self.resource)
+        principal_side = self.scps + self._opt(self.boundary) + self._opt(self.session) + self.identity
+        self._iam_scope = principal_side + self._resource_side
 
     @staticmethod
     def _opt(p: CompiledPolicy | None) -> tuple[CompiledPolicy, ...]:
@@ -390,67 +420,65 @@ class Evaluator:
     def evaluate(self, req: Request) -> Decision:
         iam = req.kind in IAM_KINDS
         endpoint = self._endpoint_for(req)
-        scope = (self._principal_side if iam else ()) + self._resource_side + self._opt(endpoint)
+        scope = self._iam_scope if iam else self._resource_side
+        if endpoint is not None:
+            scope += (endpoint,)
         np_denies = iam and self.boundary is not None
-        action = req.action_lower
-        denies = [
-            st.ref
-            for policy in scope
-            for st in policy.candidates(action)[0]
-            if st.grant(req, np_denies and policy is self.resource)
-        ]
+        denies = [ref for policy in scope for ref in policy.denies(req, np_denies and policy is self.resource)]
         if denies:
-            return Decision(EXPLICIT_DENY, tuple(denies), f"explicit Deny: {_labels(denies)}")
+            return Decision(EXPLICIT_DENY, tuple(denies), "explicit Deny")
 
         filters: list[StatementRef] = []
-        for policy in (self.scps if iam else ()) + self._opt(endpoint):
-            st = policy.first_allow(req)
+        for policy in self.scps if iam else ():
+            st = policy.allow(req)[1]
             if st is None:
-                return Decision(IMPLICIT_DENY, (), f"{policy.label} ({policy.kind}) allows no such request")
+                return Decision(IMPLICIT_DENY, (), f"no statement in {policy.label} (SCP) allows it")
             filters.append(st.ref)
-        if not iam:
-            return self._non_iam(req, filters)
-        return self._iam(req, filters)
+        if endpoint is not None:
+            st = endpoint.allow(req)[1]
+            if st is None:
+                return Decision(IMPLICIT_DENY, (), f"no statement in {endpoint.label} (VPC endpoint policy) allows it")
+            filters.append(st.ref)
+        return self._iam(req, filters) if iam else self._non_iam(req, filters)
 
     def _non_iam(self, req: Request, filters: list[StatementRef]) -> Decision:
         """Anonymous and service callers: only a resource policy naming them allows."""
         if self.resource is not None:
-            level, st = self.resource.best_grant(req)
+            level, st = self.resource.allow(req)
             if level == DIRECT and st is not None:
-                return Decision(ALLOW, (st.ref, *filters), f"{req.kind} caller allowed by {st.ref}")
+                return Decision(ALLOW, (st.ref, *filters), f"resource policy allows this {req.kind} caller")
         return Decision(IMPLICIT_DENY, (), f"no resource-policy statement allows this {req.kind} caller")
 
     def _iam(self, req: Request, filters: list[StatementRef]) -> Decision:
-        level, res_st = self.resource.best_grant(req) if self.resource is not None else (NONE, None)
-        ident = next((st for st in (p.first_allow(req) for p in self.identity) if st is not None), None)
-        bound = self.boundary.first_allow(req) if self.boundary is not None else None
-        sess = self.session.first_allow(req) if self.session is not None else None
+        level, res_st = self.resource.allow(req) if self.resource is not None else (NONE, None)
+        ident = next((st for st in (p.allow(req)[1] for p in self.identity) if st is not None), None)
+        bound = self.boundary.allow(req)[1] if self.boundary is not None else None
+        sess = self.session.allow(req)[1] if self.session is not None else None
         limits_ok = (self.boundary is None or bound is not None) and (self.session is None or sess is not None)
-        limit_refs = [st.ref for st in (bound, sess) if st is not None]
         resource_alone = level == DIRECT or (level == BOUNDED and limits_ok)
         identity_ok = ident is not None and limits_ok
 
-        def allow(grants: list[_Statement | None], how: str) -> Decision:
-            refs = [st.ref for st in grants if st is not None] + limit_refs + filters
-            return Decision(ALLOW, tuple(refs), f"{how}: {_labels(refs)}")
-
+        grants: tuple[_Statement | None, ...] = ()
         if req.resource_service == "kms":
             if self.resource is None:
                 return Decision(IMPLICIT_DENY, (), "KMS: no key policy, and IAM policies alone never grant key use")
             if level == NONE:
-                return Decision(IMPLICIT_DENY, (), "KMS: the key policy neither names the caller nor its account")
+                return Decision(IMPLICIT_DENY, (), "KMS: the key policy names neither the caller nor its account")
             if req.same_account and resource_alone:
-                return allow([res_st], "key policy names the caller")
-            if identity_ok:
-                return allow([res_st, ident], "key policy and identity policy allow")
+                grants, how = (res_st,), "key policy allows the caller"
+            elif identity_ok:
+                grants, how = (res_st, ident), "key policy and identity policy allow"
         elif req.same_account:
             if resource_alone:
-                return allow([res_st], "same account, resource policy allows")
-            if identity_ok:
-                return allow([ident], "same account, identity policy allows")
+                grants, how = (res_st,), "same account, resource policy allows"
+            elif identity_ok:
+                grants, how = (ident,), "same account, identity policy allows"
         elif identity_ok and level != NONE:
-            return allow([ident, res_st], "cross account, identity and resource policy allow")
-        return Decision(IMPLICIT_DENY, (), self._why_not(req, level, ident is not None, bound, sess))
+            grants, how = (ident, res_st), "cross account, identity and resource policy allow"
+        if not grants:
+            return Decision(IMPLICIT_DENY, (), self._why_not(req, level, ident is not None, bound, sess))
+        refs = [st.ref for st in grants + (bound, sess) if st is not None] + filters
+        return Decision(ALLOW, tuple(refs), how)
 
     def _why_not(
         self, req: Request, level: int, ident: bool, bound: _Statement | None, sess: _Statement | None

@@ -74,7 +74,7 @@ class Request:
     __slots__ = (
         "principal", "action", "resource", "kind", "principal_account",
         "resource_account", "resource_service", "principal_arn", "identities", "action_lower",
-        "context",
+        "context", "caller",
     )  # fmt: skip
 
     def __init__(
@@ -104,6 +104,8 @@ class Request:
         if self.principal_arn:
             names.add(self.principal_arn)
         self.identities = frozenset(names)
+        # What Principal-element matching depends on, as a cache key.
+        self.caller = (kind, principal, self.principal_arn, self.principal_account)
         self._fill(ctx, principal_arn)
         self.context = ctx
 
