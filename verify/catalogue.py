@@ -229,12 +229,23 @@ def _format_tokens(fmt: str) -> tuple:
 
 
 def _policy_tokens(arn: str) -> tuple:
-    # A policy variable such as ${aws:username} can stand for any text.
+    # IAM matches the five segments before the resource part one by one, so a
+    # wildcard there stays inside its segment. A policy variable such as
+    # ${aws:username} can stand for any text.
     out: list = []
+    colons = 0
     for i, piece in enumerate(re.split(r"\$\{[^}]*\}", arn)):
         if i:
             out.append(_ANY_RUN)
-        out += [_ANY_RUN if c == "*" else _ANY_ONE if c == "?" else c for c in piece]
+        for c in piece:
+            in_prefix = colons < 5
+            colons += c == ":"
+            if c == "*":
+                out.append(("star", ":") if in_prefix else _ANY_RUN)
+            elif c == "?":
+                out.append(("one", ":") if in_prefix else _ANY_ONE)
+            else:
+                out.append(c)
     return tuple(out)
 
 
