@@ -1,0 +1,74 @@
+"""slpc.targets: checked Model -> policy documents and the manifest.
+
+Entry point: `build(model)`. Every document comes from the shared model in
+`document.py`; every artifact is size-checked by `limits.py` before it is returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from slpc.compiler.model import Model
+from slpc.dsl.diagnostics import Diagnostic
+
+from .bucket import bucket_policy
+from .document import PolicyDocument, dumps
+from .identity import identity_policy
+from .key import key_policy
+from .limits import check_size
+from .repository import repository_policy
+
+
+@dataclass(frozen=True)
+class Artifact:
+    kind: str
+    target: str  # the ARN the document attaches to
+    account: str
+    path: str  # relative to the output directory
+    name: str  # the declared slpc name
+    document: PolicyDocument
+
+    @property
+    def text(self) -> str:
+        return dumps(self.document)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    artifacts: tuple[Artifact, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def build(model: Model) -> BuildResult:
+    """All artifacts of a deployment, sorted by path."""
+    arts: list[Artifact] = []
+    diags: list[Diagnostic] = []
+    for p in model.principals.values():
+        doc = identity_policy(model, p)
+        if doc is not None:
+            arts.append(Artifact("iam-identity-policy", p.arn, p.account, f"iam/{p.account}/{p.name}.json", p.name, doc))
+    for a in model.assets.values():
+        if a.kind == "bucket":
+            doc, more = bucket_policy(model, a)
+            arts.append(Artifact("s3-bucket-policy", a.arn, a.account, f"s3/{a.name}.json", a.name, doc))
+            diags += more
+        elif a.kind == "repository":
+            doc, more = repository_policy(model, a)
+            arts.append(Artifact("ecr-repository-policy", a.arn, a.account, f"ecr/{a.name}.json", a.name, doc))
+            diags += more
+    for k in model.keys.values():
+        arts.append(Artifact("kms-key-policy", k.arn, k.account, f"kms/{k.name}.json", k.name, key_policy(model, k)))
+    for art in arts:
+        problem = check_size(art.kind, art.document, f"`{art.name}`")
+        if problem:
+            diags.append(problem)
+    return BuildResult(tuple(sorted(arts, key=lambda a: a.path)), tuple(diags))

@@ -1,0 +1,152 @@
+"""The `slpc` command line: compile, check, fmt (and the verification commands).
+
+Exit codes: 0 success (warnings allowed), 1 findings or files to reformat,
+2 user errors (bad spec, bad usage). Users never see a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from slpc import __version__
+from slpc import dsl
+from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, render, to_json
+from slpc.targets.manifest import dumps as manifest_dumps
+
+from .output import write_tree
+from .pipeline import Compiled, compile_sources, read_sources
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _report(diags: Sequence[Diagnostic], sources: dict[str, str], fmt: str, extra: dict | None = None) -> None:
+    if fmt == "json":
+        payload = {"ok": not any(d.is_error for d in diags), "diagnostics": [to_json(d) for d in diags]}
+        payload.update(extra or {})
+        print(json.dumps(payload, indent=2, sort_keys=True))
+        return
+    for d in diags:
+        print(render(d, sources), file=sys.stderr)
+        print(file=sys.stderr)
+    errors = sum(d.is_error for d in diags)
+    warnings = len(diags) - errors
+    if diags:
+        print(f"{errors} error(s), {warnings} warning(s)", file=sys.stderr)
+
+
+def _load(paths: Sequence[str], *, emit: bool) -> Compiled:
+    sources, diags = read_sources(paths)
+    if diags:
+        c = Compiled(sources=sources, diagnostics=diags)
+        return c
+    return compile_sources(sources, emit=emit)
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    c = _load(args.files, emit=True)
+    if not c.ok:
+        _report(c.diagnostics, c.texts, args.format)
+        return EXIT_USAGE
+    files = {a.path: a.text for a in c.artifacts}
+    files["manifest.json"] = manifest_dumps(c.manifest())
+    try:
+        write_tree(Path(args.output), files)
+    except DiagnosticsError as exc:
+        _report(list(c.diagnostics) + list(exc.diagnostics), c.texts, args.format)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = {"output": args.output, "artifacts": len(c.artifacts)}
+    _report(c.diagnostics, c.texts, args.format, summary)
+    if args.format == "text":
+        print(f"wrote {len(c.artifacts)} policies and manifest.json to {args.output}")
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    c = _load(args.files, emit=True)
+    _report(c.diagnostics, c.texts, args.format)
+    if args.format == "text" and c.ok:
+        print(f"ok: {len(c.artifacts)} policies would be written")
+    return EXIT_OK if c.ok else EXIT_USAGE
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    sources, diags = read_sources(args.files)
+    changed, texts = [], {s.name: s.text for s in sources}
+    for s in sources:
+        parsed = dsl.parse(s.text, s.name)
+        if not parsed.ok:
+            diags += parsed.diagnostics
+            continue
+        new = dsl.format_spec(parsed.spec)
+        if s.name == "<stdin>" and not args.check:
+            sys.stdout.write(new)
+            continue
+        if new == s.text:
+            continue
+        changed.append(s.name)
+        if args.check:
+            if args.diff:
+                sys.stdout.writelines(difflib.unified_diff(s.text.splitlines(True), new.splitlines(True),
+                                                           s.name, s.name + " (formatted)"))
+        else:
+            Path(s.name).write_text(new, encoding="utf-8", newline="\n")
+    if diags:
+        _report(diags, texts, "text")
+        return EXIT_USAGE
+    for name in changed:
+        print(f"{'would reformat' if args.check else 'reformatted'} {name}", file=sys.stderr)
+    return EXIT_FINDINGS if (args.check and changed) else EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="slpc", description="The sovereign LLM policy compiler.")
+    p.add_argument("--version", action="version", version=f"slpc {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def files(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("files", nargs="+", metavar="FILE", help="spec files (one deployment); - reads stdin")
+
+    def fmt_opt(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--format", choices=("text", "json"), default="text",
+                        help="diagnostics as text (stderr) or JSON (stdout)")
+
+    c = sub.add_parser("compile", help="compile a spec into policy documents and a manifest")
+    files(c)
+    c.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (replaced atomically)")
+    fmt_opt(c)
+    c.set_defaults(run=cmd_compile)
+
+    k = sub.add_parser("check", help="parse and check a spec without writing anything")
+    files(k)
+    fmt_opt(k)
+    k.set_defaults(run=cmd_check)
+
+    f = sub.add_parser("fmt", help="rewrite spec files in canonical form")
+    files(f)
+    f.add_argument("--check", action="store_true", help="only report files that would change (exit 1)")
+    f.add_argument("--diff", action="store_true", help="with --check, print the changes as a unified diff")
+    f.set_defaults(run=cmd_fmt)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

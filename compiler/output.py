@@ -1,0 +1,46 @@
+"""Writing an output directory atomically: all of it, or nothing changed.
+
+Files go to a temporary sibling directory first, which then replaces the target
+in two renames; a failed compile leaves an existing directory untouched. A
+directory that is not an earlier slpc build is never replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from slpc.dsl.diagnostics import DiagnosticsError, error
+
+MARKER = "manifest.json"
+
+
+def write_tree(out: Path, files: dict[str, str]) -> None:
+    """Replace `out` with exactly `files` (relative path -> text)."""
+    out = out.resolve() if out.exists() else out.absolute()
+    if out.exists() and not out.is_dir():
+        raise DiagnosticsError([error("E601", f"{out} exists and is not a directory", None,
+                                      "choose another output path")])
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise DiagnosticsError([error("E602", f"{out} is not empty and holds no slpc manifest", None,
+                                      "slpc only replaces its own output; choose an empty or new directory")])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for rel, text in sorted(files.items()):
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8", newline="\n")
+        os.chmod(tmp, 0o755)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, old / "previous")
+        os.rename(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,111 @@
+"""S3 bucket policies: the perimeter around one model bucket.
+
+Statement families (docs/policies.md): transport, network perimeter, ungranted
+data actions, per-grantee limits, upload encryption, perimeter changes, governance
+bypass, and Allows for grantees in other accounts.
+"""
+
+from __future__ import annotations
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Asset, Model
+from slpc.dsl.diagnostics import Diagnostic, warning
+
+from . import perimeter
+from .denies import Entitlement, deny_outside_grants, deny_ungranted
+from .document import Condition, PolicyDocument, Principal, Statement
+from .grants import allow_statements, object_resources, prefix_patterns, sid, unique_sids, uses
+
+ANY = Principal.any()
+SSE = "s3:x-amz-server-side-encryption"
+SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+SSE_C = "s3:x-amz-server-side-encryption-customer-algorithm"
+BUCKET_SCOPES = (V.OBJECT, V.BUCKET_PREFIX, V.BUCKET)
+
+
+def _kind(action: str) -> str:
+    if action in V.S3_OBJECT_DATA_ACTIONS or action == V.S3_BYPASS_GOVERNANCE:
+        return V.OBJECT
+    return V.BUCKET_PREFIX if action == "s3:ListBucket" else V.BUCKET
+
+
+def entitlements(model: Model, asset: Asset) -> list[Entitlement]:
+    """Who may use which S3 action on this bucket, where and until when (grants and breakglass)."""
+    grants = [g for g in model.grants if g.asset == asset.name]
+    out = [Entitlement(u.grant.principal, a, u.grant.prefix if u.scope != V.BUCKET else "",
+                       u.grant.networks, u.grant.until)
+           for u in uses(model, grants) if u.scope in BUCKET_SCOPES for a in u.actions]
+    union = tuple(sorted({n for g in grants for n in g.networks}))
+    out += [Entitlement(p, "s3:DeleteObjectVersion", "", union, None) for p in asset.breakglass]
+    return out
+
+
+def _target(asset: Asset):
+    def target(kind: str, mode: str, prefixes: tuple[str, ...]):
+        if kind == V.OBJECT:
+            if mode == "limit":
+                return (), (), object_resources(asset, prefixes)
+            return (object_resources(asset, prefixes) if prefixes else (f"{asset.arn}/*",)), (), ()
+        if kind == V.BUCKET_PREFIX and prefixes:
+            op = "StringNotLike" if mode == "limit" else "StringLike"
+            return (asset.arn,), (Condition(op, "s3:prefix", prefix_patterns(prefixes)),), ()
+        return (asset.arn,), (), ()
+    return target
+
+
+def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    both = (asset.arn, f"{asset.arn}/*")
+    grants = [g for g in model.grants if g.asset == asset.name]
+    union = frozenset(n for g in grants for n in g.networks)
+    key_arn = model.keys[asset.key].arn
+    P = model.principals
+    if not grants:
+        diags.append(warning("W331", f"bucket `{asset.name}` has no grants: its policy denies every request",
+                             None, "only AWS services and the account root's policy override can reach it"))
+
+    def deny(name, actions, resources, *conds, principal=ANY) -> Statement:
+        return Statement("Deny", actions=tuple(actions), resources=resources, principal=principal,
+                         conditions=tuple(sorted(conds, key=lambda c: (c.operator, c.key))), sid=name)
+
+    stmts = [
+        deny("DenyInsecureTransport", ["s3:*"], both, Condition("Bool", perimeter.SECURE_TRANSPORT, ("false",))),
+        deny("DenyOutdatedTls", ["s3:*"], both, Condition("NumericLessThan", "s3:TlsVersion", ("1.2",))),
+        deny("DenyOutsideNetworks", ["s3:*"], both,
+             *perimeter.outside(model, sorted(union), ("s3",)), *perimeter.NOT_AWS_SERVICE),
+    ]
+    ents = entitlements(model, asset)
+    universe = V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS
+    stmts += deny_ungranted(model, universe, ents,
+                            lambda a: (f"{asset.arn}/*",) if _kind(a) == V.OBJECT else (asset.arn,),
+                            lambda a: "Object" if _kind(a) == V.OBJECT else "Bucket")
+    limits, more = deny_outside_grants(model, ents, union, ("s3",), _kind, _target(asset), f"bucket `{asset.name}`")
+    stmts += limits
+    diags += more
+    objects = (f"{asset.arn}/*",)
+    stmts += [
+        deny("DenyNonKmsEncryption", ["s3:PutObject"], objects, Condition("StringNotEqualsIfExists", SSE, ("aws:kms",))),
+        deny("DenyOtherKmsKeys", ["s3:PutObject"], objects, Condition("StringNotEqualsIfExists", SSE_KEY, (key_arn,))),
+        # aws:kms without a key id would fall back to the AWS managed key aws/s3.
+        deny("DenyKmsWithoutKeyId", ["s3:PutObject"], objects,
+             Condition("StringEquals", SSE, ("aws:kms",)), Condition("Null", SSE_KEY, ("true",))),
+        deny("DenyCustomerProvidedKeys", ["s3:PutObject"], objects, Condition("Null", SSE_C, ("false",))),
+        deny("DenyPerimeterChanges", sorted(V.S3_PERIMETER_ACTIONS), both,
+             *perimeter.principal_is_not(P[a].arn for a in asset.admins)),
+        deny("DenyGovernanceBypass", [V.S3_BYPASS_GOVERNANCE], objects,
+             *perimeter.principal_is_not(P[b].arn for b in asset.breakglass)),
+    ]
+    stmts += cross_account_allows(model, asset)
+    return PolicyDocument(unique_sids(stmts)), diags
+
+
+def cross_account_allows(model: Model, asset: Asset) -> list[Statement]:
+    """Principals of other accounts need the resource policy to allow them too."""
+    out: list[Statement] = []
+    grants = [g for g in model.grants if g.asset == asset.name
+              and model.principals[g.principal].account != asset.account]
+    for use in uses(model, grants):
+        if use.scope in BUCKET_SCOPES:
+            p = model.principals[use.grant.principal]
+            out += allow_statements(model, use, principal=Principal.aws(p.arn), sid_prefix=p.name)
+    return out

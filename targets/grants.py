@@ -1,0 +1,138 @@
+"""From grants to Allow statements: resources and conditions for each verb scope.
+
+Identity policies and the cross-account allows of resource policies are built by
+the same function, so a grant means the same thing on both sides.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Iterable
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Asset, Grant, Model
+
+from . import perimeter
+from .document import Condition, Principal, Statement
+
+SCOPE_SERVICES = {
+    V.OBJECT: ("s3",), V.BUCKET_PREFIX: ("s3",), V.BUCKET: ("s3",),
+    V.REPOSITORY: V.ASSET_SERVICES["repository"], V.ACCOUNT: V.ASSET_SERVICES["repository"],
+    V.ENDPOINT: V.ASSET_SERVICES["endpoint"],
+}
+SCOPE_LABEL = {
+    V.OBJECT: "Objects", V.BUCKET_PREFIX: "Listing", V.BUCKET: "Bucket", V.KEY_VIA_S3: "Key",
+    V.REPOSITORY: "Images", V.ACCOUNT: "Token", V.ENDPOINT: "",
+}
+S3_KEY_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+
+
+def sid(*words: str) -> str:
+    """A readable Sid from words: alphanumeric CamelCase (IAM allows only [A-Za-z0-9])."""
+    parts = []
+    for w in words:
+        for run in re.findall(r"[A-Za-z0-9]+", w):
+            parts.append(run[:1].upper() + run[1:])
+    return "".join(parts) or "Statement"
+
+
+def unique_sids(statements: Iterable[Statement]) -> tuple[Statement, ...]:
+    """Drop exact duplicates, then number repeated Sids (2, 3, ...) in order."""
+    out: list[Statement] = []
+    seen_content: set[Statement] = set()
+    counts: dict[str, int] = {}
+    for s in statements:
+        key = replace(s, sid=None)
+        if key in seen_content:
+            continue
+        seen_content.add(key)
+        n = counts.get(s.sid or "", 0) + 1
+        counts[s.sid or ""] = n
+        out.append(s if n == 1 else replace(s, sid=f"{s.sid}{n}"))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Use:
+    """The actions of one grant that share a scope."""
+
+    grant: Grant
+    scope: str
+    actions: tuple[str, ...]
+
+
+def uses(model: Model, grants: Iterable[Grant] | None = None) -> list[Use]:
+    out = []
+    for g in model.grants if grants is None else grants:
+        verb = V.VERBS[(model.assets[g.asset].kind, g.verb)]
+        for scope in dict.fromkeys(s for _, s in verb.actions):
+            out.append(Use(g, scope, verb.actions_with(scope)))
+    return out
+
+
+def object_resources(asset: Asset, prefixes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({f"{asset.arn}/{p}*" for p in prefixes}))
+
+
+def prefix_patterns(prefixes: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({f"{p}*" for p in prefixes}))
+
+
+def key_via_s3(model: Model, asset: Asset) -> tuple[Condition, ...]:
+    """Decrypt/encrypt only when S3 calls KMS for this caller (kms:ViaService)."""
+    key = model.keys[asset.key]
+    return (Condition("StringEquals", "kms:ViaService", (f"s3.{key.region}.amazonaws.com",)),)
+
+
+def key_context(asset: Asset, prefix: str) -> Condition:
+    """S3's encryption context is the object ARN, or the bucket ARN with S3 Bucket Keys."""
+    return Condition("StringLike", S3_KEY_CONTEXT, (asset.arn, f"{asset.arn}/{prefix}*"))
+
+
+def scope_target(model: Model, use: Use) -> tuple[tuple[str, ...], tuple[Condition, ...]]:
+    """Resources and scope conditions (prefix, via-service) of a use."""
+    g, asset = use.grant, model.assets[use.grant.asset]
+    if use.scope == V.OBJECT:
+        return object_resources(asset, [g.prefix]), ()
+    if use.scope == V.BUCKET_PREFIX:
+        conds = (Condition("StringLike", "s3:prefix", prefix_patterns([g.prefix])),) if g.prefix else ()
+        return (asset.arn,), conds
+    if use.scope in (V.BUCKET, V.REPOSITORY, V.ENDPOINT):
+        return (asset.arn,), ()
+    if use.scope == V.ACCOUNT:
+        return ("*",), ()
+    if use.scope == V.KEY_VIA_S3:
+        return (model.keys[asset.key].arn,), key_via_s3(model, asset) + (key_context(asset, g.prefix),)
+    raise ValueError(f"unknown scope {use.scope}")
+
+
+def allow_statements(model: Model, use: Use, principal: Principal | None = None,
+                     resources: tuple[str, ...] | None = None,
+                     extra: tuple[Condition, ...] = (), sid_prefix: str = "") -> list[Statement]:
+    """The Allow statements of one use: one per way into the grant's networks.
+
+    Key uses carry no network condition: S3 calls KMS on the caller's behalf, so
+    network keys are absent there; the S3 side enforces the network instead.
+    """
+    g = use.grant
+    target, scope_conds = scope_target(model, use)
+    base = sid(sid_prefix, g.verb, g.asset, g.prefix, SCOPE_LABEL[use.scope])
+    time = perimeter.before(g.until)
+    if use.scope == V.KEY_VIA_S3:
+        variants = [("", ())]
+    else:
+        variants = perimeter.inside(model, g.networks, SCOPE_SERVICES[use.scope])
+        if len(variants) == 1:
+            variants = [("", variants[0][1])]
+    return [
+        Statement("Allow", actions=tuple(sorted(use.actions)),
+                  resources=target if resources is None else resources,
+                  conditions=tuple(sorted(scope_conds + net + time + extra, key=_cond_order)),
+                  sid=base + label, principal=principal, origin=g.span)
+        for label, net in variants
+    ]
+
+
+def _cond_order(c: Condition) -> tuple[str, str]:
+    return (c.operator, c.key)

@@ -1,0 +1,42 @@
+"""IAM identity policies: one per declared role that has grants or duties.
+
+Grants become network- and time-conditioned Allows (targets/grants.py); duties
+(admin, breakglass) become configuration-only Allows on the resources they manage.
+"""
+
+from __future__ import annotations
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Model, Principal
+
+from .document import PolicyDocument, Statement
+from .grants import allow_statements, sid, unique_sids, uses
+
+
+def duty_statements(model: Model, role: str) -> list[Statement]:
+    out: list[Statement] = []
+    for key in model.keys.values():
+        if role in key.admins:
+            out.append(Statement("Allow", actions=tuple(sorted(V.KMS_ADMIN_ACTIONS)), resources=(key.arn,),
+                                 sid=sid("Administer", key.name)))
+    for asset in model.assets.values():
+        if role in asset.admins:
+            actions = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
+            out.append(Statement("Allow", actions=tuple(sorted(actions)), resources=(asset.arn,),
+                                 sid=sid("Administer", asset.name)))
+        if role in asset.breakglass:
+            out.append(Statement("Allow", actions=tuple(sorted(V.S3_BREAKGLASS_ACTIONS)),
+                                 resources=(f"{asset.arn}/*",), sid=sid("Breakglass", asset.name)))
+    return out
+
+
+def identity_policy(model: Model, principal: Principal) -> PolicyDocument | None:
+    """The role's identity policy, or None when the spec gives it nothing."""
+    grants = [g for g in model.grants if g.principal == principal.name]
+    statements: list[Statement] = []
+    for use in uses(model, grants):
+        statements += allow_statements(model, use)
+    statements += duty_statements(model, principal.name)
+    if not statements:
+        return None
+    return PolicyDocument(unique_sids(statements))

@@ -1,0 +1,34 @@
+"""The manifest: the public contract between compile and everything downstream.
+
+Documented in docs/manifest.md; bump MANIFEST_VERSION on any incompatible change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Sequence
+
+from slpc import __version__
+
+MANIFEST_VERSION = 1
+
+
+def manifest(artifacts: Sequence, sources: Sequence[tuple[str, bytes]]) -> dict:
+    """`sources` are (name as given, bytes) in command-line order."""
+    whole = hashlib.sha256(b"".join(data for _, data in sources)).hexdigest()
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "slpc_version": __version__,
+        "source_sha256": whole,
+        "sources": [{"path": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in sources],
+        "artifacts": [
+            {"kind": a.kind, "name": a.name, "target": a.target, "account": a.account,
+             "path": a.path, "sha256": a.sha256}
+            for a in sorted(artifacts, key=lambda a: a.path)
+        ],
+    }
+
+
+def dumps(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
