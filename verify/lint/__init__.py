@@ -11,7 +11,8 @@ import json
 
 from slpc.verify.catalogue import Catalogue, default
 
-from . import actions, conditions, org, principals, resources, size, structure  # noqa: F401  (registration)
+# Import order is registration order: document grammar first, size last.
+from . import structure, principals, org, actions, resources, conditions, size  # noqa: F401,I001  (registration)
 from .registry import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, Check, Context, Finding, FindingType, run_check
 
 __all__ = ["lint", "Finding", "FindingType", "Check", "REGISTRY", "POLICY_TYPES", "RESOURCE_TYPES"]

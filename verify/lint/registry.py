@@ -130,15 +130,6 @@ def run_check(chk: Check, ctx: Context) -> Iterator[Finding]:
 # Helpers for reading loosely-shaped policy JSON without tripping on bad input.
 
 
-def str_list(value: Any) -> list[str] | None:
-    """A string-or-list element as a list of its strings; None when it is neither."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [v for v in value if isinstance(v, str)]
-    return None
-
-
 def items(stmt: Stmt, element: str) -> Iterator[tuple[str, str]]:
     """(path, value) for each string in a string-or-list element."""
     value = stmt.get(element)
