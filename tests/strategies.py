@@ -1,0 +1,128 @@
+"""Hypothesis strategies for valid .slp specs, generated as ASTs.
+
+Specs are valid by construction (names resolve, networks reach the assets' services,
+admins never hold grants), so the properties exercise meaning, not error paths.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from slpc.dsl import ast
+
+MAIN_ACCOUNT = "111122223333"
+OTHER_ACCOUNT = "444455556666"
+REGIONS = ("eu-central-1", "eu-west-1")
+PUBLIC_CIDRS = ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.128/25")
+PREFIXES = ("", "released/", "released/v2/", "checkpoints/", "data", "r")
+UNTILS = ("2031-01-01T00:00:00Z", "2032-06-30T12:00:00Z")
+
+EXAMPLES = int(os.environ.get("SLPC_PROPERTY_EXAMPLES", "200"))
+PROPERTY = settings(max_examples=EXAMPLES, deadline=None)
+
+
+def N(text: str) -> ast.Name:
+    return ast.Name(text)
+
+
+def S(value: str) -> ast.Str:
+    return ast.Str(value)
+
+
+def _hex(draw, n: int) -> str:
+    return "".join(draw(st.lists(st.sampled_from("0123456789abcdef"), min_size=n, max_size=n)))
+
+
+@st.composite
+def specs(draw, max_grants: int = 6) -> ast.Spec:
+    regions = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
+    name = draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12))
+    deployment = ast.Deployment(S(name), S(MAIN_ACCOUNT), tuple(S(r) for r in regions), S("aws"),
+                                S("o-a1b2c3d4e5") if draw(st.booleans()) else None)
+
+    # networks: which services they reach
+    service_sets = draw(st.lists(
+        st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+        min_size=1, max_size=3))
+    networks, reach = [], {}
+    used_vpce: set[str] = set()
+    for i, (s3, ecr, kms, sm, cidr) in enumerate(service_sets):
+        eps = []
+        for svc, on in (("s3", s3), ("ecr.api", ecr), ("ecr.dkr", ecr), ("kms", kms), ("sagemaker.runtime", sm)):
+            if on:
+                vid = "vpce-" + _hex(draw, 17)
+                while vid in used_vpce:
+                    vid = "vpce-" + _hex(draw, 17)
+                used_vpce.add(vid)
+                eps.append(ast.VpcEndpoint(N(svc), S(vid)))
+        cidrs = (S(draw(st.sampled_from(PUBLIC_CIDRS))),) if cidr or not eps else ()
+        acct = S(OTHER_ACCOUNT) if draw(st.booleans()) and eps else None
+        vpc = S("vpc-" + _hex(draw, 17)) if eps else None
+        net = ast.Network(N(f"net{i}"), acct, vpc, tuple(eps), cidrs)
+        networks.append(net)
+        reach[f"net{i}"] = {
+            "bucket": s3 or bool(cidrs), "repository": ecr or bool(cidrs), "endpoint": sm or bool(cidrs),
+        }
+
+    n_roles = draw(st.integers(2, 5))
+    roles = [ast.Role(N(f"role{i}"), S(f"arn:aws:iam::{MAIN_ACCOUNT if i < 2 else draw(st.sampled_from((MAIN_ACCOUNT, OTHER_ACCOUNT)))}:role/r{i}"))
+             for i in range(n_roles)]
+    role_names = [r.name.text for r in roles]
+    # admins and breakglass live in the deployment account (cross-account duties are refused)
+    local = [r.name.text for r in roles if MAIN_ACCOUNT in r.arn.value]
+
+    keys = []
+    for i in range(draw(st.integers(1, 2))):
+        region = draw(st.sampled_from(regions))
+        uuid = f"{_hex(draw, 8)}-{_hex(draw, 4)}-{_hex(draw, 4)}-{_hex(draw, 4)}-{_hex(draw, 12)}"
+        admins = draw(st.lists(st.sampled_from(local), min_size=1, max_size=2, unique=True))
+        keys.append(ast.Key(N(f"key{i}"), S(f"arn:aws:kms:{region}:{MAIN_ACCOUNT}:key/{uuid}"),
+                            tuple(N(a) for a in admins)))
+
+    assets: dict[str, tuple[str, set[str]]] = {}  # name -> (kind, names barred from grants)
+    buckets = []
+    for i in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from(keys))
+        admins = draw(st.lists(st.sampled_from(local), max_size=2, unique=True))
+        breakglass = draw(st.lists(st.sampled_from(local), max_size=1, unique=True))
+        lock = ast.ObjectLock(N(draw(st.sampled_from(("governance", "compliance")))), draw(st.integers(1, 3650))) \
+            if draw(st.booleans()) else None
+        buckets.append(ast.Bucket(N(f"bucket{i}"), S(f"model-bucket-{i}"), N(key.name.text), lock,
+                                  (N("data_events"),) if draw(st.booleans()) else (),
+                                  tuple(N(a) for a in admins), tuple(N(b) for b in breakglass)))
+        assets[f"bucket{i}"] = ("bucket", set(admins) | {a.text for a in key.admins})
+    repos = []
+    for i in range(draw(st.integers(0, 2))):
+        admins = draw(st.lists(st.sampled_from(local), max_size=2, unique=True))
+        region = S(draw(st.sampled_from(regions))) if len(regions) > 1 else None
+        repos.append(ast.Repository(N(f"repo{i}"), S(f"llm/serving-{i}"), region, tuple(N(a) for a in admins)))
+        assets[f"repo{i}"] = ("repository", set(admins))
+    endpoints = []
+    for i in range(draw(st.integers(0, 1))):
+        region = S(draw(st.sampled_from(regions))) if len(regions) > 1 else None
+        endpoints.append(ast.Endpoint(N(f"chat{i}"), S(f"LLM-Chat-{i}"), region))
+        assets[f"chat{i}"] = ("endpoint", set())
+
+    verbs = {"bucket": ("read", "write", "list", "delete"), "repository": ("pull", "push"), "endpoint": ("invoke",)}
+    grants = []
+    for _ in range(draw(st.integers(0, max_grants))):
+        asset = draw(st.sampled_from(sorted(assets)))
+        kind, barred = assets[asset]
+        allowed = [r for r in role_names if r not in barred]
+        nets = [n for n in sorted(reach) if reach[n][kind]]
+        if not allowed or not nets:
+            continue
+        principal = draw(st.sampled_from(allowed))
+        chosen = draw(st.lists(st.sampled_from(nets), min_size=1, max_size=len(nets), unique=True))
+        prefix = draw(st.sampled_from(PREFIXES)) if kind == "bucket" else ""
+        until = draw(st.sampled_from((None,) + UNTILS))
+        grant = ast.Allow(N(principal), N(draw(st.sampled_from(verbs[kind]))), N(asset), tuple(N(c) for c in chosen),
+                          S(prefix) if prefix else None, S(until) if until else None)
+        if grant not in grants:
+            grants.append(grant)
+
+    decls = [deployment, *networks, *roles, *keys, *buckets, *repos, *endpoints, *grants]
+    return ast.Spec(tuple(decls))

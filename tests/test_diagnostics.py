@@ -1,0 +1,163 @@
+"""One test per class of bad input: location, caret, hint, exit code 2, no traceback."""
+
+import json
+import re
+
+import pytest
+
+from slpc.compiler.cli import main
+from conftest import EXAMPLE
+
+EX = EXAMPLE.read_text()
+
+
+def run(tmp_path, capsys, text, *extra, data: bytes | None = None, name="spec.slp"):
+    path = tmp_path / name
+    path.write_bytes(data if data is not None else text.encode())
+    code = main(["check", str(path), *extra])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err + out.out
+    return code, out.err, out.out, str(path)
+
+
+def located(err: str, path: str, line: int, col: int) -> bool:
+    return f"{path}:{line}:{col}:" in err
+
+
+def caret_under(err: str, text: str) -> bool:
+    """The source line is shown, and the carets sit under `text` in it."""
+    lines = err.splitlines()
+    for i, l in enumerate(lines[:-1]):
+        m = re.match(r"^\s*\d+ \| (.*)$", l)
+        if m and text in m.group(1):
+            src = m.group(1)
+            carets = re.match(r"^\s*\| (\s*)(\^+)", lines[i + 1])
+            if carets and src[len(carets.group(1)):].startswith(text) and len(carets.group(2)) == len(text):
+                return True
+    return False
+
+
+# (code, source, line, text under the caret (its first place on that line), words in message or hint)
+CASES = [
+    ("E104", 'deployment "x" {\n  account "111122223333"\n', 1, "{", "add `}`"),
+    ("E100", 'role a "arn:aws:iam::111122223333:role/a" }\n', 1, "}", "expected"),
+    ("E102", 'role a "arn:aws:iam::1\n', 1, '"', "unterminated"),
+    ("E103", 'role a "x\\q"\n', 1, "\\q", "escapes are"),
+    ("E101", "role a @\n", 1, "@", "unexpected character"),
+    ("E110", EX.replace("bucket weights {", "buckt weights {"), 43, "buckt", "did you mean `bucket`"),
+    ("E111", EX.replace("  encrypt     model_key", "  encrpyt     model_key", 1), 45, "encrpyt", "did you mean `encrypt`"),
+    ("E112", EX.replace("object_lock governance 365 days", "object_lock governance 365 weeks"), 46, "weeks", "`days`"),
+    ("E113", EX.replace('  name    "acme-llm-finetune"', '  name    "acme-llm-finetune"\n  name    "x"'), 54, "name", "given twice"),
+    ("E114", EX.replace('  name   "llm-serving"\n', ""), 59, "serving", "missing `name`"),
+    ("E201", EX.replace("allow trainer       read", "allow trainr        read"), 68, "trainr", "did you mean `trainer`"),
+    ("E202", EX.replace("role breakglass ", "role trainer    "), 35, "trainer", "declared twice"),
+    ("E203", EX.replace("allow trainer       read", "allow weights       read"), 68, "weights", "not a role"),
+    ("E204", EX.replace("read   finetune_data", "raed   finetune_data"), 68, "raed", "did you mean `read`"),
+    ("E210", 'role a "arn:aws:iam::111122223333:role/a"\n', 1, "r", "no `deployment`"),
+    ("E301", EX.replace('"111122223333"\n  org', '"11112222333"\n  org'), 5, '"11112222333"', "12 digits"),
+    ("E301", EX.replace('vpc "vpc-0a1b2c3d4e5f67890"', 'vpc "vpc-xyz"'), 11, '"vpc-xyz"', "VPC id"),
+    ("E301", EX.replace('"vpce-01a2b3c4d5e6f7a81"', '"vpce-1"'), 13, '"vpce-1"', "endpoint id"),
+    ("E301", EX.replace('["eu-central-1"]', '["eu-centrl-1", "cn-north-1"]'), 7, '"cn-north-1"', "partition"),
+    ("E301", EX.replace('"o-a1b2c3d4e5"', '"org-1"'), 6, '"org-1"', "organization id"),
+    ("E304", EX.replace('"198.51.100.0/24"', '"10.0.0.0/8"'), 27, '"10.0.0.0/8"', "private"),
+    ("E304", EX.replace('"198.51.100.0/24"', '"0.0.0.0/0"'), 27, '"0.0.0.0/0"', "whole Internet"),
+    ("E304", EX.replace('"198.51.100.0/24"', '"198.51.100.7/24"'), 27, '"198.51.100.7/24"', "did you mean \"198.51.100.0/24\""),
+    ("E306", EX.replace('"arn:aws:iam::111122223333:role/llm-trainer"', '"arn:aws:iam::111122223333:user/bob"'), 30, '"arn:aws:iam::111122223333:user/bob"', "user ARN"),
+    ("E307", EX.replace('"arn:aws:iam::444455556666:role/model-evaluator"', '"arn:aws-cn:iam::444455556666:role/model-evaluator"'), 36, '"arn:aws-cn:iam::444455556666:role/model-evaluator"', "partition"),
+    ("E308", EX.replace("key/1b2c3d4e-1111-2222-3333-444455556666", "key/nope"), 39, '"arn:aws:kms:eu-central-1:111122223333:key/nope"', "key ARN"),
+    ("E309", EX.replace("arn:aws:kms:eu-central-1:", "arn:aws:kms:us-east-1:"), 39, '"arn:aws:kms:us-east-1:111122223333:key/1b2c3d4e-1111-2222-3333-444455556666"', "allowed regions"),
+    ("E318", EX.replace('"released/"    from prod_vpc', '"released/*"   from prod_vpc'), 70, '"released/*"', "literal"),
+    ("E319", EX.replace('"2027-06-30T00:00:00Z"', '"2027-13-30T00:00:00Z"'), 74, '"2027-13-30T00:00:00Z"', "valid date"),
+    ("E401", EX.replace("inference     pull   serving", "inference     pull   weights"), 71, "pull", "bucket verbs"),
+    ("E403", EX.replace("invoke chat                   from prod_vpc", "invoke chat                   from eval_vpc"), 73, "eval_vpc", "no sagemaker.runtime endpoint"),
+    ("E404", EX.replace("  admins [security_admin]\n}\n\nbucket weights", "}\n\nbucket weights"), 38, "model_key", "no admins"),
+    ("E405", EX.replace("allow trainer       read", "allow security_admin read"), 68, "security_admin", "admin of bucket `finetune_data`"),
+    ("E406", EX.replace("  admins [security_admin]\n}\n\nbucket weights", "  admins [evaluator]\n}\n\nbucket weights"), 40, "evaluator", "account"),
+    ("E402", EX.replace('pull   serving  ', 'pull   serving "x/"'), 71, '"x/"', "only applies to buckets"),
+]
+
+
+@pytest.mark.parametrize("code,text,line,under,words", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_bad_input_is_diagnosed(tmp_path, capsys, code, text, line, under, words):
+    rc, err, _, path = run(tmp_path, capsys, text)
+    assert rc == 2
+    assert f"error[{code}]" in err, err
+    if line is not None:
+        col = text.splitlines()[line - 1].index(under) + 1
+        assert located(err, path, line, col), err
+        assert caret_under(err, under), err
+        assert words in err, err
+
+
+def test_network_without_the_service_endpoint(tmp_path, capsys):
+    text = EX.replace("read   weights \"released/\"    from eval_vpc", "pull   serving                from eval_vpc")
+    rc, err, _, path = run(tmp_path, capsys, text)
+    assert rc == 2 and "error[E403]" in err
+    assert "network `eval_vpc` has no ecr.api or ecr.dkr endpoint" in err
+    assert caret_under(err, "eval_vpc")
+
+
+def test_past_until_is_a_warning_only(tmp_path, capsys):
+    rc, err, out, path = run(tmp_path, capsys, EX.replace('"2027-06-30T00:00:00Z"', '"2020-01-01T00:00:00Z"'))
+    assert rc == 0
+    assert "warning[W321]" in err and located(err, path, 74, 71) and caret_under(err, '"2020-01-01T00:00:00Z"')
+
+
+def test_several_errors_in_one_run(tmp_path, capsys):
+    text = EX.replace("allow trainer       read", "allow trainr        read").replace(
+        '"198.51.100.0/24"', '"10.1.0.0/16"').replace("invoke chat", "invoke chta")
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 2
+    assert {"E201", "E304"} <= set(re.findall(r"error\[(E\d+)\]", err))
+    assert "3 error(s)" in err
+
+
+def test_syntax_errors_in_several_declarations(tmp_path, capsys):
+    text = 'deployment "x" {\n  account "1" }\n}\nrole a "b\nbucket w {\n  name @\n}\n'
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 2
+    assert len(re.findall(r"^\S+:\d+:\d+: error", err, re.M)) == 3
+
+
+def test_json_diagnostics(tmp_path, capsys):
+    rc, _, out, path = run(tmp_path, capsys, EX.replace("allow trainer       read", "allow trainr        read"),
+                           "--format", "json")
+    assert rc == 2
+    data = json.loads(out)
+    assert data["ok"] is False
+    (d,) = data["diagnostics"]
+    assert d == {"severity": "error", "code": "E201", "message": "unknown role `trainr`", "file": path,
+                 "range": {"start": {"line": 68, "column": 7}, "end": {"line": 68, "column": 13}},
+                 "hint": "did you mean `trainer`?"}
+
+
+@pytest.mark.parametrize("data,code,words", [
+    (b"", "E005", "empty"),
+    (b"   \n\n# only a comment? no: whitespace\n"[:5], "E005", "empty"),
+    (b'role a "\xff\xfe"\n', "E004", "invalid UTF-8"),
+    (b"\x7fELF\x00\x01\x02", "E003", "binary"),
+    (b'{"Version": "2012-10-17", "Statement": []}\n', "E006", "does not look like an .slp"),
+    (b"---\nkey: value\n", "E006", "does not look like an .slp"),
+])
+def test_unusable_files(tmp_path, capsys, data, code, words):
+    rc, err, _, _ = run(tmp_path, capsys, "", data=data)
+    assert rc == 2 and f"error[{code}]" in err and words in err
+
+
+def test_enormous_file(tmp_path, capsys):
+    from slpc.dsl.source import MAX_BYTES
+    rc, err, _, _ = run(tmp_path, capsys, "", data=b"# x\n" * (MAX_BYTES // 4 + 1))
+    assert rc == 2 and "error[E002]" in err
+
+
+def test_missing_file_and_directory(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "nope.slp")]) == 2
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "is a directory" in err and "Traceback" not in err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compile", str(EXAMPLE)])  # no -o
+    assert exc.value.code == 2
