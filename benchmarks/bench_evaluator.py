@@ -143,39 +143,59 @@ def _sample_value(operator: str, value: str, rng: random.Random) -> str:
     return value.replace("*", "x").replace("?", "y")
 
 
+# Keys a Request derives from its caller and resource; generated contexts leave them alone.
+_FILLED_BY_REQUEST = {"aws:principalarn", "aws:principalaccount", "aws:principalisawsservice", "aws:resourceaccount"}
+
+
+def _benign_value(effect: str, operator: str, values: tuple[str, ...], rng: random.Random) -> str | None:
+    """A context value under which this condition lets ordinary traffic through:
+    an Allow's condition holds, a Deny's condition fails. None: leave the key out."""
+    if effect == "Allow" or "Not" in operator:
+        return _sample_value(operator, rng.choice(values), rng)
+    if operator.startswith("Null"):
+        return None if "false" in values else "present"
+    if operator.startswith("Bool"):
+        return "true" if values[0].lower() == "false" else "false"
+    return "other" if operator.endswith("IfExists") else None
+
+
 def _manifest_workload(build: Path, n: int, rng: random.Random) -> tuple[list[tuple[Evaluator, Request]], int]:
     manifest = json.loads((build / "manifest.json").read_text())
-    identity: dict[str, list[PolicyDocument]] = {}
-    resources: list[tuple[str, str, PolicyDocument]] = []  # (target ARN, account, policy)
+    identity: dict[str, list[tuple[str, PolicyDocument]]] = {}
+    resources: list[tuple[str, str, tuple[str, PolicyDocument]]] = []  # (target ARN, account, labelled policy)
     for art in manifest["artifacts"]:
-        doc = from_json(json.loads((build / art["path"]).read_text()))
+        labelled = (art.get("name") or art["path"], from_json(json.loads((build / art["path"]).read_text())))
         if art["kind"] == "iam-identity-policy":
-            identity.setdefault(art["target"], []).append(doc)
+            identity.setdefault(art["target"], []).append(labelled)
         elif art["kind"] in ("s3-bucket-policy", "ecr-repository-policy", "kms-key-policy"):
-            resources.append((art["target"], art["account"], doc))
-    docs = [d for ds in identity.values() for d in ds] + [d for _, _, d in resources]
+            resources.append((art["target"], art["account"], labelled))
+    docs = [d for ds in identity.values() for _, d in ds] + [d for _, _, (_, d) in resources]
     actions = sorted({a for d in docs for s in d.statements for a in s.actions if "*" not in a}) or ["s3:GetObject"]
-    conditions = [(c.operator, c.key, c.values) for d in docs for s in d.statements for c in s.conditions]
+    conditions = [(s.effect, c.operator, c.key, c.values) for d in docs for s in d.statements for c in s.conditions
+                  if c.key.lower() not in _FILLED_BY_REQUEST]
     roles = sorted(identity) or [f"arn:aws:iam::{ACCOUNT}:role/nobody"]
-    targets = [(t, acct, doc) for t, acct, doc in resources] or [(BUCKET, ACCOUNT, None)]
+    targets = resources or [(BUCKET, ACCOUNT, None)]
     evaluators: dict[tuple[str, str], Evaluator] = {}
     work = []
     for _ in range(n):
         role = rng.choice(roles)
-        target, account, doc = rng.choice(targets)
+        target, account, labelled = rng.choice(targets)
         key = (role, target)
         if key not in evaluators:
-            evaluators[key] = Evaluator(identity=identity.get(role, []), resource=doc)
+            evaluators[key] = Evaluator(identity=identity.get(role, []), resource=labelled)
+        doc = labelled[1] if labelled else None
         service = target.split(":")[2]
         same_service = [a for a in actions if a.startswith(service + ":")] or actions
-        resource = f"{target}/data/part-{rng.randrange(100)}" if service == "s3" and rng.random() < 0.7 else target
+        named = [r for s in (doc.statements if doc else ()) for r in s.resources if r.startswith(target)]
+        resource = _sample_value("", rng.choice(named), rng) if named else target
         ctx: dict[str, str] = {}
-        for operator, cond_key, values in rng.sample(conditions, min(len(conditions), 8)):
+        for effect, operator, cond_key, values in conditions:
             roll = rng.random()
-            if roll < 0.6 and values:
-                ctx[cond_key] = _sample_value(operator, rng.choice(values), rng)
-            elif roll < 0.8:
-                ctx[cond_key] = "other"
+            value = _benign_value(effect, operator, values, rng) if roll < 0.9 else rng.choice([None, "other", values[0]])
+            if value is None:
+                ctx.pop(cond_key, None)
+            else:
+                ctx[cond_key] = value
         work.append((evaluators[key], Request(role, rng.choice(same_service), resource, resource_account=account, context=ctx)))
     return work, len(evaluators)
 
