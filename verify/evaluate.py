@@ -173,7 +173,7 @@ _WILDCARD_LEVEL = {ANONYMOUS: DIRECT, SERVICE: DIRECT, ROOT: DIRECT}
 
 
 class _Statement:
-    """A compiled statement; `grant` is the hot path, so its tests are precomputed."""
+    """A compiled statement. `reach` is cached per caller; `applies` is the per-request hot path."""
 
     __slots__ = (
         "ref", "deny", "actions", "wildcard", "principals", "not_principal",
