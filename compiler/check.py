@@ -160,7 +160,7 @@ class _Checker:
         if key_id.startswith("mrk-"):
             self.warn("W311", f"key `{k.name.text}` is a multi-Region key", k.arn.span,
                       "its replicas can decrypt model data in other regions; prefer a single-Region key")
-        admins = self.principals(k.admins, f"admin of key `{k.name.text}`")
+        admins = self.principals(k.admins, f"admin of key `{k.name.text}`", dep.account)
         if not k.admins:
             self.err("E404", f"key `{k.name.text}` has no admins", k.name.span,
                      "the key policy names no IAM root, so without admins nobody could ever manage the key: "
@@ -170,12 +170,17 @@ class _Checker:
             return None
         return Key(k.name.text, k.arn.value, acct, reg, admins)
 
-    def principals(self, names: tuple[ast.Name, ...], role_word: str) -> tuple[str, ...] | None:
+    def principals(self, names: tuple[ast.Name, ...], role_word: str, account: str) -> tuple[str, ...] | None:
+        """Admins and breakglass roles: declared roles of the resource's own account."""
         ok = True
         for n in names:
             target = self.decls.get(n.text)
             if not isinstance(target, ast.Role):
                 self.unknown(n, ast.Role, "role", role_word)
+                ok = False
+            elif (parsed := values.role_arn(target.arn.value)) and parsed[1] != account:
+                self.err("E406", f"`{n.text}` is in account {parsed[1]} and cannot be {role_word}", n.span,
+                         f"duties stay in the resource's account ({account}); declare a role there")
                 ok = False
         return tuple(dict.fromkeys(n.text for n in names)) if ok else None
 
@@ -237,8 +242,8 @@ class _Checker:
                 self.err("E317", f"unknown audit kind `{a.text}`", a.span,
                          did_you_mean(a.text, AUDIT_KINDS) or "audit kinds: " + ", ".join(AUDIT_KINDS))
                 ok = False
-        admins = self.principals(b.admins, f"admin of bucket `{b.name.text}`")
-        breakglass = self.principals(b.breakglass, f"breakglass of bucket `{b.name.text}`")
+        admins = self.principals(b.admins, f"admin of bucket `{b.name.text}`", dep.account)
+        breakglass = self.principals(b.breakglass, f"breakglass of bucket `{b.name.text}`", dep.account)
         if admins is None or breakglass is None or not ok:
             return None
         arn = f"arn:{dep.partition}:s3:::{b.bucket.value}"
@@ -249,7 +254,7 @@ class _Checker:
     def repository(self, r: ast.Repository, dep: Deployment) -> Asset | None:
         ok = self.value(values.repository_name(r.repository.value), r.repository.span)
         reg = self.single_region(r.region, dep, f"repository `{r.name.text}`", r.name.span)
-        admins = self.principals(r.admins, f"admin of repository `{r.name.text}`")
+        admins = self.principals(r.admins, f"admin of repository `{r.name.text}`", dep.account)
         if not ok or reg is None or admins is None:
             return None
         arn = f"arn:{dep.partition}:ecr:{reg}:{dep.account}:repository/{r.repository.value}"
@@ -332,7 +337,7 @@ class _Checker:
         if any(n.text not in networks for n in a.networks):
             return None
         return Grant(a.principal.text, a.verb.text, a.asset.text, prefix,
-                     tuple(dict.fromkeys(n.text for n in a.networks)), until, a.span)
+                     tuple(dict.fromkeys(n.text for n in a.networks)), until, a.span, a.principal.span)
 
     def duties(self, grants: list[Grant], assets: dict[str, Asset], keys: dict[str, Key]) -> None:
         """Admins manage but never touch data: a grant to an admin of the asset or its key is refused."""
@@ -344,7 +349,7 @@ class _Checker:
             if asset.key and g.principal in keys[asset.key].admins:
                 conflicts.append(f"an admin of key `{asset.key}`, which encrypts it")
             for c in conflicts:
-                self.err("E405", f"`{g.principal}` is {c} and cannot also be granted `{g.verb}`", g.span,
+                self.err("E405", f"`{g.principal}` is {c} and cannot also be granted `{g.verb}`", g.principal_span,
                          "admins manage configuration and never use data: grant a separate role")
 
 

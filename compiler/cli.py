@@ -134,6 +134,12 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--check", action="store_true", help="only report files that would change (exit 1)")
     f.add_argument("--diff", action="store_true", help="with --check, print the changes as a unified diff")
     f.set_defaults(run=cmd_fmt)
+
+    from slpc.verify import lint_command
+
+    lp = sub.add_parser("lint-policy", help="validate any policy JSON offline (Access Analyzer issue codes)")
+    lint_command.add_arguments(lp)
+    lp.set_defaults(run=lint_command.run)
     return p
 
 

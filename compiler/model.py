@@ -80,6 +80,7 @@ class Grant:
     networks: tuple[str, ...]
     until: str | None  # ISO 8601 UTC, "YYYY-MM-DDTHH:MM:SSZ"
     span: Span | None = field(default=None, compare=False)
+    principal_span: Span | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

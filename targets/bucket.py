@@ -84,8 +84,12 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
     diags += more
     objects = (f"{asset.arn}/*",)
     stmts += [
-        deny("DenyNonKmsEncryption", ["s3:PutObject"], objects, Condition("StringNotEqualsIfExists", SSE, ("aws:kms",))),
-        deny("DenyOtherKmsKeys", ["s3:PutObject"], objects, Condition("StringNotEqualsIfExists", SSE_KEY, (key_arn,))),
+        # Headers present but wrong. Requests without them (UploadPart never carries them)
+        # get the bucket's default encryption: SSE-KMS with this key.
+        deny("DenyNonKmsEncryption", ["s3:PutObject"], objects,
+             Condition("Null", SSE, ("false",)), Condition("StringNotEquals", SSE, ("aws:kms",))),
+        deny("DenyOtherKmsKeys", ["s3:PutObject"], objects,
+             Condition("Null", SSE_KEY, ("false",)), Condition("StringNotEquals", SSE_KEY, (key_arn,))),
         # aws:kms without a key id would fall back to the AWS managed key aws/s3.
         deny("DenyKmsWithoutKeyId", ["s3:PutObject"], objects,
              Condition("StringEquals", SSE, ("aws:kms",)), Condition("Null", SSE_KEY, ("true",))),

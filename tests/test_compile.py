@@ -104,3 +104,31 @@ def test_console_script_runs_and_reads_stdin(tmp_path):
                           capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert b"11 policies" in proc.stdout
+
+
+def test_oversized_policy_is_an_error_naming_the_biggest_statements(tmp_path, capsys, example_text):
+    roles = "".join(f'role r{i} "arn:aws:iam::444455556666:role/reader-with-a-long-name-{i}"\n' for i in range(60))
+    grants = "".join(f'allow r{i} read weights "team-{i}/models/released/" from eval_vpc\n' for i in range(60))
+    spec = tmp_path / "big.slp"
+    spec.write_text(example_text + "\n" + roles + "\n" + grants)
+    out = tmp_path / "build"
+    assert main(["compile", str(spec), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "error[E501]: the S3 bucket policy for `weights` is" in err
+    assert "over AWS's limit of 20,480" in err
+    bucket_error = err.split("error[E501]: the S3 bucket policy")[1].split("\n\n")[0]
+    assert bucket_error.count("= note: statement ") == 3
+    assert f"{spec}:" in err  # the notes point back at the grants
+    assert not out.exists()
+
+
+def test_size_counting_follows_each_policy_type():
+    from slpc.targets.document import PolicyDocument, Statement
+    from slpc.targets.limits import measure
+    doc = PolicyDocument((Statement("Allow", actions=("s3:GetObject",), resources=("arn:aws:s3:::b/é *",)),))
+    from slpc.targets.document import dumps, minify
+    pretty = dumps(doc)
+    assert measure("iam-identity-policy", doc) == len("".join(pretty.split()))
+    assert measure("s3-bucket-policy", doc) == len(pretty.encode())  # bytes: é counts twice
+    assert measure("ecr-repository-policy", doc) == len(pretty)
+    assert measure("scp", doc) == len(minify(doc))

@@ -1,0 +1,90 @@
+"""A compiled deployment as the evaluator sees it: which policies apply to a request.
+
+Routes a request to the principal's identity policies and the resource's policy
+(bucket, repository or key) by ARN, exactly as AWS would pick them, so tests,
+`slpc explain` and the differential properties ask one question: "would AWS
+allow this request under these artifacts?"
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from slpc.targets.document import PolicyDocument, from_json
+
+from .evaluate import Decision, Evaluator, compile_policy
+from .request import ContextValue, Request
+
+IDENTITY = "iam-identity-policy"
+RESOURCE_KINDS = {"s3-bucket-policy", "ecr-repository-policy", "kms-key-policy"}
+
+
+@dataclass(frozen=True)
+class Policy:
+    kind: str
+    target: str
+    account: str
+    label: str  # the artifact path, shown in explanations
+    document: PolicyDocument
+
+
+def resource_owner(resource_arn: str) -> str:
+    """The ARN whose policy governs this resource (an S3 object's bucket)."""
+    if resource_arn.startswith("arn:") and resource_arn.split(":", 5)[2:3] == ["s3"]:
+        return resource_arn.split("/", 1)[0]
+    return resource_arn
+
+
+class Deployment:
+    def __init__(self, policies: Iterable[Policy]):
+        self.identity: dict[str, list] = {}
+        self.resource: dict[str, tuple[Policy, object]] = {}
+        for p in policies:
+            if p.kind == IDENTITY:
+                self.identity.setdefault(p.target, []).append(compile_policy(p.document, "identity", p.label))
+            elif p.kind in RESOURCE_KINDS:
+                self.resource[p.target] = (p, compile_policy(p.document, "resource", p.label))
+        self._cache: dict[tuple, Evaluator] = {}
+
+    @classmethod
+    def from_artifacts(cls, artifacts: Iterable) -> "Deployment":
+        """From `slpc.targets.Artifact`s (in memory)."""
+        return cls(Policy(a.kind, a.target, a.account, a.path, a.document) for a in artifacts)
+
+    @classmethod
+    def from_directory(cls, directory: str | Path) -> "Deployment":
+        """From an output directory in slpc's manifest layout (compiled, or fetched from AWS)."""
+        root = Path(directory)
+        manifest = json.loads((root / "manifest.json").read_text())
+        return cls(Policy(a["kind"], a["target"], a["account"], a["path"],
+                          from_json(json.loads((root / a["path"]).read_text())))
+                   for a in manifest["artifacts"])
+
+    def evaluator(self, principal: str | None, resource: str,
+                  extra_identity: Sequence[PolicyDocument] = ()) -> Evaluator:
+        key = (principal, resource_owner(resource), tuple(id(d) for d in extra_identity))
+        ev = self._cache.get(key)
+        if ev is None:
+            identity = list(self.identity.get(principal or "", []))
+            identity += [("extra identity policy", d) for d in extra_identity]
+            owner = self.resource.get(resource_owner(resource))
+            ev = Evaluator(identity=identity, resource=owner[1] if owner else None)
+            self._cache[key] = ev
+        return ev
+
+    def resource_account(self, resource: str) -> str | None:
+        owner = self.resource.get(resource_owner(resource))
+        return owner[0].account if owner else None
+
+    def decide(self, principal: str | None, action: str, resource: str,
+               context: Mapping[str, ContextValue] | None = None,
+               extra_identity: Sequence[PolicyDocument] = (),
+               resource_account: str | None = None) -> Decision:
+        """AWS's decision for one request. `extra_identity` adds policies the role also
+        holds outside the spec (e.g. AdministratorAccess)."""
+        req = Request(principal, action, resource, context=context,
+                      resource_account=resource_account or self.resource_account(resource))
+        return self.evaluator(principal, resource, extra_identity).evaluate(req)
