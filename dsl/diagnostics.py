@@ -75,7 +75,7 @@ def render(diag: Diagnostic, sources: dict[str, str]) -> str:
         lines = [f"{s.file}:{s.line}:{s.col}: {head}"]
         text = sources.get(s.file)
         if text is not None:
-            src_lines = text.splitlines()
+            src_lines = text.split("\n")
             if 1 <= s.line <= len(src_lines):
                 src = src_lines[s.line - 1].expandtabs(1)
                 gutter = str(s.line)

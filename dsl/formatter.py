@@ -26,7 +26,8 @@ def quote(value: str) -> str:
             out.append("\\t")
         elif ch == "\r":
             out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+        elif ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in "\u2028\u2029":
+            # control characters and Unicode line separators stay visible
             out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)

@@ -249,7 +249,7 @@ def parse_syntax(text: str, file: str) -> SyntaxResult:
         try:
             tree = _parser().parse(chunk)
         except UnexpectedInput as exc:
-            diagnostics.append(_describe_unexpected(exc, chunk, file, offset, chunk.splitlines()))
+            diagnostics.append(_describe_unexpected(exc, chunk, file, offset, chunk.split("\n")))
             continue
         chunk_builder = _Builder(file, offset, diagnostics)
         stmts.extend(chunk_builder.stmt(c) for c in tree.children if isinstance(c, Tree))
@@ -262,7 +262,7 @@ _COMMENT_LEXER_RE = re.compile(r'"(?:[^"\\\n\r]|\\[^\n\r])*"|#[^\r\n]*')
 def _comments(text: str, file: str) -> list[Comment]:
     """Comments with their positions (strings skipped), for the formatter."""
     out = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if "#" not in line:
             continue
         for m in _COMMENT_LEXER_RE.finditer(line):
