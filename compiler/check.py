@@ -17,7 +17,7 @@ from slpc.dsl.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 
 from . import values
 from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
-from .verbs import ASSET_SERVICES, KNOWN_ENDPOINT_SERVICES, REQUIRED_SERVICES, VERBS, verbs_for
+from .verbs import ACCOUNT, ASSET_SERVICES, KEY_VIA_S3, KNOWN_ENDPOINT_SERVICES, REQUIRED_SERVICES, VERBS, verbs_for
 
 AUDIT_KINDS = ("data_events",)
 LOCK_MODES = ("governance", "compliance")
@@ -290,6 +290,12 @@ class _Checker:
                 self.err("E204", f"unknown verb `{a.verb.text}`", a.verb.span,
                          did_you_mean(a.verb.text, verbs_for(kind)) or f"{kind} verbs: " + ", ".join(verbs_for(kind)))
             ok = False
+        if kind == "endpoint" and a.principal.text in principals and principals[a.principal.text].account != \
+                model_parts["account"]:
+            self.err("E407", f"`{a.principal.text}` is in another account and cannot invoke endpoint `{a.asset.text}`",
+                     a.principal.span, "SageMaker endpoints have no resource policy, so only roles of their own "
+                     "account can be allowed; grant a role there that the caller may assume")
+            ok = False
         prefix = ""
         if a.prefix is not None:
             if kind not in (None, "bucket"):
@@ -339,6 +345,23 @@ class _Checker:
         return Grant(a.principal.text, a.verb.text, a.asset.text, prefix,
                      tuple(dict.fromkeys(n.text for n in a.networks)), until, a.span, a.principal.span)
 
+    def nested(self, grants: list[Grant], assets: dict[str, Asset]) -> None:
+        """A resource policy cannot tell "under a/ but not a/b/" apart, so one principal's
+        grants on nested prefixes must agree on networks and expiry to be enforced exactly."""
+        for i, g in enumerate(grants):
+            for h in grants[:i]:
+                if (g.principal, g.asset) != (h.principal, h.asset) or g.prefix == h.prefix:
+                    continue
+                if not (g.prefix.startswith(h.prefix) or h.prefix.startswith(g.prefix)):
+                    continue
+                kind = assets[g.asset].kind
+                shared = _resource_actions(kind, g.verb) & _resource_actions(kind, h.verb)
+                if shared and (g.networks, g.until) != (h.networks, h.until):
+                    self.err("E408", f"`{g.principal}` has grants on nested prefixes \"{h.prefix}\" and "
+                             f"\"{g.prefix}\" of `{g.asset}` with different networks or expiry", g.span,
+                             f"the grant at line {h.span.line} covers these keys too; give both the same `from` "
+                             "and `until`, or use prefixes that do not contain each other")
+
     def duties(self, grants: list[Grant], assets: dict[str, Asset], keys: dict[str, Key]) -> None:
         """Admins manage but never touch data: a grant to an admin of the asset or its key is refused."""
         for g in grants:
@@ -351,6 +374,10 @@ class _Checker:
             for c in conflicts:
                 self.err("E405", f"`{g.principal}` is {c} and cannot also be granted `{g.verb}`", g.principal_span,
                          "admins manage configuration and never use data: grant a separate role")
+
+
+def _resource_actions(kind: str, verb: str) -> set[str]:
+    return {a for a, scope in VERBS[(kind, verb)].actions if scope not in (KEY_VIA_S3, ACCOUNT)}
 
 
 def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult:
@@ -379,7 +406,8 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
             asset = c.endpoint(d, dep)
         if asset:
             assets[name] = asset
-    parts = {"principals": principals, "assets": assets, "networks": networks}
+    _refuse_aliases(c, principals, keys, assets)
+    parts = {"principals": principals, "assets": assets, "networks": networks, "account": dep.account}
     grants: list[Grant] = []
     seen: dict[Grant, Grant] = {}
     for spec in specs:
@@ -392,6 +420,7 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
                 seen[g] = g
                 grants.append(g)
     c.duties(grants, assets, keys)
+    c.nested(grants, assets)
     for k in keys.values():
         if not any(a.key == k.name for a in assets.values()):
             c.warn("W323", f"key `{k.name}` encrypts no bucket", c.decls[k.name].name.span,
@@ -400,6 +429,21 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
         return CheckResult(None, c.diags)
     model = Model(dep, networks, principals, keys, assets, tuple(grants))
     return CheckResult(model, c.diags)
+
+
+def _refuse_aliases(c: _Checker, principals: dict, keys: dict, assets: dict) -> None:
+    """Two names for one AWS resource would split its policy in two; refuse them."""
+    seen: dict[str, str] = {}
+    things = [(p.name, p.arn) for p in principals.values()] + [(k.name, k.arn) for k in keys.values()]
+    things += [(a.name, a.arn) for a in assets.values()]
+    at = lambda t: (c.decls[t[0]].span.file, c.decls[t[0]].span.line)
+    for name, arn in sorted(things, key=at):  # report the later declaration
+        if arn in seen:
+            first = c.decls[seen[arn]].name.span
+            c.err("E205", f"`{name}` names the same AWS resource as `{seen[arn]}`", c.decls[name].name.span,
+                  f"both are {arn} (`{seen[arn]}` is at line {first.line}); keep one declaration")
+        else:
+            seen[arn] = name
 
 
 def _warn_shared_endpoints(c: _Checker, specs: Sequence[ast.Spec]) -> None:

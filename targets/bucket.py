@@ -79,9 +79,7 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
     stmts += deny_ungranted(model, universe, ents,
                             lambda a: (f"{asset.arn}/*",) if _kind(a) == V.OBJECT else (asset.arn,),
                             lambda a: "Object" if _kind(a) == V.OBJECT else "Bucket")
-    limits, more = deny_outside_grants(model, ents, union, ("s3",), _kind, _target(asset), f"bucket `{asset.name}`")
-    stmts += limits
-    diags += more
+    stmts += deny_outside_grants(model, ents, ("s3",), _kind, _target(asset))
     objects = (f"{asset.arn}/*",)
     stmts += [
         # Headers present but wrong. Requests without them (UploadPart never carries them)

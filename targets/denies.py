@@ -15,7 +15,6 @@ from itertools import product
 from typing import Callable, Iterable
 
 from slpc.compiler.model import Model
-from slpc.dsl.diagnostics import Diagnostic, warning
 
 from . import perimeter
 from .document import Condition, Principal, Statement
@@ -63,16 +62,11 @@ def _scope_order(scope: tuple[str, tuple[str, ...], str | None]) -> tuple:
     return (prefix, nets, until or "")
 
 
-def _overlap(a: str, b: str) -> bool:
-    return a.startswith(b) or b.startswith(a)
-
-
 Target = Callable[[str, str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Condition, ...], tuple[str, ...]]]
 
 
-def deny_outside_grants(model: Model, ents: list[Entitlement], union: frozenset[str], services: tuple[str, ...],
-                        kind_of: Callable[[str], str], target: Target,
-                        where: str) -> tuple[list[Statement], list[Diagnostic]]:
+def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[str, ...],
+                        kind_of: Callable[[str], str], target: Target) -> list[Statement]:
     """Per grantee: deny its actions outside its prefixes, networks and time windows.
 
     `target(kind, mode, prefixes)` gives (resources, conditions, not_resources) for
@@ -81,55 +75,80 @@ def deny_outside_grants(model: Model, ents: list[Entitlement], union: frozenset[
     prefixes = the whole resource).
     """
     out: list[Statement] = []
-    diags: list[Diagnostic] = []
     by_principal: dict[str, dict[str, list[Entitlement]]] = defaultdict(lambda: defaultdict(list))
     for e in ents:
         by_principal[e.principal][e.action].append(e)
+    # Statements that differ only in their principals are merged: prefix limits when
+    # the actions are the same, and network/expiry limits for principals whose every
+    # grant here shares one (networks, until) class (a denied action such a principal
+    # does not hold is denied to it anyway).
+    limits: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = defaultdict(list)
+    classes: dict[tuple[tuple[str, ...], str | None], tuple[set, set, set]] = defaultdict(lambda: (set(), set(), set()))
     for pname in sorted(by_principal):
-        arn = model.principals[pname].arn
-        who = perimeter.principal_is([arn])
-        # actions that share the same set of (prefix, networks, until) are treated together
+        who = perimeter.principal_is([model.principals[pname].arn])
         groups: dict[tuple, list[str]] = defaultdict(list)
         for action, es in sorted(by_principal[pname].items()):
             key = (kind_of(action), tuple(sorted({(e.prefix, e.networks, e.until) for e in es}, key=_scope_order)))
             groups[key].append(action)
+        own_classes = {(n, u) for (_, scopes) in groups for _, n, u in scopes}
         for (kind, scopes), actions in groups.items():
             prefixes = sorted({p for p, _, _ in scopes})
             if "" not in prefixes:
-                res, conds, not_res = target(kind, "limit", tuple(prefixes))
-                out.append(_deny(actions, res, not_res, (who,) + conds, sid("Deny", pname, "OutsidePrefixes")))
-            nested = any(_overlap(a, b) for a in prefixes for b in prefixes if a != b)
-            if nested and len({(n, u) for _, n, u in scopes}) > 1:
-                diags.append(warning(
-                    "W330", f"`{pname}` has grants on nested prefixes of {where} with different networks or expiry",
-                    None, "the identity policy enforces each grant exactly; the resource policy enforces their union"))
-            for prefix in (prefixes if not nested else [None]):
-                # the grants that apply under this prefix (all of them when prefixes nest)
-                classes = sorted({(n, u) for p, n, u in scopes if prefix is None or p == prefix},
-                                 key=lambda c: (c[0], c[1] or ""))
-                scope_prefixes = tuple(prefixes) if prefix is None else (prefix,)
-                if "" in scope_prefixes:
-                    scope_prefixes = ()
-                for nets, until in _complement(classes, union):
-                    res, conds, _ = target(kind, "within", scope_prefixes)
-                    extra = ()
-                    if nets is not None:
-                        extra += perimeter.outside(model, nets, services)
-                    if until is not None:
-                        extra += perimeter.at_or_after(until)
-                    out.append(_deny(actions, res, (), (who,) + conds + extra,
-                                     sid("Deny", pname, "OutsideGrant")))
-    return out, diags
+                limits[(kind, tuple(prefixes), tuple(actions))].append(pname)
+            if len(own_classes) == 1:
+                names, kinds, acts = classes[next(iter(own_classes))]
+                names.add(pname)
+                kinds.add(kind)
+                acts.update(actions)
+                continue
+            # one deny per prefix: the checker refuses nested prefixes whose grants differ
+            for prefix in prefixes:
+                scoped = sorted({(n, u) for p, n, u in scopes if p == prefix}, key=lambda c: (c[0], c[1] or ""))
+                res, conds, _ = target(kind, "within", (prefix,) if prefix else ())
+                for extra in _outside_conditions(model, scoped, services):
+                    out.append(_deny(actions, res, (), (who,) + conds + extra, sid("Deny", pname, "OutsideGrant")))
+    merged: list[Statement] = []
+    for (kind, prefixes, actions), names in sorted(limits.items()):
+        res, conds, not_res = target(kind, "limit", prefixes)
+        merged.append(_deny(actions, res, not_res, (_principals(model, names),) + conds,
+                            sid("Deny", _label(names), "OutsidePrefixes")))
+    for cls, (names, kinds, acts) in sorted(classes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+        res = tuple(sorted({r for k in kinds for r in target(k, "within", ())[0]}))
+        for extra in _outside_conditions(model, [cls], services):
+            merged.append(_deny(acts, res, (), (_principals(model, names),) + extra,
+                                sid("Deny", _label(names), "OutsideGrant")))
+    return merged + out
 
 
-def _complement(classes: list[tuple[tuple[str, ...], str | None]], union: frozenset[str]):
+def _principals(model: Model, names: Iterable[str]) -> Condition:
+    return perimeter.principal_is(model.principals[n].arn for n in names)
+
+
+def _label(names: Iterable[str]) -> str:
+    names = sorted(names)
+    return "".join(sid(n) for n in names) if len(names) <= 3 else sid(names[0], "AndOthers")
+
+
+def _outside_conditions(model: Model, classes, services) -> list[tuple[Condition, ...]]:
+    out = []
+    for nets, until in _complement(classes):
+        extra: tuple[Condition, ...] = ()
+        if nets is not None:
+            extra += perimeter.outside(model, nets, services)
+        if until is not None:
+            extra += perimeter.at_or_after(until)
+        out.append(extra)
+    return out
+
+
+def _complement(classes: list[tuple[tuple[str, ...], str | None]]):
     """The conjunctions whose union is "in no class": (networks to be outside of, expiry passed).
 
     not OR_c (net_c AND before_c) = AND_c (outside_c OR after_c); distributing gives one
     conjunction per choice, for each class with an expiry, of which side it takes.
-    Classes without expiry always take the network side. A conjunction whose network
-    side is the resource's whole union and has no expiry is already covered by the
-    resource-wide network deny, and is skipped.
+    Classes without expiry always take the network side. Even a network side equal
+    to the resource's whole union is kept: the resource-wide deny exempts calls made
+    through AWS services, and a grant holds only from its own networks.
     """
     timed = [c for c in classes if c[1] is not None]
     if len(timed) > MAX_EXPIRY_SPLITS:  # fall back: outside all networks, or after the last expiry
@@ -148,8 +167,6 @@ def _complement(classes: list[tuple[tuple[str, ...], str | None]], union: frozen
         has_net_side = bool(untimed_nets) or any(choice)
         net_part = tuple(sorted(nets)) if has_net_side else None
         until = max(expiries) if expiries else None
-        if net_part is not None and until is None and set(net_part) >= union:
-            continue
         if (net_part, until) not in seen:
             seen.append((net_part, until))
     return seen

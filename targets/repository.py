@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Model
-from slpc.dsl.diagnostics import Diagnostic
+from slpc.dsl.diagnostics import Diagnostic, warning
 
 from . import perimeter
 from .denies import Entitlement, deny_outside_grants, deny_ungranted
@@ -20,15 +20,16 @@ SERVICES = V.ASSET_SERVICES["repository"]
 
 def repository_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diagnostic]]:
     grants = [g for g in model.grants if g.asset == asset.name]
+    diags = [] if grants else [warning("W332", f"repository `{asset.name}` has no grants: its policy denies every "
+                                               "image action", None, "grant `pull` or `push` to a role")]
     union = frozenset(n for g in grants for n in g.networks)
     ents = [Entitlement(u.grant.principal, a, "", u.grant.networks, u.grant.until)
             for u in uses(model, grants) if u.scope == V.REPOSITORY for a in u.actions]
     stmts = [Statement("Deny", actions=("ecr:*",), principal=Principal.any(), sid="DenyOutsideNetworks",
                        conditions=perimeter.outside(model, sorted(union), SERVICES) + perimeter.NOT_AWS_SERVICE)]
     stmts += deny_ungranted(model, V.ECR_IMAGE_ACTIONS, ents, lambda a: (), lambda a: "Image")
-    limits, diags = deny_outside_grants(model, ents, union, SERVICES, lambda a: V.REPOSITORY,
-                                        lambda kind, mode, prefixes: ((), (), ()), f"repository `{asset.name}`")
-    stmts += limits
+    stmts += deny_outside_grants(model, ents, SERVICES, lambda a: V.REPOSITORY,
+                                 lambda kind, mode, prefixes: ((), (), ()))
     stmts.append(Statement("Deny", actions=tuple(sorted(V.ECR_PERIMETER_ACTIONS)), principal=Principal.any(),
                            conditions=perimeter.principal_is_not(model.principals[a].arn for a in asset.admins),
                            sid="DenyPerimeterChanges"))

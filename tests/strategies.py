@@ -77,7 +77,7 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
     keys = []
     for i in range(draw(st.integers(1, 2))):
         region = draw(st.sampled_from(regions))
-        uuid = f"{_hex(draw, 8)}-{_hex(draw, 4)}-{_hex(draw, 4)}-{_hex(draw, 4)}-{_hex(draw, 12)}"
+        uuid = f"{_hex(draw, 8)}-{_hex(draw, 4)}-{_hex(draw, 4)}-{_hex(draw, 4)}-{_hex(draw, 11)}{i}"
         admins = draw(st.lists(st.sampled_from(local), min_size=1, max_size=2, unique=True))
         keys.append(ast.Key(N(f"key{i}"), S(f"arn:aws:kms:{region}:{MAIN_ACCOUNT}:key/{uuid}"),
                             tuple(N(a) for a in admins)))
@@ -111,7 +111,7 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
     for _ in range(draw(st.integers(0, max_grants))):
         asset = draw(st.sampled_from(sorted(assets)))
         kind, barred = assets[asset]
-        allowed = [r for r in role_names if r not in barred]
+        allowed = [r for r in role_names if r not in barred and (kind != "endpoint" or r in local)]
         nets = [n for n in sorted(reach) if reach[n][kind]]
         if not allowed or not nets:
             continue
@@ -121,7 +121,11 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
         until = draw(st.sampled_from((None,) + UNTILS))
         grant = ast.Allow(N(principal), N(draw(st.sampled_from(verbs[kind]))), N(asset), tuple(N(c) for c in chosen),
                           S(prefix) if prefix else None, S(until) if until else None)
-        if grant not in grants:
+        def clash(h):  # nested prefixes with different networks or expiry are refused (E408)
+            a, b = (h.prefix.value if h.prefix else ""), prefix
+            return ((h.principal, h.asset) == (grant.principal, grant.asset) and a != b
+                    and (a.startswith(b) or b.startswith(a)) and (h.networks, h.until) != (grant.networks, grant.until))
+        if grant not in grants and not any(clash(h) for h in grants):
             grants.append(grant)
 
     decls = [deployment, *networks, *roles, *keys, *buckets, *repos, *endpoints, *grants]

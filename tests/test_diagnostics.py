@@ -161,3 +161,11 @@ def test_usage_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["compile", str(EXAMPLE)])  # no -o
     assert exc.value.code == 2
+
+
+def test_two_names_for_one_resource(tmp_path, capsys):
+    text = EX.replace('role evaluator      "arn:aws:iam::444455556666:role/model-evaluator"',
+                      'role evaluator      "arn:aws:iam::111122223333:role/llm-trainer"')
+    rc, err, _, path = run(tmp_path, capsys, text)
+    assert rc == 2 and "error[E205]" in err and "same AWS resource as `trainer`" in err
+    assert located(err, path, 36, 6)

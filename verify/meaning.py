@@ -1,0 +1,216 @@
+"""The spec's own meaning: does the checked Model permit a request?
+
+Computed from the Model and the verb table alone, never from emitted JSON, so it
+is an independent reference for the compiled policies: the differential property
+tests assert that AWS evaluation of the artifacts agrees with this function on
+every generated request.
+
+The question is asked for one principal that may hold, besides what slpc gives
+it, arbitrary IAM permissions (`star`: an identity policy allowing `*:*`).
+The spec governs every data, key, image and perimeter action on its assets
+exactly; other actions on its assets stay with IAM (allowed to a same-account
+`star` holder that passes the perimeter). SageMaker endpoints have no resource
+policy, so there IAM alone decides and a `star` holder may invoke.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping, Sequence
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Asset, Grant, Model
+
+ContextValue = str | Sequence[str]
+
+
+@dataclass(frozen=True)
+class Question:
+    principal: str | None  # an IAM role ARN, a service principal, or None (anonymous)
+    action: str
+    resource: str
+    context: Mapping[str, ContextValue]
+    star: bool = False  # the principal also holds `*:*` in IAM
+
+
+def _get(ctx: Mapping[str, ContextValue], key: str) -> str | None:
+    for k, v in ctx.items():
+        if k.lower() == key.lower():
+            return v if isinstance(v, str) else (v[0] if v else None)
+    return None
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class Meaning:
+    def __init__(self, model: Model):
+        self.m = model
+        self.role_names = {p.arn: p.name for p in model.principals.values()}
+
+    # -- shared pieces ------------------------------------------------------ #
+    def in_networks(self, networks, services, ctx) -> bool:
+        vpce, ip = _get(ctx, "aws:SourceVpce"), _get(ctx, "aws:SourceIp")
+        for name in networks:
+            net = self.m.networks[name]
+            if vpce is not None and vpce in net.endpoint_ids(services):
+                return True
+            if ip is not None and any(ipaddress.ip_address(ip) in ipaddress.ip_network(c) for c in net.cidrs):
+                return True
+        return False
+
+    @staticmethod
+    def before(until: str | None, ctx) -> bool:
+        if until is None:
+            return True
+        now = _get(ctx, "aws:CurrentTime")
+        return now is not None and _time(now) < _time(until)
+
+    @staticmethod
+    def service_exempt(ctx) -> bool:
+        return _get(ctx, "aws:PrincipalIsAWSService") == "true" or _get(ctx, "aws:ViaAWSService") == "true"
+
+    def grant_holds(self, g: Grant, services, ctx) -> bool:
+        return self.in_networks(g.networks, services, ctx) and self.before(g.until, ctx)
+
+    def grants_of(self, who: str | None, asset: str) -> list[Grant]:
+        return [g for g in self.m.grants if g.asset == asset and g.principal == who]
+
+    def account_of(self, arn: str | None) -> str | None:
+        parts = (arn or "").split(":")
+        return parts[4] if len(parts) > 5 and parts[0] == "arn" else None
+
+    # -- the question ------------------------------------------------------- #
+    def permits(self, q: Question) -> bool:
+        who = self.role_names.get(q.principal or "")
+        iam = q.principal is not None and q.principal.startswith("arn:")
+        star = q.star and iam
+        service = q.action.split(":", 1)[0].lower()
+        if service == "s3":
+            for asset in self.m.assets_of("bucket"):
+                if q.resource == asset.arn or q.resource.startswith(asset.arn + "/"):
+                    return self.s3(asset, who, q, star)
+        elif service == "kms":
+            for key in self.m.keys.values():
+                if q.resource == key.arn:
+                    return self.kms(key, who, q)
+        elif service == "ecr" and q.action.lower() == "ecr:getauthorizationtoken":
+            return star or any(self.grant_holds(g, V.ASSET_SERVICES["repository"], q.context)
+                               for g in self.m.grants if g.principal == who
+                               and self.m.assets[g.asset].kind == "repository")
+        elif service == "ecr":
+            for asset in self.m.assets_of("repository"):
+                if q.resource == asset.arn:
+                    return self.ecr(asset, who, q, star)
+        elif service == "sagemaker":
+            for asset in self.m.assets_of("endpoint"):
+                if q.resource == asset.arn:
+                    return self.endpoint(asset, who, q, star)
+        raise ValueError(f"the spec does not govern {q.action} on {q.resource}")
+
+    def _same_account(self, principal: str | None, asset_account: str) -> bool:
+        return self.account_of(principal) == asset_account
+
+    def s3(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
+        ctx, action = q.context, q.action
+        if _get(ctx, "aws:SecureTransport") == "false":
+            return False
+        tls = _get(ctx, "s3:TlsVersion")
+        if tls is not None and float(tls) < 1.2:
+            return False
+        grants = [g for g in self.m.grants if g.asset == asset.name]
+        union = sorted({n for g in grants for n in g.networks})
+        if not self.in_networks(union, ("s3",), ctx) and not self.service_exempt(ctx):
+            return False
+        is_object = q.resource.startswith(asset.arn + "/")
+        key = q.resource[len(asset.arn) + 1:] if is_object else None
+        if action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS:
+            if action == "s3:PutObject" and not self.encryption_ok(asset, ctx):
+                return False
+            if (action == "s3:DeleteObjectVersion" and who in asset.breakglass and is_object
+                    and self.in_networks(union, ("s3",), ctx)):
+                return True  # breakglass works from the bucket's networks, not through services
+            for g in self.grants_of(who, asset.name):
+                verb = V.VERBS[("bucket", g.verb)]
+                for a, scope in verb.actions:
+                    if a != action or not self.grant_holds(g, ("s3",), ctx):
+                        continue
+                    if scope == V.OBJECT and is_object and key.startswith(g.prefix):
+                        return True
+                    if scope == V.BUCKET_PREFIX and not is_object:
+                        prefix = _get(ctx, "s3:prefix")
+                        if not g.prefix or (prefix is not None and prefix.startswith(g.prefix)):
+                            return True
+                    if scope == V.BUCKET and not is_object:
+                        return True
+            return False
+        if action == V.S3_BYPASS_GOVERNANCE:
+            return who in asset.breakglass and is_object
+        same = self._same_account(q.principal, asset.account)
+        if action in V.S3_PERIMETER_ACTIONS:
+            return who in asset.admins and (action in V.S3_ADMIN_ACTIONS or star) and same
+        if action in V.S3_ADMIN_ACTIONS and who in asset.admins and not is_object:
+            return True
+        return star and same
+
+    def encryption_ok(self, asset: Asset, ctx) -> bool:
+        sse = _get(ctx, "s3:x-amz-server-side-encryption")
+        key = _get(ctx, "s3:x-amz-server-side-encryption-aws-kms-key-id")
+        if _get(ctx, "s3:x-amz-server-side-encryption-customer-algorithm") is not None:
+            return False
+        if sse is not None and sse != "aws:kms":
+            return False
+        if sse == "aws:kms" and key is None:
+            return False  # S3 would use the AWS managed key
+        return key is None or key == self.m.keys[asset.key].arn
+
+    def kms(self, key, who: str | None, q: Question) -> bool:
+        ctx, action = q.context, q.action
+        if action in V.KMS_CRYPTO_ACTIONS:
+            buckets = [a for a in self.m.assets_of("bucket") if a.key == key.name]
+            for asset in buckets:
+                for g in self.grants_of(who, asset.name):
+                    verb = V.VERBS[("bucket", g.verb)]
+                    if action not in verb.actions_with(V.KEY_VIA_S3) or not self.before(g.until, ctx):
+                        continue
+                    via = _get(ctx, "kms:ViaService") == f"s3.{key.region}.amazonaws.com"
+                    caller = _get(ctx, "kms:CallerAccount") == self.m.principals[who].account
+                    arn = _get(ctx, "kms:EncryptionContext:aws:s3:arn")
+                    scoped = arn is not None and (arn == asset.arn or arn.startswith(f"{asset.arn}/{g.prefix}"))
+                    if via and caller and scoped:
+                        return True
+            return False
+        if action == "kms:PutKeyPolicy" and _get(ctx, "kms:BypassPolicyLockoutSafetyCheck") == "true":
+            return False
+        return action in V.KMS_ADMIN_ACTIONS and who in key.admins
+
+    def ecr(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
+        ctx, action = q.context, q.action
+        services = V.ASSET_SERVICES["repository"]
+        union = sorted({n for g in self.m.grants if g.asset == asset.name for n in g.networks})
+        if not self.in_networks(union, services, ctx) and not self.service_exempt(ctx):
+            return False
+        if action in V.ECR_IMAGE_ACTIONS:
+            return any(action in V.VERBS[("repository", g.verb)].actions_with(V.REPOSITORY)
+                       and self.grant_holds(g, services, ctx) for g in self.grants_of(who, asset.name))
+        same = self._same_account(q.principal, asset.account)
+        if action in V.ECR_PERIMETER_ACTIONS:
+            return who in asset.admins and (action in V.ECR_ADMIN_ACTIONS or star) and same
+        if action in V.ECR_ADMIN_ACTIONS and who in asset.admins:
+            return True
+        return star and same
+
+    def endpoint(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
+        services = V.ASSET_SERVICES["endpoint"]
+        if any(q.action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)
+               and self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name)):
+            return True
+        return star and self._same_account(q.principal, asset.account)
+
+
+def permits(model: Model, question: Question) -> bool:
+    """Whether the spec permits the request (see the module docstring)."""
+    return Meaning(model).permits(question)
