@@ -12,9 +12,10 @@ from typing import Sequence
 
 from slpc import dsl
 from slpc.dsl import source as dsl_source
-from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, sort_key
+from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, error, sort_key, warning
 from slpc.targets import Artifact, build
 from slpc.targets.manifest import manifest
+from slpc.verify.lint import FindingType, lint
 
 from .check import check
 from .model import Model
@@ -38,6 +39,32 @@ class Compiled:
 
     def manifest(self) -> dict:
         return manifest(self.artifacts, [(s.name, s.data) for s in self.sources])
+
+
+# How the offline validator reads each artifact kind (its Access Analyzer policy type).
+LINT_TYPES = {
+    "iam-identity-policy": ("identity", None),
+    "s3-bucket-policy": ("resource", "AWS::S3::Bucket"),
+    "kms-key-policy": ("resource", "AWS::KMS::Key"),
+    "ecr-repository-policy": ("resource", "AWS::ECR::Repository"),
+}
+_BLOCKING = (FindingType.ERROR, FindingType.SECURITY_WARNING)
+
+
+def validate(artifacts: Sequence[Artifact]) -> list[Diagnostic]:
+    """Run the offline validator on every artifact: ERROR and SECURITY_WARNING findings
+    block the output (slpc never writes a policy it would itself flag), WARNINGs are shown."""
+    diags = []
+    for art in artifacts:
+        for f in lint(art.text, *LINT_TYPES[art.kind]):
+            if f.finding_type == FindingType.SUGGESTION:
+                continue
+            make = error if f.finding_type in _BLOCKING else warning
+            sid = f" ({f.sid})" if f.sid else ""
+            diags.append(make("E520" if make is error else "W520",
+                              f"{art.path}: {f.finding_type.value} {f.issue_code} at {f.path}{sid}: {f.message}", None,
+                              "this is a bug in slpc: please report it with the spec"))
+    return diags
 
 
 def read_sources(paths: Sequence[str]) -> tuple[list[dsl_source.Source], list[Diagnostic]]:
@@ -72,6 +99,7 @@ def compile_sources(sources: Sequence[dsl_source.Source], *, emit: bool = True,
         built = build(out.model)
         out.diagnostics += built.diagnostics
         out.artifacts = built.artifacts
+        out.diagnostics += validate(built.artifacts)
     out.diagnostics.sort(key=sort_key)
     return out
 

@@ -18,7 +18,7 @@ from slpc.compiler.model import Model
 
 from . import perimeter
 from .document import Condition, Principal, Statement
-from .grants import sid
+from .grants import SCOPE_LABEL, sid
 
 _ANY = Principal.any()
 MAX_EXPIRY_SPLITS = 6  # 2**6 deny statements at most for one principal's overlapping grants
@@ -111,7 +111,7 @@ def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[s
     for (kind, prefixes, actions), names in sorted(limits.items()):
         res, conds, not_res = target(kind, "limit", prefixes)
         merged.append(_deny(actions, res, not_res, (_principals(model, names),) + conds,
-                            sid("Deny", _label(names), "OutsidePrefixes")))
+                            sid("Deny", _label(names), SCOPE_LABEL.get(kind, ""), "OutsidePrefixes")))
     for cls, (names, kinds, acts) in sorted(classes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
         res = tuple(sorted({r for k in kinds for r in target(k, "within", ())[0]}))
         for extra in _outside_conditions(model, [cls], services):
