@@ -195,6 +195,11 @@ class _Checker:
                      did_you_mean(name.text, candidates) or (f"declared {word}s: " + ", ".join(sorted(candidates))
                                                              if candidates else f"declare the {word} first"))
 
+    def no_admins(self, admins: tuple[ast.Name, ...], name: ast.Name, kind: str) -> None:
+        if not admins:
+            self.warn("W333", f"{kind} `{name.text}` has no admins", name.span,
+                      "its policy denies policy changes to everyone; only the account root can recover it")
+
     def single_region(self, given: ast.Str | None, dep: Deployment, what: str, span: Span) -> str | None:
         if given is not None:
             if given.value not in dep.regions:
@@ -244,6 +249,11 @@ class _Checker:
                 ok = False
         admins = self.principals(b.admins, f"admin of bucket `{b.name.text}`", dep.account)
         breakglass = self.principals(b.breakglass, f"breakglass of bucket `{b.name.text}`", dep.account)
+        for n in b.breakglass:
+            if any(a.text == n.text for a in b.admins):
+                self.warn("W409", f"`{n.text}` is both admin and breakglass of bucket `{b.name.text}`", n.span,
+                          "an admin can rewrite the bucket policy; keep emergency deletion with a separate role")
+        self.no_admins(b.admins, b.name, "bucket")
         if admins is None or breakglass is None or not ok:
             return None
         arn = f"arn:{dep.partition}:s3:::{b.bucket.value}"
@@ -255,6 +265,7 @@ class _Checker:
         ok = self.value(values.repository_name(r.repository.value), r.repository.span)
         reg = self.single_region(r.region, dep, f"repository `{r.name.text}`", r.name.span)
         admins = self.principals(r.admins, f"admin of repository `{r.name.text}`", dep.account)
+        self.no_admins(r.admins, r.name, "repository")
         if not ok or reg is None or admins is None:
             return None
         arn = f"arn:{dep.partition}:ecr:{reg}:{dep.account}:repository/{r.repository.value}"
@@ -372,7 +383,7 @@ class _Checker:
             if asset.key and g.principal in keys[asset.key].admins:
                 conflicts.append(f"an admin of key `{asset.key}`, which encrypts it")
             for c in conflicts:
-                self.err("E405", f"`{g.principal}` is {c} and cannot also be granted `{g.verb}`", g.principal_span,
+                self.err("E405", f"`{g.principal}` is {c}, and cannot also be granted `{g.verb}`", g.principal_span,
                          "admins manage configuration and never use data: grant a separate role")
 
 

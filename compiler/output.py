@@ -7,6 +7,7 @@ directory that is not an earlier slpc build is never replaced.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -17,13 +18,21 @@ from slpc.dsl.diagnostics import DiagnosticsError, error
 MARKER = "manifest.json"
 
 
+def _is_slpc_build(directory: Path) -> bool:
+    try:
+        manifest = json.loads((directory / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"manifest_version", "slpc_version", "artifacts"} <= manifest.keys()
+
+
 def write_tree(out: Path, files: dict[str, str]) -> None:
     """Replace `out` with exactly `files` (relative path -> text)."""
     out = out.resolve() if out.exists() else out.absolute()
     if out.exists() and not out.is_dir():
         raise DiagnosticsError([error("E601", f"{out} exists and is not a directory", None,
                                       "choose another output path")])
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+    if out.is_dir() and any(out.iterdir()) and not _is_slpc_build(out):
         raise DiagnosticsError([error("E602", f"{out} is not empty and holds no slpc manifest", None,
                                       "slpc only replaces its own output; choose an empty or new directory")])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -38,7 +47,13 @@ def write_tree(out: Path, files: dict[str, str]) -> None:
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             os.rename(out, old / "previous")
-        os.rename(tmp, out)
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            if old is not None:  # put the previous build back
+                os.rename(old / "previous", out)
+                shutil.rmtree(old, ignore_errors=True)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:

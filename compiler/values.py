@@ -24,6 +24,13 @@ PARTITIONS = {
     "aws-eusc": r"eusc-[a-z]+-[a-z]+-\d",
 }
 
+# The DNS suffix of service endpoints in each partition (kms:ViaService names S3 by it).
+DNS_SUFFIX = {
+    "aws": "amazonaws.com", "aws-cn": "amazonaws.com.cn", "aws-us-gov": "amazonaws.com",
+    "aws-iso": "c2s.ic.gov", "aws-iso-b": "sc2s.sgov.gov", "aws-iso-e": "cloud.adc-e.uk",
+    "aws-iso-f": "csp.hci.ic.gov", "aws-eusc": "amazonaws.eu",
+}
+
 _ACCOUNT = re.compile(r"\d{12}")
 _ORG = re.compile(r"o-[a-z0-9]{10,32}")
 _VPC = re.compile(r"vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})")
@@ -88,22 +95,20 @@ def public_cidr(value: str) -> Problem:
         return f'"{value}" has host bits set', f'did you mean "{loose}"?'
     if net.prefixlen == 0:
         return f'"{value}" is the whole Internet', "name the public ranges your offices or CI egress from"
-    private = (
-        net.is_private and not _is_documentation(net)
-    ) or net.is_loopback or net.is_link_local or net.is_multicast or net.is_reserved or net.is_unspecified
-    shared = net.version == 4 and net.subnet_of(ipaddress.ip_network("100.64.0.0/10"))
-    if private or shared:
-        return (f'"{value}" is a private or non-routable range',
+    if net.prefixlen < (8 if net.version == 4 else 16):
+        return f'"{value}" is far too broad for a network perimeter', "name the public ranges your offices or CI egress from"
+    clash = next((n for n in _NON_PUBLIC if n.version == net.version and net.overlaps(n)), None)
+    if clash is not None:
+        return (f'"{value}" overlaps the non-public range {clash}',
                 "aws:SourceIp only ever holds public addresses; reach private networks through VPC endpoints")
     return None
 
 
-_DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
-    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
-
-
-def _is_documentation(net) -> bool:
-    return any(net.version == d.version and net.subnet_of(d) for d in _DOCUMENTATION)
+# Ranges that never appear as aws:SourceIp (RFC 6890 special-purpose, not globally routable).
+_NON_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8"))
 
 
 def role_arn(value: str) -> tuple[str, str] | Problem:
@@ -129,7 +134,9 @@ def key_arn(value: str) -> tuple[str, str, str, str] | None:
 
 def bucket_name(value: str) -> Problem:
     if (not _BUCKET.fullmatch(value) or ".." in value or ".-" in value or "-." in value
-            or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value)):
+            or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value)
+            or value.startswith(("xn--", "sthree-", "amzn-s3-demo-"))
+            or value.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"))):
         return (f'"{value}" is not a valid S3 bucket name',
                 "3-63 characters: lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit")
     return None
@@ -154,7 +161,8 @@ def instant(value: str) -> tuple[str | None, Problem]:
     if not _INSTANT.fullmatch(value):
         return None, (f'"{value}" is not an ISO 8601 instant', 'write e.g. "2027-06-30T00:00:00Z"')
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        whole = re.sub(r"\.\d+", "", value).replace("Z", "+00:00")  # sub-second precision is not kept
+        moment = datetime.fromisoformat(whole)
     except ValueError as exc:
         return None, (f'"{value}" is not a valid date: {exc}', 'write e.g. "2027-06-30T00:00:00Z"')
     utc = moment.astimezone(timezone.utc).replace(microsecond=0)

@@ -181,9 +181,15 @@ def format_spec(spec: ast.Spec) -> str:
                 block = _block_lines(first)
                 width = max((len(k) for _, k, _ in block), default=0)
                 rows = [(line, f"{k.ljust(width)} {v}") for line, k, v in block]
+            # Attach comments to attributes in source order, then print in canonical order,
+            # so a comment stays with its attribute when the attributes are reordered.
+            attached: dict[int, tuple[list[str], str]] = {}
+            for line in sorted({line for line, _ in rows}):
+                attached[line] = ([c for c in comments.before(line, INDENT) if c], comments.trailing(line))
             for line, text in rows:
-                out += comments.before(line, INDENT)
-                out.append(INDENT + text + comments.trailing(line))
+                lead, tail = attached.pop(line, ([], ""))
+                out += lead
+                out.append(INDENT + text + tail)
             out += [c for c in comments.before(first.span.end_line, INDENT) if c]
             out.append("}" + comments.trailing(first.span.end_line))
     rest = comments.before(10**9, "")

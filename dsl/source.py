@@ -40,13 +40,12 @@ def decode(name: str, data: bytes) -> Source:
         line, col = _position(data, data.index(b"\x00"))
         raise fail("E003", "this is a binary file, not an .slp spec", Span(name, line, col, line, col + 1),
                    "slpc reads UTF-8 text")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data  # the hash keeps the BOM
     try:
-        text = data.decode("utf-8")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line, col = _position(data, exc.start)
-        raise fail("E004", f"invalid UTF-8 (byte 0x{data[exc.start]:02x})", Span(name, line, col, line, col + 1),
+        line, col = _position(body, exc.start)
+        raise fail("E004", f"invalid UTF-8 (byte 0x{body[exc.start]:02x})", Span(name, line, col, line, col + 1),
                    "save the file as UTF-8") from None
     if not text.strip():
         raise fail("E005", "the file is empty", Span(name, 1, 1, 1, 1),

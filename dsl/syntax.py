@@ -160,7 +160,7 @@ def _describe_unexpected(exc: UnexpectedInput, text: str, file: str, offset: int
             return error("E102", "unterminated string", Span(file, line, col, line, col + 1),
                          'close the string with `"` on the same line')
         return error("E101", f"unexpected character `{ch}`", span,
-                     "names are letters, digits and `_`; values go in double quotes")
+                     "names are letters, digits, `_`, `-` and `.`; values go in double quotes")
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
     expected = sorted(_TOKEN_WORDS.get(e, e) for e in exc.expected if not e.startswith("__"))

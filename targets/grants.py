@@ -12,6 +12,7 @@ from typing import Iterable
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Grant, Model
+from slpc.compiler.values import DNS_SUFFIX
 
 from . import perimeter
 from .document import Condition, Principal, Statement
@@ -81,8 +82,12 @@ def prefix_patterns(prefixes: Iterable[str]) -> tuple[str, ...]:
 
 def key_via_s3(model: Model, asset: Asset) -> tuple[Condition, ...]:
     """Decrypt/encrypt only when S3 calls KMS for this caller (kms:ViaService)."""
-    key = model.keys[asset.key]
-    return (Condition("StringEquals", "kms:ViaService", (f"s3.{key.region}.amazonaws.com",)),)
+    return (Condition("StringEquals", "kms:ViaService", (s3_service_name(model, asset),)),)
+
+
+def s3_service_name(model: Model, asset: Asset) -> str:
+    """S3's endpoint name in the key's region, as kms:ViaService reports it."""
+    return f"s3.{model.keys[asset.key].region}.{DNS_SUFFIX[model.deployment.partition]}"
 
 
 def key_context(asset: Asset, prefix: str) -> Condition:

@@ -132,3 +132,20 @@ def test_size_counting_follows_each_policy_type():
     assert measure("s3-bucket-policy", doc) == len(pretty.encode())  # bytes: é counts twice
     assert measure("ecr-repository-policy", doc) == len(pretty)
     assert measure("scp", doc) == len(minify(doc))
+
+
+def test_a_stray_manifest_does_not_make_a_directory_replaceable(tmp_path):
+    out = tmp_path / "other"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"name": "some other tool"}')
+    assert main(["compile", str(EXAMPLE), "-o", str(out)]) == 2
+    assert (out / "manifest.json").read_text() == '{"name": "some other tool"}'
+
+
+def test_source_hash_is_of_the_file_as_stored(tmp_path, example_text):
+    spec = tmp_path / "bom.slp"
+    spec.write_bytes(b"\xef\xbb\xbf" + example_text.encode())
+    out = tmp_path / "b"
+    assert main(["compile", str(spec), "-o", str(out)]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["source_sha256"] == hashlib.sha256(spec.read_bytes()).hexdigest()

@@ -55,3 +55,11 @@ def test_example_is_in_canonical_form(example_text):
 def test_layout_does_not_matter(example_text):
     squashed = "\n".join(" ".join(line.split()) for line in example_text.splitlines())
     assert format_spec(parse(squashed).spec) == example_text
+
+
+def test_comments_stay_with_their_attribute_when_reordered():
+    text = ('deployment "d" {\n  # where it runs\n  regions ["eu-central-1"]\n'
+            '  account "111122223333"  # the prod account\n}\n')
+    out = format_spec(parse(text).spec)
+    assert out == ('deployment "d" {\n  account "111122223333"  # the prod account\n'
+                   '  # where it runs\n  regions ["eu-central-1"]\n}\n')

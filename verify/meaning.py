@@ -22,6 +22,7 @@ from typing import Mapping, Sequence
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Grant, Model
+from slpc.compiler.values import DNS_SUFFIX
 
 ContextValue = str | Sequence[str]
 
@@ -176,7 +177,7 @@ class Meaning:
                     verb = V.VERBS[("bucket", g.verb)]
                     if action not in verb.actions_with(V.KEY_VIA_S3) or not self.before(g.until, ctx):
                         continue
-                    via = _get(ctx, "kms:ViaService") == f"s3.{key.region}.amazonaws.com"
+                    via = _get(ctx, "kms:ViaService") == f"s3.{key.region}.{DNS_SUFFIX[self.m.deployment.partition]}"
                     caller = _get(ctx, "kms:CallerAccount") == self.m.principals[who].account
                     arn = _get(ctx, "kms:EncryptionContext:aws:s3:arn")
                     scoped = arn is not None and (arn == asset.arn or arn.startswith(f"{asset.arn}/{g.prefix}"))
