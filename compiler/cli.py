@@ -18,6 +18,7 @@ from slpc import dsl
 from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, render, to_json
 from slpc.targets.manifest import dumps as manifest_dumps
 
+from . import explain
 from .output import write_tree
 from .pipeline import Compiled, compile_sources, read_sources
 
@@ -106,6 +107,14 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if (args.check and changed) else EXIT_OK
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    c = _load(args.files, emit=True)
+    if not c.ok:
+        _report(c.diagnostics, c.texts, "text")
+        return EXIT_USAGE
+    return explain.run(args, c)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="slpc", description="The sovereign LLM policy compiler.")
     p.add_argument("--version", action="version", version=f"slpc {__version__}")
@@ -134,6 +143,10 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--check", action="store_true", help="only report files that would change (exit 1)")
     f.add_argument("--diff", action="store_true", help="with --check, print the changes as a unified diff")
     f.set_defaults(run=cmd_fmt)
+
+    e = sub.add_parser("explain", help="would AWS allow a request under the compiled spec, and why")
+    explain.add_arguments(e)
+    e.set_defaults(run=cmd_explain)
 
     from slpc.verify import lint_command
 

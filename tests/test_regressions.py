@@ -1,0 +1,77 @@
+"""Disagreements the differential properties found once, kept as permanent tests.
+
+Each case compiles a small spec and checks one request three ways: the expected
+answer, the spec's meaning, and AWS evaluation of the compiled policies.
+"""
+
+import pytest
+
+from slpc.compiler.pipeline import compile_text
+from slpc.targets.document import PolicyDocument, Statement
+from slpc.verify.deployment import Deployment
+from slpc.verify.meaning import Meaning, Question
+
+STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
+HEAD = '''deployment "d" {
+  account "111122223333"
+  regions ["eu-central-1"]
+}
+role r0 "arn:aws:iam::111122223333:role/r0"
+role r3 "arn:aws:iam::111122223333:role/r3"
+key k {
+  arn    "arn:aws:kms:eu-central-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+  admins [r0]
+}
+'''
+R3 = "arn:aws:iam::111122223333:role/r3"
+R0 = "arn:aws:iam::111122223333:role/r0"
+
+CASES = [
+    # A grant's networks hold for calls made through AWS services too: the resource-wide
+    # network deny exempts those, so the grantee's own deny must not be skipped.
+    ("ecr-grant-through-a-service", HEAD + '''network office {
+  cidr "198.51.100.0/24"
+}
+repository repo {
+  name "llm/serving"
+}
+allow r3 pull repo from office
+''', Question(R3, "ecr:BatchCheckLayerAvailability", "arn:aws:ecr:eu-central-1:111122223333:repository/llm/serving",
+              {"aws:CurrentTime": "2026-11-28T12:00:00Z", "aws:ViaAWSService": "true"}, star=True), False),
+    # Breakglass works from the bucket's networks; a bucket without grants has none.
+    ("breakglass-on-a-bucket-without-grants", HEAD + '''network net0 {
+  endpoint kms "vpce-00000000000000000"
+  cidr "198.51.100.0/24"
+}
+bucket b {
+  name       "model-bucket-0"
+  encrypt    k
+  breakglass [r0]
+}
+''', Question(R0, "s3:DeleteObjectVersion", "arn:aws:s3:::model-bucket-0/x",
+              {"aws:CurrentTime": "2026-11-28T12:00:00Z", "aws:ViaAWSService": "true",
+               "aws:SourceVpce": "vpce-00000000000000000", "aws:SecureTransport": "true"}), False),
+    # Uploads without encryption headers (UploadPart never has them) take the default encryption.
+    ("upload-part-without-headers", HEAD + '''network net0 {
+  endpoint s3 "vpce-00000000000000000"
+}
+bucket b {
+  name    "model-bucket-0"
+  encrypt k
+}
+allow r3 write b "ckpt/" from net0
+''', Question(R3, "s3:PutObject", "arn:aws:s3:::model-bucket-0/ckpt/part",
+              {"aws:CurrentTime": "2026-11-28T12:00:00Z", "aws:SourceVpce": "vpce-00000000000000000",
+               "aws:SecureTransport": "true"}), True),
+]
+
+
+@pytest.mark.parametrize("name,spec,question,expected", CASES, ids=[c[0] for c in CASES])
+def test_regression(name, spec, question, expected):
+    compiled = compile_text(spec, f"{name}.slp")
+    assert compiled.ok, [d.message for d in compiled.diagnostics]
+    world = Deployment.from_artifacts(compiled.artifacts)
+    decision = world.decide(question.principal, question.action, question.resource, question.context,
+                            extra_identity=(STAR,) if question.star else ())
+    assert Meaning(compiled.model).permits(question) is expected
+    assert decision.allowed is expected, decision.explain()
