@@ -20,6 +20,11 @@ from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
 from .verbs import ACCOUNT, ASSET_SERVICES, KEY_VIA_S3, KNOWN_ENDPOINT_SERVICES, REQUIRED_SERVICES, VERBS, verbs_for
 
 AUDIT_KINDS = ("data_events",)
+GUARDRAILS = ("scp", "rcp")
+# Presigned URLs: how long a signature stays usable on a model bucket.
+TIME_UNITS_MS = {"seconds": 1000, "minutes": 60_000, "hours": 3_600_000}
+DEFAULT_SIGNATURE_AGE_MS = 15 * 60_000
+MAX_SIGNATURE_AGE_MS = 7 * 24 * 3_600_000  # SigV4 presigned URLs live at most 7 days
 LOCK_MODES = ("governance", "compliance")
 MAX_LOCK_DAYS = 36500
 
@@ -92,10 +97,19 @@ class _Checker:
             if r.value in seen:
                 self.warn("W303", f'region "{r.value}" is listed twice', r.span)
             seen.add(r.value)
+        guardrails = GUARDRAILS
+        if d.guardrails is not None:
+            for g in d.guardrails:
+                if g.text not in GUARDRAILS:
+                    self.err("E322", f"unknown guardrail `{g.text}`", g.span,
+                             did_you_mean(g.text, GUARDRAILS) or "guardrails: scp, rcp (or [] for none)")
+                    ok = False
+            guardrails = tuple(g for g in GUARDRAILS if any(n.text == g for n in d.guardrails))
         if not ok:
             return None
         return Deployment(d.name.value, part, d.account.value,
-                          tuple(dict.fromkeys(r.value for r in d.regions)), d.org.value if d.org else None)
+                          tuple(dict.fromkeys(r.value for r in d.regions)), d.org.value if d.org else None,
+                          guardrails)
 
     def network(self, n: ast.Network, dep: Deployment) -> Network | None:
         ok = True
@@ -114,6 +128,10 @@ class _Checker:
             ok &= self.value(values.vpce(e.id.value), e.id.span)
         for c in n.cidrs:
             ok &= self.value(values.public_cidr(c.value), c.span, "E304")
+        for sn in n.subnets:
+            ok &= self.value(values.subnet(sn.value), sn.span)
+        for sg in n.security_groups:
+            ok &= self.value(values.security_group(sg.value), sg.span)
         if not n.endpoints and not n.cidrs:
             self.err("E305", f"network `{n.name.text}` has no endpoint and no cidr", n.name.span,
                      'a network is entered through its VPC endpoints (endpoint s3 "vpce-...") or from public ranges (cidr "...")')
@@ -122,7 +140,8 @@ class _Checker:
             return None
         return Network(n.name.text, acct, n.vpc.value if n.vpc else None,
                        tuple((e.service.text, e.id.value) for e in n.endpoints),
-                       tuple(c.value for c in n.cidrs))
+                       tuple(c.value for c in n.cidrs), tuple(x.value for x in n.subnets),
+                       tuple(x.value for x in n.security_groups))
 
     def role(self, r: ast.Role, dep: Deployment) -> Principal | None:
         parsed = values.role_arn(r.arn.value)
@@ -254,12 +273,25 @@ class _Checker:
                 self.warn("W409", f"`{n.text}` is both admin and breakglass of bucket `{b.name.text}`", n.span,
                           "an admin can rewrite the bucket policy; keep emergency deletion with a separate role")
         self.no_admins(b.admins, b.name, "bucket")
+        age_ms = DEFAULT_SIGNATURE_AGE_MS
+        if b.signature_age:
+            unit = b.signature_age.unit.text
+            if unit not in TIME_UNITS_MS:
+                self.err("E323", f"unknown unit `{unit}`", b.signature_age.unit.span,
+                         did_you_mean(unit, TIME_UNITS_MS) or "units: seconds, minutes, hours")
+                ok = False
+            else:
+                age_ms = b.signature_age.amount * TIME_UNITS_MS[unit]
+                if not 1000 <= age_ms <= MAX_SIGNATURE_AGE_MS:
+                    self.err("E324", "a signature age must be between 1 second and 7 days", b.signature_age.span,
+                             "presigned URLs cannot live longer than 7 days")
+                    ok = False
         if admins is None or breakglass is None or not ok:
             return None
         arn = f"arn:{dep.partition}:s3:::{b.bucket.value}"
         return Asset("bucket", b.name.text, b.bucket.value, arn, dep.account, keys[key].region,
                      admins, key=key, object_lock=lock, audit=tuple(a.text for a in b.audit),
-                     breakglass=breakglass)
+                     breakglass=breakglass, signature_age_ms=age_ms)
 
     def repository(self, r: ast.Repository, dep: Deployment) -> Asset | None:
         ok = self.value(values.repository_name(r.repository.value), r.repository.span)
@@ -272,10 +304,28 @@ class _Checker:
         return Asset("repository", r.name.text, r.repository.value, arn, dep.account, reg, admins)
 
     def endpoint(self, e: ast.Endpoint, dep: Deployment) -> Asset | None:
-        ok = self.value(values.sagemaker_endpoint(e.sagemaker.value), e.sagemaker.span)
+        if (e.sagemaker is None) == (e.apigateway is None):
+            self.err("E320", f"endpoint `{e.name.text}` must name exactly one of `sagemaker` or `apigateway`",
+                     e.name.span, 'write `sagemaker "ENDPOINT-NAME"` or `apigateway "API_ID"` with `stage "STAGE"`')
+            return None
+        if e.apigateway is not None and e.stage is None:
+            self.err("E321", f"endpoint `{e.name.text}` needs a `stage`", e.name.span,
+                     'a private API is granted per stage: add `stage "prod"`')
+            return None
+        if e.sagemaker is not None and e.stage is not None:
+            self.err("E321", "`stage` belongs to API Gateway endpoints", e.stage.span, "remove it")
+            return None
+        if e.sagemaker is not None:
+            ok = self.value(values.sagemaker_endpoint(e.sagemaker.value), e.sagemaker.span)
+        else:
+            ok = self.value(values.api_id(e.apigateway.value), e.apigateway.span)
+            ok &= self.value(values.stage(e.stage.value), e.stage.span)
         reg = self.single_region(e.region, dep, f"endpoint `{e.name.text}`", e.name.span)
         if not ok or reg is None:
             return None
+        if e.apigateway is not None:
+            arn = f"arn:{dep.partition}:execute-api:{reg}:{dep.account}:{e.apigateway.value}/{e.stage.value}"
+            return Asset("api", e.name.text, e.apigateway.value, arn, dep.account, reg)
         # SageMaker stores endpoint names in lower case in its ARNs.
         arn = f"arn:{dep.partition}:sagemaker:{reg}:{dep.account}:endpoint/{e.sagemaker.value.lower()}"
         return Asset("endpoint", e.name.text, e.sagemaker.value, arn, dep.account, reg)
@@ -289,6 +339,8 @@ class _Checker:
             ok = False
         asset_decl = self.decls.get(a.asset.text)
         kind = {ast.Bucket: "bucket", ast.Repository: "repository", ast.Endpoint: "endpoint"}.get(type(asset_decl))
+        if isinstance(asset_decl, ast.Endpoint) and asset_decl.apigateway is not None:
+            kind = "api"
         if kind is None:
             self.unknown(a.asset, (ast.Bucket, ast.Repository, ast.Endpoint), "asset", "target of a grant")
             ok = False

@@ -19,6 +19,7 @@ class Deployment:
     account: str
     regions: tuple[str, ...]
     org: str | None = None
+    guardrails: tuple[str, ...] = ("scp", "rcp")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Network:
     vpc: str | None
     endpoints: tuple[tuple[str, str], ...]  # (service, vpce id)
     cidrs: tuple[str, ...]
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
 
     def endpoint_ids(self, services: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(vid for svc, vid in self.endpoints if svc in services)
@@ -53,7 +56,7 @@ class Key:
 class Asset:
     """A bucket, repository or inference endpoint: something grants name."""
 
-    kind: str  # "bucket" | "repository" | "endpoint"
+    kind: str  # "bucket" | "repository" | "endpoint" (SageMaker) | "api" (API Gateway stage)
     name: str
     resource_name: str  # bucket name, repository name, endpoint name
     arn: str
@@ -65,6 +68,7 @@ class Asset:
     object_lock: tuple[str, int] | None = None  # (mode, days)
     audit: tuple[str, ...] = ()
     breakglass: tuple[str, ...] = ()
+    signature_age_ms: int = 0  # buckets: the longest accepted signature age (presigned URLs)
 
     @property
     def object_arn_prefix(self) -> str:

@@ -47,6 +47,10 @@ LINT_TYPES = {
     "s3-bucket-policy": ("resource", "AWS::S3::Bucket"),
     "kms-key-policy": ("resource", "AWS::KMS::Key"),
     "ecr-repository-policy": ("resource", "AWS::ECR::Repository"),
+    "apigateway-resource-policy": ("resource", "AWS::ApiGateway::RestApi"),
+    "vpc-endpoint-policy": ("vpc-endpoint", None),
+    "scp": ("scp", None),
+    "rcp": ("rcp", None),
 }
 _BLOCKING = (FindingType.ERROR, FindingType.SECURITY_WARNING)
 
@@ -56,6 +60,8 @@ def validate(artifacts: Sequence[Artifact]) -> list[Diagnostic]:
     block the output (slpc never writes a policy it would itself flag), WARNINGs are shown."""
     diags = []
     for art in artifacts:
+        if art.kind not in LINT_TYPES:
+            continue  # settings documents are not policies
         for f in lint(art.text, *LINT_TYPES[art.kind]):
             if f.finding_type == FindingType.SUGGESTION:
                 continue

@@ -77,6 +77,30 @@ def vpc(value: str) -> Problem:
     return None
 
 
+def subnet(value: str) -> Problem:
+    if not re.fullmatch(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})", value):
+        return f'"{value}" is not a subnet id', 'a subnet id looks like "subnet-0a1b2c3d4e5f67890"'
+    return None
+
+
+def security_group(value: str) -> Problem:
+    if not re.fullmatch(r"sg-(?:[0-9a-f]{8}|[0-9a-f]{17})", value):
+        return f'"{value}" is not a security group id', 'a security group id looks like "sg-0a1b2c3d4e5f67890"'
+    return None
+
+
+def api_id(value: str) -> Problem:
+    if not re.fullmatch(r"[a-z0-9]{10}", value):
+        return f'"{value}" is not an API Gateway API id', 'an API id is 10 lower-case letters and digits, e.g. "a1b2c3d4e5"'
+    return None
+
+
+def stage(value: str) -> Problem:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", value):
+        return f'"{value}" is not an API Gateway stage name', "letters, digits, `-` and `_`"
+    return None
+
+
 def vpce(value: str) -> Problem:
     if not _VPCE.fullmatch(value):
         return f'"{value}" is not a VPC endpoint id', 'an endpoint id looks like "vpce-01a2b3c4d5e6f7a80" (8 or 17 hex digits)'

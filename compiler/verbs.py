@@ -16,7 +16,8 @@ BUCKET = "bucket"            # resource: the bucket itself
 KEY_VIA_S3 = "key-via-s3"    # resource: the bucket's KMS key, only through S3
 REPOSITORY = "repository"    # resource: the repository
 ACCOUNT = "account"          # resource "*": an account-level action (identity policy only)
-ENDPOINT = "endpoint"        # resource: the inference endpoint
+ENDPOINT = "endpoint"        # resource: the SageMaker endpoint
+API = "api"                  # resource: every method and path of an API Gateway stage
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,11 @@ VERBS: dict[tuple[str, str], Verb] = {
             ("sagemaker:InvokeEndpoint", ENDPOINT), ("sagemaker:InvokeEndpointAsync", ENDPOINT),
             ("sagemaker:InvokeEndpointWithResponseStream", ENDPOINT),
         ), "invoke the inference endpoint"),
+        Verb("invoke", "api", (("execute-api:Invoke", API),), "call every method of the private API stage"),
     )
 }
 
-ASSET_KINDS = ("bucket", "repository", "endpoint")
+ASSET_KINDS = ("bucket", "repository", "endpoint", "api")
 
 
 def verbs_for(kind: str) -> list[str]:
@@ -80,11 +82,13 @@ ASSET_SERVICES: dict[str, tuple[str, ...]] = {
     "bucket": ("s3",),
     "repository": ("ecr.api", "ecr.dkr"),
     "endpoint": ("sagemaker.runtime",),
+    "api": ("execute-api",),
 }
 REQUIRED_SERVICES: dict[str, tuple[str, ...]] = {
     "bucket": ("s3",),
     "repository": ("ecr.api", "ecr.dkr"),
     "endpoint": ("sagemaker.runtime",),
+    "api": ("execute-api",),
 }
 KNOWN_ENDPOINT_SERVICES = (
     "s3", "ecr.api", "ecr.dkr", "kms", "sagemaker.runtime", "sagemaker.api",

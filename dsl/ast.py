@@ -42,6 +42,7 @@ class Deployment:
     regions: tuple[Str, ...]
     partition: Str | None = None
     org: Str | None = None
+    guardrails: tuple[Name, ...] | None = None  # None: the default (all)
     span: Span = _span()
 
 
@@ -59,6 +60,8 @@ class Network:
     vpc: Str | None = None
     endpoints: tuple[VpcEndpoint, ...] = ()
     cidrs: tuple[Str, ...] = ()
+    subnets: tuple[Str, ...] = ()
+    security_groups: tuple[Str, ...] = ()
     span: Span = _span()
 
 
@@ -78,6 +81,15 @@ class Key:
 
 
 @dataclass(frozen=True)
+class Duration:
+    """`N minutes` / `N days`: an amount and its unit as written."""
+
+    amount: int
+    unit: Name
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class ObjectLock:
     mode: Name  # governance | compliance
     days: int
@@ -93,6 +105,7 @@ class Bucket:
     audit: tuple[Name, ...] = ()
     admins: tuple[Name, ...] = ()
     breakglass: tuple[Name, ...] = ()
+    signature_age: Duration | None = None
     span: Span = _span()
 
 
@@ -107,10 +120,12 @@ class Repository:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """An inference endpoint (SageMaker today)."""
+    """An inference endpoint: a SageMaker endpoint or an API Gateway private API stage."""
 
     name: Name
-    sagemaker: Str
+    sagemaker: Str | None = None
+    apigateway: Str | None = None
+    stage: Str | None = None
     region: Str | None = None
     span: Span = _span()
 

@@ -82,6 +82,8 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
         if decl.org:
             add("org", decl.org, quote(decl.org.value))
         add("regions", decl.regions[0] if decl.regions else decl, _strs(decl.regions))
+        if decl.guardrails is not None:
+            add("guardrails", decl.guardrails[0] if decl.guardrails else decl, _names(decl.guardrails))
     elif isinstance(decl, ast.Key):
         add("arn", decl.arn, quote(decl.arn.value))
         if decl.admins:
@@ -100,6 +102,9 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
             names = getattr(decl, key)
             if names:
                 add(key, names[0], _names(names))
+        if decl.signature_age:
+            age = decl.signature_age
+            add("signature_age", age, f"{age.amount} {age.unit.text}")
     elif isinstance(decl, ast.Repository):
         add("name", decl.repository, quote(decl.repository.value))
         if decl.region:
@@ -107,7 +112,10 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
         if decl.admins:
             add("admins", decl.admins[0], _names(decl.admins))
     elif isinstance(decl, ast.Endpoint):
-        add("sagemaker", decl.sagemaker, quote(decl.sagemaker.value))
+        for key in ("sagemaker", "apigateway", "stage"):
+            value = getattr(decl, key)
+            if value:
+                add(key, value, quote(value.value))
         if decl.region:
             add("region", decl.region, quote(decl.region.value))
     return rows
@@ -124,6 +132,10 @@ def _network_lines(net: ast.Network) -> list[tuple[int, str]]:
         rows.append((e.span.line, f"endpoint {e.service.text.ljust(width)} {quote(e.id.value)}"))
     for c in net.cidrs:
         rows.append((c.span.line, f"cidr {quote(c.value)}"))
+    for key in ("subnets", "security_groups"):
+        values = getattr(net, key)
+        if values:
+            rows.append((values[0].span.line, f"{key} {_strs(values)}"))
     return rows
 
 

@@ -119,6 +119,13 @@ def _object_lock(a: _Args) -> ast.ObjectLock:
     return ast.ObjectLock(mode, int(days.text), start.to(end.span))
 
 
+def _duration(a: _Args) -> ast.Duration:
+    start = a.args[0].span if a.args else a.stmt.keyword.span
+    amount = a.take("NUMBER", "a number")
+    unit = a.name("a unit (`seconds`, `minutes`, `hours` or `days`)")
+    return ast.Duration(int(amount.text), unit, start.to(unit.span))
+
+
 def _endpoint(a: _Args) -> ast.VpcEndpoint:
     service = a.name("a service name such as `s3` or `ecr.dkr`")
     vpce = a.string("a VPC endpoint id in quotes")
@@ -150,12 +157,15 @@ FORMS: dict[str, Form] = {
             "account": Attr("account", _Args.string),
             "org": Attr("org", _Args.string),
             "regions": Attr("regions", _Args.strings),
+            "guardrails": Attr("guardrails", _Args.names),
         }, ("account", "regions")),
         Form("network", ast.Network, "NAME", {
             "account": Attr("account", _Args.string),
             "vpc": Attr("vpc", _Args.string),
             "endpoint": Attr("endpoints", _endpoint, repeatable=True),
             "cidr": Attr("cidrs", _Args.strings, repeatable=True),
+            "subnets": Attr("subnets", _Args.strings),
+            "security_groups": Attr("security_groups", _Args.strings),
         }, ()),
         Form("key", ast.Key, "NAME", {
             "arn": Attr("arn", _Args.string),
@@ -168,6 +178,7 @@ FORMS: dict[str, Form] = {
             "audit": Attr("audit", _Args.names),
             "admins": Attr("admins", _Args.names),
             "breakglass": Attr("breakglass", _Args.names),
+            "signature_age": Attr("signature_age", _duration),
         }, ("name",)),
         Form("repository", ast.Repository, "NAME", {
             "name": Attr("repository", _Args.string),
@@ -176,8 +187,10 @@ FORMS: dict[str, Form] = {
         }, ("name",)),
         Form("endpoint", ast.Endpoint, "NAME", {
             "sagemaker": Attr("sagemaker", _Args.string),
+            "apigateway": Attr("apigateway", _Args.string),
+            "stage": Attr("stage", _Args.string),
             "region": Attr("region", _Args.string),
-        }, ("sagemaker",)),
+        }, ()),
     )
 }
 

@@ -7,6 +7,7 @@ Entry point: `build(model)`. Every document comes from the shared model in
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 
 from slpc.compiler.model import Model
@@ -22,16 +23,22 @@ from .repository import repository_policy
 
 @dataclass(frozen=True)
 class Artifact:
+    """One output file: a policy document, or a settings document (a dict shaped
+    like the AWS API request that applies it)."""
+
     kind: str
-    target: str  # the ARN the document attaches to
+    target: str  # the ARN (or id) the document attaches to
     account: str
     path: str  # relative to the output directory
     name: str  # the declared slpc name
-    document: PolicyDocument
+    document: PolicyDocument | None = None
+    settings: dict | None = None
 
     @property
     def text(self) -> str:
-        return dumps(self.document)
+        if self.document is not None:
+            return dumps(self.document)
+        return json.dumps(self.settings, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @property
     def sha256(self) -> str:
@@ -68,6 +75,8 @@ def build(model: Model) -> BuildResult:
     for k in model.keys.values():
         arts.append(Artifact("kms-key-policy", k.arn, k.account, f"kms/{k.name}.json", k.name, key_policy(model, k)))
     for art in arts:
+        if art.document is None:
+            continue
         problem = check_size(art.kind, art.document, f"`{art.name}`")
         if problem:
             diags.append(problem)

@@ -43,6 +43,8 @@ class Deployment:
         self.identity: dict[str, list] = {}
         self.resource: dict[str, tuple[Policy, object]] = {}
         for p in policies:
+            if p.document is None:  # settings, not a policy
+                continue
             if p.kind == IDENTITY:
                 self.identity.setdefault(p.target, []).append(compile_policy(p.document, "identity", p.label))
             elif p.kind in RESOURCE_KINDS:
@@ -61,7 +63,7 @@ class Deployment:
         manifest = json.loads((root / "manifest.json").read_text())
         return cls(Policy(a["kind"], a["target"], a["account"], a["path"],
                           from_json(json.loads((root / a["path"]).read_text())))
-                   for a in manifest["artifacts"])
+                   for a in manifest["artifacts"] if a["kind"] == IDENTITY or a["kind"] in RESOURCE_KINDS)
 
     def evaluator(self, principal: str | None, resource: str,
                   extra_identity: Sequence[PolicyDocument] = ()) -> Evaluator:
