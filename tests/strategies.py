@@ -103,7 +103,7 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
     endpoints = []
     for i in range(draw(st.integers(0, 1))):
         region = S(draw(st.sampled_from(regions))) if len(regions) > 1 else None
-        endpoints.append(ast.Endpoint(N(f"chat{i}"), S(f"LLM-Chat-{i}"), region))
+        endpoints.append(ast.Endpoint(N(f"chat{i}"), sagemaker=S(f"LLM-Chat-{i}"), region=region))
         assets[f"chat{i}"] = ("endpoint", set())
 
     verbs = {"bucket": ("read", "write", "list", "delete"), "repository": ("pull", "push"), "endpoint": ("invoke",)}
