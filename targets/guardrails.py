@@ -1,0 +1,375 @@
+"""Organization guardrails: service control policies (SCPs) and resource control
+policies (RCPs) that hold the spec's perimeter even against the account itself.
+
+Resource and identity policies live in the account and can be changed by whoever
+administers it; SCPs and RCPs are attached from the organization's management
+account, so they are the second line. What each statement is for, and what the
+user attaches where, is in docs/guardrails.md.
+
+Entry point: `guardrail_artifacts(model)`. Every policy is built from the shared
+document model, split to fit AWS's 5,120-character limit (minified), and is
+Deny-only: SCPs and RCPs never grant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Model
+from slpc.dsl.diagnostics import Diagnostic, error, warning
+
+from . import perimeter
+from .document import Condition, PolicyDocument, Principal, Statement
+from .grants import sid, unique_sids
+from .limits import RULES, measure
+
+if TYPE_CHECKING:  # targets/__init__.py imports this module; Artifact is imported lazily
+    from . import Artifact
+
+SCP, RCP = "scp", "rcp"
+
+# AWS Organizations: at most 5 SCPs (and 5 RCPs) attached to one root, OU or
+# account, the AWS-managed FullAWSAccess / RCPFullAWSAccess included.
+ATTACH_QUOTA = 5
+
+# --------------------------------------------------------------------------- #
+# Condition keys (the global ones slpc already names are in perimeter.py)
+
+REQUESTED_REGION = "aws:RequestedRegion"
+PRINCIPAL_ORG = "aws:PrincipalOrgID"
+PRINCIPAL_ACCOUNT = "aws:PrincipalAccount"
+SOURCE_ORG = "aws:SourceOrgID"
+SOURCE_ACCOUNT = "aws:SourceAccount"
+SM_SUBNETS = "sagemaker:VpcSubnets"
+SM_SECURITY_GROUPS = "sagemaker:VpcSecurityGroupIds"
+SM_ISOLATION = "sagemaker:NetworkIsolation"
+SM_ICT_ENCRYPTION = "sagemaker:InterContainerTrafficEncryption"
+# The Service Authorization Reference names these `...KmsKey` (type ARN); there is
+# no `...KmsKeyArn` form in it.
+SM_VOLUME_KEY = "sagemaker:VolumeKmsKey"
+SM_OUTPUT_KEY = "sagemaker:OutputKmsKey"
+KMS_MULTI_REGION = "kms:MultiRegion"
+
+# --------------------------------------------------------------------------- #
+# Action families of the guardrails
+
+# Regional services that hold or move model IP: denied outside the deployment's
+# regions. Global services (IAM, STS, Organizations, CloudFront, Route 53...)
+# are exempt by not being listed. S3 is handled apart, see S3_REGIONAL_RESOURCES.
+REGIONAL_ML_ACTIONS = ("bedrock:*", "ecr:*", "execute-api:*", "kms:*", "sagemaker:*")
+# S3's account-level actions (ListAllMyBuckets, the account's public access
+# block, listing access points or jobs) take Resource "*" and are served from a
+# single endpoint for the console; scoping the deny to S3 resource ARNs leaves
+# them out without NotAction and without a hand-kept list of S3 actions.
+S3_REGIONAL_ACTIONS = ("s3:*",)
+
+
+def s3_regional_resources(partition: str) -> tuple[str, ...]:
+    """Every S3 resource ARN: buckets and objects (empty region and account, which
+    `*` matches), access points, Object Lambda, batch jobs, Storage Lens and
+    Multi-Region Access Points."""
+    return (f"arn:{partition}:s3:*:*:*",)
+
+
+# SageMaker resources that run the spec's data or models. Which key applies to
+# which action is the Service Authorization Reference's (tests check it against
+# the catalogue).
+SM_VPC_JOBS = ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateProcessingJob",
+               "sagemaker:CreateTrainingJob")
+SM_MODEL = ("sagemaker:CreateModel",)
+SM_ENDPOINT_CONFIG = ("sagemaker:CreateEndpointConfig",)
+SM_TRANSFORM = ("sagemaker:CreateTransformJob",)
+# Must run in the spec's subnets (absent VPC config denied).
+SM_REQUIRE_VPC = SM_VPC_JOBS + SM_MODEL
+# Must not name a foreign subnet or security group. CreateEndpointConfig's VpcConfig
+# is optional (classic endpoints take the model's), so only a foreign value is denied.
+SM_NO_FOREIGN_VPC = SM_REQUIRE_VPC + SM_ENDPOINT_CONFIG
+SM_REQUIRE_ISOLATION = SM_VPC_JOBS + SM_MODEL
+SM_REQUIRE_ICT_ENCRYPTION = SM_VPC_JOBS
+SM_OUTPUT_KEY_ACTIONS = SM_VPC_JOBS + SM_TRANSFORM
+SM_VOLUME_KEY_ACTIONS = SM_VPC_JOBS + SM_TRANSFORM + SM_ENDPOINT_CONFIG
+# A missing volume key is not denied: SageMaker refuses VolumeKmsKeyId on instance
+# types with local NVMe storage (p4d, p5, g5, trn1: the LLM training types), whose
+# volumes the hardware encrypts. Set to True to require it anyway.
+REQUIRE_VOLUME_KEY = False
+
+AUDIT_TAMPERING_ACTIONS = (
+    "cloudtrail:DeleteEventDataStore", "cloudtrail:DeleteTrail", "cloudtrail:PutEventSelectors",
+    "cloudtrail:StopEventDataStoreIngestion", "cloudtrail:StopLogging", "cloudtrail:UpdateEventDataStore",
+    "cloudtrail:UpdateTrail",
+    "guardduty:CreateFilter", "guardduty:CreateIPSet", "guardduty:DeleteDetector", "guardduty:DeleteMembers",
+    "guardduty:DeletePublishingDestination", "guardduty:DisassociateFromAdministratorAccount",
+    "guardduty:DisassociateFromMasterAccount", "guardduty:DisassociateMembers", "guardduty:StopMonitoringMembers",
+    "guardduty:UpdateDetector", "guardduty:UpdateFilter", "guardduty:UpdateIPSet", "guardduty:UpdateMemberDetectors",
+    "guardduty:UpdateOrganizationConfiguration", "guardduty:UpdatePublishingDestination",
+)
+KMS_MULTI_REGION_ACTIONS = ("kms:ReplicateKey", "kms:UpdatePrimaryRegion")
+S3_REPLICATION_CHANGES = ("s3:PutReplicationConfiguration",)
+ECR_REPLICATION_CHANGES = ("ecr:PutReplicationConfiguration",)
+
+# RCPs: what the perimeter covers on each kind of resource.
+RCP_ASSET_ACTIONS = {"bucket": ("s3:*",), "repository": ("ecr:*",), "key": ("kms:*",)}
+# EBS calls KMS for encrypted volumes (SageMaker's, with the spec's volume key) as
+# this AWS-owned role, outside any network of the spec.
+EC2_INFRASTRUCTURE = "arn:{partition}:iam::*:role/aws:ec2-infrastructure"
+
+
+# --------------------------------------------------------------------------- #
+# Small builders
+
+
+def _deny(name: str, actions: Iterable[str], *conditions: Condition,
+          resources: Sequence[str] = ("*",), rcp: bool = False) -> Statement:
+    return Statement("Deny", actions=tuple(sorted(set(actions))), resources=tuple(resources),
+                     conditions=tuple(sorted(conditions, key=lambda c: (c.operator, c.key))),
+                     sid=name, principal=Principal.any() if rcp else None)
+
+
+def _sorted(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(values)))
+
+
+def _admins(model: Model, kinds: Iterable[str]) -> tuple[str, ...]:
+    """Role ARNs of the admins of the spec's assets of these kinds (keys: "key")."""
+    kinds = set(kinds)
+    names: set[str] = set()
+    for a in model.assets.values():
+        if a.kind in kinds:
+            names.update(a.admins)
+    if "key" in kinds:
+        for k in model.keys.values():
+            names.update(k.admins)
+    return _sorted(model.principals[n].arn for n in names)
+
+
+def spec_accounts(model: Model) -> tuple[str, ...]:
+    """Every account the spec names: the deployment's, its roles', networks', assets' and keys'."""
+    accts = {model.deployment.account}
+    accts.update(p.account for p in model.principals.values())
+    accts.update(n.account for n in model.networks.values())
+    accts.update(a.account for a in model.assets.values())
+    accts.update(k.account for k in model.keys.values())
+    return _sorted(accts)
+
+
+# --------------------------------------------------------------------------- #
+# SCP statements
+
+
+def scp_statements(model: Model) -> tuple[list[Statement], list[Diagnostic]]:
+    dep = model.deployment
+    diags: list[Diagnostic] = []
+    out = [
+        _deny("DenyMlServicesOutsideRegions", REGIONAL_ML_ACTIONS,
+              Condition("StringNotEquals", REQUESTED_REGION, dep.regions)),
+        _deny("DenyS3OutsideRegions", S3_REGIONAL_ACTIONS,
+              Condition("StringNotEquals", REQUESTED_REGION, dep.regions),
+              resources=s3_regional_resources(dep.partition)),
+    ]
+    out += _sagemaker_statements(model, diags)
+    out += [
+        _deny("DenyAuditTampering", AUDIT_TAMPERING_ACTIONS,
+              *perimeter.principal_is_not(_admins(model, ("bucket", "repository", "key")))),
+        _deny("DenyMultiRegionKeys", ("kms:CreateKey",), Condition("Bool", KMS_MULTI_REGION, ("true",))),
+        _deny("DenyKeyReplication", KMS_MULTI_REGION_ACTIONS),
+        _deny("DenyS3ReplicationChanges", S3_REPLICATION_CHANGES,
+              *perimeter.principal_is_not(_admins(model, ("bucket",)))),
+        _deny("DenyEcrReplicationChanges", ECR_REPLICATION_CHANGES,
+              *perimeter.principal_is_not(_admins(model, ("repository",)))),
+    ]
+    return out, diags
+
+
+def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Statement]:
+    subnets = _sorted(s for n in model.networks.values() for s in n.subnets)
+    groups = _sorted(g for n in model.networks.values() for g in n.security_groups)
+    keys = _sorted(k.arn for k in model.keys.values())
+    out: list[Statement] = []
+    if subnets:
+        out += [
+            _deny("DenySageMakerWithoutVpc", SM_REQUIRE_VPC, Condition("Null", SM_SUBNETS, ("true",))),
+            _deny("DenySageMakerForeignSubnets", SM_NO_FOREIGN_VPC,
+                  Condition("ForAnyValue:StringNotEquals", SM_SUBNETS, subnets)),
+        ]
+        if groups:
+            out.append(_deny("DenySageMakerForeignSecurityGroups", SM_NO_FOREIGN_VPC,
+                             Condition("ForAnyValue:StringNotEquals", SM_SECURITY_GROUPS, groups)))
+    else:
+        diags.append(warning(
+            "W530", "no network declares `subnets`: the SCP does not require SageMaker jobs and models "
+            "to run in the spec's VPC subnets", None,
+            'declare the training subnets in a network: subnets ["subnet-..."]'))
+    out += [
+        _deny("DenySageMakerWithoutNetworkIsolation", SM_REQUIRE_ISOLATION,
+              Condition("BoolIfExists", SM_ISOLATION, ("false",))),
+        _deny("DenySageMakerEndpointConfigWithoutIsolation", SM_ENDPOINT_CONFIG,
+              Condition("Bool", SM_ISOLATION, ("false",))),
+        _deny("DenySageMakerUnencryptedInterContainerTraffic", SM_REQUIRE_ICT_ENCRYPTION,
+              Condition("BoolIfExists", SM_ICT_ENCRYPTION, ("false",))),
+    ]
+    if keys:
+        volume_present = () if REQUIRE_VOLUME_KEY else (Condition("Null", SM_VOLUME_KEY, ("false",)),)
+        out += [
+            _deny("DenySageMakerOtherOutputKeys", SM_OUTPUT_KEY_ACTIONS,
+                  Condition("ArnNotEquals", SM_OUTPUT_KEY, keys)),
+            _deny("DenySageMakerOtherVolumeKeys", SM_VOLUME_KEY_ACTIONS,
+                  Condition("ArnNotEquals", SM_VOLUME_KEY, keys), *volume_present),
+        ]
+    else:
+        diags.append(warning(
+            "W531", "the spec declares no key: the SCP does not restrict SageMaker's volume and output keys",
+            None, "declare the KMS key that encrypts model data with `key NAME { arn ... admins [...] }`"))
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# RCP statements
+
+
+def rcp_statements(model: Model) -> list[Statement]:
+    org = model.deployment.org
+    accounts = spec_accounts(model)
+    targets = _rcp_targets(model)
+    if not targets:
+        return []
+    all_resources = _sorted(r for _, _, _, resources in targets for r in resources)
+    # The identity perimeter covers every action of the service on the resource.
+    all_actions = _sorted(a for kind, _, _, _ in targets for a in RCP_ASSET_ACTIONS[kind])
+
+    identity = [Condition("StringNotEqualsIfExists", PRINCIPAL_ACCOUNT, accounts),
+                Condition("BoolIfExists", perimeter.PRINCIPAL_IS_SERVICE, ("false",))]
+    deputy = [Condition("StringNotEqualsIfExists", SOURCE_ACCOUNT, accounts),
+              Condition("Null", SOURCE_ACCOUNT, ("false",)),
+              Condition("Bool", perimeter.PRINCIPAL_IS_SERVICE, ("true",))]
+    if org:
+        identity.append(Condition("StringNotEqualsIfExists", PRINCIPAL_ORG, (org,)))
+        deputy.append(Condition("StringNotEqualsIfExists", SOURCE_ORG, (org,)))
+    out = [
+        _deny("DenyPrincipalsOutsidePerimeter", all_actions, *identity, resources=all_resources, rcp=True),
+        _deny("DenyServicesForOthers", all_actions, *deputy, resources=all_resources, rcp=True),
+    ]
+    # Network perimeter: one statement per distinct (actions, conditions), resources merged.
+    groups: dict[tuple[tuple[str, ...], tuple[Condition, ...]], list[str]] = {}
+    for _, actions, conditions, resources in targets:
+        groups.setdefault((actions, conditions), []).extend(resources)
+    for (actions, conditions), resources in sorted(groups.items(), key=lambda kv: (kv[0][0], sorted(kv[1]))):
+        label = {"s3": "Buckets", "ecr": "Repositories", "kms": "Keys"}[actions[0].split(":")[0]]
+        out.append(_deny(sid("DenyOutsideNetworks", label), actions, *conditions,
+                         resources=_sorted(resources), rcp=True))
+    return out
+
+
+def _rcp_targets(model: Model) -> list[tuple[str, tuple[str, ...], tuple[Condition, ...], tuple[str, ...]]]:
+    """(kind, network-perimeter actions and conditions, resource ARNs) for each bucket,
+    repository and key of the spec."""
+    part = model.deployment.partition
+    grant_nets: dict[str, set[str]] = {}
+    for g in model.grants:
+        grant_nets.setdefault(g.asset, set()).update(g.networks)
+    key_nets: dict[str, set[str]] = {}
+    out = []
+    for a in sorted(model.assets.values(), key=lambda a: a.name):
+        if a.kind not in ("bucket", "repository"):
+            continue
+        nets = sorted(grant_nets.get(a.name, ()))
+        if a.kind == "bucket" and a.key:
+            key_nets.setdefault(a.key, set()).update(nets)
+        conds = perimeter.outside(model, nets, V.ASSET_SERVICES[a.kind]) + perimeter.NOT_AWS_SERVICE
+        resources = (a.arn, a.object_arn_prefix + "*") if a.kind == "bucket" else (a.arn,)
+        out.append((a.kind, RCP_ASSET_ACTIONS[a.kind], conds, resources))
+    for k in sorted(model.keys.values(), key=lambda k: k.name):
+        # Only cryptographic use: administration stays reachable for the key's admins
+        # wherever they are (the identity perimeter still applies). S3's own calls for
+        # SSE-KMS come via an AWS service and are exempt.
+        nets = sorted(key_nets.get(k.name, ()))
+        conds = perimeter.outside(model, nets, ("kms",)) + perimeter.NOT_AWS_SERVICE + (
+            Condition("ArnNotLikeIfExists", perimeter.PRINCIPAL_ARN, (EC2_INFRASTRUCTURE.format(partition=part),)),)
+        out.append(("key", tuple(sorted(V.KMS_CRYPTO_ACTIONS)), conds, (k.arn,)))
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Fitting statements into policies
+
+
+def _fits(kind: str, statements: Sequence[Statement]) -> bool:
+    return measure(kind, PolicyDocument(tuple(statements))) <= RULES[kind].limit
+
+
+def split_resources(kind: str, statement: Statement) -> list[Statement]:
+    """A statement whose Resource list is too long, as several statements that each fit
+    alone (denying on a subset of resources keeps the meaning: the denies add up).
+    Condition values are never split: for a negated operator that would change the meaning."""
+    if _fits(kind, [statement]) or len(statement.resources) < 2:
+        return [statement]
+    out, chunk = [], []
+    for r in statement.resources:
+        trial = chunk + [r]
+        if chunk and not _fits(kind, [replace(statement, resources=tuple(trial))]):
+            out.append(replace(statement, resources=tuple(chunk)))
+            chunk = [r]
+        else:
+            chunk = trial
+    out.append(replace(statement, resources=tuple(chunk)))
+    return out
+
+
+def pack(kind: str, statements: Sequence[Statement]) -> tuple[list[PolicyDocument], list[Diagnostic]]:
+    """Statements, in order, into as few policies as fit AWS's limit; an error for any
+    statement that cannot fit in a policy of its own."""
+    rule = RULES[kind]
+    docs: list[PolicyDocument] = []
+    diags: list[Diagnostic] = []
+    current: list[Statement] = []
+    for s in statements:
+        if not _fits(kind, [s]):
+            size = measure(kind, PolicyDocument((s,)))
+            diags.append(error(
+                "E530", f"the {rule.what} statement {s.sid} is {size:,} {rule.unit} on its own, over AWS's "
+                f"limit of {rule.limit:,}: it cannot be split without changing its meaning", None,
+                "declare fewer subnets, security groups, keys, admins, regions or networks for it to list"))
+            continue
+        if current and not _fits(kind, current + [s]):
+            docs.append(PolicyDocument(tuple(current)))
+            current = []
+        current.append(s)
+    if current:
+        docs.append(PolicyDocument(tuple(current)))
+    return docs, diags
+
+
+# --------------------------------------------------------------------------- #
+# Entry point
+
+
+def guardrail_artifacts(model: Model) -> tuple[list["Artifact"], list[Diagnostic]]:
+    """The SCP and RCP artifacts of the deployment (kinds `scp`, `rcp`), each within
+    5,120 characters minified, skipping a kind the deployment opted out of."""
+    from . import Artifact
+
+    dep = model.deployment
+    target = dep.org or dep.account
+    arts: list[Artifact] = []
+    diags: list[Diagnostic] = []
+    builders: dict[str, Callable[[], tuple[list[Statement], list[Diagnostic]]]] = {
+        SCP: lambda: scp_statements(model),
+        RCP: lambda: (rcp_statements(model), []),
+    }
+    for kind in (SCP, RCP):
+        if kind not in dep.guardrails:
+            continue
+        statements, more = builders[kind]()
+        diags += more
+        pieces = [p for s in statements for p in split_resources(kind, s)]
+        docs, more = pack(kind, unique_sids(pieces))
+        diags += more
+        if len(docs) > ATTACH_QUOTA - 1:
+            diags.append(warning(
+                "W532", f"the {RULES[kind].what} guardrails take {len(docs)} policies; AWS Organizations "
+                f"attaches at most {ATTACH_QUOTA} to one target, the AWS-managed full-access policy included",
+                None, "attach them at different levels (organization root, OU, account) or narrow the spec"))
+        for n, doc in enumerate(docs, 1):
+            arts.append(Artifact(kind, target, dep.account, f"org/{kind}-{n}.json", f"{kind}-{n}", doc))
+    return arts, diags
