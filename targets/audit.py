@@ -1,0 +1,376 @@
+"""Audit and detection settings: CloudTrail data events, EventBridge rules, GuardDuty.
+
+Entry point: `audit_artifacts(model) -> (artifacts, diagnostics)`. Every artifact is
+a *settings* document (a dict shaped like the input of the AWS API that applies it),
+not a policy. What each file holds, how to apply it and the AWS limits it respects
+are in docs/audit.md.
+
+Actions come from the verb table's families (compiler/verbs.py); this module only
+adds the one fact the table does not hold: which CloudTrail `eventName`s each IAM
+action authorises (`EVENT_NAMES`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import TYPE_CHECKING, Iterable
+
+from slpc.compiler.model import Asset, Model
+from slpc.compiler.verbs import (
+    BUCKET, BUCKET_PREFIX, ECR_PERIMETER_ACTIONS, KMS_ADMIN_ACTIONS, OBJECT,
+    S3_BREAKGLASS_ACTIONS, S3_BUCKET_DATA_ACTIONS, S3_OBJECT_DATA_ACTIONS, S3_PERIMETER_ACTIONS,
+    VERBS,
+)
+from slpc.dsl.diagnostics import Diagnostic, error
+
+if TYPE_CHECKING:  # targets/__init__.py imports this module: no import of it at load time
+    from . import Artifact
+
+DATA_EVENTS = "data_events"
+
+# --------------------------------------------------------------------------- #
+# AWS facts (docs/audit.md cites each)
+
+# CloudTrail PutEventSelectors / "Quotas in AWS CloudTrail": a trail with advanced
+# event selectors takes at most 500 values over all conditions of all its selectors
+# (every string in every Equals/StartsWith/... list counts once), at most 250 data
+# resources, and at most 5 event selectors.
+CLOUDTRAIL_MAX_VALUES = 500
+CLOUDTRAIL_MAX_DATA_RESOURCES = 250
+CLOUDTRAIL_MAX_SELECTORS = 5
+CLOUDTRAIL_OPERATORS = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", "NotEndsWith")
+S3_OBJECT_TYPE = "AWS::S3::Object"
+
+# EventBridge PutRule: Name 1-64 characters of [.-_A-Za-z0-9]; EventPattern (a JSON
+# string) at most 4,096 characters; Description at most 512.
+RULE_NAME_MAX = 64
+RULE_PATTERN_MAX = 4096
+RULE_DESCRIPTION_MAX = 512
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+# The CloudTrail eventName(s) of the requests each IAM action authorises. Keys are
+# exactly the actions of the verb table's families used below (tests/test_audit.py
+# checks it); an action whose event carries its own name maps to itself.
+EVENT_NAMES: dict[str, tuple[str, ...]] = {
+    # object data (S3_OBJECT_DATA_ACTIONS, S3_BUCKET_DATA_ACTIONS)
+    "s3:GetObject": ("GetObject", "HeadObject", "SelectObjectContent"),
+    "s3:GetObjectVersion": ("GetObject", "HeadObject"),  # a versionId request parameter
+    "s3:GetObjectTorrent": ("GetObjectTorrent",),
+    "s3:GetObjectVersionTorrent": ("GetObjectTorrent",),
+    "s3:GetObjectAttributes": ("GetObjectAttributes",),
+    "s3:GetObjectVersionAttributes": ("GetObjectAttributes",),
+    "s3:RestoreObject": ("RestoreObject",),
+    "s3:PutObject": ("PutObject", "PostObject", "CopyObject", "CreateMultipartUpload", "UploadPart",
+                     "UploadPartCopy", "CompleteMultipartUpload"),
+    "s3:AbortMultipartUpload": ("AbortMultipartUpload",),
+    "s3:ListMultipartUploadParts": ("ListParts",),
+    "s3:DeleteObject": ("DeleteObject", "DeleteObjects"),
+    "s3:DeleteObjectVersion": ("DeleteObject", "DeleteObjects"),  # with a versionId
+    "s3:ListBucket": ("ListObjects", "ListObjectsV2"),
+    "s3:ListBucketVersions": ("ListObjectVersions",),
+    "s3:ListBucketMultipartUploads": ("ListMultipartUploads",),
+    # bucket perimeter (S3_PERIMETER_ACTIONS): a put and, where S3 has one, its delete
+    "s3:PutBucketPolicy": ("PutBucketPolicy",),
+    "s3:DeleteBucketPolicy": ("DeleteBucketPolicy",),
+    "s3:PutBucketAcl": ("PutBucketAcl",),
+    "s3:PutObjectAcl": ("PutObjectAcl",),
+    "s3:PutObjectVersionAcl": ("PutObjectAcl",),
+    "s3:PutReplicationConfiguration": ("PutBucketReplication", "DeleteBucketReplication"),
+    "s3:PutBucketPublicAccessBlock": ("PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock"),
+    "s3:PutEncryptionConfiguration": ("PutBucketEncryption", "DeleteBucketEncryption"),
+    "s3:PutBucketObjectLockConfiguration": ("PutObjectLockConfiguration",),
+    "s3:PutBucketVersioning": ("PutBucketVersioning",),
+    "s3:PutBucketOwnershipControls": ("PutBucketOwnershipControls", "DeleteBucketOwnershipControls"),
+    "s3:PutLifecycleConfiguration": ("PutBucketLifecycle", "DeleteBucketLifecycle"),
+    "s3:DeleteBucket": ("DeleteBucket",),
+    # breakglass (S3_BREAKGLASS_ACTIONS): a permission on DeleteObject, no event of its own
+    "s3:BypassGovernanceRetention": ("DeleteObject", "DeleteObjects"),
+}
+
+# Key-policy changes, disabling and deletion: the perimeter subset of the admin family.
+KMS_PERIMETER_ACTIONS = ("kms:PutKeyPolicy", "kms:DisableKey", "kms:ScheduleKeyDeletion")
+# A VPC endpoint's policy is changed (or removed) by ModifyVpcEndpoint.
+EC2_ENDPOINT_EVENTS = ("ModifyVpcEndpoint", "DeleteVpcEndpoints")
+
+DATA_ACTIONS = S3_OBJECT_DATA_ACTIONS + S3_BUCKET_DATA_ACTIONS
+
+
+def event_names(actions: Iterable[str]) -> tuple[str, ...]:
+    """CloudTrail event names of these IAM actions, sorted and unique. Actions of
+    services whose events carry the action's name (ECR, KMS) map to that name."""
+    out: set[str] = set()
+    for a in actions:
+        out.update(EVENT_NAMES.get(a, (a.split(":", 1)[1],)) if a.startswith("s3:") else (a.split(":", 1)[1],))
+    return tuple(sorted(out))
+
+
+def data_event_names() -> tuple[str, ...]:
+    return event_names(DATA_ACTIONS)
+
+
+# --------------------------------------------------------------------------- #
+# Names
+
+
+_RULE_CHARS = re.compile(r"[^.\-_A-Za-z0-9]+")
+
+
+def rule_name(*parts: str) -> str:
+    """An EventBridge rule name: `slpc-<parts>`, invalid characters replaced by `-`;
+    over 64 characters, cut and suffixed with a hash of the full name (stays unique)."""
+    full = _RULE_CHARS.sub("-", "-".join(("slpc",) + parts)).strip("-")
+    if len(full) <= RULE_NAME_MAX:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return full[: RULE_NAME_MAX - 9].rstrip("-") + "-" + digest
+
+
+def rule_arn(model: Model, region: str, name: str) -> str:
+    d = model.deployment
+    return f"arn:{d.partition}:events:{region}:{d.account}:rule/{name}"
+
+
+def audited_buckets(model: Model) -> list[Asset]:
+    """Buckets with `audit data_events`, sorted by declared name."""
+    return sorted((a for a in model.assets_of("bucket") if DATA_EVENTS in a.audit), key=lambda a: a.name)
+
+
+# --------------------------------------------------------------------------- #
+# CloudTrail
+
+
+def count_values(selectors: list[dict]) -> int:
+    """Values as CloudTrail counts them against its per-trail quota: every string of
+    every operator list of every field selector of every selector."""
+    return sum(len(fs.get(op, ())) for sel in selectors for fs in sel["FieldSelectors"] for op in CLOUDTRAIL_OPERATORS)
+
+
+def event_selectors(model: Model) -> tuple[list[dict], list[Diagnostic]]:
+    """PutEventSelectors' AdvancedEventSelectors: management events (so the trail keeps
+    logging them: the call replaces every selector) and S3 data events on the objects
+    of every audited bucket.
+
+    All buckets share one data selector: the quota counts values per trail, and each
+    extra selector would cost two more (its eventCategory and resources.type)."""
+    dep = model.deployment
+    prefixes = sorted(a.object_arn_prefix for a in audited_buckets(model))
+    selectors: list[dict] = [{
+        "Name": f"slpc {dep.name}: management events",
+        "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}],
+    }]
+    if prefixes:
+        selectors.append({
+            "Name": f"slpc {dep.name}: S3 data events on audited model buckets",
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": [S3_OBJECT_TYPE]},
+                {"Field": "resources.ARN", "StartsWith": prefixes},
+            ],
+        })
+    diags = []
+    values = count_values(selectors)
+    if len(prefixes) > CLOUDTRAIL_MAX_DATA_RESOURCES or values > CLOUDTRAIL_MAX_VALUES \
+            or len(selectors) > CLOUDTRAIL_MAX_SELECTORS:
+        diags.append(error(
+            "E541",
+            f"{len(prefixes)} buckets with `audit data_events` need {values} CloudTrail selector values "
+            f"({len(prefixes)} bucket prefixes), over AWS's limits of {CLOUDTRAIL_MAX_DATA_RESOURCES} data "
+            f"resources and {CLOUDTRAIL_MAX_VALUES} values per trail",
+            None,
+            f"audit at most {CLOUDTRAIL_MAX_DATA_RESOURCES} buckets per deployment, or split the deployment "
+            "over several specs (each with its own trail)"))
+    return selectors, diags
+
+
+# --------------------------------------------------------------------------- #
+# EventBridge
+
+
+def _session_issuer(matcher: list) -> dict:
+    # For an assumed-role session, userIdentity.arn is the STS session ARN
+    # (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION); the role's own ARN (with its
+    # path) is userIdentity.sessionContext.sessionIssuer.arn.
+    return {"sessionContext": {"sessionIssuer": {"arn": matcher}}}
+
+
+def allowed_by_event(model: Model, bucket: Asset) -> dict[str, tuple[str, ...]]:
+    """For every data event name: the role ARNs the spec lets cause it on this bucket
+    (grantees through their verbs' object and listing actions, breakglass roles
+    through theirs). Prefixes, networks and `until` are not considered here."""
+    universe = data_event_names()
+    allowed: dict[str, set[str]] = {e: set() for e in universe}
+
+    def add(arn: str, actions: Iterable[str]) -> None:
+        for e in event_names(a for a in actions if a in DATA_ACTIONS or a in S3_BREAKGLASS_ACTIONS):
+            if e in allowed:
+                allowed[e].add(arn)
+
+    for g in model.grants:
+        if g.asset != bucket.name:
+            continue
+        verb = VERBS[("bucket", g.verb)]
+        add(model.principals[g.principal].arn,
+            (a for a, scope in verb.actions if scope in (OBJECT, BUCKET_PREFIX, BUCKET)))
+    for name in bucket.breakglass:
+        add(model.principals[name].arn, S3_BREAKGLASS_ACTIONS)
+    return {e: tuple(sorted(arns)) for e, arns in allowed.items()}
+
+
+def data_access_pattern(model: Model, bucket: Asset) -> dict:
+    """Data events on the bucket by anyone the spec does not let cause them.
+
+    Events that the same roles may cause form one group. Per group, a `$or` branch
+    matches a role session whose issuer is none of those roles; when no role may
+    cause them, any caller matches. Callers without a role session (IAM users, the
+    root user, anonymous requests, and -- in the bucket owner's log -- every caller
+    from another account, which CloudTrail shows as type `AWSAccount` with no ARN)
+    have no sessionIssuer, and `anything-but` never matches a missing field: further
+    branches match them with `exists: false`, except callers from the accounts of the
+    group's cross-account roles, whom the bucket owner's log cannot tell apart.
+    """
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for event, arns in allowed_by_event(model, bucket).items():
+        groups.setdefault(arns, []).append(event)
+    no_session = _session_issuer([{"exists": False}])["sessionContext"]
+    branches, plain_no_session = [], []
+    for arns, events in sorted(groups.items(), key=lambda kv: sorted(kv[1])):
+        events = sorted(events)
+        if not arns:
+            branches.append({"eventName": events})
+            continue
+        branches.append({"eventName": events, "userIdentity": _session_issuer([{"anything-but": list(arns)}])})
+        foreign = sorted({arn.split(":")[4] for arn in arns} - {bucket.account})
+        if not foreign:
+            plain_no_session += events
+            continue
+        branches.append({"eventName": events, "userIdentity": {"sessionContext": no_session,
+                                                                "accountId": [{"anything-but": foreign}]}})
+        branches.append({"eventName": events, "userIdentity": {"sessionContext": no_session,
+                                                                "accountId": [{"exists": False}]}})
+    if plain_no_session:
+        branches.append({"eventName": sorted(plain_no_session), "userIdentity": {"sessionContext": no_session}})
+    return {
+        "source": ["aws.s3"],
+        "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+        "detail": {
+            "eventSource": ["s3.amazonaws.com"],
+            "requestParameters": {"bucketName": [bucket.resource_name]},
+            "$or": branches,
+        },
+    }
+
+
+def _rule_settings(name: str, description: str, pattern: dict) -> dict:
+    return {"Name": name, "Description": description[:RULE_DESCRIPTION_MAX], "EventPattern": pattern,
+            "State": "ENABLED"}
+
+
+def pattern_length(pattern: dict) -> int:
+    """Characters of the EventPattern string PutRule receives (compact JSON)."""
+    return len(json.dumps(pattern, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
+
+
+def _chunks(names: list[str], make) -> list[list[str]]:
+    """Split sorted names into consecutive runs whose pattern `make(run)` fits PutRule."""
+    runs: list[list[str]] = [[]]
+    for n in names:
+        if runs[-1] and pattern_length(make(runs[-1] + [n])) > RULE_PATTERN_MAX:
+            runs.append([])
+        runs[-1].append(n)
+    return runs
+
+
+def perimeter_patterns(model: Model) -> list[tuple[str, str, dict]]:
+    """(file label, description, pattern) for each service whose perimeter slpc sets:
+    S3 (the deployment's buckets), ECR (its repositories), KMS and EC2 (VPC endpoints)
+    -- the last two for every key or endpoint of the account, since their events do
+    not name the resource in one reliable field. When the bucket or repository names
+    make a pattern longer than PutRule takes, they are split over several rules
+    (labels `s3-1`, `s3-2`, ...)."""
+    dep = model.deployment
+    out = []
+
+    def pattern(service: str, events: tuple[str, ...], extra: dict | None = None) -> dict:
+        detail: dict = {"eventSource": [f"{service}.amazonaws.com"], "eventName": list(events)}
+        detail.update(extra or {})
+        return {"source": [f"aws.{service}"], "detail-type": [CLOUDTRAIL_DETAIL_TYPE], "detail": detail}
+
+    def scoped(service: str, events: tuple[str, ...], field: str, names: list[str], description: str) -> None:
+        if not names:
+            return
+        make = lambda run: pattern(service, events, {"requestParameters": {field: run}})  # noqa: E731
+        runs = _chunks(names, make)
+        for i, run in enumerate(runs, 1):
+            label = service if len(runs) == 1 else f"{service}-{i}"
+            part = "" if len(runs) == 1 else f" (part {i} of {len(runs)})"
+            out.append((label, description + part, make(run)))
+
+    scoped("s3", event_names(S3_PERIMETER_ACTIONS), "bucketName",
+           sorted(a.resource_name for a in model.assets_of("bucket")),
+           f"slpc {dep.name}: perimeter changes to model buckets (policy, ACL, public access block, "
+           "encryption, Object Lock, versioning, replication, deletion)")
+    scoped("ecr", event_names(ECR_PERIMETER_ACTIONS), "repositoryName",
+           sorted(a.resource_name for a in model.assets_of("repository")),
+           f"slpc {dep.name}: perimeter changes to model image repositories")
+    if model.keys:
+        out.append(("kms", f"slpc {dep.name}: KMS key policy changes, key disabling and deletion scheduling "
+                           f"in account {dep.account}",
+                    pattern("kms", event_names(KMS_PERIMETER_ACTIONS))))
+    if any(n.endpoints and n.account == dep.account for n in model.networks.values()):
+        out.append(("ec2", f"slpc {dep.name}: VPC endpoint policy changes and deletions in account {dep.account}",
+                    pattern("ec2", EC2_ENDPOINT_EVENTS)))
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Entry point
+
+
+def audit_artifacts(model: Model) -> tuple[list["Artifact"], list[Diagnostic]]:
+    """Audit and detection artifacts of a deployment, sorted by path, with any
+    diagnostics (E541 CloudTrail quota, E542 EventBridge rule over PutRule's limit).
+
+    CloudTrail selectors and EventBridge rules exist only when some bucket has
+    `audit data_events`; GuardDuty S3 protection is written whenever the deployment
+    has a bucket (one file per allowed region)."""
+    from . import Artifact  # the package imports this module: import at call time
+
+    dep = model.deployment
+    arts: list[Artifact] = []
+    diags: list[Diagnostic] = []
+    audited = audited_buckets(model)
+    if audited:
+        selectors, more = event_selectors(model)
+        diags += more
+        arts.append(Artifact("cloudtrail-event-selectors", "trail", dep.account,
+                             "audit/cloudtrail-event-selectors.json", dep.name,
+                             settings={"AdvancedEventSelectors": selectors}))
+        for b in audited:
+            region = b.region or dep.regions[0]
+            name = rule_name(dep.name, "data", b.name)
+            settings = _rule_settings(
+                name, f"slpc {dep.name}: data access to bucket {b.resource_name} by a principal the spec "
+                      "does not let cause the event", data_access_pattern(model, b))
+            arts.append(Artifact("eventbridge-rule", rule_arn(model, region, name), dep.account,
+                                 f"audit/eventbridge-data-{b.name}.json", b.name, settings=settings))
+        for region in sorted(dep.regions):
+            for label, description, pattern in perimeter_patterns(model):
+                name = rule_name(dep.name, "perimeter", label, region)
+                arts.append(Artifact("eventbridge-rule", rule_arn(model, region, name), dep.account,
+                                     f"audit/eventbridge-perimeter-{label}-{region}.json", dep.name,
+                                     settings=_rule_settings(name, description, pattern)))
+    if model.assets_of("bucket"):
+        for region in sorted(dep.regions):
+            arts.append(Artifact("guardduty-feature", region, dep.account, f"audit/guardduty-{region}.json",
+                                 dep.name, settings={"Features": [{"Name": "S3_DATA_EVENTS", "Status": "ENABLED"}]}))
+    for art in arts:
+        if art.kind == "eventbridge-rule":
+            size = pattern_length(art.settings["EventPattern"])
+            if size > RULE_PATTERN_MAX:
+                diags.append(error(
+                    "E542", f"the EventBridge pattern of {art.path} is {size:,} characters, over PutRule's limit "
+                            f"of {RULE_PATTERN_MAX:,}", None,
+                    "fewer roles may touch this bucket's data: split its grants over more buckets"))
+    return sorted(arts, key=lambda a: a.path), diags
