@@ -298,45 +298,63 @@ def _fits(kind: str, statements: Sequence[Statement]) -> bool:
     return measure(kind, PolicyDocument(tuple(statements))) <= RULES[kind].limit
 
 
-def split_resources(kind: str, statement: Statement) -> list[Statement]:
-    """A statement whose Resource list is too long, as several statements that each fit
-    alone (denying on a subset of resources keeps the meaning: the denies add up).
-    Condition values are never split: for a negated operator that would change the meaning."""
-    if _fits(kind, [statement]) or len(statement.resources) < 2:
-        return [statement]
-    out, chunk = [], []
-    for r in statement.resources:
-        trial = chunk + [r]
-        if chunk and not _fits(kind, [replace(statement, resources=tuple(trial))]):
-            out.append(replace(statement, resources=tuple(chunk)))
-            chunk = [r]
+def _largest_prefix(kind: str, placed: list[Statement], s: Statement, resources: Sequence[str]) -> int:
+    """How many of the resources, taken in order, fit in a policy beside `placed` (binary search)."""
+    lo, hi = 0, len(resources)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _fits(kind, placed + [replace(s, resources=tuple(resources[:mid]))]):
+            lo = mid
         else:
-            chunk = trial
-    out.append(replace(statement, resources=tuple(chunk)))
-    return out
+            hi = mid - 1
+    return lo
 
 
 def pack(kind: str, statements: Sequence[Statement]) -> tuple[list[PolicyDocument], list[Diagnostic]]:
-    """Statements, in order, into as few policies as fit AWS's limit; an error for any
-    statement that cannot fit in a policy of its own."""
+    """Statements into few policies within AWS's limit.
+
+    A statement goes whole into the first policy with room (first fit, in order).
+    One too large for any policy is split by its Resource list (denying on subsets
+    of the resources keeps the meaning: the denies add up), filling the room left in
+    earlier policies first. Condition values are never split: for a negated operator
+    that would change the meaning. A statement that cannot fit even with one
+    resource is an error. Repeated Sids are numbered across all the policies.
+    """
     rule = RULES[kind]
-    docs: list[PolicyDocument] = []
+    bins: list[list[Statement]] = []
     diags: list[Diagnostic] = []
-    current: list[Statement] = []
     for s in statements:
-        if not _fits(kind, [s]):
+        if not _fits(kind, [replace(s, resources=s.resources[:1])]):
             size = measure(kind, PolicyDocument((s,)))
             diags.append(error(
                 "E530", f"the {rule.what} statement {s.sid} is {size:,} {rule.unit} on its own, over AWS's "
                 f"limit of {rule.limit:,}: it cannot be split without changing its meaning", None,
                 "declare fewer subnets, security groups, keys, admins, regions or networks for it to list"))
             continue
-        if current and not _fits(kind, current + [s]):
-            docs.append(PolicyDocument(tuple(current)))
-            current = []
-        current.append(s)
-    if current:
-        docs.append(PolicyDocument(tuple(current)))
+        home = next((b for b in bins if _fits(kind, b + [s])), None)
+        if home is not None:
+            home.append(s)
+            continue
+        rest = list(s.resources)
+        for b in bins + [None]:  # the room left in each policy, then new policies
+            while rest:
+                target = b if b is not None else []
+                n = _largest_prefix(kind, target, s, rest)
+                if n == 0:
+                    break
+                target.append(replace(s, resources=tuple(rest[:n])))
+                rest = rest[n:]
+                if b is None:
+                    bins.append(target)
+                else:
+                    break
+            if not rest:
+                break
+    flat = unique_sids(st for b in bins for st in b)
+    docs, i = [], 0
+    for b in bins:
+        docs.append(PolicyDocument(tuple(flat[i:i + len(b)])))
+        i += len(b)
     return docs, diags
 
 
@@ -362,8 +380,7 @@ def guardrail_artifacts(model: Model) -> tuple[list["Artifact"], list[Diagnostic
             continue
         statements, more = builders[kind]()
         diags += more
-        pieces = [p for s in statements for p in split_resources(kind, s)]
-        docs, more = pack(kind, unique_sids(pieces))
+        docs, more = pack(kind, unique_sids(statements))
         diags += more
         if len(docs) > ATTACH_QUOTA - 1:
             diags.append(warning(
