@@ -17,6 +17,7 @@ from slpc.dsl.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 
 from . import values
 from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
+from .verbs import reachable_from_cidrs
 from .verbs import ACCOUNT, ASSET_SERVICES, KEY_VIA_S3, KNOWN_ENDPOINT_SERVICES, REQUIRED_SERVICES, VERBS, verbs_for
 
 AUDIT_KINDS = ("data_events",)
@@ -381,7 +382,8 @@ class _Checker:
                 have = {svc for svc, _ in net.endpoints}
                 need = REQUIRED_SERVICES[kind]
                 touches = have & set(ASSET_SERVICES[kind])
-                if not net.cidrs and not touches:
+                public = bool(net.cidrs) and reachable_from_cidrs(ASSET_SERVICES[kind])
+                if not public and not touches:
                     self.err("E403", f"network `{n.text}` has no {' or '.join(need)} endpoint for {kind} `{a.asset.text}`",
                              n.span, f"add `endpoint {need[0]} \"vpce-...\"` to network `{n.text}`, or grant from another network")
                     ok = False

@@ -66,7 +66,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     summary = {"output": args.output, "artifacts": len(c.artifacts)}
     _report(c.diagnostics, c.texts, args.format, summary)
     if args.format == "text":
-        print(f"wrote {len(c.artifacts)} policies and manifest.json to {args.output}")
+        print(f"wrote {len(c.artifacts)} artifacts and manifest.json to {args.output}")
     return EXIT_OK
 
 
@@ -74,7 +74,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     c = _load(args.files, emit=True)
     _report(c.diagnostics, c.texts, args.format)
     if args.format == "text" and c.ok:
-        print(f"ok: {len(c.artifacts)} policies would be written")
+        print(f"ok: {len(c.artifacts)} artifacts would be written")
     return EXIT_OK if c.ok else EXIT_USAGE
 
 

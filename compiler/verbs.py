@@ -90,6 +90,14 @@ REQUIRED_SERVICES: dict[str, tuple[str, ...]] = {
     "endpoint": ("sagemaker.runtime",),
     "api": ("execute-api",),
 }
+# Services reached only through VPC endpoints (private APIs): public CIDRs never count.
+PRIVATE_ONLY_SERVICES = ("execute-api",)
+
+
+def reachable_from_cidrs(services: tuple[str, ...]) -> bool:
+    return not set(services) <= set(PRIVATE_ONLY_SERVICES)
+
+
 KNOWN_ENDPOINT_SERVICES = (
     "s3", "ecr.api", "ecr.dkr", "kms", "sagemaker.runtime", "sagemaker.api",
     "sts", "execute-api", "logs",

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from slpc.compiler.model import Model
 from slpc.dsl.diagnostics import Diagnostic
 
+from .api import api_policy, policy_target
+from .audit import audit_artifacts
 from .bucket import bucket_policy
 from .document import PolicyDocument, dumps
+from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_policy
 from .limits import check_size
@@ -72,8 +75,19 @@ def build(model: Model) -> BuildResult:
             doc, more = repository_policy(model, a)
             arts.append(Artifact("ecr-repository-policy", a.arn, a.account, f"ecr/{a.name}.json", a.name, doc))
             diags += more
+    apis: dict[str, list] = {}
+    for a in model.assets_of("api"):
+        apis.setdefault(a.resource_name, []).append(a)
+    for api_id, stages in sorted(apis.items()):
+        first = stages[0]
+        arts.append(Artifact("apigateway-resource-policy", policy_target(model, first), first.account,
+                             f"apigateway/{api_id}.json", api_id, api_policy(model, stages)))
     for k in model.keys.values():
         arts.append(Artifact("kms-key-policy", k.arn, k.account, f"kms/{k.name}.json", k.name, key_policy(model, k)))
+    for family in (audit_artifacts, guardrail_artifacts):
+        more_arts, more_diags = family(model)
+        arts += more_arts
+        diags += more_diags
     for art in arts:
         if art.document is None:
             continue

@@ -20,11 +20,11 @@ from .document import Condition, Principal, Statement
 SCOPE_SERVICES = {
     V.OBJECT: ("s3",), V.BUCKET_PREFIX: ("s3",), V.BUCKET: ("s3",),
     V.REPOSITORY: V.ASSET_SERVICES["repository"], V.ACCOUNT: V.ASSET_SERVICES["repository"],
-    V.ENDPOINT: V.ASSET_SERVICES["endpoint"],
+    V.ENDPOINT: V.ASSET_SERVICES["endpoint"], V.API: V.ASSET_SERVICES["api"],
 }
 SCOPE_LABEL = {
     V.OBJECT: "Objects", V.BUCKET_PREFIX: "Listing", V.BUCKET: "Bucket", V.KEY_VIA_S3: "Key",
-    V.REPOSITORY: "Images", V.ACCOUNT: "Token", V.ENDPOINT: "",
+    V.REPOSITORY: "Images", V.ACCOUNT: "Token", V.ENDPOINT: "", V.API: "",
 }
 S3_KEY_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
 
@@ -107,6 +107,8 @@ def scope_target(model: Model, use: Use) -> tuple[tuple[str, ...], tuple[Conditi
         return (asset.arn,), ()
     if use.scope == V.ACCOUNT:
         return ("*",), ()
+    if use.scope == V.API:
+        return (f"{asset.arn}/*",), ()
     if use.scope == V.KEY_VIA_S3:
         return (model.keys[asset.key].arn,), key_via_s3(model, asset) + (key_context(asset, g.prefix),)
     raise ValueError(f"unknown scope {use.scope}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from slpc.compiler.model import Model
+from slpc.compiler.verbs import reachable_from_cidrs
 
 from .document import Condition
 
@@ -28,7 +29,8 @@ def endpoints_and_cidrs(model: Model, networks: Iterable[str], services: tuple[s
     for name in networks:
         net = model.networks[name]
         vpces.update(net.endpoint_ids(services))
-        cidrs.update(net.cidrs)
+        if reachable_from_cidrs(services):
+            cidrs.update(net.cidrs)
     return tuple(sorted(vpces)), tuple(sorted(cidrs))
 
 

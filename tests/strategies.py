@@ -45,13 +45,14 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
 
     # networks: which services they reach
     service_sets = draw(st.lists(
-        st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+        st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans()),
         min_size=1, max_size=3))
     networks, reach = [], {}
     used_vpce: set[str] = set()
-    for i, (s3, ecr, kms, sm, cidr) in enumerate(service_sets):
+    for i, (s3, ecr, kms, sm, api, cidr) in enumerate(service_sets):
         eps = []
-        for svc, on in (("s3", s3), ("ecr.api", ecr), ("ecr.dkr", ecr), ("kms", kms), ("sagemaker.runtime", sm)):
+        for svc, on in (("s3", s3), ("ecr.api", ecr), ("ecr.dkr", ecr), ("kms", kms), ("sagemaker.runtime", sm),
+                        ("execute-api", api)):
             if on:
                 vid = "vpce-" + _hex(draw, 17)
                 while vid in used_vpce:
@@ -65,6 +66,7 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
         networks.append(net)
         reach[f"net{i}"] = {
             "bucket": s3 or bool(cidrs), "repository": ecr or bool(cidrs), "endpoint": sm or bool(cidrs),
+            "api": api,  # private APIs are reached through their endpoints only
         }
 
     n_roles = draw(st.integers(2, 5))
@@ -105,8 +107,14 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
         region = S(draw(st.sampled_from(regions))) if len(regions) > 1 else None
         endpoints.append(ast.Endpoint(N(f"chat{i}"), sagemaker=S(f"LLM-Chat-{i}"), region=region))
         assets[f"chat{i}"] = ("endpoint", set())
+    for i in range(draw(st.integers(0, 2))):
+        region = S(regions[0]) if len(regions) > 1 else None
+        api_id = draw(st.sampled_from(("a1b2c3d4e5", "f6g7h8i9j0")))
+        endpoints.append(ast.Endpoint(N(f"api{i}"), apigateway=S(api_id), stage=S(f"stage{i}"), region=region))
+        assets[f"api{i}"] = ("api", set())
 
-    verbs = {"bucket": ("read", "write", "list", "delete"), "repository": ("pull", "push"), "endpoint": ("invoke",)}
+    verbs = {"bucket": ("read", "write", "list", "delete"), "repository": ("pull", "push"), "endpoint": ("invoke",),
+             "api": ("invoke",)}
     grants = []
     for _ in range(draw(st.integers(0, max_grants))):
         asset = draw(st.sampled_from(sorted(assets)))

@@ -64,6 +64,7 @@ def questions(draw, model):
     targets = ["bucket"] * 3 + ["key"] * 2 + ["token"]
     targets += ["repository"] * 2 if model.assets_of("repository") else []
     targets += ["endpoint"] if model.assets_of("endpoint") else []
+    targets += ["api"] * 2 if model.assets_of("api") else []
     target = draw(st.sampled_from(targets))
     if target == "bucket":
         bucket = draw(st.sampled_from(model.assets_of("bucket")))
@@ -100,6 +101,11 @@ def questions(draw, model):
         ctx.update(_network(draw, vpces))
     elif target == "token":
         action, resource = "ecr:GetAuthorizationToken", "*"
+        ctx.update(_network(draw, vpces))
+    elif target == "api":
+        api = draw(st.sampled_from(model.assets_of("api")))
+        action = draw(st.sampled_from(("execute-api:Invoke", "execute-api:Invoke", "execute-api:ManageConnections")))
+        resource = f"{api.arn}/{draw(st.sampled_from(('GET/chat', 'POST/v1/complete')))}"
         ctx.update(_network(draw, vpces))
     else:
         ep = draw(st.sampled_from(model.assets_of("endpoint")))

@@ -19,7 +19,7 @@ from .evaluate import Decision, Evaluator, compile_policy
 from .request import ContextValue, Request
 
 IDENTITY = "iam-identity-policy"
-RESOURCE_KINDS = {"s3-bucket-policy", "ecr-repository-policy", "kms-key-policy"}
+RESOURCE_KINDS = {"s3-bucket-policy", "ecr-repository-policy", "kms-key-policy", "apigateway-resource-policy"}
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,11 @@ class Policy:
 
 def resource_owner(resource_arn: str) -> str:
     """The ARN whose policy governs this resource (an S3 object's bucket)."""
-    if resource_arn.startswith("arn:") and resource_arn.split(":", 5)[2:3] == ["s3"]:
+    parts = resource_arn.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "s3":
         return resource_arn.split("/", 1)[0]
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "execute-api":  # the REST API's own policy
+        return f"arn:{parts[1]}:apigateway:{parts[3]}::/restapis/{parts[5].split('/', 1)[0]}"
     return resource_arn
 
 

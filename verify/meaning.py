@@ -59,7 +59,8 @@ class Meaning:
             net = self.m.networks[name]
             if vpce is not None and vpce in net.endpoint_ids(services):
                 return True
-            if ip is not None and any(ipaddress.ip_address(ip) in ipaddress.ip_network(c) for c in net.cidrs):
+            if ip is not None and V.reachable_from_cidrs(services) and any(
+                    ipaddress.ip_address(ip) in ipaddress.ip_network(c) for c in net.cidrs):
                 return True
         return False
 
@@ -106,6 +107,10 @@ class Meaning:
             for asset in self.m.assets_of("repository"):
                 if q.resource == asset.arn:
                     return self.ecr(asset, who, q, star)
+        elif service == "execute-api":
+            for asset in self.m.assets_of("api"):
+                if q.resource.startswith(asset.arn + "/"):
+                    return self.api(asset, who, q, star)
         elif service == "sagemaker":
             for asset in self.m.assets_of("endpoint"):
                 if q.resource == asset.arn:
@@ -203,6 +208,17 @@ class Meaning:
         if action in V.ECR_ADMIN_ACTIONS and who in asset.admins:
             return True
         return star and same
+
+    def api(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
+        """Private APIs: the resource policy decides, through the API's networks only."""
+        services = V.ASSET_SERVICES["api"]
+        union = sorted({n for a in self.m.assets_of("api") if a.resource_name == asset.resource_name
+                        for g in self.m.grants if g.asset == a.name for n in g.networks})
+        if not self.in_networks(union, services, q.context):
+            return False
+        if q.action not in V.VERBS[("api", "invoke")].actions_with(V.API):
+            return star and self._same_account(q.principal, asset.account)
+        return any(self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name))
 
     def endpoint(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
         services = V.ASSET_SERVICES["endpoint"]

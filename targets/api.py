@@ -1,0 +1,45 @@
+"""API Gateway resource policies for private APIs: invoke only by grantees, only
+through the network's execute-api endpoints.
+
+One policy per REST API (a policy belongs to the API, not to a stage), covering
+every stage the spec declares. Methods must use AWS_IAM (or Cognito)
+authorization, or the policy's principal conditions are meaningless.
+"""
+
+from __future__ import annotations
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Asset, Model
+
+from . import perimeter
+from .denies import Entitlement, deny_outside_grants, deny_ungranted
+from .document import PolicyDocument, Principal, Statement
+from .grants import allow_statements, unique_sids, uses
+
+SERVICES = V.ASSET_SERVICES["api"]
+
+
+def policy_target(model: Model, asset: Asset) -> str:
+    """Where the policy attaches: the REST API (apigateway), not an execute-api ARN."""
+    return f"arn:{model.deployment.partition}:apigateway:{asset.region}::/restapis/{asset.resource_name}"
+
+
+def api_policy(model: Model, stages: list[Asset]) -> PolicyDocument:
+    """The resource policy of one API, for all its declared stages."""
+    names = {a.name for a in stages}
+    grants = [g for g in model.grants if g.asset in names]
+    union = frozenset(n for g in grants for n in g.networks)
+    everything = tuple(sorted(f"{a.arn}/*" for a in stages))
+    stmts = [Statement("Deny", actions=("execute-api:*",), resources=everything, principal=Principal.any(),
+                       sid="DenyOutsideNetworks", conditions=perimeter.outside(model, sorted(union), SERVICES))]
+    for asset in stages:
+        g_here = [g for g in grants if g.asset == asset.name]
+        ents = [Entitlement(u.grant.principal, a, "", u.grant.networks, u.grant.until)
+                for u in uses(model, g_here) for a in u.actions]
+        here = (f"{asset.arn}/*",)
+        stmts += deny_ungranted(model, ("execute-api:Invoke",), ents, lambda a: here, lambda a: asset.name)
+        stmts += deny_outside_grants(model, ents, SERVICES, lambda a: V.API, lambda kind, mode, prefixes: (here, (), ()))
+        for use in uses(model, g_here):
+            p = model.principals[use.grant.principal]
+            stmts += allow_statements(model, use, principal=Principal.aws(p.arn), sid_prefix=p.name)
+    return PolicyDocument(unique_sids(stmts))
