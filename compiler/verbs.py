@@ -90,6 +90,14 @@ REQUIRED_SERVICES: dict[str, tuple[str, ...]] = {
     "endpoint": ("sagemaker.runtime",),
     "api": ("execute-api",),
 }
+def kinds_reached_through(service: str) -> tuple[str, ...]:
+    """The asset kinds whose requests arrive through a VPC endpoint of this service."""
+    return tuple(k for k, services in ASSET_SERVICES.items() if service in services)
+
+
+# Endpoint services whose endpoints slpc writes a policy for (KMS: key administration).
+POLICED_ENDPOINT_SERVICES = tuple(sorted({s for ss in ASSET_SERVICES.values() for s in ss} | {"kms"}))
+
 # Services reached only through VPC endpoints (private APIs): public CIDRs never count.
 PRIVATE_ONLY_SERVICES = ("execute-api",)
 

@@ -17,6 +17,7 @@ from .api import api_policy, policy_target
 from .audit import audit_artifacts
 from .bucket import bucket_policy
 from .document import PolicyDocument, dumps
+from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_policy
@@ -84,7 +85,7 @@ def build(model: Model) -> BuildResult:
                              f"apigateway/{api_id}.json", api_id, api_policy(model, stages)))
     for k in model.keys.values():
         arts.append(Artifact("kms-key-policy", k.arn, k.account, f"kms/{k.name}.json", k.name, key_policy(model, k)))
-    for family in (audit_artifacts, guardrail_artifacts):
+    for family in (endpoint_artifacts, audit_artifacts, guardrail_artifacts):
         more_arts, more_diags = family(model)
         arts += more_arts
         diags += more_diags

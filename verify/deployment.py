@@ -19,6 +19,7 @@ from .evaluate import Decision, Evaluator, compile_policy
 from .request import ContextValue, Request
 
 IDENTITY = "iam-identity-policy"
+ENDPOINT = "vpc-endpoint-policy"
 RESOURCE_KINDS = {"s3-bucket-policy", "ecr-repository-policy", "kms-key-policy", "apigateway-resource-policy"}
 
 
@@ -45,6 +46,7 @@ class Deployment:
     def __init__(self, policies: Iterable[Policy]):
         self.identity: dict[str, list] = {}
         self.resource: dict[str, tuple[Policy, object]] = {}
+        self.endpoints: dict[str, object] = {}  # VPC endpoint id -> its compiled policy
         for p in policies:
             if p.document is None:  # settings, not a policy
                 continue
@@ -52,6 +54,8 @@ class Deployment:
                 self.identity.setdefault(p.target, []).append(compile_policy(p.document, "identity", p.label))
             elif p.kind in RESOURCE_KINDS:
                 self.resource[p.target] = (p, compile_policy(p.document, "resource", p.label))
+            elif p.kind == ENDPOINT:
+                self.endpoints[p.target] = compile_policy(p.document, "endpoint", p.label)
         self._cache: dict[tuple, Evaluator] = {}
 
     @classmethod
@@ -66,17 +70,21 @@ class Deployment:
         manifest = json.loads((root / "manifest.json").read_text())
         return cls(Policy(a["kind"], a["target"], a["account"], a["path"],
                           from_json(json.loads((root / a["path"]).read_text())))
-                   for a in manifest["artifacts"] if a["kind"] == IDENTITY or a["kind"] in RESOURCE_KINDS)
+                   for a in manifest["artifacts"] if a["kind"] in RESOURCE_KINDS | {IDENTITY, ENDPOINT})
 
     def evaluator(self, principal: str | None, resource: str,
-                  extra_identity: Sequence[PolicyDocument] = ()) -> Evaluator:
-        key = (principal, resource_owner(resource), tuple(id(d) for d in extra_identity))
+                  extra_identity: Sequence[PolicyDocument] = (), vpce: str | None = None) -> Evaluator:
+        """The policies for this caller and resource; a request through a VPC endpoint
+        that has a policy is also filtered by it."""
+        endpoint = self.endpoints.get(vpce) if vpce else None
+        key = (principal, resource_owner(resource), tuple(id(d) for d in extra_identity), vpce if endpoint else None)
         ev = self._cache.get(key)
         if ev is None:
             identity = list(self.identity.get(principal or "", []))
             identity += [("extra identity policy", d) for d in extra_identity]
             owner = self.resource.get(resource_owner(resource))
-            ev = Evaluator(identity=identity, resource=owner[1] if owner else None)
+            ev = Evaluator(identity=identity, resource=owner[1] if owner else None,
+                           endpoint=endpoint, endpoint_id=vpce if endpoint else None)
             self._cache[key] = ev
         return ev
 
@@ -92,4 +100,5 @@ class Deployment:
         holds outside the spec (e.g. AdministratorAccess)."""
         req = Request(principal, action, resource, context=context,
                       resource_account=resource_account or self.resource_account(resource))
-        return self.evaluator(principal, resource, extra_identity).evaluate(req)
+        vpce = req.context.get("aws:sourcevpce", (None,))[0]
+        return self.evaluator(principal, resource, extra_identity, vpce).evaluate(req)

@@ -87,6 +87,42 @@ class Meaning:
 
     # -- the question ------------------------------------------------------- #
     def permits(self, q: Question) -> bool:
+        return self.through_endpoint(q) and self._permits(q)
+
+    def through_endpoint(self, q: Question) -> bool:
+        """A request through one of the spec's endpoints must be one the spec routes
+        through it: a principal's grants via that network, or its duties there."""
+        vpce = _get(q.context, "aws:SourceVpce")
+        places = [(net, svc) for net in self.m.networks.values() for svc, vid in net.endpoints
+                  if vid == vpce and svc in V.POLICED_ENDPOINT_SERVICES]
+        who = self.role_names.get(q.principal or "")
+        return not places or any(self._endpoint_lets(net, svc, who, q) for net, svc in places)
+
+    def _endpoint_lets(self, net, svc: str, who: str | None, q: Question) -> bool:
+        if svc == "kms":
+            return any(q.resource == k.arn and who in k.admins and q.action in V.KMS_ADMIN_ACTIONS
+                       for k in self.m.keys.values())
+        for asset in self.m.assets.values():
+            if asset.kind not in V.kinds_reached_through(svc):
+                continue
+            on_asset = q.resource == asset.arn or (asset.kind in ("bucket", "api") and
+                                                   q.resource.startswith(asset.arn + "/"))
+            for g in self.grants_of(who, asset.name):
+                if net.name not in g.networks:
+                    continue
+                for action, scope in V.VERBS[(asset.kind, g.verb)].actions:
+                    if action == q.action and scope != V.KEY_VIA_S3 and (
+                            on_asset if scope != V.ACCOUNT else q.resource == "*"):
+                        return True
+            union = {n for g in self.m.grants if g.asset == asset.name for n in g.networks}
+            if on_asset and net.name in union:
+                admin = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
+                if (who in asset.admins and q.action in admin) or (
+                        who in asset.breakglass and q.action in V.S3_BREAKGLASS_ACTIONS):
+                    return True
+        return False
+
+    def _permits(self, q: Question) -> bool:
         who = self.role_names.get(q.principal or "")
         iam = q.principal is not None and q.principal.startswith("arn:")
         star = q.star and iam
