@@ -16,6 +16,7 @@ from slpc.dsl.diagnostics import Diagnostic
 from .api import api_policy, policy_target
 from .audit import audit_artifacts
 from .bucket import bucket_policy
+from .bucket_settings import bucket_setting_artifacts
 from .document import PolicyDocument, dumps
 from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
@@ -85,7 +86,7 @@ def build(model: Model) -> BuildResult:
                              f"apigateway/{api_id}.json", api_id, api_policy(model, stages)))
     for k in model.keys.values():
         arts.append(Artifact("kms-key-policy", k.arn, k.account, f"kms/{k.name}.json", k.name, key_policy(model, k)))
-    for family in (endpoint_artifacts, audit_artifacts, guardrail_artifacts):
+    for family in (bucket_setting_artifacts, endpoint_artifacts, audit_artifacts, guardrail_artifacts):
         more_arts, more_diags = family(model)
         arts += more_arts
         diags += more_diags

@@ -96,7 +96,15 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
              *perimeter.principal_is_not(P[a].arn for a in asset.admins)),
         deny("DenyGovernanceBypass", [V.S3_BYPASS_GOVERNANCE], objects,
              *perimeter.principal_is_not(P[b].arn for b in asset.breakglass)),
+        # presigned URLs (and any request) with a signature older than the spec allows
+        deny("DenyOldSignatures", ["s3:*"], both,
+             Condition("NumericGreaterThan", "s3:signatureAge", (str(asset.signature_age_ms),))),
     ]
+    if asset.object_lock:
+        # nobody extends a lock past the declared period by mistake
+        stmts.append(deny("DenyRetentionBeyondLockPeriod", ["s3:PutObject", "s3:PutObjectRetention"], objects,
+                          Condition("NumericGreaterThan", "s3:object-lock-remaining-retention-days",
+                                    (str(asset.object_lock[1]),))))
     stmts += cross_account_allows(model, asset)
     return PolicyDocument(unique_sids(stmts)), diags
 

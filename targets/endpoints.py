@@ -19,10 +19,9 @@ from . import perimeter
 from .document import PolicyDocument, Principal, Statement
 from .grants import sid, unique_sids
 
-def _resources(asset: Asset) -> tuple[str, ...]:
-    if asset.kind == "bucket":
-        return (asset.arn, f"{asset.arn}/*")
-    if asset.kind == "api":
+def _resources(asset: Asset, scope: str) -> tuple[str, ...]:
+    """The ARNs an action of this scope names: objects, or the asset itself."""
+    if scope == V.OBJECT or asset.kind == "api":
         return (f"{asset.arn}/*",)
     return (asset.arn,)
 
@@ -38,7 +37,7 @@ def allowed(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[s
         for action, scope in V.VERBS[(asset.kind, g.verb)].actions:
             if scope == V.KEY_VIA_S3:
                 continue  # S3 calls KMS itself, not through this endpoint
-            out[(g.principal, ("*",) if scope == V.ACCOUNT else _resources(asset))].add(action)
+            out[(g.principal, ("*",) if scope == V.ACCOUNT else _resources(asset, scope))].add(action)
     for asset in model.assets.values():
         if asset.kind not in kinds:
             continue
@@ -46,10 +45,10 @@ def allowed(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[s
         if net.name not in union:
             continue  # duties act from the asset's networks only
         admin_actions = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
-        for a in asset.admins:
-            out[(a, _resources(asset))].update(admin_actions)
-        for b in asset.breakglass:
-            out[(b, _resources(asset))].update(V.S3_BREAKGLASS_ACTIONS)
+        for a in asset.admins:  # configuration: the bucket or repository itself
+            out[(a, _resources(asset, V.BUCKET))].update(admin_actions)
+        for b in asset.breakglass:  # object versions
+            out[(b, _resources(asset, V.OBJECT))].update(V.S3_BREAKGLASS_ACTIONS)
     if service == "kms":
         for key in model.keys.values():
             for a in key.admins:

@@ -105,20 +105,24 @@ class Meaning:
         for asset in self.m.assets.values():
             if asset.kind not in V.kinds_reached_through(svc):
                 continue
-            on_asset = q.resource == asset.arn or (asset.kind in ("bucket", "api") and
-                                                   q.resource.startswith(asset.arn + "/"))
+            on_itself = q.resource == asset.arn and asset.kind != "api"
+            on_parts = q.resource.startswith(asset.arn + "/") and asset.kind in ("bucket", "api")
             for g in self.grants_of(who, asset.name):
                 if net.name not in g.networks:
                     continue
                 for action, scope in V.VERBS[(asset.kind, g.verb)].actions:
-                    if action == q.action and scope != V.KEY_VIA_S3 and (
-                            on_asset if scope != V.ACCOUNT else q.resource == "*"):
+                    if action != q.action or scope == V.KEY_VIA_S3:
+                        continue
+                    if scope == V.ACCOUNT:
+                        if q.resource == "*":
+                            return True
+                    elif on_parts if scope in (V.OBJECT, V.API) else on_itself:
                         return True
             union = {n for g in self.m.grants if g.asset == asset.name for n in g.networks}
-            if on_asset and net.name in union:
+            if net.name in union:
                 admin = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
-                if (who in asset.admins and q.action in admin) or (
-                        who in asset.breakglass and q.action in V.S3_BREAKGLASS_ACTIONS):
+                if (on_itself and who in asset.admins and q.action in admin) or (
+                        on_parts and who in asset.breakglass and q.action in V.S3_BREAKGLASS_ACTIONS):
                     return True
         return False
 
