@@ -30,9 +30,10 @@ TIMES = ("2026-11-28T12:00:00Z", "2030-12-31T23:59:59Z", "2031-01-01T00:00:00Z",
 KEYS_UNDER = tuple(p + "x" for p in PREFIXES) + ("released-old/x", "releasedx", "released", "checkpoints/deep/x",
                                                   "datax/y", "rr")
 LIST_PREFIXES = (None, "", "released/", "released/v2/a", "releasedx", "checkpoints/", "data/1", "r", "x")
-OBJECT_LEVEL = set(V.S3_OBJECT_DATA_ACTIONS) | {V.S3_BYPASS_GOVERNANCE, "s3:PutObjectAcl", "s3:PutObjectVersionAcl"}
+OBJECT_LEVEL = set(V.S3_OBJECT_DATA_ACTIONS) | {V.S3_BYPASS_GOVERNANCE, "s3:PutObjectAcl", "s3:PutObjectVersionAcl",
+                                                "s3:PutObjectRetention"}
 S3_ACTIONS = sorted(set(V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS + V.S3_PERIMETER_ACTIONS
-                        + V.S3_ADMIN_ACTIONS + V.S3_BREAKGLASS_ACTIONS) | {"s3:GetBucketCors"})
+                        + V.S3_ADMIN_ACTIONS + V.S3_BREAKGLASS_ACTIONS) | {"s3:GetBucketCors", "s3:PutObjectRetention"})
 KMS_ACTIONS = sorted(set(V.KMS_CRYPTO_ACTIONS + V.KMS_ADMIN_ACTIONS) | {"kms:ReplicateKey"})
 ECR_ACTIONS = sorted(set(V.ECR_IMAGE_ACTIONS + V.ECR_PERIMETER_ACTIONS + V.ECR_ADMIN_ACTIONS) | {"ecr:DescribeImages"})
 SM_ACTIONS = sorted(set(V.VERBS[("endpoint", "invoke")].actions_with(V.ENDPOINT)) | {"sagemaker:DescribeEndpoint"})
@@ -73,6 +74,10 @@ def questions(draw, model):
         ctx.update(_network(draw, vpces))
         ctx["aws:SecureTransport"] = draw(st.sampled_from(("true", "true", "true", "false")))
         ctx["s3:TlsVersion"] = draw(st.sampled_from(("1.3", "1.2", "1.0")))
+        if draw(st.integers(0, 4)) == 0:
+            ctx["s3:signatureAge"] = draw(st.sampled_from(("120", "899999", "900001", "86400000")))
+        if action in ("s3:PutObject", "s3:PutObjectRetention") and draw(st.booleans()):
+            ctx["s3:object-lock-remaining-retention-days"] = draw(st.sampled_from(("1", "365", "366", "4000")))
         if action == "s3:ListBucket" and (p := draw(st.sampled_from(LIST_PREFIXES))) is not None:
             ctx["s3:prefix"] = p
         if action == "s3:PutObject":

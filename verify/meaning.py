@@ -167,6 +167,13 @@ class Meaning:
         tls = _get(ctx, "s3:TlsVersion")
         if tls is not None and float(tls) < 1.2:
             return False
+        age = _get(ctx, "s3:signatureAge")
+        if age is not None and float(age) > asset.signature_age_ms:
+            return False  # a presigned URL older than the bucket allows
+        days = _get(ctx, "s3:object-lock-remaining-retention-days")
+        if (asset.object_lock and action in ("s3:PutObject", "s3:PutObjectRetention") and days is not None
+                and float(days) > asset.object_lock[1]):
+            return False  # no lock beyond the declared period
         grants = [g for g in self.m.grants if g.asset == asset.name]
         union = sorted({n for g in grants for n in g.networks})
         if not self.in_networks(union, ("s3",), ctx) and not self.service_exempt(ctx):
