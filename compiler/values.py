@@ -31,10 +31,6 @@ DNS_SUFFIX = {
     "aws-iso-f": "csp.hci.ic.gov", "aws-eusc": "amazonaws.eu",
 }
 
-_ACCOUNT = re.compile(r"\d{12}")
-_ORG = re.compile(r"o-[a-z0-9]{10,32}")
-_VPC = re.compile(r"vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})")
-_VPCE = re.compile(r"vpce-(?:[0-9a-f]{8}|[0-9a-f]{17})")
 _ROLE_ARN = re.compile(r"arn:([a-z-]+):iam::(\d{12}):role/((?:[\w+=,.@-]+/)*)([\w+=,.@-]{1,64})", re.ASCII)
 _KEY_ARN = re.compile(r"arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -43,17 +39,27 @@ _SAGEMAKER = re.compile(r"[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62}")
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})")
 
 
-def account(value: str) -> Problem:
-    if not _ACCOUNT.fullmatch(value):
-        return f'"{value}" is not an AWS account id', "an account id is exactly 12 digits"
-    return None
+def _identifier(pattern: str, what: str, hint: str):
+    """A validator for an identifier with a fixed format."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> Problem:
+        return None if compiled.fullmatch(value) else (f'"{value}" is not {what}', hint)
+    return check
 
 
-def org(value: str) -> Problem:
-    if not _ORG.fullmatch(value):
-        return f'"{value}" is not an organization id', 'an organization id looks like "o-a1b2c3d4e5"'
-    return None
-
+_HEX_ID = r"(?:[0-9a-f]{8}|[0-9a-f]{17})"
+account = _identifier(r"\d{12}", "an AWS account id", "an account id is exactly 12 digits")
+org = _identifier(r"o-[a-z0-9]{10,32}", "an organization id", 'an organization id looks like "o-a1b2c3d4e5"')
+vpc = _identifier(f"vpc-{_HEX_ID}", "a VPC id", 'a VPC id looks like "vpc-0a1b2c3d4e5f67890" (8 or 17 hex digits)')
+vpce = _identifier(f"vpce-{_HEX_ID}", "a VPC endpoint id",
+                   'an endpoint id looks like "vpce-01a2b3c4d5e6f7a80" (8 or 17 hex digits)')
+subnet = _identifier(f"subnet-{_HEX_ID}", "a subnet id", 'a subnet id looks like "subnet-0a1b2c3d4e5f67890"')
+security_group = _identifier(f"sg-{_HEX_ID}", "a security group id",
+                             'a security group id looks like "sg-0a1b2c3d4e5f67890"')
+api_id = _identifier(r"[a-z0-9]{10}", "an API Gateway API id",
+                     'an API id is 10 lower-case letters and digits, e.g. "a1b2c3d4e5"')
+stage = _identifier(r"[A-Za-z0-9_-]{1,128}", "an API Gateway stage name", "letters, digits, `-` and `_`")
 
 def partition(value: str) -> Problem:
     if value not in PARTITIONS:
@@ -69,42 +75,6 @@ def region(value: str, part: str) -> Problem:
         if re.fullmatch(pat, value):
             return f'region "{value}" belongs to partition "{other}", not "{part}"', "use a region of the deployment's partition"
     return f'"{value}" is not an AWS region name', 'a region looks like "eu-central-1"'
-
-
-def vpc(value: str) -> Problem:
-    if not _VPC.fullmatch(value):
-        return f'"{value}" is not a VPC id', 'a VPC id looks like "vpc-0a1b2c3d4e5f67890" (8 or 17 hex digits)'
-    return None
-
-
-def subnet(value: str) -> Problem:
-    if not re.fullmatch(r"subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})", value):
-        return f'"{value}" is not a subnet id', 'a subnet id looks like "subnet-0a1b2c3d4e5f67890"'
-    return None
-
-
-def security_group(value: str) -> Problem:
-    if not re.fullmatch(r"sg-(?:[0-9a-f]{8}|[0-9a-f]{17})", value):
-        return f'"{value}" is not a security group id', 'a security group id looks like "sg-0a1b2c3d4e5f67890"'
-    return None
-
-
-def api_id(value: str) -> Problem:
-    if not re.fullmatch(r"[a-z0-9]{10}", value):
-        return f'"{value}" is not an API Gateway API id', 'an API id is 10 lower-case letters and digits, e.g. "a1b2c3d4e5"'
-    return None
-
-
-def stage(value: str) -> Problem:
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", value):
-        return f'"{value}" is not an API Gateway stage name', "letters, digits, `-` and `_`"
-    return None
-
-
-def vpce(value: str) -> Problem:
-    if not _VPCE.fullmatch(value):
-        return f'"{value}" is not a VPC endpoint id', 'an endpoint id looks like "vpce-01a2b3c4d5e6f7a80" (8 or 17 hex digits)'
-    return None
 
 
 def public_cidr(value: str) -> Problem:
