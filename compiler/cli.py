@@ -15,10 +15,12 @@ from typing import Sequence
 
 from slpc import __version__
 from slpc import dsl
-from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, render, to_json
+from slpc.dsl import sarif
+from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, did_you_mean, render, to_json
 from slpc.targets.manifest import dumps as manifest_dumps
 
 from . import explain
+from . import help as help_topics
 from .output import write_tree
 from .pipeline import Compiled, compile_sources, read_sources
 
@@ -26,6 +28,9 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def _report(diags: Sequence[Diagnostic], sources: dict[str, str], fmt: str, extra: dict | None = None) -> None:
+    if fmt == "sarif":
+        print(json.dumps(sarif.from_diagnostics(diags, "slpc", __version__), indent=2, sort_keys=True))
+        return
     if fmt == "json":
         payload = {"ok": not any(d.is_error for d in diags), "diagnostics": [to_json(d) for d in diags]}
         payload.update(extra or {})
@@ -115,6 +120,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return explain.run(args, c)
 
 
+def cmd_help(args: argparse.Namespace) -> int:
+    if args.topic is None:
+        parser().print_help()
+        print("\nhelp topics: " + ", ".join(help_topics.TOPICS))
+        return EXIT_OK
+    text = help_topics.topic(args.topic)
+    if text is None:
+        hint = did_you_mean(args.topic, help_topics.TOPICS)
+        print(f"error: no help topic `{args.topic}`" + (f"; {hint}" if hint else "")
+              + "\ntopics: " + ", ".join(help_topics.TOPICS), file=sys.stderr)
+        return EXIT_USAGE
+    print(text)
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="slpc", description="The sovereign LLM policy compiler.")
     p.add_argument("--version", action="version", version=f"slpc {__version__}")
@@ -124,8 +144,8 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("files", nargs="+", metavar="FILE", help="spec files (one deployment); - reads stdin")
 
     def fmt_opt(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--format", choices=("text", "json"), default="text",
-                        help="diagnostics as text (stderr) or JSON (stdout)")
+        sp.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                        help="diagnostics as text (stderr), or JSON or SARIF 2.1.0 (stdout)")
 
     c = sub.add_parser("compile", help="compile a spec into policy documents and a manifest")
     files(c)
@@ -147,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="would AWS allow a request under the compiled spec, and why")
     explain.add_arguments(e)
     e.set_defaults(run=cmd_explain)
+
+    h = sub.add_parser("help", help="short references: " + ", ".join(help_topics.TOPICS))
+    h.add_argument("topic", nargs="?", help="one of: " + ", ".join(help_topics.TOPICS))
+    h.set_defaults(run=cmd_help)
 
     from slpc.verify import lint_command
 

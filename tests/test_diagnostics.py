@@ -172,3 +172,18 @@ def test_two_names_for_one_resource(tmp_path, capsys):
     rc, err, _, path = run(tmp_path, capsys, text)
     assert rc == 2 and "error[E205]" in err and "same AWS resource as `trainer`" in err
     assert located(err, path, 36, 6)
+
+
+def test_sarif_diagnostics(tmp_path, capsys):
+    rc, _, out, path = run(tmp_path, capsys, EX.replace("allow trainer       read", "allow trainr        read"),
+                           "--format", "sarif")
+    assert rc == 2
+    log = json.loads(out)
+    assert log["version"] == "2.1.0"
+    run_ = log["runs"][0]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["E201"]
+    (res,) = run_["results"]
+    assert res["ruleId"] == "E201" and res["level"] == "error" and res["ruleIndex"] == 0
+    loc = res["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == path
+    assert loc["region"] == {"startLine": 68, "startColumn": 7, "endLine": 68, "endColumn": 13}

@@ -50,3 +50,11 @@ def test_bad_context_is_a_usage_error(capsys):
     code, _, err = explain(capsys, "--principal", INFERENCE, "--action", "s3:GetObject",
                            "--resource", f"{WEIGHTS}/x", "--context", "novalue")
     assert code == 2 and "KEY=VALUE" in err
+
+
+def test_help_topics(capsys):
+    assert main(["help", "verbs"]) == 0
+    out = capsys.readouterr().out
+    assert "s3:GetObject" in out and "sagemaker:InvokeEndpointWithResponseStream" in out
+    assert main(["help", "verb"]) == 2
+    assert "did you mean `verbs`" in capsys.readouterr().err

@@ -12,11 +12,11 @@ import json
 import sys
 from typing import TextIO
 
+from slpc.dsl import sarif as sarif_log
 from slpc.verify.catalogue import default
 from slpc.verify.lint import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, Finding, FindingType, lint
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-SARIF_VERSION = "2.1.0"
 SARIF_LEVELS = {
     FindingType.ERROR: "error",
     FindingType.SECURITY_WARNING: "error",
@@ -57,41 +57,19 @@ def _json(results: list[tuple[str, list[Finding]]], out: TextIO) -> None:
 def sarif(results: list[tuple[str, list[Finding]]]) -> dict:
     """A SARIF 2.1.0 log with one run; every registered check is a rule."""
     rules = [
-        {
-            "id": c.id,
-            "shortDescription": {"text": c.doc},
-            "defaultConfiguration": {"level": SARIF_LEVELS[c.finding_type]},
-            "properties": {"findingType": c.finding_type.value, "accessAnalyzerCode": c.access_analyzer},
-        }
+        sarif_log.rule(c.id, c.doc, SARIF_LEVELS[c.finding_type],
+                       {"findingType": c.finding_type.value, "accessAnalyzerCode": c.access_analyzer})
         for c in REGISTRY.values()
     ]
     index = {c.id: i for i, c in enumerate(REGISTRY.values())}
     out = [
-        {
-            "ruleId": f.issue_code,
-            "ruleIndex": index[f.issue_code],
-            "level": SARIF_LEVELS[f.finding_type],
-            "message": {"text": f.message},
-            "locations": [
-                {
-                    "physicalLocation": {"artifactLocation": {"uri": name}},
-                    "logicalLocations": [{"fullyQualifiedName": f.path, "kind": "member"}],
-                }
-            ],
-            "properties": {"findingType": f.finding_type.value, "statementIndex": f.statement_index, "sid": f.sid},
-        }
+        sarif_log.result(f.issue_code, index[f.issue_code], SARIF_LEVELS[f.finding_type], f.message, name,
+                         logical=f.path, properties={"findingType": f.finding_type.value,
+                                                     "statementIndex": f.statement_index, "sid": f.sid})
         for name, findings in results
         for f in findings
     ]
-    return {
-        "version": SARIF_VERSION,
-        "runs": [
-            {
-                "tool": {"driver": {"name": "slpc lint-policy", "version": default().version, "rules": rules}},
-                "results": out,
-            }
-        ],
-    }
+    return sarif_log.log("slpc lint-policy", default().version, rules, out)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
