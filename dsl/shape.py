@@ -122,7 +122,7 @@ def _object_lock(a: _Args) -> ast.ObjectLock:
 def _duration(a: _Args) -> ast.Duration:
     start = a.args[0].span if a.args else a.stmt.keyword.span
     amount = a.take("NUMBER", "a number")
-    unit = a.name("a unit (`seconds`, `minutes`, `hours` or `days`)")
+    unit = a.name("a unit (`seconds`, `minutes` or `hours`)")
     return ast.Duration(int(amount.text), unit, start.to(unit.span))
 
 

@@ -2,8 +2,9 @@
 through the network's execute-api endpoints.
 
 One policy per REST API (a policy belongs to the API, not to a stage), covering
-every stage the spec declares. Methods must use AWS_IAM (or Cognito)
-authorization, or the policy's principal conditions are meaningless.
+every stage the spec declares. Methods must use AWS_IAM
+authorization (callers sign with role credentials), or the policy's principal
+conditions are meaningless.
 """
 
 from __future__ import annotations
