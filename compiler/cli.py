@@ -19,7 +19,7 @@ from slpc.dsl import sarif
 from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, did_you_mean, render, to_json
 from slpc.targets.manifest import dumps as manifest_dumps
 
-from . import explain
+from . import diff, explain, iac
 from . import help as help_topics
 from .output import write_tree
 from .pipeline import Compiled, compile_sources, read_sources
@@ -58,9 +58,11 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not c.ok:
         _report(c.diagnostics, c.texts, args.format)
         return EXIT_USAGE
-    files = {a.path: a.text for a in c.artifacts}
-    files["manifest.json"] = manifest_dumps(c.manifest())
     try:
+        files = iac.render(args.target, c.model, c.artifacts)
+        if args.target in ("json", "all"):
+            files.update({a.path: a.text for a in c.artifacts})
+        files["manifest.json"] = manifest_dumps(c.manifest(written=args.target in ("json", "all")))
         write_tree(Path(args.output), files)
     except DiagnosticsError as exc:
         _report(list(c.diagnostics) + list(exc.diagnostics), c.texts, args.format)
@@ -150,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="compile a spec into policy documents and a manifest")
     files(c)
     c.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (replaced atomically)")
+    c.add_argument("--target", choices=iac.TARGETS, default="json",
+                   help="json: the policy documents; terraform / cloudformation: IaC only; all: everything")
     fmt_opt(c)
     c.set_defaults(run=cmd_compile)
 
@@ -167,6 +171,10 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="would AWS allow a request under the compiled spec, and why")
     explain.add_arguments(e)
     e.set_defaults(run=cmd_explain)
+
+    d = sub.add_parser("diff", help="what access a change adds and removes, in the spec's terms")
+    diff.add_arguments(d)
+    d.set_defaults(run=diff.run)
 
     h = sub.add_parser("help", help="short references: " + ", ".join(help_topics.TOPICS))
     h.add_argument("topic", nargs="?", help="one of: " + ", ".join(help_topics.TOPICS))

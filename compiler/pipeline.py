@@ -37,8 +37,9 @@ class Compiled:
     def texts(self) -> dict[str, str]:
         return {s.name: s.text for s in self.sources}
 
-    def manifest(self) -> dict:
-        return manifest(self.artifacts, [(s.name, s.data) for s in self.sources])
+    def manifest(self, written: bool = True) -> dict:
+        """The manifest; with `written=False` (IaC-only output) it lists no JSON artifacts."""
+        return manifest(self.artifacts if written else (), [(s.name, s.data) for s in self.sources])
 
 
 # How the offline validator reads each artifact kind (its Access Analyzer policy type).

@@ -152,3 +152,20 @@ def test_source_hash_is_of_the_file_as_stored(tmp_path, example_text):
     assert main(["compile", str(spec), "-o", str(out)]) == 0
     m = json.loads((out / "manifest.json").read_text())
     assert m["source_sha256"] == hashlib.sha256(spec.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("target,present,absent", [
+    ("terraform", ["terraform/iam.tf", "manifest.json"], ["s3/weights.json", "cloudformation/111122223333.yaml"]),
+    ("cloudformation", ["cloudformation/111122223333.yaml"], ["s3/weights.json", "terraform/iam.tf"]),
+    ("all", ["s3/weights.json", "terraform/iam.tf", "cloudformation/444455556666.yaml"], []),
+])
+def test_targets_choose_what_is_written(tmp_path, target, present, absent):
+    out = tmp_path / "build"
+    assert main(["compile", str(EXAMPLE), "-o", str(out), "--target", target]) == 0
+    for rel in present:
+        assert (out / rel).is_file(), rel
+    for rel in absent:
+        assert not (out / rel).exists(), rel
+    listed = {a["path"] for a in json.loads((out / "manifest.json").read_text())["artifacts"]}
+    assert bool(listed) == (target == "all")
+    assert all((out / p).is_file() for p in listed)

@@ -179,27 +179,16 @@ class Meaning:
         if not self.in_networks(union, ("s3",), ctx) and not self.service_exempt(ctx):
             return False
         is_object = q.resource.startswith(asset.arn + "/")
-        key = q.resource[len(asset.arn) + 1:] if is_object else None
+        entitled, holds = self.s3_grants(asset, who, q, is_object)
         if action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS:
             if action == "s3:PutObject" and not self.encryption_ok(asset, ctx):
                 return False
             if (action == "s3:DeleteObjectVersion" and who in asset.breakglass and is_object
                     and self.in_networks(union, ("s3",), ctx)):
                 return True  # breakglass works from the bucket's networks, not through services
-            for g in self.grants_of(who, asset.name):
-                verb = V.VERBS[("bucket", g.verb)]
-                for a, scope in verb.actions:
-                    if a != action or not self.grant_holds(g, ("s3",), ctx):
-                        continue
-                    if scope == V.OBJECT and is_object and key.startswith(g.prefix):
-                        return True
-                    if scope == V.BUCKET_PREFIX and not is_object:
-                        prefix = _get(ctx, "s3:prefix")
-                        if not g.prefix or (prefix is not None and prefix.startswith(g.prefix)):
-                            return True
-                    if scope == V.BUCKET and not is_object:
-                        return True
-            return False
+            return holds
+        if entitled:  # a verb's other actions (GetBucketLocation) hold exactly where the grant does
+            return holds
         if action == V.S3_BYPASS_GOVERNANCE:
             return who in asset.breakglass and is_object
         same = self._same_account(q.principal, asset.account)
@@ -208,6 +197,26 @@ class Meaning:
         if action in V.S3_ADMIN_ACTIONS and who in asset.admins and not is_object:
             return True
         return star and same
+
+    def s3_grants(self, asset: Asset, who: str | None, q: Question, is_object: bool) -> tuple[bool, bool]:
+        """(does a grant of `who` name this action on this kind of resource, does one hold here)."""
+        entitled = holds = False
+        key = q.resource[len(asset.arn) + 1:] if is_object else None
+        for g in self.grants_of(who, asset.name):
+            for a, scope in V.VERBS[("bucket", g.verb)].actions:
+                if a != q.action or scope == V.KEY_VIA_S3 or (scope == V.OBJECT) != is_object:
+                    continue
+                entitled = True
+                if not self.grant_holds(g, ("s3",), q.context):
+                    continue
+                if scope == V.OBJECT:
+                    holds |= key.startswith(g.prefix)
+                elif scope == V.BUCKET_PREFIX:
+                    prefix = _get(q.context, "s3:prefix")
+                    holds |= not g.prefix or (prefix is not None and prefix.startswith(g.prefix))
+                else:
+                    holds = True
+        return entitled, holds
 
     def encryption_ok(self, asset: Asset, ctx) -> bool:
         sse = _get(ctx, "s3:x-amz-server-side-encryption")
