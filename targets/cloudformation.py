@@ -128,7 +128,9 @@ class _Template:
     # -- resources
 
     def add(self, base_id: str, rtype: str, props: dict, sources: Iterable, *,
-            region: str | None = None, condition: str | None = None, retain: bool = False) -> None:
+            region: str | None = None, condition: str | None = None, retain: bool = False,
+            skips: Sequence[tuple[str, str]] = ()) -> None:
+        """`skips`: (checkov check id, why it does not apply) for reviewed exceptions."""
         rid = base_id
         n = 2
         while rid in self.resources:
@@ -141,6 +143,8 @@ class _Template:
         if retain:
             res.update(RETAIN)
         res["Metadata"] = {"slpc": {"artifacts": {a.path: a.sha256 for a in sorted(sources, key=lambda a: a.path)}}}
+        if skips:
+            res["Metadata"]["checkov"] = {"skip": [{"id": i, "comment": why} for i, why in skips]}
         res["Properties"] = props
         self.resources[rid] = res
 
@@ -326,13 +330,17 @@ def _owned_template(model: Model, account: str, arts: list) -> _Template:
             buckets[art.name].append(art)
         elif art.kind == "kms-key-policy":
             key = model.keys[art.name]
-            t.add(logical_id(art.name, "Key"), "AWS::KMS::Key", {"KeyPolicy": _policy(art)}, [art],
-                  region=key.region, retain=True)
+            t.add(logical_id(art.name, "Key"), "AWS::KMS::Key", {"KeyPolicy": _policy(art), "EnableKeyRotation": True},
+                  [art], region=key.region, retain=True)
         elif art.kind == "ecr-repository-policy":
             asset = model.assets[art.name]
             t.add(logical_id(art.name, "Repository"), "AWS::ECR::Repository", {
                 "RepositoryName": asset.resource_name, "RepositoryPolicyText": _policy(art),
-            }, [art], region=asset.region, retain=True)
+                "ImageTagMutability": "IMMUTABLE", "ImageScanningConfiguration": {"ScanOnPush": True},
+                "EncryptionConfiguration": {"EncryptionType": "KMS"},
+            }, [art], region=asset.region, retain=True,
+                skips=[("CKV_AWS_32", "every Principal \"*\" statement of this policy is a Deny; "
+                                      "the only Allows name the spec's roles")])
         elif art.kind == "vpc-endpoint-policy":
             _vpc_endpoint(t, model, art)
         elif art.kind == "apigateway-resource-policy":
@@ -356,12 +364,19 @@ def _owned_template(model: Model, account: str, arts: list) -> _Template:
                     "Description": "The bucket the trail delivers logs to (its bucket policy must let "
                                    "cloudtrail.amazonaws.com write)."}),
                 "IsLogging": True,
+                "EnableLogFileValidation": True,
+                "IsMultiRegionTrail": True,
                 "AdvancedEventSelectors": art.settings["AdvancedEventSelectors"],
-            }, [art], retain=True)
+            }, [art], retain=True,
+                skips=[("CKV_AWS_35", "the spec's keys protect model data and admit no service principal; "
+                                      "encrypt the log bucket with its own key")])
     for name, group in sorted(buckets.items()):
         asset = model.assets[name]
         t.add(logical_id(name, "Bucket"), "AWS::S3::Bucket", _bucket_properties(group), group,
-              region=asset.region, retain=True)
+              region=asset.region, retain=True,
+              skips=[("CKV_AWS_18", "object-level access is recorded by the CloudTrail data-event selectors "
+                                    "and alerting slpc emits; server access logs would need a log bucket "
+                                    "outside the spec")])
     return t
 
 
