@@ -12,25 +12,8 @@ from cfnlint.api import ManualArgs, lint
 from slpc.compiler.pipeline import compile_text
 from slpc.targets import Artifact
 from slpc.targets.cloudformation import ATTACHABLE, OWNED_ONLY, cloudformation_templates, logical_id
-from conftest import EXAMPLE
+from conftest import API_SPEC, EXAMPLE
 
-API_SPEC = '''deployment "d" {
-  account "111122223333"
-  regions ["eu-central-1"]
-}
-network vpc {
-  endpoint execute-api "vpce-00000000000000005"
-  cidr "198.51.100.0/24"
-}
-role app "arn:aws:iam::111122223333:role/app"
-role partner "arn:aws:iam::444455556666:role/partner"
-endpoint chat_api {
-  apigateway "a1b2c3d4e5"
-  stage      "prod"
-}
-allow app invoke chat_api from vpc
-allow partner invoke chat_api from vpc until "2030-01-01T00:00:00Z"
-'''
 
 MULTI_REGION_SPEC = '''deployment "multi" {
   account "111122223333"

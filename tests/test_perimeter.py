@@ -8,7 +8,7 @@ from slpc.compiler.pipeline import compile_text
 from slpc.targets.document import PolicyDocument, Statement
 from slpc.targets.limits import RULES, count
 from slpc.verify.deployment import Deployment
-from conftest import EXAMPLE
+from conftest import API_SPEC, EXAMPLE
 
 ACCT = "111122223333"
 INFERENCE, TRAINER = f"arn:aws:iam::{ACCT}:role/llm-inference", f"arn:aws:iam::{ACCT}:role/llm-trainer"
@@ -138,23 +138,6 @@ def test_every_artifact_of_the_example_fits_its_limit(compiled):
 
 # --- API Gateway private APIs ---------------------------------------------------------
 
-API_SPEC = '''deployment "d" {
-  account "111122223333"
-  regions ["eu-central-1"]
-}
-network vpc {
-  endpoint execute-api "vpce-00000000000000005"
-  cidr "198.51.100.0/24"
-}
-role app "arn:aws:iam::111122223333:role/app"
-role partner "arn:aws:iam::444455556666:role/partner"
-endpoint chat_api {
-  apigateway "a1b2c3d4e5"
-  stage      "prod"
-}
-allow app invoke chat_api from vpc
-allow partner invoke chat_api from vpc until "2030-01-01T00:00:00Z"
-'''
 API = "arn:aws:execute-api:eu-central-1:111122223333:a1b2c3d4e5/prod/POST/v1/chat"
 
 

@@ -31,7 +31,7 @@ from slpc.targets.document import PolicyDocument, Statement
 from slpc.targets.terraform import (TerraformError, align_equals, hcl_expr, hcl_key, hcl_string, identifier,
                                     terraform_module)
 
-from conftest import EXAMPLE
+from conftest import API_SPEC, EXAMPLE
 from strategies import PROPERTY
 
 OTHER = "444455556666"
@@ -131,23 +131,6 @@ def provider(body: dict) -> str:
 # --------------------------------------------------------------------------- #
 # Fixtures
 
-API_SPEC = '''deployment "d" {
-  account "111122223333"
-  regions ["eu-central-1"]
-}
-network vpc {
-  endpoint execute-api "vpce-00000000000000005"
-  cidr "198.51.100.0/24"
-}
-role app "arn:aws:iam::111122223333:role/app"
-role partner "arn:aws:iam::444455556666:role/partner"
-endpoint chat_api {
-  apigateway "a1b2c3d4e5"
-  stage      "prod"
-}
-allow app invoke chat_api from vpc
-allow partner invoke chat_api from vpc until "2030-01-01T00:00:00Z"
-'''
 
 REGIONS_SPEC = '''deployment "multi" {
   account "111122223333"
