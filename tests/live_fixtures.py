@@ -1,0 +1,138 @@
+"""A local AWS endpoint (moto's server) and a small deployment applied to it.
+
+`LIVE_SPEC` is one account (moto's 123456789012) with a bucket under Object Lock,
+a plain bucket, a key, roles, a repository and an S3 VPC endpoint. moto cannot
+create a key or endpoint with a chosen id, so the spec is compiled after the
+resources exist, with their real ids substituted (`{key_arn}`, `{vpce}`).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+
+ACCOUNT = "123456789012"
+REGION = "eu-central-1"
+
+LIVE_SPEC = '''deployment "live" {{
+  account "123456789012"
+  regions ["eu-central-1"]
+}}
+network prod_vpc {{
+  vpc "{vpc}"
+  endpoint s3      "{vpce}"
+  endpoint ecr.api "{vpce_ecr_api}"
+  endpoint ecr.dkr "{vpce_ecr_dkr}"
+}}
+network corp_office {{
+  cidr "198.51.100.0/24"
+}}
+role trainer        "arn:aws:iam::123456789012:role/llm-trainer"
+role inference      "arn:aws:iam::123456789012:role/llm-inference"
+role deployer       "arn:aws:iam::123456789012:role/llm-ci-deployer"
+role security_admin "arn:aws:iam::123456789012:role/security-admin"
+role breakglass     "arn:aws:iam::123456789012:role/security-breakglass"
+key model_key {{
+  arn    "{key_arn}"
+  admins [security_admin]
+}}
+bucket weights {{
+  name        "live-llm-weights"
+  encrypt     model_key
+  object_lock governance 30 days
+  admins      [security_admin]
+  breakglass  [breakglass]
+}}
+bucket finetune_data {{
+  name    "live-llm-finetune"
+  encrypt model_key
+  admins  [security_admin]
+}}
+repository serving {{
+  name   "llm-serving"
+  admins [security_admin]
+}}
+allow trainer   read  finetune_data          from prod_vpc
+allow trainer   write weights "checkpoints/" from prod_vpc
+allow inference read  weights "released/"    from prod_vpc
+allow inference pull  serving                from prod_vpc
+allow deployer  push  serving                from prod_vpc, corp_office
+'''
+
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def session():
+    import boto3
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+
+
+@dataclass
+class Live:
+    url: str
+    key_arn: str
+    vpc: str
+    vpce: str
+    spec: str
+
+    def client(self, service: str):
+        return session().client(service, endpoint_url=self.url, region_name=REGION)
+
+
+def create_resources(url: str) -> Live:
+    """The spec's resources, unconfigured; returns the spec text with moto's ids."""
+    s = session()
+    c = lambda svc: s.client(svc, endpoint_url=url, region_name=REGION)  # noqa: E731
+    key_arn = c("kms").create_key(Description="slpc live test")["KeyMetadata"]["Arn"]
+    ec2 = c("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    vpce = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3",
+                                   VpcEndpointType="Gateway")["VpcEndpoint"]["VpcEndpointId"]
+    ecr_ids = [ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{svc}",
+                                       VpcEndpointType="Interface")["VpcEndpoint"]["VpcEndpointId"]
+               for svc in ("ecr.api", "ecr.dkr")]
+    s3 = c("s3")
+    loc = {"CreateBucketConfiguration": {"LocationConstraint": REGION}}
+    s3.create_bucket(Bucket="live-llm-weights", ObjectLockEnabledForBucket=True, **loc)
+    s3.create_bucket(Bucket="live-llm-finetune", **loc)
+    iam = c("iam")
+    for name in ("llm-trainer", "llm-inference", "llm-ci-deployer", "security-admin", "security-breakglass"):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
+    c("ecr").create_repository(repositoryName="llm-serving")
+    spec = LIVE_SPEC.format(key_arn=key_arn, vpc=vpc, vpce=vpce, vpce_ecr_api=ecr_ids[0], vpce_ecr_dkr=ecr_ids[1])
+    return Live(url, key_arn, vpc, vpce, spec)
+
+
+def apply(live: Live, artifacts) -> None:
+    """Apply compiled artifacts the way a deployment pipeline would."""
+    c = live.client
+    s3, iam = c("s3"), c("iam")
+    for a in artifacts:
+        if a.kind == "s3-bucket-policy":
+            s3.put_bucket_policy(Bucket=a.target.split(":::")[1], Policy=a.text)
+        elif a.kind == "s3-bucket-encryption":
+            s3.put_bucket_encryption(**a.settings)
+        elif a.kind == "s3-public-access-block":
+            s3.put_public_access_block(**a.settings)
+        elif a.kind == "s3-versioning":
+            s3.put_bucket_versioning(**a.settings)
+        elif a.kind == "s3-ownership-controls":
+            s3.put_bucket_ownership_controls(**a.settings)
+        elif a.kind == "s3-object-lock":
+            s3.put_object_lock_configuration(**a.settings)
+        elif a.kind == "kms-key-policy":
+            c("kms").put_key_policy(KeyId=a.target, PolicyName="default", Policy=a.text)
+        elif a.kind == "ecr-repository-policy":
+            c("ecr").set_repository_policy(repositoryName=a.target.rsplit("/", 1)[1], policyText=a.text)
+        elif a.kind == "iam-identity-policy":
+            iam.put_role_policy(RoleName=a.target.rsplit("/", 1)[1], PolicyName="slpc", PolicyDocument=a.text)
+        elif a.kind == "vpc-endpoint-policy":
+            c("ec2").modify_vpc_endpoint(VpcEndpointId=a.target, PolicyDocument=a.text)

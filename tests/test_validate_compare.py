@@ -1,0 +1,138 @@
+"""Deployed against compiled policies by meaning (pure: no AWS).
+
+Reordering statements, reordering values and re-formatting JSON never drift;
+removing the perimeter Deny always drifts with a request from outside the perimeter.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+import pytest
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+
+from slpc.compiler.pipeline import compile_sources, compile_text, read_sources
+from slpc.dsl.formatter import format_spec
+from slpc.targets.document import PolicyDocument, Statement, from_json, to_json
+from slpc.verify.live.compare import EXTRA, MISSING, _outside_ip, compare, instantiate
+from strategies import EXAMPLES, specs
+
+from conftest import EXAMPLE
+
+FEW = settings(max_examples=min(EXAMPLES, 30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+POLICY_KINDS = {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "iam-identity-policy",
+                "vpc-endpoint-policy"}
+
+
+@lru_cache(maxsize=1)
+def example_artifacts():
+    sources, _ = read_sources([str(EXAMPLE)])
+    return tuple(a for a in compile_sources(sources).artifacts if a.kind in POLICY_KINDS)
+
+
+def by_path(path):
+    return next(a for a in example_artifacts() if a.path == path)
+
+
+def drop(doc: PolicyDocument, sid: str) -> PolicyDocument:
+    kept = tuple(s for s in doc.statements if s.sid != sid)
+    assert len(kept) < len(doc.statements), sid
+    return PolicyDocument(kept, doc.version)
+
+
+@pytest.mark.parametrize("path", [a.path for a in example_artifacts()])
+def test_every_example_policy_is_in_sync_with_itself(path):
+    a = by_path(path)
+    assert compare(a.document, a.document, a.kind, a.target, a.account) == []
+
+
+def test_instantiate():
+    assert instantiate("arn:aws:s3:::b/checkpoints/*") == "arn:aws:s3:::b/checkpoints/x"
+    assert instantiate("s3:Get?bject") == "s3:Getxbject"
+    assert instantiate("arn:aws:s3:::b/${aws:username}/*") == "arn:aws:s3:::b/x/x"
+
+
+def _reformatted(doc: PolicyDocument, rnd) -> PolicyDocument:
+    """Shuffle statements and list values, vary JSON layout, and read it back."""
+    obj = to_json(doc)
+    sts = obj["Statement"]
+    rnd.shuffle(sts)
+    for s in sts:
+        for k in ("Action", "Resource", "NotAction", "NotResource"):
+            if isinstance(s.get(k), list):
+                rnd.shuffle(s[k])
+                if len(s[k]) == 1 and rnd.random() < 0.5:
+                    s[k] = s[k][0]
+        for block in s.get("Condition", {}).values():
+            for key, vals in block.items():
+                if isinstance(vals, list):
+                    rnd.shuffle(vals)
+    text = json.dumps(obj, indent=rnd.choice([None, 1, 4]), sort_keys=rnd.random() < 0.5,
+                      separators=rnd.choice([(",", ":"), (", ", ": ")]))
+    return from_json(json.loads(text))
+
+
+@pytest.mark.property
+@FEW
+@given(path=st.sampled_from(["ecr/serving.json", "kms/model_key.json", "s3/finetune_data.json",
+                             "iam/111122223333/inference.json", "vpce/vpce-01a2b3c4d5e6f7a80.json"]),
+       rnd=st.randoms(use_true_random=False))
+def test_shuffled_and_reformatted_policies_never_drift(path, rnd):
+    a = by_path(path)
+    assert compare(_reformatted(a.document, rnd), a.document, a.kind, a.target, a.account) == []
+
+
+@pytest.mark.parametrize("path", ["s3/weights.json", "s3/finetune_data.json", "ecr/serving.json"])
+def test_removing_the_perimeter_deny_drifts_with_an_outside_request(path):
+    a = by_path(path)
+    found = compare(drop(a.document, "DenyOutsideNetworks"), a.document, a.kind, a.target, a.account)
+    assert found and all(d.direction == EXTRA for d in found)
+    d = next(d for d in found if "DenyOutsideNetworks" in d.sids)
+    assert d.deployed.allowed and not d.compiled.allowed and d.compiled.effect == "ExplicitDeny"
+    ctx = dict(d.probe.context)
+    assert ctx.get("aws:sourcevpce") not in {"vpce-01a2b3c4d5e6f7a80", "vpce-0f9e8d7c6b5a43211"}
+    assert "DenyOutsideNetworks" in d.message and str(d.probe) in d.message
+
+
+def test_removing_an_allow_is_missing_access_and_adding_one_is_extra():
+    a = by_path("iam/111122223333/trainer.json")
+    allow = a.document.statements[0]
+    found = compare(drop(a.document, allow.sid), a.document, a.kind, a.target, a.account)
+    assert found and {d.direction for d in found} == {MISSING}
+    assert allow.sid in found[0].sids and found[0].probe.principal == a.target
+    wide = PolicyDocument(a.document.statements + (Statement("Allow", ("s3:GetObject",), ("*",), sid="Wide"),))
+    found = compare(wide, a.document, a.kind, a.target, a.account)
+    assert [d.direction for d in found] == [EXTRA] and found[0].probe.action == "s3:GetObject"
+
+
+@pytest.mark.property
+@FEW
+@given(spec=specs(max_grants=4), rnd=st.randoms(use_true_random=False))
+def test_generated_deployments_perimeter_removed_always_drifts_and_shuffle_never(spec, rnd):
+    text = format_spec(spec)
+    note(text)
+    compiled = compile_text(text, "gen.slp")
+    assume(compiled.ok)
+    resources = [a for a in compiled.artifacts if a.kind in ("s3-bucket-policy", "ecr-repository-policy")]
+    assume(resources)
+    a = rnd.choice(resources)
+    assert compare(_reformatted(a.document, rnd), a.document, a.kind, a.target, a.account) == []
+    found = compare(drop(a.document, "DenyOutsideNetworks"), a.document, a.kind, a.target, a.account)
+    assert any(d.direction == EXTRA and "DenyOutsideNetworks" in d.sids for d in found)
+
+
+def test_outside_address_is_outside_every_cidr_of_both_documents():
+    # 203.0.113.0/24 is in the spec: the counterexample must come from elsewhere.
+    allow = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/a"}, "Action": "s3:GetObject",
+             "Resource": "arn:aws:s3:::b/*"}
+    deny = {"Sid": "DenyOutsideNetworks", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+            "Condition": {"NotIpAddress": {"aws:SourceIp": ["203.0.113.0/24", "198.18.0.0/15"]}}}
+    found = compare(from_json({"Statement": [allow]}), from_json({"Statement": [allow, deny]}),
+                    "s3-bucket-policy", "arn:aws:s3:::b", "111122223333")
+    (d,) = found
+    ip = dict(d.probe.context).get("aws:sourceip")  # absent also escapes a negated operator
+    assert ip is None or not ip.startswith(("203.0.113.", "198.18.", "198.19.")), ip
+    assert _outside_ip([from_json({"Statement": [deny]})]) == "100.64.0.1"

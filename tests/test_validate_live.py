@@ -1,0 +1,369 @@
+"""`slpc validate` against a real local AWS endpoint (moto's server on 127.0.0.1).
+
+Each test starts from an empty endpoint, creates the deployment of
+`live_fixtures.LIVE_SPEC`, applies the compiled artifacts, then drifts one thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+
+import pytest
+
+pytest.importorskip("moto.server")
+boto3 = pytest.importorskip("boto3")
+
+import live_fixtures as L  # noqa: E402
+from botocore.awsrequest import AWSResponse  # noqa: E402
+
+from slpc.compiler.pipeline import compile_text  # noqa: E402
+from slpc.verify.live import command  # noqa: E402
+from slpc.verify.live.fetch import Fetcher  # noqa: E402
+from slpc.verify.live.validate import Validator  # noqa: E402
+
+READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Validate", "Check")
+
+
+@pytest.fixture(scope="module")
+def server():
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = L.free_port()
+    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    srv.start()
+    yield f"http://127.0.0.1:{port}"
+    srv.stop()
+
+
+@pytest.fixture
+def live(server):
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{server}/moto-api/reset", method="POST")).read()
+    lv = L.create_resources(server)
+    compiled = compile_text(lv.spec, "live.slp")
+    assert compiled.ok, [str(d) for d in compiled.diagnostics if d.is_error]
+    L.apply(lv, compiled.artifacts)
+    lv.artifacts = compiled.artifacts
+    return lv
+
+
+class Recorder:
+    """Every operation the validate session issues."""
+
+    def __init__(self, session):
+        self.ops: list[str] = []
+        session.events.register("before-call", self)
+
+    def __call__(self, model, **_):
+        self.ops.append(model.name)
+
+
+def validate(lv, session=None):
+    session = session or L.session()
+    f = Fetcher(session, region=L.REGION, endpoint_url=lv.url)
+    return Validator(f, f.caller_account()).run(lv.artifacts)
+
+
+def art(lv, path):
+    return next(a for a in lv.artifacts if a.path == path)
+
+
+def policy(lv, path) -> dict:
+    return json.loads(art(lv, path).text)
+
+
+def put_bucket_policy(lv, bucket: str, doc: dict, **dump) -> None:
+    lv.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps(doc, **dump))
+
+
+def drifts(report, path):
+    return [f for f in report.findings if f.artifact == path]
+
+
+def args(lv, *extra, fmt="text", checks="drift", spec=None):
+    return argparse.Namespace(files=[spec], profile=None, region=L.REGION, endpoint_url=lv.url, format=fmt,
+                              checks=checks)
+
+
+@pytest.fixture
+def spec_file(live, tmp_path):
+    p = tmp_path / "live.slp"
+    p.write_text(live.spec)
+    return str(p)
+
+
+# --------------------------------------------------------------------------- #
+# In sync
+
+
+def test_freshly_applied_deployment_is_in_sync(live):
+    rep = validate(live)
+    assert rep.findings == []
+    kinds = {a.kind for a in live.artifacts if a.path in rep.checked}
+    assert kinds >= {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "iam-identity-policy",
+                     "vpc-endpoint-policy", "s3-versioning", "s3-object-lock", "s3-bucket-encryption",
+                     "s3-public-access-block", "s3-ownership-controls"}
+
+
+def test_reordered_and_reformatted_policy_is_in_sync(live):
+    doc = policy(live, "s3/weights.json")
+    doc["Statement"] = list(reversed(doc["Statement"]))
+    for st in doc["Statement"]:
+        if isinstance(st.get("Action"), list) and len(st["Action"]) == 1:
+            st["Action"] = st["Action"][0]  # a scalar instead of a one-element list
+    put_bucket_policy(live, "live-llm-weights", doc, indent=None, separators=(",", ":"))
+    assert validate(live).findings == []
+
+
+def test_validate_is_strictly_read_only(live):
+    session = L.session()
+    rec = Recorder(session)
+    live.client("s3").delete_bucket_policy(Bucket="live-llm-finetune")  # some drift too
+    validate(live, session)
+    assert rec.ops, "the recorder saw nothing"
+    assert {"GetBucketPolicy", "GetKeyPolicy", "GetRepositoryPolicy", "GetRolePolicy",
+            "DescribeVpcEndpoints", "GetBucketVersioning"} <= set(rec.ops)
+    assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
+
+
+# --------------------------------------------------------------------------- #
+# Drift of each kind, with a counterexample request
+
+
+def test_removed_perimeter_deny_is_drift_with_counterexample(live):
+    doc = policy(live, "s3/weights.json")
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyOutsideNetworks"]
+    put_bucket_policy(live, "live-llm-weights", doc)
+    found = drifts(validate(live), "s3/weights.json")
+    assert found and all(f.kind == "drift" for f in found)
+    f = next(f for f in found if "DenyOutsideNetworks" in f.sids)
+    assert f.code == "extra-access"
+    assert f.request["resource"].startswith("arn:aws:s3:::live-llm-weights")
+    assert f.request["context"].get("aws:sourcevpce") != live.vpce
+
+
+def test_added_principal_is_drift(live):
+    intruder = "arn:aws:iam::123456789012:role/intruder"
+    doc = policy(live, "s3/weights.json")
+    for st in doc["Statement"]:
+        for op, block in st.get("Condition", {}).items():
+            if "aws:PrincipalArn" in block and op.startswith("ArnNotEquals"):
+                block["aws:PrincipalArn"] = list(block["aws:PrincipalArn"]) + [intruder]
+    put_bucket_policy(live, "live-llm-weights", doc)
+    found = drifts(validate(live), "s3/weights.json")
+    assert any(f.code == "extra-access" and f.request["principal"] == intruder for f in found), found
+
+
+def test_widened_prefix_is_drift(live):
+    text = art(live, "s3/weights.json").text.replace("live-llm-weights/checkpoints/*", "live-llm-weights/*")
+    live.client("s3").put_bucket_policy(Bucket="live-llm-weights", Policy=text)
+    found = drifts(validate(live), "s3/weights.json")
+    assert any(f.code == "extra-access" and "/checkpoints/" not in f.request["resource"] for f in found), found
+
+
+def test_deleted_bucket_policy_is_missing_and_drift(live):
+    live.client("s3").delete_bucket_policy(Bucket="live-llm-finetune")
+    found = drifts(validate(live), "s3/finetune_data.json")
+    assert any(f.kind == "missing" and "no bucket policy" in f.message for f in found)
+    assert any(f.kind == "drift" and f.request for f in found)
+
+
+def test_deleted_role_policy_is_missing_access(live):
+    live.client("iam").delete_role_policy(RoleName="llm-trainer", PolicyName="slpc")
+    found = drifts(validate(live), "iam/123456789012/trainer.json")
+    assert found and all(f.code == "missing-access" for f in found)
+    assert found[0].request["principal"] == "arn:aws:iam::123456789012:role/llm-trainer"
+
+
+def test_extra_managed_policy_on_role_is_drift(live):
+    iam = live.client("iam")
+    arn = iam.create_policy(PolicyName="wide", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="llm-trainer", PolicyArn=arn)
+    found = drifts(validate(live), "iam/123456789012/trainer.json")
+    assert any(f.code == "extra-access" and f.request["action"] == "s3:GetObject" for f in found), found
+
+
+def test_repository_policy_deleted_and_widened(live):
+    ecr = live.client("ecr")
+    doc = policy(live, "ecr/serving.json")
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyOutsideNetworks"]
+    ecr.set_repository_policy(repositoryName="llm-serving", policyText=json.dumps(doc))
+    found = drifts(validate(live), "ecr/serving.json")
+    assert any(f.code == "extra-access" and "DenyOutsideNetworks" in f.sids for f in found), found
+    ecr.delete_repository_policy(repositoryName="llm-serving")
+    found = drifts(validate(live), "ecr/serving.json")
+    assert any(f.kind == "missing" for f in found)
+
+
+def test_key_policy_drift_and_disabled_key(live):
+    kms = live.client("kms")
+    doc = policy(live, "kms/model_key.json")
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyLockoutSafetyBypass"]
+    kms.put_key_policy(KeyId=live.key_arn, PolicyName="default", Policy=json.dumps(doc))
+    # moto's DisableKey fails on a key with this policy: answer DescribeKey as AWS would for a disabled key.
+    session = L.session()
+    session.events.register("before-call.kms.DescribeKey", _respond(
+        200, {"KeyMetadata": {"KeyId": live.key_arn.rsplit("/", 1)[1], "Arn": live.key_arn, "KeyState": "Disabled",
+                              "Enabled": False}}))
+    found = drifts(validate(live, session), "kms/model_key.json")
+    assert any("DenyLockoutSafetyBypass" in f.sids and f.request for f in found), found
+    assert any(f.code == "key-state" and "Disabled" in f.message for f in found)
+
+
+def test_endpoint_policy_opened_is_drift(live):
+    path = f"vpce/{live.vpce}.json"
+    live.client("ec2").modify_vpc_endpoint(VpcEndpointId=live.vpce, PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}))
+    found = drifts(validate(live), path)
+    assert any(f.code == "extra-access" and f.request["context"]["aws:sourcevpce"] == live.vpce for f in found)
+
+
+def test_versioning_suspended_and_object_lock_changed(live):
+    s3 = live.client("s3")
+    s3.put_bucket_versioning(Bucket="live-llm-finetune", VersioningConfiguration={"Status": "Suspended"})
+    s3.put_object_lock_configuration(Bucket="live-llm-weights", ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    rep = validate(live)
+    (v,) = drifts(rep, "s3/finetune_data/versioning.json")
+    assert "Status is 'Suspended', the spec says 'Enabled'" in v.message
+    (o,) = drifts(rep, "s3/weights/object-lock.json")
+    assert "Days is 1, the spec says 30" in o.message
+
+
+def test_deleted_public_access_block_is_missing(live):
+    live.client("s3").delete_public_access_block(Bucket="live-llm-weights")
+    (f,) = drifts(validate(live), "s3/weights/public-access-block.json")
+    assert f.kind == "missing"
+
+
+# --------------------------------------------------------------------------- #
+# Faults: AccessDenied on one resource, malformed answers, the whole run
+
+
+def _respond(status: int, parsed: dict):
+    def handler(**_):
+        return AWSResponse("http://stub", status, {}, None), parsed
+    return handler
+
+
+def test_access_denied_on_one_resource_is_a_finding_and_the_run_goes_on(live):
+    session = L.session()
+    session.events.register("before-call.s3.GetBucketPolicy", _respond(
+        403, {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}))
+    rep = validate(live, session)
+    denied = [f for f in rep.findings if f.kind == "cannot-verify"]
+    assert {f.artifact for f in denied} == {"s3/weights.json", "s3/finetune_data.json"}
+    assert all(f.message == "cannot verify: needs s3:GetBucketPolicy" for f in denied)
+    assert "kms/model_key.json" in rep.checked and "s3/weights/versioning.json" in rep.checked
+
+
+def test_malformed_policy_from_the_api_is_a_finding(live):
+    session = L.session()
+    session.events.register("before-call.ecr.GetRepositoryPolicy", _respond(
+        200, {"policyText": "{not json", "repositoryName": "llm-serving", "registryId": L.ACCOUNT}))
+    rep = validate(live, session)
+    (f,) = drifts(rep, "ecr/serving.json")
+    assert f.kind == "cannot-verify" and "malformed" in f.message
+
+
+def test_throttling_is_retried(live):
+    session = L.session()
+    calls = []
+
+    class Raw:
+        def stream(self, **_):
+            yield b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+
+    def throttle(request, **_):
+        if "TrentService.GetKeyPolicy" in str(request.headers.get("X-Amz-Target", b"")):
+            calls.append(1)
+            if len(calls) <= 2:  # two throttled answers, then the real endpoint
+                return AWSResponse(request.url, 400, {"Content-Type": "application/x-amz-json-1.1"}, Raw())
+        return None
+    session.events.register("before-send.kms", throttle)
+    rep = validate(live, session)
+    assert len(calls) == 3
+    assert "kms/model_key.json" in rep.checked, rep.findings
+
+
+# --------------------------------------------------------------------------- #
+# The command
+
+
+def test_command_in_sync_exit_0_text_json_sarif(live, spec_file):
+    for fmt in ("text", "json", "sarif"):
+        out, err = io.StringIO(), io.StringIO()
+        code = command.run(args(live, fmt=fmt, spec=spec_file), out, err, session=L.session())
+        assert code == 0, (out.getvalue(), err.getvalue())
+        if fmt == "json":
+            doc = json.loads(out.getvalue())
+            assert doc["in_sync"] is True and doc["findings"] == [] and "s3/weights.json" in doc["checked"]
+        elif fmt == "sarif":
+            assert json.loads(out.getvalue())["runs"][0]["results"] == []
+        else:
+            assert "finding" in out.getvalue()
+
+
+def test_command_drift_exit_1_with_request_in_json_and_sarif(live, spec_file):
+    live.client("s3").put_bucket_versioning(Bucket="live-llm-weights",
+                                            VersioningConfiguration={"Status": "Suspended"})
+    live.client("s3").delete_bucket_policy(Bucket="live-llm-weights")
+    out = io.StringIO()
+    assert command.run(args(live, fmt="json", spec=spec_file), out, io.StringIO(), session=L.session()) == 1
+    doc = json.loads(out.getvalue())
+    assert any(f["artifact"] == "s3/weights.json" and "request" in f for f in doc["findings"])
+    out = io.StringIO()
+    assert command.run(args(live, fmt="sarif", spec=spec_file), out, io.StringIO(), session=L.session()) == 1
+    results = json.loads(out.getvalue())["runs"][0]["results"]
+    assert any(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "s3/weights/versioning.json"
+               for r in results)
+
+
+def test_command_unreachable_endpoint_exit_2_one_line(live, spec_file):
+    a = args(live, spec=spec_file)
+    a.endpoint_url = f"http://127.0.0.1:{L.free_port()}"
+    out, err = io.StringIO(), io.StringIO()
+    session = boto3.Session(aws_access_key_id="AKIASECRETSHOULDNOTSHOW", aws_secret_access_key="s3cr3t-value",
+                            region_name=L.REGION)
+    assert command.run(a, out, err, session=session) == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and "cannot reach" in lines[0] and "Traceback" not in err.getvalue()
+    assert "s3cr3t" not in err.getvalue() + out.getvalue() and "AKIASECRET" not in err.getvalue()
+
+
+def test_command_no_credentials_exit_2(live, spec_file, monkeypatch, tmp_path):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    err = io.StringIO()
+    assert command.run(args(live, spec=spec_file), io.StringIO(), err) == 2
+    assert err.getvalue().count("\n") == 1 and "no AWS credentials" in err.getvalue()
+
+
+def test_command_unknown_profile_and_bad_checks_exit_2(live, spec_file, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    a = args(live, spec=spec_file)
+    a.profile = "nope"
+    err = io.StringIO()
+    assert command.run(a, io.StringIO(), err) == 2 and "profile not found" in err.getvalue()
+    a = args(live, spec=spec_file, checks="drift,bogus")
+    err = io.StringIO()
+    assert command.run(a, io.StringIO(), err) == 2 and "bogus" in err.getvalue()
+
+
+def test_command_spec_that_does_not_compile_exit_2(live, tmp_path):
+    bad = tmp_path / "bad.slp"
+    bad.write_text("allow nobody read nothing from nowhere\n")
+    err = io.StringIO()
+    assert command.run(args(live, spec=str(bad)), io.StringIO(), err, session=L.session()) == 2
+    assert "does not compile" in err.getvalue()

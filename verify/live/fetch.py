@@ -1,0 +1,228 @@
+"""Read what is deployed, strictly read-only (Get / List / Describe only).
+
+boto3 is imported only when a `Fetcher` is built. Every read returns a `Read`: the
+value, or None with `missing` (the thing does not exist: a finding the caller
+words) or `problem` (AccessDenied, malformed: "cannot verify ..."). Failures that
+concern the whole run (no credentials, unreachable endpoint, expired token) raise
+`LiveConfigError`, which the command turns into one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable
+
+ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess",
+                 "Forbidden", "403"}
+FATAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+               "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthFailure", "RequestExpired"}
+
+
+class LiveConfigError(Exception):
+    """A problem with the whole run: credentials, endpoint, configuration."""
+
+
+@dataclass(frozen=True)
+class Read:
+    value: Any = None
+    missing: str | None = None
+    problem: str | None = None
+
+
+def client_config():
+    from botocore.config import Config
+    return Config(retries={"mode": "adaptive", "max_attempts": 6}, connect_timeout=5, read_timeout=20,
+                  user_agent_extra="slpc-validate")
+
+
+def _error_code(exc: Exception) -> str:
+    resp = getattr(exc, "response", None) or {}
+    return str(resp.get("Error", {}).get("Code", ""))
+
+
+def _document(raw: Any) -> Any:
+    """A policy document as returned by the API: a dict, JSON text, or URL-encoded JSON (IAM)."""
+    if isinstance(raw, dict):
+        return raw
+    text = str(raw)
+    if text.lstrip().startswith("%7B") or text.lstrip().startswith("%7b"):
+        text = urllib.parse.unquote(text)
+    return json.loads(text)
+
+
+class Fetcher:
+    def __init__(self, session=None, *, region: str | None = None, endpoint_url: str | None = None,
+                 profile: str | None = None):
+        import boto3  # only on the online path
+        import botocore.exceptions as bex
+
+        self._bex = bex
+        try:
+            self.session = session or boto3.Session(profile_name=profile, region_name=region)
+        except bex.ProfileNotFound as exc:
+            raise LiveConfigError(f"profile not found: {exc.kwargs.get('profile', profile)}") from None
+        self.region = region or self.session.region_name or "us-east-1"
+        self.endpoint_url = endpoint_url
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, region: str | None = None):
+        key = (service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = self.session.client(service, region_name=key[1], endpoint_url=self.endpoint_url,
+                                                     config=client_config())
+        return self._clients[key]
+
+    # -- one call, classified ------------------------------------------------ #
+    def call(self, service: str, op: str, permission: str, missing_codes: dict[str, str],
+             region: str | None = None, **params) -> Read:
+        bex = self._bex
+        try:
+            return Read(getattr(self.client(service, region), op)(**params))
+        except bex.ClientError as exc:
+            code = _error_code(exc)
+            if code in missing_codes:
+                return Read(missing=missing_codes[code])
+            if code in ACCESS_DENIED:
+                return Read(problem=f"cannot verify: needs {permission}")
+            if code in FATAL_CODES:
+                raise LiveConfigError(f"AWS rejected the credentials ({code}); refresh them and retry") from None
+            return Read(problem=f"cannot verify: {service} {op} failed with {code or 'an error'}")
+        except (bex.NoCredentialsError, bex.PartialCredentialsError):
+            raise LiveConfigError("no AWS credentials found (set --profile or the AWS_* environment)") from None
+        except (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ConnectionClosedError) as exc:
+            where = self.endpoint_url or getattr(exc, "kwargs", {}).get("endpoint_url", "AWS")
+            raise LiveConfigError(f"cannot reach {where}: is the endpoint up and the network reachable?") from None
+        except bex.ReadTimeoutError:
+            return Read(problem=f"cannot verify: {service} {op} timed out")
+        except bex.NoRegionError:
+            raise LiveConfigError("no AWS region configured (use --region)") from None
+        except bex.ParamValidationError as exc:
+            return Read(problem=f"cannot verify: {exc}")
+
+    def parsed(self, read: Read, extract: Callable[[Any], Any]) -> Read:
+        """Apply `extract` to a successful read; a malformed answer is a problem, not a crash."""
+        if read.value is None:
+            return read
+        try:
+            return Read(extract(read.value))
+        except (ValueError, KeyError, TypeError) as exc:
+            return Read(problem=f"cannot verify: malformed document returned by AWS ({exc})")
+
+    # -- identity ----------------------------------------------------------- #
+    def caller_account(self) -> str:
+        read = self.call("sts", "get_caller_identity", "sts:GetCallerIdentity", {})
+        if read.value is None:
+            raise LiveConfigError(read.problem or "cannot identify the caller (sts:GetCallerIdentity)")
+        return read.value["Account"]
+
+    # -- S3 ---------------------------------------------------------------- #
+    def bucket_policy(self, bucket: str) -> Read:
+        r = self.call("s3", "get_bucket_policy", "s3:GetBucketPolicy",
+                      {"NoSuchBucketPolicy": "no bucket policy is attached", "NoSuchBucket": "no such bucket"},
+                      Bucket=bucket)
+        return self.parsed(r, lambda v: _document(v["Policy"]))
+
+    SETTINGS = {
+        # artifact kind: (operation, permission, missing codes, settings key, extractor)
+        "s3-bucket-encryption": ("get_bucket_encryption", "s3:GetEncryptionConfiguration",
+                                 {"ServerSideEncryptionConfigurationNotFoundError": "no default encryption"},
+                                 "ServerSideEncryptionConfiguration", lambda v: v["ServerSideEncryptionConfiguration"]),
+        "s3-public-access-block": ("get_public_access_block", "s3:GetBucketPublicAccessBlock",
+                                   {"NoSuchPublicAccessBlockConfiguration": "no public access block"},
+                                   "PublicAccessBlockConfiguration", lambda v: v["PublicAccessBlockConfiguration"]),
+        "s3-versioning": ("get_bucket_versioning", "s3:GetBucketVersioning", {},
+                          "VersioningConfiguration",
+                          lambda v: {k: v[k] for k in ("Status", "MFADelete") if k in v}),
+        "s3-ownership-controls": ("get_bucket_ownership_controls", "s3:GetBucketOwnershipControls",
+                                  {"OwnershipControlsNotFoundError": "no ownership controls"},
+                                  "OwnershipControls", lambda v: v["OwnershipControls"]),
+        "s3-object-lock": ("get_object_lock_configuration", "s3:GetBucketObjectLockConfiguration",
+                           {"ObjectLockConfigurationNotFoundError": "no Object Lock configuration"},
+                           "ObjectLockConfiguration", lambda v: v["ObjectLockConfiguration"]),
+    }
+
+    def bucket_setting(self, kind: str, bucket: str) -> Read:
+        op, perm, missing, _key, extract = self.SETTINGS[kind]
+        r = self.call("s3", op, perm, {**missing, "NoSuchBucket": "no such bucket"}, Bucket=bucket)
+        return self.parsed(r, extract)
+
+    # -- KMS, ECR, EC2, IAM -------------------------------------------------- #
+    def key_policy(self, key_arn: str) -> Read:
+        region = key_arn.split(":")[3] or None
+        r = self.call("kms", "get_key_policy", "kms:GetKeyPolicy", {"NotFoundException": "no such key"},
+                      region=region, KeyId=key_arn, PolicyName="default")
+        return self.parsed(r, lambda v: _document(v["Policy"]))
+
+    def key_state(self, key_arn: str) -> Read:
+        region = key_arn.split(":")[3] or None
+        r = self.call("kms", "describe_key", "kms:DescribeKey", {"NotFoundException": "no such key"},
+                      region=region, KeyId=key_arn)
+        return self.parsed(r, lambda v: v["KeyMetadata"]["KeyState"])
+
+    def repository_policy(self, repo_arn: str) -> Read:
+        parts = repo_arn.split(":", 5)
+        region, account, name = parts[3] or None, parts[4], parts[5].split("/", 1)[1]
+        r = self.call("ecr", "get_repository_policy", "ecr:GetRepositoryPolicy",
+                      {"RepositoryPolicyNotFoundException": "no repository policy is set",
+                       "RepositoryNotFoundException": "no such repository"},
+                      region=region, repositoryName=name, registryId=account)
+        return self.parsed(r, lambda v: _document(v["policyText"]))
+
+    def endpoint_policy(self, vpce_id: str) -> Read:
+        r = self.call("ec2", "describe_vpc_endpoints", "ec2:DescribeVpcEndpoints",
+                      {"InvalidVpcEndpointId.NotFound": "no such VPC endpoint"}, VpcEndpointIds=[vpce_id])
+
+        def extract(v):
+            eps = v.get("VpcEndpoints") or []
+            if not eps:
+                raise ValueError("no such VPC endpoint")
+            return _document(eps[0].get("PolicyDocument") or "{}")
+        return self.parsed(r, extract)
+
+    def role_policies(self, role_arn: str) -> Read:
+        """All statements the role holds: inline policies and attached managed policies'
+        default versions, as a list of (label, document dict)."""
+        name = role_arn.rsplit("/", 1)[1]
+        missing = {"NoSuchEntity": "no such role"}
+        out: list[tuple[str, Any]] = []
+        pages = self.call("iam", "list_role_policies", "iam:ListRolePolicies", missing, RoleName=name)
+        if pages.value is None:
+            return pages
+        names = list(pages.value.get("PolicyNames", []))
+        while pages.value.get("IsTruncated"):
+            pages = self.call("iam", "list_role_policies", "iam:ListRolePolicies", missing, RoleName=name,
+                              Marker=pages.value["Marker"])
+            if pages.value is None:
+                return pages
+            names += pages.value.get("PolicyNames", [])
+        for pname in names:
+            r = self.parsed(self.call("iam", "get_role_policy", "iam:GetRolePolicy", missing,
+                                      RoleName=name, PolicyName=pname), lambda v: _document(v["PolicyDocument"]))
+            if r.value is None:
+                return r
+            out.append((f"inline {pname}", r.value))
+        att = self.call("iam", "list_attached_role_policies", "iam:ListAttachedRolePolicies", missing, RoleName=name)
+        if att.value is None:
+            return att
+        attached = list(att.value.get("AttachedPolicies", []))
+        while att.value.get("IsTruncated"):
+            att = self.call("iam", "list_attached_role_policies", "iam:ListAttachedRolePolicies", missing,
+                            RoleName=name, Marker=att.value["Marker"])
+            if att.value is None:
+                return att
+            attached += att.value.get("AttachedPolicies", [])
+        for pol in attached:
+            meta = self.call("iam", "get_policy", "iam:GetPolicy", {"NoSuchEntity": "no such policy"},
+                             PolicyArn=pol["PolicyArn"])
+            if meta.value is None:
+                return meta
+            ver = self.parsed(self.call("iam", "get_policy_version", "iam:GetPolicyVersion",
+                                        {"NoSuchEntity": "no such policy version"}, PolicyArn=pol["PolicyArn"],
+                                        VersionId=meta.value["Policy"]["DefaultVersionId"]),
+                              lambda v: _document(v["PolicyVersion"]["Document"]))
+            if ver.value is None:
+                return ver
+            out.append((f"managed {pol['PolicyArn']}", ver.value))
+        return Read(out)
