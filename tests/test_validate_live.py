@@ -367,3 +367,46 @@ def test_command_spec_that_does_not_compile_exit_2(live, tmp_path):
     err = io.StringIO()
     assert command.run(args(live, spec=str(bad)), io.StringIO(), err, session=L.session()) == 2
     assert "does not compile" in err.getvalue()
+
+
+def _stubbed_analyzer(lv, answer):
+    from botocore.stub import Stubber
+
+    c = L.session().client("accessanalyzer", region_name=L.REGION)
+    stub = Stubber(c)
+    for a in lv.artifacts:
+        if a.document is not None and a.kind not in ("scp", "rcp"):
+            stub.add_response("validate_policy", answer(a))
+        elif a.document is not None:
+            stub.add_response("validate_policy", {"findings": []})
+    stub.activate()
+    return c
+
+
+def test_command_merges_access_analyzer_findings(live, spec_file):
+    suggestion = {"findings": [{"findingDetails": "d", "findingType": "SUGGESTION", "issueCode": "EMPTY_ARRAY_ACTION",
+                                "learnMoreLink": "https://x", "locations": []}]}
+    out = io.StringIO()
+    c = _stubbed_analyzer(live, lambda a: suggestion)
+    code = command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), out, io.StringIO(),
+                       session=L.session(), analyzer_client=c)
+    doc = json.loads(out.getvalue())
+    assert code == 0 and doc["in_sync"] is True  # SUGGESTIONs are notes
+    assert {f["source"] for f in doc["findings"]} == {"access-analyzer"}
+    error = {"findings": [{"findingDetails": "bad", "findingType": "ERROR", "issueCode": "INVALID_ACTION",
+                           "learnMoreLink": "https://x", "locations": []}]}
+    c = _stubbed_analyzer(live, lambda a: error if a.path == "s3/weights.json" else {"findings": []})
+    out = io.StringIO()
+    code = command.run(args(live, spec=spec_file, checks="analyzer"), out, io.StringIO(),
+                       session=L.session(), analyzer_client=c)
+    assert code == 1 and "s3/weights.json: error INVALID_ACTION (access-analyzer)" in out.getvalue()
+
+
+def test_importing_the_command_does_not_import_boto3():
+    import subprocess
+    import sys
+
+    code = ("import sys; import slpc.verify.live, slpc.verify.live.command, slpc.verify.live.compare, "
+            "slpc.verify.live.validate, slpc.verify.live.analyzer; "
+            "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
