@@ -136,3 +136,18 @@ def test_outside_address_is_outside_every_cidr_of_both_documents():
     ip = dict(d.probe.context).get("aws:sourceip")  # absent also escapes a negated operator
     assert ip is None or not ip.startswith(("203.0.113.", "198.18.", "198.19.")), ip
     assert _outside_ip([from_json({"Statement": [deny]})]) == "100.64.0.1"
+
+
+def test_command_arguments():
+    import argparse
+
+    from slpc.verify.live import command
+
+    p = argparse.ArgumentParser()
+    command.add_arguments(p)
+    a = p.parse_args(["a.slp", "b.slp", "--profile", "P", "--region", "eu-west-1", "--endpoint-url",
+                      "http://127.0.0.1:5000", "--format", "sarif"])
+    assert (a.files, a.profile, a.region, a.endpoint_url, a.format, a.checks) == (
+        ["a.slp", "b.slp"], "P", "eu-west-1", "http://127.0.0.1:5000", "sarif", "drift,analyzer")
+    with pytest.raises(SystemExit):
+        p.parse_args(["a.slp", "--format", "xml"])
