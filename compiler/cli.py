@@ -182,6 +182,12 @@ def parser() -> argparse.ArgumentParser:
 
     from slpc.verify import lint_command
 
+    from slpc.verify.live import command as validate_command
+
+    v = sub.add_parser("validate", help="check a live AWS account against the spec (read-only)")
+    validate_command.add_arguments(v)
+    v.set_defaults(run=validate_command.run)
+
     lp = sub.add_parser("lint-policy", help="validate any policy JSON offline (Access Analyzer issue codes)")
     lint_command.add_arguments(lp)
     lp.set_defaults(run=lint_command.run)
