@@ -13,6 +13,7 @@ import socket
 from dataclasses import dataclass
 
 ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"  # a second moto account, selected by the x-moto-account-id header
 REGION = "eu-central-1"
 
 LIVE_SPEC = '''deployment "live" {{
@@ -70,9 +71,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def session():
+def session(account: str = ACCOUNT):
+    """A session on moto's `account` (moto 5 reads the `x-moto-account-id` request header)."""
     import boto3
-    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    s = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    if account != ACCOUNT:
+        def header(request, **_):
+            request.headers["x-moto-account-id"] = account
+        s.events.register("before-sign", header)
+    return s
+
+
+# A role of OTHER_ACCOUNT added to LIVE_SPEC: its identity policy lives in the second account.
+CROSS_ACCOUNT_ROLE = (f'role auditor "arn:aws:iam::{OTHER_ACCOUNT}:role/llm-auditor"\n'
+                      'allow auditor read weights "released/" from prod_vpc\n')
 
 
 @dataclass
@@ -83,8 +95,8 @@ class Live:
     vpce: str
     spec: str
 
-    def client(self, service: str):
-        return session().client(service, endpoint_url=self.url, region_name=REGION)
+    def client(self, service: str, account: str = ACCOUNT):
+        return session(account).client(service, endpoint_url=self.url, region_name=REGION)
 
 
 def create_resources(url: str) -> Live:
@@ -113,9 +125,14 @@ def create_resources(url: str) -> Live:
 
 def apply(live: Live, artifacts) -> None:
     """Apply compiled artifacts the way a deployment pipeline would."""
-    c = live.client
-    s3, iam = c("s3"), c("iam")
+    clients: dict = {}
+
     for a in artifacts:
+        def c(svc, _acct=a.account or ACCOUNT):
+            if (svc, _acct) not in clients:
+                clients[svc, _acct] = live.client(svc, _acct)
+            return clients[svc, _acct]
+        s3, iam = c("s3"), c("iam")
         if a.kind == "s3-bucket-policy":
             s3.put_bucket_policy(Bucket=a.target.split(":::")[1], Policy=a.text)
         elif a.kind == "s3-bucket-encryption":

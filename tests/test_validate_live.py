@@ -85,9 +85,9 @@ def drifts(report, path):
     return [f for f in report.findings if f.artifact == path]
 
 
-def args(lv, *extra, fmt="text", checks="drift", spec=None):
+def args(lv, *extra, fmt="text", checks="drift", spec=None, account_profile=()):
     return argparse.Namespace(files=[spec], profile=None, region=L.REGION, endpoint_url=lv.url, format=fmt,
-                              checks=checks)
+                              checks=checks, account_profile=list(account_profile))
 
 
 @pytest.fixture
@@ -400,6 +400,112 @@ def test_command_merges_access_analyzer_findings(live, spec_file):
     code = command.run(args(live, spec=spec_file, checks="analyzer"), out, io.StringIO(),
                        session=L.session(), analyzer_client=c)
     assert code == 1 and "s3/weights.json: error INVALID_ACTION (access-analyzer)" in out.getvalue()
+
+
+# --------------------------------------------------------------------------- #
+# Several accounts: --account-profile ACCOUNT=PROFILE (tests inject the sessions)
+
+AUDITOR = f"iam/{L.OTHER_ACCOUNT}/auditor.json"
+
+
+@pytest.fixture
+def cross(live, tmp_path):
+    """LIVE_SPEC plus a role of the second moto account, everything applied."""
+    live.client("iam", L.OTHER_ACCOUNT).create_role(RoleName="llm-auditor", AssumeRolePolicyDocument=L.TRUST)
+    live.spec += L.CROSS_ACCOUNT_ROLE
+    compiled = compile_text(live.spec, "live.slp")
+    assert compiled.ok, [str(d) for d in compiled.diagnostics if d.is_error]
+    assert art_account(compiled.artifacts, AUDITOR) == L.OTHER_ACCOUNT
+    L.apply(live, compiled.artifacts)
+    live.artifacts = compiled.artifacts
+    p = tmp_path / "cross.slp"
+    p.write_text(live.spec)
+    live.spec_file = str(p)
+    return live
+
+
+def art_account(artifacts, path):
+    return next(a.account for a in artifacts if a.path == path)
+
+
+def test_cross_account_role_is_read_with_its_account_session_and_in_sync(cross):
+    default, other = L.session(), L.session(L.OTHER_ACCOUNT)
+    rec_default, rec_other = Recorder(default), Recorder(other)
+    out, err = io.StringIO(), io.StringIO()
+    code = command.run(args(cross, fmt="json", spec=cross.spec_file), out, err, session=default,
+                       sessions={L.OTHER_ACCOUNT: other})
+    doc = json.loads(out.getvalue())
+    assert code == 0 and doc["in_sync"] is True, (doc["findings"], err.getvalue())
+    assert AUDITOR in doc["checked"] and "iam/123456789012/trainer.json" in doc["checked"]
+    # routing: the second account's session read the auditor role and nothing of the first account
+    assert {"GetCallerIdentity", "ListRolePolicies", "GetRolePolicy"} <= set(rec_other.ops)
+    assert not {"GetBucketPolicy", "GetKeyPolicy", "DescribeVpcEndpoints"} & set(rec_other.ops)
+    assert rec_default.ops.count("ListRolePolicies") == 5  # the five roles of the first account
+    assert [op for op in rec_default.ops + rec_other.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
+
+
+def test_cross_account_drift_is_found_in_the_other_account(cross):
+    cross.client("iam", L.OTHER_ACCOUNT).delete_role_policy(RoleName="llm-auditor", PolicyName="slpc")
+    f = Fetcher(L.session(), region=L.REGION, endpoint_url=cross.url)
+    o = Fetcher(L.session(L.OTHER_ACCOUNT), region=L.REGION, endpoint_url=cross.url)
+    rep = Validator(f, f.caller_account(), {L.OTHER_ACCOUNT: o}).run(cross.artifacts)
+    found = drifts(rep, AUDITOR)
+    assert found and all(f.code == "missing-access" for f in found), found
+    assert [x for x in rep.findings if x.artifact != AUDITOR] == []
+
+
+def test_account_without_credentials_cannot_be_verified(cross):
+    out = io.StringIO()
+    code = command.run(args(cross, fmt="json", spec=cross.spec_file), out, io.StringIO(), session=L.session())
+    doc = json.loads(out.getvalue())
+    assert code == 1
+    (f,) = doc["findings"]
+    assert f["artifact"] == AUDITOR and f["kind"] == "cannot-verify" and f["code"] == "other-account"
+    assert f["message"] == (f"cannot verify: no credentials for account {L.OTHER_ACCOUNT} "
+                            f"(add --account-profile {L.OTHER_ACCOUNT}=PROFILE)")
+    assert "s3/weights.json" in doc["checked"]
+
+
+def test_session_for_the_wrong_account_exit_2(cross):
+    err = io.StringIO()
+    code = command.run(args(cross, spec=cross.spec_file), io.StringIO(), err, session=L.session(),
+                       sessions={L.OTHER_ACCOUNT: L.session()})
+    assert code == 2 and err.getvalue().count("\n") == 1
+    assert f"credentials are for account {L.ACCOUNT}, not {L.OTHER_ACCOUNT}" in err.getvalue()
+
+
+@pytest.mark.parametrize("value, words", [
+    ("210987654321", "expected ACCOUNT=PROFILE"),
+    ("210987654321=", "expected ACCOUNT=PROFILE"),
+    ("12345=audit", "12 digits"),
+    ("21098765432x=audit", "12 digits"),
+    ("=audit", "12 digits"),
+])
+def test_bad_account_profile_exit_2_one_line(live, spec_file, value, words):
+    out, err = io.StringIO(), io.StringIO()
+    code = command.run(args(live, spec=spec_file, account_profile=[value]), out, err, session=L.session())
+    assert code == 2 and out.getvalue() == ""
+    assert err.getvalue().count("\n") == 1 and words in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_conflicting_and_unknown_account_profiles_exit_2(live, spec_file, monkeypatch, tmp_path):
+    err = io.StringIO()
+    a = args(live, spec=spec_file, account_profile=["210987654321=a", "210987654321=b"])
+    assert command.run(a, io.StringIO(), err, session=L.session()) == 2 and "two profiles" in err.getvalue()
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    err = io.StringIO()
+    a = args(live, spec=spec_file, account_profile=["210987654321=nope"])
+    assert command.run(a, io.StringIO(), err, session=L.session()) == 2
+    assert err.getvalue() == "slpc validate: --account-profile 210987654321=nope: profile not found: nope\n"
+
+
+def test_account_profile_is_repeatable_on_the_command_line():
+    p = argparse.ArgumentParser()
+    command.add_arguments(p)
+    ns = p.parse_args(["x.slp", "--account-profile", "210987654321=audit", "--account-profile", "111122223333=b"])
+    assert command.parse_account_profiles(ns.account_profile) == {"210987654321": "audit", "111122223333": "b"}
+    assert p.parse_args(["x.slp"]).account_profile == []
 
 
 def test_importing_the_command_does_not_import_boto3():

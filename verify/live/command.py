@@ -29,11 +29,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "on every compiled policy. Read-only (see docs/validate.md).")
     parser.add_argument("files", nargs="+", metavar="SPEC", help="spec files of one deployment; - reads stdin")
     parser.add_argument("--profile", help="AWS profile to use (default: the standard credential chain)")
+    parser.add_argument("--account-profile", action="append", default=[], metavar="ACCOUNT=PROFILE",
+                        help="read the resources and roles of account ACCOUNT (12 digits) with AWS profile "
+                             "PROFILE; repeatable (default: only the --profile credentials' account is read)")
     parser.add_argument("--region", help="AWS region (default: the spec's first region)")
     parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator)")
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     parser.add_argument("--checks", default=",".join(CHECKS),
                         help=f"comma-separated checks to run: {','.join(CHECKS)} (default: all)")
+
+
+def parse_account_profiles(values) -> dict[str, str]:
+    """`ACCOUNT=PROFILE` values as {account: profile}; ValueError with a one-line reason."""
+    out: dict[str, str] = {}
+    for v in values or ():
+        account, sep, profile = str(v).partition("=")
+        account, profile = account.strip(), profile.strip()
+        if not sep or not profile:
+            raise ValueError(f"--account-profile {v!r}: expected ACCOUNT=PROFILE (e.g. 210987654321=audit)")
+        if not (len(account) == 12 and account.isdigit() and account.isascii()):
+            raise ValueError(f"--account-profile {v!r}: the account must be 12 digits, got {account!r}")
+        if out.get(account, profile) != profile:
+            raise ValueError(f"--account-profile: account {account} is given two profiles "
+                             f"({out[account]}, {profile})")
+        out[account] = profile
+    return out
 
 
 def _compile(files, err: TextIO):
@@ -52,6 +72,26 @@ def _compile(files, err: TextIO):
         err.write(f"slpc validate: the spec does not compile ({len(errors)} error(s))\n")
         return None
     return compiled
+
+
+def _account_fetchers(profiles: dict[str, str], sessions: dict, region, endpoint_url) -> dict:
+    """{account: Fetcher} for --account-profile (and injected sessions); each
+    session must belong to its account, checked with sts:GetCallerIdentity."""
+    from .fetch import Fetcher, LiveConfigError
+
+    out = {}
+    for account in sorted(set(profiles) | set(sessions)):
+        profile = profiles.get(account)
+        where = f"--account-profile {account}={profile}" if profile else f"the session for account {account}"
+        try:
+            f = Fetcher(sessions.get(account), region=region, endpoint_url=endpoint_url, profile=profile)
+            actual = f.caller_account()
+        except LiveConfigError as exc:
+            raise LiveConfigError(f"{where}: {exc}") from None
+        if actual != account:
+            raise LiveConfigError(f"{where}: the credentials are for account {actual}, not {account}")
+        out[account] = f
+    return out
 
 
 def to_json(report: Report) -> dict:
@@ -92,10 +132,19 @@ def sarif(report: Report) -> dict:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None, *,
-        session=None, analyzer_client=None) -> int:
-    """`session` (a boto3 Session) and `analyzer_client` are for tests; normally both
-    come from --profile/--region/--endpoint-url."""
+        session=None, analyzer_client=None, sessions: dict | None = None) -> int:
+    """`session` (a boto3 Session), `sessions` ({account id: boto3 Session}) and
+    `analyzer_client` are for tests; normally they come from --profile,
+    --account-profile, --region and --endpoint-url. An injected session for an
+    account takes the place of that account's --account-profile."""
     out, err = out or sys.stdout, err or sys.stderr
+    try:
+        account_profiles = parse_account_profiles(getattr(args, "account_profile", None))
+        for account in sessions or {}:
+            parse_account_profiles([f"{account}=injected"])
+    except ValueError as exc:
+        err.write(f"slpc validate: {exc}\n")
+        return EXIT_USAGE
     checks = {c.strip() for c in (args.checks or "").split(",") if c.strip()}
     unknown = checks - set(CHECKS)
     if unknown or not checks:
@@ -118,6 +167,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     try:
         fetcher = Fetcher(session, region=region, endpoint_url=args.endpoint_url, profile=args.profile)
         account = fetcher.caller_account()
+        others = _account_fetchers(account_profiles, sessions or {}, region, args.endpoint_url)
         if "analyzer" in checks:
             from . import analyzer
             client = analyzer_client or fetcher.session.client(
@@ -125,7 +175,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             report.findings += analyzer.validate(client, compiled.artifacts)
         if "drift" in checks:
             from .validate import Validator
-            sub = Validator(fetcher, account).run(compiled.artifacts)
+            sub = Validator(fetcher, account, others).run(compiled.artifacts)
             report.findings += sub.findings
             report.checked += sub.checked
             report.skipped += sub.skipped

@@ -56,24 +56,44 @@ def _subset_diff(want: Any, have: Any, path: str) -> list[str]:
 
 
 class Validator:
-    def __init__(self, fetcher: Fetcher, account: str | None = None):
+    """`fetcher` reads the default credentials' `account`; `others` maps further
+    account ids to the fetcher (session) that reads them (--account-profile)."""
+
+    def __init__(self, fetcher: Fetcher, account: str | None = None, others: dict[str, Fetcher] | None = None):
         self.f = fetcher
         self.account = account
+        self.fetchers: dict[str, Fetcher] = dict(others or {})
+        if account is not None:
+            self.fetchers.setdefault(account, fetcher)
+
+    def fetcher_for(self, account: str | None) -> Fetcher | None:
+        """The fetcher that reads `account`, or None when no credentials are for it."""
+        if self.account is None and not self.fetchers:
+            return self.f  # account unknown: read everything with the one session
+        return self.fetchers.get(account) if account is not None else None
 
     def run(self, artifacts) -> Report:
         rep = Report()
-        for art in artifacts:
-            if self.account is not None and art.account != self.account:
-                rep.findings.append(Finding(CANNOT_VERIFY, art.path, art.target,
-                                            f"cannot verify: {art.kind} is in account {art.account}, the "
-                                            f"credentials are for account {self.account}", code="other-account"))
-                continue
-            if art.kind in SETTING_KINDS:
-                self._setting(art, rep)
-            elif art.kind in POLICY_KINDS:
-                self._policy(art, rep)
-            else:
-                rep.skipped.append((art.path, f"{art.kind}: not checked by this version of slpc validate"))
+        default = self.f
+        try:
+            for art in artifacts:
+                if art.kind not in SETTING_KINDS and art.kind not in POLICY_KINDS:
+                    rep.skipped.append((art.path, f"{art.kind}: not checked by this version of slpc validate"))
+                    continue
+                f = self.fetcher_for(art.account)
+                if f is None:
+                    rep.findings.append(Finding(CANNOT_VERIFY, art.path, art.target,
+                                                f"cannot verify: no credentials for account {art.account} "
+                                                f"(add --account-profile {art.account}=PROFILE)",
+                                                code="other-account"))
+                    continue
+                self.f = f
+                if art.kind in SETTING_KINDS:
+                    self._setting(art, rep)
+                else:
+                    self._policy(art, rep)
+        finally:
+            self.f = default
         return rep
 
     # -------------------------------------------------------------------- #
