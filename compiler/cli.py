@@ -77,6 +77,30 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from slpc import report
+
+    c = _load(args.files, emit=True)
+    if not c.ok:
+        _report(c.diagnostics, c.texts, "text")
+        return EXIT_USAGE
+    try:
+        write_tree(Path(args.output), report.pack(c.model, c.artifacts, [(s.name, s.data) for s in c.sources],
+                                                  validation_file=args.validation))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DiagnosticsError as exc:
+        _report(list(exc.diagnostics), c.texts, "text")
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    _report(c.diagnostics, c.texts, "text")
+    print(f"wrote report.html, report.md and evidence.json (with the artifacts they cite) to {args.output}")
+    return EXIT_OK
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     c = _load(args.files, emit=True)
     _report(c.diagnostics, c.texts, args.format)
@@ -187,6 +211,12 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a live AWS account against the spec (read-only)")
     validate_command.add_arguments(v)
     v.set_defaults(run=validate_command.run)
+
+    r = sub.add_parser("report", help="write the audit evidence pack: report.html, report.md, evidence.json")
+    files(r)
+    r.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (replaced atomically)")
+    r.add_argument("--validation", metavar="FILE", help="results of `slpc validate --format json` to include")
+    r.set_defaults(run=cmd_report)
 
     lp = sub.add_parser("lint-policy", help="validate any policy JSON offline (Access Analyzer issue codes)")
     lint_command.add_arguments(lp)

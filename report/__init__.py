@@ -1,0 +1,34 @@
+"""slpc.report: the audit evidence pack (`slpc report`).
+
+`build_report(model, artifacts, sources, ...)` gives the evidence as plain data;
+`render(evidence)` lays it out as report.html, report.md and evidence.json;
+`pack(...)` is what the command writes.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+from slpc.targets.manifest import dumps as manifest_dumps, manifest
+
+from . import validation
+from .evidence import build as build_report, timestamp
+from .render import render
+
+__all__ = ["build_report", "render", "pack"]
+
+
+def pack(model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]], *, validation_file: str | None = None,
+         environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Every file of the report directory: the three report files, plus the compiled
+    artifacts and their manifest, so an auditor can check each SHA-256 the report
+    cites (and slpc recognises the directory as its own when replacing it).
+    ValueError (one line) for a bad --validation file or SOURCE_DATE_EPOCH."""
+    results = validation.load(validation_file) if validation_file else None
+    when, source = timestamp(environ)
+    files = render(build_report(model, artifacts, sources, generated_at=when, timestamp_source=source,
+                                validation=results))
+    files.update({a.path: a.text for a in artifacts})
+    files["manifest.json"] = manifest_dumps(manifest(artifacts, sources))
+    return files

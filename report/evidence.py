@@ -1,0 +1,252 @@
+"""The evidence: everything the report shows, as plain JSON-ready data.
+
+Built from the checked Model, the spec's meaning (`slpc.verify.meaning`) and the
+built artifacts; the renderers (Markdown, HTML) only lay it out, so evidence.json,
+report.md and report.html always say the same thing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime, timedelta, timezone
+from typing import Sequence
+
+from slpc import __version__
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Grant, Model
+from slpc.compiler.pipeline import LINT_TYPES
+from slpc.targets.manifest import MANIFEST_VERSION, manifest
+from slpc.verify import catalogue
+from slpc.verify.lint import FindingType, lint
+from slpc.verify.meaning import Meaning, Question
+
+from . import controls as C
+from . import validation as live
+
+EVIDENCE_VERSION = 1
+_OUTSIDE_IP = "192.0.2.77"  # TEST-NET-1: outside every network unless a spec declares it
+
+PROOF = {"status": "not-available",
+         "detail": "no proof is claimed: slpc has no prover yet (`slpc prove` is planned)"}
+
+
+def _glance(model: Model) -> dict:
+    d = model.deployment
+    accounts = {d.account} | {n.account for n in model.networks.values()} | {
+        p.account for p in model.principals.values()} | {a.account for a in model.assets.values()} | {
+        k.account for k in model.keys.values()}
+    return {
+        "deployment": {"name": d.name, "partition": d.partition, "account": d.account, "org": d.org,
+                       "regions": list(d.regions), "guardrails": list(d.guardrails)},
+        "accounts": sorted(accounts),
+        "networks": [{"name": n.name, "account": n.account, "vpc": n.vpc, "cidrs": list(n.cidrs),
+                      "endpoints": [{"service": s, "id": i} for s, i in n.endpoints]}
+                     for n in model.networks.values()],
+        "principals": [{"name": p.name, "arn": p.arn, "account": p.account} for p in model.principals.values()],
+        "keys": [{"name": k.name, "arn": k.arn, "account": k.account, "region": k.region, "admins": list(k.admins)}
+                 for k in model.keys.values()],
+        "assets": [{"name": a.name, "kind": a.kind, "resource_name": a.resource_name, "arn": a.arn,
+                    "account": a.account, "region": a.region, "key": a.key, "admins": list(a.admins),
+                    "breakglass": list(a.breakglass), "audit": list(a.audit),
+                    "object_lock": {"mode": a.object_lock[0], "days": a.object_lock[1]} if a.object_lock else None}
+                   for a in model.assets.values()],
+    }
+
+
+# -- the access matrix, confirmed by the spec's meaning --------------------- #
+def _shift(instant: str, seconds: int) -> str:
+    t = datetime.fromisoformat(instant.replace("Z", "+00:00")) + timedelta(seconds=seconds)
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _where(model: Model, network: str, kind: str) -> dict | None:
+    """A request context that comes from `network` for an asset of `kind`."""
+    net = model.networks[network]
+    ids = net.endpoint_ids(V.ASSET_SERVICES[kind])
+    if ids:
+        return {"aws:SourceVpce": ids[0]}
+    if net.cidrs and V.reachable_from_cidrs(V.ASSET_SERVICES[kind]):
+        return {"aws:SourceIp": str(ipaddress.ip_network(net.cidrs[0])[0])}
+    return None
+
+
+def _inside(model: Model, g: Grant) -> list[tuple[str, str, dict]]:
+    """(action, resource, extra context) for each action of the grant's verb, on
+    the asset within the grant's prefix (key-via-S3 actions are left to the tests:
+    they depend on S3 calling KMS)."""
+    asset = model.assets[g.asset]
+    out = []
+    for action, scope in V.VERBS[(asset.kind, g.verb)].actions:
+        if scope == V.KEY_VIA_S3:
+            continue
+        if scope == V.OBJECT:
+            out.append((action, f"{asset.arn}/{g.prefix}evidence", {}))
+        elif scope == V.BUCKET_PREFIX:
+            out.append((action, asset.arn, {"s3:prefix": g.prefix} if g.prefix else {}))
+        elif scope == V.API:
+            out.append((action, f"{asset.arn}/GET/evidence", {}))
+        elif scope == V.ACCOUNT:
+            out.append((action, "*", {}))
+        else:
+            out.append((action, asset.arn, {}))
+    return out
+
+
+def _confirmed(meaning: Meaning, model: Model, g: Grant, when: str) -> bool:
+    """Whether the spec's meaning permits every action of the grant from each of its
+    networks before its expiry, and denies it after the expiry and from outside."""
+    principal = model.principals[g.principal].arn
+    kind = model.assets[g.asset].kind
+    nets = [_where(model, n, kind) for n in g.networks]
+    if any(w is None for w in nets):
+        return False
+    at = _shift(g.until, -1) if g.until else when
+    base = {"aws:SecureTransport": "true", "aws:CurrentTime": at}
+    outside_ok = not any(ipaddress.ip_address(_OUTSIDE_IP) in ipaddress.ip_network(c)
+                         for n in model.networks.values() for c in n.cidrs)
+    for action, resource, extra in _inside(model, g):
+        def ask(ctx: dict) -> bool:
+            return meaning.permits(Question(principal, action, resource, {**base, **extra, **ctx}))
+
+        if not all(ask(w) for w in nets):
+            return False
+        if g.until and any(ask({**w, "aws:CurrentTime": _shift(g.until, 1)}) for w in nets):
+            return False
+        if outside_ok and ask({"aws:SourceIp": _OUTSIDE_IP}):
+            return False
+    return True
+
+
+def _grant_entry(g: Grant, actions: Sequence[str], confirmed: bool) -> dict:
+    return {"verb": g.verb, "prefix": g.prefix, "networks": list(g.networks), "until": g.until,
+            "actions": list(actions), "meaning_confirms": confirmed}
+
+
+def _matrix(model: Model, when: str) -> list[dict]:
+    """One cell per (principal, asset) that some grant connects, in declaration order."""
+    meaning = Meaning(model)
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for g in model.grants:
+        asset = model.assets[g.asset]
+        actions = sorted({a for a, _ in V.VERBS[(asset.kind, g.verb)].actions})
+        cells.setdefault((g.principal, g.asset), []).append(
+            _grant_entry(g, actions, _confirmed(meaning, model, g, when)))
+    order_p = list(model.principals)
+    order_a = list(model.assets)
+    return [{"principal": p, "asset": a, "grants": grants}
+            for (p, a), grants in sorted(cells.items(), key=lambda kv: (order_p.index(kv[0][0]),
+                                                                        order_a.index(kv[0][1])))]
+
+
+def _by_asset(model: Model, matrix: list[dict]) -> list[dict]:
+    """The inverse view: for each asset (and key), who can touch it, from where, until when."""
+    out = []
+    for a in model.assets.values():
+        access = [{"principal": c["principal"], **{k: g[k] for k in ("verb", "prefix", "networks", "until")}}
+                  for c in matrix if c["asset"] == a.name for g in c["grants"]]
+        duties = [{"principal": p, "duty": "administer",
+                   "detail": "manage the configuration; no access to the data"} for p in a.admins]
+        duties += [{"principal": p, "duty": "breakglass",
+                    "detail": "bypass governance retention and delete object versions"} for p in a.breakglass]
+        out.append({"asset": a.name, "kind": a.kind, "arn": a.arn, "access": access, "duties": duties})
+    for k in model.keys.values():
+        access = [{"principal": g.principal, "verb": g.verb, "prefix": g.prefix, "networks": list(g.networks),
+                   "until": g.until, "via": g.asset}
+                  for g in model.grants if model.assets[g.asset].key == k.name]
+        duties = [{"principal": p, "duty": "administer", "detail": "manage the key; no cryptographic use"}
+                  for p in k.admins]
+        out.append({"asset": k.name, "kind": "key", "arn": k.arn, "access": access, "duties": duties})
+    return out
+
+
+# -- verification ----------------------------------------------------------- #
+def _offline(artifacts: Sequence) -> dict[str, dict]:
+    """The offline validator's verdict per artifact path (policies only)."""
+    out = {}
+    for art in artifacts:
+        if art.kind not in LINT_TYPES:
+            out[art.path] = {"status": "not-a-policy", "findings": []}
+            continue
+        found = [f for f in lint(art.text, *LINT_TYPES[art.kind]) if f.finding_type != FindingType.SUGGESTION]
+        worst = "pass"
+        if any(f.finding_type in (FindingType.ERROR, FindingType.SECURITY_WARNING) for f in found):
+            worst = "fail"
+        elif found:
+            worst = "warnings"
+        out[art.path] = {"status": worst, "findings": sorted(f"{f.finding_type.value} {f.issue_code}" for f in found)}
+    return out
+
+
+def _offline_summary(per_artifact: dict[str, dict], paths: list[str]) -> dict:
+    policies = [p for p in paths if per_artifact[p]["status"] != "not-a-policy"]
+    if not policies:
+        return {"status": "not-applicable", "detail": "settings documents only (no policy to validate)"}
+    bad = [p for p in policies if per_artifact[p]["status"] != "pass"]
+    if bad:
+        return {"status": "fail" if any(per_artifact[p]["status"] == "fail" for p in bad) else "warnings",
+                "detail": f"{len(bad)} of {len(policies)} policies with findings: {', '.join(bad)}"}
+    return {"status": "pass", "detail": f"{len(policies)} policies, no finding"}
+
+
+def _controls(cat: C.Catalogue, artifacts: Sequence, offline: dict[str, dict], validation: dict | None) -> list[dict]:
+    out = []
+    for c in cat.controls:
+        impl = C.implementation(c, artifacts)
+        paths = [i["path"] for i in impl]
+        out.append({
+            "id": c.id, "title": c.title, "description": c.description,
+            "frameworks": {fw: list(ids) for fw, ids in sorted(c.frameworks.items())},
+            "implemented_by": impl,
+            "verification": {
+                "offline_validator": _offline_summary(offline, paths),
+                "tests": {"status": "in-suite", "detail": "checked by slpc's test suite for this version "
+                                                          "(not run by this command)", "tests": list(c.tests)},
+                "proof": PROOF,
+                "live": live.status(validation, paths) if paths else {
+                    "status": "not-applicable", "detail": "no artifact in this deployment"},
+            },
+        })
+    return out
+
+
+def build(model: Model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]], *,
+          generated_at: str, timestamp_source: str = "given", validation: dict | None = None,
+          catalogue_file=C.CATALOGUE_FILE) -> dict:
+    """The evidence for one compiled deployment. `sources` are (name, bytes) as
+    given; `generated_at` is an ISO 8601 UTC instant; `validation` is from
+    `validation.load`."""
+    cat = C.load(catalogue_file)
+    offline = _offline(artifacts)
+    man = manifest(artifacts, sources)
+    matrix = _matrix(model, generated_at)
+    return {
+        "evidence_version": EVIDENCE_VERSION,
+        "generated_at": generated_at,
+        "timestamp_source": timestamp_source,
+        **_glance(model),
+        "matrix": matrix,
+        "by_asset": _by_asset(model, matrix),
+        "mapping": {"note": cat.note, "frameworks": {
+            fw: {"title": f["title"], "clauses": dict(f["clauses"])} for fw, f in sorted(cat.frameworks.items())}},
+        "controls": _controls(cat, artifacts, offline, validation),
+        "validation": validation,
+        "integrity": {
+            "slpc_version": __version__, "catalogue_version": catalogue.VERSION,
+            "manifest_version": MANIFEST_VERSION, "source_sha256": man["source_sha256"], "sources": man["sources"],
+            "artifacts": [{**a, "offline_validator": offline[a["path"]]} for a in man["artifacts"]],
+        },
+    }
+
+
+def timestamp(environ) -> tuple[str, str]:
+    """(ISO 8601 UTC instant, where it came from): SOURCE_DATE_EPOCH when set, so a
+    report can be rebuilt byte for byte; else the clock. ValueError if malformed."""
+    raw = environ.get("SOURCE_DATE_EPOCH")
+    if raw is None or raw == "":
+        return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "clock"
+    if not raw.isdigit():
+        raise ValueError(f"SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970")
+    try:
+        return datetime.fromtimestamp(int(raw), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "SOURCE_DATE_EPOCH"
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"SOURCE_DATE_EPOCH={raw!r} is out of range") from None

@@ -1,0 +1,173 @@
+"""report.md: the evidence as GitHub-flavoured Markdown, for a wiki or a PR.
+
+Every value from the spec or a validation file goes through `code` (names, ARNs,
+prefixes: a code span, which renders `<`, `&`, `*`, `[` literally) or `text`
+(prose: every Markdown metacharacter backslash-escaped), so no name can open a
+link, raw HTML, emphasis or a new table cell.
+"""
+
+from __future__ import annotations
+
+import re
+
+_META = re.compile(r"([\\`*_\[\]()<>!|~&])")
+_BLOCK_START = re.compile(r"^(\d*)([#>+=.)-])")  # a list item, heading or quote at line start
+
+
+def _one_line(value) -> str:
+    return " ".join(str(value).split())
+
+
+def text(value) -> str:
+    """Plain prose: CommonMark lets any ASCII punctuation be backslash-escaped."""
+    s = _META.sub(r"\\\1", _one_line(value))
+    return _BLOCK_START.sub(r"\1\\\2", s)
+
+
+def code(value) -> str:
+    """A code span that holds `value` literally, safe inside a table cell.
+
+    The fence is one backtick longer than the longest run inside; a pipe is
+    escaped, which GFM tables require even inside code spans."""
+    s = _one_line(value).replace("|", "\\|")
+    if not s:
+        return "\u2014"  # an em dash for "none"
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def codes(values) -> str:
+    return ", ".join(code(v) for v in values) or "\u2014"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out + [""]
+
+
+def _grant(g: dict) -> str:
+    parts = [f"**{text(g['verb'])}**"]
+    if g.get("prefix"):
+        parts.append(code(g["prefix"]))
+    parts.append("from " + codes(g["networks"]))
+    parts.append("until " + code(g["until"]) if g.get("until") else "no expiry")
+    return " ".join(parts)
+
+
+def _glance(ev: dict) -> list[str]:
+    d = ev["deployment"]
+    out = ["## The deployment at a glance", ""]
+    out += _table(["deployment", "partition", "account", "organization", "regions", "accounts involved"],
+                  [[code(d["name"]), code(d["partition"]), code(d["account"]), code(d["org"] or ""),
+                    codes(d["regions"]), codes(ev["accounts"])]])
+    out += ["### Networks", ""]
+    out += _table(["network", "account", "VPC", "endpoints", "public CIDRs"],
+                  [[code(n["name"]), code(n["account"]), code(n["vpc"] or ""),
+                    ", ".join(f"{code(e['service'])} {code(e['id'])}" for e in n["endpoints"]) or "\u2014",
+                    codes(n["cidrs"])] for n in ev["networks"]])
+    out += ["### Assets", ""]
+    out += _table(["asset", "kind", "ARN", "key", "admins", "breakglass", "Object Lock", "audit"],
+                  [[code(a["name"]), text(a["kind"]), code(a["arn"]), code(a["key"] or ""), codes(a["admins"]),
+                    codes(a["breakglass"]),
+                    text(f"{a['object_lock']['mode']} {a['object_lock']['days']} days") if a["object_lock"] else "\u2014",
+                    codes(a["audit"])] for a in ev["assets"]])
+    out += ["### Principals", ""]
+    out += _table(["principal", "account", "ARN"],
+                  [[code(p["name"]), code(p["account"]), code(p["arn"])] for p in ev["principals"]])
+    out += ["### Keys", ""]
+    out += _table(["key", "region", "ARN", "admins"],
+                  [[code(k["name"]), code(k["region"]), code(k["arn"]), codes(k["admins"])] for k in ev["keys"]])
+    return out
+
+
+def _matrix(ev: dict) -> list[str]:
+    assets = [a["name"] for a in ev["assets"]]
+    cells = {(c["principal"], c["asset"]): c["grants"] for c in ev["matrix"]}
+    rows = [[code(p["name"])] + ["<br>".join(_grant(g) for g in cells.get((p["name"], a), ())) or "\u2014"
+                                 for a in assets] for p in ev["principals"]]
+    out = ["## Access matrix", "",
+           "Principal \u00d7 asset: each cell lists the verbs, prefix, networks and expiry the spec grants. "
+           "Default deny: an empty cell means no access.", ""]
+    out += _table(["principal"] + [code(a) for a in assets], rows)
+    unconfirmed = [(c["principal"], c["asset"]) for c in ev["matrix"] for g in c["grants"] if not g["meaning_confirms"]]
+    if unconfirmed:
+        out += ["**Warning:** the spec's meaning does not confirm these cells: "
+                + ", ".join(f"{code(p)} on {code(a)}" for p, a in unconfirmed), ""]
+    else:
+        out += ["Every cell was confirmed against the spec's meaning (`slpc.verify.meaning`): each action is "
+                "permitted from each listed network before the expiry, and refused after it and from outside.", ""]
+    return out
+
+
+def _by_asset(ev: dict) -> list[str]:
+    out = ["## Who can touch each asset", ""]
+    for a in ev["by_asset"]:
+        out += [f"### {text(a['kind'])} {code(a['asset'])}", ""]
+        rows = [[code(x["principal"]), text(x["verb"]) + (" via " + code(x["via"]) if x.get("via") else ""),
+                 code(x["prefix"]), codes(x["networks"]), code(x["until"] or "no expiry")] for x in a["access"]]
+        rows += [[code(x["principal"]), text(x["duty"]), "\u2014", "\u2014", text(x["detail"])] for x in a["duties"]]
+        out += _table(["who", "what", "prefix", "from", "until"], rows) if rows else ["Nobody.", ""]
+    return out
+
+
+def _verdict(v: dict) -> str:
+    return f"{text(v['status'])}: {text(v['detail'])}"
+
+
+def _controls(ev: dict) -> list[str]:
+    out = ["## Controls and compliance mapping", "", f"> **{text(ev['mapping']['note'])}**", ""]
+    fws = ev["mapping"]["frameworks"]
+    for c in ev["controls"]:
+        out += [f"### {text(c['id'])}: {text(c['title'])}", "", text(c["description"]), ""]
+        out += ["Frameworks: " + "; ".join(f"{text(fws[fw]['title'])}: {', '.join(text(i) for i in ids)}"
+                                           for fw, ids in c["frameworks"].items()), ""]
+        out += _table(["artifact", "kind", "statement Sids", "SHA\u2011256"],
+                      [[code(i["path"]), code(i["kind"]), codes(i["sids"]), code(i["sha256"][:16] + "\u2026")]
+                       for i in c["implemented_by"]]) if c["implemented_by"] else ["Not present in this deployment.", ""]
+        v = c["verification"]
+        out += _table(["verification", "status"],
+                      [["offline validator", _verdict(v["offline_validator"])],
+                       ["tests", _verdict(v["tests"]) + "<br>" + codes(v["tests"]["tests"])],
+                       ["proof", _verdict(v["proof"])],
+                       ["live (`slpc validate`)", _verdict(v["live"])]])
+    return out
+
+
+def _validation(ev: dict) -> list[str]:
+    val = ev["validation"]
+    out = ["## Live validation", ""]
+    if val is None:
+        return out + ["No `slpc validate` results were given (`--validation FILE`).", ""]
+    out += [f"From {code(val['file'])} (SHA\u2011256 {code(val['sha256'])}): "
+            f"{len(val['checked'])} artifact(s) in sync, {len(val['findings'])} finding(s), "
+            f"{len(val['skipped'])} skipped.", ""]
+    if val["findings"]:
+        out += _table(["artifact", "level", "code", "source", "message"],
+                      [[code(f["artifact"]), text(f["level"]), code(f["code"]), text(f["source"]), text(f["message"])]
+                       for f in val["findings"]])
+    return out
+
+
+def _integrity(ev: dict) -> list[str]:
+    i = ev["integrity"]
+    out = ["## Integrity", ""]
+    out += _table(["", ""], [["slpc version", code(i["slpc_version"])],
+                             ["action catalogue", text(i["catalogue_version"])],
+                             ["manifest version", code(i["manifest_version"])],
+                             ["spec SHA\u2011256 (all sources)", code(i["source_sha256"])],
+                             ["generated at", code(ev["generated_at"]) + f" ({text(ev['timestamp_source'])})"]])
+    out += _table(["source", "SHA\u2011256"], [[code(s["path"]), code(s["sha256"])] for s in i["sources"]])
+    out += _table(["artifact", "kind", "offline validator", "SHA\u2011256"],
+                  [[code(a["path"]), code(a["kind"]), text(a["offline_validator"]["status"]), code(a["sha256"])]
+                   for a in i["artifacts"]])
+    return out
+
+
+def render(ev: dict) -> str:
+    lines = [f"# slpc evidence: {code(ev['deployment']['name'])}", "",
+             f"Generated by slpc {text(ev['integrity']['slpc_version'])} at {code(ev['generated_at'])}.", ""]
+    for part in (_glance, _matrix, _by_asset, _controls, _validation, _integrity):
+        lines += part(ev)
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,156 @@
+"""The perimeter picture's layout: networks and their endpoints on the left, assets
+and keys in the middle, principals on the right, edges labelled by verb.
+
+Only geometry and strings are computed here; templates/perimeter.svg.j2 draws
+them (escaped by jinja2), so no name ever reaches the SVG unescaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WIDTH = 1100
+BOX_W = 250
+COLUMNS = {"network": 20, "asset": (WIDTH - BOX_W) // 2, "principal": WIDTH - BOX_W - 20}
+TOP, GAP, HEAD, LINE, PORT, STUB = 40, 18, 24, 17, 18, 78
+CHAR_W = 7.0  # average glyph width at the 12px label size, for truncation only
+VERB_COLOURS = {"read": "#1f6fb2", "list": "#1f6fb2", "write": "#c05a00", "delete": "#b00020",
+                "pull": "#6a3fa0", "push": "#6a3fa0", "invoke": "#1b7f3b"}
+DEFAULT_COLOUR = "#555555"
+
+
+def fit(s: str, width: float) -> str:
+    """`s` cut with an ellipsis to fit `width` pixels (the full text goes in a tooltip)."""
+    n = max(4, int(width / CHAR_W))
+    return s if len(s) <= n else s[: n - 1] + "\u2026"
+
+
+@dataclass
+class Box:
+    id: str
+    column: str
+    title: str
+    lines: list[str]
+    full: str  # tooltip text
+    x: int = 0
+    y: int = 0
+    width: int = BOX_W
+    height: int = 0
+
+
+@dataclass
+class Edge:
+    source: str
+    target: str
+    label: str
+    colour: str
+    points: tuple = ()
+    anchor: str = "middle"
+    label_at: tuple = ()
+
+
+@dataclass
+class Picture:
+    width: int
+    height: int
+    boxes: list[Box] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    headings: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _boxes(ev: dict) -> list[Box]:
+    out = []
+    for n in ev["networks"]:
+        lines = [f"{e['service']} {e['id']}" for e in n["endpoints"]] + [f"cidr {c}" for c in n["cidrs"]]
+        out.append(Box(f"net:{n['name']}", "network", n["name"], lines,
+                       "\n".join([n["name"], f"account {n['account']}"] + lines)))
+    for a in ev["assets"]:
+        lines = [f"{a['kind']} {a['resource_name']}"] + ([f"SSE-KMS key {a['key']}"] if a["key"] else [])
+        out.append(Box(f"asset:{a['name']}", "asset", a["name"], lines, f"{a['name']}\n{a['arn']}"))
+    for k in ev["keys"]:
+        out.append(Box(f"key:{k['name']}", "asset", k["name"], ["KMS key, admins " + ", ".join(k["admins"])],
+                       f"{k['name']}\n{k['arn']}"))
+    for p in ev["principals"]:
+        out.append(Box(f"principal:{p['name']}", "principal", p["name"],
+                       [p["arn"].split(":", 5)[-1], f"account {p['account']}"], f"{p['name']}\n{p['arn']}"))
+    for b in out:
+        b.title = fit(b.title, BOX_W - 16)
+        b.lines = [fit(s, BOX_W - 16) for s in b.lines]
+    return out
+
+
+def _verbs(grants) -> str:
+    return ", ".join(sorted({g["verb"] for g in grants}))
+
+
+def _colour(label: str) -> str:
+    verbs = label.split(", ")
+    return VERB_COLOURS.get(verbs[0], DEFAULT_COLOUR) if len(verbs) == 1 else DEFAULT_COLOUR
+
+
+def _edges(ev: dict) -> list[Edge]:
+    """Network -> asset (the verbs used from that network) and asset -> principal."""
+    by_network: dict[tuple[str, str], list[dict]] = {}
+    out = []
+    for cell in ev["matrix"]:
+        for g in cell["grants"]:
+            for n in g["networks"]:
+                by_network.setdefault((n, cell["asset"]), []).append(g)
+        label = _verbs(cell["grants"])
+        out.append(Edge(f"asset:{cell['asset']}", f"principal:{cell['principal']}", label, _colour(label)))
+    for (n, a), grants in sorted(by_network.items()):
+        label = _verbs(grants)
+        out.append(Edge(f"net:{n}", f"asset:{a}", label, _colour(label)))
+    return out
+
+
+def _order(boxes: list[Box], edges: list[Edge]) -> list[Box]:
+    """Networks and principals sorted by the mean position of the assets they reach
+    (fewer crossings); the middle column keeps the spec's order; unconnected last."""
+    rank = {b.id: i for i, b in enumerate(b for b in boxes if b.column == "asset")}
+
+    def key(b: Box):
+        near = [rank[e.target if e.source == b.id else e.source] for e in edges if b.id in (e.source, e.target)]
+        return (0, sum(near) / len(near)) if near else (1, 0)
+
+    return [b for b in boxes if b.column == "asset"] + sorted((b for b in boxes if b.column != "asset"), key=key)
+
+
+def layout(ev: dict) -> Picture:
+    edges = _edges(ev)
+    boxes = _order(_boxes(ev), edges)
+    ports = {b.id: 0 for b in boxes}
+    for e in edges:
+        ports[e.source] += 1
+        ports[e.target] += 1
+    for b in boxes:  # room for the content, and for every edge to end at its own height
+        b.height = max(HEAD + LINE * len(b.lines) + 6, PORT * (ports[b.id] + 1))
+    heights = {c: sum(b.height + GAP for b in boxes if b.column == c) - GAP for c in COLUMNS}
+    total = max(heights.values())
+    for column, x in COLUMNS.items():
+        y = TOP + (total - heights[column]) // 2
+        for b in (b for b in boxes if b.column == column):
+            b.x, b.y = x, y
+            y += b.height + GAP
+    where = {b.id: b for b in boxes}
+    centre = {b.id: b.y + b.height / 2 for b in boxes}
+    # each edge leaves and enters at its own port, ordered by the far end's height: no two share a point
+    at: dict[tuple[str, str], float] = {}
+    for b in boxes:
+        mine = sorted((e for e in edges if b.id in (e.source, e.target)),
+                      key=lambda e: centre[e.target if e.source == b.id else e.source])
+        for i, e in enumerate(mine):
+            at[(b.id, e.source + ">" + e.target)] = b.y + b.height * (i + 1) / (len(mine) + 1)
+    for e in edges:
+        s, t = where[e.source], where[e.target]
+        name = e.source + ">" + e.target
+        x1, y1, x2, y2 = s.x + s.width, at[(s.id, name)], t.x, at[(t.id, name)]
+        # a straight stub at each port; the label rides on the stub beside the middle column
+        into_middle = s.column == "network"
+        out_stub, in_stub = (24, STUB) if into_middle else (STUB, 24)
+        e.points = ((x1, y1), (x1 + out_stub, y1), (x2 - in_stub, y2), (x2, y2))
+        e.label_at = (x2 - 4, y2 - 4) if into_middle else (x1 + 4, y1 - 4)
+        e.anchor = "end" if into_middle else "start"
+    headings = [(COLUMNS["network"], "networks and endpoints"), (COLUMNS["asset"], "assets and keys"),
+                (COLUMNS["principal"], "principals")]
+    return Picture(WIDTH, TOP + total + 20, boxes, edges, headings)
