@@ -92,50 +92,54 @@ def _inside(model: Model, g: Grant) -> list[tuple[str, str, dict]]:
     return out
 
 
-def _confirmed(meaning: Meaning, model: Model, g: Grant, when: str) -> bool:
-    """Whether the spec's meaning permits every action of the grant from each of its
-    networks before its expiry, and denies it after the expiry and from outside."""
-    principal = model.principals[g.principal].arn
-    kind = model.assets[g.asset].kind
-    nets = [_where(model, n, kind) for n in g.networks]
-    if any(w is None for w in nets):
-        return False
-    at = _shift(g.until, -1) if g.until else when
-    base = {"aws:SecureTransport": "true", "aws:CurrentTime": at}
+def _confirmed(meaning: Meaning, model: Model, grants: Sequence[Grant], when: str) -> bool:
+    """Whether the spec's meaning agrees with one cell (a principal's grants on an
+    asset): every action of each grant is permitted from each of its networks before
+    its expiry; nothing is permitted from outside every network, nor once every
+    grant of the cell has expired."""
+    principal = model.principals[grants[0].principal].arn
+    outside = {"aws:SourceIp": _OUTSIDE_IP}
     outside_ok = not any(ipaddress.ip_address(_OUTSIDE_IP) in ipaddress.ip_network(c)
                          for n in model.networks.values() for c in n.cidrs)
-    for action, resource, extra in _inside(model, g):
-        def ask(ctx: dict) -> bool:
-            return meaning.permits(Question(principal, action, resource, {**base, **extra, **ctx}))
+    last = None if any(g.until is None for g in grants) else _shift(max(g.until for g in grants), 1)
+    asset = model.assets[grants[0].asset]
+    # actions the principal also holds by duty, without expiry (listed in the inverse view)
+    duty = V.S3_BREAKGLASS_ACTIONS if grants[0].principal in asset.breakglass else ()
+    for g in grants:
+        nets = [_where(model, n, asset.kind) for n in g.networks]
+        if any(w is None for w in nets):
+            return False
+        at = _shift(g.until, -1) if g.until else when
+        for action, resource, extra in _inside(model, g):
+            def ask(ctx: dict, now: str) -> bool:
+                context = {"aws:SecureTransport": "true", "aws:CurrentTime": now, **extra, **ctx}
+                return meaning.permits(Question(principal, action, resource, context))
 
-        if not all(ask(w) for w in nets):
-            return False
-        if g.until and any(ask({**w, "aws:CurrentTime": _shift(g.until, 1)}) for w in nets):
-            return False
-        if outside_ok and ask({"aws:SourceIp": _OUTSIDE_IP}):
-            return False
+            if not all(ask(w, at) for w in nets):
+                return False
+            if last and resource != "*" and action not in duty and any(ask(w, last) for w in nets):
+                return False  # (an account-wide action such as the ECR token may come from another grant)
+            if outside_ok and ask(outside, at):
+                return False
     return True
 
 
-def _grant_entry(g: Grant, actions: Sequence[str], confirmed: bool) -> dict:
-    return {"verb": g.verb, "prefix": g.prefix, "networks": list(g.networks), "until": g.until,
-            "actions": list(actions), "meaning_confirms": confirmed}
-
-
-def _matrix(model: Model, when: str) -> list[dict]:
-    """One cell per (principal, asset) that some grant connects, in declaration order."""
+def access_matrix(model: Model, when: str) -> list[dict]:
+    """One cell per (principal, asset) that some grant connects, in declaration
+    order, each confirmed against the spec's meaning at instant `when`."""
     meaning = Meaning(model)
-    cells: dict[tuple[str, str], list[dict]] = {}
+    cells: dict[tuple[str, str], list[Grant]] = {}
     for g in model.grants:
-        asset = model.assets[g.asset]
-        actions = sorted({a for a, _ in V.VERBS[(asset.kind, g.verb)].actions})
-        cells.setdefault((g.principal, g.asset), []).append(
-            _grant_entry(g, actions, _confirmed(meaning, model, g, when)))
-    order_p = list(model.principals)
-    order_a = list(model.assets)
-    return [{"principal": p, "asset": a, "grants": grants}
-            for (p, a), grants in sorted(cells.items(), key=lambda kv: (order_p.index(kv[0][0]),
-                                                                        order_a.index(kv[0][1])))]
+        cells.setdefault((g.principal, g.asset), []).append(g)
+    order_p, order_a = list(model.principals), list(model.assets)
+    out = []
+    for (p, a), grants in sorted(cells.items(), key=lambda kv: (order_p.index(kv[0][0]), order_a.index(kv[0][1]))):
+        kind = model.assets[a].kind
+        ok = _confirmed(meaning, model, grants, when)
+        out.append({"principal": p, "asset": a, "meaning_confirms": ok, "grants": [
+            {"verb": g.verb, "prefix": g.prefix, "networks": list(g.networks), "until": g.until,
+             "actions": sorted({x for x, _ in V.VERBS[(kind, g.verb)].actions})} for g in grants]})
+    return out
 
 
 def _by_asset(model: Model, matrix: list[dict]) -> list[dict]:
@@ -218,7 +222,11 @@ def build(model: Model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]
     cat = C.load(catalogue_file)
     offline = _offline(artifacts)
     man = manifest(artifacts, sources)
-    matrix = _matrix(model, generated_at)
+    matrix = access_matrix(model, generated_at)
+    if validation is not None:  # results that name artifacts this spec does not build: another spec's?
+        named = {f["artifact"] for f in validation["findings"]} | set(validation["checked"]) | {
+            s["artifact"] for s in validation["skipped"]}
+        validation = {**validation, "foreign_artifacts": sorted(named - {a.path for a in artifacts})}
     return {
         "evidence_version": EVIDENCE_VERSION,
         "generated_at": generated_at,

@@ -13,7 +13,6 @@ _ENV = jinja2.Environment(loader=jinja2.PackageLoader("slpc.report", "templates"
 
 def render(ev: dict) -> str:
     cells = {(c["principal"], c["asset"]): c["grants"] for c in ev["matrix"]}
-    unconfirmed = [(c["principal"], c["asset"]) for c in ev["matrix"] for g in c["grants"]
-                   if not g["meaning_confirms"]]
+    unconfirmed = [(c["principal"], c["asset"]) for c in ev["matrix"] if not c["meaning_confirms"]]
     return _ENV.get_template("report.html.j2").render(ev=ev, cells=cells, unconfirmed=unconfirmed,
                                                       pic=picture.layout(ev))

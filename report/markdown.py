@@ -91,7 +91,7 @@ def _matrix(ev: dict) -> list[str]:
            "Principal \u00d7 asset: each cell lists the verbs, prefix, networks and expiry the spec grants. "
            "Default deny: an empty cell means no access.", ""]
     out += _table(["principal"] + [code(a) for a in assets], rows)
-    unconfirmed = [(c["principal"], c["asset"]) for c in ev["matrix"] for g in c["grants"] if not g["meaning_confirms"]]
+    unconfirmed = [(c["principal"], c["asset"]) for c in ev["matrix"] if not c["meaning_confirms"]]
     if unconfirmed:
         out += ["**Warning:** the spec's meaning does not confirm these cells: "
                 + ", ".join(f"{code(p)} on {code(a)}" for p, a in unconfirmed), ""]
@@ -143,6 +143,9 @@ def _validation(ev: dict) -> list[str]:
     out += [f"From {code(val['file'])} (SHA\u2011256 {code(val['sha256'])}): "
             f"{len(val['checked'])} artifact(s) in sync, {len(val['findings'])} finding(s), "
             f"{len(val['skipped'])} skipped.", ""]
+    if val["foreign_artifacts"]:
+        out += ["**Warning:** these results name artifacts this spec does not build (results of another spec?): "
+                + codes(val["foreign_artifacts"]), ""]
     if val["findings"]:
         out += _table(["artifact", "level", "code", "source", "message"],
                       [[code(f["artifact"]), text(f["level"]), code(f["code"]), text(f["source"]), text(f["message"])]
