@@ -5,6 +5,8 @@ Chromium is driven over the Chrome DevTools Protocol on --remote-debugging-pipe
 websocket. The page must render with no console error and no network request,
 show the matrix and the perimeter picture, and keep hostile names inert.
 A screenshot goes to the test's tmp dir, and to $SLPC_REPORT_SCREENSHOT if set.
+Without chromium the tests skip, except in CI (CI=true, or SLPC_REQUIRE_CHROMIUM
+set by .ci/run), where they fail.
 """
 
 import base64
@@ -24,8 +26,8 @@ from slpc.report import render
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 if CHROMIUM is None:
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("chromium is missing but CI=true: .ci/run installs it (apt-get install chromium)")
+    if os.environ.get("CI") == "true" or os.environ.get("SLPC_REQUIRE_CHROMIUM"):
+        raise RuntimeError("chromium is missing in CI: .ci/run installs it (apt-get install chromium)")
     pytest.skip("chromium is not installed (apt-get install chromium; .ci/run installs it)", allow_module_level=True)
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
