@@ -148,9 +148,9 @@ def _validation(ev: dict) -> list[str]:
         out += ["**Warning:** these results name artifacts this spec does not build (results of another spec?): "
                 + codes(val["foreign_artifacts"]), ""]
     if val["findings"]:
-        out += _table(["artifact", "level", "code", "source", "message"],
-                      [[code(f["artifact"]), text(f["level"]), code(f["code"]), text(f["source"]), text(f["message"])]
-                       for f in val["findings"]])
+        out += _table(["artifact", "level", "code", "source", "statement Sids", "message"],
+                      [[code(f["artifact"]), text(f["level"]), code(f["code"]), text(f["source"]), codes(f["sids"]),
+                        text(f["message"])] for f in val["findings"]])
     return out
 
 

@@ -41,6 +41,10 @@ def load(path: str) -> dict:
         item = {k: _text(f.get(k, ""), f"--validation {path}: findings[{i}].{k}") for k in _FINDING_FIELDS}
         if not item["artifact"] or not item["level"]:
             raise ValueError(f"--validation {path}: findings[{i}] has no `artifact` or `level`")
+        sids = f.get("sids") or []
+        if not isinstance(sids, list):
+            raise ValueError(f"--validation {path}: findings[{i}].sids must be a list")
+        item["sids"] = [_text(s, f"--validation {path}: findings[{i}].sids") for s in sids]
         findings.append(item)
     checked = [_text(c, f"--validation {path}: checked[{i}]") for i, c in enumerate(raw["checked"])]
     skipped = []

@@ -75,7 +75,7 @@ def hostile_evidence():
     ev["validation"] = {"file": "r<e>sults&.json", "sha256": "0" * 64, "in_sync": False, "checked": [],
                         "skipped": [], "foreign_artifacts": ["<b>x</b>"],
                         "findings": [{"kind": "drift", "artifact": "s3/<i>.json", "target": "t|t", "level": "error",
-                                      "source": "slpc", "code": "E<1>",
+                                      "source": "slpc", "code": "E<1>", "sids": ["S|<x>"],
                                       "message": "[link](javascript:x) <script>window.pwned=3</script> | & `"}]}
     return ev
 
@@ -327,6 +327,7 @@ def test_live_status_per_control(tmp_path):
     ev = evidence_of(c, validation=res)
     assert _live(ev, "SLPC-ENC")["status"] == "findings"
     assert _live(ev, "SLPC-ENC")["findings"][0]["message"] == "allows more"
+    assert _live(ev, "SLPC-ENC")["findings"][0]["sids"] == ["DenyOutsideNetworks"]
     assert _live(ev, "SLPC-KMS")["status"] == "in-sync"  # an analyzer note is not a failure
     assert _live(ev, "SLPC-GUARDDUTY")["status"] == "in-sync"
     partial = validation.load(_results(tmp_path, checked=["s3/weights.json"],
@@ -348,6 +349,7 @@ def test_live_status_per_control(tmp_path):
     (b'{"findings": [{"artifact": "a"}], "checked": []}', "has no `artifact` or `level`"),
     (b'{"findings": [{"artifact": 3, "level": "error"}], "checked": []}', "must be a string"),
     (b'{"findings": [], "checked": [1]}', "must be a string"),
+    (b'{"findings": [{"artifact": "a", "level": "error", "sids": "S"}], "checked": []}', "sids must be a list"),
     (b'{"findings": [], "checked": [], "skipped": ["x"]}', "skipped[0] is not an object"),
 ])
 def test_bad_validation_files(tmp_path, content, words):
