@@ -13,15 +13,15 @@ WIDTH = 1100
 BOX_W = 250
 COLUMNS = {"network": 20, "asset": (WIDTH - BOX_W) // 2, "principal": WIDTH - BOX_W - 20}
 TOP, GAP, HEAD, LINE, PORT, STUB = 40, 18, 24, 17, 18, 78
-CHAR_W = 7.0  # average glyph width at the 12px label size, for truncation only
+CHAR_W, TITLE_CHAR_W = 7.0, 8.4  # widest likely glyphs: 11px monospace details, 13px bold names
 VERB_COLOURS = {"read": "#1f6fb2", "list": "#1f6fb2", "write": "#c05a00", "delete": "#b00020",
                 "pull": "#6a3fa0", "push": "#6a3fa0", "invoke": "#1b7f3b"}
 DEFAULT_COLOUR = "#555555"
 
 
-def fit(s: str, width: float) -> str:
+def fit(s: str, width: float, char_w: float = CHAR_W) -> str:
     """`s` cut with an ellipsis to fit `width` pixels (the full text goes in a tooltip)."""
-    n = max(4, int(width / CHAR_W))
+    n = max(4, int(width / char_w))
     return s if len(s) <= n else s[: n - 1] + "\u2026"
 
 
@@ -74,7 +74,7 @@ def _boxes(ev: dict) -> list[Box]:
         out.append(Box(f"principal:{p['name']}", "principal", p["name"],
                        [p["arn"].split(":", 5)[-1], f"account {p['account']}"], f"{p['name']}\n{p['arn']}"))
     for b in out:
-        b.title = fit(b.title, BOX_W - 16)
+        b.title = fit(b.title, BOX_W - 16, TITLE_CHAR_W)
         b.lines = [fit(s, BOX_W - 16) for s in b.lines]
     return out
 
