@@ -138,6 +138,7 @@ def access_matrix(model: Model, when: str) -> list[dict]:
         ok = _confirmed(meaning, model, grants, when)
         out.append({"principal": p, "asset": a, "meaning_confirms": ok, "grants": [
             {"verb": g.verb, "prefix": g.prefix, "networks": list(g.networks), "until": g.until,
+             "ended": g.until is not None and g.until <= when,  # both normalised UTC, so text order is time order
              "actions": sorted({x for x, _ in V.VERBS[(kind, g.verb)].actions})} for g in grants]})
     return out
 

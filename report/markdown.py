@@ -52,6 +52,8 @@ def _grant(g: dict) -> str:
     if g.get("prefix"):
         parts.append(code(g["prefix"]))
     parts.append("from " + codes(g["networks"]))
+    if g["ended"]:
+        return " ".join(parts) + " ended " + code(g["until"]) + " (grants nothing any more)"
     return " ".join(parts) + (" until " + code(g["until"]) if g.get("until") else " \u00b7 no expiry")
 
 

@@ -94,6 +94,11 @@ def test_example_evidence_content():
     assert (g["verb"], g["prefix"], g["networks"], g["until"]) == ("read", "released/", ["eval_vpc"],
                                                                    "2027-06-30T00:00:00Z")
     assert g["actions"] == ["kms:Decrypt", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
+    assert not g["ended"]
+    later = build_report(compiled_example().model, compiled_example().artifacts, [], generated_at="2027-06-30T00:00:00Z")
+    (g,) = next(c for c in later["matrix"] if c["principal"] == "evaluator")["grants"]
+    assert g["ended"]
+    assert "ended" in render(later)["report.md"] and "grants nothing any more" in render(later)["report.html"]
     weights = next(a for a in ev["by_asset"] if a["asset"] == "weights")
     assert {x["principal"] for x in weights["access"]} == {"trainer", "inference", "evaluator"}
     assert {(d["principal"], d["duty"]) for d in weights["duties"]} == {("security_admin", "administer"),
