@@ -206,7 +206,7 @@ def _controls(cat: C.Catalogue, artifacts: Sequence, offline: dict[str, dict], v
                 "offline_validator": _offline_summary(offline, paths),
                 "tests": {"status": "in-suite", "detail": "checked by slpc's test suite for this version "
                                                           "(not run by this command)", "tests": list(c.tests)},
-                "proof": PROOF,
+                "proof": dict(PROOF),
                 "live": live.status(validation, paths) if paths else {
                     "status": "not-applicable", "detail": "no artifact in this deployment"},
             },
