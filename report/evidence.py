@@ -27,7 +27,7 @@ EVIDENCE_VERSION = 1
 _OUTSIDE_IP = "192.0.2.77"  # TEST-NET-1: outside every network unless a spec declares it
 
 PROOF = {"status": "not-available",
-         "detail": "no proof is claimed: slpc has no prover yet (`slpc prove` is planned)"}
+         "detail": "no proof is claimed: slpc has no prover yet (a prove command is planned)"}
 
 
 def _glance(model: Model) -> dict:
