@@ -1,0 +1,11 @@
+"""`slpc prove`: SMT proofs, over every request, that the policies implement the spec.
+
+Kept apart in four steps, each readable alone:
+- `context` / `encode`: policy documents -> Z3 terms over one symbolic request,
+  mirroring `slpc.verify.evaluate` (and AWS) rule for rule;
+- `meaning`: the spec's own meaning (`slpc.verify.meaning`) as Z3 terms;
+- `properties`: the six claims, each a set of solver queries;
+- `solver`: runs the queries (timeouts answer "unknown", never "proved") and
+  replays every counterexample through the evaluator before reporting it.
+`command` is the CLI.
+"""

@@ -1,0 +1,242 @@
+"""The spec's meaning (`slpc.verify.meaning.Meaning`) as Z3 terms over a symbolic request.
+
+Branch for branch the same function, with the request's context symbolic and the
+caller and action concrete per term; computed from the Model and the verb table
+only, never from the policies, so "the policies allow exactly this" is a claim
+between two independent descriptions.
+"""
+
+from __future__ import annotations
+
+import z3
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Asset, Grant, Key
+from slpc.compiler.values import DNS_SUFFIX
+from slpc.verify.conditions import parse_date
+from slpc.verify.meaning import Meaning
+
+from .encode import in_network
+from .context import BOOL, DATE, IP, NUM, STR, Caller, Context
+
+# The families of the keys the meaning reads, whatever the policies do with them.
+SEEDS = {
+    "aws:sourcevpce": STR, "aws:sourceip": IP, "aws:currenttime": DATE, "aws:securetransport": BOOL,
+    "aws:principalisawsservice": BOOL, "aws:viaawsservice": BOOL, "aws:principalarn": STR,
+    "aws:principalaccount": STR, "aws:resourceaccount": STR, "aws:requestedregion": STR,
+    "s3:tlsversion": NUM, "s3:signatureage": NUM, "s3:object-lock-remaining-retention-days": NUM,
+    "s3:prefix": STR, "s3:x-amz-server-side-encryption": STR, "s3:x-amz-server-side-encryption-aws-kms-key-id": STR,
+    "s3:x-amz-server-side-encryption-customer-algorithm": STR, "kms:viaservice": STR, "kms:calleraccount": STR,
+    "kms:encryptioncontext:aws:s3:arn": STR, "kms:bypasspolicylockoutsafetycheck": BOOL,
+}
+TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
+OBJECT_LEVEL = frozenset(V.S3_OBJECT_DATA_ACTIONS) | {
+    V.S3_BYPASS_GOVERNANCE, "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutObjectRetention"}
+
+
+def _first(ctx: Context, name: str):
+    """(present, first value): what `Meaning` reads from a context key."""
+    key = ctx.key(name)
+    return key.present, key.values[0]
+
+
+def _is(ctx: Context, name: str, text: str) -> z3.BoolRef:
+    present, v = _first(ctx, name)
+    if ctx.key(name).type.family == "bool":
+        return z3.And(present, v.term == ctx.key(name).type.domain.index(text))
+    return z3.And(present, v.term == z3.StringVal(text))
+
+
+class SymbolicMeaning:
+    """`permits(ctx, caller, action, resource_asset, star)`: a term, true when the spec permits it."""
+
+    def __init__(self, model):
+        self.m = model
+        self.plain = Meaning(model)  # its concrete helpers (grants_of, role names)
+
+    # -- shared pieces ------------------------------------------------------ #
+    def in_networks(self, ctx: Context, networks, services) -> z3.BoolRef:
+        vp, vpce = _first(ctx, "aws:SourceVpce")
+        ip_p, ip = _first(ctx, "aws:SourceIp")
+        terms = []
+        for name in networks:
+            net = self.m.networks[name]
+            ids = net.endpoint_ids(services)
+            terms += [z3.And(vp, vpce.term == z3.StringVal(i)) for i in ids]
+            if V.reachable_from_cidrs(services):
+                terms += [z3.And(ip_p, in_network(ip, c)) for c in net.cidrs]
+        return z3.Or(*terms)
+
+    def before(self, ctx: Context, until: str | None) -> z3.BoolRef:
+        if until is None:
+            return TRUE
+        present, now = _first(ctx, "aws:CurrentTime")
+        return z3.And(present, now.term < z3.RealVal(repr(parse_date(until))))
+
+    def service_exempt(self, ctx: Context) -> z3.BoolRef:
+        return z3.Or(_is(ctx, "aws:PrincipalIsAWSService", "true"), _is(ctx, "aws:ViaAWSService", "true"))
+
+    def grant_holds(self, ctx: Context, g: Grant, services) -> z3.BoolRef:
+        return z3.And(self.in_networks(ctx, g.networks, services), self.before(ctx, g.until))
+
+    def _union(self, asset: Asset) -> list[str]:
+        return sorted({n for g in self.m.grants if g.asset == asset.name for n in g.networks})
+
+    # -- the question ------------------------------------------------------- #
+    def permits(self, ctx: Context, caller: Caller, action: str, asset: Asset | Key, star: bool) -> z3.BoolRef:
+        who = caller.name
+        if isinstance(asset, Key):
+            body = self.kms(ctx, asset, who, caller, action)
+        elif asset.kind == "bucket":
+            body = self.s3(ctx, asset, who, caller, action, star)
+        elif asset.kind == "repository":
+            body = self.ecr(ctx, asset, who, caller, action, star)
+        elif asset.kind == "api":
+            body = self.api(ctx, asset, who, caller, action, star)
+        else:
+            body = self.endpoint(ctx, asset, who, caller, action, star)
+        return z3.And(self.through_endpoint(ctx, who, action, asset), body)
+
+    def through_endpoint(self, ctx: Context, who: str | None, action: str, asset) -> z3.BoolRef:
+        present, vpce = _first(ctx, "aws:SourceVpce")
+        places: dict[str, list] = {}
+        for net in self.m.networks.values():
+            for svc, vid in net.endpoints:
+                if svc in V.POLICED_ENDPOINT_SERVICES:
+                    places.setdefault(vid, []).append((net, svc))
+        return z3.And(*(z3.Implies(z3.And(present, vpce.term == z3.StringVal(vid)),
+                                   z3.Or(*(self._endpoint_lets(ctx, net, svc, who, action, asset) for net, svc in ps)))
+                        for vid, ps in sorted(places.items())))
+
+    def _endpoint_lets(self, ctx: Context, net, svc: str, who, action: str, asset) -> z3.BoolRef:
+        if svc == "kms":
+            return z3.BoolVal(isinstance(asset, Key) and who in asset.admins and action in V.KMS_ADMIN_ACTIONS)
+        if isinstance(asset, Key) or asset.kind not in V.kinds_reached_through(svc):
+            return FALSE
+        terms = []
+        on_itself = asset.kind != "api" and not (asset.kind == "bucket" and action in OBJECT_LEVEL)
+        on_parts = asset.kind == "api" or (asset.kind == "bucket" and action in OBJECT_LEVEL)
+        for g in self.plain.grants_of(who, asset.name):
+            if net.name not in g.networks:
+                continue
+            for a, scope in V.VERBS[(asset.kind, g.verb)].actions:
+                if a == action and scope not in (V.KEY_VIA_S3, V.ACCOUNT):
+                    terms.append(z3.BoolVal(on_parts if scope in (V.OBJECT, V.API) else on_itself))
+        if net.name in self._union(asset):
+            admin = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
+            terms.append(z3.BoolVal((on_itself and who in asset.admins and action in admin) or (
+                on_parts and who in asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS)))
+        return z3.Or(*terms)
+
+    def _same(self, caller: Caller, asset) -> z3.BoolRef:
+        return caller.account == z3.StringVal(asset.account)
+
+    def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        tls_p, tls = _first(ctx, "s3:TlsVersion")
+        age_p, age = _first(ctx, "s3:signatureAge")
+        pre = [z3.Not(_is(ctx, "aws:SecureTransport", "false")),
+               z3.Implies(tls_p, tls.term >= z3.RealVal("1.2")),
+               z3.Implies(age_p, age.term <= asset.signature_age_ms)]
+        if asset.object_lock and action in ("s3:PutObject", "s3:PutObjectRetention"):
+            days_p, days = _first(ctx, "s3:object-lock-remaining-retention-days")
+            pre.append(z3.Implies(days_p, days.term <= asset.object_lock[1]))
+        union = self._union(asset)
+        inside = self.in_networks(ctx, union, ("s3",))
+        pre.append(z3.Or(inside, self.service_exempt(ctx)))
+        is_object = action in OBJECT_LEVEL
+        entitled, holds = self.s3_grants(ctx, asset, who, action, is_object)
+        if action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS:
+            if action == "s3:PutObject":
+                pre.append(self.encryption_ok(ctx, asset))
+            if action == "s3:DeleteObjectVersion" and who in asset.breakglass and is_object:
+                holds = z3.Or(inside, holds)
+            body = holds
+        elif entitled:
+            body = holds
+        elif action == V.S3_BYPASS_GOVERNANCE:
+            body = z3.BoolVal(who in asset.breakglass and is_object)
+        elif action in V.S3_PERIMETER_ACTIONS:
+            body = z3.And(z3.BoolVal(who in asset.admins and (action in V.S3_ADMIN_ACTIONS or star)),
+                          self._same(caller, asset))
+        elif action in V.S3_ADMIN_ACTIONS and who in asset.admins and not is_object:
+            body = TRUE
+        else:
+            body = z3.And(z3.BoolVal(star), self._same(caller, asset))
+        return z3.And(*pre, body)
+
+    def s3_grants(self, ctx: Context, asset: Asset, who, action: str, is_object: bool):
+        entitled, holds = False, []
+        for g in self.plain.grants_of(who, asset.name):
+            for a, scope in V.VERBS[("bucket", g.verb)].actions:
+                if a != action or scope == V.KEY_VIA_S3 or (scope == V.OBJECT) != is_object:
+                    continue
+                entitled = True
+                if scope == V.OBJECT:
+                    where = z3.PrefixOf(z3.StringVal(f"{asset.arn}/{g.prefix}"), ctx.resource)
+                elif scope == V.BUCKET_PREFIX and g.prefix:
+                    present, prefix = _first(ctx, "s3:prefix")
+                    where = z3.And(present, z3.PrefixOf(z3.StringVal(g.prefix), prefix.term))
+                else:
+                    where = TRUE
+                holds.append(z3.And(self.grant_holds(ctx, g, ("s3",)), where))
+        return entitled, z3.Or(*holds)
+
+    def encryption_ok(self, ctx: Context, asset: Asset) -> z3.BoolRef:
+        sse_p, sse = _first(ctx, "s3:x-amz-server-side-encryption")
+        key_p, key = _first(ctx, "s3:x-amz-server-side-encryption-aws-kms-key-id")
+        ssec_p, _ = _first(ctx, "s3:x-amz-server-side-encryption-customer-algorithm")
+        kms = z3.StringVal("aws:kms")
+        return z3.And(z3.Not(ssec_p), z3.Implies(sse_p, sse.term == kms),
+                      z3.Not(z3.And(sse_p, sse.term == kms, z3.Not(key_p))),
+                      z3.Implies(key_p, key.term == z3.StringVal(self.m.keys[asset.key].arn)))
+
+    def kms(self, ctx: Context, key: Key, who, caller: Caller, action: str) -> z3.BoolRef:
+        if action in V.KMS_CRYPTO_ACTIONS:
+            terms = []
+            via = f"s3.{key.region}.{DNS_SUFFIX[self.m.deployment.partition]}"
+            for asset in self.m.assets_of("bucket"):
+                if asset.key != key.name:
+                    continue
+                for g in self.plain.grants_of(who, asset.name):
+                    if action not in V.VERBS[("bucket", g.verb)].actions_with(V.KEY_VIA_S3):
+                        continue
+                    arn_p, arn = _first(ctx, "kms:EncryptionContext:aws:s3:arn")
+                    scoped = z3.And(arn_p, z3.Or(arn.term == z3.StringVal(asset.arn),
+                                                 z3.PrefixOf(z3.StringVal(f"{asset.arn}/{g.prefix}"), arn.term)))
+                    terms.append(z3.And(self.before(ctx, g.until), _is(ctx, "kms:ViaService", via),
+                                        _is(ctx, "kms:CallerAccount", self.m.principals[who].account), scoped))
+            return z3.Or(*terms)
+        ok = z3.BoolVal(action in V.KMS_ADMIN_ACTIONS and who in key.admins)
+        if action == "kms:PutKeyPolicy":
+            return z3.And(z3.Not(_is(ctx, "kms:BypassPolicyLockoutSafetyCheck", "true")), ok)
+        return ok
+
+    def ecr(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        services = V.ASSET_SERVICES["repository"]
+        pre = z3.Or(self.in_networks(ctx, self._union(asset), services), self.service_exempt(ctx))
+        if action in V.ECR_IMAGE_ACTIONS:
+            body = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.plain.grants_of(who, asset.name)
+                           if action in V.VERBS[("repository", g.verb)].actions_with(V.REPOSITORY)))
+        elif action in V.ECR_PERIMETER_ACTIONS:
+            body = z3.And(z3.BoolVal(who in asset.admins and (action in V.ECR_ADMIN_ACTIONS or star)),
+                          self._same(caller, asset))
+        elif action in V.ECR_ADMIN_ACTIONS and who in asset.admins:
+            body = TRUE
+        else:
+            body = z3.And(z3.BoolVal(star), self._same(caller, asset))
+        return z3.And(pre, body)
+
+    def api(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        services = V.ASSET_SERVICES["api"]
+        union = sorted({n for a in self.m.assets_of("api") if a.resource_name == asset.resource_name
+                        for g in self.m.grants if g.asset == a.name for n in g.networks})
+        pre = self.in_networks(ctx, union, services)
+        if action not in V.VERBS[("api", "invoke")].actions_with(V.API):
+            return z3.And(pre, z3.BoolVal(star), self._same(caller, asset))
+        return z3.And(pre, z3.Or(*(self.grant_holds(ctx, g, services) for g in self.plain.grants_of(who, asset.name))))
+
+    def endpoint(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        services = V.ASSET_SERVICES["endpoint"]
+        granted = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.plain.grants_of(who, asset.name)
+                          if action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)))
+        return z3.Or(granted, z3.And(z3.BoolVal(star), self._same(caller, asset)))

@@ -1,0 +1,180 @@
+"""The six claims of `slpc prove`, each as solver queries (see docs/prove.md).
+
+Safety claims (1-4) give every caller `*:*` in IAM and leave the organization
+guardrails out: they must hold on the account's own policies alone, so SCPs and
+RCPs stay defence in depth (adding them can only deny more). Completeness (5)
+applies the guardrails and gives the grantee only its compiled identity policy,
+so it shows the grants work as deployed. Equivalence (6) compares with the spec's
+meaning without guardrails, as the differential tests do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import z3
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Key
+from slpc.compiler.values import DNS_SUFFIX
+
+from .meaning import SymbolicMeaning
+from .solver import Query
+from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World
+
+
+@dataclass(frozen=True)
+class Property:
+    number: int
+    name: str
+    claim: str
+    queries: Callable[[World], Iterator[Query]]
+
+
+def _callers(w: World) -> list[str | None]:
+    return sorted(w.model.principals) + [None]
+
+
+def _who(who: str | None) -> str:
+    return who or "outsider"
+
+
+def _outsider_scope(w: World, q: Query) -> z3.BoolRef:
+    """Without a resource policy (SageMaker endpoints) IAM alone decides: a `*:*` holder in the
+    asset's own account gets in by design, so the outsider is then one from another account."""
+    if w.has_resource_policy(q.target) or q.who is not None:
+        return z3.BoolVal(True)
+    return q.caller.account != z3.StringVal(w.resource_account(q.target))
+
+
+def identity_perimeter(w: World) -> Iterator[Query]:
+    for t in w.targets:
+        if t.actions[DATA]:
+            q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=False)
+            q.goal = z3.And(q.allowed, _outsider_scope(w, q))
+            yield q
+
+
+def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
+    """The request comes from where a grant (or breakglass duty) of the caller lets this action in."""
+    t, ctx = q.target, q.ctx
+    if isinstance(t.asset, Key):  # key use only through S3, which checks the network
+        via = f"s3.{t.asset.region}.{DNS_SUFFIX[w.model.deployment.partition]}"
+        key = ctx.key("kms:ViaService")
+        return z3.And(key.present, key.values[0].term == z3.StringVal(via))
+    services = V.ASSET_SERVICES[t.asset.kind]
+    nets = {n for g in sm.plain.grants_of(q.who, t.asset.name)
+            if action in dict(V.VERBS[(t.asset.kind, g.verb)].actions) for n in g.networks}
+    if t.asset.kind == "bucket" and q.who in t.asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS:
+        nets |= set(sm._union(t.asset))
+    return sm.in_networks(ctx, sorted(nets), services)
+
+
+def network_perimeter(w: World) -> Iterator[Query]:
+    sm = SymbolicMeaning(w.model)
+    for t in w.targets:
+        for who in _callers(w):
+            if not t.actions[DATA]:
+                continue
+            star = w.has_resource_policy(t)  # else the spec's roles hold only their compiled identity policies
+            q = Query(f"{_who(who)} · {t.label}", w, t, who, t.actions[DATA], star=star, guardrails=False)
+            q.goal = z3.And(q.allowed, _outsider_scope(w, q), z3.Not(q.per_action(lambda a: _inside(w, sm, q, a))))
+            yield q
+
+
+def encryption(w: World) -> Iterator[Query]:
+    sm = SymbolicMeaning(w.model)
+    for t in w.targets:
+        if t.kms or t.asset.kind != "bucket" or not t.objects:
+            continue
+        for who in _callers(w):
+            q = Query(f"{_who(who)} · {t.label}", w, t, who, ("s3:PutObject",), star=True, guardrails=False)
+            q.goal = z3.And(q.allowed, z3.Not(sm.encryption_ok(q.ctx, t.asset)))
+            yield q
+
+
+def default_encryption_problems(w: World) -> list[str]:
+    """Uploads without headers get the bucket's default: it must be SSE-KMS under the bucket's key."""
+    problems = []
+    for a in w.model.assets_of("bucket"):
+        settings = w.settings.get((ENCRYPTION_SETTINGS, a.arn))
+        rules = (settings or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        default = rules[0].get("ApplyServerSideEncryptionByDefault", {}) if rules else {}
+        if default.get("SSEAlgorithm") != "aws:kms" or default.get("KMSMasterKeyID") != w.model.keys[a.key].arn:
+            problems.append(f"{a.name}: the default encryption is not SSE-KMS with {w.model.keys[a.key].arn}"
+                            f" ({ENCRYPTION_SETTINGS} {'missing' if settings is None else 'differs'})")
+    return problems
+
+
+def _may_lock(t: Target, who: str | None, action: str) -> bool:
+    if action == V.S3_BYPASS_GOVERNANCE:
+        return who in t.asset.breakglass
+    return who in t.asset.admins
+
+
+def lock(w: World) -> Iterator[Query]:
+    for t in w.targets:
+        for who in _callers(w):
+            actions = tuple(a for a in t.actions[LOCK] if not _may_lock(t, who, a))
+            if actions:
+                q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=False)
+                q.goal = q.allowed
+                yield q
+
+
+def _realistic(w: World, q: Query) -> z3.BoolRef:
+    """What AWS always sets on a grantee's own requests, which the guardrails read."""
+    ctx = q.ctx
+    via_service = ctx.key("kms:ViaService")
+    return z3.And(z3.Or(*(ctx.equals_text("aws:RequestedRegion", r) for r in w.model.deployment.regions)),
+                  z3.Implies(via_service.present, ctx.equals_text("aws:ViaAWSService", "true")))
+
+
+def completeness(w: World) -> Iterator[Query]:
+    for t in w.targets:
+        for who in sorted({g.principal for g in w.model.grants}):
+            grants = [g for g in w.model.grants if g.principal == who and g.asset in _assets_of(w, t)]
+            granted = {a for g in grants for a in _verb_actions(w, g, t)}
+            actions = tuple(a for a in t.actions[DATA] if a in granted)
+            if actions:
+                q = Query(f"{who} · {t.label}", w, t, who, actions, star=False, guardrails=True)
+                q.goal = z3.And(q.permits(), z3.Not(q.allowed), _realistic(w, q))
+                yield q
+
+
+def _assets_of(w: World, t: Target) -> set[str]:
+    if isinstance(t.asset, Key):
+        return {a.name for a in w.model.assets_of("bucket") if a.key == t.asset.name}
+    return {t.asset.name}
+
+
+def _verb_actions(w: World, g, t: Target) -> list[str]:
+    kind = w.model.assets[g.asset].kind
+    return [a for a, scope in V.VERBS[(kind, g.verb)].actions if (scope == V.KEY_VIA_S3) == t.kms]
+
+
+def equivalence(w: World) -> Iterator[Query]:
+    for t in w.targets:
+        actions = t.actions[DATA] + t.actions[LOCK]
+        for who in _callers(w):
+            for star in ((True,) if who is None else (False, True)):
+                label = f"{_who(who)}{' (*:*)' if star and who else ''} · {t.label}"
+                q = Query(label, w, t, who, actions, star=star, guardrails=False)
+                q.goal = q.allowed != q.permits()
+                yield q
+
+
+PROPERTIES = (
+    Property(1, "identity perimeter", "no principal outside the spec (any IAM role, any account, holding *:*) "
+             "can perform a data action on a model asset", identity_perimeter),
+    Property(2, "network perimeter", "no data request from outside the networks of the caller's grants is allowed "
+             "(key use: only through S3)", network_perimeter),
+    Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "
+             "bucket's key", encryption),
+    Property(4, "lock", "nobody but breakglass can bypass governance retention; nobody but admins can change a "
+             "perimeter policy", lock),
+    Property(5, "completeness", "every granted tuple is allowed (with the organization guardrails applied)",
+             completeness),
+    Property(6, "equivalence", "the policies allow exactly what the spec's meaning allows", equivalence),
+)
