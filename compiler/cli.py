@@ -122,6 +122,16 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return explain.run(args, c)
 
 
+def cmd_prove(args: argparse.Namespace) -> int:
+    c = _load(args.files, emit=True)
+    if not c.ok:
+        _report(c.diagnostics, c.texts, "text")
+        return EXIT_USAGE
+    from slpc.verify.prove import command as prove_command
+
+    return prove_command.run(args, c)
+
+
 def cmd_help(args: argparse.Namespace) -> int:
     if args.topic is None:
         parser().print_help()
@@ -171,6 +181,12 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="would AWS allow a request under the compiled spec, and why")
     explain.add_arguments(e)
     e.set_defaults(run=cmd_explain)
+
+    pv = sub.add_parser("prove", help="SMT proofs that the policies implement the spec, for every request")
+    from slpc.verify.prove.command import add_arguments as prove_arguments
+
+    prove_arguments(pv)
+    pv.set_defaults(run=cmd_prove)
 
     d = sub.add_parser("diff", help="what access a change adds and removes, in the spec's terms")
     diff.add_arguments(d)

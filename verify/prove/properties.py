@@ -11,7 +11,7 @@ meaning without guardrails, as the differential tests do.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import z3
 
@@ -20,7 +20,7 @@ from slpc.compiler.model import Key
 from slpc.compiler.values import DNS_SUFFIX
 
 from .meaning import SymbolicMeaning
-from .solver import Query
+from .solver import PROVED, REFUTED, UNKNOWN, Outcome, Query, run
 from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World
 
 
@@ -165,12 +165,12 @@ def equivalence(w: World) -> Iterator[Query]:
                 yield q
 
 
-PROPERTIES = (
+PROPERTIES: tuple[Property, ...] = (
     Property(1, "identity perimeter", "no principal outside the spec (any IAM role, any account, holding *:*) "
              "can perform a data action on a model asset", identity_perimeter),
     Property(2, "network perimeter", "no data request from outside the networks of the caller's grants is allowed "
              "(key use: only through S3)", network_perimeter),
-    Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "
+    ENCRYPTION := Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "
              "bucket's key", encryption),
     Property(4, "lock", "nobody but breakglass can bypass governance retention; nobody but admins can change a "
              "perimeter policy", lock),
@@ -178,3 +178,40 @@ PROPERTIES = (
              completeness),
     Property(6, "equivalence", "the policies allow exactly what the spec's meaning allows", equivalence),
 )
+
+
+@dataclass
+class Result:
+    """One property's answer: proved only if every query is; a refutation carries its request."""
+
+    prop: Property
+    outcomes: list[Outcome]
+    problems: list[str]  # claims checked outside the solver (default encryption settings)
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {o.verdict for o in self.outcomes}
+        if REFUTED in verdicts or self.problems:
+            return REFUTED
+        return UNKNOWN if UNKNOWN in verdicts else PROVED
+
+    @property
+    def seconds(self) -> float:
+        return sum(o.seconds for o in self.outcomes)
+
+    @property
+    def counterexample(self) -> Outcome | None:
+        return next((o for o in self.outcomes if o.verdict == REFUTED), None)
+
+
+def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None = None) -> list[Result]:
+    """Run the chosen properties (all by default) on `world`."""
+    wanted = set(numbers) if numbers is not None else None
+    results = []
+    for prop in PROPERTIES:
+        if wanted is not None and prop.number not in wanted:
+            continue
+        outcomes = [run(q, timeout_ms) for q in prop.queries(world)]
+        problems = default_encryption_problems(world) if prop is ENCRYPTION else []
+        results.append(Result(prop, outcomes, problems))
+    return results
