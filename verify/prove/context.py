@@ -115,6 +115,7 @@ class Caller:
     account: z3.SeqRef
     name: str | None  # the spec's principal name; None for the outsider
     concrete: str | None  # the role ARN when known
+    concrete_account: str | None = None
 
 
 class Context:
@@ -128,8 +129,16 @@ class Context:
         self.keys: dict[str, Key] = {}
         self.facts: list[z3.BoolRef] = []
         self.imprecise: list[str] = []
+        self.known: dict[str, str] = {}  # keys whose one value is fixed by the caller
+        self._memo: dict = {}
         self.resource = z3.String(f"resource_{self.tag}")
         self.action = z3.Int(f"action_{self.tag}")
+
+    def memo(self, key, build):
+        """A term built once per query context (network and time tests recur in many branches)."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     def fresh(self, why: str) -> z3.BoolRef:
         """An unconstrained truth value for a test the encoding does not model exactly.
@@ -185,7 +194,7 @@ class Context:
         return only
 
     def caller(self, arn: str, account: str, name: str) -> Caller:
-        return Caller(z3.StringVal(arn), z3.StringVal(account), name, arn)
+        return Caller(z3.StringVal(arn), z3.StringVal(account), name, arn, account)
 
     def outsider(self, partition: str, known: Iterable[str]) -> Caller:
         """Any IAM role not named in the spec, in any account (the deployment's too)."""
@@ -196,6 +205,9 @@ class Context:
 
     def fix_caller(self, caller: Caller, resource_account: str) -> None:
         """The keys AWS derives from the caller (the evaluator's `Request._fill`); no caller can set them."""
+        self.known.update({"aws:principalisawsservice": "false", "aws:resourceaccount": resource_account})
+        if caller.concrete is not None:
+            self.known.update({"aws:principalarn": caller.concrete, "aws:principalaccount": caller.concrete_account})
         self.facts += [self.equals_text("aws:PrincipalArn", caller.arn),
                        self.equals_text("aws:PrincipalAccount", caller.account),
                        self.equals_text("aws:PrincipalIsAWSService", "false"),

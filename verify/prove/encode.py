@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import z3
 
 from slpc.targets.document import VERSION, Condition, PolicyDocument, Statement
-from slpc.verify.conditions import parse_date, parse_operator
+from slpc.verify.conditions import compile_condition, parse_date, parse_operator
 from slpc.verify.evaluate import _Principals
 from slpc.verify.matching import has_wildcard, wildcard_match
 
@@ -37,6 +38,7 @@ _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
 _NOT_COLON = z3.Intersect(_ANY, z3.Complement(z3.Re(":")))
 
 
+@lru_cache(maxsize=4096)
 def glob(pattern: str, one=_ANY) -> z3.ReRef:
     """An IAM wildcard pattern as a regular expression (`one` is what `?`/`*` range over)."""
     parts, run = [], []
@@ -53,6 +55,7 @@ def glob(pattern: str, one=_ANY) -> z3.ReRef:
     return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 
 
+@lru_cache(maxsize=4096)
 def arn_glob(pattern: str) -> z3.ReRef:
     """ArnLike: wildcards in the first five components do not cross a colon."""
     if pattern.count(":") < 5:
@@ -131,6 +134,10 @@ def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef 
     parsed = parse_operator(cond.operator)
     if parsed is None:
         return None
+    low = cond.key.lower()
+    if low in ctx.known and not (version == VERSION and any("${" in v for v in cond.values)):
+        # The caller fixes this key: decide the test as the evaluator does.
+        return z3.BoolVal(compile_condition(cond, version)({low: (ctx.known[low],)}))
     key = ctx.key(cond.key)
     if parsed.base == "Null":
         wanted = {v.lower() for v in cond.values}
@@ -179,6 +186,12 @@ def reach(st: Statement, caller: Caller) -> Reach:
     if p is None:  # identity policies and SCPs: the caller itself
         return Reach(z3.BoolVal(True), z3.BoolVal(False))
     parsed = _Principals(p)
+    if caller.concrete is not None:
+        is_named = parsed.wildcard or caller.concrete in parsed.arns
+        in_account = caller.concrete_account in parsed.accounts
+        if st.not_principal is not None:
+            return Reach(z3.BoolVal(not (parsed.wildcard or (is_named and in_account))), z3.BoolVal(False))
+        return Reach(z3.BoolVal(is_named), z3.BoolVal(in_account and not is_named))
     named = z3.Or(z3.BoolVal(parsed.wildcard), *(caller.arn == z3.StringVal(a) for a in sorted(parsed.arns)))
     account = z3.Or(*(caller.account == z3.StringVal(a) for a in sorted(parsed.accounts)))
     if st.not_principal is not None:
@@ -195,10 +208,12 @@ class Encoded:
         self.allow_full: list[z3.BoolRef] = []
         self.allow_account: list[z3.BoolRef] = []
         for st in doc.statements:
+            r = reach(st, caller)
+            if z3.is_false(r.full) and z3.is_false(r.account):
+                continue
             applies = _applies(ctx, st, kind, actions, doc.version)
             if applies is None:
                 continue
-            r = reach(st, caller)
             if st.effect == "Deny":
                 self.deny.append(z3.And(applies, z3.Or(r.full, r.account)))
             else:
@@ -245,6 +260,8 @@ def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], ver
             if not deny:
                 return None
             continue
+        if z3.is_false(term):
+            return None
         terms.append(term)
     return z3.And(*terms)
 

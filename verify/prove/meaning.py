@@ -56,6 +56,9 @@ class SymbolicMeaning:
 
     # -- shared pieces ------------------------------------------------------ #
     def in_networks(self, ctx: Context, networks, services) -> z3.BoolRef:
+        return ctx.memo(("in", tuple(networks), tuple(services)), lambda: self._in_networks(ctx, networks, services))
+
+    def _in_networks(self, ctx: Context, networks, services) -> z3.BoolRef:
         vp, vpce = _first(ctx, "aws:SourceVpce")
         ip_p, ip = _first(ctx, "aws:SourceIp")
         terms = []
@@ -104,29 +107,29 @@ class SymbolicMeaning:
             for svc, vid in net.endpoints:
                 if svc in V.POLICED_ENDPOINT_SERVICES:
                     places.setdefault(vid, []).append((net, svc))
-        return z3.And(*(z3.Implies(z3.And(present, vpce.term == z3.StringVal(vid)),
-                                   z3.Or(*(self._endpoint_lets(ctx, net, svc, who, action, asset) for net, svc in ps)))
-                        for vid, ps in sorted(places.items())))
+        shut = [vid for vid, ps in sorted(places.items())
+                if not any(self._endpoint_lets(net, svc, who, action, asset) for net, svc in ps)]
+        return z3.And(*(z3.Not(ctx.memo(("at", vid), lambda: z3.And(present, vpce.term == z3.StringVal(vid))))
+                        for vid in shut))
 
-    def _endpoint_lets(self, ctx: Context, net, svc: str, who, action: str, asset) -> z3.BoolRef:
+    def _endpoint_lets(self, net, svc: str, who, action: str, asset) -> bool:
         if svc == "kms":
-            return z3.BoolVal(isinstance(asset, Key) and who in asset.admins and action in V.KMS_ADMIN_ACTIONS)
+            return isinstance(asset, Key) and who in asset.admins and action in V.KMS_ADMIN_ACTIONS
         if isinstance(asset, Key) or asset.kind not in V.kinds_reached_through(svc):
-            return FALSE
-        terms = []
-        on_itself = asset.kind != "api" and not (asset.kind == "bucket" and action in OBJECT_LEVEL)
+            return False
         on_parts = asset.kind == "api" or (asset.kind == "bucket" and action in OBJECT_LEVEL)
+        on_itself = asset.kind != "api" and not on_parts
         for g in self.plain.grants_of(who, asset.name):
-            if net.name not in g.networks:
-                continue
-            for a, scope in V.VERBS[(asset.kind, g.verb)].actions:
-                if a == action and scope not in (V.KEY_VIA_S3, V.ACCOUNT):
-                    terms.append(z3.BoolVal(on_parts if scope in (V.OBJECT, V.API) else on_itself))
+            if net.name in g.networks and any(
+                    a == action and scope not in (V.KEY_VIA_S3, V.ACCOUNT)
+                    and (on_parts if scope in (V.OBJECT, V.API) else on_itself)
+                    for a, scope in V.VERBS[(asset.kind, g.verb)].actions):
+                return True
         if net.name in self._union(asset):
             admin = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
-            terms.append(z3.BoolVal((on_itself and who in asset.admins and action in admin) or (
-                on_parts and who in asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS)))
-        return z3.Or(*terms)
+            return (on_itself and who in asset.admins and action in admin) or (
+                on_parts and who in asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS)
+        return False
 
     def _same(self, caller: Caller, asset) -> z3.BoolRef:
         return caller.account == z3.StringVal(asset.account)

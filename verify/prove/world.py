@@ -115,6 +115,7 @@ class World:
         self.settings = {(f.kind, f.target): f.settings for f in self.files if f.settings is not None}
         self.types = key_types([f.document for f in docs], SEEDS)
         self.targets = targets(model)
+        self.situations: dict = {}  # solver.Situation, built once per caller and target
 
     @classmethod
     def from_artifacts(cls, model: Model, artifacts) -> "World":
