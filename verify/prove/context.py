@@ -30,7 +30,7 @@ from typing import Iterable
 import z3
 
 from slpc.targets.document import PolicyDocument
-from slpc.verify.conditions import parse_operator
+from slpc.verify.conditions import parse_date, parse_operator
 
 STR, NUM, DATE, IP, BOOL = "str", "num", "date", "ip", "bool"
 
@@ -39,6 +39,9 @@ _FAMILY = {"String": STR, "Arn": STR, "Numeric": NUM, "Date": DATE, "IpAddress":
 # Global keys AWS puts in every request (IAM User Guide, global condition context
 # keys): a request without them does not exist, and `slpc explain` fills them in.
 ALWAYS_PRESENT = ("aws:currenttime", "aws:securetransport")
+# Keys AWS derives from the caller and the resource (the evaluator's `Request._fill`).
+DERIVED_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:principalisawsservice",
+                          "aws:resourceaccount"})
 
 _LATEST = 253402300799  # 9999-12-31T23:59:59Z: what a date can be written as
 _ARN_NAME = z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("A", "Z"), z3.Range("0", "9"),
@@ -248,3 +251,36 @@ def date_text(seconds: Fraction) -> str:
     """ISO 8601 UTC, with microseconds only when needed (what parse_date and `slpc explain` read)."""
     dt = datetime.fromtimestamp(float(seconds), timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if dt.microsecond else "") + "Z")
+
+
+def pin(ctx: Context, context: dict[str, list[str]]) -> list[z3.BoolRef]:
+    """Constraints fixing every symbolic key to a concrete context (absent when not given):
+    the inverse of `Context.concrete`, to check the encoding on concrete requests."""
+    given = {k.lower(): v for k, v in context.items()}
+    out = []
+    for low, key in ctx.keys.items():
+        if low in DERIVED_KEYS:
+            continue
+        values = given.get(low, [])
+        if len(values) > len(key.values):
+            raise ValueError(f"{low}: {len(values)} values, the encoding holds {len(key.values)}")
+        for i, v in enumerate(key.values):
+            if i >= len(values):
+                out.append(z3.Not(v.used))
+            else:
+                out += [v.used, v.term == _term(key.type, values[i])]
+                if key.type.family == IP:
+                    out.append(v.v6 == z3.BoolVal(ipaddress.ip_address(values[i]).version == 6))
+    return out
+
+
+def _term(kt: KeyType, text: str) -> z3.ExprRef:
+    if kt.family == STR:
+        return z3.StringVal(text)
+    if kt.family == BOOL:
+        return z3.IntVal(bool_index(kt, text))
+    if kt.family == NUM:
+        return z3.RealVal(str(Fraction(text)))
+    if kt.family == DATE:
+        return z3.RealVal(str(Fraction(parse_date(text))))
+    return z3.BitVecVal(int(ipaddress.ip_address(text)), 128)

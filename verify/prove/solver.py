@@ -18,13 +18,12 @@ from slpc.verify.evaluate import Evaluator
 from slpc.verify.meaning import Meaning, Question
 from slpc.verify.request import Request
 
-from .context import Context
+from .context import DERIVED_KEYS, Context
 from .encode import allowed
 from .meaning import SymbolicMeaning
 from .world import DATA, LOCK, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
-DERIVED_KEYS = {"aws:principalarn", "aws:principalaccount", "aws:principalisawsservice", "aws:resourceaccount"}
 
 
 class Situation:
