@@ -135,6 +135,7 @@ class Context:
         self.known: dict[str, str] = {}  # keys whose one value is fixed by the caller
         self._memo: dict = {}
         self.resource = z3.String(f"resource_{self.tag}")
+        self.scope: tuple[str, bool] | None = None  # (ARN, objects): where the resource lies
         self.action = z3.Int(f"action_{self.tag}")
 
     def memo(self, key, build):
@@ -200,7 +201,7 @@ class Context:
         return Caller(z3.StringVal(arn), z3.StringVal(account), name, arn, account)
 
     def outsider(self, partition: str, known: Iterable[str]) -> Caller:
-        """Any IAM role not named in the spec, in any account (the deployment's too)."""
+        """Any IAM role but the `known` ones, in any account (the deployment's too)."""
         account, role = z3.String(f"outsider_account_{self.tag}"), z3.String(f"outsider_role_{self.tag}")
         arn = z3.Concat(z3.StringVal(f"arn:{partition}:iam::"), account, z3.StringVal(":role/"), role)
         self.facts += [z3.InRe(account, _DIGITS12), z3.InRe(role, _ARN_NAME), *(arn != k for k in known)]

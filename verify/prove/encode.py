@@ -137,7 +137,7 @@ def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef 
     low = cond.key.lower()
     if low in ctx.known and not (version == VERSION and any("${" in v for v in cond.values)):
         # The caller fixes this key: decide the test as the evaluator does.
-        return z3.BoolVal(compile_condition(cond, version)({low: (ctx.known[low],)}))
+        return z3.BoolVal(_concrete(cond, version)({low: (ctx.known[low],)}))
     key = ctx.key(cond.key)
     if parsed.base == "Null":
         wanted = {v.lower() for v in cond.values}
@@ -155,6 +155,11 @@ def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef 
     # A plain operator on a multi-valued key: some value matches (negated: none does).
     some = z3.Or(*(z3.And(v.used, test(v)) for v in key.values))
     return z3.If(key.present, z3.Xor(some, z3.BoolVal(negated)), z3.BoolVal(negated or parsed.if_exists))
+
+
+@lru_cache(maxsize=16384)
+def _concrete(cond: Condition, version: str | None):
+    return compile_condition(cond, version)
 
 
 def _family_fits(base: str, fam: str) -> bool:
@@ -233,28 +238,24 @@ class Encoded:
         return z3.Or(*self.allow_full)
 
 
+@lru_cache(maxsize=65536)
+def _hits(patterns: tuple[str, ...], actions: tuple[str, ...], negate: bool) -> tuple[int, ...]:
+    """Indices of the actions an Action (or, negated, a NotAction) element covers."""
+    return tuple(i for i, a in enumerate(actions) if any(wildcard_match(p, a, True) for p in patterns) != negate)
+
+
 def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], version: str | None):
     """Action, Resource and Condition of one statement; None if it can never apply here."""
     deny = st.effect == "Deny"
-    if st.effect not in ("Allow", "Deny"):
+    if st.effect not in ("Allow", "Deny") or not (st.actions or st.not_actions):
         return None
-    if st.actions:
-        hits = [i for i, a in enumerate(actions) if any(wildcard_match(p, a, True) for p in st.actions)]
-    elif st.not_actions:
-        hits = [i for i, a in enumerate(actions) if not any(wildcard_match(p, a, True) for p in st.not_actions)]
-    else:
-        return None
+    hits = _hits(st.actions, tuple(actions), False) if st.actions else _hits(st.not_actions, tuple(actions), True)
     if not hits:
         return None
-    terms = [z3.Or(*(ctx.action == i for i in hits))]
-    if st.resources:
-        if "*" not in st.resources:
-            terms.append(_resources(ctx, st.resources, version))
-    elif st.not_resources:
-        terms.append(z3.Not(_resources(ctx, st.not_resources, version)))
-    elif not (kind == "resource" or deny):
+    if not (st.resources or st.not_resources or kind == "resource" or deny):
         return None
-    for cond in st.conditions:
+    terms = [z3.Or(*(ctx.action == i for i in hits))]
+    for cond in st.conditions:  # first: conditions on keys the caller fixes often decide at once
         term = condition(ctx, cond, version)
         if term is None:  # unknown operator: never allows; as a Deny it counts as true
             if not deny:
@@ -263,13 +264,45 @@ def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], ver
         if z3.is_false(term):
             return None
         terms.append(term)
+    if st.resources and "*" not in st.resources:
+        terms.append(_resources(ctx, st.resources, version))
+    elif st.not_resources:
+        terms.append(z3.Not(_resources(ctx, st.not_resources, version)))
+    if z3.is_false(terms[-1]):
+        return None
     return z3.And(*terms)
 
 
+@lru_cache(maxsize=65536)
+def could_match(pattern: str, arn: str, objects: bool) -> bool:
+    """Whether an ARN pattern can match the target at all (`arn`, or some `arn/...` for objects):
+    a cheap, exact test that leaves most statements of a large deployment out of the terms."""
+    if not objects:
+        return wildcard_match(pattern, arn)
+    states = _closure(pattern, {0})
+    for ch in arn + "/":  # run the pattern over the prefix every object ARN starts with
+        states = _closure(pattern, {i + 1 for i in states if i < len(pattern) and pattern[i] in (ch, "?")}
+                          | {i for i in states if i < len(pattern) and pattern[i] == "*"})
+        if not states:
+            return False
+    return True  # whatever the pattern still needs, some object name supplies it
+
+
+def _closure(pattern: str, states: set[int]) -> set[int]:
+    out, todo = set(states), list(states)
+    while todo:
+        i = todo.pop()
+        if i < len(pattern) and pattern[i] == "*" and i + 1 not in out:
+            out.add(i + 1)
+            todo.append(i + 1)
+    return out
+
+
 def _resources(ctx: Context, patterns: Sequence[str], version: str | None) -> z3.BoolRef:
-    static = [p for p in patterns if not (version == VERSION and "${" in p)]
+    variable = [p for p in patterns if version == VERSION and "${" in p]
+    static = [p for p in patterns if p not in variable and (ctx.scope is None or could_match(p, *ctx.scope))]
     term = matches(ctx.resource, static)
-    if len(static) < len(patterns):
+    if variable:
         term = z3.Or(term, ctx.fresh("Resource with a policy variable"))
     return term
 
@@ -285,6 +318,7 @@ class Applicable:
     identity: list[PolicyDocument]
     resource: PolicyDocument | None
     endpoints: dict[str, PolicyDocument]  # VPC endpoint id -> policy (applies when aws:SourceVpce is it)
+    closed: tuple[str, ...]  # endpoints whose policies have nothing for this resource: they deny
     scps: list[PolicyDocument]
     rcps: list[PolicyDocument]
     kms: bool  # the resource is a KMS key
@@ -299,12 +333,13 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
     scps = [enc(d, "scp") for d in pol.scps]
     rcps = [enc(d, "rcp") for d in pol.rcps]
     vpce = ctx.key("aws:SourceVpce")
-    denies, filters = [], []
+    through = lambda vids: z3.Or(*(z3.And(v.used, v.term == z3.StringVal(vid))  # noqa: E731
+                                   for v in vpce.values for vid in vids))
+    denies, filters = [], [z3.Not(through(pol.closed))]
     for vid, doc in sorted(pol.endpoints.items()):
-        through = z3.Or(*(z3.And(v.used, v.term == z3.StringVal(vid)) for v in vpce.values))
         e = enc(doc, "endpoint")
-        denies.append(z3.And(through, e.denies))
-        filters.append(z3.Implies(through, e.allows))
+        denies.append(z3.And(through([vid]), e.denies))
+        filters.append(z3.Implies(through([vid]), e.allows))
     denies += [p.denies for p in identity + rcps + ([resource] if resource else [])]
     denies += [z3.And(scp_applies, p.denies) for p in scps]
     filters += [z3.Implies(scp_applies, p.allows) for p in scps]

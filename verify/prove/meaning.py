@@ -11,10 +11,9 @@ from __future__ import annotations
 import z3
 
 from slpc.compiler import verbs as V
-from slpc.compiler.model import Asset, Grant, Key
+from slpc.compiler.model import Asset, Grant, Key, Model
 from slpc.compiler.values import DNS_SUFFIX
 from slpc.verify.conditions import parse_date
-from slpc.verify.meaning import Meaning
 
 from .encode import in_network
 from .context import BOOL, DATE, IP, NUM, STR, Caller, Context
@@ -50,9 +49,22 @@ def _is(ctx: Context, name: str, text: str) -> z3.BoolRef:
 class SymbolicMeaning:
     """`permits(ctx, caller, action, resource_asset, star)`: a term, true when the spec permits it."""
 
-    def __init__(self, model):
+    def __init__(self, model: Model):
         self.m = model
-        self.plain = Meaning(model)  # its concrete helpers (grants_of, role names)
+        self.by_owner: dict[tuple, list[Grant]] = {}
+        for g in model.grants:
+            self.by_owner.setdefault((g.principal, g.asset), []).append(g)
+        self.unions = {a.name: sorted({n for g in model.grants if g.asset == a.name for n in g.networks})
+                       for a in model.assets.values()}
+        # Every endpoint whose policy slpc writes, and the networks declaring it.
+        self.places: dict[str, list] = {}
+        for net in model.networks.values():
+            for svc, vid in net.endpoints:
+                if svc in V.POLICED_ENDPOINT_SERVICES:
+                    self.places.setdefault(vid, []).append((net, svc))
+
+    def grants_of(self, who: str | None, asset: str) -> list[Grant]:
+        return self.by_owner.get((who, asset), [])
 
     # -- shared pieces ------------------------------------------------------ #
     def in_networks(self, ctx: Context, networks, services) -> z3.BoolRef:
@@ -83,7 +95,7 @@ class SymbolicMeaning:
         return z3.And(self.in_networks(ctx, g.networks, services), self.before(ctx, g.until))
 
     def _union(self, asset: Asset) -> list[str]:
-        return sorted({n for g in self.m.grants if g.asset == asset.name for n in g.networks})
+        return self.unions[asset.name]
 
     # -- the question ------------------------------------------------------- #
     def permits(self, ctx: Context, caller: Caller, action: str, asset: Asset | Key, star: bool) -> z3.BoolRef:
@@ -101,16 +113,18 @@ class SymbolicMeaning:
         return z3.And(self.through_endpoint(ctx, who, action, asset), body)
 
     def through_endpoint(self, ctx: Context, who: str | None, action: str, asset) -> z3.BoolRef:
+        """Through one of the spec's endpoints, only what the spec routes through it."""
         present, vpce = _first(ctx, "aws:SourceVpce")
-        places: dict[str, list] = {}
-        for net in self.m.networks.values():
-            for svc, vid in net.endpoints:
-                if svc in V.POLICED_ENDPOINT_SERVICES:
-                    places.setdefault(vid, []).append((net, svc))
-        shut = [vid for vid, ps in sorted(places.items())
-                if not any(self._endpoint_lets(net, svc, who, action, asset) for net, svc in ps)]
-        return z3.And(*(z3.Not(ctx.memo(("at", vid), lambda: z3.And(present, vpce.term == z3.StringVal(vid))))
-                        for vid in shut))
+        policed = ctx.memo("policed", lambda: z3.And(present, z3.Or(
+            *(vpce.term == z3.StringVal(vid) for vid in sorted(self.places)))))
+        if isinstance(asset, Key):
+            nets = list(self.m.networks.values())  # key administration is not network-bound
+        else:
+            names = {n for g in self.grants_of(who, asset.name) for n in g.networks} | set(self._union(asset))
+            nets = [self.m.networks[n] for n in sorted(names)]
+        letting = sorted({vid for net in nets for svc, vid in net.endpoints if vid in self.places
+                          and any(self._endpoint_lets(n2, s2, who, action, asset) for n2, s2 in self.places[vid])})
+        return z3.Implies(policed, z3.Or(*(vpce.term == z3.StringVal(vid) for vid in letting)))
 
     def _endpoint_lets(self, net, svc: str, who, action: str, asset) -> bool:
         if svc == "kms":
@@ -119,7 +133,7 @@ class SymbolicMeaning:
             return False
         on_parts = asset.kind == "api" or (asset.kind == "bucket" and action in OBJECT_LEVEL)
         on_itself = asset.kind != "api" and not on_parts
-        for g in self.plain.grants_of(who, asset.name):
+        for g in self.grants_of(who, asset.name):
             if net.name in g.networks and any(
                     a == action and scope not in (V.KEY_VIA_S3, V.ACCOUNT)
                     and (on_parts if scope in (V.OBJECT, V.API) else on_itself)
@@ -169,7 +183,7 @@ class SymbolicMeaning:
 
     def s3_grants(self, ctx: Context, asset: Asset, who, action: str, is_object: bool):
         entitled, holds = False, []
-        for g in self.plain.grants_of(who, asset.name):
+        for g in self.grants_of(who, asset.name):
             for a, scope in V.VERBS[("bucket", g.verb)].actions:
                 if a != action or scope == V.KEY_VIA_S3 or (scope == V.OBJECT) != is_object:
                     continue
@@ -200,7 +214,7 @@ class SymbolicMeaning:
             for asset in self.m.assets_of("bucket"):
                 if asset.key != key.name:
                     continue
-                for g in self.plain.grants_of(who, asset.name):
+                for g in self.grants_of(who, asset.name):
                     if action not in V.VERBS[("bucket", g.verb)].actions_with(V.KEY_VIA_S3):
                         continue
                     arn_p, arn = _first(ctx, "kms:EncryptionContext:aws:s3:arn")
@@ -218,7 +232,7 @@ class SymbolicMeaning:
         services = V.ASSET_SERVICES["repository"]
         pre = z3.Or(self.in_networks(ctx, self._union(asset), services), self.service_exempt(ctx))
         if action in V.ECR_IMAGE_ACTIONS:
-            body = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.plain.grants_of(who, asset.name)
+            body = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
                            if action in V.VERBS[("repository", g.verb)].actions_with(V.REPOSITORY)))
         elif action in V.ECR_PERIMETER_ACTIONS:
             body = z3.And(z3.BoolVal(who in asset.admins and (action in V.ECR_ADMIN_ACTIONS or star)),
@@ -236,10 +250,10 @@ class SymbolicMeaning:
         pre = self.in_networks(ctx, union, services)
         if action not in V.VERBS[("api", "invoke")].actions_with(V.API):
             return z3.And(pre, z3.BoolVal(star), self._same(caller, asset))
-        return z3.And(pre, z3.Or(*(self.grant_holds(ctx, g, services) for g in self.plain.grants_of(who, asset.name))))
+        return z3.And(pre, z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name))))
 
     def endpoint(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["endpoint"]
-        granted = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.plain.grants_of(who, asset.name)
+        granted = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
                           if action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)))
         return z3.Or(granted, z3.And(z3.BoolVal(star), self._same(caller, asset)))

@@ -32,8 +32,8 @@ class Property:
     queries: Callable[[World], Iterator[Query]]
 
 
-def _callers(w: World) -> list[str | None]:
-    return sorted(w.model.principals) + [None]
+def _callers(w: World, t: Target) -> list[str | None]:
+    return w.related(t) + [None]
 
 
 def _who(who: str | None) -> str:
@@ -64,7 +64,7 @@ def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
         key = ctx.key("kms:ViaService")
         return z3.And(key.present, key.values[0].term == z3.StringVal(via))
     services = V.ASSET_SERVICES[t.asset.kind]
-    nets = {n for g in sm.plain.grants_of(q.who, t.asset.name)
+    nets = {n for g in sm.grants_of(q.who, t.asset.name)
             if action in dict(V.VERBS[(t.asset.kind, g.verb)].actions) for n in g.networks}
     if t.asset.kind == "bucket" and q.who in t.asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS:
         nets |= set(sm._union(t.asset))
@@ -72,9 +72,9 @@ def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
 
 
 def network_perimeter(w: World) -> Iterator[Query]:
-    sm = SymbolicMeaning(w.model)
+    sm = w.meaning
     for t in w.targets:
-        for who in _callers(w):
+        for who in _callers(w, t):
             if not t.actions[DATA]:
                 continue
             star = w.has_resource_policy(t)  # else the spec's roles hold only their compiled identity policies
@@ -84,11 +84,11 @@ def network_perimeter(w: World) -> Iterator[Query]:
 
 
 def encryption(w: World) -> Iterator[Query]:
-    sm = SymbolicMeaning(w.model)
+    sm = w.meaning
     for t in w.targets:
         if t.kms or t.asset.kind != "bucket" or not t.objects:
             continue
-        for who in _callers(w):
+        for who in _callers(w, t):
             q = Query(f"{_who(who)} · {t.label}", w, t, who, ("s3:PutObject",), star=True, guardrails=False)
             q.goal = z3.And(q.allowed, z3.Not(sm.encryption_ok(q.ctx, t.asset)))
             yield q
@@ -115,7 +115,7 @@ def _may_lock(t: Target, who: str | None, action: str) -> bool:
 
 def lock(w: World) -> Iterator[Query]:
     for t in w.targets:
-        for who in _callers(w):
+        for who in _callers(w, t):
             actions = tuple(a for a in t.actions[LOCK] if not _may_lock(t, who, a))
             if actions:
                 q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=False)
@@ -157,7 +157,7 @@ def _verb_actions(w: World, g, t: Target) -> list[str]:
 def equivalence(w: World) -> Iterator[Query]:
     for t in w.targets:
         actions = t.actions[DATA] + t.actions[LOCK]
-        for who in _callers(w):
+        for who in _callers(w, t):
             for star in ((True,) if who is None else (False, True)):
                 label = f"{_who(who)}{' (*:*)' if star and who else ''} · {t.label}"
                 q = Query(label, w, t, who, actions, star=star, guardrails=False)

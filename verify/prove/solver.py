@@ -20,7 +20,6 @@ from slpc.verify.request import Request
 
 from .context import DERIVED_KEYS, Context
 from .encode import allowed
-from .meaning import SymbolicMeaning
 from .world import DATA, LOCK, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
@@ -35,8 +34,9 @@ class Situation:
         self.world, self.target, self.who, self.star, self.guardrails = world, target, who, star, guardrails
         self.actions = target.actions[DATA] + target.actions[LOCK]
         self.ctx = ctx = Context(world.types)
+        ctx.scope = (target.arn, target.objects)
         if who is None:
-            self.caller = ctx.outsider(m.deployment.partition, [p.arn for p in m.principals.values()])
+            self.caller = ctx.outsider(m.deployment.partition, [m.principals[n].arn for n in world.related(target)])
         else:
             p = m.principals[who]
             self.caller = ctx.caller(p.arn, p.account, who)
@@ -58,7 +58,7 @@ class Situation:
     def permits(self) -> z3.BoolRef:
         """The spec's meaning of the request."""
         if self._permits is None:
-            sm = SymbolicMeaning(self.world.model)
+            sm = self.world.meaning
             self._permits = self.per_action(
                 lambda a: sm.permits(self.ctx, self.caller, a, self.target.asset, self.star), self.actions)
         return self._permits
@@ -68,6 +68,8 @@ def situation(world: World, target: Target, who: str | None, star: bool, guardra
     key = (target.label, who, star, guardrails)
     hit = world.situations.get(key)
     if hit is None:
+        if len(world.situations) >= 2048:  # bounded memory on large deployments
+            world.situations.clear()
         hit = world.situations[key] = Situation(world, target, who, star, guardrails)
     return hit
 

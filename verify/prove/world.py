@@ -11,6 +11,7 @@ role, in any account, holding `*:*` in IAM.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -21,10 +22,11 @@ from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Key, Model
 from slpc.targets.document import PolicyDocument, Statement, from_json
 from slpc.verify.deployment import ENDPOINT, IDENTITY, RESOURCE_KINDS, resource_owner
+from slpc.verify.matching import has_wildcard, wildcard_match
 
 from .context import Context, key_types
-from .encode import Applicable
-from .meaning import OBJECT_LEVEL, SEEDS
+from .encode import Applicable, could_match
+from .meaning import OBJECT_LEVEL, SEEDS, SymbolicMeaning
 
 STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
 
@@ -97,6 +99,50 @@ def targets(model: Model) -> list[Target]:
     return out
 
 
+def touches(st: Statement, target: Target) -> bool:
+    """Whether a statement can apply to some request of the target (its actions and resources)."""
+    acts = target.actions[DATA] + target.actions[LOCK]
+    if st.actions:
+        hit = any(wildcard_match(p, a, True) for p in st.actions for a in acts)
+    else:
+        hit = any(not any(wildcard_match(p, a, True) for p in st.not_actions) for a in acts)
+    if not hit:
+        return False
+    if st.resources:
+        return "*" in st.resources or any(could_match(p, target.arn, target.objects) for p in st.resources)
+    return True  # NotResource, or no Resource (a resource policy's own resource)
+
+
+def _root(pattern: str) -> str | None:
+    """The part of a resource pattern before its first `/`, or None if a wildcard comes first."""
+    head = pattern.split("/", 1)[0]
+    return None if has_wildcard(head) else head
+
+
+class StatementIndex:
+    """Statements by the resource root they name, to find the few that can touch a target
+    among the many of a large deployment."""
+
+    def __init__(self, entries: Iterable[tuple[str, Statement]]):
+        self.by_root: dict[str | None, list[tuple[str, Statement]]] = defaultdict(list)
+        for owner, st in entries:
+            roots = {_root(p) for p in st.resources} if st.resources else {None}
+            for root in roots:
+                self.by_root[root].append((owner, st))
+
+    def touching(self, target: Target) -> list[tuple[str, Statement]]:
+        roots = {None, target.arn.split("/", 1)[0]}
+        return [(o, st) for r in roots for o, st in self.by_root.get(r, ()) if touches(st, target)]
+
+
+def names_principal(st: Statement, arn: str) -> bool:
+    """Whether a statement singles out this principal ARN (in Principal, or in a condition value)."""
+    p = st.principal or st.not_principal
+    if p is not None and arn in p.values("AWS"):
+        return True
+    return any(wildcard_match(v, arn) for c in st.conditions for v in c.values)
+
+
 class World:
     """The policies, indexed the way AWS picks them for a request (as `verify.deployment`)."""
 
@@ -116,7 +162,41 @@ class World:
         self.types = key_types([f.document for f in docs], SEEDS)
         self.targets = targets(model)
         self.situations: dict = {}  # solver.Situation, built once per caller and target
+        self.meaning = SymbolicMeaning(model)
+        self._endpoint_index = StatementIndex((f.target, st) for f in self.endpoints.values()
+                                              for st in f.document.statements)
+        self._open: dict[str, set[str]] = {}
+        self._related: dict[str, list[str]] = {}
 
+    def open_endpoints(self, target: Target) -> set[str]:
+        """The endpoints with a statement that can touch the target; through the others it is denied."""
+        if target.label not in self._open:
+            self._open[target.label] = {vid for vid, _ in self._endpoint_index.touching(target)}
+        return self._open[target.label]
+
+    def related(self, target: Target) -> list[str]:
+        """The spec's roles that the spec or a policy touching the target singles out.
+
+        Any other role is covered by the outsider there: no statement that can apply
+        tells it apart from an unnamed role, and the spec gives it nothing on the asset.
+        """
+        if target.label not in self._related:
+            m = self.model
+            names = set(target.asset.admins) | set(getattr(target.asset, "breakglass", ()))
+            if isinstance(target.asset, Key):
+                buckets = {a.name for a in m.assets_of("bucket") if a.key == target.asset.name}
+            else:
+                buckets = {target.asset.name}
+            names |= {g.principal for g in m.grants if g.asset in buckets}
+            owner = self.resource.get(resource_owner(target.arn))
+            statements = [st for _, st in self._endpoint_index.touching(target)]
+            statements += [st for st in owner.document.statements if touches(st, target)] if owner else []
+            for p in m.principals.values():
+                mine = [st for f in self.identity.get(p.arn, []) for st in f.document.statements]
+                if any(touches(st, target) for st in mine) or any(names_principal(st, p.arn) for st in statements):
+                    names.add(p.name)
+            self._related[target.label] = sorted(names)
+        return self._related[target.label]
     @classmethod
     def from_artifacts(cls, model: Model, artifacts) -> "World":
         return cls(model, (PolicyFile(a.kind, a.target, a.account, a.path, a.document, a.settings) for a in artifacts))
@@ -149,7 +229,8 @@ class World:
         return Applicable(
             identity=identity + ([STAR] if star or principal is None else []),
             resource=owner.document if owner else None,
-            endpoints={vid: f.document for vid, f in self.endpoints.items()},
+            endpoints={vid: self.endpoints[vid].document for vid in sorted(self.open_endpoints(target))},
+            closed=tuple(sorted(set(self.endpoints) - self.open_endpoints(target))),
             scps=[beside_full_access(f.document) for f in self.scps] if guardrails else [],
             rcps=[f.document for f in self.rcps if f.account == account] if guardrails else [],
             kms=target.kms,
