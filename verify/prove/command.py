@@ -11,7 +11,7 @@ import json
 import shlex
 import sys
 
-from slpc.targets.document import PolicyFormatError, dumps
+from slpc.targets.document import PolicyFormatError, minify
 
 from .properties import PROVED, Result, prove
 from .solver import Counterexample
@@ -43,7 +43,7 @@ def explain_line(files: list[str], cex: Counterexample) -> str:
             words += ["--context", f"{key}={v}"]
     line = " ".join(shlex.quote(w) for w in words)
     if cex.star:
-        line += " --identity-policy <(echo " + shlex.quote(dumps(STAR).replace("\n", "")) + ")"
+        line += " --identity-policy <(echo " + shlex.quote(minify(STAR)) + ")"
     return line
 
 
@@ -71,6 +71,8 @@ def _text(files: list[str], results: list[Result], out) -> None:
             spec = "" if c.spec_permits is None else f", the spec {'permits' if c.spec_permits else 'does not'}"
             print(f"    counterexample ({o.query}): AWS would {'ALLOW' if c.allowed else 'DENY'}{spec}", file=out)
             print(f"      {explain_line(files, c)}", file=out)
+            for line in c.decision.splitlines():
+                print(f"      {line}", file=out)
         for u in (o for o in r.outcomes if o.verdict == "unknown"):
             print(f"    unknown ({u.query}): {u.note}", file=out)
 

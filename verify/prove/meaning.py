@@ -52,9 +52,14 @@ class SymbolicMeaning:
     def __init__(self, model: Model):
         self.m = model
         self.by_owner: dict[tuple, list[Grant]] = {}
+        self.on_asset: dict[str, list[Grant]] = {}
         for g in model.grants:
             self.by_owner.setdefault((g.principal, g.asset), []).append(g)
-        self.unions = {a.name: sorted({n for g in model.grants if g.asset == a.name for n in g.networks})
+            self.on_asset.setdefault(g.asset, []).append(g)
+        self.buckets_of_key: dict[str, list[str]] = {}
+        for a in model.assets_of("bucket"):
+            self.buckets_of_key.setdefault(a.key, []).append(a.name)
+        self.unions = {a.name: sorted({n for g in self.on_asset.get(a.name, []) for n in g.networks})
                        for a in model.assets.values()}
         # Every endpoint whose policy slpc writes, and the networks declaring it.
         self.places: dict[str, list] = {}
@@ -211,9 +216,7 @@ class SymbolicMeaning:
         if action in V.KMS_CRYPTO_ACTIONS:
             terms = []
             via = f"s3.{key.region}.{DNS_SUFFIX[self.m.deployment.partition]}"
-            for asset in self.m.assets_of("bucket"):
-                if asset.key != key.name:
-                    continue
+            for asset in (self.m.assets[b] for b in self.buckets_of_key.get(key.name, [])):
                 for g in self.grants_of(who, asset.name):
                     if action not in V.VERBS[("bucket", g.verb)].actions_with(V.KEY_VIA_S3):
                         continue

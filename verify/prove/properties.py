@@ -29,7 +29,7 @@ class Property:
     number: int
     name: str
     claim: str
-    queries: Callable[[World], Iterator[Query]]
+    queries: Callable[[World, Target], Iterator[Query]]  # the queries about one asset part
 
 
 def _callers(w: World, t: Target) -> list[str | None]:
@@ -48,12 +48,11 @@ def _outsider_scope(w: World, q: Query) -> z3.BoolRef:
     return q.caller.account != z3.StringVal(w.resource_account(q.target))
 
 
-def identity_perimeter(w: World) -> Iterator[Query]:
-    for t in w.targets:
-        if t.actions[DATA]:
-            q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=False)
-            q.goal = z3.And(q.allowed, _outsider_scope(w, q))
-            yield q
+def identity_perimeter(w: World, t: Target) -> Iterator[Query]:
+    if t.actions[DATA]:
+        q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=False)
+        q.goal = z3.And(q.allowed, _outsider_scope(w, q))
+        yield q
 
 
 def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
@@ -71,27 +70,25 @@ def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
     return sm.in_networks(ctx, sorted(nets), services)
 
 
-def network_perimeter(w: World) -> Iterator[Query]:
+def network_perimeter(w: World, t: Target) -> Iterator[Query]:
     sm = w.meaning
-    for t in w.targets:
-        for who in _callers(w, t):
-            if not t.actions[DATA]:
-                continue
-            star = w.has_resource_policy(t)  # else the spec's roles hold only their compiled identity policies
-            q = Query(f"{_who(who)} · {t.label}", w, t, who, t.actions[DATA], star=star, guardrails=False)
-            q.goal = z3.And(q.allowed, _outsider_scope(w, q), z3.Not(q.per_action(lambda a: _inside(w, sm, q, a))))
-            yield q
+    if not t.actions[DATA]:
+        return
+    for who in _callers(w, t):
+        star = w.has_resource_policy(t)  # else the spec's roles hold only their compiled identity policies
+        q = Query(f"{_who(who)} · {t.label}", w, t, who, t.actions[DATA], star=star, guardrails=False)
+        q.goal = z3.And(q.allowed, _outsider_scope(w, q), z3.Not(q.per_action(lambda a: _inside(w, sm, q, a))))
+        yield q
 
 
-def encryption(w: World) -> Iterator[Query]:
+def encryption(w: World, t: Target) -> Iterator[Query]:
     sm = w.meaning
-    for t in w.targets:
-        if t.kms or t.asset.kind != "bucket" or not t.objects:
-            continue
-        for who in _callers(w, t):
-            q = Query(f"{_who(who)} · {t.label}", w, t, who, ("s3:PutObject",), star=True, guardrails=False)
-            q.goal = z3.And(q.allowed, z3.Not(sm.encryption_ok(q.ctx, t.asset)))
-            yield q
+    if t.kms or t.asset.kind != "bucket" or not t.objects:
+        return
+    for who in _callers(w, t):
+        q = Query(f"{_who(who)} · {t.label}", w, t, who, ("s3:PutObject",), star=True, guardrails=False)
+        q.goal = z3.And(q.allowed, z3.Not(sm.encryption_ok(q.ctx, t.asset)))
+        yield q
 
 
 def default_encryption_problems(w: World) -> list[str]:
@@ -113,14 +110,13 @@ def _may_lock(t: Target, who: str | None, action: str) -> bool:
     return who in t.asset.admins
 
 
-def lock(w: World) -> Iterator[Query]:
-    for t in w.targets:
-        for who in _callers(w, t):
-            actions = tuple(a for a in t.actions[LOCK] if not _may_lock(t, who, a))
-            if actions:
-                q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=False)
-                q.goal = q.allowed
-                yield q
+def lock(w: World, t: Target) -> Iterator[Query]:
+    for who in _callers(w, t):
+        actions = tuple(a for a in t.actions[LOCK] if not _may_lock(t, who, a))
+        if actions:
+            q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=False)
+            q.goal = q.allowed
+            yield q
 
 
 def _realistic(w: World, q: Query) -> z3.BoolRef:
@@ -131,21 +127,20 @@ def _realistic(w: World, q: Query) -> z3.BoolRef:
                   z3.Implies(via_service.present, ctx.equals_text("aws:ViaAWSService", "true")))
 
 
-def completeness(w: World) -> Iterator[Query]:
-    for t in w.targets:
-        for who in sorted({g.principal for g in w.model.grants}):
-            grants = [g for g in w.model.grants if g.principal == who and g.asset in _assets_of(w, t)]
-            granted = {a for g in grants for a in _verb_actions(w, g, t)}
-            actions = tuple(a for a in t.actions[DATA] if a in granted)
-            if actions:
-                q = Query(f"{who} · {t.label}", w, t, who, actions, star=False, guardrails=True)
-                q.goal = z3.And(q.permits(), z3.Not(q.allowed), _realistic(w, q))
-                yield q
+def completeness(w: World, t: Target) -> Iterator[Query]:
+    grants = [g for a in sorted(_assets_of(w, t)) for g in w.meaning.on_asset.get(a, [])]
+    for who in sorted({g.principal for g in grants}):
+        granted = {a for g in grants if g.principal == who for a in _verb_actions(w, g, t)}
+        actions = tuple(a for a in t.actions[DATA] if a in granted)
+        if actions:
+            q = Query(f"{who} · {t.label}", w, t, who, actions, star=False, guardrails=True)
+            q.goal = z3.And(q.permits(), z3.Not(q.allowed), _realistic(w, q))
+            yield q
 
 
 def _assets_of(w: World, t: Target) -> set[str]:
     if isinstance(t.asset, Key):
-        return {a.name for a in w.model.assets_of("bucket") if a.key == t.asset.name}
+        return set(w.meaning.buckets_of_key.get(t.asset.name, []))
     return {t.asset.name}
 
 
@@ -154,15 +149,14 @@ def _verb_actions(w: World, g, t: Target) -> list[str]:
     return [a for a, scope in V.VERBS[(kind, g.verb)].actions if (scope == V.KEY_VIA_S3) == t.kms]
 
 
-def equivalence(w: World) -> Iterator[Query]:
-    for t in w.targets:
-        actions = t.actions[DATA] + t.actions[LOCK]
-        for who in _callers(w, t):
-            for star in ((True,) if who is None else (False, True)):
-                label = f"{_who(who)}{' (*:*)' if star and who else ''} · {t.label}"
-                q = Query(label, w, t, who, actions, star=star, guardrails=False)
-                q.goal = q.allowed != q.permits()
-                yield q
+def equivalence(w: World, t: Target) -> Iterator[Query]:
+    actions = t.actions[DATA] + t.actions[LOCK]
+    for who in _callers(w, t):
+        for star in ((True,) if who is None else (False, True)):
+            label = f"{_who(who)}{' (*:*)' if star and who else ''} · {t.label}"
+            q = Query(label, w, t, who, actions, star=star, guardrails=False)
+            q.goal = q.allowed != q.permits()
+            yield q
 
 
 PROPERTIES: tuple[Property, ...] = (
@@ -205,13 +199,16 @@ class Result:
 
 
 def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None = None) -> list[Result]:
-    """Run the chosen properties (all by default) on `world`."""
+    """Run the chosen properties (all by default) on `world`.
+
+    Asset part by asset part, so the properties share each caller's terms and the
+    memory they take stays bounded on large deployments.
+    """
     wanted = set(numbers) if numbers is not None else None
-    results = []
-    for prop in PROPERTIES:
-        if wanted is not None and prop.number not in wanted:
-            continue
-        outcomes = [run(q, timeout_ms) for q in prop.queries(world)]
-        problems = default_encryption_problems(world) if prop is ENCRYPTION else []
-        results.append(Result(prop, outcomes, problems))
+    results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [])
+               for p in PROPERTIES if wanted is None or p.number in wanted]
+    for t in world.targets:
+        for r in results:
+            r.outcomes += [run(q, timeout_ms) for q in r.prop.queries(world, t)]
+        world.situations.clear()
     return results

@@ -166,5 +166,7 @@ def evaluator(q: Query, request: Request) -> Evaluator:
     vpce = request.context.get("aws:sourcevpce", (None,))[0]
     endpoint = pol.endpoints.get(vpce) if vpce else None
     scps = pol.scps if any(f.account == request.principal_account for f in w.scps) else []
-    return Evaluator(identity=pol.identity, resource=pol.resource, endpoint=endpoint,
-                     endpoint_id=vpce if endpoint else None, scps=scps, rcps=pol.rcps)
+    label = w.label
+    return Evaluator(identity=[label(d) for d in pol.identity], resource=pol.resource and label(pol.resource),
+                     endpoint=endpoint and label(endpoint), endpoint_id=vpce if endpoint else None,
+                     scps=[label(d) for d in scps], rcps=[label(d) for d in pol.rcps])

@@ -135,14 +135,6 @@ class StatementIndex:
         return [(o, st) for r in roots for o, st in self.by_root.get(r, ()) if touches(st, target)]
 
 
-def names_principal(st: Statement, arn: str) -> bool:
-    """Whether a statement singles out this principal ARN (in Principal, or in a condition value)."""
-    p = st.principal or st.not_principal
-    if p is not None and arn in p.values("AWS"):
-        return True
-    return any(wildcard_match(v, arn) for c in st.conditions for v in c.values)
-
-
 class World:
     """The policies, indexed the way AWS picks them for a request (as `verify.deployment`)."""
 
@@ -163,8 +155,12 @@ class World:
         self.targets = targets(model)
         self.situations: dict = {}  # solver.Situation, built once per caller and target
         self.meaning = SymbolicMeaning(model)
+        self._paths = {id(f.document): f.path for f in docs} | {id(STAR): "*:* (identity)"}
         self._endpoint_index = StatementIndex((f.target, st) for f in self.endpoints.values()
                                               for st in f.document.statements)
+        self._identity_index = StatementIndex((f.target, st) for fs in self.identity.values() for f in fs
+                                              for st in f.document.statements)
+        self._by_arn = {p.arn: p.name for p in model.principals.values()}
         self._open: dict[str, set[str]] = {}
         self._related: dict[str, list[str]] = {}
 
@@ -181,22 +177,25 @@ class World:
         tells it apart from an unnamed role, and the spec gives it nothing on the asset.
         """
         if target.label not in self._related:
-            m = self.model
+            m, sm = self.model, self.meaning
             names = set(target.asset.admins) | set(getattr(target.asset, "breakglass", ()))
-            if isinstance(target.asset, Key):
-                buckets = {a.name for a in m.assets_of("bucket") if a.key == target.asset.name}
-            else:
-                buckets = {target.asset.name}
-            names |= {g.principal for g in m.grants if g.asset in buckets}
+            buckets = sm.buckets_of_key.get(target.asset.name, []) if target.kms else [target.asset.name]
+            names |= {g.principal for b in buckets for g in sm.on_asset.get(b, [])}
+            names |= {self._by_arn[arn] for arn, _ in self._identity_index.touching(target)}
             owner = self.resource.get(resource_owner(target.arn))
             statements = [st for _, st in self._endpoint_index.touching(target)]
             statements += [st for st in owner.document.statements if touches(st, target)] if owner else []
-            for p in m.principals.values():
-                mine = [st for f in self.identity.get(p.arn, []) for st in f.document.statements]
-                if any(touches(st, target) for st in mine) or any(names_principal(st, p.arn) for st in statements):
-                    names.add(p.name)
+            for st in statements:
+                p = st.principal or st.not_principal
+                values = [v for c in st.conditions for v in c.values] + list(p.values("AWS") if p else ())
+                for v in values:
+                    if has_wildcard(v):
+                        names |= {n for arn, n in self._by_arn.items() if wildcard_match(v, arn)}
+                    elif v in self._by_arn:
+                        names.add(self._by_arn[v])
             self._related[target.label] = sorted(names)
         return self._related[target.label]
+
     @classmethod
     def from_artifacts(cls, model: Model, artifacts) -> "World":
         return cls(model, (PolicyFile(a.kind, a.target, a.account, a.path, a.document, a.settings) for a in artifacts))
@@ -213,6 +212,10 @@ class World:
             files.append(PolicyFile(a["kind"], a["target"], a["account"], a["path"],
                                     from_json(data) if is_policy else None, None if is_policy else data))
         return cls(model, files)
+
+    def label(self, doc: PolicyDocument) -> tuple[str, PolicyDocument]:
+        """The document with its artifact path, for the evaluator's explanations."""
+        return self._paths.get(id(doc), "org (SCP beside FullAWSAccess)"), doc
 
     def has_resource_policy(self, target: Target) -> bool:
         return resource_owner(target.arn) in self.resource
