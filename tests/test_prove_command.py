@@ -11,7 +11,7 @@ import z3
 
 from slpc.compiler.cli import main
 from slpc.compiler.pipeline import compile_text
-from slpc.targets.document import dumps
+from slpc.targets.document import dumps, minify
 from slpc.verify.prove import solver as prove_solver
 from slpc.verify.prove.properties import PROVED, REFUTED, UNKNOWN, network_perimeter, prove
 from slpc.verify.prove.world import STAR, World
@@ -60,7 +60,7 @@ def test_a_hand_edited_directory_is_refuted_with_a_replayable_request(build, tmp
     # The explain line replays the request (against the spec's own, compiled policies: denied there).
     star = tmp_path / "star.json"
     star.write_text(dumps(STAR))
-    line = cex["explain"].replace("<(echo " + shlex.quote(dumps(STAR).replace("\n", "")) + ")", str(star))
+    line = cex["explain"].replace("<(echo " + shlex.quote(minify(STAR)) + ")", str(star))
     words = shlex.split(line)
     assert words[:2] == ["slpc", "explain"]
     assert main(words[1:] + ["--format", "json"]) == 0
@@ -98,7 +98,8 @@ def test_a_solver_timeout_answers_unknown_never_proved(world, monkeypatch):
 
 
 def test_a_counterexample_the_evaluator_does_not_confirm_is_unknown(world):
-    q = next(q for q in network_perimeter(world) if q.who == "trainer" and "weights objects" in q.label)
+    target = next(t for t in world.targets if t.label == "weights objects")
+    q = next(q for q in network_perimeter(world, target) if q.who == "trainer")
     q.allowed = z3.Not(q.allowed)  # a deliberately wrong encoding of the decision
     q.goal = q.allowed
     outcome = prove_solver.run(q, 10_000)
