@@ -114,22 +114,23 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if (args.check and changed) else EXIT_OK
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
+def _on_compiled(args: argparse.Namespace, run) -> int:
+    """Compile args.files in memory and hand the result to a command (exit 2 on a bad spec)."""
     c = _load(args.files, emit=True)
     if not c.ok:
         _report(c.diagnostics, c.texts, "text")
         return EXIT_USAGE
-    return explain.run(args, c)
+    return run(args, c)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    return _on_compiled(args, explain.run)
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    c = _load(args.files, emit=True)
-    if not c.ok:
-        _report(c.diagnostics, c.texts, "text")
-        return EXIT_USAGE
     from slpc.verify.prove import command as prove_command
 
-    return prove_command.run(args, c)
+    return _on_compiled(args, prove_command.run)
 
 
 def cmd_help(args: argparse.Namespace) -> int:

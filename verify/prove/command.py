@@ -13,9 +13,8 @@ import sys
 
 from slpc.targets.document import PolicyFormatError, minify
 
-from .properties import PROVED, Result, prove
-from .solver import Counterexample
-from .world import STAR, World
+# The solver and its encodings are imported when the command runs, so other commands
+# (and `slpc --help`) never load Z3.
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -34,8 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="per solver query; a query that runs out answers unknown (default 10000)")
 
 
-def explain_line(files: list[str], cex: Counterexample) -> str:
-    """The `slpc explain` command that replays a counterexample."""
+def explain_line(files: list[str], cex) -> str:
+    """The `slpc explain` command that replays a counterexample (a `solver.Counterexample`)."""
+    from .world import STAR
+
     words = ["slpc", "explain", *files, "--principal", cex.principal, "--action", cex.action,
              "--resource", cex.resource]
     for key, values in sorted(cex.context.items()):
@@ -47,7 +48,7 @@ def explain_line(files: list[str], cex: Counterexample) -> str:
     return line
 
 
-def _cex_json(files: list[str], result: Result) -> dict | None:
+def _cex_json(files: list[str], result) -> dict | None:
     o = result.counterexample
     if o is None:
         return None
@@ -57,7 +58,7 @@ def _cex_json(files: list[str], result: Result) -> dict | None:
             "decision": c.decision, "explain": explain_line(files, c)}
 
 
-def _text(files: list[str], results: list[Result], out) -> None:
+def _text(files: list[str], results: list, out) -> None:
     print(f"slpc prove: {UNIVERSE}", file=out)
     for r in results:
         n = len(r.outcomes)
@@ -79,6 +80,9 @@ def _text(files: list[str], results: list[Result], out) -> None:
 
 def run(args: argparse.Namespace, compiled, out=None) -> int:
     """`compiled` is the pipeline's result for args.files (already checked ok)."""
+    from .properties import PROVED, prove
+    from .world import World
+
     out = out or sys.stdout
     if args.timeout_ms <= 0:
         print("error: --timeout-ms must be positive", file=sys.stderr)
