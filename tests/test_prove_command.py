@@ -78,6 +78,23 @@ def test_bad_usage_exits_2_without_a_traceback(argv, capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("damage", ["not json", '{"Statement": "nonsense"}', None])
+def test_a_damaged_policy_directory_exits_2(build, tmp_path, capsys, damage):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_bytes((build / "manifest.json").read_bytes())
+    for f in build.rglob("*.json"):
+        (broken / f.relative_to(build)).parent.mkdir(parents=True, exist_ok=True)
+        (broken / f.relative_to(build)).write_bytes(f.read_bytes())
+    if damage is None:
+        (broken / "s3/weights.json").unlink()
+    else:
+        (broken / "s3/weights.json").write_text(damage)
+    assert main(["prove", EXAMPLE, "--policies", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read policies" in err and "Traceback" not in err
+
+
 def test_a_spec_with_errors_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.slp"
     bad.write_text('deployment "d" {\n  account "1"\n}\nallow nobody read nothing from nowhere\n')
