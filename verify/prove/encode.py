@@ -98,9 +98,8 @@ _RELATIONS = {
 }
 
 
-def _value_test(ctx: Context, base: str, values: Sequence[str], key: Key):
+def _value_test(base: str, values: Sequence[str], key: Key):
     """A function from one symbolic value to "this value matches one of the policy's values"."""
-    fam = key.type.family
     if base in ("StringEquals", "StringNotEquals"):
         return lambda v: z3.Or(*(v.term == z3.StringVal(x) for x in values))
     if base in ("StringLike", "StringNotLike"):
@@ -143,7 +142,7 @@ def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef 
         wanted = {v.lower() for v in cond.values}
         return z3.If(key.present, z3.BoolVal("false" in wanted), z3.BoolVal("true" in wanted))
     negated = parsed.base.startswith(("StringNot", "NotIp", "ArnNot")) or parsed.base.endswith("NotEquals")
-    test = _value_test(ctx, parsed.base, cond.values, key)
+    test = _value_test(parsed.base, cond.values, key)
     fam_ok = _family_fits(parsed.base, key.type.family)
     if test is None or not fam_ok or (version == VERSION and any("${" in v for v in cond.values)):
         return ctx.fresh(f"{cond.operator} {cond.key}")
