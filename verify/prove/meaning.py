@@ -94,7 +94,8 @@ class SymbolicMeaning:
         return z3.And(present, now.term < z3.RealVal(repr(parse_date(until))))
 
     def service_exempt(self, ctx: Context) -> z3.BoolRef:
-        return z3.Or(_is(ctx, "aws:PrincipalIsAWSService", "true"), _is(ctx, "aws:ViaAWSService", "true"))
+        return ctx.memo("exempt", lambda: z3.Or(_is(ctx, "aws:PrincipalIsAWSService", "true"),
+                                                _is(ctx, "aws:ViaAWSService", "true")))
 
     def grant_holds(self, ctx: Context, g: Grant, services) -> z3.BoolRef:
         return z3.And(self.in_networks(ctx, g.networks, services), self.before(ctx, g.until))
@@ -153,18 +154,22 @@ class SymbolicMeaning:
     def _same(self, caller: Caller, asset) -> z3.BoolRef:
         return caller.account == z3.StringVal(asset.account)
 
-    def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+    def _transport(self, ctx: Context, asset: Asset) -> z3.BoolRef:
+        """TLS, TLS version and signature age: what every S3 request to the bucket needs."""
         tls_p, tls = _first(ctx, "s3:TlsVersion")
         age_p, age = _first(ctx, "s3:signatureAge")
-        pre = [z3.Not(_is(ctx, "aws:SecureTransport", "false")),
-               z3.Implies(tls_p, tls.term >= z3.RealVal("1.2")),
-               z3.Implies(age_p, age.term <= asset.signature_age_ms)]
+        inside = self.in_networks(ctx, self._union(asset), ("s3",))
+        return z3.And(z3.Not(_is(ctx, "aws:SecureTransport", "false")),
+                      z3.Implies(tls_p, tls.term >= z3.RealVal("1.2")),
+                      z3.Implies(age_p, age.term <= asset.signature_age_ms),
+                      z3.Or(inside, self.service_exempt(ctx)))
+
+    def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        pre = [ctx.memo(("s3", asset.name), lambda: self._transport(ctx, asset))]
         if asset.object_lock and action in ("s3:PutObject", "s3:PutObjectRetention"):
             days_p, days = _first(ctx, "s3:object-lock-remaining-retention-days")
             pre.append(z3.Implies(days_p, days.term <= asset.object_lock[1]))
-        union = self._union(asset)
-        inside = self.in_networks(ctx, union, ("s3",))
-        pre.append(z3.Or(inside, self.service_exempt(ctx)))
+        inside = self.in_networks(ctx, self._union(asset), ("s3",))
         is_object = action in OBJECT_LEVEL
         entitled, holds = self.s3_grants(ctx, asset, who, action, is_object)
         if action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS:
