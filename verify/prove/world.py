@@ -177,7 +177,7 @@ class World:
         tells it apart from an unnamed role, and the spec gives it nothing on the asset.
         """
         if target.label not in self._related:
-            m, sm = self.model, self.meaning
+            sm = self.meaning
             names = set(target.asset.admins) | set(getattr(target.asset, "breakglass", ()))
             buckets = sm.buckets_of_key.get(target.asset.name, []) if target.kms else [target.asset.name]
             names |= {g.principal for b in buckets for g in sm.on_asset.get(b, [])}
