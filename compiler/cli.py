@@ -138,12 +138,23 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if (args.check and changed) else EXIT_OK
 
 
-def cmd_explain(args: argparse.Namespace) -> int:
+def _on_compiled(args: argparse.Namespace, run) -> int:
+    """Compile args.files in memory and hand the result to a command (exit 2 on a bad spec)."""
     c = _load(args.files, emit=True)
     if not c.ok:
         _report(c.diagnostics, c.texts, "text")
         return EXIT_USAGE
-    return explain.run(args, c)
+    return run(args, c)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    return _on_compiled(args, explain.run)
+
+
+def cmd_prove(args: argparse.Namespace) -> int:
+    from slpc.verify.prove import command as prove_command
+
+    return _on_compiled(args, prove_command.run)
 
 
 def cmd_help(args: argparse.Namespace) -> int:
@@ -195,6 +206,12 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="would AWS allow a request under the compiled spec, and why")
     explain.add_arguments(e)
     e.set_defaults(run=cmd_explain)
+
+    pv = sub.add_parser("prove", help="SMT proofs that the policies implement the spec, for every request")
+    from slpc.verify.prove.command import add_arguments as prove_arguments
+
+    prove_arguments(pv)
+    pv.set_defaults(run=cmd_prove)
 
     d = sub.add_parser("diff", help="what access a change adds and removes, in the spec's terms")
     diff.add_arguments(d)

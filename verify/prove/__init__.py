@@ -1,0 +1,13 @@
+"""`slpc prove`: SMT proofs, over every request, that the policies implement the spec.
+
+Kept apart in steps, each readable alone:
+- `world`: the policies (compiled, or a directory in manifest layout), routed to
+  requests as AWS routes them, and the request universe;
+- `context` / `encode`: policy documents -> Z3 terms over one symbolic request,
+  mirroring `slpc.verify.evaluate` (and AWS) rule for rule;
+- `meaning`: the spec's own meaning (`slpc.verify.meaning`) as Z3 terms;
+- `properties`: the six claims, each a set of solver queries;
+- `solver`: runs the queries (timeouts answer "unknown", never "proved") and
+  replays every counterexample through the evaluator before reporting it.
+`command` is the CLI.
+"""

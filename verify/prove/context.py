@@ -1,0 +1,287 @@
+"""The symbolic request: a caller, an action, a resource, and condition keys.
+
+Each condition key is a possibly-absent, typed value, typed by the operators that
+read it: strings (Z3 String: `String*`, `Arn*`), numbers and dates (Real:
+`Numeric*`, `Date*`, so no instant between two whole seconds is skipped), IP
+addresses (a 128-bit vector and a version flag: `IpAddress`, with CIDR masks), and
+`Bool` keys (an index into the values the policies name; AWS's Bool-typed keys
+are only ever "true" or "false", so a value is one of those two).
+Numbers, dates and addresses are always well-formed: AWS sets those keys itself,
+in their documented formats (the spec's meaning reads them the same way).
+
+Multi-valued keys: a key read by `ForAllValues:`/`ForAnyValue:` conditions holds up
+to B values, B = the number of such conditions on it (at least 1). That bound
+loses nothing: each such condition is decided by one witness value (ForAnyValue
+true, ForAllValues false) or by all values (which a subset keeps), so any set of
+values can be cut down to at most B of them without changing any decision. Other
+keys are single-valued, as AWS sends them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from fractions import Fraction
+from itertools import count
+from typing import Iterable
+
+import z3
+
+from slpc.targets.document import PolicyDocument
+from slpc.verify.conditions import parse_date, parse_operator
+
+STR, NUM, DATE, IP, BOOL = "str", "num", "date", "ip", "bool"
+
+_FAMILY = {"String": STR, "Arn": STR, "Numeric": NUM, "Date": DATE, "IpAddress": IP, "NotIpAddress": IP, "Bool": BOOL}
+
+# Global keys AWS puts in every request (IAM User Guide, global condition context
+# keys): a request without them does not exist, and `slpc explain` fills them in.
+ALWAYS_PRESENT = ("aws:currenttime", "aws:securetransport")
+# Keys AWS derives from the caller and the resource (the evaluator's `Request._fill`).
+DERIVED_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:principalisawsservice",
+                          "aws:resourceaccount"})
+
+_LATEST = 253402300799  # 9999-12-31T23:59:59Z: what a date can be written as
+_ARN_NAME = z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("A", "Z"), z3.Range("0", "9"),
+                             *(z3.Re(c) for c in "+=,.@_-")))
+_DIGITS12 = z3.Loop(z3.Range("0", "9"), 12, 12)
+
+
+def family(base: str) -> str | None:
+    """The value family an operator reads (None for `Null`, which only tests presence)."""
+    for prefix, fam in _FAMILY.items():
+        if base.startswith(prefix):
+            return fam
+    return None
+
+
+@dataclass
+class KeyType:
+    family: str
+    bound: int = 1
+    domain: tuple[str, ...] = ()  # BOOL: the lower-cased values policies compare with
+
+
+def key_types(documents: Iterable[PolicyDocument], seeds: dict[str, str]) -> dict[str, KeyType]:
+    """Each key's family (the seed's, else the one most conditions use) and value bound."""
+    uses: dict[str, Counter] = defaultdict(Counter)
+    set_conditions: Counter = Counter()
+    domains: dict[str, set[str]] = defaultdict(set)
+    for doc in documents:
+        for st in doc.statements:
+            for cond in st.conditions:
+                parsed = parse_operator(cond.operator)
+                if parsed is None:
+                    continue
+                key = cond.key.lower()
+                fam = family(parsed.base)
+                uses[key][fam or STR] += fam is not None
+                if parsed.set_op:
+                    set_conditions[key] += 1
+                if fam == BOOL:
+                    domains[key] |= {v.lower() for v in cond.values}
+    types = {}
+    for key in set(uses) | set(seeds):
+        fam = seeds.get(key) or (uses[key].most_common(1)[0][0] if uses[key] else STR)
+        dom = tuple(sorted(domains[key] | {"true", "false"})) if fam == BOOL else ()
+        types[key] = KeyType(fam, max(1, set_conditions[key]), dom)
+    return types
+
+
+@dataclass
+class Value:
+    """One symbolic value of a key (`v6`: an IPv6 address)."""
+
+    used: z3.BoolRef
+    term: z3.ExprRef
+    v6: z3.BoolRef = field(default_factory=lambda: z3.BoolVal(False))
+
+
+@dataclass
+class Key:
+    name: str
+    type: KeyType
+    values: list[Value]
+
+    @property
+    def present(self) -> z3.BoolRef:
+        return self.values[0].used
+
+
+@dataclass
+class Caller:
+    """Who asks: a spec principal (concrete ARN) or the symbolic outsider."""
+
+    arn: z3.SeqRef
+    account: z3.SeqRef
+    name: str | None  # the spec's principal name; None for the outsider
+    concrete: str | None  # the role ARN when known
+    concrete_account: str | None = None
+
+
+class Context:
+    """Fresh symbolic variables for one query, and the facts that make them a real request."""
+
+    _ids = count()
+
+    def __init__(self, types: dict[str, KeyType]):
+        self.types = types
+        self.tag = next(self._ids)
+        self.keys: dict[str, Key] = {}
+        self.facts: list[z3.BoolRef] = []
+        self.imprecise: list[str] = []
+        self.known: dict[str, str] = {}  # keys whose one value is fixed by the caller
+        self._memo: dict = {}
+        self.resource = z3.String(f"resource_{self.tag}")
+        self.scope: tuple[str, bool] | None = None  # (ARN, objects): where the resource lies
+        self.action = z3.Int(f"action_{self.tag}")
+
+    def memo(self, key, build):
+        """A term built once per query context (network and time tests recur in many branches)."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def fresh(self, why: str) -> z3.BoolRef:
+        """An unconstrained truth value for a test the encoding does not model exactly.
+
+        Either answer is possible, so a proof still covers the real behaviour; a
+        counterexample that relies on it is caught when it is replayed.
+        """
+        self.imprecise.append(why)
+        return z3.Bool(f"free_{self.tag}_{len(self.imprecise)}")
+
+    def key(self, name: str) -> Key:
+        low = name.lower()
+        hit = self.keys.get(low)
+        if hit is None:
+            hit = self.keys[low] = self._make(low, name, self.types.get(low) or KeyType(STR))
+        return hit
+
+    def _make(self, low: str, name: str, kt: KeyType) -> Key:
+        values = []
+        for i in range(kt.bound):
+            tag = f"{low}_{i}_{self.tag}"
+            used = z3.Bool(f"has_{tag}")
+            if values:
+                self.facts.append(z3.Implies(used, values[-1].used))
+            if kt.family == STR:
+                values.append(Value(used, z3.String(tag)))
+            elif kt.family in (NUM, DATE):
+                v = Value(used, z3.Real(tag))
+                if kt.family == DATE:
+                    self.facts.append(z3.And(v.term >= 0, v.term <= _LATEST))
+                values.append(v)
+            elif kt.family == IP:
+                v = Value(used, z3.BitVec(tag, 128), z3.Bool(f"v6_{tag}"))
+                self.facts.append(z3.Or(v.v6, z3.Extract(127, 32, v.term) == 0))
+                values.append(v)
+            else:
+                v = Value(used, z3.Int(tag))  # AWS's Bool keys are "true" or "false"
+                self.facts.append(z3.Or(v.term == kt.domain.index("true"), v.term == kt.domain.index("false")))
+                values.append(v)
+        if low in ALWAYS_PRESENT:
+            self.facts.append(values[0].used)
+        return Key(name, kt, values)
+
+    def equals_text(self, name: str, text: z3.SeqRef | str) -> z3.BoolRef:
+        """The key is present with exactly this one value (string or bool keys)."""
+        key = self.key(name)
+        first, rest = key.values[0], key.values[1:]
+        only = z3.And(first.used, *(z3.Not(v.used) for v in rest))
+        if key.type.family == STR:
+            return z3.And(only, first.term == text)
+        if key.type.family == BOOL and isinstance(text, str):
+            return z3.And(only, first.term == bool_index(key.type, text))
+        return only
+
+    def caller(self, arn: str, account: str, name: str) -> Caller:
+        return Caller(z3.StringVal(arn), z3.StringVal(account), name, arn, account)
+
+    def outsider(self, partition: str, known: Iterable[str]) -> Caller:
+        """Any IAM role but the `known` ones, in any account (the deployment's too)."""
+        account, role = z3.String(f"outsider_account_{self.tag}"), z3.String(f"outsider_role_{self.tag}")
+        arn = z3.Concat(z3.StringVal(f"arn:{partition}:iam::"), account, z3.StringVal(":role/"), role)
+        self.facts += [z3.InRe(account, _DIGITS12), z3.InRe(role, _ARN_NAME), *(arn != k for k in known)]
+        return Caller(arn, account, None, None)
+
+    def fix_caller(self, caller: Caller, resource_account: str) -> None:
+        """The keys AWS derives from the caller (the evaluator's `Request._fill`); no caller can set them."""
+        self.known.update({"aws:principalisawsservice": "false", "aws:resourceaccount": resource_account})
+        if caller.concrete is not None:
+            self.known.update({"aws:principalarn": caller.concrete, "aws:principalaccount": caller.concrete_account})
+        self.facts += [self.equals_text("aws:PrincipalArn", caller.arn),
+                       self.equals_text("aws:PrincipalAccount", caller.account),
+                       self.equals_text("aws:PrincipalIsAWSService", "false"),
+                       self.equals_text("aws:ResourceAccount", z3.StringVal(resource_account))]
+
+    # -- reading a model back ------------------------------------------------ #
+    def concrete(self, model: z3.ModelRef) -> dict[str, list[str]]:
+        """The request context a solver model describes: key -> its values (absent keys left out)."""
+        out = {}
+        for low, key in sorted(self.keys.items()):
+            vals = [_text(key.type, v, model) for v in key.values if z3.is_true(model.eval(v.used, True))]
+            if vals:
+                out[low] = vals
+        return out
+
+
+def bool_index(kt: KeyType, text: str) -> int:
+    low = text.lower()
+    return kt.domain.index(low) if low in kt.domain else len(kt.domain)
+
+
+def _text(kt: KeyType, v: Value, model: z3.ModelRef) -> str:
+    term = model.eval(v.term, True)
+    if kt.family == STR:
+        return term.as_string()
+    if kt.family == BOOL:
+        return kt.domain[term.as_long()]
+    if kt.family == IP:
+        n = term.as_long()
+        return str(ipaddress.ip_address(n if z3.is_true(model.eval(v.v6, True)) else n & 0xFFFFFFFF))
+    number = Fraction(term.numerator_as_long(), term.denominator_as_long())
+    if kt.family == NUM:
+        return str(int(number)) if number.denominator == 1 else f"{float(number):.6f}".rstrip("0")
+    return date_text(number)
+
+
+def date_text(seconds: Fraction) -> str:
+    """ISO 8601 UTC, with microseconds only when needed (what parse_date and `slpc explain` read)."""
+    dt = datetime.fromtimestamp(float(seconds), timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if dt.microsecond else "") + "Z")
+
+
+def pin(ctx: Context, context: dict[str, list[str]]) -> list[z3.BoolRef]:
+    """Constraints fixing every symbolic key to a concrete context (absent when not given):
+    the inverse of `Context.concrete`, to check the encoding on concrete requests."""
+    given = {k.lower(): v for k, v in context.items()}
+    out = []
+    for low, key in ctx.keys.items():
+        if low in DERIVED_KEYS:
+            continue
+        values = given.get(low, [])
+        if len(values) > len(key.values):
+            raise ValueError(f"{low}: {len(values)} values, the encoding holds {len(key.values)}")
+        for i, v in enumerate(key.values):
+            if i >= len(values):
+                out.append(z3.Not(v.used))
+            else:
+                out += [v.used, v.term == _term(key.type, values[i])]
+                if key.type.family == IP:
+                    out.append(v.v6 == z3.BoolVal(ipaddress.ip_address(values[i]).version == 6))
+    return out
+
+
+def _term(kt: KeyType, text: str) -> z3.ExprRef:
+    if kt.family == STR:
+        return z3.StringVal(text)
+    if kt.family == BOOL:
+        return z3.IntVal(bool_index(kt, text))
+    if kt.family == NUM:
+        return z3.RealVal(str(Fraction(text)))
+    if kt.family == DATE:
+        return z3.RealVal(str(Fraction(parse_date(text))))
+    return z3.BitVecVal(int(ipaddress.ip_address(text)), 128)

@@ -1,0 +1,267 @@
+"""The spec's meaning (`slpc.verify.meaning.Meaning`) as Z3 terms over a symbolic request.
+
+Branch for branch the same function, with the request's context symbolic and the
+caller and action concrete per term; computed from the Model and the verb table
+only, never from the policies, so "the policies allow exactly this" is a claim
+between two independent descriptions.
+"""
+
+from __future__ import annotations
+
+import z3
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Asset, Grant, Key, Model
+from slpc.compiler.values import DNS_SUFFIX
+from slpc.verify.conditions import parse_date
+
+from .encode import in_network
+from .context import BOOL, DATE, IP, NUM, STR, Caller, Context
+
+# The families of the keys the meaning reads, whatever the policies do with them.
+SEEDS = {
+    "aws:sourcevpce": STR, "aws:sourceip": IP, "aws:currenttime": DATE, "aws:securetransport": BOOL,
+    "aws:principalisawsservice": BOOL, "aws:viaawsservice": BOOL, "aws:principalarn": STR,
+    "aws:principalaccount": STR, "aws:resourceaccount": STR, "aws:requestedregion": STR,
+    "s3:tlsversion": NUM, "s3:signatureage": NUM, "s3:object-lock-remaining-retention-days": NUM,
+    "s3:prefix": STR, "s3:x-amz-server-side-encryption": STR, "s3:x-amz-server-side-encryption-aws-kms-key-id": STR,
+    "s3:x-amz-server-side-encryption-customer-algorithm": STR, "kms:viaservice": STR, "kms:calleraccount": STR,
+    "kms:encryptioncontext:aws:s3:arn": STR, "kms:bypasspolicylockoutsafetycheck": BOOL,
+}
+TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
+OBJECT_LEVEL = frozenset(V.S3_OBJECT_DATA_ACTIONS) | {
+    V.S3_BYPASS_GOVERNANCE, "s3:PutObjectAcl", "s3:PutObjectVersionAcl", "s3:PutObjectRetention"}
+
+
+def _first(ctx: Context, name: str):
+    """(present, first value): what `Meaning` reads from a context key."""
+    key = ctx.key(name)
+    return key.present, key.values[0]
+
+
+def _is(ctx: Context, name: str, text: str) -> z3.BoolRef:
+    present, v = _first(ctx, name)
+    if ctx.key(name).type.family == "bool":
+        return z3.And(present, v.term == ctx.key(name).type.domain.index(text))
+    return z3.And(present, v.term == z3.StringVal(text))
+
+
+class SymbolicMeaning:
+    """`permits(ctx, caller, action, resource_asset, star)`: a term, true when the spec permits it."""
+
+    def __init__(self, model: Model):
+        self.m = model
+        self.by_owner: dict[tuple, list[Grant]] = {}
+        self.on_asset: dict[str, list[Grant]] = {}
+        for g in model.grants:
+            self.by_owner.setdefault((g.principal, g.asset), []).append(g)
+            self.on_asset.setdefault(g.asset, []).append(g)
+        self.buckets_of_key: dict[str, list[str]] = {}
+        for a in model.assets_of("bucket"):
+            self.buckets_of_key.setdefault(a.key, []).append(a.name)
+        self.unions = {a.name: sorted({n for g in self.on_asset.get(a.name, []) for n in g.networks})
+                       for a in model.assets.values()}
+        # Every endpoint whose policy slpc writes, and the networks declaring it.
+        self.places: dict[str, list] = {}
+        for net in model.networks.values():
+            for svc, vid in net.endpoints:
+                if svc in V.POLICED_ENDPOINT_SERVICES:
+                    self.places.setdefault(vid, []).append((net, svc))
+
+    def grants_of(self, who: str | None, asset: str) -> list[Grant]:
+        return self.by_owner.get((who, asset), [])
+
+    # -- shared pieces ------------------------------------------------------ #
+    def in_networks(self, ctx: Context, networks, services) -> z3.BoolRef:
+        return ctx.memo(("in", tuple(networks), tuple(services)), lambda: self._in_networks(ctx, networks, services))
+
+    def _in_networks(self, ctx: Context, networks, services) -> z3.BoolRef:
+        vp, vpce = _first(ctx, "aws:SourceVpce")
+        ip_p, ip = _first(ctx, "aws:SourceIp")
+        terms = []
+        for name in networks:
+            net = self.m.networks[name]
+            ids = net.endpoint_ids(services)
+            terms += [z3.And(vp, vpce.term == z3.StringVal(i)) for i in ids]
+            if V.reachable_from_cidrs(services):
+                terms += [z3.And(ip_p, in_network(ip, c)) for c in net.cidrs]
+        return z3.Or(*terms)
+
+    def before(self, ctx: Context, until: str | None) -> z3.BoolRef:
+        if until is None:
+            return TRUE
+        present, now = _first(ctx, "aws:CurrentTime")
+        return z3.And(present, now.term < z3.RealVal(repr(parse_date(until))))
+
+    def service_exempt(self, ctx: Context) -> z3.BoolRef:
+        return ctx.memo("exempt", lambda: z3.Or(_is(ctx, "aws:PrincipalIsAWSService", "true"),
+                                                _is(ctx, "aws:ViaAWSService", "true")))
+
+    def grant_holds(self, ctx: Context, g: Grant, services) -> z3.BoolRef:
+        return z3.And(self.in_networks(ctx, g.networks, services), self.before(ctx, g.until))
+
+    def _union(self, asset: Asset) -> list[str]:
+        return self.unions[asset.name]
+
+    # -- the question ------------------------------------------------------- #
+    def permits(self, ctx: Context, caller: Caller, action: str, asset: Asset | Key, star: bool) -> z3.BoolRef:
+        who = caller.name
+        if isinstance(asset, Key):
+            body = self.kms(ctx, asset, who, caller, action)
+        elif asset.kind == "bucket":
+            body = self.s3(ctx, asset, who, caller, action, star)
+        elif asset.kind == "repository":
+            body = self.ecr(ctx, asset, who, caller, action, star)
+        elif asset.kind == "api":
+            body = self.api(ctx, asset, who, caller, action, star)
+        else:
+            body = self.endpoint(ctx, asset, who, caller, action, star)
+        return z3.And(self.through_endpoint(ctx, who, action, asset), body)
+
+    def through_endpoint(self, ctx: Context, who: str | None, action: str, asset) -> z3.BoolRef:
+        """Through one of the spec's endpoints, only what the spec routes through it."""
+        present, vpce = _first(ctx, "aws:SourceVpce")
+        policed = ctx.memo("policed", lambda: z3.And(present, z3.Or(
+            *(vpce.term == z3.StringVal(vid) for vid in sorted(self.places)))))
+        if isinstance(asset, Key):
+            nets = list(self.m.networks.values())  # key administration is not network-bound
+        else:
+            names = {n for g in self.grants_of(who, asset.name) for n in g.networks} | set(self._union(asset))
+            nets = [self.m.networks[n] for n in sorted(names)]
+        letting = sorted({vid for net in nets for svc, vid in net.endpoints if vid in self.places
+                          and any(self._endpoint_lets(n2, s2, who, action, asset) for n2, s2 in self.places[vid])})
+        return z3.Implies(policed, z3.Or(*(vpce.term == z3.StringVal(vid) for vid in letting)))
+
+    def _endpoint_lets(self, net, svc: str, who, action: str, asset) -> bool:
+        if svc == "kms":
+            return isinstance(asset, Key) and who in asset.admins and action in V.KMS_ADMIN_ACTIONS
+        if isinstance(asset, Key) or asset.kind not in V.kinds_reached_through(svc):
+            return False
+        on_parts = asset.kind == "api" or (asset.kind == "bucket" and action in OBJECT_LEVEL)
+        on_itself = asset.kind != "api" and not on_parts
+        for g in self.grants_of(who, asset.name):
+            if net.name in g.networks and any(
+                    a == action and scope not in (V.KEY_VIA_S3, V.ACCOUNT)
+                    and (on_parts if scope in (V.OBJECT, V.API) else on_itself)
+                    for a, scope in V.VERBS[(asset.kind, g.verb)].actions):
+                return True
+        if net.name in self._union(asset):
+            admin = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
+            return (on_itself and who in asset.admins and action in admin) or (
+                on_parts and who in asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS)
+        return False
+
+    def _same(self, caller: Caller, asset) -> z3.BoolRef:
+        return caller.account == z3.StringVal(asset.account)
+
+    def _transport(self, ctx: Context, asset: Asset) -> z3.BoolRef:
+        """TLS, TLS version and signature age: what every S3 request to the bucket needs."""
+        tls_p, tls = _first(ctx, "s3:TlsVersion")
+        age_p, age = _first(ctx, "s3:signatureAge")
+        inside = self.in_networks(ctx, self._union(asset), ("s3",))
+        return z3.And(z3.Not(_is(ctx, "aws:SecureTransport", "false")),
+                      z3.Implies(tls_p, tls.term >= z3.RealVal("1.2")),
+                      z3.Implies(age_p, age.term <= asset.signature_age_ms),
+                      z3.Or(inside, self.service_exempt(ctx)))
+
+    def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        pre = [ctx.memo(("s3", asset.name), lambda: self._transport(ctx, asset))]
+        if asset.object_lock and action in ("s3:PutObject", "s3:PutObjectRetention"):
+            days_p, days = _first(ctx, "s3:object-lock-remaining-retention-days")
+            pre.append(z3.Implies(days_p, days.term <= asset.object_lock[1]))
+        inside = self.in_networks(ctx, self._union(asset), ("s3",))
+        is_object = action in OBJECT_LEVEL
+        entitled, holds = self.s3_grants(ctx, asset, who, action, is_object)
+        if action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS:
+            if action == "s3:PutObject":
+                pre.append(self.encryption_ok(ctx, asset))
+            if action == "s3:DeleteObjectVersion" and who in asset.breakglass and is_object:
+                holds = z3.Or(inside, holds)
+            body = holds
+        elif entitled:
+            body = holds
+        elif action == V.S3_BYPASS_GOVERNANCE:
+            body = z3.BoolVal(who in asset.breakglass and is_object)
+        elif action in V.S3_PERIMETER_ACTIONS:
+            body = z3.And(z3.BoolVal(who in asset.admins and (action in V.S3_ADMIN_ACTIONS or star)),
+                          self._same(caller, asset))
+        elif action in V.S3_ADMIN_ACTIONS and who in asset.admins and not is_object:
+            body = TRUE
+        else:
+            body = z3.And(z3.BoolVal(star), self._same(caller, asset))
+        return z3.And(*pre, body)
+
+    def s3_grants(self, ctx: Context, asset: Asset, who, action: str, is_object: bool):
+        entitled, holds = False, []
+        for g in self.grants_of(who, asset.name):
+            for a, scope in V.VERBS[("bucket", g.verb)].actions:
+                if a != action or scope == V.KEY_VIA_S3 or (scope == V.OBJECT) != is_object:
+                    continue
+                entitled = True
+                if scope == V.OBJECT:
+                    where = z3.PrefixOf(z3.StringVal(f"{asset.arn}/{g.prefix}"), ctx.resource)
+                elif scope == V.BUCKET_PREFIX and g.prefix:
+                    present, prefix = _first(ctx, "s3:prefix")
+                    where = z3.And(present, z3.PrefixOf(z3.StringVal(g.prefix), prefix.term))
+                else:
+                    where = TRUE
+                holds.append(z3.And(self.grant_holds(ctx, g, ("s3",)), where))
+        return entitled, z3.Or(*holds)
+
+    def encryption_ok(self, ctx: Context, asset: Asset) -> z3.BoolRef:
+        sse_p, sse = _first(ctx, "s3:x-amz-server-side-encryption")
+        key_p, key = _first(ctx, "s3:x-amz-server-side-encryption-aws-kms-key-id")
+        ssec_p, _ = _first(ctx, "s3:x-amz-server-side-encryption-customer-algorithm")
+        kms = z3.StringVal("aws:kms")
+        return z3.And(z3.Not(ssec_p), z3.Implies(sse_p, sse.term == kms),
+                      z3.Not(z3.And(sse_p, sse.term == kms, z3.Not(key_p))),
+                      z3.Implies(key_p, key.term == z3.StringVal(self.m.keys[asset.key].arn)))
+
+    def kms(self, ctx: Context, key: Key, who, caller: Caller, action: str) -> z3.BoolRef:
+        if action in V.KMS_CRYPTO_ACTIONS:
+            terms = []
+            via = f"s3.{key.region}.{DNS_SUFFIX[self.m.deployment.partition]}"
+            for asset in (self.m.assets[b] for b in self.buckets_of_key.get(key.name, [])):
+                for g in self.grants_of(who, asset.name):
+                    if action not in V.VERBS[("bucket", g.verb)].actions_with(V.KEY_VIA_S3):
+                        continue
+                    arn_p, arn = _first(ctx, "kms:EncryptionContext:aws:s3:arn")
+                    scoped = z3.And(arn_p, z3.Or(arn.term == z3.StringVal(asset.arn),
+                                                 z3.PrefixOf(z3.StringVal(f"{asset.arn}/{g.prefix}"), arn.term)))
+                    terms.append(z3.And(self.before(ctx, g.until), _is(ctx, "kms:ViaService", via),
+                                        _is(ctx, "kms:CallerAccount", self.m.principals[who].account), scoped))
+            return z3.Or(*terms)
+        ok = z3.BoolVal(action in V.KMS_ADMIN_ACTIONS and who in key.admins)
+        if action == "kms:PutKeyPolicy":
+            return z3.And(z3.Not(_is(ctx, "kms:BypassPolicyLockoutSafetyCheck", "true")), ok)
+        return ok
+
+    def ecr(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        services = V.ASSET_SERVICES["repository"]
+        pre = z3.Or(self.in_networks(ctx, self._union(asset), services), self.service_exempt(ctx))
+        if action in V.ECR_IMAGE_ACTIONS:
+            body = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
+                           if action in V.VERBS[("repository", g.verb)].actions_with(V.REPOSITORY)))
+        elif action in V.ECR_PERIMETER_ACTIONS:
+            body = z3.And(z3.BoolVal(who in asset.admins and (action in V.ECR_ADMIN_ACTIONS or star)),
+                          self._same(caller, asset))
+        elif action in V.ECR_ADMIN_ACTIONS and who in asset.admins:
+            body = TRUE
+        else:
+            body = z3.And(z3.BoolVal(star), self._same(caller, asset))
+        return z3.And(pre, body)
+
+    def api(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        services = V.ASSET_SERVICES["api"]
+        union = sorted({n for a in self.m.assets_of("api") if a.resource_name == asset.resource_name
+                        for g in self.m.grants if g.asset == a.name for n in g.networks})
+        pre = self.in_networks(ctx, union, services)
+        if action not in V.VERBS[("api", "invoke")].actions_with(V.API):
+            return z3.And(pre, z3.BoolVal(star), self._same(caller, asset))
+        return z3.And(pre, z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name))))
+
+    def endpoint(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+        services = V.ASSET_SERVICES["endpoint"]
+        granted = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
+                          if action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)))
+        return z3.Or(granted, z3.And(z3.BoolVal(star), self._same(caller, asset)))

@@ -1,0 +1,214 @@
+"""The six claims of `slpc prove`, each as solver queries (see docs/prove.md).
+
+Safety claims (1-4) give every caller `*:*` in IAM and leave the organization
+guardrails out: they must hold on the account's own policies alone, so SCPs and
+RCPs stay defence in depth (adding them can only deny more). Completeness (5)
+applies the guardrails and gives the grantee only its compiled identity policy,
+so it shows the grants work as deployed. Equivalence (6) compares with the spec's
+meaning without guardrails, as the differential tests do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import z3
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Key
+from slpc.compiler.values import DNS_SUFFIX
+
+from .meaning import SymbolicMeaning
+from .solver import PROVED, REFUTED, UNKNOWN, Outcome, Query, run
+from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World
+
+
+@dataclass(frozen=True)
+class Property:
+    number: int
+    name: str
+    claim: str
+    queries: Callable[[World, Target], Iterator[Query]]  # the queries about one asset part
+
+
+def _callers(w: World, t: Target) -> list[str | None]:
+    return w.related(t) + [None]
+
+
+def _who(who: str | None) -> str:
+    return who or "outsider"
+
+
+def _outsider_scope(w: World, q: Query) -> z3.BoolRef:
+    """Without a resource policy (SageMaker endpoints) IAM alone decides: a `*:*` holder in the
+    asset's own account gets in by design, so the outsider is then one from another account."""
+    if w.has_resource_policy(q.target) or q.who is not None:
+        return z3.BoolVal(True)
+    return q.caller.account != z3.StringVal(w.resource_account(q.target))
+
+
+def identity_perimeter(w: World, t: Target) -> Iterator[Query]:
+    if t.actions[DATA]:
+        q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=False)
+        q.goal = z3.And(q.allowed, _outsider_scope(w, q))
+        yield q
+
+
+def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
+    """The request comes from where a grant (or breakglass duty) of the caller lets this action in."""
+    t, ctx = q.target, q.ctx
+    if isinstance(t.asset, Key):  # key use only through S3, which checks the network
+        via = f"s3.{t.asset.region}.{DNS_SUFFIX[w.model.deployment.partition]}"
+        key = ctx.key("kms:ViaService")
+        return z3.And(key.present, key.values[0].term == z3.StringVal(via))
+    services = V.ASSET_SERVICES[t.asset.kind]
+    nets = {n for g in sm.grants_of(q.who, t.asset.name)
+            if action in dict(V.VERBS[(t.asset.kind, g.verb)].actions) for n in g.networks}
+    if t.asset.kind == "bucket" and q.who in t.asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS:
+        nets |= set(sm._union(t.asset))
+    return sm.in_networks(ctx, sorted(nets), services)
+
+
+def network_perimeter(w: World, t: Target) -> Iterator[Query]:
+    sm = w.meaning
+    if not t.actions[DATA]:
+        return
+    for who in _callers(w, t):
+        star = w.has_resource_policy(t)  # else the spec's roles hold only their compiled identity policies
+        q = Query(f"{_who(who)} · {t.label}", w, t, who, t.actions[DATA], star=star, guardrails=False)
+        q.goal = z3.And(q.allowed, _outsider_scope(w, q), z3.Not(q.per_action(lambda a: _inside(w, sm, q, a))))
+        yield q
+
+
+def encryption(w: World, t: Target) -> Iterator[Query]:
+    sm = w.meaning
+    if t.kms or t.asset.kind != "bucket" or not t.objects:
+        return
+    for who in _callers(w, t):
+        q = Query(f"{_who(who)} · {t.label}", w, t, who, ("s3:PutObject",), star=True, guardrails=False)
+        q.goal = z3.And(q.allowed, z3.Not(sm.encryption_ok(q.ctx, t.asset)))
+        yield q
+
+
+def default_encryption_problems(w: World) -> list[str]:
+    """Uploads without headers get the bucket's default: it must be SSE-KMS under the bucket's key."""
+    problems = []
+    for a in w.model.assets_of("bucket"):
+        settings = w.settings.get((ENCRYPTION_SETTINGS, a.arn))
+        rules = (settings or {}).get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
+        default = rules[0].get("ApplyServerSideEncryptionByDefault", {}) if rules else {}
+        if default.get("SSEAlgorithm") != "aws:kms" or default.get("KMSMasterKeyID") != w.model.keys[a.key].arn:
+            problems.append(f"{a.name}: the default encryption is not SSE-KMS with {w.model.keys[a.key].arn}"
+                            f" ({ENCRYPTION_SETTINGS} {'missing' if settings is None else 'differs'})")
+    return problems
+
+
+def _may_lock(t: Target, who: str | None, action: str) -> bool:
+    if action == V.S3_BYPASS_GOVERNANCE:
+        return who in t.asset.breakglass
+    return who in t.asset.admins
+
+
+def lock(w: World, t: Target) -> Iterator[Query]:
+    for who in _callers(w, t):
+        actions = tuple(a for a in t.actions[LOCK] if not _may_lock(t, who, a))
+        if actions:
+            q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=False)
+            q.goal = q.allowed
+            yield q
+
+
+def _realistic(w: World, q: Query) -> z3.BoolRef:
+    """What AWS always sets on a grantee's own requests, which the guardrails read."""
+    ctx = q.ctx
+    via_service = ctx.key("kms:ViaService")
+    return z3.And(z3.Or(*(ctx.equals_text("aws:RequestedRegion", r) for r in w.model.deployment.regions)),
+                  z3.Implies(via_service.present, ctx.equals_text("aws:ViaAWSService", "true")))
+
+
+def completeness(w: World, t: Target) -> Iterator[Query]:
+    grants = [g for a in sorted(_assets_of(w, t)) for g in w.meaning.on_asset.get(a, [])]
+    for who in sorted({g.principal for g in grants}):
+        granted = {a for g in grants if g.principal == who for a in _verb_actions(w, g, t)}
+        actions = tuple(a for a in t.actions[DATA] if a in granted)
+        if actions:
+            q = Query(f"{who} · {t.label}", w, t, who, actions, star=False, guardrails=True)
+            q.goal = z3.And(q.permits(), z3.Not(q.allowed), _realistic(w, q))
+            yield q
+
+
+def _assets_of(w: World, t: Target) -> set[str]:
+    if isinstance(t.asset, Key):
+        return set(w.meaning.buckets_of_key.get(t.asset.name, []))
+    return {t.asset.name}
+
+
+def _verb_actions(w: World, g, t: Target) -> list[str]:
+    kind = w.model.assets[g.asset].kind
+    return [a for a, scope in V.VERBS[(kind, g.verb)].actions if (scope == V.KEY_VIA_S3) == t.kms]
+
+
+def equivalence(w: World, t: Target) -> Iterator[Query]:
+    actions = t.actions[DATA] + t.actions[LOCK]
+    for who in _callers(w, t):
+        for star in ((True,) if who is None else (False, True)):
+            label = f"{_who(who)}{' (*:*)' if star and who else ''} · {t.label}"
+            q = Query(label, w, t, who, actions, star=star, guardrails=False)
+            q.goal = q.allowed != q.permits()
+            yield q
+
+
+PROPERTIES: tuple[Property, ...] = (
+    Property(1, "identity perimeter", "no principal outside the spec (any IAM role, any account, holding *:*) "
+             "can perform a data action on a model asset", identity_perimeter),
+    Property(2, "network perimeter", "no data request from outside the networks of the caller's grants is allowed "
+             "(key use: only through S3)", network_perimeter),
+    ENCRYPTION := Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "
+             "bucket's key", encryption),
+    Property(4, "lock", "nobody but breakglass can bypass governance retention; nobody but admins can change a "
+             "perimeter policy", lock),
+    Property(5, "completeness", "every granted tuple is allowed (with the organization guardrails applied)",
+             completeness),
+    Property(6, "equivalence", "the policies allow exactly what the spec's meaning allows", equivalence),
+)
+
+
+@dataclass
+class Result:
+    """One property's answer: proved only if every query is; a refutation carries its request."""
+
+    prop: Property
+    outcomes: list[Outcome]
+    problems: list[str]  # claims checked outside the solver (default encryption settings)
+
+    @property
+    def verdict(self) -> str:
+        verdicts = {o.verdict for o in self.outcomes}
+        if REFUTED in verdicts or self.problems:
+            return REFUTED
+        return UNKNOWN if UNKNOWN in verdicts else PROVED
+
+    @property
+    def seconds(self) -> float:
+        return sum(o.seconds for o in self.outcomes)
+
+    @property
+    def counterexample(self) -> Outcome | None:
+        return next((o for o in self.outcomes if o.verdict == REFUTED), None)
+
+
+def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None = None) -> list[Result]:
+    """Run the chosen properties (all by default) on `world`.
+
+    Asset part by asset part, so the properties share each caller's terms and the
+    memory they take stays bounded on large deployments.
+    """
+    wanted = set(numbers) if numbers is not None else None
+    results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [])
+               for p in PROPERTIES if wanted is None or p.number in wanted]
+    for t in world.targets:
+        for r in results:
+            r.outcomes += [run(q, timeout_ms) for q in r.prop.queries(world, t)]
+        world.situations.clear()
+    return results

@@ -1,0 +1,172 @@
+"""Solver queries: build one, run it with a timeout, read a counterexample back.
+
+A query asks "is there a request that breaks the claim?": unsat proves the claim
+for every request of the query's universe; sat gives a request, which is then
+replayed through the evaluator (`slpc.verify.evaluate`) and the spec's meaning
+(`slpc.verify.meaning`) and reported only if they agree with the solver; a
+timeout, or a replay that disagrees, answers "unknown" — never "proved".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import z3
+
+from slpc.verify.evaluate import Evaluator
+from slpc.verify.meaning import Meaning, Question
+from slpc.verify.request import Request
+
+from .context import DERIVED_KEYS, Context
+from .encode import allowed
+from .world import DATA, LOCK, Target, World
+
+PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
+
+
+class Situation:
+    """One caller before one part of one asset, under the policies that apply: the terms
+    every property asks about, built once (over all the target's actions) and shared."""
+
+    def __init__(self, world: World, target: Target, who: str | None, star: bool, guardrails: bool):
+        m = world.model
+        self.world, self.target, self.who, self.star, self.guardrails = world, target, who, star, guardrails
+        self.actions = target.actions[DATA] + target.actions[LOCK]
+        self.ctx = ctx = Context(world.types)
+        ctx.scope = (target.arn, target.objects)
+        if who is None:
+            self.caller = ctx.outsider(m.deployment.partition, [m.principals[n].arn for n in world.related(target)])
+        else:
+            p = m.principals[who]
+            self.caller = ctx.caller(p.arn, p.account, who)
+        account = world.resource_account(target)
+        ctx.fix_caller(self.caller, account)
+        ctx.facts += [target.resource(ctx), ctx.action >= 0, ctx.action < len(self.actions)]
+        pol = world.applicable(self.caller.concrete, target, star, guardrails)
+        scp_applies = z3.Or(*(self.caller.account == z3.StringVal(f.account) for f in world.scps))
+        self.allowed = allowed(ctx, pol, self.actions, self.caller, self.caller.account == z3.StringVal(account),
+                               scp_applies)
+        self._permits: z3.BoolRef | None = None
+
+    def per_action(self, term, actions) -> z3.BoolRef:
+        """`term(action)` (a term or a Python bool) for whichever of `actions` the request names."""
+        terms = ((i, term(a)) for i, a in enumerate(self.actions) if a in actions)
+        return z3.Or(*(z3.And(self.ctx.action == i, z3.BoolVal(t) if isinstance(t, bool) else t) for i, t in terms))
+
+    @property
+    def permits(self) -> z3.BoolRef:
+        """The spec's meaning of the request."""
+        if self._permits is None:
+            sm = self.world.meaning
+            self._permits = self.per_action(
+                lambda a: sm.permits(self.ctx, self.caller, a, self.target.asset, self.star), self.actions)
+        return self._permits
+
+
+def situation(world: World, target: Target, who: str | None, star: bool, guardrails: bool) -> Situation:
+    key = (target.label, who, star, guardrails)
+    hit = world.situations.get(key)
+    if hit is None:
+        if len(world.situations) >= 2048:  # bounded memory on large deployments
+            world.situations.clear()
+        hit = world.situations[key] = Situation(world, target, who, star, guardrails)
+    return hit
+
+
+class Query:
+    """One question to the solver: can a request naming one of `actions` make `goal` true?"""
+
+    def __init__(self, label: str, world: World, target: Target, who: str | None, actions: tuple[str, ...],
+                 star: bool, guardrails: bool):
+        self.label, self.actions = label, actions
+        self.s = situation(world, target, who, star, guardrails)
+        self.world, self.target, self.who, self.star = world, target, who, star
+        self.ctx, self.caller, self.allowed = self.s.ctx, self.s.caller, self.s.allowed
+        self.goal: z3.BoolRef | None = None  # satisfiable exactly when the claim fails
+        self.uses_meaning = False
+
+    def per_action(self, term) -> z3.BoolRef:
+        return self.s.per_action(term, self.actions)
+
+    def permits(self) -> z3.BoolRef:
+        self.uses_meaning = True
+        return self.s.permits
+
+    @property
+    def facts(self) -> list[z3.BoolRef]:
+        return [*self.ctx.facts, z3.Or(*(self.ctx.action == i for i, a in enumerate(self.s.actions)
+                                         if a in self.actions))]
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    principal: str
+    action: str
+    resource: str
+    context: dict[str, list[str]]
+    star: bool
+    allowed: bool  # what AWS decides (the evaluator agrees)
+    spec_permits: bool | None  # what the spec says, when the property compares with it
+    decision: str  # the evaluator's explanation
+
+
+@dataclass(frozen=True)
+class Outcome:
+    query: str
+    verdict: str
+    seconds: float
+    counterexample: Counterexample | None = None
+    note: str | None = None
+
+
+def run(q: Query, timeout_ms: int) -> Outcome:
+    solver = z3.Solver()
+    solver.set("timeout", timeout_ms)
+    solver.add(*q.facts, q.goal)
+    start = time.perf_counter()
+    answer = solver.check()
+    seconds = time.perf_counter() - start
+    if answer == z3.unsat:
+        return Outcome(q.label, PROVED, seconds)
+    if answer == z3.unknown:
+        return Outcome(q.label, UNKNOWN, seconds, note=f"solver: {solver.reason_unknown()}")
+    cex, note = replay(q, solver.model())
+    return Outcome(q.label, REFUTED if note is None else UNKNOWN, seconds, cex, note)
+
+
+def replay(q: Query, model: z3.ModelRef) -> tuple[Counterexample, str | None]:
+    """The concrete request, and a note if the evaluator or the meaning disagree with the solver."""
+    w, ctx = q.world, q.ctx
+    principal = model.eval(q.caller.arn, True).as_string()
+    action = q.s.actions[model.eval(ctx.action, True).as_long()]
+    resource = model.eval(ctx.resource, True).as_string()
+    context = {ctx.keys[k].name: v for k, v in ctx.concrete(model).items()}
+    flat = {k: v[0] if len(v) == 1 else v for k, v in context.items()}
+    request = Request(principal, action, resource, context=flat, resource_account=w.resource_account(q.target))
+    decision = evaluator(q, request).evaluate(request)
+    notes = []
+    if decision.allowed != z3.is_true(model.eval(q.allowed, True)):
+        notes.append(f"the evaluator says {decision.effect}, the encoding the opposite")
+    spec = None
+    if q.uses_meaning:
+        spec = Meaning(w.model).permits(Question(principal, action, resource, flat, q.star))
+        if spec != z3.is_true(model.eval(q.s.permits, True)):
+            notes.append("the spec's meaning and its encoding disagree")
+    shown = {k: v for k, v in context.items() if k.lower() not in DERIVED_KEYS}
+    cex = Counterexample(principal, action, resource, shown, q.star or q.who is None, decision.allowed, spec,
+                         decision.explain())
+    return cex, ("; ".join(notes) + " (a bug in slpc prove: please report it)") if notes else None
+
+
+def evaluator(q: Query, request: Request) -> Evaluator:
+    """The evaluator set up with exactly the documents the encoding was given."""
+    w = q.world
+    pol = w.applicable(q.caller.concrete, q.target, q.star, q.s.guardrails)
+    vpce = request.context.get("aws:sourcevpce", (None,))[0]
+    endpoint = pol.endpoints.get(vpce) if vpce else None
+    scps = pol.scps if any(f.account == request.principal_account for f in w.scps) else []
+    label = w.label
+    return Evaluator(identity=[label(d) for d in pol.identity], resource=pol.resource and label(pol.resource),
+                     endpoint=endpoint and label(endpoint), endpoint_id=vpce if endpoint else None,
+                     scps=[label(d) for d in scps], rcps=[label(d) for d in pol.rcps])

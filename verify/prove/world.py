@@ -1,0 +1,240 @@
+"""What is proved about: the policies (compiled, or a directory in manifest layout),
+routed to requests as AWS routes them, and the request universe.
+
+The universe is the model's assets: each bucket's objects and the bucket itself,
+each key, repository, SageMaker endpoint and API stage, with the actions slpc
+governs on them (data actions; perimeter, governance-bypass and key-administration
+actions). Callers are the spec's roles and one symbolic outsider: any other IAM
+role, in any account, holding `*:*` in IAM.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import z3
+
+from slpc.compiler import verbs as V
+from slpc.compiler.model import Asset, Key, Model
+from slpc.targets.document import PolicyDocument, Statement, from_json
+from slpc.verify.deployment import ENDPOINT, IDENTITY, RESOURCE_KINDS, resource_owner
+from slpc.verify.matching import has_wildcard, wildcard_match
+
+from .context import Context, key_types
+from .encode import Applicable, could_match
+from .meaning import OBJECT_LEVEL, SEEDS, SymbolicMeaning
+
+STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
+
+
+def beside_full_access(scp: PolicyDocument) -> PolicyDocument:
+    """An SCP as it acts when attached beside AWS's FullAWSAccess (docs/guardrails.md): only its denies count."""
+    return PolicyDocument(scp.statements + STAR.statements, scp.version)
+GUARDRAIL_KINDS = {"scp", "rcp"}
+ENCRYPTION_SETTINGS = "s3-bucket-encryption"
+
+DATA = "data"
+LOCK = "lock"
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    kind: str
+    target: str
+    account: str
+    path: str
+    document: PolicyDocument | None
+    settings: dict | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A part of one asset that requests name: resource ARNs and the actions on them."""
+
+    label: str
+    asset: Asset | Key
+    arn: str
+    objects: bool  # the resource is `arn/...` (objects, API methods), else `arn` itself
+    actions: dict[str, tuple[str, ...]]  # DATA / LOCK -> actions
+
+    def resource(self, ctx: Context) -> z3.BoolRef:
+        if self.objects:
+            return z3.PrefixOf(z3.StringVal(self.arn + "/"), ctx.resource)
+        return ctx.resource == z3.StringVal(self.arn)
+
+    @property
+    def kms(self) -> bool:
+        return isinstance(self.asset, Key)
+
+
+def _mutating(action: str) -> bool:
+    return not action.split(":", 1)[1].startswith(("Describe", "Get", "List"))
+
+
+def targets(model: Model) -> list[Target]:
+    out = []
+    for a in model.assets_of("bucket"):
+        objects = lambda acts: tuple(x for x in acts if x in OBJECT_LEVEL)  # noqa: E731
+        bucket = lambda acts: tuple(x for x in acts if x not in OBJECT_LEVEL)  # noqa: E731
+        data = V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS
+        lock = V.S3_PERIMETER_ACTIONS + (V.S3_BYPASS_GOVERNANCE,)
+        out.append(Target(f"{a.name} objects", a, a.arn, True, {DATA: objects(data), LOCK: objects(lock)}))
+        out.append(Target(f"{a.name} bucket", a, a.arn, False, {DATA: bucket(data), LOCK: bucket(lock)}))
+    for k in sorted(model.keys.values(), key=lambda k: k.name):
+        admin = tuple(x for x in V.KMS_ADMIN_ACTIONS if _mutating(x))
+        out.append(Target(f"{k.name} key", k, k.arn, False, {DATA: V.KMS_CRYPTO_ACTIONS, LOCK: admin}))
+    for a in model.assets_of("repository"):
+        out.append(Target(f"{a.name} repository", a, a.arn, False,
+                          {DATA: V.ECR_IMAGE_ACTIONS, LOCK: V.ECR_PERIMETER_ACTIONS}))
+    for a in model.assets_of("endpoint"):
+        out.append(Target(f"{a.name} endpoint", a, a.arn, False,
+                          {DATA: V.VERBS[("endpoint", "invoke")].actions_with(V.ENDPOINT), LOCK: ()}))
+    for a in model.assets_of("api"):
+        out.append(Target(f"{a.name} api", a, a.arn, True,
+                          {DATA: V.VERBS[("api", "invoke")].actions_with(V.API), LOCK: ()}))
+    return out
+
+
+def touches(st: Statement, target: Target) -> bool:
+    """Whether a statement can apply to some request of the target (its actions and resources)."""
+    acts = target.actions[DATA] + target.actions[LOCK]
+    if st.actions:
+        hit = any(wildcard_match(p, a, True) for p in st.actions for a in acts)
+    else:
+        hit = any(not any(wildcard_match(p, a, True) for p in st.not_actions) for a in acts)
+    if not hit:
+        return False
+    if st.resources:
+        return "*" in st.resources or any(could_match(p, target.arn, target.objects) for p in st.resources)
+    return True  # NotResource, or no Resource (a resource policy's own resource)
+
+
+def _root(pattern: str) -> str | None:
+    """The part of a resource pattern before its first `/`, or None if a wildcard comes first."""
+    head = pattern.split("/", 1)[0]
+    return None if has_wildcard(head) else head
+
+
+class StatementIndex:
+    """Statements by the resource root they name, to find the few that can touch a target
+    among the many of a large deployment."""
+
+    def __init__(self, entries: Iterable[tuple[str, Statement]]):
+        self.by_root: dict[str | None, list[tuple[str, Statement]]] = defaultdict(list)
+        for owner, st in entries:
+            roots = {_root(p) for p in st.resources} if st.resources else {None}
+            for root in roots:
+                self.by_root[root].append((owner, st))
+
+    def touching(self, target: Target) -> list[tuple[str, Statement]]:
+        roots = {None, target.arn.split("/", 1)[0]}
+        return [(o, st) for r in roots for o, st in self.by_root.get(r, ()) if touches(st, target)]
+
+
+class World:
+    """The policies, indexed the way AWS picks them for a request (as `verify.deployment`)."""
+
+    def __init__(self, model: Model, files: Iterable[PolicyFile]):
+        self.model = model
+        self.files = [f for f in files]
+        docs = [f for f in self.files if f.document is not None]
+        self.identity = {}
+        for f in docs:
+            if f.kind == IDENTITY:
+                self.identity.setdefault(f.target, []).append(f)
+        self.resource = {f.target: f for f in docs if f.kind in RESOURCE_KINDS}
+        self.endpoints = {f.target: f for f in docs if f.kind == ENDPOINT}
+        self.scps = [f for f in docs if f.kind == "scp"]
+        self.rcps = [f for f in docs if f.kind == "rcp"]
+        self.settings = {(f.kind, f.target): f.settings for f in self.files if f.settings is not None}
+        self.types = key_types([f.document for f in docs], SEEDS)
+        self.targets = targets(model)
+        self.situations: dict = {}  # solver.Situation, built once per caller and target
+        self.meaning = SymbolicMeaning(model)
+        self._paths = {id(f.document): f.path for f in docs} | {id(STAR): "*:* (identity)"}
+        self._endpoint_index = StatementIndex((f.target, st) for f in self.endpoints.values()
+                                              for st in f.document.statements)
+        self._identity_index = StatementIndex((f.target, st) for fs in self.identity.values() for f in fs
+                                              for st in f.document.statements)
+        self._by_arn = {p.arn: p.name for p in model.principals.values()}
+        self._open: dict[str, set[str]] = {}
+        self._related: dict[str, list[str]] = {}
+
+    def open_endpoints(self, target: Target) -> set[str]:
+        """The endpoints with a statement that can touch the target; through the others it is denied."""
+        if target.label not in self._open:
+            self._open[target.label] = {vid for vid, _ in self._endpoint_index.touching(target)}
+        return self._open[target.label]
+
+    def related(self, target: Target) -> list[str]:
+        """The spec's roles that the spec or a policy touching the target singles out.
+
+        Any other role is covered by the outsider there: no statement that can apply
+        tells it apart from an unnamed role, and the spec gives it nothing on the asset.
+        """
+        if target.label not in self._related:
+            sm = self.meaning
+            names = set(target.asset.admins) | set(getattr(target.asset, "breakglass", ()))
+            buckets = sm.buckets_of_key.get(target.asset.name, []) if target.kms else [target.asset.name]
+            names |= {g.principal for b in buckets for g in sm.on_asset.get(b, [])}
+            names |= {self._by_arn[arn] for arn, _ in self._identity_index.touching(target)}
+            owner = self.resource.get(resource_owner(target.arn))
+            statements = [st for _, st in self._endpoint_index.touching(target)]
+            statements += [st for st in owner.document.statements if touches(st, target)] if owner else []
+            for st in statements:
+                p = st.principal or st.not_principal
+                values = [v for c in st.conditions for v in c.values] + list(p.values("AWS") if p else ())
+                for v in values:
+                    if has_wildcard(v):
+                        names |= {n for arn, n in self._by_arn.items() if wildcard_match(v, arn)}
+                    elif v in self._by_arn:
+                        names.add(self._by_arn[v])
+            self._related[target.label] = sorted(names)
+        return self._related[target.label]
+
+    @classmethod
+    def from_artifacts(cls, model: Model, artifacts) -> "World":
+        return cls(model, (PolicyFile(a.kind, a.target, a.account, a.path, a.document, a.settings) for a in artifacts))
+
+    @classmethod
+    def from_directory(cls, model: Model, directory: str | Path) -> "World":
+        """A directory in manifest layout (docs/manifest.md): compiled, hand-edited or fetched."""
+        root = Path(directory)
+        manifest = json.loads((root / "manifest.json").read_text())
+        files = []
+        for a in manifest["artifacts"]:
+            data = json.loads((root / a["path"]).read_text())
+            is_policy = a["kind"] in RESOURCE_KINDS | GUARDRAIL_KINDS | {IDENTITY, ENDPOINT}
+            files.append(PolicyFile(a["kind"], a["target"], a["account"], a["path"],
+                                    from_json(data) if is_policy else None, None if is_policy else data))
+        return cls(model, files)
+
+    def label(self, doc: PolicyDocument) -> tuple[str, PolicyDocument]:
+        """The document with its artifact path, for the evaluator's explanations."""
+        return self._paths.get(id(doc), "org (SCP beside FullAWSAccess)"), doc
+
+    def has_resource_policy(self, target: Target) -> bool:
+        return resource_owner(target.arn) in self.resource
+
+    def resource_account(self, target: Target) -> str:
+        owner = self.resource.get(resource_owner(target.arn))
+        return owner.account if owner else target.asset.account
+
+    def applicable(self, principal: str | None, target: Target, star: bool, guardrails: bool) -> Applicable:
+        """`principal` None is the outsider (whose only identity policy is `*:*`)."""
+        owner = self.resource.get(resource_owner(target.arn))
+        identity = [f.document for f in self.identity.get(principal, [])] if principal else []
+        account = self.resource_account(target)
+        return Applicable(
+            identity=identity + ([STAR] if star or principal is None else []),
+            resource=owner.document if owner else None,
+            endpoints={vid: self.endpoints[vid].document for vid in sorted(self.open_endpoints(target))},
+            closed=tuple(sorted(set(self.endpoints) - self.open_endpoints(target))),
+            scps=[beside_full_access(f.document) for f in self.scps] if guardrails else [],
+            rcps=[f.document for f in self.rcps if f.account == account] if guardrails else [],
+            kms=target.kms,
+        )
