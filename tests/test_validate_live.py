@@ -107,7 +107,9 @@ def test_freshly_applied_deployment_is_in_sync(live):
     kinds = {a.kind for a in live.artifacts if a.path in rep.checked}
     assert kinds >= {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "iam-identity-policy",
                      "vpc-endpoint-policy", "s3-versioning", "s3-object-lock", "s3-bucket-encryption",
-                     "s3-public-access-block", "s3-ownership-controls"}
+                     "s3-public-access-block", "s3-ownership-controls", "apigateway-resource-policy", "scp", "rcp",
+                     "cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature"}
+    assert rep.skipped == [] and sorted(rep.checked) == sorted(a.path for a in live.artifacts)
 
 
 def test_reordered_and_reformatted_policy_is_in_sync(live):
@@ -127,7 +129,8 @@ def test_validate_is_strictly_read_only(live):
     validate(live, session)
     assert rec.ops, "the recorder saw nothing"
     assert {"GetBucketPolicy", "GetKeyPolicy", "GetRepositoryPolicy", "GetRolePolicy",
-            "DescribeVpcEndpoints", "GetBucketVersioning"} <= set(rec.ops)
+            "DescribeVpcEndpoints", "GetBucketVersioning", "GetRestApi", "DescribeTrails", "GetEventSelectors",
+            "DescribeRule", "ListDetectors", "GetDetector", "ListPolicies", "DescribePolicy"} <= set(rec.ops)
     assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
 
 
@@ -516,3 +519,112 @@ def test_importing_the_command_does_not_import_boto3():
             "slpc.verify.live.validate, slpc.verify.live.analyzer; "
             "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- #
+# API Gateway, CloudTrail, EventBridge, GuardDuty, Organizations
+
+
+def test_api_policy_without_perimeter_deny_and_deleted(live):
+    a = next(a for a in live.artifacts if a.kind == "apigateway-resource-policy")
+    api_id = a.target.rsplit("/", 1)[1]
+    doc = json.loads(a.text)
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyOutsideNetworks"]
+    ag = live.client("apigateway")
+    ag.update_rest_api(restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy",
+                                                            "value": json.dumps(doc)}])
+    found = drifts(validate(live), a.path)
+    assert any(f.kind == "drift" and "DenyOutsideNetworks" in f.sids and f.request["action"].startswith("execute-api:")
+               for f in found), found
+    ag.update_rest_api(restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy", "value": ""}])
+    found = drifts(validate(live), a.path)
+    assert any(f.kind == "missing" and "no resource policy" in f.message for f in found), found
+
+
+def test_api_policy_as_the_real_api_returns_it_escaped_is_in_sync(live):
+    a = next(a for a in live.artifacts if a.kind == "apigateway-resource-policy")
+    escaped = json.dumps(json.loads(a.text), separators=(",", ":")).replace('"', '\\"').replace("/", "\\/")
+    session = L.session()
+    session.events.register("before-call.api-gateway.GetRestApi", _respond(
+        200, {"id": a.target.rsplit("/", 1)[1], "name": "chat", "policy": escaped}))
+    rep = validate(live, session)
+    assert a.path in rep.checked and drifts(rep, a.path) == []
+
+
+def test_trail_without_the_data_selector_is_drift_and_basic_selectors_count(live):
+    ct = live.client("cloudtrail")
+    sel = art(live, "audit/cloudtrail-event-selectors.json").settings["AdvancedEventSelectors"]
+    management = [s for s in sel if "management" in s["Name"]]
+    ct.put_event_selectors(TrailName=L.TRAIL, AdvancedEventSelectors=management)
+    (f,) = drifts(validate(live), "audit/cloudtrail-event-selectors.json")
+    data = next(s["Name"] for s in sel if s not in management)
+    assert f.kind == "drift" and repr(data) in f.message and L.TRAIL in f.message
+    # the same events selected with basic selectors: in sync
+    ct.put_event_selectors(TrailName=L.TRAIL, EventSelectors=[{
+        "ReadWriteType": "All", "IncludeManagementEvents": True,
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::live-llm-weights/"]}]}])
+    assert drifts(validate(live), "audit/cloudtrail-event-selectors.json") == []
+    ct.put_event_selectors(TrailName=L.TRAIL, EventSelectors=[{"ReadWriteType": "WriteOnly",
+                                                               "IncludeManagementEvents": True}])
+    (f,) = drifts(validate(live), "audit/cloudtrail-event-selectors.json")
+    assert "management" not in f.message and repr(data) in f.message
+
+
+def test_eventbridge_rule_narrowed_disabled_and_deleted(live):
+    a = next(a for a in live.artifacts if a.path == "audit/eventbridge-data-weights.json")
+    pattern = json.loads(json.dumps(a.settings["EventPattern"]))
+    dropped = pattern["detail"]["$or"][0]["eventName"].pop()
+    pattern["detail"]["eventSource"].append("kms.amazonaws.com")
+    ev = live.client("events")
+    ev.put_rule(Name=a.settings["Name"], EventPattern=json.dumps(pattern), State="DISABLED")
+    found = [f.message for f in drifts(validate(live), a.path)]
+    assert any("State is DISABLED, the spec says ENABLED" in m for m in found), found
+    assert any(m.startswith("eventbridge-rule: EventPattern.detail.$or lacks") and dropped in m for m in found), found
+    assert any("EventPattern.detail.eventSource has extra \"kms.amazonaws.com\"" in m for m in found), found
+    ev.delete_rule(Name=a.settings["Name"])
+    (f,) = drifts(validate(live), a.path)
+    assert f.kind == "missing" and "no such EventBridge rule" in f.message
+
+
+def test_guardduty_feature_disabled_and_no_detector(live):
+    gd = live.client("guardduty")
+    (det,) = gd.list_detectors()["DetectorIds"]
+    gd.update_detector(DetectorId=det, Features=[{"Name": "S3_DATA_EVENTS", "Status": "DISABLED"}])
+    path = f"audit/guardduty-{L.REGION}.json"
+    (f,) = drifts(validate(live), path)
+    assert f.kind == "drift" and "S3_DATA_EVENTS is DISABLED, the spec says ENABLED" in f.message
+    gd.delete_detector(DetectorId=det)
+    (f,) = drifts(validate(live), path)
+    assert f.kind == "missing" and "no GuardDuty detector" in f.message
+
+
+def test_scp_without_a_statement_is_drift_and_org_policies_elsewhere_do_not_matter(live):
+    org = live.client("organizations")
+    scp = art(live, "org/scp-1.json")
+    doc = json.loads(scp.text)
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyAuditTampering"]
+    (pid,) = [p["Id"] for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+              if p["Name"] == "slpc-live-scp-1"]
+    org.update_policy(PolicyId=pid, Content=json.dumps(doc))
+    # another customer guardrail that denies more is not slpc's drift
+    org.create_policy(Name="other-team", Description="x", Type="SERVICE_CONTROL_POLICY", Content=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]}))
+    found = drifts(validate(live), "org/scp-1.json")
+    assert found and all(f.code == "extra-access" for f in found)
+    assert any("DenyAuditTampering" in f.sids and f.request["action"].split(":")[0] in ("cloudtrail", "guardduty")
+               for f in found), found
+
+
+@pytest.mark.parametrize("code, words", [
+    ("AWSOrganizationsNotInUseException", "cannot verify: AWS Organizations is not in use for this account"),
+    ("AccessDeniedException", "cannot verify: needs organizations:ListPolicies"),
+])
+def test_organizations_unreadable_is_cannot_verify(live, code, words):
+    session = L.session()
+    session.events.register("before-call.organizations.ListPolicies", _respond(
+        400, {"Error": {"Code": code, "Message": "x"}}))
+    rep = validate(live, session)
+    found = [f for f in rep.findings if f.artifact.startswith("org/")]
+    assert {f.artifact for f in found} == {"org/scp-1.json", "org/rcp-1.json"}
+    assert all(f.kind == "cannot-verify" and f.message == words for f in found)
+    assert "s3/weights.json" in rep.checked
