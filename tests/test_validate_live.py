@@ -18,6 +18,7 @@ boto3 = pytest.importorskip("boto3")
 
 import live_fixtures as L  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
+from botocore.stub import ANY  # noqa: E402
 
 from slpc.compiler.pipeline import compile_text  # noqa: E402
 from slpc.verify.live import command  # noqa: E402
@@ -372,17 +373,31 @@ def test_command_spec_that_does_not_compile_exit_2(live, tmp_path):
     assert "does not compile" in err.getvalue()
 
 
-def _stubbed_analyzer(lv, answer):
+def _stubbed_analyzer(lv, answer, custom=None, deployed=True):
+    """An Access Analyzer client answering ValidatePolicy with `answer(artifact)`,
+    then every custom check (CheckNoPublicAccess, CheckNoNewAccess) with `custom`
+    (default PASS), in the order slpc validate calls them; the checks of deployed
+    policies only when the drift check runs (`deployed`)."""
     from botocore.stub import Stubber
+
+    from slpc.verify.live.analyzer import NO_NEW_ACCESS_KINDS, PUBLIC_TYPES
 
     c = L.session().client("accessanalyzer", region_name=L.REGION)
     stub = Stubber(c)
-    for a in lv.artifacts:
-        if a.document is not None and a.kind not in ("scp", "rcp"):
-            stub.add_response("validate_policy", answer(a))
-        elif a.document is not None:
-            stub.add_response("validate_policy", {"findings": []})
+    policies = [a for a in lv.artifacts if a.document is not None]
+    for a in policies:
+        stub.add_response("validate_policy", answer(a) if a.kind not in ("scp", "rcp") else {"findings": []})
+    passed = {"result": "PASS", "message": "ok", "reasons": []}
+    for a in policies:
+        if a.kind in PUBLIC_TYPES:
+            for _side in ("compiled", "deployed")[:2 if deployed else 1]:
+                stub.add_response("check_no_public_access", (custom or {}).get(("public", a.path), passed),
+                                  {"policyDocument": ANY, "resourceType": PUBLIC_TYPES[a.kind]})
+        if a.kind in NO_NEW_ACCESS_KINDS and deployed:
+            stub.add_response("check_no_new_access", (custom or {}).get(("new", a.path), passed),
+                              {"existingPolicyDocument": a.text, "newPolicyDocument": ANY, "policyType": ANY})
     stub.activate()
+    c.stub = stub
     return c
 
 
@@ -398,7 +413,7 @@ def test_command_merges_access_analyzer_findings(live, spec_file):
     assert {f["source"] for f in doc["findings"]} == {"access-analyzer"}
     error = {"findings": [{"findingDetails": "bad", "findingType": "ERROR", "issueCode": "INVALID_ACTION",
                            "learnMoreLink": "https://x", "locations": []}]}
-    c = _stubbed_analyzer(live, lambda a: error if a.path == "s3/weights.json" else {"findings": []})
+    c = _stubbed_analyzer(live, lambda a: error if a.path == "s3/weights.json" else {"findings": []}, deployed=False)
     out = io.StringIO()
     code = command.run(args(live, spec=spec_file, checks="analyzer"), out, io.StringIO(),
                        session=L.session(), analyzer_client=c)
@@ -628,3 +643,125 @@ def test_organizations_unreadable_is_cannot_verify(live, code, words):
     assert {f.artifact for f in found} == {"org/scp-1.json", "org/rcp-1.json"}
     assert all(f.kind == "cannot-verify" and f.message == words for f in found)
     assert "s3/weights.json" in rep.checked
+
+
+# --------------------------------------------------------------------------- #
+# Access Analyzer custom checks, --scan-roles, progress
+
+
+FAIL_PUBLIC = {"result": "FAIL", "message": "public", "reasons": [
+    {"description": "Public access granted in the following statement", "statementIndex": 3,
+     "statementId": "Wide"}]}
+FAIL_NEW = {"result": "FAIL", "message": "new access", "reasons": [
+    {"description": "New access in the statement", "statementIndex": 0, "statementId": "Extra"}]}
+
+
+def test_custom_checks_fail_are_findings_with_the_reasons(live, spec_file):
+    c = _stubbed_analyzer(live, lambda a: {"findings": []},
+                          custom={("public", "s3/weights.json"): FAIL_PUBLIC, ("new", "kms/model_key.json"): FAIL_NEW})
+    out = io.StringIO()
+    code = command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), out, io.StringIO(),
+                       session=L.session(), analyzer_client=c)
+    c.stub.assert_no_pending_responses()
+    doc = json.loads(out.getvalue())
+    assert code == 1 and doc["in_sync"] is False
+    by_code = {}
+    for f in doc["findings"]:
+        by_code.setdefault(f["code"], []).append(f)
+    assert [f["message"] for f in by_code["CheckNoPublicAccess"]] == [
+        "the compiled policy grants public access: Public access granted in the following statement (Wide)",
+        "the deployed policy grants public access: Public access granted in the following statement (Wide)"]
+    (new,) = by_code["CheckNoNewAccess"]
+    assert (new["artifact"], new["kind"], new["source"], new["severity"], new["sids"]) == (
+        "kms/model_key.json", "drift", "access-analyzer", "error", ["Extra"])
+    status = {r["artifact"]: r["status"] for r in doc["resources"]}
+    assert status["kms/model_key.json"] == "drift" and status["s3/weights.json"] == "findings"
+    assert status["s3/finetune_data.json"] == "in-sync"
+
+
+def test_custom_checks_send_the_deployed_policy(live, spec_file):
+    # drift on the bucket: CheckNoNewAccess receives the deployed text, compiled as existing
+    doc = policy(live, "s3/weights.json")
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyOutsideNetworks"]
+    put_bucket_policy(live, "live-llm-weights", doc)
+    c = _stubbed_analyzer(live, lambda a: {"findings": []})
+    sent = []
+    c.meta.events.register("before-parameter-build.accessanalyzer.CheckNoNewAccess",
+                           lambda params, **_: sent.append(params))
+    command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), io.StringIO(), io.StringIO(),
+                session=L.session(), analyzer_client=c)
+    weights = next(p for p in sent if p["existingPolicyDocument"] == art(live, "s3/weights.json").text)
+    assert "DenyOutsideNetworks" not in weights["newPolicyDocument"]
+    assert json.loads(weights["newPolicyDocument"])["Statement"]
+
+
+def test_scan_roles_counts_announces_chunks_and_reports(live, spec_file):
+    from botocore.stub import Stubber
+
+    from slpc.verify.live import analyzer
+
+    iam = live.client("iam")
+    for name in ("ci-other", "data-scientist"):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=L.TRUST)
+    wide = iam.create_policy(PolicyName="wide", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))["Policy"]["Arn"]
+    for name in ("ci-other", "data-scientist"):
+        iam.attach_role_policy(RoleName=name, PolicyArn=wide)  # one managed policy, checked once
+    iam.put_role_policy(RoleName="data-scientist", PolicyName="notes", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))
+    model = compile_text(live.spec, "live.slp").model
+    access = analyzer.data_access(model)
+    c = L.session().client("accessanalyzer", region_name=L.REGION)
+    stub = Stubber(c)
+    failing = {"result": "FAIL", "message": "granted", "reasons": [
+        {"description": "One of the listed actions or resources in the statement is granted", "statementIndex": 0}]}
+    for _policy in ("managed wide", "inline notes"):
+        for actions, resources in access:
+            stub.add_response("check_access_not_granted",
+                              failing if _policy == "managed wide" and actions[0].startswith("s3:") else
+                              {"result": "PASS", "message": "ok", "reasons": []},
+                              {"policyDocument": ANY, "policyType": "IDENTITY_POLICY",
+                               "access": [{"actions": actions, "resources": resources}]})
+    stub.activate()
+    session = L.session()
+    rec = Recorder(session)
+    a = args(live, fmt="json", spec=spec_file, checks="drift")
+    a.scan_roles = True
+    out, err = io.StringIO(), io.StringIO()
+    code = command.run(a, out, err, session=session, analyzer_client=c)
+    stub.assert_no_pending_responses()
+    calls = 2 * len(access)
+    assert f"--scan-roles makes {calls} Access Analyzer CheckAccessNotGranted call(s)" in err.getvalue()
+    assert "AWS charges each call" in err.getvalue()
+    found = [f for f in json.loads(out.getvalue())["findings"] if f["code"] == "CheckAccessNotGranted"]
+    assert code == 1 and [f["resource"] for f in found] == ["arn:aws:iam::123456789012:role/ci-other"]
+    assert found[0]["artifact"] == "iam/123456789012/ci-other (not in the spec)"
+    assert "ListRoles" in rec.ops and [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_line_only_when_stderr_is_a_terminal(live, spec_file):
+    n = len(live.artifacts)
+    err = _Terminal()
+    assert command.run(args(live, spec=spec_file), io.StringIO(), err, session=L.session()) == 0
+    assert err.getvalue().endswith(f"\rslpc validate: {n}/{n} artifacts read\n")
+    assert err.getvalue().count("\r") == n
+    err = io.StringIO()
+    assert command.run(args(live, spec=spec_file), io.StringIO(), err, session=L.session()) == 0
+    assert err.getvalue() == ""
+
+
+def test_concurrent_reads_report_in_artifact_order(live):
+    # drift in several resources: the findings come in artifact order, run after run
+    live.client("s3").delete_bucket_policy(Bucket="live-llm-finetune")
+    live.client("s3").delete_public_access_block(Bucket="live-llm-weights")
+    live.client("iam").delete_role_policy(RoleName="llm-trainer", PolicyName="slpc")
+    order = [a.path for a in live.artifacts]
+    runs = [[(f.artifact, f.code, f.message) for f in validate(live).findings] for _ in range(2)]
+    assert runs[0] == runs[1]
+    paths = [p for p, _c, _m in runs[0]]
+    assert paths == sorted(paths, key=order.index) and len(set(paths)) == 3

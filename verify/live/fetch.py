@@ -207,33 +207,21 @@ class Fetcher:
         name = role_arn.rsplit("/", 1)[1]
         missing = {"NoSuchEntity": "no such role"}
         out: list[tuple[str, Any]] = []
-        pages = self.call("iam", "list_role_policies", "iam:ListRolePolicies", missing, RoleName=name)
-        if pages.value is None:
-            return pages
-        names = list(pages.value.get("PolicyNames", []))
-        while pages.value.get("IsTruncated"):
-            pages = self.call("iam", "list_role_policies", "iam:ListRolePolicies", missing, RoleName=name,
-                              Marker=pages.value["Marker"])
-            if pages.value is None:
-                return pages
-            names += pages.value.get("PolicyNames", [])
-        for pname in names:
+        names = self.pages("iam", "list_role_policies", "iam:ListRolePolicies", missing, "PolicyNames", "Marker",
+                           RoleName=name)
+        if names.value is None:
+            return names
+        for pname in names.value:
             r = self.parsed(self.call("iam", "get_role_policy", "iam:GetRolePolicy", missing,
                                       RoleName=name, PolicyName=pname), lambda v: _document(v["PolicyDocument"]))
             if r.value is None:
                 return r
             out.append((f"inline {pname}", r.value))
-        att = self.call("iam", "list_attached_role_policies", "iam:ListAttachedRolePolicies", missing, RoleName=name)
-        if att.value is None:
-            return att
-        attached = list(att.value.get("AttachedPolicies", []))
-        while att.value.get("IsTruncated"):
-            att = self.call("iam", "list_attached_role_policies", "iam:ListAttachedRolePolicies", missing,
-                            RoleName=name, Marker=att.value["Marker"])
-            if att.value is None:
-                return att
-            attached += att.value.get("AttachedPolicies", [])
-        for pol in attached:
+        attached = self.pages("iam", "list_attached_role_policies", "iam:ListAttachedRolePolicies", missing,
+                              "AttachedPolicies", "Marker", RoleName=name)
+        if attached.value is None:
+            return attached
+        for pol in attached.value:
             meta = self.call("iam", "get_policy", "iam:GetPolicy", {"NoSuchEntity": "no such policy"},
                              PolicyArn=pol["PolicyArn"])
             if meta.value is None:
@@ -246,6 +234,11 @@ class Fetcher:
                 return ver
             out.append((f"managed {pol['PolicyArn']}", ver.value))
         return Read(out)
+
+    def roles(self) -> Read:
+        """The ARNs of every role of the account (iam:ListRoles)."""
+        r = self.pages("iam", "list_roles", "iam:ListRoles", {}, "Roles", "Marker")
+        return self.parsed(r, lambda v: sorted(role["Arn"] for role in v))
 
     def pages(self, service: str, op: str, permission: str, missing: dict[str, str], item: str, token: str,
               region: str | None = None, **params) -> Read:

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 
 from slpc.verify.edges import questions as edge_questions
-from slpc.targets.document import PolicyDocument, PolicyFormatError, Statement, from_json
+from slpc.targets.document import PolicyDocument, PolicyFormatError, Statement, dumps, from_json
 
 from . import audit as A
 from . import compare as C
@@ -102,6 +102,7 @@ class Validator:
             rep.findings += part.findings
             rep.checked += part.checked
             rep.skipped += part.skipped
+            rep.deployed.update(part.deployed)
         return rep
 
     def _one(self, art) -> Report:
@@ -211,6 +212,8 @@ class Validator:
                                         f"cannot verify: the deployed policy is malformed ({exc})",
                                         code="malformed-policy"))
             return
+        if not read.missing:
+            rep.deployed[art.path] = dumps(deployed)
         if read.missing:  # no policy at all: compare the empty policy, for counterexamples
             rep.findings.append(Finding(MISSING, art.path, art.target, f"{art.kind}: {read.missing}",
                                         code="missing-policy"))
