@@ -140,11 +140,15 @@ def test_data_access_is_chunked_to_the_api_limit_and_covers_everything():
     compiled = compile_text(spec, "chunk.slp")
     assert compiled.model is not None, [str(d) for d in compiled.diagnostics if d.is_error]
     access = analyzer.data_access(compiled.model)
-    assert all(1 <= len(acts) <= 100 and 1 <= len(res) <= 100 for acts, res in access)
+    # the limits of the real API model (botocore does not enforce `max` itself)
+    shape = client().meta.service_model.operation_model("CheckAccessNotGranted").input_shape.members["access"]
+    limit = {k: v.metadata["max"] for k, v in shape.member.members.items()}
+    assert shape.metadata["max"] == 1 and limit == {"actions": 100, "resources": 100}
+    assert all(1 <= len(acts) <= limit["actions"] and 1 <= len(res) <= limit["resources"] for acts, res in access)
     s3 = [res for acts, res in access if acts[0].startswith("s3:")]
     assert len(s3) == 2 and sorted(r for chunk in s3 for r in chunk) == sorted(
         r for i in range(60) for r in (f"arn:aws:s3:::slpc-chunk-{i:03d}", f"arn:aws:s3:::slpc-chunk-{i:03d}/*"))
-    # the real API model accepts every chunk (the Stubber validates the request)
+    # every chunk is one call, shaped as the API model wants (the Stubber checks the types)
     c = client()
     stub = Stubber(c)
     for _ in access:
