@@ -54,11 +54,12 @@ def live(server):
 
 
 class Recorder:
-    """Every operation the validate session issues."""
+    """Every operation the validate session (or one client) issues."""
 
-    def __init__(self, session):
+    def __init__(self, session_or_client):
         self.ops: list[str] = []
-        session.events.register("before-call", self)
+        events = getattr(session_or_client, "events", None) or session_or_client.meta.events
+        events.register("before-parameter-build", self)  # also seen when a Stubber answers
 
     def __call__(self, model, **_):
         self.ops.append(model.name)
@@ -659,10 +660,12 @@ FAIL_NEW = {"result": "FAIL", "message": "new access", "reasons": [
 def test_custom_checks_fail_are_findings_with_the_reasons(live, spec_file):
     c = _stubbed_analyzer(live, lambda a: {"findings": []},
                           custom={("public", "s3/weights.json"): FAIL_PUBLIC, ("new", "kms/model_key.json"): FAIL_NEW})
+    rec = Recorder(c)
     out = io.StringIO()
     code = command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), out, io.StringIO(),
                        session=L.session(), analyzer_client=c)
     c.stub.assert_no_pending_responses()
+    assert set(rec.ops) == {"ValidatePolicy", "CheckNoPublicAccess", "CheckNoNewAccess"}
     doc = json.loads(out.getvalue())
     assert code == 1 and doc["in_sync"] is False
     by_code = {}
@@ -724,7 +727,7 @@ def test_scan_roles_counts_announces_chunks_and_reports(live, spec_file):
                                "access": [{"actions": actions, "resources": resources}]})
     stub.activate()
     session = L.session()
-    rec = Recorder(session)
+    rec, rec_aa = Recorder(session), Recorder(c)
     a = args(live, fmt="json", spec=spec_file, checks="drift")
     a.scan_roles = True
     out, err = io.StringIO(), io.StringIO()
@@ -737,6 +740,7 @@ def test_scan_roles_counts_announces_chunks_and_reports(live, spec_file):
     assert code == 1 and [f["resource"] for f in found] == ["arn:aws:iam::123456789012:role/ci-other"]
     assert found[0]["artifact"] == "iam/123456789012/ci-other (not in the spec)"
     assert "ListRoles" in rec.ops and [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
+    assert set(rec_aa.ops) == {"CheckAccessNotGranted"}
 
 
 class _Terminal(io.StringIO):

@@ -50,10 +50,10 @@ def network_contexts(model: Model) -> list[dict[str, str]]:
 def sse_contexts(model: Model, bucket: Asset) -> list[dict[str, str]]:
     """PutObject encryption headers: the bucket's key, none, KMS without a key id,
     SSE-S3, another key, a customer-provided key, DSSE."""
-    own = model.keys[bucket.key].arn if bucket.key else None
-    other = next((k.arn for k in model.keys.values() if k.arn != own), (own or "arn:aws:kms:::key/x") + "0")
-    return [{SSE: "aws:kms", SSE_KEY: own or other}, {}, {SSE: "aws:kms"}, {SSE: "AES256"},
-            {SSE: "aws:kms", SSE_KEY: other}, {SSE_C: "AES256"}, {SSE: "aws:kms:dsse", SSE_KEY: own or other}]
+    own = model.keys[bucket.key].arn  # every bucket names its key (E313)
+    other = next((k.arn for k in model.keys.values() if k.arn != own), own.replace("-", "f", 1))
+    return [{SSE: "aws:kms", SSE_KEY: own}, {}, {SSE: "aws:kms"}, {SSE: "AES256"},
+            {SSE: "aws:kms", SSE_KEY: other}, {SSE_C: "AES256"}, {SSE: "aws:kms:dsse", SSE_KEY: own}]
 
 
 class _Builder:
