@@ -6,23 +6,11 @@ ValidatePolicy's (`findings.merge_policy_findings`).
 
 from __future__ import annotations
 
-from slpc.verify.lint import FindingType, lint
+from slpc.compiler.pipeline import LINT_TYPES
+from slpc.verify.lint import lint
+from slpc.verify.lint_command import SARIF_LEVELS as LEVELS
 
 from .findings import LINT, SOURCE_LINT, Finding
-
-# artifact kind -> (lint policy type, resource type or None)
-LINT_TYPES: dict[str, tuple[str, str | None]] = {
-    "iam-identity-policy": ("identity", None),
-    "s3-bucket-policy": ("resource", "AWS::S3::Bucket"),
-    "kms-key-policy": ("resource", "AWS::KMS::Key"),
-    "ecr-repository-policy": ("resource", "AWS::ECR::Repository"),
-    "apigateway-resource-policy": ("resource", "AWS::ApiGateway::RestApi"),
-    "vpc-endpoint-policy": ("vpc-endpoint", None),
-    "scp": ("scp", None),
-    "rcp": ("rcp", None),
-}
-LEVELS = {FindingType.ERROR: "error", FindingType.SECURITY_WARNING: "error", FindingType.WARNING: "warning",
-          FindingType.SUGGESTION: "note"}
 
 
 def lint_findings(artifacts) -> list[Finding]:
