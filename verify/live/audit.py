@@ -63,11 +63,16 @@ def missing_selectors(compiled: list[dict], trails: list[tuple[str, list[dict], 
             if not any(covers(d, c) for d in deployed)]
 
 
+def _key(v: Any) -> str:
+    return json.dumps(_canon(v), sort_keys=True)
+
+
 def _canon(v: Any) -> Any:
+    """The value with every list sorted and de-duplicated (lists are sets in a pattern)."""
     if isinstance(v, dict):
         return {k: _canon(x) for k, x in v.items()}
     if isinstance(v, list):
-        return sorted({json.dumps(_canon(x), sort_keys=True) for x in v})
+        return [json.loads(k) for k in sorted({_key(x) for x in v})]
     return v
 
 
@@ -84,11 +89,10 @@ def pattern_diff(want: Any, have: Any, path: str = "") -> list[str]:
             else:
                 out += pattern_diff(want[k], have[k], sub)
         return out
-    a, b = _canon(want), _canon(have)
-    if isinstance(a, list) and isinstance(b, list):
-        out = [f"{path} lacks {x}" for x in a if x not in b]
-        return out + [f"{path} has extra {x}" for x in b if x not in a]
-    return [] if a == b else [f"{path} is {json.dumps(have)}, the spec says {json.dumps(want)}"]
+    if isinstance(want, list) and isinstance(have, list):
+        a, b = {_key(x) for x in want}, {_key(x) for x in have}
+        return [f"{path} lacks {k}" for k in sorted(a - b)] + [f"{path} has extra {k}" for k in sorted(b - a)]
+    return [] if _key(want) == _key(have) else [f"{path} is {json.dumps(have)}, the spec says {json.dumps(want)}"]
 
 
 def feature_problems(want: list[dict], detector: dict) -> list[str]:
