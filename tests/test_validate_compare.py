@@ -148,7 +148,8 @@ def test_command_arguments():
     a = p.parse_args(["a.slp", "b.slp", "--profile", "P", "--region", "eu-west-1", "--endpoint-url",
                       "http://127.0.0.1:5000", "--format", "sarif"])
     assert (a.files, a.profile, a.region, a.endpoint_url, a.format, a.checks) == (
-        ["a.slp", "b.slp"], "P", "eu-west-1", "http://127.0.0.1:5000", "sarif", "drift,analyzer")
+        ["a.slp", "b.slp"], "P", "eu-west-1", "http://127.0.0.1:5000", "sarif", "drift,analyzer,lint")
+    assert a.scan_roles is False and p.parse_args(["a.slp", "--scan-roles"]).scan_roles is True
     with pytest.raises(SystemExit):
         p.parse_args(["a.slp", "--format", "xml"])
 
@@ -296,3 +297,10 @@ def test_generated_deployments_with_edge_requests_never_drift_when_reordered(spe
         found = compare(drop(a.document, sid), a.document, a.kind, a.target, a.account, extra=extra)
         assert any(sid in d.sids for d in found), sid
     event("removed a grant-specific Deny" if outside else "no grant-specific Deny no other Deny covers")
+
+
+def test_a_removed_deny_reported_as_extra_access_is_not_also_a_weakened_deny():
+    for path in ("s3/weights.json", "ecr/serving.json"):
+        _, found = _compare_without(path, "DenyOutsideNetworks")
+        assert any(d.direction == EXTRA and "DenyOutsideNetworks" in d.sids for d in found)
+        assert not any(d.direction == WEAKENED and set(d.sids) <= {"DenyOutsideNetworks"} for d in found), found

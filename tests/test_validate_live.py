@@ -739,7 +739,8 @@ def test_scan_roles_counts_announces_chunks_and_reports(live, spec_file):
     assert "AWS charges each call" in err.getvalue()
     found = [f for f in json.loads(out.getvalue())["findings"] if f["code"] == "CheckAccessNotGranted"]
     assert code == 1 and [f["resource"] for f in found] == ["arn:aws:iam::123456789012:role/ci-other"]
-    assert found[0]["artifact"] == "iam/123456789012/ci-other (not in the spec)"
+    assert found[0]["artifact"] == "iam/123456789012/ci-other"
+    assert found[0]["message"].startswith("role not in the spec: managed arn:aws:iam::123456789012:policy/wide grants")
     assert "ListRoles" in rec.ops and [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
     assert set(rec_aa.ops) == {"CheckAccessNotGranted"}
 
@@ -770,3 +771,22 @@ def test_concurrent_reads_report_in_artifact_order(live):
     assert runs[0] == runs[1]
     paths = [p for p, _c, _m in runs[0]]
     assert paths == sorted(paths, key=order.index) and len(set(paths)) == 3
+
+
+def test_scan_roles_access_denied_on_list_roles_is_a_finding(live, spec_file):
+    from botocore.stub import Stubber
+
+    session = L.session()
+    session.events.register("before-call.iam.ListRoles", _respond(
+        403, {"Error": {"Code": "AccessDenied", "Message": "no"}}))
+    c = L.session().client("accessanalyzer", region_name=L.REGION)
+    stub = Stubber(c)
+    stub.activate()
+    a = args(live, fmt="json", spec=spec_file, checks="drift")
+    a.scan_roles = True
+    out, err = io.StringIO(), io.StringIO()
+    assert command.run(a, out, err, session=session, analyzer_client=c) == 1
+    (f,) = json.loads(out.getvalue())["findings"]
+    assert (f["artifact"], f["kind"], f["message"]) == (
+        f"iam/{L.ACCOUNT}", "cannot-verify", "cannot verify: needs iam:ListRoles")
+    assert "makes 0 Access Analyzer CheckAccessNotGranted call(s)" in err.getvalue()

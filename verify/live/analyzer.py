@@ -192,7 +192,7 @@ def scan_roles(client, policies: Sequence[tuple[str, str, str]], access: Sequenc
     announce(len(policies) * len(access))
     out: list[Finding] = []
     for role, label, text in policies:
-        where = f"iam/{role.split(':')[4]}/{role.rsplit('/', 1)[1]} (not in the spec)"
+        where = f"iam/{role.split(':')[4]}/{role.rsplit('/', 1)[1]}"  # a role the spec does not name
         for actions, resources in access:
             resp, problem = _call(client, "check_access_not_granted", where, role,
                                   policyDocument=text, policyType="IDENTITY_POLICY",
@@ -200,7 +200,8 @@ def scan_roles(client, policies: Sequence[tuple[str, str, str]], access: Sequenc
             if problem or resp["result"] == "FAIL":
                 why, sids = _reasons(resp or {})
                 out.append(problem or Finding(ANALYZER, where, role,
-                                              f"{label} grants data access to the spec's assets: {why}",
+                                              f"role not in the spec: {label} grants data access to the "
+                                              f"spec's assets: {why}",
                                               source=SOURCE_ANALYZER, code="CheckAccessNotGranted", sids=sids))
     return out
 

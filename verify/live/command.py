@@ -163,22 +163,23 @@ def _is_tty(stream) -> bool:
 def _other_role_policies(fetchers: dict, skip: set[str]) -> tuple[list[tuple[str, str, str]], list[Finding]]:
     """(role ARN, label, policy text) of every role not in `skip` in each account, a
     managed policy once; roles or accounts that cannot be read are findings."""
-    from .findings import CANNOT_VERIFY
+    from .findings import CANNOT_VERIFY, SOURCE_ANALYZER
 
     out, problems, seen = [], [], set()
     for account, f in sorted(fetchers.items()):
         roles = f.roles()
         if roles.value is None:
             problems.append(Finding(CANNOT_VERIFY, f"iam/{account}", account, roles.problem or "cannot list roles",
-                                    code="cannot-verify"))
+                                    source=SOURCE_ANALYZER, code="cannot-verify"))
             continue
         for arn in roles.value:
             if arn in skip:
                 continue
             read = f.role_policies(arn)
             if read.value is None:
-                problems.append(Finding(CANNOT_VERIFY, f"iam/{account}/{arn.rsplit('/', 1)[1]} (not in the spec)",
-                                        arn, read.problem or read.missing or "cannot read", code="cannot-verify"))
+                problems.append(Finding(CANNOT_VERIFY, f"iam/{account}/{arn.rsplit('/', 1)[1]}", arn,
+                                        f"role not in the spec: {read.problem or read.missing}",
+                                        source=SOURCE_ANALYZER, code="cannot-verify"))
                 continue
             for label, doc in read.value:
                 if label.startswith("managed ") and label in seen:

@@ -502,11 +502,11 @@ def compare(deployed: PolicyDocument, compiled: PolicyDocument, kind: str, targe
     requests = list(dict.fromkeys(probes(deployed, compiled, kind, target, account) + list(extra)))
     groups = _differences(deployed, compiled, kind, target, account, requests)
     if kind in RESOURCE_POLICY_KINDS:
-        seen = {sids for direction, sids in groups if direction == EXTRA}
+        seen = {sid for direction, sids in groups if direction == EXTRA for sid in sids}
         weak = _differences(_denies_under_open(deployed), _denies_under_open(compiled), kind, target, account,
                             requests)
         for (direction, sids), x in weak.items():
-            if direction == EXTRA and sids not in seen:
+            if direction == EXTRA and not set(sids) <= seen:  # not already reported as extra access
                 groups[(WEAKENED, sids)] = Drift(WEAKENED, x.probe, x.deployed, x.compiled, sids)
     order = (EXTRA, WEAKENED, MISSING)
     drifts = sorted(groups.values(), key=lambda x: (order.index(x.direction), x.sids, str(x.probe)))

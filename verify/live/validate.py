@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable
 
-from slpc.verify.edges import questions as edge_questions
 from slpc.targets.document import PolicyDocument, PolicyFormatError, Statement, dumps, from_json
+from slpc.verify.edges import questions as edge_questions
 
 from . import audit as A
 from . import compare as C
@@ -16,7 +17,7 @@ from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report
 POLICY_KINDS = {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "vpc-endpoint-policy",
                 "iam-identity-policy", "apigateway-resource-policy", "scp", "rcp"}
 AUDIT_KINDS = {"cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature"}
-ORG_KINDS = {"scp", "rcp"}
+ORG_KINDS = C.ORG_KINDS
 WORKERS = 6  # small: AWS throttles per account, and botocore retries adaptively
 SETTING_KINDS = set(Fetcher.SETTINGS)
 EMPTY = PolicyDocument(())
@@ -85,14 +86,15 @@ class Validator:
         """Every artifact checked on a small thread pool; the report lists them in
         artifact order whatever order the reads finish in."""
         arts = list(artifacts)
-        done = 0
+        done = [0]
+        lock = threading.Lock()
 
         def one(art) -> Report:
-            nonlocal done
             rep = self._one(art)
             if progress is not None:
-                done += 1  # under the GIL; the count is only shown
-                progress(done, len(arts))
+                with lock:  # one count, one line at a time
+                    done[0] += 1
+                    progress(done[0], len(arts))
             return rep
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
