@@ -107,14 +107,19 @@ def test_removing_an_allow_is_missing_access_and_adding_one_is_extra():
     assert [d.direction for d in found] == [EXTRA] and found[0].probe.action == "s3:GetObject"
 
 
-@pytest.mark.property
-@FEW
-@given(spec=specs(max_grants=4), rnd=st.randoms(use_true_random=False))
-def test_generated_deployments_perimeter_removed_always_drifts_and_shuffle_never(spec, rnd):
+def _compiled_generated(spec):
     text = format_spec(spec)
     note(text)
     compiled = compile_text(text, "gen.slp")
     assume(compiled.ok)
+    return compiled
+
+
+@pytest.mark.property
+@FEW
+@given(spec=specs(max_grants=4), rnd=st.randoms(use_true_random=False))
+def test_generated_deployments_perimeter_removed_always_drifts_and_shuffle_never(spec, rnd):
+    compiled = _compiled_generated(spec)
     resources = [a for a in compiled.artifacts if a.kind in ("s3-bucket-policy", "ecr-repository-policy")]
     assume(resources)
     a = rnd.choice(resources)
@@ -281,10 +286,7 @@ def _covered_by_another_deny(st, doc) -> bool:
 def test_generated_deployments_with_edge_requests_never_drift_when_reordered(spec, rnd):
     # The spec's edge requests are only requests: a policy is in sync with itself
     # reordered, and each removed grant-specific Deny is found, for any spec.
-    text = format_spec(spec)
-    note(text)
-    compiled = compile_text(text, "gen.slp")
-    assume(compiled.ok)
+    compiled = _compiled_generated(spec)
     arts = [a for a in compiled.artifacts if a.document is not None]
     narrowed = [a for a in arts if any((s.sid or "").endswith("OutsideGrant") for s in a.document.statements)]
     a = rnd.choice(narrowed or arts)
