@@ -26,7 +26,7 @@ FOREIGN_VPCE = "vpce-0ffffffffffffffff"
 OUTSIDE_ACCOUNT = "999999999999"
 SSE, SSE_KEY, SSE_C = ("s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id",
                        "s3:x-amz-server-side-encryption-customer-algorithm")
-NOW = "2026-01-01T00:00:00Z"  # an instant before any `until` a spec may still compile with
+NOW = "2026-01-01T00:00:00Z"  # the instant of requests that do not test an expiry
 
 
 def _shift(instant: str, seconds: int) -> str:
@@ -100,7 +100,7 @@ class _Builder:
             asset = self.m.assets[g.asset]
             who = self.m.principals[g.principal].arn
             services = V.ASSET_SERVICES[asset.kind]
-            base = {"aws:CurrentTime": NOW, **self.where(g.networks, services)}
+            base = {"aws:CurrentTime": _shift(g.until, -3600) if g.until else NOW, **self.where(g.networks, services)}
             if asset.kind == "bucket":
                 base |= {"aws:SecureTransport": "true"}
             timing = [{"aws:CurrentTime": _shift(g.until, -1)}, {"aws:CurrentTime": g.until}] if g.until else []
@@ -117,7 +117,7 @@ class _Builder:
                     ctx |= {"s3:prefix": g.prefix}
                     variants += [{"s3:prefix": "x"}]
                 elif scope == V.KEY_VIA_S3:
-                    self.key_use(g, asset, who, action, timing)
+                    self.key_use(g, asset, who, action, base["aws:CurrentTime"], timing)
                     continue
                 elif scope == V.ACCOUNT:
                     resources = ["*"]
@@ -128,12 +128,14 @@ class _Builder:
                 for r in resources:
                     self.duty(who, action, r, ctx, variants)
 
-    def key_use(self, g, bucket: Asset, who: str, action: str, timing: list[dict]) -> None:
+    def key_use(self, g, bucket: Asset, who: str, action: str, now: str, timing: list[dict]) -> None:
         key = self.m.keys[bucket.key]
-        via = f"s3.{key.region}.{DNS_SUFFIX[self.m.deployment.partition]}"
-        base = {"aws:CurrentTime": NOW, "kms:ViaService": via, "kms:CallerAccount": self.m.principals[g.principal].account,
+        suffix = DNS_SUFFIX[self.m.deployment.partition]
+        elsewhere = "eu-west-1" if key.region != "eu-west-1" else "eu-west-3"
+        base = {"aws:CurrentTime": now, "kms:ViaService": f"s3.{key.region}.{suffix}",
+                "kms:CallerAccount": self.m.principals[g.principal].account,
                 "kms:EncryptionContext:aws:s3:arn": f"{bucket.arn}/{g.prefix}x"}
-        variants = timing + [{"kms:ViaService": "s3.eu-west-3.amazonaws.com"}, {"kms:ViaService": None},
+        variants = timing + [{"kms:ViaService": f"s3.{elsewhere}.{suffix}"}, {"kms:ViaService": None},
                              {"kms:CallerAccount": OUTSIDE_ACCOUNT},
                              {"kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::slpc-elsewhere/x"}]
         self.duty(who, action, key.arn, base, variants)
