@@ -1,9 +1,12 @@
 """A local AWS endpoint (moto's server) and a small deployment applied to it.
 
-`LIVE_SPEC` is one account (moto's 123456789012) with a bucket under Object Lock,
-a plain bucket, a key, roles, a repository and an S3 VPC endpoint. moto cannot
-create a key or endpoint with a chosen id, so the spec is compiled after the
-resources exist, with their real ids substituted (`{key_arn}`, `{vpce}`).
+`LIVE_SPEC` is one account (moto's 123456789012) with a bucket under Object Lock
+and audited data events, a plain bucket, a key, roles, a repository, a private
+REST API and VPC endpoints, plus the default organization guardrails (SCP, RCP).
+moto cannot create a key, endpoint or API with a chosen id, so the spec is
+compiled after the resources exist, with their real ids substituted (`{key_arn}`,
+`{vpce}`, `{api}`...). The trail, the organization and the GuardDuty detector are
+created too; `apply` writes what slpc compiled into them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ network prod_vpc {{
   endpoint s3      "{vpce}"
   endpoint ecr.api "{vpce_ecr_api}"
   endpoint ecr.dkr "{vpce_ecr_dkr}"
+  endpoint execute-api "{vpce_api}"
 }}
 network corp_office {{
   cidr "198.51.100.0/24"
@@ -42,6 +46,7 @@ bucket weights {{
   name        "live-llm-weights"
   encrypt     model_key
   object_lock governance 30 days
+  audit       data_events
   admins      [security_admin]
   breakglass  [breakglass]
 }}
@@ -54,12 +59,18 @@ repository serving {{
   name   "llm-serving"
   admins [security_admin]
 }}
+endpoint chat_api {{
+  apigateway "{api}"
+  stage      "prod"
+}}
 allow trainer   read  finetune_data          from prod_vpc
 allow trainer   write weights "checkpoints/" from prod_vpc
 allow inference read  weights "released/"    from prod_vpc
 allow inference pull  serving                from prod_vpc
 allow deployer  push  serving                from prod_vpc, corp_office
+allow inference invoke chat_api              from prod_vpc
 '''
+TRAIL = "org-trail"
 
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
@@ -110,7 +121,8 @@ def create_resources(url: str) -> Live:
                                    VpcEndpointType="Gateway")["VpcEndpoint"]["VpcEndpointId"]
     ecr_ids = [ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{svc}",
                                        VpcEndpointType="Interface")["VpcEndpoint"]["VpcEndpointId"]
-               for svc in ("ecr.api", "ecr.dkr")]
+               for svc in ("ecr.api", "ecr.dkr", "execute-api")]
+    api = c("apigateway").create_rest_api(name="chat", endpointConfiguration={"types": ["PRIVATE"]})["id"]
     s3 = c("s3")
     loc = {"CreateBucketConfiguration": {"LocationConstraint": REGION}}
     s3.create_bucket(Bucket="live-llm-weights", ObjectLockEnabledForBucket=True, **loc)
@@ -119,7 +131,11 @@ def create_resources(url: str) -> Live:
     for name in ("llm-trainer", "llm-inference", "llm-ci-deployer", "security-admin", "security-breakglass"):
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)
     c("ecr").create_repository(repositoryName="llm-serving")
-    spec = LIVE_SPEC.format(key_arn=key_arn, vpc=vpc, vpce=vpce, vpce_ecr_api=ecr_ids[0], vpce_ecr_dkr=ecr_ids[1])
+    s3.create_bucket(Bucket="live-trail-logs", **loc)
+    c("cloudtrail").create_trail(Name=TRAIL, S3BucketName="live-trail-logs")
+    c("organizations").create_organization(FeatureSet="ALL")
+    spec = LIVE_SPEC.format(key_arn=key_arn, vpc=vpc, vpce=vpce, vpce_ecr_api=ecr_ids[0], vpce_ecr_dkr=ecr_ids[1],
+                            vpce_api=ecr_ids[2], api=api)
     return Live(url, key_arn, vpc, vpce, spec)
 
 
@@ -153,3 +169,24 @@ def apply(live: Live, artifacts) -> None:
             iam.put_role_policy(RoleName=a.target.rsplit("/", 1)[1], PolicyName="slpc", PolicyDocument=a.text)
         elif a.kind == "vpc-endpoint-policy":
             c("ec2").modify_vpc_endpoint(VpcEndpointId=a.target, PolicyDocument=a.text)
+        elif a.kind == "apigateway-resource-policy":
+            c("apigateway").update_rest_api(restApiId=a.target.rsplit("/", 1)[1], patchOperations=[
+                {"op": "replace", "path": "/policy", "value": a.text}])
+        elif a.kind == "cloudtrail-event-selectors":
+            c("cloudtrail").put_event_selectors(TrailName=TRAIL, **a.settings)
+        elif a.kind == "eventbridge-rule":
+            c("events").put_rule(**{**a.settings, "EventPattern": json.dumps(a.settings["EventPattern"])})
+        elif a.kind == "guardduty-feature":
+            detectors = c("guardduty").list_detectors()["DetectorIds"]
+            if detectors:
+                c("guardduty").update_detector(DetectorId=detectors[0], Enable=True, **a.settings)
+            else:
+                c("guardduty").create_detector(Enable=True, **a.settings)
+        elif a.kind in ("scp", "rcp"):
+            org, ptype = c("organizations"), {"scp": "SERVICE_CONTROL_POLICY", "rcp": "RESOURCE_CONTROL_POLICY"}[a.kind]
+            name = f"slpc-live-{a.name}"
+            old = [p["Id"] for p in org.list_policies(Filter=ptype)["Policies"] if p["Name"] == name]
+            if old:
+                org.update_policy(PolicyId=old[0], Content=a.text)
+            else:
+                org.create_policy(Content=a.text, Name=name, Description=f"slpc {a.path}", Type=ptype)

@@ -17,13 +17,13 @@ from slpc.compiler.pipeline import compile_text
 from slpc.dsl import format_spec
 from slpc.targets.document import PolicyDocument, Statement
 from slpc.verify.deployment import Deployment
+from slpc.verify.edges import FOREIGN_VPCE, sse_contexts
 from slpc.verify.meaning import Meaning, Question
 from strategies import MAIN_ACCOUNT, OTHER_ACCOUNT, PREFIXES, PROPERTY, specs
 
 pytestmark = pytest.mark.property
 
 STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
-FOREIGN_VPCE = "vpce-0ffffffffffffffff"
 IPS = ("198.51.100.7", "203.0.113.9", "192.0.2.200", "192.0.2.5", "8.8.8.8")
 TIMES = ("2026-11-28T12:00:00Z", "2030-12-31T23:59:59Z", "2031-01-01T00:00:00Z",
          "2032-06-30T12:00:00Z", "2040-01-01T00:00:00Z")
@@ -37,8 +37,6 @@ S3_ACTIONS = sorted(set(V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS + V.
 KMS_ACTIONS = sorted(set(V.KMS_CRYPTO_ACTIONS + V.KMS_ADMIN_ACTIONS) | {"kms:ReplicateKey"})
 ECR_ACTIONS = sorted(set(V.ECR_IMAGE_ACTIONS + V.ECR_PERIMETER_ACTIONS + V.ECR_ADMIN_ACTIONS) | {"ecr:DescribeImages"})
 SM_ACTIONS = sorted(set(V.VERBS[("endpoint", "invoke")].actions_with(V.ENDPOINT)) | {"sagemaker:DescribeEndpoint"})
-SSE, SSE_KEY, SSE_C = ("s3:x-amz-server-side-encryption", "s3:x-amz-server-side-encryption-aws-kms-key-id",
-                       "s3:x-amz-server-side-encryption-customer-algorithm")
 
 
 def _network(draw, vpces):
@@ -81,11 +79,7 @@ def questions(draw, model):
         if action == "s3:ListBucket" and (p := draw(st.sampled_from(LIST_PREFIXES))) is not None:
             ctx["s3:prefix"] = p
         if action == "s3:PutObject":
-            own = model.keys[bucket.key].arn
-            other = next((k.arn for k in model.keys.values() if k.arn != own), own.replace("-", "f", 1))
-            ctx.update(draw(st.sampled_from(({SSE: "aws:kms", SSE_KEY: own}, {}, {SSE: "aws:kms"}, {SSE: "AES256"},
-                                              {SSE: "aws:kms", SSE_KEY: other}, {SSE_C: "AES256"},
-                                              {SSE: "aws:kms:dsse", SSE_KEY: own}))))
+            ctx.update(draw(st.sampled_from(sse_contexts(model, bucket))))
     elif target == "key":
         key = draw(st.sampled_from(sorted(model.keys.values(), key=lambda k: k.name)))
         action = draw(st.sampled_from(KMS_ACTIONS))

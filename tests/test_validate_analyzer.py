@@ -84,3 +84,120 @@ def test_access_denied_is_a_cannot_verify_finding_and_the_run_goes_on():
         found = analyzer.validate(c, arts)
     assert [(f.kind, f.artifact, f.message) for f in found] == [
         ("cannot-verify", arts[0].path, "cannot verify: needs access-analyzer:ValidatePolicy")]
+
+
+# --------------------------------------------------------------------------- #
+# Custom checks: CheckNoPublicAccess, CheckNoNewAccess, CheckAccessNotGranted
+
+PASS = {"result": "PASS", "message": "ok", "reasons": []}
+
+
+def test_public_access_checks_use_the_resource_type_of_each_kind_on_both_sides():
+    arts = list(example_artifacts())
+    deployed = {a.path: a.text.replace('"Sid"', '"Sid"') for a in arts}
+    c = client()
+    stub = Stubber(c)
+    expected_public = {"s3-bucket-policy": "AWS::S3::Bucket", "kms-key-policy": "AWS::KMS::Key"}
+    for a in arts:
+        if a.kind in expected_public:
+            for _side in (0, 1):
+                stub.add_response("check_no_public_access", PASS,
+                                  {"policyDocument": a.text, "resourceType": expected_public[a.kind]})
+        if a.kind in ("iam-identity-policy", "s3-bucket-policy", "kms-key-policy", "ecr-repository-policy"):
+            ptype = "IDENTITY_POLICY" if a.kind == "iam-identity-policy" else "RESOURCE_POLICY"
+            stub.add_response("check_no_new_access", PASS, {"existingPolicyDocument": a.text,
+                                                            "newPolicyDocument": a.text, "policyType": ptype})
+    with stub:
+        assert analyzer.custom_checks(c, arts, deployed) == []
+        stub.assert_no_pending_responses()
+
+
+def test_custom_check_access_denied_is_cannot_verify():
+    a = next(a for a in example_artifacts() if a.kind == "kms-key-policy")
+    c = client()
+    stub = Stubber(c)
+    stub.add_client_error("check_no_public_access", "AccessDeniedException", "no", 403)
+    stub.add_response("check_no_public_access", PASS)
+    stub.add_client_error("check_no_new_access", "ThrottlingException", "slow", 400)
+    with stub:
+        found = analyzer.custom_checks(c, [a], {a.path: a.text})
+    assert [(f.kind, f.message) for f in found] == [
+        ("cannot-verify", "cannot verify: needs access-analyzer:CheckNoPublicAccess"),
+        ("cannot-verify", "cannot verify: Access Analyzer CheckNoNewAccess failed with ThrottlingException")]
+
+
+def test_data_access_is_chunked_to_the_api_limit_and_covers_everything():
+    from slpc.compiler.pipeline import compile_text
+
+    buckets = "\n".join(f'bucket b{i} {{\n  name "slpc-chunk-{i:03d}"\n  encrypt k\n  admins [a]\n}}'
+                        for i in range(60))
+    grants = "\n".join(f"allow r read b{i} from n" for i in range(60))
+    spec = ('deployment "d" {\n  account "111122223333"\n  regions ["eu-central-1"]\n}\n'
+            'network n {\n  endpoint s3 "vpce-00000000000000001"\n}\n'
+            'role r "arn:aws:iam::111122223333:role/r"\nrole a "arn:aws:iam::111122223333:role/a"\n'
+            'key k {\n  arn "arn:aws:kms:eu-central-1:111122223333:key/1b2c3d4e-1111-2222-3333-444455556666"\n'
+            '  admins [a]\n}\n' + buckets + "\n" + grants + "\n")
+    compiled = compile_text(spec, "chunk.slp")
+    assert compiled.model is not None, [str(d) for d in compiled.diagnostics if d.is_error]
+    access = analyzer.data_access(compiled.model)
+    # the limits of the real API model (botocore does not enforce `max` itself)
+    shape = client().meta.service_model.operation_model("CheckAccessNotGranted").input_shape.members["access"]
+    limit = {k: v.metadata["max"] for k, v in shape.member.members.items()}
+    assert shape.metadata["max"] == 1 and limit == {"actions": 100, "resources": 100}
+    assert all(1 <= len(acts) <= limit["actions"] and 1 <= len(res) <= limit["resources"] for acts, res in access)
+    s3 = [res for acts, res in access if acts[0].startswith("s3:")]
+    assert len(s3) == 2 and sorted(r for chunk in s3 for r in chunk) == sorted(
+        r for i in range(60) for r in (f"arn:aws:s3:::slpc-chunk-{i:03d}", f"arn:aws:s3:::slpc-chunk-{i:03d}/*"))
+    # every chunk is one call, shaped as the API model wants (the Stubber checks the types)
+    c = client()
+    stub = Stubber(c)
+    for _ in access:
+        stub.add_response("check_access_not_granted", PASS)
+    counted = []
+    with stub:
+        assert analyzer.scan_roles(c, [("arn:aws:iam::111122223333:role/x", "inline p", '{"Statement": []}')],
+                                   access, counted.append) == []
+        stub.assert_no_pending_responses()
+    assert counted == [len(access)]
+
+
+def test_analyzer_and_lint_findings_merge_with_their_sources():
+    from slpc.verify.live.findings import ANALYZER, LINT, Finding, merge_policy_findings
+
+    aa = [Finding(ANALYZER, "s3/b.json", "arn:aws:s3:::b", "aa words", source="access-analyzer",
+                  code="REDUNDANT_ACTION", statement=2),
+          Finding(ANALYZER, "s3/b.json", "arn:aws:s3:::b", "aa only", source="access-analyzer",
+                  code="INVALID_ACTION", statement=0)]
+    lint = [Finding(LINT, "s3/b.json", "arn:aws:s3:::b", "lint words", source="slpc-lint", code="REDUNDANT_ACTION",
+                    statement=2),
+            Finding(LINT, "s3/b.json", "arn:aws:s3:::b", "other statement", source="slpc-lint",
+                    code="REDUNDANT_ACTION", statement=3)]
+    merged = merge_policy_findings(aa, lint)
+    assert [(f.message, f.to_json()["sources"]) for f in merged] == [
+        ("aa words", ["access-analyzer", "slpc-lint"]), ("aa only", ["access-analyzer"]),
+        ("other statement", ["slpc-lint"])]
+
+
+def test_validate_policy_findings_carry_their_statement_index():
+    a = example_artifacts()[0]
+    c = client()
+    stub = Stubber(c)
+    stub.add_response("validate_policy", {"findings": [finding("WARNING", "REDUNDANT_ACTION", 3)]})
+    with stub:
+        (f,) = analyzer.validate(c, [a])
+    assert f.statement == 3
+
+
+def test_lint_findings_of_a_compiled_policy_have_the_lint_source():
+    from dataclasses import replace
+
+    from slpc.targets.document import Statement
+    from slpc.verify.live.offline import lint_findings
+
+    a = next(a for a in example_artifacts() if a.kind == "iam-identity-policy")
+    doc = a.document
+    bad = replace(a, document=type(doc)(doc.statements + (
+        Statement("Allow", ("s3:GetObject", "s3:GetObject"), ("*",), sid="Dup"),), doc.version))
+    found = lint_findings([bad])
+    assert found and all(f.source == "slpc-lint" and f.artifact == a.path for f in found)
+    assert any(f.statement == len(doc.statements) for f in found), found

@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 
 import pytest
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
 from slpc.compiler.pipeline import compile_sources, compile_text, read_sources
@@ -107,14 +107,19 @@ def test_removing_an_allow_is_missing_access_and_adding_one_is_extra():
     assert [d.direction for d in found] == [EXTRA] and found[0].probe.action == "s3:GetObject"
 
 
-@pytest.mark.property
-@FEW
-@given(spec=specs(max_grants=4), rnd=st.randoms(use_true_random=False))
-def test_generated_deployments_perimeter_removed_always_drifts_and_shuffle_never(spec, rnd):
+def _compiled_generated(spec):
     text = format_spec(spec)
     note(text)
     compiled = compile_text(text, "gen.slp")
     assume(compiled.ok)
+    return compiled
+
+
+@pytest.mark.property
+@FEW
+@given(spec=specs(max_grants=4), rnd=st.randoms(use_true_random=False))
+def test_generated_deployments_perimeter_removed_always_drifts_and_shuffle_never(spec, rnd):
+    compiled = _compiled_generated(spec)
     resources = [a for a in compiled.artifacts if a.kind in ("s3-bucket-policy", "ecr-repository-policy")]
     assume(resources)
     a = rnd.choice(resources)
@@ -148,6 +153,156 @@ def test_command_arguments():
     a = p.parse_args(["a.slp", "b.slp", "--profile", "P", "--region", "eu-west-1", "--endpoint-url",
                       "http://127.0.0.1:5000", "--format", "sarif"])
     assert (a.files, a.profile, a.region, a.endpoint_url, a.format, a.checks) == (
-        ["a.slp", "b.slp"], "P", "eu-west-1", "http://127.0.0.1:5000", "sarif", "drift,analyzer")
+        ["a.slp", "b.slp"], "P", "eu-west-1", "http://127.0.0.1:5000", "sarif", "drift,analyzer,lint")
+    assert a.scan_roles is False and p.parse_args(["a.slp", "--scan-roles"]).scan_roles is True
     with pytest.raises(SystemExit):
         p.parse_args(["a.slp", "--format", "xml"])
+
+
+# --------------------------------------------------------------------------- #
+# Requests from the spec's edges (slpc.verify.edges): statements whose removal the
+# two policy texts alone did not reveal.
+
+from slpc.verify.edges import questions  # noqa: E402
+from slpc.verify.live.compare import WEAKENED, model_probes  # noqa: E402
+
+
+@lru_cache(maxsize=1)
+def example_questions():
+    sources, _ = read_sources([str(EXAMPLE)])
+    return tuple(questions(compile_sources(sources).model))
+
+
+@lru_cache(maxsize=1)
+def example_all():
+    sources, _ = read_sources([str(EXAMPLE)])
+    return {a.path: a for a in compile_sources(sources).artifacts}
+
+
+FORMERLY_MISSED = [
+    ("s3/weights.json", "DenyEvaluatorOutsideGrant"), ("s3/weights.json", "DenyEvaluatorOutsideGrant2"),
+    ("s3/weights.json", "DenyBreakglassOutsideGrant"), ("s3/finetune_data.json", "DenyTrainerOutsideGrant"),
+    ("kms/model_key.json", "DenyCryptoToOthers"), ("ecr/serving.json", "DenyInferenceOutsideGrant"),
+    ("ecr/serving.json", "DenyDeployerOutsideGrant"),
+    ("iam/111122223333/trainer.json", "ReadFinetuneDataKey"),
+    ("iam/111122223333/trainer.json", "WriteWeightsCheckpointsKey"),
+    ("iam/111122223333/inference.json", "ReadWeightsReleasedKey"),
+    ("iam/444455556666/evaluator.json", "ReadWeightsReleasedKey"),
+    ("iam/111122223333/security_admin.json", "AdministerModelKey"),
+    ("vpce/vpce-01a2b3c4d5e6f7a83.json", "AllowSecurityAdmin"),
+    ("vpce/vpce-0f9e8d7c6b5a43211.json", "AllowBreakglass"), ("vpce/vpce-0f9e8d7c6b5a43211.json", "AllowSecurityAdmin"),
+    ("org/scp-1.json", "DenyAuditTampering"), ("org/rcp-1.json", "DenyServicesForOthers"),
+    ("org/rcp-1.json", "DenyPrincipalsOutsidePerimeter"), ("org/rcp-1.json", "DenyOutsideNetworksKeys"),
+]
+
+
+def _compare_without(path, *sids):
+    a = example_all()[path]
+    deployed = a.document
+    for sid in sids:
+        deployed = drop(deployed, sid)
+    return a, compare(deployed, a.document, a.kind, a.target, a.account, extra=model_probes(example_questions(), a))
+
+
+@pytest.mark.parametrize("path, sid", FORMERLY_MISSED)
+def test_removed_statement_is_drift_with_a_counterexample(path, sid):
+    a, found = _compare_without(path, sid)
+    hits = [d for d in found if sid in d.sids]
+    assert hits, found
+    d = hits[0]
+    removed_allow = next(s for s in a.document.statements if s.sid == sid).effect == "Allow"
+    assert d.direction in ((MISSING,) if removed_allow else (EXTRA, WEAKENED))
+    if not removed_allow:  # the request: the spec denies it by the removed statement, the deployed policy not
+        assert not d.compiled.allowed and sid in [s.sid for s in d.compiled.statements]
+        assert d.deployed.allowed or d.direction == WEAKENED
+    assert d.probe.action and d.probe.resource and str(d.probe) in d.message
+
+
+def test_a_deny_an_allow_still_covers_is_a_weakened_deny():
+    # The evaluator's Allow carries the endpoint condition itself: without the Deny
+    # nothing more is allowed today, but the defence in depth is gone.
+    a, found = _compare_without("s3/weights.json", "DenyEvaluatorOutsideGrant")
+    (d,) = [d for d in found if "DenyEvaluatorOutsideGrant" in d.sids]
+    assert d.direction == WEAKENED and "defence in depth" in d.message
+    assert dict(d.probe.context).get("aws:sourcevpce") != "vpce-0f9e8d7c6b5a43211"
+    assert d.probe.principal == "arn:aws:iam::444455556666:role/model-evaluator"
+
+
+ENCRYPTION_DENIES = ("DenyNonKmsEncryption", "DenyOtherKmsKeys", "DenyKmsWithoutKeyId", "DenyCustomerProvidedKeys")
+
+
+@pytest.mark.parametrize("sid", ENCRYPTION_DENIES)
+def test_encryption_denies_drift_where_someone_writes(sid):
+    a, found = _compare_without("s3/weights.json", sid)
+    d = next(d for d in found if sid in d.sids)
+    assert d.direction == EXTRA and d.probe.action == "s3:PutObject"
+    assert d.probe.principal == "arn:aws:iam::111122223333:role/llm-trainer"
+
+
+@pytest.mark.parametrize("sid", ENCRYPTION_DENIES)
+def test_encryption_denies_where_nobody_writes_are_covered_by_the_ungranted_actions_deny(sid):
+    # Nobody may write finetune_data: DenyUngrantedObjectActions denies s3:PutObject to
+    # everyone, so the encryption Deny alone decides nothing (in sync by meaning) ...
+    assert _compare_without("s3/finetune_data.json", sid)[1] == []
+    # ... and is reported as soon as it is the one standing between a writer and the bucket.
+    _, found = _compare_without("s3/finetune_data.json", sid, "DenyUngrantedObjectActions")
+    assert any(sid in d.sids and d.probe.action == "s3:PutObject" for d in found), found
+
+
+def test_edge_questions_are_deterministic_and_cover_every_grant():
+    qs = example_questions()
+    sources, _ = read_sources([str(EXAMPLE)])
+    model = compile_sources(sources).model
+    assert list(qs) == questions(model)
+    principals = {q.principal for q in qs}
+    assert {p.arn for p in model.principals.values()} <= principals and None in principals
+    assert any(q.context.get("aws:SourceVpce") == "vpce-0ffffffffffffffff" for q in qs)
+    assert any(q.context.get("aws:CurrentTime") == "2027-06-29T23:59:59Z" for q in qs)
+
+
+def _covered_by_another_deny(st, doc) -> bool:
+    """Syntactically redundant: another Deny of everyone with at least its actions and
+    resources and only some of its conditions denies everything `st` denies."""
+    import fnmatch
+
+    conds = {(c.operator, c.key.lower(), tuple(sorted(c.values))) for c in st.conditions}
+    for other in doc.statements:
+        if other is st or other.effect != "Deny" or other.not_actions or other.not_resources:
+            continue
+        if not (other.principal is not None and other.principal.wildcard):
+            continue
+        if not all(any(fnmatch.fnmatchcase(a.lower(), o.lower()) for o in other.actions) for a in st.actions):
+            continue
+        if not all(any(fnmatch.fnmatchcase(r, o) for o in other.resources) for r in st.resources):
+            continue
+        if {(c.operator, c.key.lower(), tuple(sorted(c.values))) for c in other.conditions} <= conds:
+            return True
+    return False
+
+
+@pytest.mark.property
+@settings(max_examples=min(EXAMPLES, 10), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=specs(max_grants=3), rnd=st.randoms(use_true_random=False))
+def test_generated_deployments_with_edge_requests_never_drift_when_reordered(spec, rnd):
+    # The spec's edge requests are only requests: a policy is in sync with itself
+    # reordered, and each removed grant-specific Deny is found, for any spec.
+    compiled = _compiled_generated(spec)
+    arts = [a for a in compiled.artifacts if a.document is not None]
+    narrowed = [a for a in arts if any((s.sid or "").endswith("OutsideGrant") for s in a.document.statements)]
+    a = rnd.choice(narrowed or arts)
+    extra = model_probes(questions(compiled.model), a)
+    assert compare(_reformatted(a.document, rnd), a.document, a.kind, a.target, a.account, extra=extra) == []
+    outside = [s.sid for s in a.document.statements if s.sid and s.sid.endswith("OutsideGrant")
+               and not _covered_by_another_deny(s, a.document)]
+    if outside:
+        sid = rnd.choice(outside)
+        found = compare(drop(a.document, sid), a.document, a.kind, a.target, a.account, extra=extra)
+        assert any(sid in d.sids for d in found), sid
+    event("removed a grant-specific Deny" if outside else "no grant-specific Deny no other Deny covers")
+
+
+def test_a_removed_deny_reported_as_extra_access_is_not_also_a_weakened_deny():
+    for path in ("s3/weights.json", "ecr/serving.json"):
+        _, found = _compare_without(path, "DenyOutsideNetworks")
+        assert any(d.direction == EXTRA and "DenyOutsideNetworks" in d.sids for d in found)
+        assert not any(d.direction == WEAKENED and set(d.sids) <= {"DenyOutsideNetworks"} for d in found), found

@@ -18,6 +18,7 @@ boto3 = pytest.importorskip("boto3")
 
 import live_fixtures as L  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
+from botocore.stub import ANY  # noqa: E402
 
 from slpc.compiler.pipeline import compile_text  # noqa: E402
 from slpc.verify.live import command  # noqa: E402
@@ -53,11 +54,12 @@ def live(server):
 
 
 class Recorder:
-    """Every operation the validate session issues."""
+    """Every operation the validate session (or one client) issues."""
 
-    def __init__(self, session):
+    def __init__(self, session_or_client):
         self.ops: list[str] = []
-        session.events.register("before-call", self)
+        events = getattr(session_or_client, "events", None) or session_or_client.meta.events
+        events.register("before-parameter-build", self)  # also seen when a Stubber answers
 
     def __call__(self, model, **_):
         self.ops.append(model.name)
@@ -107,7 +109,9 @@ def test_freshly_applied_deployment_is_in_sync(live):
     kinds = {a.kind for a in live.artifacts if a.path in rep.checked}
     assert kinds >= {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "iam-identity-policy",
                      "vpc-endpoint-policy", "s3-versioning", "s3-object-lock", "s3-bucket-encryption",
-                     "s3-public-access-block", "s3-ownership-controls"}
+                     "s3-public-access-block", "s3-ownership-controls", "apigateway-resource-policy", "scp", "rcp",
+                     "cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature"}
+    assert rep.skipped == [] and sorted(rep.checked) == sorted(a.path for a in live.artifacts)
 
 
 def test_reordered_and_reformatted_policy_is_in_sync(live):
@@ -127,7 +131,8 @@ def test_validate_is_strictly_read_only(live):
     validate(live, session)
     assert rec.ops, "the recorder saw nothing"
     assert {"GetBucketPolicy", "GetKeyPolicy", "GetRepositoryPolicy", "GetRolePolicy",
-            "DescribeVpcEndpoints", "GetBucketVersioning"} <= set(rec.ops)
+            "DescribeVpcEndpoints", "GetBucketVersioning", "GetRestApi", "DescribeTrails", "GetEventSelectors",
+            "DescribeRule", "ListDetectors", "GetDetector", "ListPolicies", "DescribePolicy"} <= set(rec.ops)
     assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
 
 
@@ -369,17 +374,31 @@ def test_command_spec_that_does_not_compile_exit_2(live, tmp_path):
     assert "does not compile" in err.getvalue()
 
 
-def _stubbed_analyzer(lv, answer):
+def _stubbed_analyzer(lv, answer, custom=None, deployed=True):
+    """An Access Analyzer client answering ValidatePolicy with `answer(artifact)`,
+    then every custom check (CheckNoPublicAccess, CheckNoNewAccess) with `custom`
+    (default PASS), in the order slpc validate calls them; the checks of deployed
+    policies only when the drift check runs (`deployed`)."""
     from botocore.stub import Stubber
+
+    from slpc.verify.live.analyzer import NO_NEW_ACCESS_KINDS, PUBLIC_TYPES
 
     c = L.session().client("accessanalyzer", region_name=L.REGION)
     stub = Stubber(c)
-    for a in lv.artifacts:
-        if a.document is not None and a.kind not in ("scp", "rcp"):
-            stub.add_response("validate_policy", answer(a))
-        elif a.document is not None:
-            stub.add_response("validate_policy", {"findings": []})
+    policies = [a for a in lv.artifacts if a.document is not None]
+    for a in policies:
+        stub.add_response("validate_policy", answer(a) if a.kind not in ("scp", "rcp") else {"findings": []})
+    passed = {"result": "PASS", "message": "ok", "reasons": []}
+    for a in policies:
+        if a.kind in PUBLIC_TYPES:
+            for _side in ("compiled", "deployed")[:2 if deployed else 1]:
+                stub.add_response("check_no_public_access", (custom or {}).get(("public", a.path), passed),
+                                  {"policyDocument": ANY, "resourceType": PUBLIC_TYPES[a.kind]})
+        if a.kind in NO_NEW_ACCESS_KINDS and deployed:
+            stub.add_response("check_no_new_access", (custom or {}).get(("new", a.path), passed),
+                              {"existingPolicyDocument": a.text, "newPolicyDocument": ANY, "policyType": ANY})
     stub.activate()
+    c.stub = stub
     return c
 
 
@@ -395,7 +414,7 @@ def test_command_merges_access_analyzer_findings(live, spec_file):
     assert {f["source"] for f in doc["findings"]} == {"access-analyzer"}
     error = {"findings": [{"findingDetails": "bad", "findingType": "ERROR", "issueCode": "INVALID_ACTION",
                            "learnMoreLink": "https://x", "locations": []}]}
-    c = _stubbed_analyzer(live, lambda a: error if a.path == "s3/weights.json" else {"findings": []})
+    c = _stubbed_analyzer(live, lambda a: error if a.path == "s3/weights.json" else {"findings": []}, deployed=False)
     out = io.StringIO()
     code = command.run(args(live, spec=spec_file, checks="analyzer"), out, io.StringIO(),
                        session=L.session(), analyzer_client=c)
@@ -513,6 +532,261 @@ def test_importing_the_command_does_not_import_boto3():
     import sys
 
     code = ("import sys; import slpc.verify.live, slpc.verify.live.command, slpc.verify.live.compare, "
-            "slpc.verify.live.validate, slpc.verify.live.analyzer; "
+            "slpc.verify.live.validate, slpc.verify.live.analyzer, slpc.verify.live.offline, slpc.verify.live.audit, "
+            "slpc.verify.edges; "
             "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------- #
+# API Gateway, CloudTrail, EventBridge, GuardDuty, Organizations
+
+
+def test_api_policy_without_perimeter_deny_and_deleted(live):
+    a = next(a for a in live.artifacts if a.kind == "apigateway-resource-policy")
+    api_id = a.target.rsplit("/", 1)[1]
+    doc = json.loads(a.text)
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyOutsideNetworks"]
+    ag = live.client("apigateway")
+    ag.update_rest_api(restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy",
+                                                            "value": json.dumps(doc)}])
+    found = drifts(validate(live), a.path)
+    assert any(f.kind == "drift" and "DenyOutsideNetworks" in f.sids and f.request["action"].startswith("execute-api:")
+               for f in found), found
+    ag.update_rest_api(restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy", "value": ""}])
+    found = drifts(validate(live), a.path)
+    assert any(f.kind == "missing" and "no resource policy" in f.message for f in found), found
+
+
+def test_api_policy_as_the_real_api_returns_it_escaped_is_in_sync(live):
+    a = next(a for a in live.artifacts if a.kind == "apigateway-resource-policy")
+    escaped = json.dumps(json.loads(a.text), separators=(",", ":")).replace('"', '\\"').replace("/", "\\/")
+    session = L.session()
+    session.events.register("before-call.api-gateway.GetRestApi", _respond(
+        200, {"id": a.target.rsplit("/", 1)[1], "name": "chat", "policy": escaped}))
+    rep = validate(live, session)
+    assert a.path in rep.checked and drifts(rep, a.path) == []
+
+
+def test_trail_without_the_data_selector_is_drift_and_basic_selectors_count(live):
+    ct = live.client("cloudtrail")
+    sel = art(live, "audit/cloudtrail-event-selectors.json").settings["AdvancedEventSelectors"]
+    management = [s for s in sel if "management" in s["Name"]]
+    ct.put_event_selectors(TrailName=L.TRAIL, AdvancedEventSelectors=management)
+    (f,) = drifts(validate(live), "audit/cloudtrail-event-selectors.json")
+    data = next(s["Name"] for s in sel if s not in management)
+    assert f.kind == "drift" and repr(data) in f.message and L.TRAIL in f.message
+    # the same events selected with basic selectors: in sync
+    ct.put_event_selectors(TrailName=L.TRAIL, EventSelectors=[{
+        "ReadWriteType": "All", "IncludeManagementEvents": True,
+        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::live-llm-weights/"]}]}])
+    assert drifts(validate(live), "audit/cloudtrail-event-selectors.json") == []
+    ct.put_event_selectors(TrailName=L.TRAIL, EventSelectors=[{"ReadWriteType": "WriteOnly",
+                                                               "IncludeManagementEvents": True}])
+    (f,) = drifts(validate(live), "audit/cloudtrail-event-selectors.json")
+    assert "management" not in f.message and repr(data) in f.message
+
+
+def test_eventbridge_rule_narrowed_disabled_and_deleted(live):
+    a = next(a for a in live.artifacts if a.path == "audit/eventbridge-data-weights.json")
+    pattern = json.loads(json.dumps(a.settings["EventPattern"]))
+    dropped = pattern["detail"]["$or"][0]["eventName"].pop()
+    pattern["detail"]["eventSource"].append("kms.amazonaws.com")
+    ev = live.client("events")
+    ev.put_rule(Name=a.settings["Name"], EventPattern=json.dumps(pattern), State="DISABLED")
+    found = [f.message for f in drifts(validate(live), a.path)]
+    assert any("State is DISABLED, the spec says ENABLED" in m for m in found), found
+    assert any(m.startswith("eventbridge-rule: EventPattern.detail.$or lacks") and dropped in m for m in found), found
+    assert any("EventPattern.detail.eventSource has extra \"kms.amazonaws.com\"" in m for m in found), found
+    ev.delete_rule(Name=a.settings["Name"])
+    (f,) = drifts(validate(live), a.path)
+    assert f.kind == "missing" and "no such EventBridge rule" in f.message
+
+
+def test_guardduty_feature_disabled_and_no_detector(live):
+    gd = live.client("guardduty")
+    (det,) = gd.list_detectors()["DetectorIds"]
+    gd.update_detector(DetectorId=det, Features=[{"Name": "S3_DATA_EVENTS", "Status": "DISABLED"}])
+    path = f"audit/guardduty-{L.REGION}.json"
+    (f,) = drifts(validate(live), path)
+    assert f.kind == "drift" and "S3_DATA_EVENTS is DISABLED, the spec says ENABLED" in f.message
+    gd.delete_detector(DetectorId=det)
+    (f,) = drifts(validate(live), path)
+    assert f.kind == "missing" and "no GuardDuty detector" in f.message
+
+
+def test_scp_without_a_statement_is_drift_and_org_policies_elsewhere_do_not_matter(live):
+    org = live.client("organizations")
+    scp = art(live, "org/scp-1.json")
+    doc = json.loads(scp.text)
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyAuditTampering"]
+    (pid,) = [p["Id"] for p in org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+              if p["Name"] == "slpc-live-scp-1"]
+    org.update_policy(PolicyId=pid, Content=json.dumps(doc))
+    # another customer guardrail that denies more is not slpc's drift
+    org.create_policy(Name="other-team", Description="x", Type="SERVICE_CONTROL_POLICY", Content=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "ec2:*", "Resource": "*"}]}))
+    found = drifts(validate(live), "org/scp-1.json")
+    assert found and all(f.code == "extra-access" for f in found)
+    assert any("DenyAuditTampering" in f.sids and f.request["action"].split(":")[0] in ("cloudtrail", "guardduty")
+               for f in found), found
+
+
+@pytest.mark.parametrize("code, words", [
+    ("AWSOrganizationsNotInUseException", "cannot verify: AWS Organizations is not in use for this account"),
+    ("AccessDeniedException", "cannot verify: needs organizations:ListPolicies"),
+])
+def test_organizations_unreadable_is_cannot_verify(live, code, words):
+    session = L.session()
+    session.events.register("before-call.organizations.ListPolicies", _respond(
+        400, {"Error": {"Code": code, "Message": "x"}}))
+    rep = validate(live, session)
+    found = [f for f in rep.findings if f.artifact.startswith("org/")]
+    assert {f.artifact for f in found} == {"org/scp-1.json", "org/rcp-1.json"}
+    assert all(f.kind == "cannot-verify" and f.message == words for f in found)
+    assert "s3/weights.json" in rep.checked
+
+
+# --------------------------------------------------------------------------- #
+# Access Analyzer custom checks, --scan-roles, progress
+
+
+FAIL_PUBLIC = {"result": "FAIL", "message": "public", "reasons": [
+    {"description": "Public access granted in the following statement", "statementIndex": 3,
+     "statementId": "Wide"}]}
+FAIL_NEW = {"result": "FAIL", "message": "new access", "reasons": [
+    {"description": "New access in the statement", "statementIndex": 0, "statementId": "Extra"}]}
+
+
+def test_custom_checks_fail_are_findings_with_the_reasons(live, spec_file):
+    c = _stubbed_analyzer(live, lambda a: {"findings": []},
+                          custom={("public", "s3/weights.json"): FAIL_PUBLIC, ("new", "kms/model_key.json"): FAIL_NEW})
+    rec = Recorder(c)
+    out = io.StringIO()
+    code = command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), out, io.StringIO(),
+                       session=L.session(), analyzer_client=c)
+    c.stub.assert_no_pending_responses()
+    assert set(rec.ops) == {"ValidatePolicy", "CheckNoPublicAccess", "CheckNoNewAccess"}
+    doc = json.loads(out.getvalue())
+    assert code == 1 and doc["in_sync"] is False
+    by_code = {}
+    for f in doc["findings"]:
+        by_code.setdefault(f["code"], []).append(f)
+    assert [f["message"] for f in by_code["CheckNoPublicAccess"]] == [
+        "the compiled policy grants public access: Public access granted in the following statement (Wide)",
+        "the deployed policy grants public access: Public access granted in the following statement (Wide)"]
+    (new,) = by_code["CheckNoNewAccess"]
+    assert (new["artifact"], new["kind"], new["source"], new["severity"], new["sids"]) == (
+        "kms/model_key.json", "drift", "access-analyzer", "error", ["Extra"])
+    status = {r["artifact"]: r["status"] for r in doc["resources"]}
+    assert status["kms/model_key.json"] == "drift" and status["s3/weights.json"] == "findings"
+    assert status["s3/finetune_data.json"] == "in-sync"
+
+
+def test_custom_checks_send_the_deployed_policy(live, spec_file):
+    # drift on the bucket: CheckNoNewAccess receives the deployed text, compiled as existing
+    doc = policy(live, "s3/weights.json")
+    doc["Statement"] = [s for s in doc["Statement"] if s.get("Sid") != "DenyOutsideNetworks"]
+    put_bucket_policy(live, "live-llm-weights", doc)
+    c = _stubbed_analyzer(live, lambda a: {"findings": []})
+    sent = []
+    c.meta.events.register("before-parameter-build.accessanalyzer.CheckNoNewAccess",
+                           lambda params, **_: sent.append(params))
+    command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), io.StringIO(), io.StringIO(),
+                session=L.session(), analyzer_client=c)
+    weights = next(p for p in sent if p["existingPolicyDocument"] == art(live, "s3/weights.json").text)
+    assert "DenyOutsideNetworks" not in weights["newPolicyDocument"]
+    assert json.loads(weights["newPolicyDocument"])["Statement"]
+
+
+def test_scan_roles_counts_announces_chunks_and_reports(live, spec_file):
+    from botocore.stub import Stubber
+
+    from slpc.verify.live import analyzer
+
+    iam = live.client("iam")
+    for name in ("ci-other", "data-scientist"):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=L.TRUST)
+    wide = iam.create_policy(PolicyName="wide", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))["Policy"]["Arn"]
+    for name in ("ci-other", "data-scientist"):
+        iam.attach_role_policy(RoleName=name, PolicyArn=wide)  # one managed policy, checked once
+    iam.put_role_policy(RoleName="data-scientist", PolicyName="notes", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))
+    model = compile_text(live.spec, "live.slp").model
+    access = analyzer.data_access(model)
+    c = L.session().client("accessanalyzer", region_name=L.REGION)
+    stub = Stubber(c)
+    failing = {"result": "FAIL", "message": "granted", "reasons": [
+        {"description": "One of the listed actions or resources in the statement is granted", "statementIndex": 0}]}
+    for _policy in ("managed wide", "inline notes"):
+        for actions, resources in access:
+            stub.add_response("check_access_not_granted",
+                              failing if _policy == "managed wide" and actions[0].startswith("s3:") else
+                              {"result": "PASS", "message": "ok", "reasons": []},
+                              {"policyDocument": ANY, "policyType": "IDENTITY_POLICY",
+                               "access": [{"actions": actions, "resources": resources}]})
+    stub.activate()
+    session = L.session()
+    rec, rec_aa = Recorder(session), Recorder(c)
+    a = args(live, fmt="json", spec=spec_file, checks="drift")
+    a.scan_roles = True
+    out, err = io.StringIO(), io.StringIO()
+    code = command.run(a, out, err, session=session, analyzer_client=c)
+    stub.assert_no_pending_responses()
+    calls = 2 * len(access)
+    assert f"--scan-roles makes {calls} Access Analyzer CheckAccessNotGranted call(s)" in err.getvalue()
+    assert "AWS charges each call" in err.getvalue()
+    found = [f for f in json.loads(out.getvalue())["findings"] if f["code"] == "CheckAccessNotGranted"]
+    assert code == 1 and [f["resource"] for f in found] == ["arn:aws:iam::123456789012:role/ci-other"]
+    assert found[0]["artifact"] == "iam/123456789012/ci-other"
+    assert found[0]["message"].startswith("role not in the spec: managed arn:aws:iam::123456789012:policy/wide grants")
+    assert "ListRoles" in rec.ops and [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
+    assert set(rec_aa.ops) == {"CheckAccessNotGranted"}
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_line_only_when_stderr_is_a_terminal(live, spec_file):
+    n = len(live.artifacts)
+    err = _Terminal()
+    assert command.run(args(live, spec=spec_file), io.StringIO(), err, session=L.session()) == 0
+    assert err.getvalue().endswith(f"\rslpc validate: {n}/{n} artifacts read\n")
+    assert err.getvalue().count("\r") == n
+    err = io.StringIO()
+    assert command.run(args(live, spec=spec_file), io.StringIO(), err, session=L.session()) == 0
+    assert err.getvalue() == ""
+
+
+def test_concurrent_reads_report_in_artifact_order(live):
+    # drift in several resources: the findings come in artifact order, run after run
+    live.client("s3").delete_bucket_policy(Bucket="live-llm-finetune")
+    live.client("s3").delete_public_access_block(Bucket="live-llm-weights")
+    live.client("iam").delete_role_policy(RoleName="llm-trainer", PolicyName="slpc")
+    order = [a.path for a in live.artifacts]
+    runs = [[(f.artifact, f.code, f.message) for f in validate(live).findings] for _ in range(2)]
+    assert runs[0] == runs[1]
+    paths = [p for p, _c, _m in runs[0]]
+    assert paths == sorted(paths, key=order.index) and len(set(paths)) == 3
+
+
+def test_scan_roles_access_denied_on_list_roles_is_a_finding(live, spec_file):
+    from botocore.stub import Stubber
+
+    session = L.session()
+    session.events.register("before-call.iam.ListRoles", _respond(
+        403, {"Error": {"Code": "AccessDenied", "Message": "no"}}))
+    c = L.session().client("accessanalyzer", region_name=L.REGION)
+    stub = Stubber(c)
+    stub.activate()
+    a = args(live, fmt="json", spec=spec_file, checks="drift")
+    a.scan_roles = True
+    out, err = io.StringIO(), io.StringIO()
+    assert command.run(a, out, err, session=session, analyzer_client=c) == 1
+    (f,) = json.loads(out.getvalue())["findings"]
+    assert (f["artifact"], f["kind"], f["message"]) == (
+        f"iam/{L.ACCOUNT}", "cannot-verify", "cannot verify: needs iam:ListRoles")
+    assert "makes 0 Access Analyzer CheckAccessNotGranted call(s)" in err.getvalue()

@@ -16,17 +16,18 @@ from typing import TextIO
 
 from slpc.dsl import sarif as sarif_log
 
-from .findings import Finding, Report
+from .findings import Finding, Report, merge_policy_findings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-CHECKS = ("drift", "analyzer")
-JSON_VERSION = 1
+CHECKS = ("drift", "analyzer", "lint")
+JSON_VERSION = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Check the live AWS account against the spec: deployed policies and bucket settings "
-                          "compared with the compiled ones by meaning, and IAM Access Analyzer ValidatePolicy "
-                          "on every compiled policy. Read-only (see docs/validate.md).")
+    parser.description = ("Check the live AWS account against the spec: deployed policies and settings "
+                          "compared with the compiled ones by meaning, IAM Access Analyzer (ValidatePolicy, "
+                          "custom checks) and slpc's offline validator on every policy. Read-only "
+                          "(see docs/validate.md).")
     parser.add_argument("files", nargs="+", metavar="SPEC", help="spec files of one deployment; - reads stdin")
     parser.add_argument("--profile", help="AWS profile to use (default: the standard credential chain)")
     parser.add_argument("--account-profile", action="append", default=[], metavar="ACCOUNT=PROFILE",
@@ -37,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     parser.add_argument("--checks", default=",".join(CHECKS),
                         help=f"comma-separated checks to run: {','.join(CHECKS)} (default: all)")
+    parser.add_argument("--scan-roles", action="store_true",
+                        help="also run Access Analyzer CheckAccessNotGranted on every role of the account that "
+                             "the spec does not name, against the data actions on its assets (charged per call "
+                             "by AWS; the number of calls is printed first)")
 
 
 def parse_account_profiles(values) -> dict[str, str]:
@@ -94,9 +99,14 @@ def _account_fetchers(profiles: dict[str, str], sessions: dict, region, endpoint
     return out
 
 
-def to_json(report: Report) -> dict:
+def to_json(report: Report, artifacts=()) -> dict:
+    """The stable shape `slpc report --validation` reads (docs/validate.md)."""
     return {"version": JSON_VERSION, "in_sync": report.clean,
+            "resources": [{"artifact": a.path, "kind": a.kind, "resource": a.target, "account": a.account,
+                           "status": report.status(a.path)} for a in artifacts],
             "findings": [f.to_json() for f in report.findings],
+            "counterexamples": [{"artifact": f.artifact, "resource": f.target, "code": f.code, "sids": list(f.sids),
+                                 "request": f.request} for f in report.findings if f.request is not None],
             "checked": sorted(report.checked),
             "skipped": [{"artifact": p, "reason": r} for p, r in report.skipped]}
 
@@ -105,7 +115,7 @@ def text(report: Report) -> str:
     lines = []
     for f in report.findings:
         sid = f" [{', '.join(f.sids)}]" if f.sids else ""
-        lines.append(f"{f.artifact}: {f.level} {f.code} ({f.source}){sid}: {f.message}")
+        lines.append(f"{f.artifact}: {f.level} {f.code} ({', '.join((f.source,) + f.also)}){sid}: {f.message}")
     for p, r in report.skipped:
         lines.append(f"{p}: skipped: {r}")
     n_err = sum(1 for f in report.findings if f.level != "note")
@@ -125,18 +135,66 @@ def sarif(report: Report) -> dict:
     index = {c: i for i, c in enumerate(codes)}
     results = [sarif_log.result(f.code or f.kind, index[f.code or f.kind], f.level, f.message, f.artifact,
                                 logical=f.target,
-                                properties={"kind": f.kind, "source": f.source, "sids": list(f.sids),
+                                properties={"kind": f.kind, "source": f.source, "sources": [f.source, *f.also],
+                                            "sids": list(f.sids),
                                             **({"request": f.request} if f.request else {})})
                for f in report.findings]
     return sarif_log.log("slpc validate", __version__, rules, results)
 
 
+class Progress:
+    """`done/total` on one rewritten stderr line, only when stderr is a terminal."""
+
+    def __init__(self, err: TextIO):
+        self.err = err
+
+    def __call__(self, done: int, total: int) -> None:
+        self.err.write(f"\rslpc validate: {done}/{total} artifacts read" + ("\n" if done == total else ""))
+        self.err.flush()
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _other_role_policies(fetchers: dict, skip: set[str]) -> tuple[list[tuple[str, str, str]], list[Finding]]:
+    """(role ARN, label, policy text) of every role not in `skip` in each account, a
+    managed policy once; roles or accounts that cannot be read are findings."""
+    from .findings import CANNOT_VERIFY, SOURCE_ANALYZER
+
+    out, problems, seen = [], [], set()
+    for account, f in sorted(fetchers.items()):
+        roles = f.roles()
+        if roles.value is None:
+            problems.append(Finding(CANNOT_VERIFY, f"iam/{account}", account, roles.problem or "cannot list roles",
+                                    source=SOURCE_ANALYZER, code="cannot-verify"))
+            continue
+        for arn in roles.value:
+            if arn in skip:
+                continue
+            read = f.role_policies(arn)
+            if read.value is None:
+                problems.append(Finding(CANNOT_VERIFY, f"iam/{account}/{arn.rsplit('/', 1)[1]}", arn,
+                                        f"role not in the spec: {read.problem or read.missing}",
+                                        source=SOURCE_ANALYZER, code="cannot-verify"))
+                continue
+            for label, doc in read.value:
+                if label.startswith("managed ") and label in seen:
+                    continue
+                seen.add(label)
+                out.append((arn, label, json.dumps(doc, sort_keys=True)))
+    return out, problems
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None, *,
-        session=None, analyzer_client=None, sessions: dict | None = None) -> int:
-    """`session` (a boto3 Session), `sessions` ({account id: boto3 Session}) and
-    `analyzer_client` are for tests; normally they come from --profile,
-    --account-profile, --region and --endpoint-url. An injected session for an
-    account takes the place of that account's --account-profile."""
+        session=None, analyzer_client=None, sessions: dict | None = None, tty: bool | None = None) -> int:
+    """`session` (a boto3 Session), `sessions` ({account id: boto3 Session}),
+    `analyzer_client` and `tty` (is stderr a terminal) are for tests; normally they
+    come from --profile, --account-profile, --region, --endpoint-url and stderr. An
+    injected session for an account takes the place of that account's --account-profile."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         account_profiles = parse_account_profiles(getattr(args, "account_profile", None))
@@ -164,26 +222,47 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     regions = compiled.model.deployment.regions if compiled.model is not None else ()
     region = args.region or (regions[0] if regions else None)
     report = Report()
+    tty = _is_tty(err) if tty is None else tty
     try:
         fetcher = Fetcher(session, region=region, endpoint_url=args.endpoint_url, profile=args.profile)
         account = fetcher.caller_account()
         others = _account_fetchers(account_profiles, sessions or {}, region, args.endpoint_url)
-        if "analyzer" in checks:
-            from . import analyzer
-            client = analyzer_client or fetcher.session.client(
-                "accessanalyzer", region_name=fetcher.region, endpoint_url=args.endpoint_url, config=client_config())
-            report.findings += analyzer.validate(client, compiled.artifacts)
         if "drift" in checks:
             from .validate import Validator
-            sub = Validator(fetcher, account, others).run(compiled.artifacts)
+            sub = Validator(fetcher, account, others, model=compiled.model).run(
+                compiled.artifacts, progress=Progress(err) if tty else None)
             report.findings += sub.findings
             report.checked += sub.checked
             report.skipped += sub.skipped
+            report.deployed = sub.deployed
+        policy_findings: list[Finding] = []
+        if "analyzer" in checks or getattr(args, "scan_roles", False):
+            from . import analyzer
+            client = analyzer_client or fetcher.session.client(
+                "accessanalyzer", region_name=fetcher.region, endpoint_url=args.endpoint_url, config=client_config())
+        if "analyzer" in checks:
+            policy_findings += analyzer.validate(client, compiled.artifacts)
+        if "lint" in checks:
+            from .offline import lint_findings
+            policy_findings = merge_policy_findings(policy_findings, lint_findings(compiled.artifacts))
+        report.findings += policy_findings
+        if "analyzer" in checks:
+            report.findings += analyzer.custom_checks(client, compiled.artifacts, report.deployed)
+        if getattr(args, "scan_roles", False):
+            fetchers = {account: fetcher, **others}
+            spec_roles = {p.arn for p in compiled.model.principals.values()}
+            policies, problems = _other_role_policies(fetchers, spec_roles)
+            report.findings += problems
+
+            def announce(calls: int) -> None:
+                err.write(f"slpc validate: --scan-roles makes {calls} Access Analyzer CheckAccessNotGranted "
+                          f"call(s) for {len(policies)} policies of roles not in the spec; AWS charges each call\n")
+            report.findings += analyzer.scan_roles(client, policies, analyzer.data_access(compiled.model), announce)
     except LiveConfigError as exc:
         err.write(f"slpc validate: {exc}\n")
         return EXIT_USAGE
     if args.format == "json":
-        out.write(json.dumps(to_json(report), indent=2, sort_keys=True) + "\n")
+        out.write(json.dumps(to_json(report, compiled.artifacts), indent=2, sort_keys=True) + "\n")
     elif args.format == "sarif":
         out.write(json.dumps(sarif(report), indent=2) + "\n")
     else:

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from slpc.targets.document import PolicyDocument, Statement
+from slpc.targets.document import PolicyDocument, Principal, Statement
 from slpc.verify.evaluate import Decision, Evaluator, compile_policy
 from slpc.verify.matching import has_wildcard, wildcard_regex
 from slpc.verify.request import Request
 
 EXTRA, MISSING = "extra-access", "missing-access"
+WEAKENED = "weakened-deny"  # a Deny of the spec is gone, though no Allow uses the gap today
 ABSENT = None
 OUTSIDE_ACCOUNT = "999999999999"
 OUTSIDE_IP = "slpc:outside-ip"  # replaced by an address outside every CIDR of both documents
@@ -48,6 +49,10 @@ _CAP = 6  # values kept per pool (deterministic, evenly spaced)
 RESOURCE_POLICY_KINDS = {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "apigateway-resource-policy"}
 IDENTITY_KIND = "iam-identity-policy"
 ENDPOINT_KIND = "vpc-endpoint-policy"
+ORG_KINDS = {"scp", "rcp"}  # guardrails: evaluated for a `*:*` holder, with AWS's managed allow-all
+_FULL_ACCESS = (Statement("Allow", actions=("*",), resources=("*",), sid="FullAWSAccess"),)
+_OPEN = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",), principal=Principal.any(),
+                                  sid="slpc-probe-open"),))
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class Drift:
 
     @property
     def message(self) -> str:
+        if self.direction == WEAKENED:
+            return (f"deployed policy no longer denies a request the spec denies: {self.probe}; denied by "
+                    f"{_refs(self.compiled)} in the spec (no Allow of the deployed policy grants it today: "
+                    f"defence in depth is lost)")
         if self.direction == EXTRA:
             return (f"deployed policy allows a request the spec does not: {self.probe}; "
                     f"allowed by {_refs(self.deployed)}, compiled: {self.compiled.effect} ({_refs(self.compiled)})")
@@ -94,7 +103,7 @@ class Drift:
 
 
 def _refs(d: Decision) -> str:
-    names = [s.sid or f"statement #{s.index}" for s in d.statements if s.sid != "slpc-probe-star"]
+    names = [s.sid or f"statement #{s.index}" for s in d.statements if not (s.sid or "").startswith("slpc-probe")]
     return ", ".join(names) if names else d.reason
 
 
@@ -237,6 +246,8 @@ def _principals_of(st: Statement) -> list[str | None]:
             else:
                 out.append(instantiate(v))
         out += list(p.values("Service"))
+    if any(c.key.lower() in ("aws:principalisawsservice", "aws:sourceaccount") for c in st.conditions):
+        out += sorted({f"{a.split(':')[0].lower()}.amazonaws.com" for a in st.actions if ":" in a})[:2]
     for c in st.conditions:
         if c.key.lower() == "aws:principalarn":
             out += [instantiate(v) for v in c.values]
@@ -371,7 +382,8 @@ def probes(deployed: PolicyDocument, compiled: PolicyDocument, kind: str, target
                 principals: list[str | None] = [target]
             else:
                 own = _principals_of(st)
-                principals = own if own and None not in own else all_principals
+                # a named principal may be the exception (ArnNotEquals): ask someone else too
+                principals = own + all_principals[-2:] if own and None not in own else all_principals
                 principals = _spread(principals, 12)
             actions = _spread(_actions_of(st, literal), 8)
             resources = _spread(_resources_of(st, target if kind != ENDPOINT_KIND else "*", all_resources), 6)
@@ -402,57 +414,122 @@ class _Side:
             self.policy = compile_policy(doc, "identity", label)
         elif kind == ENDPOINT_KIND:
             self.policy = compile_policy(doc, "endpoint", label)
+        elif kind == "scp":  # deny-only parts under the FullAWSAccess every target keeps attached
+            self.policy = compile_policy(PolicyDocument(doc.statements + _FULL_ACCESS), "scp", label)
+        elif kind == "rcp":  # RCPFullAWSAccess is implicit in the evaluator
+            self.policy = compile_policy(doc, "rcp", label)
         else:
             self.policy = compile_policy(doc, "resource", label)
         self.star = compile_policy(_STAR, "identity", "slpc-probe-star")
         self._ev: dict[bool, Evaluator] = {}
 
     def decide(self, p: Probe, account: str) -> Decision:
-        ev = self._ev.get(p.star)
+        # KMS honours IAM policies only where the key policy delegates to the account:
+        # identity and endpoint policies are asked about keys under such a key policy.
+        kms = p.resource.split(":")[2:3] == ["kms"] and self.kind in (IDENTITY_KIND, ENDPOINT_KIND)
+        key = (p.star, kms, p.principal if kms and self.kind == ENDPOINT_KIND else None)
+        ev = self._ev.get(key)
         if ev is None:
             star = [self.star] if p.star else []
+            delegate = _delegate(account if self.kind == IDENTITY_KIND else (p.principal or ":::::").split(":")[4]) \
+                if kms else None
             if self.kind == IDENTITY_KIND:
-                ev = Evaluator(identity=[self.policy])
+                ev = Evaluator(identity=[self.policy], resource=delegate)
+            elif self.kind in ORG_KINDS:  # everything else allows: only the guardrail decides
+                ev = Evaluator(identity=star, resource=_OPEN,
+                               **({"scps": [self.policy]} if self.kind == "scp" else {"rcps": [self.policy]}))
             elif self.kind == ENDPOINT_KIND:
-                ev = Evaluator(identity=star, endpoint=self.policy, endpoint_id=self.target)
+                ev = Evaluator(identity=star, endpoint=self.policy, endpoint_id=self.target, resource=delegate)
             else:
                 ev = Evaluator(identity=star, resource=self.policy)
-            self._ev[p.star] = ev
-        principal_account = None
-        if self.kind == IDENTITY_KIND:
-            resource_account = account  # the identity policy alone: as if the resource trusted the caller
-        else:
-            resource_account = account
-        req = Request(p.principal, p.action, p.resource, context=dict(p.context),
-                      principal_account=principal_account, resource_account=resource_account)
+            self._ev[key] = ev
+        # An identity policy alone is asked as if the resource trusted the caller; an
+        # endpoint policy for resources of the caller's account (it filters, others decide).
+        owner = p.principal.split(":")[4] if self.kind == ENDPOINT_KIND and (p.principal or "").startswith("arn:") \
+            else account
+        req = Request(p.principal, p.action, p.resource, context=dict(p.context), resource_account=owner)
         return ev.evaluate(req)
+
+
+def _delegate(account: str):
+    """A key policy that lets the account's IAM policies decide (AWS's default key policy)."""
+    return compile_policy(PolicyDocument((Statement("Allow", actions=("kms:*",), resources=("*",),
+                                                    principal=Principal.aws(f"arn:aws:iam::{account}:root"),
+                                                    sid="slpc-probe-key-delegation"),)), "resource", "key policy")
 
 
 def _sids(*decisions: Decision) -> tuple[str, ...]:
     return tuple(dict.fromkeys(s.sid for d in decisions for s in d.statements
-                               if s.sid and s.sid != "slpc-probe-star"))
+                               if s.sid and not s.sid.startswith("slpc-probe")))
+
+
+def model_probes(questions: Sequence, art) -> list[Probe]:
+    """Those of the spec's edge requests (`slpc.verify.edges.questions(model)`) that
+    concern artifact `art`, as probes."""
+
+    def mine(q) -> bool:
+        if art.kind == IDENTITY_KIND:
+            return q.principal == art.target
+        if art.kind == ENDPOINT_KIND:
+            return q.context.get("aws:SourceVpce") == art.target
+        if art.kind == "apigateway-resource-policy":
+            return q.resource.split(":")[0:1] == ["arn"] and f":{art.target.rsplit('/', 1)[1]}/" in q.resource
+        if art.kind in ORG_KINDS:
+            return q.principal is not None and q.star
+        return q.resource == art.target or q.resource.startswith(art.target + "/")
+
+    out = []
+    for q in questions:
+        if mine(q):
+            ctx = tuple(sorted((k.lower(), v) for k, v in q.context.items()))
+            out.append(Probe(q.principal, q.action, q.resource, ctx, q.star))
+    return out
+
+
+def _denies_under_open(doc: PolicyDocument) -> PolicyDocument:
+    return PolicyDocument(tuple(st for st in doc.statements if st.effect == "Deny") + _OPEN.statements)
 
 
 def compare(deployed: PolicyDocument, compiled: PolicyDocument, kind: str, target: str, account: str,
-            limit: int = 5) -> list[Drift]:
+            limit: int = 5, extra: Iterable[Probe] = ()) -> list[Drift]:
     """Drifts of `deployed` from `compiled`, at most `limit` per (direction, statements) group,
-    one counterexample each, in a deterministic order; [] means in sync."""
-    dep = _Side(deployed, kind, target, "deployed")
-    com = _Side(compiled, kind, target, "compiled")
-    groups: dict[tuple, Drift] = {}
-    for p in probes(deployed, compiled, kind, target, account):
-        d, c = dep.decide(p, account), com.decide(p, account)
-        if d.allowed == c.allowed:
-            continue
-        direction = EXTRA if d.allowed else MISSING
-        sids = _sids(d, c)
-        key = (direction, sids)
-        if key not in groups:
-            groups[key] = Drift(direction, p, d, c, sids)
-    drifts = sorted(groups.values(), key=lambda x: (x.direction != EXTRA, x.sids, str(x.probe)))
+    one counterexample each, in a deterministic order; [] means in sync. `extra` adds
+    probes to those derived from the two texts (the spec's edges: `model_probes`).
+
+    Resource policies are compared a second time with only their Deny statements
+    under an allow-everything statement: a Deny that is gone while another
+    statement still happens to cover the gap is a `weakened-deny` drift."""
+    requests = list(dict.fromkeys(probes(deployed, compiled, kind, target, account) + list(extra)))
+    groups = _differences(deployed, compiled, kind, target, account, requests)
+    if kind in RESOURCE_POLICY_KINDS:
+        seen = {sid for direction, sids in groups if direction == EXTRA for sid in sids}
+        weak = _differences(_denies_under_open(deployed), _denies_under_open(compiled), kind, target, account,
+                            requests)
+        for (direction, sids), x in weak.items():
+            if direction == EXTRA and not set(sids) <= seen:  # not already reported as extra access
+                groups[(WEAKENED, sids)] = Drift(WEAKENED, x.probe, x.deployed, x.compiled, sids)
+    order = (EXTRA, WEAKENED, MISSING)
+    drifts = sorted(groups.values(), key=lambda x: (order.index(x.direction), x.sids, str(x.probe)))
     out, per = [], {}
     for x in drifts:
         per[x.direction] = per.get(x.direction, 0) + 1
         if per[x.direction] <= limit:
             out.append(x)
     return out
+
+
+def _differences(deployed: PolicyDocument, compiled: PolicyDocument, kind: str, target: str, account: str,
+                 requests: Sequence[Probe]) -> dict[tuple, Drift]:
+    """The first request of each (direction, deciding statements) group on which the two differ."""
+    dep = _Side(deployed, kind, target, "deployed")
+    com = _Side(compiled, kind, target, "compiled")
+    groups: dict[tuple, Drift] = {}
+    for p in requests:
+        d, c = dep.decide(p, account), com.decide(p, account)
+        if d.allowed == c.allowed:
+            continue
+        direction = EXTRA if d.allowed else MISSING
+        sids = _sids(d, c)
+        if (direction, sids) not in groups:
+            groups[(direction, sids)] = Drift(direction, p, d, c, sids)
+    return groups

@@ -10,6 +10,7 @@ concern the whole run (no credentials, unreachable endpoint, expired token) rais
 from __future__ import annotations
 
 import json
+import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,6 +19,9 @@ ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation
                  "Forbidden", "403"}
 FATAL_CODES = {"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
                "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthFailure", "RequestExpired"}
+# Codes that say why a whole service cannot be read here (not a permission).
+UNREADABLE = {"AWSOrganizationsNotInUseException": "AWS Organizations is not in use for this account"}
+ORG_POLICY_TYPES = {"scp": "SERVICE_CONTROL_POLICY", "rcp": "RESOURCE_CONTROL_POLICY"}
 
 
 class LiveConfigError(Exception):
@@ -47,6 +51,8 @@ def _document(raw: Any) -> Any:
     if isinstance(raw, dict):
         return raw
     text = str(raw)
+    if text.lstrip().startswith('{\\"'):  # API Gateway returns its policy with escaped quotes
+        text = text.replace('\\"', '"').replace("\\/", "/")
     if text.lstrip().startswith("%7B") or text.lstrip().startswith("%7b"):
         text = urllib.parse.unquote(text)
     return json.loads(text)
@@ -66,13 +72,25 @@ class Fetcher:
         self.region = region or self.session.region_name or "us-east-1"
         self.endpoint_url = endpoint_url
         self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()  # sessions are not thread-safe; the clients they make are
+        self._memo: dict[tuple, Read] = {}
 
     def client(self, service: str, region: str | None = None):
         key = (service, region or self.region)
-        if key not in self._clients:
-            self._clients[key] = self.session.client(service, region_name=key[1], endpoint_url=self.endpoint_url,
-                                                     config=client_config())
-        return self._clients[key]
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session.client(service, region_name=key[1],
+                                                         endpoint_url=self.endpoint_url, config=client_config())
+            return self._clients[key]
+
+    def once(self, key: tuple, read: Callable[[], Read]) -> Read:
+        """`read()` done once per key (reads shared by several artifacts: trails, org policies)."""
+        with self._lock:
+            lock = self._memo.setdefault(("lock",) + key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                self._memo[key] = read()
+            return self._memo[key]
 
     # -- one call, classified ------------------------------------------------ #
     def call(self, service: str, op: str, permission: str, missing_codes: dict[str, str],
@@ -86,6 +104,8 @@ class Fetcher:
                 return Read(missing=missing_codes[code])
             if code in ACCESS_DENIED:
                 return Read(problem=f"cannot verify: needs {permission}")
+            if code in UNREADABLE:
+                return Read(problem=f"cannot verify: {UNREADABLE[code]}")
             if code in FATAL_CODES:
                 raise LiveConfigError(f"AWS rejected the credentials ({code}); refresh them and retry") from None
             return Read(problem=f"cannot verify: {service} {op} failed with {code or 'an error'}")
@@ -187,33 +207,21 @@ class Fetcher:
         name = role_arn.rsplit("/", 1)[1]
         missing = {"NoSuchEntity": "no such role"}
         out: list[tuple[str, Any]] = []
-        pages = self.call("iam", "list_role_policies", "iam:ListRolePolicies", missing, RoleName=name)
-        if pages.value is None:
-            return pages
-        names = list(pages.value.get("PolicyNames", []))
-        while pages.value.get("IsTruncated"):
-            pages = self.call("iam", "list_role_policies", "iam:ListRolePolicies", missing, RoleName=name,
-                              Marker=pages.value["Marker"])
-            if pages.value is None:
-                return pages
-            names += pages.value.get("PolicyNames", [])
-        for pname in names:
+        names = self.pages("iam", "list_role_policies", "iam:ListRolePolicies", missing, "PolicyNames", "Marker",
+                           RoleName=name)
+        if names.value is None:
+            return names
+        for pname in names.value:
             r = self.parsed(self.call("iam", "get_role_policy", "iam:GetRolePolicy", missing,
                                       RoleName=name, PolicyName=pname), lambda v: _document(v["PolicyDocument"]))
             if r.value is None:
                 return r
             out.append((f"inline {pname}", r.value))
-        att = self.call("iam", "list_attached_role_policies", "iam:ListAttachedRolePolicies", missing, RoleName=name)
-        if att.value is None:
-            return att
-        attached = list(att.value.get("AttachedPolicies", []))
-        while att.value.get("IsTruncated"):
-            att = self.call("iam", "list_attached_role_policies", "iam:ListAttachedRolePolicies", missing,
-                            RoleName=name, Marker=att.value["Marker"])
-            if att.value is None:
-                return att
-            attached += att.value.get("AttachedPolicies", [])
-        for pol in attached:
+        attached = self.pages("iam", "list_attached_role_policies", "iam:ListAttachedRolePolicies", missing,
+                              "AttachedPolicies", "Marker", RoleName=name)
+        if attached.value is None:
+            return attached
+        for pol in attached.value:
             meta = self.call("iam", "get_policy", "iam:GetPolicy", {"NoSuchEntity": "no such policy"},
                              PolicyArn=pol["PolicyArn"])
             if meta.value is None:
@@ -226,3 +234,91 @@ class Fetcher:
                 return ver
             out.append((f"managed {pol['PolicyArn']}", ver.value))
         return Read(out)
+
+    def roles(self) -> Read:
+        """The ARNs of every role of the account (iam:ListRoles)."""
+        r = self.pages("iam", "list_roles", "iam:ListRoles", {}, "Roles", "Marker")
+        return self.parsed(r, lambda v: sorted(role["Arn"] for role in v))
+
+    def pages(self, service: str, op: str, permission: str, missing: dict[str, str], item: str, token: str,
+              region: str | None = None, **params) -> Read:
+        """Every page of a List/Describe call: the `item` lists concatenated; `token`
+        names the request and response field that carries the next page."""
+        items: list = []
+        while True:
+            r = self.call(service, op, permission, missing, region, **params)
+            if r.value is None:
+                return r
+            items += r.value.get(item) or []
+            if not r.value.get(token):
+                return Read(items)
+            params[token] = r.value[token]
+
+    # -- API Gateway, CloudTrail, EventBridge, GuardDuty, Organizations ----- #
+    def rest_api_policy(self, api_arn: str) -> Read:
+        """The REST API's resource policy (arn:aws:apigateway:REGION::/restapis/ID)."""
+        region, api_id = api_arn.split(":")[3] or None, api_arn.rsplit("/", 1)[1]
+        r = self.call("apigateway", "get_rest_api", "apigateway:GET", {"NotFoundException": "no such REST API"},
+                      region=region, restApiId=api_id)
+        if r.value is not None and not r.value.get("policy"):
+            return Read({}, missing="no resource policy is set")
+        return self.parsed(r, lambda v: _document(v["policy"]))
+
+    def trail_selectors(self, region: str | None = None) -> Read:
+        """[(trail ARN, advanced selectors, basic selectors)] of every trail that logs in `region`."""
+        def read() -> Read:
+            trails = self.call("cloudtrail", "describe_trails", "cloudtrail:DescribeTrails", {}, region)
+            if trails.value is None:
+                return trails
+            out = []
+            for t in trails.value.get("trailList") or []:
+                sel = self.call("cloudtrail", "get_event_selectors", "cloudtrail:GetEventSelectors",
+                                {"TrailNotFoundException": "no such trail"}, t.get("HomeRegion") or region,
+                                TrailName=t["TrailARN"])
+                if sel.value is None:
+                    return sel
+                out.append((t["TrailARN"], sel.value.get("AdvancedEventSelectors") or [],
+                            sel.value.get("EventSelectors") or []))
+            return Read(out)
+        return self.once(("trails", region or self.region), read)
+
+    def event_rule(self, rule_arn: str) -> Read:
+        """An EventBridge rule on the default bus: its pattern (parsed) and state."""
+        region, name = rule_arn.split(":")[3] or None, rule_arn.rsplit("/", 1)[1]
+        r = self.call("events", "describe_rule", "events:DescribeRule",
+                      {"ResourceNotFoundException": "no such EventBridge rule"}, region, Name=name)
+        return self.parsed(r, lambda v: {"EventPattern": json.loads(v.get("EventPattern") or "null"),
+                                         "State": v.get("State")})
+
+    def guardduty_detector(self, region: str) -> Read:
+        """The region's GuardDuty detector (Status, Features), or missing when there is none."""
+        ids = self.pages("guardduty", "list_detectors", "guardduty:ListDetectors", {}, "DetectorIds",
+                         "NextToken", region)
+        if ids.value is None:
+            return ids
+        if not ids.value:
+            return Read(missing="no GuardDuty detector in " + region)
+        r = self.call("guardduty", "get_detector", "guardduty:GetDetector", {}, region, DetectorId=ids.value[0])
+        return self.parsed(r, lambda v: {"Status": v["Status"], "Features": v.get("Features") or []})
+
+    def org_policies(self, kind: str) -> Read:
+        """[(name, document)] of the organization's customer-managed SCPs or RCPs."""
+        def read() -> Read:
+            ptype = ORG_POLICY_TYPES[kind]
+            listed = self.pages("organizations", "list_policies", "organizations:ListPolicies", {}, "Policies",
+                                "NextToken", "us-east-1", Filter=ptype)
+            if listed.value is None:
+                return listed
+            out = []
+            for p in listed.value:
+                if p.get("AwsManaged"):
+                    continue  # FullAWSAccess / RCPFullAWSAccess: allow-all, part of every comparison
+                r = self.parsed(self.call("organizations", "describe_policy", "organizations:DescribePolicy",
+                                          {"PolicyNotFoundException": "no such policy"}, "us-east-1",
+                                          PolicyId=p["Id"]),
+                                lambda v: _document(v["Policy"]["Content"]))
+                if r.value is None:
+                    return r
+                out.append((p.get("Name", p["Id"]), r.value))
+            return Read(out)
+        return self.once(("org", kind), read)

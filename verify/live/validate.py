@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Iterable
 
-from slpc.targets.document import PolicyDocument, PolicyFormatError, Statement, from_json
+from slpc.targets.document import PolicyDocument, PolicyFormatError, Statement, dumps, from_json
+from slpc.verify.edges import questions as edge_questions
 
+from . import audit as A
 from . import compare as C
 from .fetch import Fetcher, Read
 from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report
 
 POLICY_KINDS = {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "vpc-endpoint-policy",
-                "iam-identity-policy"}
+                "iam-identity-policy", "apigateway-resource-policy", "scp", "rcp"}
+AUDIT_KINDS = {"cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature"}
+ORG_KINDS = C.ORG_KINDS
+WORKERS = 6  # small: AWS throttles per account, and botocore retries adaptively
 SETTING_KINDS = set(Fetcher.SETTINGS)
 EMPTY = PolicyDocument(())
 
@@ -57,11 +64,14 @@ def _subset_diff(want: Any, have: Any, path: str) -> list[str]:
 
 class Validator:
     """`fetcher` reads the default credentials' `account`; `others` maps further
-    account ids to the fetcher (session) that reads them (--account-profile)."""
+    account ids to the fetcher (session) that reads them (--account-profile).
+    `model` (the checked spec) adds the spec's own edge requests to the probes."""
 
-    def __init__(self, fetcher: Fetcher, account: str | None = None, others: dict[str, Fetcher] | None = None):
+    def __init__(self, fetcher: Fetcher, account: str | None = None, others: dict[str, Fetcher] | None = None,
+                 model=None):
         self.f = fetcher
         self.account = account
+        self.questions = edge_questions(model) if model is not None else []
         self.fetchers: dict[str, Fetcher] = dict(others or {})
         if account is not None:
             self.fetchers.setdefault(account, fetcher)
@@ -72,92 +82,154 @@ class Validator:
             return self.f  # account unknown: read everything with the one session
         return self.fetchers.get(account) if account is not None else None
 
-    def run(self, artifacts) -> Report:
+    def run(self, artifacts, progress: Callable[[int, int], None] | None = None) -> Report:
+        """Every artifact checked on a small thread pool; the report lists them in
+        artifact order whatever order the reads finish in."""
+        arts = list(artifacts)
+        done = [0]
+        lock = threading.Lock()
+
+        def one(art) -> Report:
+            rep = self._one(art)
+            if progress is not None:
+                with lock:  # one count, one line at a time
+                    done[0] += 1
+                    progress(done[0], len(arts))
+            return rep
+
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            parts = list(pool.map(one, arts))
         rep = Report()
-        default = self.f
-        try:
-            for art in artifacts:
-                if art.kind not in SETTING_KINDS and art.kind not in POLICY_KINDS:
-                    rep.skipped.append((art.path, f"{art.kind}: not checked by this version of slpc validate"))
-                    continue
-                f = self.fetcher_for(art.account)
-                if f is None:
-                    rep.findings.append(Finding(CANNOT_VERIFY, art.path, art.target,
-                                                f"cannot verify: no credentials for account {art.account} "
-                                                f"(add --account-profile {art.account}=PROFILE)",
-                                                code="other-account"))
-                    continue
-                self.f = f
-                if art.kind in SETTING_KINDS:
-                    self._setting(art, rep)
-                else:
-                    self._policy(art, rep)
-        finally:
-            self.f = default
+        for part in parts:
+            rep.findings += part.findings
+            rep.checked += part.checked
+            rep.skipped += part.skipped
+            rep.deployed.update(part.deployed)
+        return rep
+
+    def _one(self, art) -> Report:
+        rep = Report()
+        if art.kind not in SETTING_KINDS | POLICY_KINDS | AUDIT_KINDS:
+            rep.skipped.append((art.path, f"{art.kind}: not checked by this version of slpc validate"))
+            return rep
+        f = self.fetcher_for(art.account)
+        if f is None:
+            rep.findings.append(Finding(CANNOT_VERIFY, art.path, art.target,
+                                        f"cannot verify: no credentials for account {art.account} "
+                                        f"(add --account-profile {art.account}=PROFILE)", code="other-account"))
+        elif art.kind in SETTING_KINDS:
+            self._setting(f, art, rep)
+        elif art.kind in AUDIT_KINDS:
+            self._audit(f, art, rep)
+        else:
+            self._policy(f, art, rep)
         return rep
 
     # -------------------------------------------------------------------- #
-    def _problem(self, art, read: Read, rep: Report) -> bool:
+    @staticmethod
+    def _problem(art, read: Read, rep: Report) -> bool:
         if read.problem:
             rep.findings.append(Finding(CANNOT_VERIFY, art.path, art.target, read.problem, code="cannot-verify"))
             return True
         return False
 
-    def _setting(self, art, rep: Report) -> None:
-        read = self.f.bucket_setting(art.kind, _bucket(art))
+    @staticmethod
+    def _drifts(art, problems: list[str], rep: Report) -> None:
+        for p in problems:
+            rep.findings.append(Finding(DRIFT, art.path, art.target, f"{art.kind}: {p}", code=art.kind))
+        if not problems:
+            rep.checked.append(art.path)
+
+    def _setting(self, f: Fetcher, art, rep: Report) -> None:
+        read = f.bucket_setting(art.kind, _bucket(art))
         if self._problem(art, read, rep):
             return
         key = Fetcher.SETTINGS[art.kind][3]
-        want = art.settings.get(key, {})
         if read.missing:
             rep.findings.append(Finding(MISSING, art.path, art.target,
                                         f"{art.kind}: {read.missing} on bucket {_bucket(art)}", code=art.kind))
             return
-        problems = _subset_diff(want, read.value, key)
-        if problems:
-            for p in problems:
-                rep.findings.append(Finding(DRIFT, art.path, art.target, f"{art.kind}: {p}", code=art.kind))
+        self._drifts(art, _subset_diff(art.settings.get(key, {}), read.value, key), rep)
+
+    def _audit(self, f: Fetcher, art, rep: Report) -> None:
+        region = art.target if art.kind == "guardduty-feature" else None
+        read = {"cloudtrail-event-selectors": lambda: f.trail_selectors(),
+                "eventbridge-rule": lambda: f.event_rule(art.target),
+                "guardduty-feature": lambda: f.guardduty_detector(region)}[art.kind]()
+        if self._problem(art, read, rep):
+            return
+        if read.missing:
+            rep.findings.append(Finding(MISSING, art.path, art.target, f"{art.kind}: {read.missing}",
+                                        code=art.kind))
+            return
+        if art.kind == "cloudtrail-event-selectors":
+            if not read.value:
+                rep.findings.append(Finding(MISSING, art.path, art.target, f"{art.kind}: no trail in this region",
+                                            code=art.kind))
+                return
+            trails = ", ".join(arn for arn, _a, _b in read.value)
+            problems = [f"selector {name!r} is logged by no trail ({trails})"
+                        for name in A.missing_selectors(art.settings["AdvancedEventSelectors"], read.value)]
+        elif art.kind == "eventbridge-rule":
+            problems = [f"EventPattern.{p}" for p in A.pattern_diff(art.settings["EventPattern"],
+                                                                     read.value["EventPattern"])]
+            if read.value["State"] != art.settings["State"]:
+                problems.append(f"State is {read.value['State']}, the spec says {art.settings['State']}")
         else:
-            rep.checked.append(art.path)
+            problems = A.feature_problems(art.settings["Features"], read.value)
+        self._drifts(art, problems, rep)
 
-    def _read_policy(self, art) -> Read:
+    def _read_policy(self, f: Fetcher, art) -> Read:
         if art.kind == "s3-bucket-policy":
-            return self.f.bucket_policy(_bucket(art))
+            return f.bucket_policy(_bucket(art))
         if art.kind == "kms-key-policy":
-            return self.f.key_policy(art.target)
+            return f.key_policy(art.target)
         if art.kind == "ecr-repository-policy":
-            return self.f.repository_policy(art.target)
+            return f.repository_policy(art.target)
         if art.kind == "vpc-endpoint-policy":
-            return self.f.endpoint_policy(art.target)
-        return self.f.role_policies(art.target)
+            return f.endpoint_policy(art.target)
+        if art.kind == "apigateway-resource-policy":
+            return f.rest_api_policy(art.target)
+        if art.kind in ORG_KINDS:
+            read = f.org_policies(art.kind)
+            if read.value == []:
+                return Read([], missing=f"no customer-managed {art.kind.upper()} in the organization")
+            return read
+        return f.role_policies(art.target)
 
-    def _policy(self, art, rep: Report) -> None:
-        read = self._read_policy(art)
+    def _policy(self, f: Fetcher, art, rep: Report) -> None:
+        read = self._read_policy(f, art)
         if self._problem(art, read, rep):
             return
         if read.missing in ("no such bucket", "no such key", "no such repository", "no such role",
-                            "no such VPC endpoint"):
+                            "no such VPC endpoint", "no such REST API"):
             rep.findings.append(Finding(MISSING, art.path, art.target, f"{art.kind}: {read.missing}",
                                         code="missing-resource"))
             return
         try:
-            deployed = _merged(read.value) if art.kind == "iam-identity-policy" else _doc(read.value)
+            merged = art.kind == "iam-identity-policy" or art.kind in ORG_KINDS
+            deployed = _merged(read.value or ()) if merged else _doc(read.value)
         except (PolicyFormatError, ValueError, TypeError) as exc:
             rep.findings.append(Finding(CANNOT_VERIFY, art.path, art.target,
                                         f"cannot verify: the deployed policy is malformed ({exc})",
                                         code="malformed-policy"))
             return
+        if not read.missing:
+            rep.deployed[art.path] = dumps(deployed)
         if read.missing:  # no policy at all: compare the empty policy, for counterexamples
             rep.findings.append(Finding(MISSING, art.path, art.target, f"{art.kind}: {read.missing}",
                                         code="missing-policy"))
         if art.kind == "kms-key-policy":
-            state = self.f.key_state(art.target)
+            state = f.key_state(art.target)
             if state.problem:
                 rep.findings.append(Finding(CANNOT_VERIFY, art.path, art.target, state.problem, code="cannot-verify"))
             elif state.value not in (None, "Enabled"):
                 rep.findings.append(Finding(DRIFT, art.path, art.target, f"key state is {state.value}, not Enabled",
                                             code="key-state"))
-        drifts = C.compare(deployed, art.document, art.kind, art.target, art.account)
+        drifts = C.compare(deployed, art.document, art.kind, art.target, art.account,
+                           extra=C.model_probes(self.questions, art))
+        if art.kind in ORG_KINDS:  # other guardrails of the organization may deny more: not slpc's drift
+            drifts = [d for d in drifts if d.direction == C.EXTRA]
         for d in drifts:
             rep.findings.append(Finding(DRIFT, art.path, art.target, f"{art.kind}: {d.message}",
                                         code=d.direction, sids=d.sids, request=d.probe.to_json()))
