@@ -1,9 +1,11 @@
 """Reading a `slpc validate --format json` file for the report, and what it says
 about each control's artifacts.
 
-Only the fields the report needs are read (docs/validate.md: `findings[]` with
-`artifact`, `level`...; `checked[]`; `skipped[]`); anything else in the file is
-ignored, so newer validate output stays readable.
+Only the fields the report needs are read (docs/validate.md, JSON version 2:
+`findings[]` with `artifact`, `severity`, `resource`...; `checked[]`; `skipped[]`);
+anything else in the file is ignored, so newer validate output stays readable. The
+evidence keeps its own names for two of them (`level` for severity, `target` for the
+resource), which its schema fixes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 from pathlib import Path
 
 _FINDING_FIELDS = ("kind", "artifact", "target", "level", "source", "code", "message")
+# evidence field -> the field of `slpc validate --format json` (version 2) it comes from
+_RENAMED = {"level": "severity", "target": "resource"}
 
 
 def _text(value, where: str) -> str:
@@ -38,9 +42,10 @@ def load(path: str) -> dict:
     for i, f in enumerate(raw["findings"]):
         if not isinstance(f, dict):
             raise ValueError(f"--validation {path}: findings[{i}] is not an object")
-        item = {k: _text(f.get(k, ""), f"--validation {path}: findings[{i}].{k}") for k in _FINDING_FIELDS}
+        item = {k: _text(f.get(_RENAMED.get(k, k), ""), f"--validation {path}: findings[{i}].{_RENAMED.get(k, k)}")
+                for k in _FINDING_FIELDS}
         if not item["artifact"] or not item["level"]:
-            raise ValueError(f"--validation {path}: findings[{i}] has no `artifact` or `level`")
+            raise ValueError(f"--validation {path}: findings[{i}] has no `artifact` or `severity`")
         sids = f.get("sids") or []
         if not isinstance(sids, list):
             raise ValueError(f"--validation {path}: findings[{i}].sids must be a list")

@@ -323,10 +323,10 @@ def test_live_status_per_control(tmp_path):
     assert _live(evidence_of(c), "SLPC-ENC")["status"] == "not-run"
     synced = validation.load(_results(tmp_path, checked=paths, future_field={"x": 1}))
     assert _live(evidence_of(c, validation=synced), "SLPC-ENC")["status"] == "in-sync"
-    drift = {"kind": "drift", "artifact": "s3/weights.json", "target": "arn:aws:s3:::acme-llm-weights",
-             "level": "error", "source": "slpc", "code": "extra-access", "message": "allows more",
+    drift = {"kind": "drift", "artifact": "s3/weights.json", "resource": "arn:aws:s3:::acme-llm-weights",
+             "severity": "error", "source": "slpc", "code": "extra-access", "message": "allows more",
              "sids": ["DenyOutsideNetworks"], "request": {"action": "s3:GetObject"}, "new_field": True}
-    note = {**drift, "artifact": "kms/model_key.json", "level": "note", "source": "access-analyzer"}
+    note = {**drift, "artifact": "kms/model_key.json", "severity": "note", "source": "access-analyzer"}
     res = validation.load(_results(tmp_path, in_sync=False, findings=[drift, note],
                                    checked=[p for p in paths if p != "s3/weights.json"]))
     ev = evidence_of(c, validation=res)
@@ -351,10 +351,10 @@ def test_live_status_per_control(tmp_path):
     (b"[]", "no `findings` and `checked`"),
     (b'{"findings": {}, "checked": []}', "no `findings` and `checked`"),
     (b'{"findings": [1], "checked": []}', "findings[0] is not an object"),
-    (b'{"findings": [{"artifact": "a"}], "checked": []}', "has no `artifact` or `level`"),
-    (b'{"findings": [{"artifact": 3, "level": "error"}], "checked": []}', "must be a string"),
+    (b'{"findings": [{"artifact": "a"}], "checked": []}', "has no `artifact` or `severity`"),
+    (b'{"findings": [{"artifact": 3, "severity": "error"}], "checked": []}', "must be a string"),
     (b'{"findings": [], "checked": [1]}', "must be a string"),
-    (b'{"findings": [{"artifact": "a", "level": "error", "sids": "S"}], "checked": []}', "sids must be a list"),
+    (b'{"findings": [{"artifact": "a", "severity": "error", "sids": "S"}], "checked": []}', "sids must be a list"),
     (b'{"findings": [], "checked": [], "skipped": ["x"]}', "skipped[0] is not an object"),
 ])
 def test_bad_validation_files(tmp_path, content, words):

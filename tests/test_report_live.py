@@ -37,7 +37,7 @@ def test_report_reads_real_validate_output_in_sync_then_drifted(live, spec_file,
     statuses = {k: v["status"] for k, v in live_status.items() if k != "_validation"}
     for control in ("SLPC-ENC", "SLPC-IAM", "SLPC-VPCE", "SLPC-LOCK"):  # kinds slpc validate reads
         assert statuses[control] == "in-sync", (control, live_status[control])
-    assert statuses["SLPC-INFER"] == "not-applicable"  # no inference endpoint in this spec
+    assert statuses["SLPC-INFER"] == "in-sync"  # the live spec's private API (its resource policy is read)
     for control, status in statuses.items():  # kinds validate skips (audit, SCP, RCP today) are said, not hidden
         assert status in ("in-sync", "partial", "not-checked", "not-applicable"), (control, status)
         if status in ("partial", "not-checked"):
