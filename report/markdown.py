@@ -174,8 +174,9 @@ def _proof(ev: dict) -> list[str]:
     out = ["## Proofs", ""]
     if proof is None:
         return out + ["No `slpc prove` results were given (`--proof FILE` or `--prove`).", ""]
-    where = f"From {code(proof['file'])}" if proof["file"] else "From `slpc prove`, run by this report"
-    out += [f"{where} (SHA\u2011256 {code(proof['sha256'])}), for this spec. Universe: {text(proof['universe'])}", ""]
+    where = (f"From {code(proof['file'])} (SHA\u2011256 {code(proof['sha256'])})" if proof["file"]
+             else "From `slpc prove`, run by this report")
+    out += [f"{where}, for this spec. Universe: {text(proof['universe'])}", ""]
     return out + _table(["property", "verdict"], [[text(f"{p['number']}. {p['name']}"), _outcome(p)]
                                                   for p in proof["properties"]])
 

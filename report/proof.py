@@ -68,8 +68,7 @@ def parse(data: bytes, where: str, source_sha256: str) -> dict:
     _check(len(set(numbers)) == len(numbers), where, "a property number is listed twice")
     universe = raw.get("universe", "")
     _check(isinstance(universe, str), where, "`universe` is not a string")
-    return {"sha256": hashlib.sha256(data).hexdigest(), "universe": universe,
-            "properties": sorted(props, key=lambda p: p["number"])}
+    return {"universe": universe, "properties": sorted(props, key=lambda p: p["number"])}
 
 
 def load(path: str, source_sha256: str) -> dict:
@@ -78,7 +77,8 @@ def load(path: str, source_sha256: str) -> dict:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise ValueError(f"--proof {path}: cannot read it: {exc.strerror}") from None
-    return {"file": str(path), **parse(data, f"--proof {path}", source_sha256)}
+    return {"file": str(path), "sha256": hashlib.sha256(data).hexdigest(),
+            **parse(data, f"--proof {path}", source_sha256)}
 
 
 def run(model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]]) -> dict:
@@ -98,8 +98,9 @@ def run(model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]]) -> dic
         code = command.run(args, compiled, out)
     if code == command.EXIT_USAGE:
         raise ValueError(f"--prove: the prover could not run: {' '.join(err.getvalue().split())}")
-    data = out.getvalue().encode()
-    return {"file": None, **parse(data, "--prove", compiled.manifest(written=False)["source_sha256"])}
+    # no file, so no SHA-256: the JSON holds the solver's timings, which would make reports differ
+    return {"file": None, "sha256": None,
+            **parse(out.getvalue().encode(), "--prove", compiled.manifest(written=False)["source_sha256"])}
 
 
 def status(proof: dict | None, numbers: Sequence[int]) -> dict:

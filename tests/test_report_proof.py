@@ -2,6 +2,7 @@
 `slpc prove` runs on the example (all proved) and on a directory with a perimeter
 Deny removed (refuted), and the files the report must refuse."""
 
+import hashlib
 import json
 import re
 import subprocess
@@ -15,7 +16,7 @@ from hypothesis import given, strategies as st
 from conftest import EXAMPLE, ROOT
 from slpc.compiler.cli import main
 from slpc.report import controls as C
-from slpc.report import proof
+from slpc.report import pack, proof
 from slpc.verify.prove.properties import PROPERTIES
 from test_report import SCHEMA, _parse, compiled_example, evidence_of
 
@@ -95,9 +96,11 @@ def test_without_results_nothing_is_claimed():
 def test_a_real_proof_of_the_example_proves_every_mapped_control(tmp_path, capsys):
     code, results, path = _prove(capsys, tmp_path)
     assert code == 0 and results["ok"]
+    assert results["source_sha256"] == hashlib.sha256(EXAMPLE.read_bytes()).hexdigest()  # as manifest.json
     code, ev, pages = _report(tmp_path, "--proof", path)
     assert code == 0
-    assert ev["proof"]["file"] == path and [p["verdict"] for p in ev["proof"]["properties"]] == ["proved"] * 6
+    assert ev["proof"]["file"] == path and re.fullmatch(r"[0-9a-f]{64}", ev["proof"]["sha256"])
+    assert [p["verdict"] for p in ev["proof"]["properties"]] == ["proved"] * 6
     for cid, status in _verdicts(ev).items():
         assert status == ("proved" if MAPPED[cid] else "not-applicable"), cid
     assert "proves another spec" not in pages["report.md"] and "## Proofs" in pages["report.md"]
@@ -108,7 +111,7 @@ def test_prove_runs_in_process_with_the_same_verdicts(tmp_path, capsys):
     _, _, path = _prove(capsys, tmp_path)
     _, from_file, _ = _report(tmp_path / "a", "--proof", path)
     code, in_process, _ = _report(tmp_path / "b", "--prove")
-    assert code == 0 and in_process["proof"]["file"] is None
+    assert code == 0 and in_process["proof"]["file"] is None and in_process["proof"]["sha256"] is None
     assert [c["verification"]["proof"] for c in in_process["controls"]] == \
         [c["verification"]["proof"] for c in from_file["controls"]]
 
@@ -215,4 +218,13 @@ def test_in_process_prover_results_match_the_schema_for_another_spec(tmp_path):
     ev = evidence_of(c, proof=results)
     jsonschema.validate(json.loads(json.dumps(ev)), SCHEMA)
     assert {p["number"] for p in results["properties"]} == set(NUMBERS)
-    assert re.fullmatch(r"[0-9a-f]{64}", results["sha256"])
+    assert results["file"] is None and results["sha256"] is None
+
+
+def test_reports_with_prove_are_reproducible():
+    c = compiled_example()
+    sources = [(s.name, s.data) for s in c.sources]
+    epoch = {"SOURCE_DATE_EPOCH": "1767225600"}
+    first = pack(c.model, c.artifacts, sources, prove=True, environ=epoch)
+    assert first == pack(c.model, c.artifacts, sources, prove=True, environ=epoch)
+    assert "From `slpc prove`, run by this report" in first["report.md"]
