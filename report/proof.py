@@ -45,10 +45,12 @@ def _property(p, where: str) -> dict:
     _check(isinstance(unknown, list) and all(isinstance(u, dict) and isinstance(u.get("note"), str)
                                              and isinstance(u.get("query"), str) for u in unknown),
            at, "`unknown` is not a list of {query, note}")
-    return {"number": n, "name": p["name"], "verdict": p["verdict"],
-            "explain": cex["explain"] if cex else None,
-            "problems": _strs(p.get("problems", []), at, "`problems`"),
-            "unknown": [f"{u['query']}: {u['note']}" for u in unknown]}
+    out = {"number": n, "name": p["name"], "verdict": p["verdict"], "explain": cex["explain"] if cex else None,
+           "problems": _strs(p.get("problems", []), at, "`problems`"),
+           "unknown": [f"{u['query']}: {u['note']}" for u in unknown]}
+    _check(out["verdict"] != PROVED or not (cex or out["problems"] or unknown), at,
+           "is `proved` but carries a counterexample, problems or unknown queries")
+    return out
 
 
 def parse(data: bytes, where: str, source_sha256: str) -> dict:

@@ -183,6 +183,8 @@ def _real(capsys, tmp_path) -> dict:
     (lambda raw: raw["properties"][1].update(verdict="refuted", counterexample={"action": "x"}) or raw,
      "has no `explain` line"),
     (lambda raw: raw["properties"][2].update(problems="oops") or raw, "`problems` is not a list of strings"),
+    (lambda raw: raw["properties"][2].update(problems=["default encryption is AES256"]) or raw,
+     "is `proved` but carries"),
     (lambda raw: raw["properties"][2].update(unknown=[{"query": "q"}]) or raw, "not a list of {query, note}"),
 ])
 def test_bad_proof_files_exit_2_with_one_line(tmp_path, capsys, edit, words):
