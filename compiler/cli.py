@@ -53,22 +53,37 @@ def _load(paths: Sequence[str], *, emit: bool) -> Compiled:
     return compile_sources(sources, emit=emit)
 
 
+def _write(output: str, files, c: Compiled, fmt: str) -> bool:
+    """Build the output files (`files()`) and write them to `output` at once: the error
+    handling `compile` and `report` share. False after printing the error (a bad input
+    file, a refused or unwritable directory: exit 2), True once written."""
+    try:
+        write_tree(Path(output), files())
+    except ValueError as exc:  # a bad --validation / --proof file or SOURCE_DATE_EPOCH (report)
+        print(f"error: {exc}", file=sys.stderr)
+    except DiagnosticsError as exc:
+        _report(list(c.diagnostics) + list(exc.diagnostics), c.texts, fmt)
+    except OSError as exc:
+        print(f"error: cannot write {output}: {exc.strerror}", file=sys.stderr)
+    else:
+        return True
+    return False
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     c = _load(args.files, emit=True)
     if not c.ok:
         _report(c.diagnostics, c.texts, args.format)
         return EXIT_USAGE
-    try:
-        files = iac.render(args.target, c.model, c.artifacts)
+
+    def files() -> dict[str, str]:
+        out = iac.render(args.target, c.model, c.artifacts)
         if args.target in ("json", "all"):
-            files.update({a.path: a.text for a in c.artifacts})
-        files["manifest.json"] = manifest_dumps(c.manifest(written=args.target in ("json", "all")))
-        write_tree(Path(args.output), files)
-    except DiagnosticsError as exc:
-        _report(list(c.diagnostics) + list(exc.diagnostics), c.texts, args.format)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+            out.update({a.path: a.text for a in c.artifacts})
+        out["manifest.json"] = manifest_dumps(c.manifest(written=args.target in ("json", "all")))
+        return out
+
+    if not _write(args.output, files, c, args.format):
         return EXIT_USAGE
     summary = {"output": args.output, "artifacts": len(c.artifacts)}
     _report(c.diagnostics, c.texts, args.format, summary)
@@ -84,17 +99,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not c.ok:
         _report(c.diagnostics, c.texts, "text")
         return EXIT_USAGE
-    try:
-        write_tree(Path(args.output), report.pack(c.model, c.artifacts, [(s.name, s.data) for s in c.sources],
-                                                  validation_file=args.validation))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except DiagnosticsError as exc:
-        _report(list(exc.diagnostics), c.texts, "text")
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+
+    def files() -> dict[str, str]:
+        return report.pack(c.model, c.artifacts, [(s.name, s.data) for s in c.sources],
+                           validation_file=args.validation, proof_file=args.proof, prove=args.prove)
+
+    if not _write(args.output, files, c, "text"):
         return EXIT_USAGE
     _report(c.diagnostics, c.texts, "text")
     print(f"wrote report.html, report.md and evidence.json (with the artifacts they cite) to {args.output}")
@@ -233,6 +243,9 @@ def parser() -> argparse.ArgumentParser:
     files(r)
     r.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (replaced atomically)")
     r.add_argument("--validation", metavar="FILE", help="results of `slpc validate --format json` to include")
+    proof = r.add_mutually_exclusive_group()
+    proof.add_argument("--proof", metavar="FILE", help="results of `slpc prove --format json` on this spec to include")
+    proof.add_argument("--prove", action="store_true", help="run `slpc prove` on the compiled policies and include it")
     r.set_defaults(run=cmd_report)
 
     lp = sub.add_parser("lint-policy", help="validate any policy JSON offline (Access Analyzer issue codes)")

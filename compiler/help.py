@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slpc.compiler import verbs as V
 
-TOPICS = ("verbs", "exit-codes", "formats")
+TOPICS = ("verbs", "exit-codes", "formats", "prove", "report")
 
 
 def verbs() -> str:
@@ -21,7 +21,8 @@ def exit_codes() -> str:
         "Exit codes",
         "  0  success (warnings allowed)",
         "  1  findings: `fmt --check` would reformat, `lint-policy` found issues,",
-        "     `explain` found the policies disagree with the spec",
+        "     `explain` found the policies disagree with the spec,",
+        "     `prove` found a property refuted or unknown",
         "  2  user error: a bad spec, bad usage, an unwritable output directory",
     ])
 
@@ -31,9 +32,34 @@ def formats() -> str:
         "Output formats",
         "  check, compile:  --format text | json | sarif (SARIF 2.1.0 for code-scanning UIs)",
         "  lint-policy:     --format text | json | sarif",
-        "  explain:         --format text | json",
+        "  explain, prove:  --format text | json",
+        "  report:          report.html, report.md and evidence.json in -o DIR",
     ])
 
 
+def prove() -> str:
+    from slpc.verify.prove.properties import PROPERTIES  # loads Z3: only for this topic
+
+    lines = ["slpc prove SPEC... [--policies DIR] [--format text|json] [--timeout-ms N]",
+             "Each property is proved, refuted (with an `slpc explain` line replaying the",
+             "counterexample) or unknown (never counted as proved). Properties:", ""]
+    lines += [f"  {p.number}  {p.name}: {p.claim}" for p in PROPERTIES]
+    return "\n".join(lines + ["", "More: docs/prove.md"])
+
+
+def report() -> str:
+    from slpc.report import controls
+
+    lines = ["slpc report SPEC... -o DIR [--validation FILE] [--proof FILE | --prove]",
+             "  --validation  `slpc validate --format json` results (live status per control)",
+             "  --proof       `slpc prove --format json` results of this spec (refused if of another)",
+             "  --prove       run the prover now instead",
+             "A control shows proved only if every property it maps to was proved. Controls",
+             "and the `slpc prove` properties they map to (report/controls.yaml):", ""]
+    lines += [f"  {c.id:<15} {', '.join(map(str, c.proofs)) or '-':<11} {c.title}" for c in controls.load().controls]
+    return "\n".join(lines + ["", "More: docs/report.md"])
+
+
 def topic(name: str) -> str | None:
-    return {"verbs": verbs, "exit-codes": exit_codes, "formats": formats}.get(name, lambda: None)()
+    return {"verbs": verbs, "exit-codes": exit_codes, "formats": formats, "prove": prove,
+            "report": report}.get(name, lambda: None)()

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 from slpc.targets.manifest import dumps as manifest_dumps, manifest
 
-from . import validation
+from . import proof, validation
 from .evidence import build as build_report, timestamp
 from .render import render
 
@@ -20,15 +20,21 @@ __all__ = ["build_report", "render", "pack"]
 
 
 def pack(model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]], *, validation_file: str | None = None,
+         proof_file: str | None = None, prove: bool = False,
          environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Every file of the report directory: the three report files, plus the compiled
     artifacts and their manifest, so an auditor can check each SHA-256 the report
     cites (and slpc recognises the directory as its own when replacing it).
-    ValueError (one line) for a bad --validation file or SOURCE_DATE_EPOCH."""
+    `prove` runs the prover in-process; `proof_file` reads its saved JSON instead.
+    ValueError (one line) for a bad --validation or --proof file or SOURCE_DATE_EPOCH."""
     results = validation.load(validation_file) if validation_file else None
     when, source = timestamp(environ)
+    if prove:
+        proved = proof.run(model, artifacts, sources)
+    else:
+        proved = proof.load(proof_file, manifest((), sources)["source_sha256"]) if proof_file else None
     files = render(build_report(model, artifacts, sources, generated_at=when, timestamp_source=source,
-                                validation=results))
+                                validation=results, proof=proved))
     files.update({a.path: a.text for a in artifacts})
     files["manifest.json"] = manifest_dumps(manifest(artifacts, sources))
     return files

@@ -1,5 +1,6 @@
 """The control catalogue (controls.yaml): which artifacts and Sids implement each
-control, the clauses it serves, and how far it is verified.
+control, the clauses it serves, the `slpc prove` properties that check it, and
+how far it is verified.
 
 The mapping is data, kept in one file a compliance person can read and extend;
 this module only resolves its selectors against the built artifacts, so adding a
@@ -43,6 +44,7 @@ class Control:
     implemented_by: tuple[Selector, ...]
     tests: tuple[str, ...]
     frameworks: dict[str, tuple[str, ...]]
+    proofs: tuple[int, ...] = ()  # the `slpc prove` property numbers that check it
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,16 @@ def load(path: Path = CATALOGUE_FILE) -> Catalogue:
             unknown = [x for x in clauses if x not in frameworks.get(fw, {}).get("clauses", {})]
             if unknown:
                 raise ValueError(f"{path.name}: control {c['id']} cites {fw} {unknown}, not listed under frameworks")
+        proofs = c.get("proofs", [])
+        if (not isinstance(proofs, list) or len(set(proofs)) != len(proofs)
+                or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in proofs)):
+            raise ValueError(f"{path.name}: control {c['id']}: proofs must list distinct property numbers")
         controls.append(Control(
             c["id"], c["title"], " ".join(c["description"].split()),
             tuple(Selector(s["kind"], tuple(s.get("sids", ())), tuple(s.get("names", ()))) for s in c["implemented_by"]),
             tuple(c.get("tests", ())),
             {fw: tuple(v) for fw, v in c["frameworks"].items()},
+            tuple(proofs),
         ))
     return Catalogue(" ".join(raw["note"].split()), frameworks, tuple(controls))
 

@@ -21,14 +21,11 @@ from slpc.verify.lint import FindingType, lint
 from slpc.verify.meaning import Meaning, Question
 
 from . import controls as C
+from . import proof as proofs
 from . import validation as live
 
-EVIDENCE_VERSION = 1
+EVIDENCE_VERSION = 2  # 2: proof results (`proof`, per-control proof properties)
 _OUTSIDE_IP = "192.0.2.77"  # TEST-NET-1: outside every network unless a spec declares it
-
-PROOF = {"status": "not-available",
-         "detail": "no proof is claimed: slpc has no prover yet (a prove command is planned)"}
-
 
 def _glance(model: Model) -> dict:
     d = model.deployment
@@ -193,7 +190,8 @@ def _offline_summary(per_artifact: dict[str, dict], paths: list[str]) -> dict:
     return {"status": "pass", "detail": f"{len(policies)} policies, no finding"}
 
 
-def _controls(cat: C.Catalogue, artifacts: Sequence, offline: dict[str, dict], validation: dict | None) -> list[dict]:
+def _controls(cat: C.Catalogue, artifacts: Sequence, offline: dict[str, dict], validation: dict | None,
+              proof: dict | None) -> list[dict]:
     out = []
     for c in cat.controls:
         impl = C.implementation(c, artifacts)
@@ -206,7 +204,7 @@ def _controls(cat: C.Catalogue, artifacts: Sequence, offline: dict[str, dict], v
                 "offline_validator": _offline_summary(offline, paths),
                 "tests": {"status": "in-suite", "detail": "checked by slpc's test suite for this version "
                                                           "(not run by this command)", "tests": list(c.tests)},
-                "proof": dict(PROOF),
+                "proof": proofs.status(proof, c.proofs),
                 "live": live.status(validation, paths) if paths else {
                     "status": "not-applicable", "detail": "no artifact in this deployment"},
             },
@@ -216,10 +214,10 @@ def _controls(cat: C.Catalogue, artifacts: Sequence, offline: dict[str, dict], v
 
 def build(model: Model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]], *,
           generated_at: str, timestamp_source: str = "given", validation: dict | None = None,
-          catalogue_file=C.CATALOGUE_FILE) -> dict:
+          proof: dict | None = None, catalogue_file=C.CATALOGUE_FILE) -> dict:
     """The evidence for one compiled deployment. `sources` are (name, bytes) as
     given; `generated_at` is an ISO 8601 UTC instant; `validation` is from
-    `validation.load`."""
+    `validation.load`; `proof` from `proof.load` or `proof.run` (of these sources)."""
     cat = C.load(catalogue_file)
     offline = _offline(artifacts)
     man = manifest(artifacts, sources)
@@ -237,8 +235,9 @@ def build(model: Model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]
         "by_asset": _by_asset(model, matrix),
         "mapping": {"note": cat.note, "frameworks": {
             fw: {"title": f["title"], "clauses": dict(f["clauses"])} for fw, f in sorted(cat.frameworks.items())}},
-        "controls": _controls(cat, artifacts, offline, validation),
+        "controls": _controls(cat, artifacts, offline, validation, proof),
         "validation": validation,
+        "proof": proof,
         "integrity": {
             "slpc_version": __version__, "catalogue_version": catalogue.VERSION,
             "manifest_version": MANIFEST_VERSION, "source_sha256": man["source_sha256"], "sources": man["sources"],

@@ -68,10 +68,19 @@ def _hostile(value):
     return value
 
 
+# Proof results whose counterexample, problems and notes are hostile (the explain
+# line names the inference role, so it gets the hostile name too).
+HOSTILE_PROOF = {"file": "p<r>oof&.json", "sha256": "0" * 64, "universe": "every <b>request</b> | `all`",
+                 "properties": [{"number": n, "name": f"prop<{n}>|", "verdict": "refuted",
+                                 "explain": "slpc explain x --principal arn:aws:iam::1:role/llm-inference <(echo '|')",
+                                 "problems": ["[p](javascript:x) <script>window.pwned=4</script>"],
+                                 "unknown": ["q|q: <img src=x onerror=window.pwned=5>"]} for n in range(1, 7)]}
+
+
 def hostile_evidence():
     """The example's evidence with hostile names in every field (names, ARNs,
-    Sids, paths), plus a validation finding whose message is hostile too."""
-    ev = _hostile(example_evidence())
+    Sids, paths), plus a validation finding and proof results that are hostile too."""
+    ev = _hostile(example_evidence(proof=HOSTILE_PROOF))
     ev["validation"] = {"file": "r<e>sults&.json", "sha256": "0" * 64, "in_sync": False, "checked": [],
                         "skipped": [], "foreign_artifacts": ["<b>x</b>"],
                         "findings": [{"kind": "drift", "artifact": "s3/<i>.json", "target": "t|t", "level": "error",

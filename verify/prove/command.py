@@ -96,7 +96,9 @@ def run(args: argparse.Namespace, compiled, out=None) -> int:
     results = prove(world, args.timeout_ms)
     ok = all(r.verdict == PROVED for r in results)
     if args.format == "json":
-        print(json.dumps({"ok": ok, "universe": UNIVERSE, "properties": [
+        # source_sha256: as in manifest.json, so `slpc report --proof` can tell which spec was proved
+        print(json.dumps({"ok": ok, "universe": UNIVERSE,
+                          "source_sha256": compiled.manifest(written=False)["source_sha256"], "properties": [
             {"number": r.prop.number, "name": r.prop.name, "claim": r.prop.claim, "verdict": r.verdict,
              "queries": len(r.outcomes), "seconds": round(r.seconds, 3), "problems": r.problems,
              "counterexample": _cex_json(args.files, r),
