@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from slpc.compiler.model import Model
 from slpc.dsl.diagnostics import Diagnostic
@@ -23,6 +23,7 @@ from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_policy
 from .limits import check_size
+from .optimize import optimize
 from .repository import repository_policy
 
 
@@ -90,6 +91,8 @@ def build(model: Model) -> BuildResult:
         more_arts, more_diags = family(model)
         arts += more_arts
         diags += more_diags
+    # the one place every policy is optimized, before it is measured
+    arts = [replace(a, document=optimize(a.document)) if a.document is not None else a for a in arts]
     for art in arts:
         if art.document is None:
             continue

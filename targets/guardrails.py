@@ -335,14 +335,17 @@ def pack(kind: str, statements: Sequence[Statement]) -> tuple[list[PolicyDocumen
         if home is not None:
             home.append(s)
             continue
-        rest = list(s.resources)
+        rest, pieces = list(s.resources), 0
         for b in bins + [None]:  # the room left in each policy, then new policies
             while rest:
                 target = b if b is not None else []
-                n = _largest_prefix(kind, target, s, rest)
+                # pieces are numbered as they are placed, so the Sid measured is the Sid written
+                piece = replace(s, sid=f"{s.sid}{pieces + 1}" if pieces and s.sid else s.sid)
+                n = _largest_prefix(kind, target, piece, rest)
                 if n == 0:
                     break
-                target.append(replace(s, resources=tuple(rest[:n])))
+                target.append(replace(piece, resources=tuple(rest[:n])))
+                pieces += 1
                 rest = rest[n:]
                 if b is None:
                     bins.append(target)

@@ -110,6 +110,7 @@ class Catalogue:
     def __init__(self, data_dir: Path = DATA_DIR):
         self.data_dir = Path(data_dir)
         self._services: dict[str, Service] = {}
+        self._expanded: dict[str, tuple[Action, ...]] = {}  # the lint expands the same patterns per policy
 
     @cached_property
     def index(self) -> dict:
@@ -150,13 +151,22 @@ class Catalogue:
 
     def expand(self, pattern: str) -> tuple[Action, ...]:
         """Every action an IAM action pattern (``s3:Get*``, ``*``) names, in catalogue order."""
+        found = self._expanded.get(pattern)
+        if found is None:
+            found = self._expanded[pattern] = self._expand(pattern)
+        return found
+
+    def _expand(self, pattern: str) -> tuple[Action, ...]:
         if pattern == "*":
             svc_pat, act_pat = "*", "*"
         else:
             svc_pat, sep, act_pat = pattern.partition(":")
             if not sep:
                 return ()
-        prefixes = sorted(p for p in self.prefixes() if wildcard_match(svc_pat, p, ignore_case=True))
+        if has_wildcard(svc_pat):
+            prefixes = sorted(p for p in self.prefixes() if wildcard_match(svc_pat, p, ignore_case=True))
+        else:
+            prefixes = [svc_pat.lower()] if svc_pat.lower() in self.index["services"] else []
         out: list[Action] = []
         for p in prefixes:
             svc = self.service(p)
