@@ -165,7 +165,7 @@ def _manifest_workload(build: Path, n: int, rng: random.Random) -> tuple[list[tu
     resources: list[tuple[str, str, tuple[str, PolicyDocument]]] = []  # (target ARN, account, labelled policy)
     for art in manifest["artifacts"]:
         labelled = (art.get("name") or art["path"], from_json(json.loads((build / art["path"]).read_text())))
-        if art["kind"] == "iam-identity-policy":
+        if art["kind"] in ("iam-identity-policy", "iam-managed-policy"):
             identity.setdefault(art["target"], []).append(labelled)
         elif art["kind"] in ("s3-bucket-policy", "ecr-repository-policy", "kms-key-policy"):
             resources.append((art["target"], art["account"], labelled))

@@ -20,6 +20,8 @@ class Deployment:
     regions: tuple[str, ...]
     org: str | None = None
     guardrails: tuple[str, ...] = ("scp", "rcp")
+    # IAM: managed policies attached to one role (AWS's default quota 10, raisable to 20)
+    managed_policies: int = 10
 
 
 @dataclass(frozen=True)

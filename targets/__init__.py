@@ -22,7 +22,8 @@ from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_policy
-from .limits import check_size
+from .fit import fit_identity, oversize
+from .limits import RULES, measure
 from .optimize import optimize
 from .repository import repository_policy
 
@@ -91,12 +92,15 @@ def build(model: Model) -> BuildResult:
         more_arts, more_diags = family(model)
         arts += more_arts
         diags += more_diags
-    # the one place every policy is optimized, before it is measured
-    arts = [replace(a, document=optimize(a.document)) if a.document is not None else a for a in arts]
+    # the one place every policy is optimized, then fitted to its limit
+    fitted: list[Artifact] = []
     for art in arts:
         if art.document is None:
+            fitted.append(art)
             continue
-        problem = check_size(art.kind, art.document, f"`{art.name}`")
-        if problem:
-            diags.append(problem)
-    return BuildResult(tuple(sorted(arts, key=lambda a: a.path)), tuple(diags))
+        art = replace(art, document=optimize(art.document))
+        more_arts, more_diags = fit_identity(model, art) if art.kind == "iam-identity-policy" else ([art], [])
+        fitted += more_arts
+        diags += more_diags
+        diags += [oversize(model, a) for a in more_arts if measure(a.kind, a.document) > RULES[a.kind].limit]
+    return BuildResult(tuple(sorted(fitted, key=lambda a: a.path)), tuple(diags))
