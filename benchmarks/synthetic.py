@@ -59,13 +59,18 @@ def _team(t: int, rng: random.Random) -> tuple[list[str], list[tuple]]:
     return decls, [(roles[0], "pull", repo, "")] + [c for c in candidates if c != (roles[0], "pull", repo, "")]
 
 
-def deployment(grants: int, seed: int = 0, managed_policies: int | None = None) -> str:
-    """A valid deployment with exactly `grants` allow lines (deterministic for a seed)."""
+def deployment(grants: int, seed: int = 0, managed_policies: int | None = None, guardrails: bool = False) -> str:
+    """A valid deployment with exactly `grants` allow lines (deterministic for a seed).
+
+    Organization guardrails are off unless `guardrails`: the SCP lists every key and
+    admin of the deployment in conditions that cannot be split, so it is the first
+    policy over its limit as teams are added (see benchmarks/RESULTS.md)."""
     if grants < 1:
         raise ValueError("at least one grant")
     rng = random.Random(seed)
     teams = -(-grants // GRANTS_PER_TEAM)
     quota = f"  managed_policies_per_role {managed_policies}\n" if managed_policies else ""
+    quota += "" if guardrails else "  guardrails []\n"
     out = [f"deployment \"synthetic-{grants}\" {{\n  partition \"aws\"\n  account   \"{ACCOUNT}\"\n"
            f"  org       \"o-a1b2c3d4e5\"\n  regions   [\"eu-central-1\"]\n{quota}}}",
            "network office {\n  cidr \"198.51.100.0/24\"\n}"]

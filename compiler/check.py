@@ -422,9 +422,12 @@ class _Checker:
     def nested(self, grants: list[Grant], assets: dict[str, Asset]) -> None:
         """A resource policy cannot tell "under a/ but not a/b/" apart, so one principal's
         grants on nested prefixes must agree on networks and expiry to be enforced exactly."""
-        for i, g in enumerate(grants):
-            for h in grants[:i]:
-                if (g.principal, g.asset) != (h.principal, h.asset) or g.prefix == h.prefix:
+        earlier: dict[tuple[str, str], list[Grant]] = {}  # (principal, asset) -> its grants so far
+        for g in grants:
+            pairs = earlier.setdefault((g.principal, g.asset), [])
+            pairs.append(g)
+            for h in pairs[:-1]:
+                if g.prefix == h.prefix:
                     continue
                 if not (g.prefix.startswith(h.prefix) or h.prefix.startswith(g.prefix)):
                     continue

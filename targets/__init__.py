@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from slpc.compiler.model import Model
 from slpc.dsl.diagnostics import Diagnostic
@@ -23,7 +24,7 @@ from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_policy
 from .fit import fit_identity, oversize
-from .limits import RULES, measure
+from .limits import RULES, count
 from .optimize import optimize
 from .repository import repository_policy
 
@@ -41,13 +42,18 @@ class Artifact:
     document: PolicyDocument | None = None
     settings: dict | None = None
 
-    @property
+    @cached_property  # lint, manifest and writer all read it
     def text(self) -> str:
         if self.document is not None:
             return dumps(self.document)
         return json.dumps(self.settings, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @property
+    def size(self) -> int:
+        """The policy's size as AWS counts it for its kind, on the text slpc writes."""
+        return count(RULES[self.kind], self.text)
+
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
@@ -102,5 +108,5 @@ def build(model: Model) -> BuildResult:
         more_arts, more_diags = fit_identity(model, art) if art.kind == "iam-identity-policy" else ([art], [])
         fitted += more_arts
         diags += more_diags
-        diags += [oversize(model, a) for a in more_arts if measure(a.kind, a.document) > RULES[a.kind].limit]
+        diags += [oversize(model, a) for a in more_arts if a.size > RULES[a.kind].limit]
     return BuildResult(tuple(sorted(fitted, key=lambda a: a.path)), tuple(diags))

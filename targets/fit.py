@@ -135,7 +135,7 @@ def _next_sid(sid: str, taken: set) -> str:
 
 def fit_identity(model: Model, art: "Artifact") -> tuple[list["Artifact"], list[Diagnostic]]:
     """The role's inline policy as is, or its statements packed into managed policies."""
-    if measure(INLINE, art.document) <= RULES[INLINE].limit:
+    if art.size <= RULES[INLINE].limit:
         return [art], []
     quota = model.deployment.managed_policies
     docs, too_big = pack(MANAGED, art.document.statements)

@@ -47,10 +47,17 @@ def normalise(s: Statement) -> Statement:
     """The same statement with sorted, deduplicated values and sorted conditions."""
     conditions = tuple(sorted({Condition(c.operator, c.key, _values(c.values)) for c in s.conditions},
                               key=lambda c: (c.operator, c.key, c.values)))
-    return replace(s, actions=_values(s.actions), resources=_values(s.resources),
-                   not_actions=_values(s.not_actions), not_resources=_values(s.not_resources),
-                   conditions=conditions, principal=_principal(s.principal),
-                   not_principal=_principal(s.not_principal))
+    return Statement(effect=s.effect, actions=_values(s.actions), resources=_values(s.resources),
+                     conditions=conditions, sid=s.sid, principal=_principal(s.principal),
+                     not_principal=_principal(s.not_principal), not_actions=_values(s.not_actions),
+                     not_resources=_values(s.not_resources), origin=s.origin)
+
+
+def _without(s: Statement, element: str) -> tuple:
+    """What must be equal for two statements to merge on `element`: all but it and the Sid."""
+    return (s.effect, s.conditions, s.not_principal, s.not_actions, s.not_resources,
+            None if element == "actions" else s.actions, None if element == "resources" else s.resources,
+            None if element == "principal" else s.principal)
 
 
 def _union_principal(a: Principal, b: Principal) -> Principal:
@@ -69,14 +76,13 @@ _ELEMENTS = {
 def _merge_on(statements: list[Statement], element: str) -> list[Statement]:
     """One pass: statements equal but for `element` merged into the first of them."""
     eligible, combine = _ELEMENTS[element]
-    blank = () if element != "principal" else None
     out: list[Statement] = []
-    home: dict[Statement, int] = {}  # the statement without Sid and element -> its index in out
+    home: dict[tuple, int] = {}  # the statement without Sid and element -> its index in out
     for s in statements:
         if not eligible(s):
             out.append(s)
             continue
-        key = replace(s, sid=None, **{element: blank})
+        key = _without(s, element)
         i = home.get(key)
         if i is None:
             home[key] = len(out)

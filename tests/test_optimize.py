@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import slpc.targets as targets
 from slpc.compiler.pipeline import compile_text
 from slpc.dsl import format_spec
-from slpc.targets.document import Condition, PolicyDocument, Principal, Statement, minify
+from slpc.targets.document import Condition, PolicyDocument, Principal, Statement, dumps, minify, to_json
 from slpc.targets.optimize import optimize
 from slpc.verify.deployment import Deployment
 from slpc.verify.evaluate import Evaluator
@@ -172,3 +172,13 @@ def test_example_policies_shrink():
              for art in compile_text(text).artifacts if art.document is not None]
     assert all(after <= before for after, before in sizes)
     assert sum(after for after, _ in sizes) < sum(before for _, before in sizes)
+
+
+@PROPERTY
+@given(doc=docs(resource_policy=True), texts=st.lists(st.text(), max_size=3))
+def test_the_artifact_layout_is_json_dumps_indent_two(doc, texts):
+    """document.dumps builds the indented text itself (fast); it must be json.dumps's text."""
+    odd = Statement("Allow", actions=tuple(texts) or ("s3:GetObject",), resources=("*",), sid="é\u2028\"\\",
+                    conditions=(Condition("StringEquals", "aws:x", tuple(texts)),))
+    for d in (doc, PolicyDocument(doc.statements + (odd,), id="ü")):
+        assert dumps(d) == json.dumps(to_json(d), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
