@@ -75,8 +75,6 @@ class Statement:
     not_principal: Principal | None = None
     not_actions: tuple[str, ...] = ()
     not_resources: tuple[str, ...] = ()
-    # Where the statement comes from (a source span), for size diagnostics; not serialised.
-    origin: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def normalise(s: Statement) -> Statement:
     return Statement(effect=s.effect, actions=_values(s.actions), resources=_values(s.resources),
                      conditions=conditions, sid=s.sid, principal=_principal(s.principal),
                      not_principal=_principal(s.not_principal), not_actions=_values(s.not_actions),
-                     not_resources=_values(s.not_resources), origin=s.origin)
+                     not_resources=_values(s.not_resources))
 
 
 def _without(s: Statement, element: str) -> tuple:
