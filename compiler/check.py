@@ -22,6 +22,8 @@ from .verbs import ACCOUNT, ASSET_SERVICES, KEY_VIA_S3, KNOWN_ENDPOINT_SERVICES,
 
 AUDIT_KINDS = ("data_events",)
 GUARDRAILS = ("scp", "rcp")
+# IAM's "managed policies per role" quota: 10 by default, raisable to 20 (Service Quotas)
+MANAGED_POLICIES_DEFAULT, MANAGED_POLICIES_MAX = 10, 20
 # Presigned URLs: how long a signature stays usable on a model bucket.
 TIME_UNITS_MS = {"seconds": 1000, "minutes": 60_000, "hours": 3_600_000}
 DEFAULT_SIGNATURE_AGE_MS = 15 * 60_000
@@ -106,11 +108,18 @@ class _Checker:
                              did_you_mean(g.text, GUARDRAILS) or "guardrails: scp, rcp (or [] for none)")
                     ok = False
             guardrails = tuple(g for g in GUARDRAILS if any(n.text == g for n in d.guardrails))
+        managed = d.managed_policies.value if d.managed_policies else MANAGED_POLICIES_DEFAULT
+        if d.managed_policies and not 1 <= managed <= MANAGED_POLICIES_MAX:
+            self.err("E325", f"{managed} managed policies per role is outside IAM's quota range "
+                     f"1-{MANAGED_POLICIES_MAX}", d.managed_policies.span,
+                     f"AWS attaches {MANAGED_POLICIES_DEFAULT} per role by default; Service Quotas raises it "
+                     f"to at most {MANAGED_POLICIES_MAX}")
+            ok = False
         if not ok:
             return None
         return Deployment(d.name.value, part, d.account.value,
                           tuple(dict.fromkeys(r.value for r in d.regions)), d.org.value if d.org else None,
-                          guardrails)
+                          guardrails, managed)
 
     def network(self, n: ast.Network, dep: Deployment) -> Network | None:
         ok = True
@@ -413,9 +422,12 @@ class _Checker:
     def nested(self, grants: list[Grant], assets: dict[str, Asset]) -> None:
         """A resource policy cannot tell "under a/ but not a/b/" apart, so one principal's
         grants on nested prefixes must agree on networks and expiry to be enforced exactly."""
-        for i, g in enumerate(grants):
-            for h in grants[:i]:
-                if (g.principal, g.asset) != (h.principal, h.asset) or g.prefix == h.prefix:
+        earlier: dict[tuple[str, str], list[Grant]] = {}  # (principal, asset) -> its grants so far
+        for g in grants:
+            pairs = earlier.setdefault((g.principal, g.asset), [])
+            pairs.append(g)
+            for h in pairs[:-1]:
+                if g.prefix == h.prefix:
                     continue
                 if not (g.prefix.startswith(h.prefix) or h.prefix.startswith(g.prefix)):
                     continue

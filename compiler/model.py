@@ -7,6 +7,7 @@ ARNs are complete and validated), so targets never re-check the spec.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 from slpc.dsl.diagnostics import Span
@@ -20,6 +21,8 @@ class Deployment:
     regions: tuple[str, ...]
     org: str | None = None
     guardrails: tuple[str, ...] = ("scp", "rcp")
+    # IAM: managed policies attached to one role (AWS's default quota 10, raisable to 20)
+    managed_policies: int = 10
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,47 @@ class Model:
 
     def assets_of(self, kind: str) -> list[Asset]:
         return [a for a in self.assets.values() if a.kind == kind]
+
+    def grants_on(self, *assets: str) -> list[Grant]:
+        """The grants on these assets, in spec order (indexed: targets ask once per asset)."""
+        found = [g for a in dict.fromkeys(assets) for g in self._index[0].get(a, ())]
+        return found if len(assets) == 1 else sorted(found, key=self._position.__getitem__)
+
+    def duties_of(self, role: str) -> tuple[list[Key], list[Asset]]:
+        """The keys and assets this role administers or may break glass on, in declaration order."""
+        return self._duties.get(role, ([], []))
+
+    @cached_property
+    def _duties(self) -> dict[str, tuple[list[Key], list[Asset]]]:
+        out: dict[str, tuple[list[Key], list[Asset]]] = {}
+        for k in self.keys.values():
+            for r in dict.fromkeys(k.admins):
+                out.setdefault(r, ([], []))[0].append(k)
+        for a in self.assets.values():
+            for r in dict.fromkeys(a.admins + a.breakglass):
+                out.setdefault(r, ([], []))[1].append(a)
+        return out
+
+    @cached_property
+    def _position(self) -> dict[Grant, int]:
+        return {g: i for i, g in enumerate(self.grants)}
+
+    def grants_of(self, principal: str) -> list[Grant]:
+        """The grants to this principal, in spec order."""
+        return list(self._index[1].get(principal, ()))
+
+    def grants_from(self, network: str) -> list[Grant]:
+        """The grants that hold from this network, in spec order."""
+        return list(self._index[2].get(network, ()))
+
+    @cached_property
+    def _index(self) -> tuple[dict[str, list[Grant]], ...]:
+        by_asset: dict[str, list[Grant]] = {}
+        by_principal: dict[str, list[Grant]] = {}
+        by_network: dict[str, list[Grant]] = {}
+        for g in self.grants:
+            by_asset.setdefault(g.asset, []).append(g)
+            by_principal.setdefault(g.principal, []).append(g)
+            for n in dict.fromkeys(g.networks):
+                by_network.setdefault(n, []).append(g)
+        return by_asset, by_principal, by_network

@@ -36,6 +36,14 @@ class Str:
 
 
 @dataclass(frozen=True)
+class Number:
+    """A whole number as written (e.g. a quota)."""
+
+    value: int
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Deployment:
     name: Str
     account: Str
@@ -43,6 +51,7 @@ class Deployment:
     partition: Str | None = None
     org: Str | None = None
     guardrails: tuple[Name, ...] | None = None  # None: the default (all)
+    managed_policies: Number | None = None  # managed policies per role; None: AWS's default quota
     span: Span = _span()
 
 

@@ -84,6 +84,8 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
         add("regions", decl.regions[0] if decl.regions else decl, _strs(decl.regions))
         if decl.guardrails is not None:
             add("guardrails", decl.guardrails[0] if decl.guardrails else decl, _names(decl.guardrails))
+        if decl.managed_policies is not None:
+            add("managed_policies_per_role", decl.managed_policies, str(decl.managed_policies.value))
     elif isinstance(decl, ast.Key):
         add("arn", decl.arn, quote(decl.arn.value))
         if decl.admins:

@@ -119,6 +119,11 @@ def _object_lock(a: _Args) -> ast.ObjectLock:
     return ast.ObjectLock(mode, int(days.text), start.to(end.span))
 
 
+def _number(a: _Args) -> ast.Number:
+    tok = a.take("NUMBER", "a number")
+    return ast.Number(int(tok.text), tok.span)
+
+
 def _duration(a: _Args) -> ast.Duration:
     start = a.args[0].span if a.args else a.stmt.keyword.span
     amount = a.take("NUMBER", "a number")
@@ -158,6 +163,7 @@ FORMS: dict[str, Form] = {
             "org": Attr("org", _Args.string),
             "regions": Attr("regions", _Args.strings),
             "guardrails": Attr("guardrails", _Args.names),
+            "managed_policies_per_role": Attr("managed_policies", _number),
         }, ("account", "regions")),
         Form("network", ast.Network, "NAME", {
             "account": Attr("account", _Args.string),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 from slpc.compiler.model import Model
 from slpc.dsl.diagnostics import Diagnostic
@@ -22,7 +23,9 @@ from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_policy
-from .limits import check_size
+from .fit import fit_identity, oversize
+from .limits import RULES, count
+from .optimize import optimize
 from .repository import repository_policy
 
 
@@ -39,13 +42,18 @@ class Artifact:
     document: PolicyDocument | None = None
     settings: dict | None = None
 
-    @property
+    @cached_property  # lint, manifest and writer all read it
     def text(self) -> str:
         if self.document is not None:
             return dumps(self.document)
         return json.dumps(self.settings, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @property
+    def size(self) -> int:
+        """The policy's size as AWS counts it for its kind, on the text slpc writes."""
+        return count(RULES[self.kind], self.text)
+
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode()).hexdigest()
 
@@ -90,10 +98,15 @@ def build(model: Model) -> BuildResult:
         more_arts, more_diags = family(model)
         arts += more_arts
         diags += more_diags
+    # the one place every policy is optimized, then fitted to its limit
+    fitted: list[Artifact] = []
     for art in arts:
         if art.document is None:
+            fitted.append(art)
             continue
-        problem = check_size(art.kind, art.document, f"`{art.name}`")
-        if problem:
-            diags.append(problem)
-    return BuildResult(tuple(sorted(arts, key=lambda a: a.path)), tuple(diags))
+        art = replace(art, document=optimize(art.document))
+        more_arts, more_diags = fit_identity(model, art) if art.kind == "iam-identity-policy" else ([art], [])
+        fitted += more_arts
+        diags += more_diags
+        diags += [oversize(model, a) for a in more_arts if a.size > RULES[a.kind].limit]
+    return BuildResult(tuple(sorted(fitted, key=lambda a: a.path)), tuple(diags))

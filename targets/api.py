@@ -28,7 +28,7 @@ def policy_target(model: Model, asset: Asset) -> str:
 def api_policy(model: Model, stages: list[Asset]) -> PolicyDocument:
     """The resource policy of one API, for all its declared stages."""
     names = {a.name for a in stages}
-    grants = [g for g in model.grants if g.asset in names]
+    grants = model.grants_on(*sorted(names))
     union = frozenset(n for g in grants for n in g.networks)
     everything = tuple(sorted(f"{a.arn}/*" for a in stages))
     stmts = [Statement("Deny", actions=("execute-api:*",), resources=everything, principal=Principal.any(),

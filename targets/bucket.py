@@ -31,7 +31,7 @@ def _kind(action: str) -> str:
 
 def entitlements(model: Model, asset: Asset) -> list[Entitlement]:
     """Who may use which S3 action on this bucket, where and until when (grants and breakglass)."""
-    grants = [g for g in model.grants if g.asset == asset.name]
+    grants = model.grants_on(asset.name)
     out = [Entitlement(u.grant.principal, a, u.grant.prefix if u.scope != V.BUCKET else "",
                        u.grant.networks, u.grant.until)
            for u in uses(model, grants) if u.scope in BUCKET_SCOPES for a in u.actions]
@@ -56,7 +56,7 @@ def _target(asset: Asset):
 def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     both = (asset.arn, f"{asset.arn}/*")
-    grants = [g for g in model.grants if g.asset == asset.name]
+    grants = model.grants_on(asset.name)
     union = frozenset(n for g in grants for n in g.networks)
     key_arn = model.keys[asset.key].arn
     P = model.principals
@@ -112,8 +112,8 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
 def cross_account_allows(model: Model, asset: Asset) -> list[Statement]:
     """Principals of other accounts need the resource policy to allow them too."""
     out: list[Statement] = []
-    grants = [g for g in model.grants if g.asset == asset.name
-              and model.principals[g.principal].account != asset.account]
+    grants = [g for g in model.grants_on(asset.name)
+              if model.principals[g.principal].account != asset.account]
     for use in uses(model, grants):
         if use.scope in BUCKET_SCOPES:
             p = model.principals[use.grant.principal]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 VERSION = "2012-10-17"
@@ -74,8 +75,6 @@ class Statement:
     not_principal: Principal | None = None
     not_actions: tuple[str, ...] = ()
     not_resources: tuple[str, ...] = ()
-    # Where the statement comes from (a source span), for size diagnostics; not serialised.
-    origin: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -132,8 +131,37 @@ def to_json(doc: PolicyDocument) -> dict:
 
 
 def dumps(doc: PolicyDocument) -> str:
-    """The artifact text: sorted keys, two-space indent, trailing newline."""
-    return json.dumps(to_json(doc), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The artifact text: sorted keys, two-space indent, trailing newline; the same
+    text as json.dumps(..., indent=2, sort_keys=True, ensure_ascii=False) + "\\n"."""
+    return _pretty(to_json(doc), "\n") + "\n"
+
+
+_STRING = json.JSONEncoder(ensure_ascii=False).encode  # the C encoder, for one value
+
+
+def _pretty(value: Any, newline: str) -> str:
+    """json.dumps's indent=2 layout, built with the C encoder for the values: the
+    standard library falls back to its pure-Python encoder whenever it indents."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = newline + "  "
+        return "{" + ",".join(f"{inner}{_STRING(k)}: {_pretty(value[k], inner)}" for k in sorted(value)) \
+            + newline + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        inner = newline + "  "
+        if all(isinstance(v, str) for v in value):  # the common leaf: one C call for the whole list
+            return "[" + inner + _strings(inner)(value)[1:-1] + newline + "]"
+        return "[" + ",".join(inner + _pretty(v, inner) for v in value) + newline + "]"
+    return _STRING(value)
+
+
+@lru_cache(maxsize=None)
+def _strings(inner: str):
+    """Encodes a list of strings with its items already separated by `,` + `inner`."""
+    return json.JSONEncoder(ensure_ascii=False, separators=("," + inner, ": ")).encode
 
 
 def minify(doc: PolicyDocument) -> str:

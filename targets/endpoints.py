@@ -30,20 +30,19 @@ def allowed(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[s
     """(principal name, resources) -> actions the endpoint lets through."""
     out: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
     kinds = V.kinds_reached_through(service)
-    for g in model.grants:
+    through = model.grants_from(net.name)
+    for g in through:
         asset = model.assets[g.asset]
-        if asset.kind not in kinds or net.name not in g.networks:
+        if asset.kind not in kinds:
             continue
         for action, scope in V.VERBS[(asset.kind, g.verb)].actions:
             if scope == V.KEY_VIA_S3:
                 continue  # S3 calls KMS itself, not through this endpoint
             out[(g.principal, ("*",) if scope == V.ACCOUNT else _resources(asset, scope))].add(action)
-    for asset in model.assets.values():
+    # duties act from the asset's networks only: the assets some grant reaches through this network
+    for asset in (model.assets[name] for name in dict.fromkeys(g.asset for g in through)):
         if asset.kind not in kinds:
             continue
-        union = {n for g in model.grants if g.asset == asset.name for n in g.networks}
-        if net.name not in union:
-            continue  # duties act from the asset's networks only
         admin_actions = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
         for a in asset.admins:  # configuration: the bucket or repository itself
             out[(a, _resources(asset, V.BUCKET))].update(admin_actions)

@@ -136,7 +136,7 @@ def allow_statements(model: Model, use: Use, principal: Principal | None = None,
         Statement("Allow", actions=tuple(sorted(use.actions)),
                   resources=target if resources is None else resources,
                   conditions=tuple(sorted(scope_conds + net + time + extra, key=_cond_order)),
-                  sid=base + label, principal=principal, origin=g.span)
+                  sid=base + label, principal=principal)
         for label, net in variants
     ]
 

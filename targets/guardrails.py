@@ -13,7 +13,6 @@ Deny-only: SCPs and RCPs never grant.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from slpc.compiler import verbs as V
@@ -23,6 +22,7 @@ from slpc.dsl.diagnostics import Diagnostic, error, warning
 from . import perimeter
 from .document import Condition, PolicyDocument, Principal, Statement
 from .grants import sid, unique_sids
+from .fit import pack
 from .limits import RULES, measure
 
 if TYPE_CHECKING:  # targets/__init__.py imports this module; Artifact is imported lazily
@@ -294,70 +294,6 @@ def _rcp_targets(model: Model) -> list[tuple[str, tuple[str, ...], tuple[Conditi
 # Fitting statements into policies
 
 
-def _fits(kind: str, statements: Sequence[Statement]) -> bool:
-    return measure(kind, PolicyDocument(tuple(statements))) <= RULES[kind].limit
-
-
-def _largest_prefix(kind: str, placed: list[Statement], s: Statement, resources: Sequence[str]) -> int:
-    """How many of the resources, taken in order, fit in a policy beside `placed` (binary search)."""
-    lo, hi = 0, len(resources)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if _fits(kind, placed + [replace(s, resources=tuple(resources[:mid]))]):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def pack(kind: str, statements: Sequence[Statement]) -> tuple[list[PolicyDocument], list[Diagnostic]]:
-    """Statements into few policies within AWS's limit.
-
-    A statement goes whole into the first policy with room (first fit, in order).
-    One too large for any policy is split by its Resource list (denying on subsets
-    of the resources keeps the meaning: the denies add up), filling the room left in
-    earlier policies first. Condition values are never split: for a negated operator
-    that would change the meaning. A statement that cannot fit even with one
-    resource is an error. Repeated Sids are numbered across all the policies.
-    """
-    rule = RULES[kind]
-    bins: list[list[Statement]] = []
-    diags: list[Diagnostic] = []
-    for s in statements:
-        if not _fits(kind, [replace(s, resources=s.resources[:1])]):
-            size = measure(kind, PolicyDocument((s,)))
-            diags.append(error(
-                "E530", f"the {rule.what} statement {s.sid} is {size:,} {rule.unit} on its own, over AWS's "
-                f"limit of {rule.limit:,}: it cannot be split without changing its meaning", None,
-                "declare fewer subnets, security groups, keys, admins, regions or networks for it to list"))
-            continue
-        home = next((b for b in bins if _fits(kind, b + [s])), None)
-        if home is not None:
-            home.append(s)
-            continue
-        rest = list(s.resources)
-        for b in bins + [None]:  # the room left in each policy, then new policies
-            while rest:
-                target = b if b is not None else []
-                n = _largest_prefix(kind, target, s, rest)
-                if n == 0:
-                    break
-                target.append(replace(s, resources=tuple(rest[:n])))
-                rest = rest[n:]
-                if b is None:
-                    bins.append(target)
-                else:
-                    break
-            if not rest:
-                break
-    flat = unique_sids(st for b in bins for st in b)
-    docs, i = [], 0
-    for b in bins:
-        docs.append(PolicyDocument(tuple(flat[i:i + len(b)])))
-        i += len(b)
-    return docs, diags
-
-
 # --------------------------------------------------------------------------- #
 # Entry point
 
@@ -380,8 +316,13 @@ def guardrail_artifacts(model: Model) -> tuple[list["Artifact"], list[Diagnostic
             continue
         statements, more = builders[kind]()
         diags += more
-        docs, more = pack(kind, unique_sids(statements))
-        diags += more
+        docs, too_big = pack(kind, unique_sids(statements))
+        rule = RULES[kind]
+        diags += [error("E530", f"the {rule.what} statement {s.sid} is {measure(kind, PolicyDocument((s,))):,} "
+                        f"{rule.unit} on its own, over AWS's limit of {rule.limit:,}: it cannot be split without "
+                        "changing its meaning", None,
+                        "declare fewer subnets, security groups, keys, admins, regions or networks for it to list")
+                  for s in too_big]
         if len(docs) > ATTACH_QUOTA - 1:
             diags.append(warning(
                 "W532", f"the {RULES[kind].what} guardrails take {len(docs)} policies; AWS Organizations "

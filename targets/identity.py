@@ -15,11 +15,12 @@ from .grants import allow_statements, sid, unique_sids, uses
 
 def duty_statements(model: Model, role: str) -> list[Statement]:
     out: list[Statement] = []
-    for key in model.keys.values():
+    keys, assets = model.duties_of(role)
+    for key in keys:
         if role in key.admins:
             out.append(Statement("Allow", actions=tuple(sorted(V.KMS_ADMIN_ACTIONS)), resources=(key.arn,),
                                  sid=sid("Administer", key.name)))
-    for asset in model.assets.values():
+    for asset in assets:
         if role in asset.admins:
             actions = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
             out.append(Statement("Allow", actions=tuple(sorted(actions)), resources=(asset.arn,),
@@ -32,7 +33,7 @@ def duty_statements(model: Model, role: str) -> list[Statement]:
 
 def identity_policy(model: Model, principal: Principal) -> PolicyDocument | None:
     """The role's identity policy, or None when the spec gives it nothing."""
-    grants = [g for g in model.grants if g.principal == principal.name]
+    grants = model.grants_of(principal.name)
     statements: list[Statement] = []
     for use in uses(model, grants):
         statements += allow_statements(model, use)

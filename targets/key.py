@@ -17,7 +17,7 @@ from .grants import allow_statements, unique_sids, uses
 def key_policy(model: Model, key: Key) -> PolicyDocument:
     P = model.principals
     buckets = {a.name for a in model.assets.values() if a.key == key.name}
-    grants = [g for g in model.grants if g.asset in buckets]
+    grants = model.grants_on(*sorted(buckets))
     stmts = [Statement("Allow", actions=tuple(sorted(V.KMS_ADMIN_ACTIONS)), resources=("*",),
                        principal=Principal.aws(*(P[a].arn for a in key.admins)), sid="KeyAdministration")]
     users = set()

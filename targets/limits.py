@@ -1,7 +1,7 @@
 """AWS policy size limits, each counted the way AWS counts it for that policy type.
 
 The one table of limits in slpc (docs/policies.md cites it). Over a limit is a
-compile error naming the statements that weigh most, never a truncated policy.
+compile error naming the grants that weigh most (targets/fit.py), never a truncated policy.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from slpc.dsl.diagnostics import Diagnostic, error
-
-from .document import PolicyDocument, dumps, minify, statement_json
+from .document import PolicyDocument, dumps, minify
 
 
 @dataclass(frozen=True)
@@ -48,20 +46,7 @@ def count(rule: SizeRule, text: str) -> int:
 
 
 def measure(kind: str, doc: PolicyDocument) -> int:
+    """The size of the document as slpc writes it (its JSON file: the largest of its
+    renderings), counted the way AWS counts this kind of policy."""
     rule = RULES[kind]
-    return count(rule, minify(doc) if rule.counting == "minified" else dumps(doc))
-
-
-def check_size(kind: str, doc: PolicyDocument, label: str) -> Diagnostic | None:
-    rule = RULES[kind]
-    size = measure(kind, doc)
-    if size <= rule.limit:
-        return None
-    weights = sorted(doc.statements, key=lambda s: -len(json.dumps(statement_json(s), separators=(",", ":"))))
-    notes = []
-    for s in weights[:3]:
-        where = f" (from {s.origin.file}:{s.origin.line})" if s.origin is not None else ""
-        notes.append(f"statement {s.sid}: {len(json.dumps(statement_json(s), separators=(',', ':')))} characters{where}")
-    d = error("E501", f"the {rule.what} for {label} is {size:,} {rule.unit}, over AWS's limit of {rule.limit:,}",
-              None, "split the grants over more roles or assets, or narrow the networks they list")
-    return Diagnostic(d.severity, d.code, d.message, weights[0].origin if weights else None, d.hint, tuple(notes))
+    return len(minify(doc)) if rule.counting == "minified" else count(rule, dumps(doc))

@@ -19,7 +19,7 @@ SERVICES = V.ASSET_SERVICES["repository"]
 
 
 def repository_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diagnostic]]:
-    grants = [g for g in model.grants if g.asset == asset.name]
+    grants = model.grants_on(asset.name)
     diags = [] if grants else [warning("W332", f"repository `{asset.name}` has no grants: its policy denies every "
                                                "image action", None, "grant `pull` or `push` to a role")]
     union = frozenset(n for g in grants for n in g.networks)

@@ -27,6 +27,8 @@ import jinja2
 
 from slpc.compiler.model import Model
 
+from .fit import managed_number, managed_policy_name
+
 PROVIDER_SOURCE = "hashicorp/aws"
 # aws_organizations_policy type RESOURCE_CONTROL_POLICY, aws_guardduty_detector_feature,
 # aws_cloudwatch_event_rule `state`, aws_kms_key_policy: all present from 5.80 on.
@@ -373,6 +375,13 @@ def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
                 "name": hcl_string(f"slpc-{dep_label}"[:128]),  # IAM: 1-128 characters
                 "policy": hcl_expr(_policy(art), 1),
             }, art.path))
+        elif kind == "iam-managed-policy":
+            add("iam_managed", Resource("aws_iam_policy", identifier(art.name, "managed", managed_number(art)),
+                                        provider_for(art), {
+                "role": hcl_string(_role_name(art.target)),
+                "name": hcl_string(managed_policy_name(model, art)),
+                "policy": hcl_expr(_policy(art), 1),
+            }, art.path))
         elif kind == "s3-bucket-policy":
             add("s3", Resource("aws_s3_bucket_policy", identifier(art.name), provider_for(art), {
                 "bucket": hcl_string(art.target.rsplit(":", 1)[-1]),
@@ -509,7 +518,7 @@ def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
         "provider_version": PROVIDER_VERSION,
     }
     files: dict[str, str] = {}
-    for family in ("iam", "s3", "kms", "ecr", "vpce", "apigateway", "audit", "organizations"):
+    for family in ("iam", "iam_managed", "s3", "kms", "ecr", "vpce", "apigateway", "audit", "organizations"):
         if res.get(family):
             files[f"{family}.tf"] = env.get_template(f"{family}.tf.j2").render(resources=res[family], **ctx)
     if locals_:

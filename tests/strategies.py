@@ -41,7 +41,8 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
     regions = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
     name = draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12))
     deployment = ast.Deployment(S(name), S(MAIN_ACCOUNT), tuple(S(r) for r in regions), S("aws"),
-                                S("o-a1b2c3d4e5") if draw(st.booleans()) else None)
+                                S("o-a1b2c3d4e5") if draw(st.booleans()) else None,
+                                managed_policies=ast.Number(draw(st.integers(1, 20))) if draw(st.booleans()) else None)
 
     # networks: which services they reach
     service_sets = draw(st.lists(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from slpc.verify import catalogue
 from slpc.verify.catalogue import DATA_DIR, INDEX_FILE, Catalogue
+from strategies import PROPERTY
 
 
 @pytest.fixture
@@ -134,3 +137,21 @@ def test_arn_fitting(cat, arn, expected, absent):
 def test_arn_of_no_resource_type(cat):
     assert cat.resource_types_for_arn("arn:aws:kms:eu-west-1:111122223333:keys/1") == ()
     assert cat.resource_types_for_arn("not-an-arn") == ()
+
+
+_SEGMENT = st.text(alphabet="ab:/-1*", max_size=6)
+
+
+@PROPERTY
+@given(st.sampled_from(("s3", "ecr", "kms", "sagemaker", "execute-api")), st.lists(_SEGMENT, min_size=6, max_size=6))
+def test_the_fast_paths_agree_with_the_pattern_search(service, parts):
+    """Concrete ARNs and `head*` ARNs are matched against a format by regex: that must be
+    the search's answer."""
+    from slpc.verify.catalogue import _format_tokens, _policy_tokens, patterns_intersect
+    arn = "arn:" + ":".join([parts[0] or "aws", service] + parts[1:4]) + "/" + "".join(parts[4:])
+    concrete = arn.replace("*", "x")
+    trailing = concrete[:-1] + "*"  # `head*`: the other fast path (when head has five colons)
+    for rt in catalogue.default().service(service).resource_types.values():
+        for a in (concrete, trailing):
+            assert catalogue._fits.__wrapped__(rt.arn, a) == patterns_intersect(
+                _format_tokens(rt.arn), _policy_tokens(a)), (rt.arn, a)

@@ -118,9 +118,10 @@ def questions(draw, model):
 def test_compiled_policies_mean_exactly_the_spec(spec, data):
     text = format_spec(spec)
     compiled = compile_text(text, "gen.slp")
-    # A deployment whose policies exceed AWS's size limits compiles to nothing (E501);
-    # the property is about the policies slpc does emit.
-    assume(not any(d.code == "E501" for d in compiled.diagnostics))
+    # A deployment whose policies exceed AWS's size limits even after optimizing and
+    # splitting compiles to nothing (E501, E502); the property is about the policies
+    # slpc does emit (with managed policies when a role's do not fit inline).
+    assume(not any(d.code in ("E501", "E502") for d in compiled.diagnostics))
     assert compiled.ok, [d.message for d in compiled.diagnostics]
     world = Deployment.from_artifacts(compiled.artifacts)
     meaning = Meaning(compiled.model)

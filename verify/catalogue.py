@@ -110,6 +110,9 @@ class Catalogue:
     def __init__(self, data_dir: Path = DATA_DIR):
         self.data_dir = Path(data_dir)
         self._services: dict[str, Service] = {}
+        # the lint asks about the same patterns and ARNs in many policies of one build
+        self._expanded: dict[str, tuple[Action, ...]] = {}
+        self._types_for_arn: dict[str, tuple[ResourceType, ...]] = {}
 
     @cached_property
     def index(self) -> dict:
@@ -150,13 +153,22 @@ class Catalogue:
 
     def expand(self, pattern: str) -> tuple[Action, ...]:
         """Every action an IAM action pattern (``s3:Get*``, ``*``) names, in catalogue order."""
+        found = self._expanded.get(pattern)
+        if found is None:
+            found = self._expanded[pattern] = self._expand(pattern)
+        return found
+
+    def _expand(self, pattern: str) -> tuple[Action, ...]:
         if pattern == "*":
             svc_pat, act_pat = "*", "*"
         else:
             svc_pat, sep, act_pat = pattern.partition(":")
             if not sep:
                 return ()
-        prefixes = sorted(p for p in self.prefixes() if wildcard_match(svc_pat, p, ignore_case=True))
+        if has_wildcard(svc_pat):
+            prefixes = sorted(p for p in self.prefixes() if wildcard_match(svc_pat, p, ignore_case=True))
+        else:
+            prefixes = [svc_pat.lower()] if svc_pat.lower() in self.index["services"] else []
         out: list[Action] = []
         for p in prefixes:
             svc = self.service(p)
@@ -192,6 +204,12 @@ class Catalogue:
 
     def resource_types_for_arn(self, arn: str) -> tuple[ResourceType, ...]:
         """Resource types, of any service, whose ARN format the policy ARN can match."""
+        found = self._types_for_arn.get(arn)
+        if found is None:
+            found = self._types_for_arn[arn] = self._resource_types_for_arn(arn)
+        return found
+
+    def _resource_types_for_arn(self, arn: str) -> tuple[ResourceType, ...]:
         parts = arn.split(":", 5)
         if len(parts) < 6:
             return ()
@@ -264,8 +282,44 @@ def _chars_meet(x, y) -> bool:
     return True  # two classes that each forbid at most two characters
 
 
-@lru_cache(maxsize=65536)
+_POLICY_WILDCARD = re.compile(r"[*?]|\$\{")
+
+
+def _token_regexes(fmt: str) -> list[str]:
+    out = []
+    for t in _format_tokens(fmt):
+        if isinstance(t, str):
+            out.append(re.escape(t))
+        else:
+            kind, forbidden = t
+            cls = f"[^{re.escape(forbidden)}]" if forbidden else "."
+            out.append(cls if kind == "one" else cls + "*")
+    return out
+
+
+@lru_cache(maxsize=None)
+def _format_regex(fmt: str) -> re.Pattern[str]:
+    """The format's tokens as a regular expression over concrete ARNs."""
+    return re.compile("".join(_token_regexes(fmt)), re.DOTALL)
+
+
+@lru_cache(maxsize=None)
+def _format_prefix_regex(fmt: str) -> re.Pattern[str]:
+    """Matches the strings that begin some ARN of the format (t1(t2(t3...)?)?)?)."""
+    acc = ""
+    for t in reversed(_token_regexes(fmt)):
+        acc = f"(?:{t}{acc})?"
+    return re.compile(acc, re.DOTALL)
+
+
+@lru_cache(maxsize=1 << 18)  # an ARN recurs in several policies of one build
 def _fits(fmt: str, arn: str) -> bool:
+    if not _POLICY_WILDCARD.search(arn):  # a concrete ARN: matching, no search needed
+        return _format_regex(fmt).fullmatch(arn) is not None
+    head, _, tail = arn.partition("*")
+    if not tail and head.count(":") >= 5 and not _POLICY_WILDCARD.search(head):
+        # `head*`, the * in the resource part (any characters): some ARN of the format begins with head
+        return _format_prefix_regex(fmt).fullmatch(head) is not None
     return patterns_intersect(_format_tokens(fmt), _policy_tokens(arn))
 
 

@@ -1,6 +1,7 @@
 """A compiled deployment as the evaluator sees it: which policies apply to a request.
 
-Routes a request to the principal's identity policies and the resource's policy
+Routes a request to the principal's identity policies (inline and managed, which
+AWS unions) and the resource's policy
 (bucket, repository or key) by ARN, exactly as AWS would pick them, so tests,
 `slpc explain` and the differential properties ask one question: "would AWS
 allow this request under these artifacts?"
@@ -19,6 +20,8 @@ from .evaluate import Decision, Evaluator, compile_policy
 from .request import ContextValue, Request
 
 IDENTITY = "iam-identity-policy"
+MANAGED = "iam-managed-policy"  # a role's policies when they do not fit inline: unioned like inline ones
+IDENTITY_KINDS = {IDENTITY, MANAGED}
 ENDPOINT = "vpc-endpoint-policy"
 RESOURCE_KINDS = {"s3-bucket-policy", "ecr-repository-policy", "kms-key-policy", "apigateway-resource-policy"}
 
@@ -50,7 +53,7 @@ class Deployment:
         for p in policies:
             if p.document is None:  # settings, not a policy
                 continue
-            if p.kind == IDENTITY:
+            if p.kind in IDENTITY_KINDS:
                 self.identity.setdefault(p.target, []).append(compile_policy(p.document, "identity", p.label))
             elif p.kind in RESOURCE_KINDS:
                 self.resource[p.target] = (p, compile_policy(p.document, "resource", p.label))
@@ -70,7 +73,7 @@ class Deployment:
         manifest = json.loads((root / "manifest.json").read_text())
         return cls(Policy(a["kind"], a["target"], a["account"], a["path"],
                           from_json(json.loads((root / a["path"]).read_text())))
-                   for a in manifest["artifacts"] if a["kind"] in RESOURCE_KINDS | {IDENTITY, ENDPOINT})
+                   for a in manifest["artifacts"] if a["kind"] in RESOURCE_KINDS | IDENTITY_KINDS | {ENDPOINT})
 
     def evaluator(self, principal: str | None, resource: str,
                   extra_identity: Sequence[PolicyDocument] = (), vpce: str | None = None) -> Evaluator:

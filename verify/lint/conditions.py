@@ -62,13 +62,15 @@ def parse_operator(text: str) -> Operator | None:
     return Operator(qualifier, base, if_exists) if base in OPERATOR_TYPES else None
 
 
-def _parsed(ctx: Context):
-    """(path, operator, key, values) for each condition whose operator is valid."""
-    for s in ctx.statements:
-        for path, op_text, key, values in conditions(s):
-            op = parse_operator(op_text)
-            if op:
-                yield path, op, key, values
+def _parsed(ctx: Context) -> list:
+    """(path, operator, key, values) for each condition whose operator is valid
+    (computed once per policy: most condition checks read them all)."""
+    found = ctx.shared.get("parsed")
+    if found is None:
+        found = ctx.shared["parsed"] = [(path, op, key, values) for s in ctx.statements
+                                        for path, op_text, key, values in conditions(s)
+                                        if (op := parse_operator(op_text))]
+    return found
 
 
 def _known_keys(ctx: Context):

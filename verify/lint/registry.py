@@ -55,6 +55,8 @@ class Stmt:
     index: int
     path: str
     body: dict
+    # element -> its (path, value) pairs: every check of a policy reads them alike
+    items: dict[str, list[tuple[str, str]]] = field(default_factory=dict, compare=False, repr=False)
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.body.get(name, default)
@@ -69,6 +71,9 @@ class Context:
     catalogue: Catalogue
     syntax_error: str | None = None
     statements: list[Stmt] = field(default_factory=list)
+    sids: dict[int, Any] = field(default_factory=dict)
+    # what several checks of one policy compute alike (e.g. its parsed conditions)
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         raw = self.doc.get("Statement") if isinstance(self.doc, dict) else None
@@ -78,6 +83,7 @@ class Context:
             self.statements = [
                 Stmt(i, f"$.Statement[{i}]", s) for i, s in enumerate(raw) if isinstance(s, dict)
             ]
+        self.sids = {s.index: s.get("Sid") for s in self.statements}
 
 
 Hits = Iterable[tuple[str, str]]
@@ -120,25 +126,28 @@ def _statement_index(ctx: Context, path: str) -> int | None:
 
 
 def run_check(chk: Check, ctx: Context) -> Iterator[Finding]:
-    sids = {s.index: s.get("Sid") for s in ctx.statements}
     for path, message in chk.run(ctx):
         index = _statement_index(ctx, path)
-        sid = sids.get(index)
+        sid = ctx.sids.get(index)
         yield Finding(chk.id, chk.finding_type, path, message, index, sid if isinstance(sid, str) else None)
 
 # --------------------------------------------------------------------------- #
 # Helpers for reading loosely-shaped policy JSON without tripping on bad input.
 
 
-def items(stmt: Stmt, element: str) -> Iterator[tuple[str, str]]:
+def items(stmt: Stmt, element: str) -> list[tuple[str, str]]:
     """(path, value) for each string in a string-or-list element."""
-    value = stmt.get(element)
-    if isinstance(value, str):
-        yield f"{stmt.path}.{element}", value
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            if isinstance(v, str):
-                yield f"{stmt.path}.{element}[{i}]", v
+    found = stmt.items.get(element)
+    if found is None:
+        value = stmt.get(element)
+        if isinstance(value, str):
+            found = [(f"{stmt.path}.{element}", value)]
+        elif isinstance(value, list):
+            found = [(f"{stmt.path}.{element}[{i}]", v) for i, v in enumerate(value) if isinstance(v, str)]
+        else:
+            found = []
+        stmt.items[element] = found
+    return found
 
 
 def conditions(stmt: Stmt) -> Iterator[tuple[str, str, str, list]]:
@@ -162,6 +171,15 @@ def covered_entries(values: list[tuple[str, str]], ignore_case: bool) -> Iterato
     Of two equal entries only the later is reported; a pattern's own text is
     matched, so ``s3:*`` covers ``s3:Get*``.
     """
+    if not any("*" in w or "?" in w for _, w in values):  # then covering is equality: one pass
+        first: dict[str, str] = {}
+        for path, v in values:
+            key = v.lower() if ignore_case else v
+            if key in first:
+                yield path, first[key]
+            else:
+                first[key] = v
+        return
     for i, (path, v) in enumerate(values):
         for j, (_, w) in enumerate(values):
             same = v.lower() == w.lower() if ignore_case else v == w

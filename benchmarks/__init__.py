@@ -1,0 +1,1 @@
+"""slpc benchmarks: figures, not tests (see RESULTS.md)."""

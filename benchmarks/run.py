@@ -1,0 +1,164 @@
+"""slpc's benchmarks in one command, printed as a table (figures, not tests).
+
+    python -m benchmarks.run                 # everything (about two minutes on one core)
+    python -m benchmarks.run --sizes 10 100  # fewer synthetic sizes
+
+- the bundled example, whole `slpc compile` process (goal: under 0.5 s);
+- synthetic deployments (benchmarks/synthetic.py) of 10 to 10,000 grants: whole
+  process wall and CPU time and peak memory (goals at 10,000: under 10 s and 500 MB;
+  at most 12 times the 1,000-grant time);
+- Policy Sentry side by side (needs the `bench` extra: pip install -e '.[bench]'):
+  its `write-policy` on the CRUD template of the same grants against slpc's identity
+  policies, as wall time and number of actions granted;
+- evaluator decisions per second on the example and on the largest deployment.
+
+Each compile runs in its own process (`python -m slpc.compiler.cli compile`), so
+import time counts, and its peak RSS comes from the kernel (wait4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from slpc.compiler.pipeline import compile_text
+
+from .bench_evaluator import run as decisions_per_second
+from .synthetic import deployment
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "sovereign_llm.slp"
+SIZES = (10, 100, 1_000, 10_000)
+REPEAT = 3  # small runs: best of three
+
+
+def compile_process(spec: Path, out: Path) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one `slpc compile` process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "slpc.compiler.cli", "compile", str(spec), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"slpc compile {spec} failed:\n{err}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+
+
+def best(spec: Path, out: Path, repeat: int) -> tuple[float, float, int]:
+    runs = [compile_process(spec, out) for _ in range(repeat)]
+    return min(runs)
+
+
+# --------------------------------------------------------------------------- #
+# Policy Sentry: the same grants as CRUD templates
+
+# slpc verb on an asset -> (Policy Sentry access level, which ARN it names)
+CRUD = {
+    ("bucket", "read"): ("read", "objects"), ("bucket", "write"): ("write", "objects"),
+    ("bucket", "delete"): ("write", "objects"), ("bucket", "list"): ("list", "bucket"),
+    ("repository", "pull"): ("read", "asset"), ("repository", "push"): ("write", "asset"),
+}
+
+
+def crud_templates(model) -> dict[str, dict]:
+    """One `write-policy` CRUD template per role, naming the ARNs its grants name."""
+    out: dict[str, dict] = {}
+    for g in model.grants:
+        asset = model.assets[g.asset]
+        level, which = CRUD[(asset.kind, g.verb)]
+        arn = f"{asset.arn}/{g.prefix}*" if which == "objects" else asset.arn
+        cfg = out.setdefault(g.principal, {"mode": "crud", "name": g.principal})
+        cfg.setdefault(level, [])
+        if arn not in cfg[level]:
+            cfg[level].append(arn)
+    return out
+
+
+def allowed_actions(doc: dict) -> int:
+    """Distinct actions an identity policy allows (JSON)."""
+    acts = set()
+    for s in doc.get("Statement", []):
+        if s.get("Effect") == "Allow":
+            a = s.get("Action", [])
+            acts.update([a] if isinstance(a, str) else a)
+    return len(acts)
+
+
+def policy_sentry_vs_slpc(text: str) -> dict | None:
+    try:
+        from policy_sentry.command.write_policy import write_policy_with_template
+    except ImportError:
+        return None
+    from slpc.targets.document import to_json
+    from slpc.targets.identity import identity_policy
+    from slpc.targets.optimize import optimize
+
+    model = compile_text(text, emit=False).model
+    templates = crud_templates(model)
+    start = time.perf_counter()
+    sentry = {role: write_policy_with_template(cfg) for role, cfg in templates.items()}
+    sentry_s = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = {role: to_json(optimize(identity_policy(model, model.principals[role]))) for role in templates}
+    slpc_s = time.perf_counter() - start
+    return {"roles": len(templates), "sentry_s": sentry_s, "slpc_s": slpc_s,
+            "sentry_actions": sum(allowed_actions(d) for d in sentry.values()),
+            "slpc_actions": sum(allowed_actions(d) for d in ours.values())}
+
+
+# --------------------------------------------------------------------------- #
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    ap.add_argument("--sentry-size", type=int, default=1_000, help="grants for the Policy Sentry comparison")
+    args = ap.parse_args(argv)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores ({platform.processor() or 'cpu'}), "
+          f"Python {platform.python_version()}, {platform.system()}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        wall, cpu, rss = best(EXAMPLE, tmp / "example", REPEAT)
+        rows.append(("example (7 grants)", wall, cpu, rss, "< 0.5 s"))
+        times: dict[int, tuple[float, float]] = {}
+        for n in args.sizes:
+            spec = tmp / f"synthetic-{n}.slp"
+            spec.write_text(deployment(n))
+            wall, cpu, rss = best(spec, tmp / f"build-{n}", REPEAT if n <= 1_000 else 1)
+            times[n] = (wall, cpu)
+            rows.append((f"synthetic, {n:,} grants", wall, cpu, rss, "< 10 s, < 500 MB" if n == 10_000 else ""))
+        print("\n| compile (whole process) | wall s | CPU s | peak MB | goal |\n|---|---|---|---|---|")
+        for label, wall, cpu, rss, goal in rows:
+            print(f"| {label} | {wall:.2f} | {cpu:.2f} | {rss} | {goal} |")
+        if 1_000 in times and 10_000 in times:
+            (w1, c1), (w10, c10) = times[1_000], times[10_000]
+            print(f"\ngrowth 1,000 -> 10,000 grants: {w10 / w1:.1f}x wall, {c10 / c1:.1f}x CPU (goal: at most 12x)")
+
+        cmp = policy_sentry_vs_slpc(deployment(args.sentry_size))
+        if cmp is None:
+            print("\nPolicy Sentry: not installed (pip install -e '.[bench]')")
+        else:
+            print(f"\n| identity policies for {args.sentry_size:,} grants ({cmp['roles']} roles) | Policy Sentry | "
+                  "slpc | ratio |\n|---|---|---|---|")
+            print(f"| wall time, s | {cmp['sentry_s']:.3f} | {cmp['slpc_s']:.3f} | "
+                  f"{cmp['sentry_s'] / cmp['slpc_s']:.1f}x |")
+            print(f"| actions granted (distinct per role, summed) | {cmp['sentry_actions']:,} | "
+                  f"{cmp['slpc_actions']:,} | {cmp['sentry_actions'] / cmp['slpc_actions']:.1f}x |")
+
+        print("\nevaluator:")
+        decisions_per_second(tmp / "example")
+        largest = max(args.sizes)
+        decisions_per_second(tmp / f"build-{largest}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""Fitting optimized policies into AWS's size limits, or saying which grants do not fit.
+
+- `pack`: statements into as few documents of one kind as the limit allows (SCPs,
+  RCPs and a role's managed policies).
+- `fit_identity`: a role whose identity statements exceed the 10,240 characters
+  IAM allows inline gets managed policies instead (at most the deployment's
+  `managed_policies_per_role`, each within 6,144 characters).
+- `oversize`: the error for a policy that cannot fit. It names the grants that
+  weigh most, measured by rebuilding the policy without each of them, and says how
+  many of them would have to move elsewhere for the rest to fit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from slpc.compiler.model import Grant, Model
+from slpc.dsl.diagnostics import Diagnostic, error
+
+from .document import PolicyDocument, Statement
+from .grants import unique_sids
+from .limits import RULES, measure
+from .optimize import optimize
+
+if TYPE_CHECKING:
+    from . import Artifact
+
+INLINE, MANAGED = "iam-identity-policy", "iam-managed-policy"
+HEAVIEST = 3  # grants named in an oversize error
+MAX_REMOVALS = 10  # grants tried when looking for what would fit
+
+
+class _Sizes:
+    """Sizes of documents of one kind, by statement: a policy's size is its wrapper
+    plus the sum of its statements' (each with its separator), as every counting
+    rule serialises statements independently; so packing is linear, not quadratic."""
+
+    def __init__(self, kind: str):
+        self.kind, self.limit = kind, RULES[kind].limit
+        self.wrapper: int | None = None
+
+    def of(self, s: Statement) -> int:
+        one = measure(self.kind, PolicyDocument((s,)))
+        two = measure(self.kind, PolicyDocument((s, s)))
+        if self.wrapper is None:
+            self.wrapper = 2 * one - two
+        return two - one
+
+    def room(self, used: int) -> int:
+        """Room left beside statements of total size `used` (after the first `of`)."""
+        assert self.wrapper is not None
+        return self.limit - self.wrapper - used
+
+    def largest_prefix(self, used: int, s: Statement, resources: Sequence[str]) -> int:
+        """How many of the resources, taken in order, fit beside `used` (binary search)."""
+        lo, hi = 0, len(resources)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.of(replace(s, resources=tuple(resources[:mid]))) <= self.room(used):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+
+def pack(kind: str, statements: Sequence[Statement]) -> tuple[list[PolicyDocument], list[Statement]]:
+    """Statements into few policies within AWS's limit for `kind`; also the statements
+    too large for any policy even with a single resource (the caller's error).
+
+    A statement goes whole into the first policy with room (first fit, in order).
+    One too large for any policy is split by its Resource list, filling the room
+    left in earlier policies first: a statement on a subset of the resources allows
+    or denies a subset of the requests, and the pieces add up to the whole.
+    Condition values are never split (for a negated operator that would change the
+    meaning). Sids are made unique first and pieces are numbered as they are placed
+    (skipping taken names), so the Sid measured is the Sid written.
+    """
+    statements = unique_sids(statements)
+    taken = {s.sid for s in statements}
+    sizes = _Sizes(kind)
+    bins: list[list[Statement]] = []
+    used: list[int] = []
+    too_big: list[Statement] = []
+    for s in statements:
+        if sizes.of(replace(s, resources=s.resources[:1])) > sizes.room(0):
+            too_big.append(s)
+            continue
+        w = sizes.of(s)
+        home = next((i for i, u in enumerate(used) if w <= sizes.room(u)), None)
+        if home is not None:
+            bins[home].append(s)
+            used[home] += w
+            continue
+        rest, pieces = list(s.resources), 0
+        for i in list(range(len(bins))) + [None]:  # the room left in each policy, then new policies
+            while rest:
+                if i is None:
+                    bins.append([])
+                    used.append(0)
+                at = len(bins) - 1 if i is None else i
+                piece = replace(s, sid=_next_sid(s.sid, taken) if pieces and s.sid else s.sid)
+                n = sizes.largest_prefix(used[at], piece, rest)
+                if n == 0:
+                    if i is None:  # even alone with one resource (its numbered Sid is longer): refuse the rest
+                        bins.pop()
+                        used.pop()
+                        too_big.append(replace(s, resources=tuple(rest)))
+                        rest = []
+                    break
+                piece = replace(piece, resources=tuple(rest[:n]))
+                bins[at].append(piece)
+                used[at] += sizes.of(piece)
+                pieces += 1
+                rest = rest[n:]
+                if i is not None:
+                    break
+            if not rest:
+                break
+    return [PolicyDocument(tuple(b)) for b in bins], too_big
+
+
+def _next_sid(sid: str, taken: set) -> str:
+    n = 2
+    while f"{sid}{n}" in taken:
+        n += 1
+    taken.add(f"{sid}{n}")
+    return f"{sid}{n}"
+
+
+# --------------------------------------------------------------------------- #
+# Identity policies: inline, or managed when they do not fit inline
+
+
+def fit_identity(model: Model, art: "Artifact") -> tuple[list["Artifact"], list[Diagnostic]]:
+    """The role's inline policy as is, or its statements packed into managed policies."""
+    if art.size <= RULES[INLINE].limit:
+        return [art], []
+    quota = model.deployment.managed_policies
+    docs, too_big = pack(MANAGED, art.document.statements)
+    if too_big or len(docs) > quota:
+        rule = RULES[MANAGED]
+        msg = (f"the identity policies of `{art.name}` are {measure(INLINE, art.document):,} characters: over "
+               f"the {RULES[INLINE].limit:,} IAM allows inline, and more than {quota} managed "
+               f"policies of {rule.limit:,} characters (managed_policies_per_role)")
+        return [], [oversize(model, art, "E502", msg, _identity_fits(model, quota))]
+    stem = art.path.removesuffix(".json")
+    return [replace(art, kind=MANAGED, path=f"{stem}/managed-{n}.json", document=doc)
+            for n, doc in enumerate(docs, 1)], []
+
+
+def managed_policy_name(model: Model, art: "Artifact") -> str:
+    """The IAM name of a managed policy: deployment, role and number, within IAM's
+    128 characters (a role name has at most 64), so every IaC target names it alike."""
+    label = re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", model.deployment.name)[:40]
+    return f"slpc-{label}-{art.target.rsplit('/', 1)[1]}-{managed_number(art)}"
+
+
+def managed_number(art: "Artifact") -> str:
+    """`iam/<account>/<role>/managed-3.json` -> "3"."""
+    return art.path.rsplit("-", 1)[1].removesuffix(".json")
+
+
+def _identity_fits(model: Model, quota: int) -> Callable[[PolicyDocument], bool]:
+    def fits(doc: PolicyDocument) -> bool:
+        if measure(INLINE, doc) <= RULES[INLINE].limit:
+            return True
+        docs, too_big = pack(MANAGED, doc.statements)
+        return not too_big and len(docs) <= quota
+    return fits
+
+
+# --------------------------------------------------------------------------- #
+# The error for a policy that cannot fit
+
+
+def _rebuild(model: Model, art: "Artifact") -> PolicyDocument | None:
+    """The artifact's policy built again from (a variant of) the model, optimized."""
+    from .api import api_policy
+    from .bucket import bucket_policy
+    from .endpoints import endpoint_policy
+    from .identity import identity_policy
+    from .key import key_policy
+    from .repository import repository_policy
+
+    kind, name = art.kind, art.name
+    if kind in (INLINE, MANAGED):
+        doc = identity_policy(model, model.principals[name])
+    elif kind == "s3-bucket-policy":
+        doc = bucket_policy(model, model.assets[name])[0]
+    elif kind == "ecr-repository-policy":
+        doc = repository_policy(model, model.assets[name])[0]
+    elif kind == "kms-key-policy":
+        doc = key_policy(model, model.keys[name])
+    elif kind == "apigateway-resource-policy":
+        doc = api_policy(model, [a for a in model.assets_of("api") if a.resource_name == name])
+    elif kind == "vpc-endpoint-policy":
+        nets = [n for n in model.networks.values() if any(v == art.target for _, v in n.endpoints)]
+        doc = endpoint_policy(model, nets, name.split(".", 1)[1])[0] if nets else None
+    else:
+        return None
+    return optimize(doc) if doc is not None else None
+
+
+def _touches(model: Model, art: "Artifact", g: Grant) -> bool:
+    """Whether the grant can shape this artifact's policy (the grants worth weighing)."""
+    kind, name = art.kind, art.name
+    if kind in (INLINE, MANAGED):
+        return g.principal == name
+    asset = model.assets[g.asset]
+    if kind == "kms-key-policy":
+        return asset.key == name
+    if kind == "apigateway-resource-policy":
+        return asset.kind == "api" and asset.resource_name == name
+    if kind == "vpc-endpoint-policy":
+        return any(v == art.target for n in g.networks for _, v in model.networks[n].endpoints)
+    return g.asset == name
+
+
+def _without(model: Model, grants: Sequence[Grant]) -> Model:
+    gone = {id(g) for g in grants}
+    return replace(model, grants=tuple(g for g in model.grants if id(g) not in gone))
+
+
+def _describe(g: Grant) -> str:
+    prefix = f' "{g.prefix}"' if g.prefix else ""
+    return f"allow {g.principal} {g.verb} {g.asset}{prefix}"
+
+
+REMEDY = {
+    "s3-bucket-policy": "split the bucket (move these grants' data to a second bucket), or give its grantees "
+                        "the same networks and expiry, whose denies then merge into one statement",
+    "ecr-repository-policy": "split the repository, or give its grantees the same networks and expiry",
+    "kms-key-policy": "encrypt some of the key's buckets with a second key",
+    "vpc-endpoint-policy": "give some roles or assets a network of their own, with its own endpoint",
+    "apigateway-resource-policy": "serve some stages from a second API, or give its grantees the same networks "
+                                  "and expiry",
+    INLINE: "raise managed_policies_per_role (at most 20, after raising the IAM quota), or split the "
+            "role's grants over two roles",
+}
+REMEDY[MANAGED] = REMEDY[INLINE]
+
+
+def oversize(model: Model, art: "Artifact", code: str = "E501", message: str | None = None,
+             fits: Callable[[PolicyDocument], bool] | None = None) -> Diagnostic:
+    """The error for an artifact over its limit, naming the grants that add most to it."""
+    rule = RULES[art.kind]
+    size = measure(art.kind, art.document)
+    message = message or (f"the {rule.what} for `{art.name}` is {size:,} {rule.unit}, "
+                          f"over AWS's limit of {rule.limit:,}")
+    fits = fits or (lambda doc: measure(art.kind, doc) <= rule.limit)
+    full = _rebuild(model, art)
+    if full is None:  # not built from grants (guardrails)
+        return error(code, message, None, "narrow the spec")
+    base = measure(art.kind, full)
+    weights: list[tuple[int, Grant]] = []
+    for g in model.grants:
+        if g.span is not None and _touches(model, art, g):
+            doc = _rebuild(_without(model, [g]), art)
+            weights.append((base - measure(art.kind, doc), g))
+    weights.sort(key=lambda wg: (-wg[0], wg[1].span.file, wg[1].span.line))
+    notes = tuple(f"{g.span.file}:{g.span.line}:{g.span.col}: `{_describe(g)}` adds {w:,} {rule.unit}"
+                  for w, g in weights[:HEAVIEST])
+    remedy = REMEDY.get(art.kind, "narrow the spec")
+    hint = f"no grant of the spec shapes this policy: {remedy}"
+    for k in range(1, min(MAX_REMOVALS, len(weights)) + 1):
+        rest = _rebuild(_without(model, [g for _, g in weights[:k]]), art)
+        if fits(rest):
+            hint = (f"without its {k} heaviest grant{'s' if k > 1 else ''} it would fit "
+                    f"({measure(art.kind, rest):,} {rule.unit}): {remedy}")
+            break
+    else:
+        if weights:
+            hint = (f"even without its {min(MAX_REMOVALS, len(weights))} heaviest grants it would be "
+                    f"{measure(art.kind, rest):,} {rule.unit}: {remedy}")
+    span = weights[0][1].span if weights else None
+    return Diagnostic("error", code, message, span, hint, notes)

@@ -1,0 +1,107 @@
+"""A size optimizer for policy documents that never changes what they allow or deny.
+
+Every artifact kind goes through `optimize` once, in `targets.build`, so no target
+merges statements its own way. Two rewrites, both exact (same decision for every
+request, so neither can widen access):
+
+- Normalise: values of every list element (actions, resources, principals,
+  condition values) deduplicated and sorted; conditions sorted. Lists are ORs.
+- Merge: two statements that are identical except in exactly one of Action,
+  Resource or Principal become one statement listing the union of that element.
+  A statement matches a request when its action AND resource AND principal AND
+  conditions match, so with everything else equal, "S1 or S2" is the statement with
+  the union. This holds for Allow and Deny alike. Negative forms (NotAction,
+  NotResource, NotPrincipal) are never merged, nor merged with positive forms; an
+  absent element is never merged with a present one (absent is not "nothing"); the
+  wildcard principal is never merged with a list. Statements whose conditions
+  differ are never merged, so per-grantee denies (each conditioned on its own
+  principal) stay per grantee.
+
+The result is never larger (a merge drops a whole statement and adds only values it
+did not repeat), introduces no value the input did not have (so no new wildcard),
+and is deterministic: a merged statement stands where its first member stood and
+keeps that member's Sid, so Sids stay unique and stable for tools that key on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .document import Condition, PolicyDocument, Principal, Statement
+
+
+def _values(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(values)))
+
+
+def _principal(p: Principal | None) -> Principal | None:
+    if p is None or p.wildcard:
+        return p
+    merged: dict[str, set[str]] = {}
+    for kind, vals in p.entries:
+        merged.setdefault(kind, set()).update(vals)
+    return Principal(entries=tuple((k, tuple(sorted(v))) for k, v in sorted(merged.items())))
+
+
+def normalise(s: Statement) -> Statement:
+    """The same statement with sorted, deduplicated values and sorted conditions."""
+    conditions = tuple(sorted({Condition(c.operator, c.key, _values(c.values)) for c in s.conditions},
+                              key=lambda c: (c.operator, c.key, c.values)))
+    return Statement(effect=s.effect, actions=_values(s.actions), resources=_values(s.resources),
+                     conditions=conditions, sid=s.sid, principal=_principal(s.principal),
+                     not_principal=_principal(s.not_principal), not_actions=_values(s.not_actions),
+                     not_resources=_values(s.not_resources))
+
+
+def _without(s: Statement, element: str) -> tuple:
+    """What must be equal for two statements to merge on `element`: all but it and the Sid."""
+    return (s.effect, s.conditions, s.not_principal, s.not_actions, s.not_resources,
+            None if element == "actions" else s.actions, None if element == "resources" else s.resources,
+            None if element == "principal" else s.principal)
+
+
+def _union_principal(a: Principal, b: Principal) -> Principal:
+    return _principal(Principal(entries=a.entries + b.entries))
+
+
+# Each mergeable element: how to blank it for grouping, whether a statement may
+# take part, and how two values combine.
+_ELEMENTS = {
+    "actions": (lambda s: bool(s.actions), lambda a, b: _values(a + b)),
+    "resources": (lambda s: bool(s.resources), lambda a, b: _values(a + b)),
+    "principal": (lambda s: s.principal is not None and not s.principal.wildcard, _union_principal),
+}
+
+
+def _merge_on(statements: list[Statement], element: str) -> list[Statement]:
+    """One pass: statements equal but for `element` merged into the first of them."""
+    eligible, combine = _ELEMENTS[element]
+    out: list[Statement] = []
+    home: dict[tuple, int] = {}  # the statement without Sid and element -> its index in out
+    for s in statements:
+        if not eligible(s):
+            out.append(s)
+            continue
+        key = _without(s, element)
+        i = home.get(key)
+        if i is None:
+            home[key] = len(out)
+            out.append(s)
+        else:
+            out[i] = replace(out[i], **{element: combine(getattr(out[i], element), getattr(s, element))})
+    return out
+
+
+def optimize_statements(statements: tuple[Statement, ...] | list[Statement]) -> tuple[Statement, ...]:
+    """Normalise, then merge until no two statements differ in only one element."""
+    current = [normalise(s) for s in statements]
+    while True:
+        before = len(current)
+        for element in _ELEMENTS:
+            current = _merge_on(current, element)
+        if len(current) == before:
+            return tuple(current)
+
+
+def optimize(doc: PolicyDocument) -> PolicyDocument:
+    return replace(doc, statements=optimize_statements(doc.statements))

@@ -1,0 +1,182 @@
+"""Fitting policies to AWS's limits: managed policies for heavy roles, errors that name grants.
+
+A role whose identity statements exceed the 10,240 characters IAM allows inline
+gets managed policies (each within 6,144, at most `managed_policies_per_role`);
+the managed policies must mean exactly what the spec says (AWS unions them), and
+flow through the manifest, Terraform and CloudFormation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import hcl2
+import pytest
+import yaml
+from cfnlint.api import ManualArgs, lint
+from hypothesis import given
+from hypothesis import strategies as st
+
+from slpc.compiler.cli import main
+from slpc.compiler.pipeline import compile_text
+from slpc.targets.cloudformation import cloudformation_templates
+from slpc.targets.document import Statement
+from slpc.targets.fit import pack
+from slpc.targets.limits import RULES, measure
+from slpc.targets.terraform import terraform_module
+from slpc.verify.deployment import Deployment
+from slpc.verify.meaning import Meaning
+from strategies import PROPERTY
+from test_differential import STAR, questions
+from test_terraform import jsonencode_arg, literal, resources
+
+HEAD = '''deployment "heavy" {
+  account "111122223333"
+  regions ["eu-central-1"]
+QUOTA}
+
+network vpc {
+  vpc "vpc-0a1b2c3d4e5f67890"
+  endpoint s3 "vpce-01a2b3c4d5e6f7a80"
+}
+
+role admin "arn:aws:iam::111122223333:role/admin"
+role reader "arn:aws:iam::111122223333:role/reader"
+'''
+
+
+def heavy_spec(buckets: int, quota: int | None = None) -> str:
+    """One role reading many buckets, each grant with its own expiry (so nothing merges)."""
+    text = HEAD.replace("QUOTA", f"  managed_policies_per_role {quota}\n" if quota else "")
+    for k in range(-(-buckets // 20)):  # a key policy holds about 20 such grants
+        text += (f'\nkey k{k} {{\n  arn "arn:aws:kms:eu-central-1:111122223333:key/1b2c3d4e-1111-2222-3333-'
+                 f'{k:012d}"\n  admins [admin]\n}}\n')
+    for i in range(buckets):
+        text += f'\nbucket b{i} {{\n  name "heavy-bucket-{i}"\n  encrypt k{i // 20}\n  admins [admin]\n}}\n'
+    for i in range(buckets):
+        text += f'allow reader read b{i} "data/" from vpc until "2031-01-{1 + i % 28:02d}T{i // 28:02d}:00:00Z"\n'
+    return text
+
+
+@pytest.fixture(scope="module")
+def heavy():
+    c = compile_text(heavy_spec(40), "heavy.slp")
+    assert c.ok, [d.message for d in c.diagnostics if d.is_error]
+    return c
+
+
+@pytest.fixture(scope="module")
+def heavy_world(heavy):
+    return Deployment.from_artifacts(heavy.artifacts), Meaning(heavy.model)
+
+
+def test_a_role_over_the_inline_limit_gets_managed_policies_within_theirs(heavy):
+    arts = [a for a in heavy.artifacts if a.name == "reader" and a.kind.startswith("iam-")]
+    assert {a.kind for a in arts} == {"iam-managed-policy"}  # no inline policy left beside them
+    assert 2 <= len(arts) <= 10
+    assert all(measure("iam-managed-policy", a.document) <= RULES["iam-managed-policy"].limit for a in arts)
+    assert sorted(a.path for a in arts) == sorted(f"iam/111122223333/reader/managed-{n}.json"
+                                                  for n in range(1, len(arts) + 1))
+    sids = [s.sid for a in arts for s in a.document.statements]
+    assert len(sids) == len(set(sids))
+    whole = sum(measure("iam-identity-policy", a.document) for a in arts)
+    assert whole > RULES["iam-identity-policy"].limit  # it really did not fit inline
+    listed = {e["path"] for e in heavy.manifest()["artifacts"] if e["kind"] == "iam-managed-policy"}
+    assert listed == {a.path for a in arts}
+
+
+@PROPERTY
+@given(st.data())
+def test_managed_policies_mean_exactly_the_spec(heavy, heavy_world, data):
+    world, meaning = heavy_world
+    for i in range(10):
+        q = data.draw(questions(heavy.model), label=f"request {i}")
+        decision = world.decide(q.principal, q.action, q.resource, q.context,
+                                extra_identity=(STAR,) if q.star else ())
+        assert decision.allowed == meaning.permits(q), (q, decision.explain())
+
+
+def test_every_grant_of_the_split_role_still_works(heavy):
+    world = Deployment.from_artifacts(heavy.artifacts)
+    for i in range(40):
+        d = world.decide("arn:aws:iam::111122223333:role/reader", "s3:GetObject",
+                         f"arn:aws:s3:::heavy-bucket-{i}/data/x",
+                         {"aws:SourceVpce": "vpce-01a2b3c4d5e6f7a80", "aws:CurrentTime": "2030-01-01T00:00:00Z",
+                          "aws:SecureTransport": "true", "s3:TlsVersion": "1.3"})
+        assert d.allowed, d.explain()
+
+
+def test_terraform_creates_and_attaches_each_managed_policy(heavy):
+    files = terraform_module(heavy.model, heavy.artifacts)
+    parsed = {p: hcl2.loads(t) for p, t in files.items() if p.endswith(".tf")}
+    res = resources(parsed)
+    by_path = {a.path: a for a in heavy.artifacts if a.kind == "iam-managed-policy"}
+    policies = {n: b for (t, n), b in res.items() if t == "aws_iam_policy"}
+    attachments = {n: b for (t, n), b in res.items() if t == "aws_iam_role_policy_attachment"}
+    assert len(policies) == len(by_path) and set(attachments) == set(policies)
+    docs = sorted(json.dumps(jsonencode_arg(b["policy"]), sort_keys=True) for b in policies.values())
+    assert docs == sorted(json.dumps(json.loads(a.text), sort_keys=True) for a in by_path.values())
+    for name, body in attachments.items():
+        assert literal(body["role"]) == "reader"
+        assert body["policy_arn"] == f"${{aws_iam_policy.{name}.arn}}"
+    names = [literal(b["name"]) for b in policies.values()]
+    assert len(set(names)) == len(names) and all(len(n) <= 128 for n in names)
+    assert not [n for (t, n) in res if t == "aws_iam_role_policy" and n == "reader"]
+
+
+def test_cloudformation_creates_managed_policies_on_the_role(heavy):
+    templates = cloudformation_templates(heavy.model, heavy.artifacts)
+    text = templates["cloudformation/111122223333.yaml"]
+    doc = yaml.safe_load(text)
+    managed = {k: r for k, r in doc["Resources"].items() if r["Type"] == "AWS::IAM::ManagedPolicy"}
+    assert len(managed) == len([a for a in heavy.artifacts if a.kind == "iam-managed-policy"])
+    assert all(r["Properties"]["Roles"] == ["reader"] for r in managed.values())
+    errors = [m for m in lint(text, config=ManualArgs(regions=["eu-central-1"])) if m.rule.id.startswith("E")]
+    assert not errors, [m.message for m in errors]
+
+
+def test_too_few_managed_policies_is_an_error_naming_grants(tmp_path, capsys):
+    spec = tmp_path / "heavy.slp"
+    spec.write_text(heavy_spec(40, quota=6))
+    assert main(["compile", str(spec), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "error[E502]: the identity policies of `reader` are " in err
+    assert "more than 6 managed policies of 6,144 characters" in err
+    notes = [line for line in err.splitlines() if "= note: " in line]
+    assert len(notes) == 3 and all(re.search(rf"{re.escape(str(spec))}:\d+:1: `allow reader read b\d+", n)
+                                   for n in notes)
+    assert re.search(r"help: without its \d+ heaviest grants it would fit .*managed_policies_per_role", err)
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_raising_the_quota_makes_it_fit():
+    assert not compile_text(heavy_spec(80, quota=5)).ok
+    assert compile_text(heavy_spec(80, quota=20)).ok
+
+
+def test_a_role_that_fits_inline_keeps_one_inline_policy():
+    c = compile_text(heavy_spec(3))
+    assert [a.kind for a in c.artifacts if a.name == "reader"] == ["iam-identity-policy"]
+
+
+def _statement_lists():
+    resource = st.integers(0, 10**6).map(lambda i: f"arn:aws:s3:::bucket-{i}/objects-under-a-long-prefix/*")
+    statement = st.builds(
+        lambda effect, actions, resources, sid: Statement(effect, actions=tuple(actions), resources=tuple(resources),
+                                                          sid=sid),
+        st.sampled_from(("Allow", "Deny")), st.lists(st.sampled_from(("s3:GetObject", "s3:PutObject")), min_size=1),
+        st.lists(resource, min_size=1, max_size=120, unique=True), st.sampled_from(("A", "B", "Read")))
+    return st.lists(statement, max_size=12)
+
+
+@PROPERTY
+@given(_statement_lists(), st.sampled_from(("iam-managed-policy", "scp", "s3-bucket-policy")))
+def test_packing_fits_every_policy_and_keeps_every_statement(statements, kind):
+    docs, too_big = pack(kind, statements)
+    assert not too_big
+    assert all(measure(kind, d) <= RULES[kind].limit for d in docs)
+    placed = [s for d in docs for s in d.statements]
+    assert len({s.sid for s in placed}) == len(placed)
+    covered = {(s.effect, s.actions, r) for s in placed for r in s.resources}
+    assert covered == {(s.effect, s.actions, r) for s in statements for r in s.resources}
