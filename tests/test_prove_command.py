@@ -48,7 +48,9 @@ def test_a_hand_edited_directory_is_refuted_with_a_replayable_request(build, tmp
             (edited / f.relative_to(build)).parent.mkdir(parents=True, exist_ok=True)
             (edited / f.relative_to(build)).write_bytes(f.read_bytes())
     policy = json.loads((edited / "s3/weights.json").read_text())
-    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "DenyGovernanceBypass"]
+    for s in policy["Statement"]:  # the optimizer may have merged the bypass deny into another Deny
+        if s["Effect"] == "Deny" and "s3:BypassGovernanceRetention" in s.get("Action", []):
+            s["Action"] = [a for a in s["Action"] if a != "s3:BypassGovernanceRetention"] or ["s3:ListBucket"]
     (edited / "s3/weights.json").write_text(json.dumps(policy))
     assert main(["prove", EXAMPLE, "--policies", str(edited), "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)

@@ -80,7 +80,9 @@ MUTANTS = {
         if s.sid == "InferenceReadWeightsReleasedKey" else
         _conditions(lambda c: replace(c, values=_add_arn(c.values)))(s) if s.sid == "DenyCryptoToOthers" else s
         for s in sts]),
-    "drop the governance-bypass deny": _edit(WEIGHTS, _drop("DenyGovernanceBypass")),
+    "drop the governance-bypass deny": _edit(WEIGHTS, lambda sts: [
+        replace(s, actions=tuple(a for a in s.actions if a != "s3:BypassGovernanceRetention"))
+        if s.effect == "Deny" else s for s in sts]),
     "drop the perimeter-change deny": _edit(ECR, _drop("DenyPerimeterChanges")),
     "drop an encryption deny": _edit(WEIGHTS, _drop("DenyNonKmsEncryption")),
     "drop the customer-key deny": _edit(WEIGHTS, _drop("DenyCustomerProvidedKeys")),
