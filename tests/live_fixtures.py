@@ -167,6 +167,11 @@ def apply(live: Live, artifacts) -> None:
             c("ecr").set_repository_policy(repositoryName=a.target.rsplit("/", 1)[1], policyText=a.text)
         elif a.kind == "iam-identity-policy":
             iam.put_role_policy(RoleName=a.target.rsplit("/", 1)[1], PolicyName="slpc", PolicyDocument=a.text)
+        elif a.kind == "iam-managed-policy":
+            role = a.target.rsplit("/", 1)[1]
+            name = f"{role}-{a.path.rsplit('/', 1)[1].removesuffix('.json')}"
+            arn = iam.create_policy(PolicyName=name, PolicyDocument=a.text)["Policy"]["Arn"]
+            iam.attach_role_policy(RoleName=role, PolicyArn=arn)
         elif a.kind == "vpc-endpoint-policy":
             c("ec2").modify_vpc_endpoint(VpcEndpointId=a.target, PolicyDocument=a.text)
         elif a.kind == "apigateway-resource-policy":

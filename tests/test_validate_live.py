@@ -195,6 +195,41 @@ def test_extra_managed_policy_on_role_is_drift(live):
     assert any(f.code == "extra-access" and f.request["action"] == "s3:GetObject" for f in found), found
 
 
+def _split_into_managed(lv, path):
+    """The artifacts with the role policy at `path` split into two managed policies,
+    as slpc emits them for a role whose policy does not fit inline."""
+    from dataclasses import replace as _replace
+
+    from slpc.targets.document import PolicyDocument
+
+    role = art(lv, path)
+    sts = role.document.statements
+    halves = (sts[: len(sts) // 2], sts[len(sts) // 2:])
+    base = path.removesuffix(".json")
+    managed = [_replace(role, kind="iam-managed-policy", path=f"{base}/managed-{i + 1}.json",
+                        document=PolicyDocument(h)) for i, h in enumerate(halves)]
+    return [a for a in lv.artifacts if a.path != path] + managed
+
+
+def test_roles_managed_policies_are_compared_as_one_set(live):
+    path = "iam/123456789012/trainer.json"
+    artifacts = _split_into_managed(live, path)
+    iam = live.client("iam")
+    iam.delete_role_policy(RoleName="llm-trainer", PolicyName="slpc")
+    L.apply(live, [a for a in artifacts if a.kind == "iam-managed-policy"])
+    f = Fetcher(L.session(), region=L.REGION, endpoint_url=live.url)
+    rep = Validator(f, f.caller_account()).run(artifacts)
+    heads = [a.path for a in artifacts if a.kind == "iam-managed-policy"]
+    assert rep.findings == [] and set(heads) <= set(rep.checked)
+
+    second = iam.list_attached_role_policies(RoleName="llm-trainer")["AttachedPolicies"]
+    iam.detach_role_policy(RoleName="llm-trainer", PolicyArn=second[-1]["PolicyArn"])
+    rep = Validator(f, f.caller_account()).run(artifacts)
+    found = drifts(rep, heads[0])
+    assert found and all(f.code == "missing-access" for f in found), rep.findings
+    assert rep.status(heads[1]) == "skipped" and heads[0] in dict(rep.skipped)[heads[1]]
+
+
 def test_repository_policy_deleted_and_widened(live):
     ecr = live.client("ecr")
     doc = policy(live, "ecr/serving.json")

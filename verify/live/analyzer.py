@@ -24,6 +24,7 @@ from .findings import ANALYZER, CANNOT_VERIFY, DRIFT, SOURCE_ANALYZER, Finding
 # artifact kind -> (policyType, validatePolicyResourceType or None)
 POLICY_TYPES: dict[str, tuple[str, str | None]] = {
     "iam-identity-policy": ("IDENTITY_POLICY", None),
+    "iam-managed-policy": ("IDENTITY_POLICY", None),
     "s3-bucket-policy": ("RESOURCE_POLICY", "AWS::S3::Bucket"),
     "kms-key-policy": ("RESOURCE_POLICY", None),
     "ecr-repository-policy": ("RESOURCE_POLICY", None),

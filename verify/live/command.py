@@ -247,7 +247,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             policy_findings = merge_policy_findings(policy_findings, lint_findings(compiled.artifacts))
         report.findings += policy_findings
         if "analyzer" in checks:
-            report.findings += analyzer.custom_checks(client, compiled.artifacts, report.deployed)
+            from .validate import whole_roles
+            report.findings += analyzer.custom_checks(client, whole_roles(compiled.artifacts)[0], report.deployed)
         if getattr(args, "scan_roles", False):
             fetchers = {account: fetcher, **others}
             spec_roles = {p.arn for p in compiled.model.principals.values()}

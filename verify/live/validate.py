@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 from slpc.targets.document import PolicyDocument, PolicyFormatError, Statement, dumps, from_json
@@ -62,6 +63,32 @@ def _subset_diff(want: Any, have: Any, path: str) -> list[str]:
     return []
 
 
+MANAGED_KIND = "iam-managed-policy"
+
+
+def whole_roles(artifacts) -> tuple[list, dict[str, list[str]]]:
+    """The artifacts with each role's managed policies (slpc splits a role's policy
+    into them when it does not fit inline) joined into one identity-policy artifact,
+    at the first one's path: AWS reads a role's inline and attached managed policies
+    as one set, and so does the comparison. Also: first path -> the other paths."""
+    out, groups, first_of = [], {}, {}
+    for art in artifacts:
+        if art.kind != MANAGED_KIND:
+            out.append(art)
+            continue
+        key = (art.account, art.target)
+        if key not in first_of:
+            first_of[key] = len(out)
+            groups[art.path] = []
+            out.append(replace(art, kind="iam-identity-policy"))
+        else:
+            head = out[first_of[key]]
+            groups[head.path].append(art.path)
+            out[first_of[key]] = replace(head, document=PolicyDocument(head.document.statements
+                                                                       + art.document.statements))
+    return out, groups
+
+
 class Validator:
     """`fetcher` reads the default credentials' `account`; `others` maps further
     account ids to the fetcher (session) that reads them (--account-profile).
@@ -85,7 +112,7 @@ class Validator:
     def run(self, artifacts, progress: Callable[[int, int], None] | None = None) -> Report:
         """Every artifact checked on a small thread pool; the report lists them in
         artifact order whatever order the reads finish in."""
-        arts = list(artifacts)
+        arts, groups = whole_roles(artifacts)
         done = [0]
         lock = threading.Lock()
 
@@ -105,6 +132,11 @@ class Validator:
             rep.checked += part.checked
             rep.skipped += part.skipped
             rep.deployed.update(part.deployed)
+        for head, others in groups.items():  # a role's managed policies share one verdict
+            if head in rep.checked:
+                rep.checked += others
+            else:
+                rep.skipped += [(p, f"compared together with {head}, the same role's policies") for p in others]
         return rep
 
     def _one(self, art) -> Report:
