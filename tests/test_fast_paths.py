@@ -6,6 +6,8 @@ slow path did; these tests run both on the same input and compare.
 
 from __future__ import annotations
 
+import re
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from lark import Lark
 
 from benchmarks.synthetic import deployment
 from slpc.dsl import syntax
+from slpc.targets.limits import RULES, count
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.slp"))
 
@@ -82,3 +85,24 @@ def _statements(draw, depth: int = 0) -> str:
 @given(st.lists(_statements(), min_size=1, max_size=4))
 def test_spans_agree_on_generated_text(stmts):
     _agrees("\n\n".join(stmts) + "\n")
+
+
+# --------------------------------------------------------------------------- #
+# Size: IAM's no-whitespace count by str.split instead of re.sub(r"\s")
+
+_NO_WS = RULES["iam-managed-policy"]
+
+
+def _slow_count(text: str) -> int:
+    return len(re.sub(r"\s", "", text))
+
+
+def test_no_whitespace_count_agrees_on_every_character():
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert count(_NO_WS, every) == _slow_count(every)
+    assert count(_NO_WS, every[::-1] + " x \n") == _slow_count(every[::-1] + " x \n")
+
+
+@given(st.text())
+def test_no_whitespace_count_agrees(text):
+    assert count(_NO_WS, text) == _slow_count(text)
