@@ -11,12 +11,14 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 from lark import Lark
 
 from benchmarks.synthetic import deployment
 from slpc.dsl import syntax
 from slpc.targets.limits import RULES, count
+from slpc.verify.lint.registry import covers
+from slpc.verify.matching import has_wildcard, wildcard_match
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.slp"))
 
@@ -106,3 +108,24 @@ def test_no_whitespace_count_agrees_on_every_character():
 @given(st.text())
 def test_no_whitespace_count_agrees(text):
     assert count(_NO_WS, text) == _slow_count(text)
+
+
+# --------------------------------------------------------------------------- #
+# Lint: `prefix*` covering by a prefix test instead of a compiled regex
+
+_glob = st.text(st.sampled_from("ab*?/kKK\u212as\u017f\n"), max_size=6)
+
+
+@given(_glob, _glob, st.booleans())
+def test_covers_agrees_with_wildcard_match(pattern, value, ignore_case):
+    assert covers(pattern, value, ignore_case) == wildcard_match(pattern, value, ignore_case=ignore_case)
+
+
+@given(_glob.filter(lambda p: not has_wildcard(p)), _glob, st.booleans())
+@example("s", "\u017f", True).via("regex ignoring case: s matches the long s")
+@example("k", "\u212a", True).via("and k the Kelvin sign")
+@example("ab", "AB", True).via("ASCII ignoring case")
+def test_covers_agrees_on_prefix_patterns(head, value, ignore_case):
+    for pattern in (head + "*", head):
+        assert covers(pattern, value, ignore_case) == wildcard_match(pattern, value, ignore_case=ignore_case)
+        assert covers(pattern, head + value, ignore_case) == wildcard_match(pattern, head + value, ignore_case=ignore_case)
