@@ -15,6 +15,8 @@ from pathlib import Path
 
 from slpc.dsl.diagnostics import DiagnosticsError, error
 
+from .pipeline import rare_collections
+
 MARKER = "manifest.json"
 
 
@@ -28,6 +30,11 @@ def _is_slpc_build(directory: Path) -> bool:
 
 def write_tree(out: Path, files: dict[str, str]) -> None:
     """Replace `out` with exactly `files` (relative path -> text)."""
+    with rare_collections():
+        _write_tree(out, files)
+
+
+def _write_tree(out: Path, files: dict[str, str]) -> None:
     out = out.resolve() if out.exists() else out.absolute()
     if out.exists() and not out.is_dir():
         raise DiagnosticsError([error("E601", f"{out} exists and is not a directory", None,

@@ -6,6 +6,7 @@ slow path did; these tests run both on the same input and compare.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from importlib import resources
@@ -16,6 +17,7 @@ from lark import Lark
 
 from benchmarks.synthetic import deployment
 from slpc.dsl import syntax
+from slpc.targets.document import pretty
 from slpc.targets.limits import RULES, count
 from slpc.verify.lint.registry import covers
 from slpc.verify.matching import has_wildcard, wildcard_match
@@ -129,3 +131,18 @@ def test_covers_agrees_on_prefix_patterns(head, value, ignore_case):
     for pattern in (head + "*", head):
         assert covers(pattern, value, ignore_case) == wildcard_match(pattern, value, ignore_case=ignore_case)
         assert covers(pattern, head + value, ignore_case) == wildcard_match(pattern, head + value, ignore_case=ignore_case)
+
+
+# --------------------------------------------------------------------------- #
+# Artifact text: the C encoder per value instead of json.dumps's indenting encoder
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_json)
+def test_pretty_is_json_dumps_indented(value):
+    assert pretty(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
