@@ -15,6 +15,8 @@ from pathlib import Path
 
 from slpc.dsl.diagnostics import DiagnosticsError, error
 
+from .pipeline import rare_collections
+
 MARKER = "manifest.json"
 
 
@@ -28,6 +30,11 @@ def _is_slpc_build(directory: Path) -> bool:
 
 def write_tree(out: Path, files: dict[str, str]) -> None:
     """Replace `out` with exactly `files` (relative path -> text)."""
+    with rare_collections():
+        _write_tree(out, files)
+
+
+def _write_tree(out: Path, files: dict[str, str]) -> None:
     out = out.resolve() if out.exists() else out.absolute()
     if out.exists() and not out.is_dir():
         raise DiagnosticsError([error("E601", f"{out} exists and is not a directory", None,
@@ -38,10 +45,12 @@ def write_tree(out: Path, files: dict[str, str]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        # each directory once, not once per file: a large build writes thousands of
+        # files into a handful of directories, and every mkdir is a system call
+        for folder in sorted({(tmp / rel).parent for rel in files}):
+            folder.mkdir(parents=True, exist_ok=True)
         for rel, text in sorted(files.items()):
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8", newline="\n")
+            (tmp / rel).write_text(text, encoding="utf-8", newline="\n")
         os.chmod(tmp, 0o755)
         old = None
         if out.exists():

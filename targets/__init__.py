@@ -7,7 +7,6 @@ Entry point: `build(model)`. Every document comes from the shared model in
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -18,7 +17,7 @@ from .api import api_policy, policy_target
 from .audit import audit_artifacts
 from .bucket import bucket_policy
 from .bucket_settings import bucket_setting_artifacts
-from .document import PolicyDocument, dumps
+from .document import PolicyDocument, dumps, pretty
 from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
 from .identity import identity_policy
@@ -46,7 +45,7 @@ class Artifact:
     def text(self) -> str:
         if self.document is not None:
             return dumps(self.document)
-        return json.dumps(self.settings, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return pretty(self.settings)
 
     @property
     def size(self) -> int:

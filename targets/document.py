@@ -131,9 +131,14 @@ def to_json(doc: PolicyDocument) -> dict:
 
 
 def dumps(doc: PolicyDocument) -> str:
-    """The artifact text: sorted keys, two-space indent, trailing newline; the same
-    text as json.dumps(..., indent=2, sort_keys=True, ensure_ascii=False) + "\\n"."""
-    return _pretty(to_json(doc), "\n") + "\n"
+    """The artifact text: sorted keys, two-space indent, trailing newline."""
+    return pretty(to_json(doc))
+
+
+def pretty(value: Any) -> str:
+    """json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\\n" for JSON
+    data (string keys, lists not tuples), several times faster (see `_pretty`)."""
+    return _pretty(value, "\n") + "\n"
 
 
 _STRING = json.JSONEncoder(ensure_ascii=False).encode  # the C encoder, for one value

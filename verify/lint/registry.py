@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, Callable, Iterable, Iterator
 
 from slpc.verify.catalogue import Catalogue
-from slpc.verify.matching import wildcard_match
+from slpc.verify.matching import has_wildcard, wildcard_match
 
 POLICY_TYPES = ("identity", "resource", "scp", "rcp", "vpc-endpoint")
 RESOURCE_TYPES = ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::ECR::Repository", "AWS::ApiGateway::RestApi")
@@ -183,6 +183,21 @@ def covered_entries(values: list[tuple[str, str]], ignore_case: bool) -> Iterato
     for i, (path, v) in enumerate(values):
         for j, (_, w) in enumerate(values):
             same = v.lower() == w.lower() if ignore_case else v == w
-            if i != j and (not same or j < i) and wildcard_match(w, v, ignore_case=ignore_case):
+            if i != j and (not same or j < i) and covers(w, v, ignore_case):
                 yield path, w
                 break
+
+
+def covers(pattern: str, value: str, ignore_case: bool) -> bool:
+    """`wildcard_match`, with a prefix test for the usual `prefix*` pattern (an ARN
+    with a trailing `*`): compiling a regex for each of the thousands of distinct
+    ARN patterns of a large deployment cost more than the rest of the check.
+    Ignoring case, the test holds only for ASCII text (a regex ignoring case also
+    matches e.g. the Kelvin sign for `k`)."""
+    head = pattern[:-1]
+    if pattern.endswith("*") and not has_wildcard(head):
+        if not ignore_case:
+            return value.startswith(head)
+        if pattern.isascii() and value.isascii():
+            return value.lower().startswith(head.lower())
+    return wildcard_match(pattern, value, ignore_case=ignore_case)

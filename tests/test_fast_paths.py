@@ -1,0 +1,148 @@
+"""The compile's fast paths agree with the slow paths they replace.
+
+Each speed-up of the 10,000-grant compile (benchmarks/RESULTS.md) skips work the
+slow path did; these tests run both on the same input and compare.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+
+from hypothesis import example, given, strategies as st
+from lark import Lark
+
+from benchmarks.synthetic import deployment
+from slpc.dsl import syntax
+from slpc.targets.document import pretty
+from slpc.targets.limits import RULES, count
+from slpc.verify.lint.registry import covers
+from slpc.verify.matching import has_wildcard, wildcard_match
+
+EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.slp"))
+
+
+# --------------------------------------------------------------------------- #
+# Parser: spans from first/last tokens instead of lark's propagated positions
+
+
+class _PropagatedSpans(syntax._Builder):
+    """The slow path: spans from lark's `propagate_positions` metadata."""
+
+    def tree_span(self, tree):
+        m = tree.meta
+        return syntax.Span(self.file, m.line + self.offset, m.column, m.end_line + self.offset, m.end_column)
+
+
+def _slow_parse(text: str) -> list[syntax.Stmt]:
+    grammar = resources.files("slpc.dsl").joinpath("grammar.lark").read_text("utf-8")
+    parser = Lark(grammar, parser="lalr", lexer="basic", postlex=syntax._Continuations(),
+                  propagate_positions=True, maybe_placeholders=False)
+    builder = _PropagatedSpans("f", 0, [])
+    return [builder.stmt(c) for c in parser.parse(text).children if isinstance(c, syntax.Tree)]
+
+
+def _spans(stmts) -> list:
+    """Every statement, argument and list item with its span (Stmt/Tok equality ignores spans)."""
+    out = []
+    for s in stmts:
+        out.append((s.keyword, s.keyword.span, s.span))
+        for a in s.args:
+            out.append((a, a.span, [(i, i.span) for i in a.items]))
+        out.append(_spans(s.block or ()))
+    return out
+
+
+def _agrees(text: str) -> None:
+    fast = syntax.parse_syntax(text, "f")
+    assert not fast.diagnostics
+    assert _spans(fast.statements) == _spans(_slow_parse(text))
+
+
+def test_spans_agree_on_examples_and_synthetic():
+    for path in EXAMPLES:
+        _agrees(path.read_text("utf-8"))
+    _agrees(deployment(100))
+
+
+_names = st.from_regex(r"[a-z_][a-z0-9_\-]{0,5}(\.[a-z0-9]{1,3})?", fullmatch=True)
+_strings = st.text(st.sampled_from('ab "\\/é'), max_size=6).map(
+    lambda s: '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"')
+_items = st.one_of(_names, _strings, st.integers(0, 999).map(str))
+_lists = st.tuples(st.lists(_items, max_size=4), st.sampled_from([", ", ",\n  ", " ,"]), st.booleans()).map(
+    lambda t: "[" + t[1].join(t[0]) + ("," if t[2] and t[0] else "") + "]")
+
+
+@st.composite
+def _statements(draw, depth: int = 0) -> str:
+    args = draw(st.lists(st.one_of(_items, _lists, st.just(",")), max_size=4))
+    head = " ".join([draw(_names), *args])
+    if depth < 2 and draw(st.booleans()):
+        body = draw(st.lists(_statements(depth + 1), max_size=3))
+        head += " {" + "".join(f"\n  {b}  # note" for b in body) + "\n}"
+    return head
+
+
+@given(st.lists(_statements(), min_size=1, max_size=4))
+def test_spans_agree_on_generated_text(stmts):
+    _agrees("\n\n".join(stmts) + "\n")
+
+
+# --------------------------------------------------------------------------- #
+# Size: IAM's no-whitespace count by str.split instead of re.sub(r"\s")
+
+_NO_WS = RULES["iam-managed-policy"]
+
+
+def _slow_count(text: str) -> int:
+    return len(re.sub(r"\s", "", text))
+
+
+def test_no_whitespace_count_agrees_on_every_character():
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    assert count(_NO_WS, every) == _slow_count(every)
+    assert count(_NO_WS, every[::-1] + " x \n") == _slow_count(every[::-1] + " x \n")
+
+
+@given(st.text())
+def test_no_whitespace_count_agrees(text):
+    assert count(_NO_WS, text) == _slow_count(text)
+
+
+# --------------------------------------------------------------------------- #
+# Lint: `prefix*` covering by a prefix test instead of a compiled regex
+
+_glob = st.text(st.sampled_from("ab*?/kKK\u212as\u017f\n"), max_size=6)
+
+
+@given(_glob, _glob, st.booleans())
+def test_covers_agrees_with_wildcard_match(pattern, value, ignore_case):
+    assert covers(pattern, value, ignore_case) == wildcard_match(pattern, value, ignore_case=ignore_case)
+
+
+@given(_glob.filter(lambda p: not has_wildcard(p)), _glob, st.booleans())
+@example("s", "\u017f", True).via("regex ignoring case: s matches the long s")
+@example("k", "\u212a", True).via("and k the Kelvin sign")
+@example("ab", "AB", True).via("ASCII ignoring case")
+def test_covers_agrees_on_prefix_patterns(head, value, ignore_case):
+    for pattern in (head + "*", head):
+        assert covers(pattern, value, ignore_case) == wildcard_match(pattern, value, ignore_case=ignore_case)
+        assert covers(pattern, head + value, ignore_case) == wildcard_match(pattern, head + value, ignore_case=ignore_case)
+
+
+# --------------------------------------------------------------------------- #
+# Artifact text: the C encoder per value instead of json.dumps's indenting encoder
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_json)
+def test_pretty_is_json_dumps_indented(value):
+    assert pretty(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
