@@ -136,6 +136,7 @@ class Context:
         self._memo: dict = {}
         self.resource = z3.String(f"resource_{self.tag}")
         self.scope: tuple[str, bool] | None = None  # (ARN, objects): where the resource lies
+        self.bystanders: frozenset[str] = frozenset()  # VPC endpoints the query leaves out (solver.Situation)
         self.action = z3.Int(f"action_{self.tag}")
 
     def memo(self, key, build):

@@ -67,6 +67,7 @@ class SymbolicMeaning:
             for svc, vid in net.endpoints:
                 if svc in V.POLICED_ENDPOINT_SERVICES:
                     self.places.setdefault(vid, []).append((net, svc))
+        self.kms_places = {vid for vid, at in self.places.items() if any(svc == "kms" for _, svc in at)}
 
     def grants_of(self, who: str | None, asset: str) -> list[Grant]:
         return self.by_owner.get((who, asset), [])
@@ -119,18 +120,26 @@ class SymbolicMeaning:
         return z3.And(self.through_endpoint(ctx, who, action, asset), body)
 
     def through_endpoint(self, ctx: Context, who: str | None, action: str, asset) -> z3.BoolRef:
-        """Through one of the spec's endpoints, only what the spec routes through it."""
+        """Through one of the spec's endpoints, only what the spec routes through it.
+
+        The context's bystanders (see `solver.Situation`) are left out of "policed": the
+        query never needs them, and listing every endpoint would grow each query with
+        the deployment."""
         present, vpce = _first(ctx, "aws:SourceVpce")
         policed = ctx.memo("policed", lambda: z3.And(present, z3.Or(
-            *(vpce.term == z3.StringVal(vid) for vid in sorted(self.places)))))
-        if isinstance(asset, Key):
-            nets = list(self.m.networks.values())  # key administration is not network-bound
+            *(vpce.term == z3.StringVal(vid) for vid in sorted(set(self.places) - ctx.bystanders)))))
+        letting = self.letting(who, action, asset)
+        return z3.Implies(policed, z3.Or(*(vpce.term == z3.StringVal(vid) for vid in letting)))
+
+    def letting(self, who: str | None, action: str, asset) -> list[str]:
+        """The spec's endpoints through which it lets `who` perform `action` on `asset`."""
+        if isinstance(asset, Key):  # key administration is not network-bound: any KMS endpoint may let it
+            vids = self.kms_places
         else:
             names = {n for g in self.grants_of(who, asset.name) for n in g.networks} | set(self._union(asset))
-            nets = [self.m.networks[n] for n in sorted(names)]
-        letting = sorted({vid for net in nets for svc, vid in net.endpoints if vid in self.places
-                          and any(self._endpoint_lets(n2, s2, who, action, asset) for n2, s2 in self.places[vid])})
-        return z3.Implies(policed, z3.Or(*(vpce.term == z3.StringVal(vid) for vid in letting)))
+            vids = {vid for n in names for _, vid in self.m.networks[n].endpoints}
+        return sorted(vid for vid in vids if vid in self.places
+                      and any(self._endpoint_lets(net, svc, who, action, asset) for net, svc in self.places[vid]))
 
     def _endpoint_lets(self, net, svc: str, who, action: str, asset) -> bool:
         if svc == "kms":

@@ -10,7 +10,7 @@ timeout, or a replay that disagrees, answers "unknown" — never "proved".
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import z3
 
@@ -27,7 +27,15 @@ PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
 
 class Situation:
     """One caller before one part of one asset, under the policies that apply: the terms
-    every property asks about, built once (over all the target's actions) and shared."""
+    every property asks about, built once (over all the target's actions) and shared.
+
+    Bystanders: the spec's VPC endpoints whose policies have nothing for this asset
+    part and through which the spec lets this caller do nothing here. AWS denies a
+    request through one and the spec does not permit it, and every claim's goal needs
+    one of the two (`run` relies on it), so no claim can fail there. The terms leave
+    them out (else every query would list every endpoint of the deployment, and grow
+    with it); a solver model that lands on one is checked again with them excluded.
+    """
 
     def __init__(self, world: World, target: Target, who: str | None, star: bool, guardrails: bool):
         m = world.model
@@ -44,10 +52,27 @@ class Situation:
         ctx.fix_caller(self.caller, account)
         ctx.facts += [target.resource(ctx), ctx.action >= 0, ctx.action < len(self.actions)]
         pol = world.applicable(self.caller.concrete, target, star, guardrails)
+        self.bystanders = ctx.bystanders = self._bystanders(pol)
+        pol = replace(pol, closed=tuple(vid for vid in pol.closed if vid not in self.bystanders))
         scp_applies = z3.Or(*(self.caller.account == z3.StringVal(f.account) for f in world.scps))
         self.allowed = allowed(ctx, pol, self.actions, self.caller, self.caller.account == z3.StringVal(account),
                                scp_applies)
         self._permits: z3.BoolRef | None = None
+
+    def _bystanders(self, pol) -> frozenset[str]:
+        if self.ctx.key("aws:SourceVpce").type.bound != 1:  # several values: one could be a bystander
+            return frozenset()
+        sm = self.world.meaning
+        letting = {vid for a in self.actions for vid in sm.letting(self.who, a, self.target.asset)}
+        return frozenset(vid for vid in pol.closed if vid in sm.places and vid not in letting)
+
+    def on_bystander(self, model: z3.ModelRef) -> bool:
+        v = self.ctx.key("aws:SourceVpce").values[0]
+        return z3.is_true(model.eval(v.used, True)) and model.eval(v.term, True).as_string() in self.bystanders
+
+    def no_bystander(self) -> z3.BoolRef:
+        v = self.ctx.key("aws:SourceVpce").values[0]
+        return z3.Implies(v.used, z3.And(*(v.term != z3.StringVal(vid) for vid in sorted(self.bystanders))))
 
     def per_action(self, term, actions) -> z3.BoolRef:
         """`term(action)` (a term or a Python bool) for whichever of `actions` the request names."""
@@ -126,6 +151,9 @@ def run(q: Query, timeout_ms: int) -> Outcome:
     solver.add(*q.facts, q.goal)
     start = time.perf_counter()
     answer = solver.check()
+    if answer == z3.sat and q.s.on_bystander(solver.model()):  # see Situation: ask again without them
+        solver.add(q.s.no_bystander())
+        answer = solver.check()
     seconds = time.perf_counter() - start
     if answer == z3.unsat:
         return Outcome(q.label, PROVED, seconds)
@@ -164,7 +192,7 @@ def evaluator(q: Query, request: Request) -> Evaluator:
     w = q.world
     pol = w.applicable(q.caller.concrete, q.target, q.star, q.s.guardrails)
     vpce = request.context.get("aws:sourcevpce", (None,))[0]
-    endpoint = pol.endpoints.get(vpce) if vpce else None
+    endpoint = w.endpoints[vpce].document if vpce in w.endpoints else None  # closed ones too: they deny
     scps = pol.scps if any(f.account == request.principal_account for f in w.scps) else []
     label = w.label
     return Evaluator(identity=[label(d) for d in pol.identity], resource=pol.resource and label(pol.resource),

@@ -99,14 +99,15 @@ def targets(model: Model) -> list[Target]:
     return out
 
 
+def _names_action(st: Statement, acts: tuple[str, ...]) -> bool:
+    if st.actions:
+        return any(wildcard_match(p, a, True) for p in st.actions for a in acts)
+    return any(not any(wildcard_match(p, a, True) for p in st.not_actions) for a in acts)
+
+
 def touches(st: Statement, target: Target) -> bool:
     """Whether a statement can apply to some request of the target (its actions and resources)."""
-    acts = target.actions[DATA] + target.actions[LOCK]
-    if st.actions:
-        hit = any(wildcard_match(p, a, True) for p in st.actions for a in acts)
-    else:
-        hit = any(not any(wildcard_match(p, a, True) for p in st.not_actions) for a in acts)
-    if not hit:
+    if not _names_action(st, target.actions[DATA] + target.actions[LOCK]):
         return False
     if st.resources:
         return "*" in st.resources or any(could_match(p, target.arn, target.objects) for p in st.resources)
@@ -121,11 +122,17 @@ def _root(pattern: str) -> str | None:
 
 class StatementIndex:
     """Statements by the resource root they name, to find the few that can touch a target
-    among the many of a large deployment."""
+    among the many of a large deployment. Statements naming none of the governed
+    `actions` (`ecr:GetAuthorizationToken` on `*`, in every ECR endpoint policy) are
+    left out: they touch no target, and keeping them makes every lookup grow with the
+    deployment."""
 
-    def __init__(self, entries: Iterable[tuple[str, Statement]]):
+    def __init__(self, entries: Iterable[tuple[str, Statement]], actions: frozenset[str]):
         self.by_root: dict[str | None, list[tuple[str, Statement]]] = defaultdict(list)
+        governed = tuple(sorted(actions))
         for owner, st in entries:
+            if not _names_action(st, governed):
+                continue
             roots = {_root(p) for p in st.resources} if st.resources else {None}
             for root in roots:
                 self.by_root[root].append((owner, st))
@@ -156,10 +163,11 @@ class World:
         self.situations: dict = {}  # solver.Situation, built once per caller and target
         self.meaning = SymbolicMeaning(model)
         self._paths = {id(f.document): f.path for f in docs} | {id(STAR): "*:* (identity)"}
-        self._endpoint_index = StatementIndex((f.target, st) for f in self.endpoints.values()
-                                              for st in f.document.statements)
-        self._identity_index = StatementIndex((f.target, st) for fs in self.identity.values() for f in fs
-                                              for st in f.document.statements)
+        governed = frozenset(a for t in self.targets for part in (DATA, LOCK) for a in t.actions[part])
+        self._endpoint_index = StatementIndex(((f.target, st) for f in self.endpoints.values()
+                                               for st in f.document.statements), governed)
+        self._identity_index = StatementIndex(((f.target, st) for fs in self.identity.values() for f in fs
+                                               for st in f.document.statements), governed)
         self._by_arn = {p.arn: p.name for p in model.principals.values()}
         self._open: dict[str, set[str]] = {}
         self._related: dict[str, list[str]] = {}
