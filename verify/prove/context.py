@@ -29,6 +29,8 @@ from typing import Iterable
 
 import z3
 
+from .terms import conj, disj, same
+
 from slpc.targets.document import PolicyDocument
 from slpc.verify.conditions import parse_date, parse_operator
 
@@ -145,6 +147,12 @@ class Context:
             self._memo[key] = build()
         return self._memo[key]
 
+    def action_in(self, indices: tuple[int, ...]) -> z3.BoolRef:
+        """The request's action is one of these (indices into the query's action list)."""
+        if len(indices) == 1:
+            return self.memo(("action", indices[0]), lambda: same(self.action, z3.IntVal(indices[0])))
+        return self.memo(("actions", indices), lambda: disj(*(self.action_in((i,)) for i in indices)))
+
     def fresh(self, why: str) -> z3.BoolRef:
         """An unconstrained truth value for a test the encoding does not model exactly.
 
@@ -173,15 +181,15 @@ class Context:
             elif kt.family in (NUM, DATE):
                 v = Value(used, z3.Real(tag))
                 if kt.family == DATE:
-                    self.facts.append(z3.And(v.term >= 0, v.term <= _LATEST))
+                    self.facts.append(conj(v.term >= 0, v.term <= _LATEST))
                 values.append(v)
             elif kt.family == IP:
                 v = Value(used, z3.BitVec(tag, 128), z3.Bool(f"v6_{tag}"))
-                self.facts.append(z3.Or(v.v6, z3.Extract(127, 32, v.term) == 0))
+                self.facts.append(disj(v.v6, z3.Extract(127, 32, v.term) == 0))
                 values.append(v)
             else:
                 v = Value(used, z3.Int(tag))  # AWS's Bool keys are "true" or "false"
-                self.facts.append(z3.Or(v.term == kt.domain.index("true"), v.term == kt.domain.index("false")))
+                self.facts.append(disj(v.term == kt.domain.index("true"), v.term == kt.domain.index("false")))
                 values.append(v)
         if low in ALWAYS_PRESENT:
             self.facts.append(values[0].used)
@@ -191,11 +199,11 @@ class Context:
         """The key is present with exactly this one value (string or bool keys)."""
         key = self.key(name)
         first, rest = key.values[0], key.values[1:]
-        only = z3.And(first.used, *(z3.Not(v.used) for v in rest))
+        only = conj(first.used, *(z3.Not(v.used) for v in rest))
         if key.type.family == STR:
-            return z3.And(only, first.term == text)
+            return conj(only, first.term == text)
         if key.type.family == BOOL and isinstance(text, str):
-            return z3.And(only, first.term == bool_index(key.type, text))
+            return conj(only, first.term == bool_index(key.type, text))
         return only
 
     def caller(self, arn: str, account: str, name: str) -> Caller:

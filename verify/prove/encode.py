@@ -33,6 +33,7 @@ from slpc.verify.evaluate import _Principals
 from slpc.verify.matching import has_wildcard, wildcard_match
 
 from .context import BOOL, DATE, IP, NUM, Caller, Context, Key, Value, bool_index
+from .terms import conj, disj, is_text
 
 _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
 _NOT_COLON = z3.Intersect(_ANY, z3.Complement(z3.Re(":")))
@@ -74,10 +75,10 @@ def matches(text: z3.SeqRef, patterns: Sequence[str], arn: bool = False) -> z3.B
     terms = []
     for p in patterns:
         if not has_wildcard(p):
-            terms.append(text == z3.StringVal(p))
+            terms.append(is_text(text, p))
         else:
             terms.append(z3.InRe(text, arn_glob(p) if arn else glob(p)))
-    return z3.Or(*terms) if terms else z3.BoolVal(False)
+    return disj(*terms) if terms else z3.BoolVal(False)
 
 
 # --------------------------------------------------------------------------- #
@@ -101,21 +102,21 @@ _RELATIONS = {
 def _value_test(base: str, values: Sequence[str], key: Key):
     """A function from one symbolic value to "this value matches one of the policy's values"."""
     if base in ("StringEquals", "StringNotEquals"):
-        return lambda v: z3.Or(*(v.term == z3.StringVal(x) for x in values))
+        return lambda v: disj(*(is_text(v.term, x) for x in values))
     if base in ("StringLike", "StringNotLike"):
         return lambda v: matches(v.term, values)
     if base.startswith("Arn"):
         return lambda v: matches(v.term, values, arn=True)
     if base == "Bool":
         wanted = {bool_index(key.type, x) for x in values}
-        return lambda v: z3.Or(*(v.term == i for i in sorted(wanted)))
+        return lambda v: disj(*(v.term == i for i in sorted(wanted)))
     if base.startswith(("Numeric", "Date")):
         parse = _number if base.startswith("Numeric") else parse_date
         relation = _RELATIONS[base.removeprefix("Numeric").removeprefix("Date")]
         bounds = [b for b in (parse(x) for x in values) if b is not None]
-        return lambda v: z3.Or(*(relation(v.term, z3.RealVal(repr(b))) for b in bounds))
+        return lambda v: disj(*(relation(v.term, z3.RealVal(repr(b))) for b in bounds))
     if base in ("IpAddress", "NotIpAddress"):
-        return lambda v: z3.Or(*(in_network(v, x) for x in values))
+        return lambda v: disj(*(in_network(v, x) for x in values))
     return None
 
 
@@ -125,7 +126,7 @@ def in_network(v: Value, text: str) -> z3.BoolRef:
     except ValueError:
         return z3.BoolVal(False)
     mask, base = int(net.netmask), int(net.network_address)
-    return z3.And(v.v6 if net.version == 6 else z3.Not(v.v6), v.term & mask == base)
+    return conj(v.v6 if net.version == 6 else z3.Not(v.v6), v.term & mask == base)
 
 
 def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef | None:
@@ -148,11 +149,11 @@ def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef 
         return ctx.fresh(f"{cond.operator} {cond.key}")
     held = [(v.used, z3.Xor(test(v), z3.BoolVal(negated))) for v in key.values]
     if parsed.set_op == "ForAllValues":
-        return z3.And(*(z3.Implies(used, ok) for used, ok in held))
+        return conj(*(z3.Implies(used, ok) for used, ok in held))
     if parsed.set_op == "ForAnyValue":
-        return z3.If(key.present, z3.Or(*(z3.And(used, ok) for used, ok in held)), z3.BoolVal(parsed.if_exists))
+        return z3.If(key.present, disj(*(conj(used, ok) for used, ok in held)), z3.BoolVal(parsed.if_exists))
     # A plain operator on a multi-valued key: some value matches (negated: none does).
-    some = z3.Or(*(z3.And(v.used, test(v)) for v in key.values))
+    some = disj(*(conj(v.used, test(v)) for v in key.values))
     return z3.If(key.present, z3.Xor(some, z3.BoolVal(negated)), z3.BoolVal(negated or parsed.if_exists))
 
 
@@ -196,12 +197,12 @@ def reach(st: Statement, caller: Caller) -> Reach:
         if st.not_principal is not None:
             return Reach(z3.BoolVal(not (parsed.wildcard or (is_named and in_account))), z3.BoolVal(False))
         return Reach(z3.BoolVal(is_named), z3.BoolVal(in_account and not is_named))
-    named = z3.Or(z3.BoolVal(parsed.wildcard), *(caller.arn == z3.StringVal(a) for a in sorted(parsed.arns)))
-    account = z3.Or(*(caller.account == z3.StringVal(a) for a in sorted(parsed.accounts)))
+    named = disj(z3.BoolVal(parsed.wildcard), *(is_text(caller.arn, a) for a in sorted(parsed.arns)))
+    account = disj(*(is_text(caller.account, a) for a in sorted(parsed.accounts)))
     if st.not_principal is not None:
-        covered = z3.Or(z3.BoolVal(parsed.wildcard), z3.And(named, account))
+        covered = disj(z3.BoolVal(parsed.wildcard), conj(named, account))
         return Reach(z3.Not(covered), z3.BoolVal(False))
-    return Reach(named, z3.And(account, z3.Not(named)))
+    return Reach(named, conj(account, z3.Not(named)))
 
 
 class Encoded:
@@ -219,22 +220,22 @@ class Encoded:
             if applies is None:
                 continue
             if st.effect == "Deny":
-                self.deny.append(z3.And(applies, z3.Or(r.full, r.account)))
+                self.deny.append(conj(applies, disj(r.full, r.account)))
             else:
-                self.allow_full.append(z3.And(applies, r.full))
-                self.allow_account.append(z3.And(applies, r.account))
+                self.allow_full.append(conj(applies, r.full))
+                self.allow_account.append(conj(applies, r.account))
 
     @property
     def denies(self) -> z3.BoolRef:
-        return z3.Or(*self.deny)
+        return disj(*self.deny)
 
     @property
     def allows(self) -> z3.BoolRef:
-        return z3.Or(*self.allow_full, *self.allow_account)
+        return disj(*self.allow_full, *self.allow_account)
 
     @property
     def names_caller(self) -> z3.BoolRef:
-        return z3.Or(*self.allow_full)
+        return disj(*self.allow_full)
 
 
 @lru_cache(maxsize=65536)
@@ -253,7 +254,7 @@ def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], ver
         return None
     if not (st.resources or st.not_resources or kind == "resource" or deny):
         return None
-    terms = [z3.Or(*(ctx.action == i for i in hits))]
+    terms = [ctx.action_in(hits)]
     for cond in st.conditions:  # first: conditions on keys the caller fixes often decide at once
         term = condition(ctx, cond, version)
         if term is None:  # unknown operator: never allows; as a Deny it counts as true
@@ -269,7 +270,7 @@ def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], ver
         terms.append(z3.Not(_resources(ctx, st.not_resources, version)))
     if z3.is_false(terms[-1]):
         return None
-    return z3.And(*terms)
+    return conj(*terms)
 
 
 @lru_cache(maxsize=65536)
@@ -302,7 +303,7 @@ def _resources(ctx: Context, patterns: Sequence[str], version: str | None) -> z3
     static = [p for p in patterns if p not in variable and (ctx.scope is None or could_match(p, *ctx.scope))]
     term = matches(ctx.resource, static)
     if variable:
-        term = z3.Or(term, ctx.fresh("Resource with a policy variable"))
+        term = disj(term, ctx.fresh("Resource with a policy variable"))
     return term
 
 
@@ -332,21 +333,21 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
     scps = [enc(d, "scp") for d in pol.scps]
     rcps = [enc(d, "rcp") for d in pol.rcps]
     vpce = ctx.key("aws:SourceVpce")
-    through = lambda vids: z3.Or(*(z3.And(v.used, v.term == z3.StringVal(vid))  # noqa: E731
+    through = lambda vids: disj(*(conj(v.used, is_text(v.term, vid))  # noqa: E731
                                    for v in vpce.values for vid in vids))
     denies, filters = [], [z3.Not(through(pol.closed))]
     for vid, doc in sorted(pol.endpoints.items()):
         e = enc(doc, "endpoint")
-        denies.append(z3.And(through([vid]), e.denies))
+        denies.append(conj(through([vid]), e.denies))
         filters.append(z3.Implies(through([vid]), e.allows))
     denies += [p.denies for p in identity + rcps + ([resource] if resource else [])]
-    denies += [z3.And(scp_applies, p.denies) for p in scps]
+    denies += [conj(scp_applies, p.denies) for p in scps]
     filters += [z3.Implies(scp_applies, p.allows) for p in scps]
-    ident = z3.Or(*(p.allows for p in identity))
+    ident = disj(*(p.allows for p in identity))
     res_names = resource.names_caller if resource else z3.BoolVal(False)
     res_any = resource.allows if resource else z3.BoolVal(False)
     if pol.kms:
-        grant = z3.And(res_any, z3.Or(z3.And(same_account, res_names), ident))
+        grant = conj(res_any, disj(conj(same_account, res_names), ident))
     else:
-        grant = z3.If(same_account, z3.Or(res_names, ident), z3.And(ident, res_any))
-    return z3.And(z3.Not(z3.Or(*denies)), *filters, grant)
+        grant = z3.If(same_account, disj(res_names, ident), conj(ident, res_any))
+    return conj(z3.Not(disj(*denies)), *filters, grant)

@@ -15,8 +15,9 @@ from slpc.compiler.model import Asset, Grant, Key, Model
 from slpc.compiler.values import DNS_SUFFIX
 from slpc.verify.conditions import parse_date
 
-from .encode import in_network
 from .context import BOOL, DATE, IP, NUM, STR, Caller, Context
+from .encode import in_network
+from .terms import conj, disj, is_text, text
 
 # The families of the keys the meaning reads, whatever the policies do with them.
 SEEDS = {
@@ -42,8 +43,8 @@ def _first(ctx: Context, name: str):
 def _is(ctx: Context, name: str, text: str) -> z3.BoolRef:
     present, v = _first(ctx, name)
     if ctx.key(name).type.family == "bool":
-        return z3.And(present, v.term == ctx.key(name).type.domain.index(text))
-    return z3.And(present, v.term == z3.StringVal(text))
+        return conj(present, v.term == ctx.key(name).type.domain.index(text))
+    return conj(present, is_text(v.term, text))
 
 
 class SymbolicMeaning:
@@ -83,23 +84,23 @@ class SymbolicMeaning:
         for name in networks:
             net = self.m.networks[name]
             ids = net.endpoint_ids(services)
-            terms += [z3.And(vp, vpce.term == z3.StringVal(i)) for i in ids]
+            terms += [conj(vp, is_text(vpce.term, i)) for i in ids]
             if V.reachable_from_cidrs(services):
-                terms += [z3.And(ip_p, in_network(ip, c)) for c in net.cidrs]
-        return z3.Or(*terms)
+                terms += [conj(ip_p, in_network(ip, c)) for c in net.cidrs]
+        return disj(*terms)
 
     def before(self, ctx: Context, until: str | None) -> z3.BoolRef:
         if until is None:
             return TRUE
         present, now = _first(ctx, "aws:CurrentTime")
-        return z3.And(present, now.term < z3.RealVal(repr(parse_date(until))))
+        return conj(present, now.term < z3.RealVal(repr(parse_date(until))))
 
     def service_exempt(self, ctx: Context) -> z3.BoolRef:
-        return ctx.memo("exempt", lambda: z3.Or(_is(ctx, "aws:PrincipalIsAWSService", "true"),
+        return ctx.memo("exempt", lambda: disj(_is(ctx, "aws:PrincipalIsAWSService", "true"),
                                                 _is(ctx, "aws:ViaAWSService", "true")))
 
     def grant_holds(self, ctx: Context, g: Grant, services) -> z3.BoolRef:
-        return z3.And(self.in_networks(ctx, g.networks, services), self.before(ctx, g.until))
+        return conj(self.in_networks(ctx, g.networks, services), self.before(ctx, g.until))
 
     def _union(self, asset: Asset) -> list[str]:
         return self.unions[asset.name]
@@ -117,7 +118,7 @@ class SymbolicMeaning:
             body = self.api(ctx, asset, who, caller, action, star)
         else:
             body = self.endpoint(ctx, asset, who, caller, action, star)
-        return z3.And(self.through_endpoint(ctx, who, action, asset), body)
+        return conj(self.through_endpoint(ctx, who, action, asset), body)
 
     def through_endpoint(self, ctx: Context, who: str | None, action: str, asset) -> z3.BoolRef:
         """Through one of the spec's endpoints, only what the spec routes through it.
@@ -126,10 +127,10 @@ class SymbolicMeaning:
         query never needs them, and listing every endpoint would grow each query with
         the deployment."""
         present, vpce = _first(ctx, "aws:SourceVpce")
-        policed = ctx.memo("policed", lambda: z3.And(present, z3.Or(
-            *(vpce.term == z3.StringVal(vid) for vid in sorted(set(self.places) - ctx.bystanders)))))
+        policed = ctx.memo("policed", lambda: conj(present, disj(
+            *(is_text(vpce.term, vid) for vid in sorted(set(self.places) - ctx.bystanders)))))
         letting = self.letting(who, action, asset)
-        return z3.Implies(policed, z3.Or(*(vpce.term == z3.StringVal(vid) for vid in letting)))
+        return z3.Implies(policed, disj(*(is_text(vpce.term, vid) for vid in letting)))
 
     def letting(self, who: str | None, action: str, asset) -> list[str]:
         """The spec's endpoints through which it lets `who` perform `action` on `asset`."""
@@ -161,17 +162,17 @@ class SymbolicMeaning:
         return False
 
     def _same(self, caller: Caller, asset) -> z3.BoolRef:
-        return caller.account == z3.StringVal(asset.account)
+        return is_text(caller.account, asset.account)
 
     def _transport(self, ctx: Context, asset: Asset) -> z3.BoolRef:
         """TLS, TLS version and signature age: what every S3 request to the bucket needs."""
         tls_p, tls = _first(ctx, "s3:TlsVersion")
         age_p, age = _first(ctx, "s3:signatureAge")
         inside = self.in_networks(ctx, self._union(asset), ("s3",))
-        return z3.And(z3.Not(_is(ctx, "aws:SecureTransport", "false")),
+        return conj(z3.Not(_is(ctx, "aws:SecureTransport", "false")),
                       z3.Implies(tls_p, tls.term >= z3.RealVal("1.2")),
                       z3.Implies(age_p, age.term <= asset.signature_age_ms),
-                      z3.Or(inside, self.service_exempt(ctx)))
+                      disj(inside, self.service_exempt(ctx)))
 
     def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         pre = [ctx.memo(("s3", asset.name), lambda: self._transport(ctx, asset))]
@@ -185,20 +186,20 @@ class SymbolicMeaning:
             if action == "s3:PutObject":
                 pre.append(self.encryption_ok(ctx, asset))
             if action == "s3:DeleteObjectVersion" and who in asset.breakglass and is_object:
-                holds = z3.Or(inside, holds)
+                holds = disj(inside, holds)
             body = holds
         elif entitled:
             body = holds
         elif action == V.S3_BYPASS_GOVERNANCE:
             body = z3.BoolVal(who in asset.breakglass and is_object)
         elif action in V.S3_PERIMETER_ACTIONS:
-            body = z3.And(z3.BoolVal(who in asset.admins and (action in V.S3_ADMIN_ACTIONS or star)),
+            body = conj(z3.BoolVal(who in asset.admins and (action in V.S3_ADMIN_ACTIONS or star)),
                           self._same(caller, asset))
         elif action in V.S3_ADMIN_ACTIONS and who in asset.admins and not is_object:
             body = TRUE
         else:
-            body = z3.And(z3.BoolVal(star), self._same(caller, asset))
-        return z3.And(*pre, body)
+            body = conj(z3.BoolVal(star), self._same(caller, asset))
+        return conj(*pre, body)
 
     def s3_grants(self, ctx: Context, asset: Asset, who, action: str, is_object: bool):
         entitled, holds = False, []
@@ -208,23 +209,23 @@ class SymbolicMeaning:
                     continue
                 entitled = True
                 if scope == V.OBJECT:
-                    where = z3.PrefixOf(z3.StringVal(f"{asset.arn}/{g.prefix}"), ctx.resource)
+                    where = z3.PrefixOf(text(f"{asset.arn}/{g.prefix}"), ctx.resource)
                 elif scope == V.BUCKET_PREFIX and g.prefix:
                     present, prefix = _first(ctx, "s3:prefix")
-                    where = z3.And(present, z3.PrefixOf(z3.StringVal(g.prefix), prefix.term))
+                    where = conj(present, z3.PrefixOf(text(g.prefix), prefix.term))
                 else:
                     where = TRUE
-                holds.append(z3.And(self.grant_holds(ctx, g, ("s3",)), where))
-        return entitled, z3.Or(*holds)
+                holds.append(conj(self.grant_holds(ctx, g, ("s3",)), where))
+        return entitled, disj(*holds)
 
     def encryption_ok(self, ctx: Context, asset: Asset) -> z3.BoolRef:
         sse_p, sse = _first(ctx, "s3:x-amz-server-side-encryption")
         key_p, key = _first(ctx, "s3:x-amz-server-side-encryption-aws-kms-key-id")
         ssec_p, _ = _first(ctx, "s3:x-amz-server-side-encryption-customer-algorithm")
-        kms = z3.StringVal("aws:kms")
-        return z3.And(z3.Not(ssec_p), z3.Implies(sse_p, sse.term == kms),
-                      z3.Not(z3.And(sse_p, sse.term == kms, z3.Not(key_p))),
-                      z3.Implies(key_p, key.term == z3.StringVal(self.m.keys[asset.key].arn)))
+        kms = text("aws:kms")
+        return conj(z3.Not(ssec_p), z3.Implies(sse_p, sse.term == kms),
+                      z3.Not(conj(sse_p, sse.term == kms, z3.Not(key_p))),
+                      z3.Implies(key_p, is_text(key.term, self.m.keys[asset.key].arn)))
 
     def kms(self, ctx: Context, key: Key, who, caller: Caller, action: str) -> z3.BoolRef:
         if action in V.KMS_CRYPTO_ACTIONS:
@@ -235,30 +236,30 @@ class SymbolicMeaning:
                     if action not in V.VERBS[("bucket", g.verb)].actions_with(V.KEY_VIA_S3):
                         continue
                     arn_p, arn = _first(ctx, "kms:EncryptionContext:aws:s3:arn")
-                    scoped = z3.And(arn_p, z3.Or(arn.term == z3.StringVal(asset.arn),
-                                                 z3.PrefixOf(z3.StringVal(f"{asset.arn}/{g.prefix}"), arn.term)))
-                    terms.append(z3.And(self.before(ctx, g.until), _is(ctx, "kms:ViaService", via),
+                    scoped = conj(arn_p, disj(is_text(arn.term, asset.arn),
+                                                 z3.PrefixOf(text(f"{asset.arn}/{g.prefix}"), arn.term)))
+                    terms.append(conj(self.before(ctx, g.until), _is(ctx, "kms:ViaService", via),
                                         _is(ctx, "kms:CallerAccount", self.m.principals[who].account), scoped))
-            return z3.Or(*terms)
+            return disj(*terms)
         ok = z3.BoolVal(action in V.KMS_ADMIN_ACTIONS and who in key.admins)
         if action == "kms:PutKeyPolicy":
-            return z3.And(z3.Not(_is(ctx, "kms:BypassPolicyLockoutSafetyCheck", "true")), ok)
+            return conj(z3.Not(_is(ctx, "kms:BypassPolicyLockoutSafetyCheck", "true")), ok)
         return ok
 
     def ecr(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["repository"]
-        pre = z3.Or(self.in_networks(ctx, self._union(asset), services), self.service_exempt(ctx))
+        pre = disj(self.in_networks(ctx, self._union(asset), services), self.service_exempt(ctx))
         if action in V.ECR_IMAGE_ACTIONS:
-            body = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
+            body = disj(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
                            if action in V.VERBS[("repository", g.verb)].actions_with(V.REPOSITORY)))
         elif action in V.ECR_PERIMETER_ACTIONS:
-            body = z3.And(z3.BoolVal(who in asset.admins and (action in V.ECR_ADMIN_ACTIONS or star)),
+            body = conj(z3.BoolVal(who in asset.admins and (action in V.ECR_ADMIN_ACTIONS or star)),
                           self._same(caller, asset))
         elif action in V.ECR_ADMIN_ACTIONS and who in asset.admins:
             body = TRUE
         else:
-            body = z3.And(z3.BoolVal(star), self._same(caller, asset))
-        return z3.And(pre, body)
+            body = conj(z3.BoolVal(star), self._same(caller, asset))
+        return conj(pre, body)
 
     def api(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["api"]
@@ -266,11 +267,11 @@ class SymbolicMeaning:
                         for g in self.m.grants if g.asset == a.name for n in g.networks})
         pre = self.in_networks(ctx, union, services)
         if action not in V.VERBS[("api", "invoke")].actions_with(V.API):
-            return z3.And(pre, z3.BoolVal(star), self._same(caller, asset))
-        return z3.And(pre, z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name))))
+            return conj(pre, z3.BoolVal(star), self._same(caller, asset))
+        return conj(pre, disj(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name))))
 
     def endpoint(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["endpoint"]
-        granted = z3.Or(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
+        granted = disj(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
                           if action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)))
-        return z3.Or(granted, z3.And(z3.BoolVal(star), self._same(caller, asset)))
+        return disj(granted, conj(z3.BoolVal(star), self._same(caller, asset)))

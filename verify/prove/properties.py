@@ -21,6 +21,7 @@ from slpc.compiler.values import DNS_SUFFIX
 
 from .meaning import SymbolicMeaning
 from .solver import PROVED, REFUTED, UNKNOWN, Outcome, Query, run
+from .terms import conj, disj, is_text, text
 from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World
 
 
@@ -45,13 +46,13 @@ def _outsider_scope(w: World, q: Query) -> z3.BoolRef:
     asset's own account gets in by design, so the outsider is then one from another account."""
     if w.has_resource_policy(q.target) or q.who is not None:
         return z3.BoolVal(True)
-    return q.caller.account != z3.StringVal(w.resource_account(q.target))
+    return q.caller.account != text(w.resource_account(q.target))
 
 
 def identity_perimeter(w: World, t: Target) -> Iterator[Query]:
     if t.actions[DATA]:
         q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=False)
-        q.goal = z3.And(q.allowed, _outsider_scope(w, q))
+        q.goal = conj(q.allowed, _outsider_scope(w, q))
         yield q
 
 
@@ -61,7 +62,7 @@ def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
     if isinstance(t.asset, Key):  # key use only through S3, which checks the network
         via = f"s3.{t.asset.region}.{DNS_SUFFIX[w.model.deployment.partition]}"
         key = ctx.key("kms:ViaService")
-        return z3.And(key.present, key.values[0].term == z3.StringVal(via))
+        return conj(key.present, is_text(key.values[0].term, via))
     services = V.ASSET_SERVICES[t.asset.kind]
     nets = {n for g in sm.grants_of(q.who, t.asset.name)
             if action in dict(V.VERBS[(t.asset.kind, g.verb)].actions) for n in g.networks}
@@ -77,7 +78,7 @@ def network_perimeter(w: World, t: Target) -> Iterator[Query]:
     for who in _callers(w, t):
         star = w.has_resource_policy(t)  # else the spec's roles hold only their compiled identity policies
         q = Query(f"{_who(who)} · {t.label}", w, t, who, t.actions[DATA], star=star, guardrails=False)
-        q.goal = z3.And(q.allowed, _outsider_scope(w, q), z3.Not(q.per_action(lambda a: _inside(w, sm, q, a))))
+        q.goal = conj(q.allowed, _outsider_scope(w, q), z3.Not(q.per_action(lambda a: _inside(w, sm, q, a))))
         yield q
 
 
@@ -87,7 +88,7 @@ def encryption(w: World, t: Target) -> Iterator[Query]:
         return
     for who in _callers(w, t):
         q = Query(f"{_who(who)} · {t.label}", w, t, who, ("s3:PutObject",), star=True, guardrails=False)
-        q.goal = z3.And(q.allowed, z3.Not(sm.encryption_ok(q.ctx, t.asset)))
+        q.goal = conj(q.allowed, z3.Not(sm.encryption_ok(q.ctx, t.asset)))
         yield q
 
 
@@ -123,7 +124,7 @@ def _realistic(w: World, q: Query) -> z3.BoolRef:
     """What AWS always sets on a grantee's own requests, which the guardrails read."""
     ctx = q.ctx
     via_service = ctx.key("kms:ViaService")
-    return z3.And(z3.Or(*(ctx.equals_text("aws:RequestedRegion", r) for r in w.model.deployment.regions)),
+    return conj(disj(*(ctx.equals_text("aws:RequestedRegion", r) for r in w.model.deployment.regions)),
                   z3.Implies(via_service.present, ctx.equals_text("aws:ViaAWSService", "true")))
 
 
@@ -134,7 +135,7 @@ def completeness(w: World, t: Target) -> Iterator[Query]:
         actions = tuple(a for a in t.actions[DATA] if a in granted)
         if actions:
             q = Query(f"{who} · {t.label}", w, t, who, actions, star=False, guardrails=True)
-            q.goal = z3.And(q.permits(), z3.Not(q.allowed), _realistic(w, q))
+            q.goal = conj(q.permits(), z3.Not(q.allowed), _realistic(w, q))
             yield q
 
 

@@ -20,6 +20,7 @@ from slpc.verify.request import Request
 
 from .context import DERIVED_KEYS, Context
 from .encode import allowed
+from .terms import conj, disj, is_text, text
 from .world import DATA, LOCK, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
@@ -54,8 +55,8 @@ class Situation:
         pol = world.applicable(self.caller.concrete, target, star, guardrails)
         self.bystanders = ctx.bystanders = self._bystanders(pol)
         pol = replace(pol, closed=tuple(vid for vid in pol.closed if vid not in self.bystanders))
-        scp_applies = z3.Or(*(self.caller.account == z3.StringVal(f.account) for f in world.scps))
-        self.allowed = allowed(ctx, pol, self.actions, self.caller, self.caller.account == z3.StringVal(account),
+        scp_applies = disj(*(is_text(self.caller.account, f.account) for f in world.scps))
+        self.allowed = allowed(ctx, pol, self.actions, self.caller, is_text(self.caller.account, account),
                                scp_applies)
         self._permits: z3.BoolRef | None = None
 
@@ -72,12 +73,12 @@ class Situation:
 
     def no_bystander(self) -> z3.BoolRef:
         v = self.ctx.key("aws:SourceVpce").values[0]
-        return z3.Implies(v.used, z3.And(*(v.term != z3.StringVal(vid) for vid in sorted(self.bystanders))))
+        return z3.Implies(v.used, conj(*(v.term != text(vid) for vid in sorted(self.bystanders))))
 
     def per_action(self, term, actions) -> z3.BoolRef:
         """`term(action)` (a term or a Python bool) for whichever of `actions` the request names."""
         terms = ((i, term(a)) for i, a in enumerate(self.actions) if a in actions)
-        return z3.Or(*(z3.And(self.ctx.action == i, z3.BoolVal(t) if isinstance(t, bool) else t) for i, t in terms))
+        return disj(*(conj(self.ctx.action_in((i,)), t) for i, t in terms))
 
     @property
     def permits(self) -> z3.BoolRef:
@@ -120,8 +121,8 @@ class Query:
 
     @property
     def facts(self) -> list[z3.BoolRef]:
-        return [*self.ctx.facts, z3.Or(*(self.ctx.action == i for i, a in enumerate(self.s.actions)
-                                         if a in self.actions))]
+        return [*self.ctx.facts, self.ctx.action_in(tuple(i for i, a in enumerate(self.s.actions)
+                                                          if a in self.actions))]
 
 
 @dataclass(frozen=True)

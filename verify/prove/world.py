@@ -27,6 +27,7 @@ from slpc.verify.matching import has_wildcard, wildcard_match
 from .context import Context, key_types
 from .encode import Applicable, could_match
 from .meaning import OBJECT_LEVEL, SEEDS, SymbolicMeaning
+from .terms import is_text, text
 
 STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
 
@@ -63,8 +64,8 @@ class Target:
 
     def resource(self, ctx: Context) -> z3.BoolRef:
         if self.objects:
-            return z3.PrefixOf(z3.StringVal(self.arn + "/"), ctx.resource)
-        return ctx.resource == z3.StringVal(self.arn)
+            return z3.PrefixOf(text(self.arn + "/"), ctx.resource)
+        return is_text(ctx.resource, self.arn)
 
     @property
     def kms(self) -> bool:

@@ -1,0 +1,67 @@
+"""Boolean connectives and equalities for the encoding, built through Z3's C API.
+
+z3's Python `And`, `Or` and `==` check every argument's sort and context in
+Python; the encoding's arguments are well-sorted terms of one context by
+construction, and a large deployment builds millions of them, so that checking
+was most of `slpc prove`'s time. Constants are folded on the way (True drops
+out of a conjunction, False decides it), which also keeps the solver's input
+small. Python bools are accepted wherever a term is.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Iterable
+
+import z3
+
+_CTX = z3.main_ctx()
+TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
+_TRUE_ID, _FALSE_ID = TRUE.get_id(), FALSE.get_id()
+
+
+def _id(t: z3.BoolRef) -> int:
+    return z3.Z3_get_ast_id(_CTX.ref(), t.as_ast())
+
+
+def _connective(terms: Iterable, unit: int, zero: int, mk) -> z3.BoolRef:
+    kept = []
+    for t in terms:
+        if t is True or t is False:
+            t = TRUE if t else FALSE
+        i = _id(t)
+        if i == zero:
+            return TRUE if zero == _TRUE_ID else FALSE
+        if i != unit:
+            kept.append(t)
+    if not kept:
+        return TRUE if unit == _TRUE_ID else FALSE
+    if len(kept) == 1:
+        return kept[0]
+    args = (z3.Ast * len(kept))(*(t.as_ast() for t in kept))
+    return z3.BoolRef(mk(_CTX.ref(), len(kept), args), _CTX)
+
+
+def conj(*terms) -> z3.BoolRef:
+    """`z3.And`, folded."""
+    return _connective(terms, _TRUE_ID, _FALSE_ID, z3.Z3_mk_and)
+
+
+def disj(*terms) -> z3.BoolRef:
+    """`z3.Or`, folded."""
+    return _connective(terms, _FALSE_ID, _TRUE_ID, z3.Z3_mk_or)
+
+
+def same(a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
+    """`a == b` for two terms of one sort."""
+    return z3.BoolRef(z3.Z3_mk_eq(_CTX.ref(), a.as_ast(), b.as_ast()), _CTX)
+
+
+@lru_cache(maxsize=65536)
+def text(value: str) -> z3.SeqRef:
+    """A string constant (the same few ARNs and endpoint ids recur in every query)."""
+    return z3.StringVal(value)
+
+
+def is_text(term: z3.SeqRef, value: str) -> z3.BoolRef:
+    return same(term, text(value))
