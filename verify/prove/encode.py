@@ -39,7 +39,7 @@ _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
 _NOT_COLON = z3.Intersect(_ANY, z3.Complement(z3.Re(":")))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=None)  # one entry per distinct pattern of the policies
 def glob(pattern: str, one=_ANY) -> z3.ReRef:
     """An IAM wildcard pattern as a regular expression (`one` is what `?`/`*` range over)."""
     parts, run = [], []
@@ -56,7 +56,7 @@ def glob(pattern: str, one=_ANY) -> z3.ReRef:
     return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=None)
 def arn_glob(pattern: str) -> z3.ReRef:
     """ArnLike: wildcards in the first five components do not cross a colon."""
     if pattern.count(":") < 5:
@@ -273,7 +273,7 @@ def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], ver
     return conj(*terms)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 18)
 def could_match(pattern: str, arn: str, objects: bool) -> bool:
     """Whether an ARN pattern can match the target at all (`arn`, or some `arn/...` for objects):
     a cheap, exact test that leaves most statements of a large deployment out of the terms."""
