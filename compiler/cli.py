@@ -75,6 +75,8 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not c.ok:
         _report(c.diagnostics, c.texts, args.format)
         return EXIT_USAGE
+    if args.prove and not _proved(args, c):
+        return EXIT_FINDINGS
 
     def files() -> dict[str, str]:
         out = iac.render(args.target, c.model, c.artifacts)
@@ -90,6 +92,18 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.format == "text":
         print(f"wrote {len(c.artifacts)} artifacts and manifest.json to {args.output}")
     return EXIT_OK
+
+
+def _proved(args: argparse.Namespace, c: Compiled) -> bool:
+    """`compile --prove`: the six properties of `slpc prove` on the compiled policies, before
+    anything is written (the verdicts on stderr); False leaves the output directory alone."""
+    from slpc.verify.prove import command as prove_command
+
+    proof = argparse.Namespace(files=args.files, policies=None, format="text", timeout_ms=10_000)
+    if prove_command.run(proof, c, out=sys.stderr) == EXIT_OK:
+        return True
+    print(f"error: not every property was proved; nothing written to {args.output}", file=sys.stderr)
+    return False
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -199,6 +213,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory (replaced atomically)")
     c.add_argument("--target", choices=iac.TARGETS, default="json",
                    help="json: the policy documents; terraform / cloudformation: IaC only; all: everything")
+    c.add_argument("--prove", action="store_true",
+                   help="first prove the six properties of `slpc prove`; write nothing (exit 1) unless all hold")
     fmt_opt(c)
     c.set_defaults(run=cmd_compile)
 

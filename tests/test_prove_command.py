@@ -123,3 +123,20 @@ def test_a_counterexample_the_evaluator_does_not_confirm_is_unknown(world):
     q.goal = q.allowed
     outcome = prove_solver.run(q, 10_000)
     assert outcome.verdict == UNKNOWN and "evaluator" in outcome.note
+
+
+def test_compile_with_prove_writes_once_every_property_holds(tmp_path, capsys):
+    out = tmp_path / "build"
+    assert main(["compile", EXAMPLE, "-o", str(out), "--prove"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("[proved]") == 6
+    assert (out / "manifest.json").is_file()
+
+
+def test_compile_with_prove_writes_nothing_when_a_property_is_not_proved(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(prove_solver.z3.Solver, "check", lambda self, *a: z3.unknown)
+    out = tmp_path / "build"
+    assert main(["compile", EXAMPLE, "-o", str(out), "--prove"]) == 1
+    err = capsys.readouterr().err
+    assert "[unknown]" in err and "nothing written" in err
+    assert not out.exists()
