@@ -283,34 +283,27 @@ class _Differ:
             self.edited(r, a)
         for g in added:
             if id(g) not in self.paired_new:
-                self.add_pending(("grant", "new", id(g)), self.grant_added(g))
+                self.add_pending(("grant", "new", id(g)), self.grant_alone(g, added=True))
         for g in removed:
             if id(g) not in self.paired_old:
-                self.add_pending(("grant", "old", id(g)), self.grant_removed(g))
+                self.add_pending(("grant", "old", id(g)), self.grant_alone(g, added=False))
 
-    def grant_added(self, g: Grant) -> _Pending:
-        kind = self.kind_of(self.new, g)
-        nets = _or(g.networks)
+    def grant_alone(self, g: Grant, added: bool) -> _Pending:
+        """A grant only one side has: it widens (added) or narrows (removed) access unless
+        the other side's grants already cover all it allows."""
+        model, effect = (self.new, WIDENS) if added else (self.old, NARROWS)
+        what, nets = _what(g, self.kind_of(model, g)), _or(g.networks)
 
-        def describe(effect: str, _hits) -> str:
-            if effect == WIDENS:
-                return f"new grant: {g.principal} may {_what(g, kind)} from {nets}, {_until(g.until)}"
-            by = self.coverers(g, self.new, self.old_cover)
-            return (f"new grant adds no access: {g.principal} may already {_what(g, kind)} from {nets} "
-                    f"through {_grants_list(by)}")
-        return _Pending("grant-added", WIDENS, allow_line(g), describe, _grant_fields(g))
-
-    def grant_removed(self, g: Grant) -> _Pending:
-        kind = self.kind_of(self.old, g)
-        nets = _or(g.networks)
-
-        def describe(effect: str, _hits) -> str:
-            if effect == NARROWS:
-                return f"grant removed: {g.principal} may no longer {_what(g, kind)} from {nets}"
-            by = self.coverers(g, self.old, self.new_cover)
-            return (f"grant removed, but {g.principal} keeps the access to {_what(g, kind)} from {nets} "
-                    f"through {_grants_list(by)}")
-        return _Pending("grant-removed", NARROWS, allow_line(g), describe, _grant_fields(g))
+        def describe(actual: str, _hits) -> str:
+            if actual == effect:
+                return (f"new grant: {g.principal} may {what} from {nets}, {_until(g.until)}" if added
+                        else f"grant removed: {g.principal} may no longer {what} from {nets}")
+            by = _grants_list(self.coverers(g, model, self.old_cover if added else self.new_cover))
+            return (f"new grant adds no access: {g.principal} may already {what} from {nets} through {by}"
+                    if added else f"grant removed, but {g.principal} keeps the access to {what} from {nets} "
+                                  f"through {by}")
+        return _Pending("grant-added" if added else "grant-removed", effect, allow_line(g), describe,
+                        _grant_fields(g))
 
     def coverers(self, g: Grant, model: Model, cover: _Cover) -> list[Grant]:
         out = []

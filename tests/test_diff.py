@@ -193,6 +193,20 @@ def test_grant_inside_an_existing_one_is_neutral():
     assert "adds no access" in cs[0].description
 
 
+def test_a_new_grant_widens_and_says_what_it_allows():
+    cs = changes(BASE + 'allow inference read weights "drafts/" from prod_vpc\n')
+    assert effects(cs) == [("grant-added", "widens")]
+    assert cs[0].description == 'new grant: inference may read keys under "drafts/" in bucket weights from prod_vpc, with no end date'
+
+
+def test_removing_a_grant_inside_another_keeps_the_access():
+    nested = BASE + 'allow inference read weights "released/v2/" from prod_vpc\n'
+    cs = changes(BASE, old_text=nested)
+    assert effects(cs) == [("grant-removed", "neutral")]
+    assert "grant removed, but inference keeps the access" in cs[0].description
+    assert "released/" in cs[0].description.split("through", 1)[1]
+
+
 def test_role_arn_change_moves_access():
     cs = changes(edit("role/llm-trainer", "role/llm-trainer-v2"))
     assert sorted(effects(cs)) == [("role-arn-changed", "narrows"), ("role-arn-changed", "widens")]
