@@ -52,7 +52,9 @@ CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 
 # The CloudTrail eventName(s) of the requests each IAM action authorises. Keys are
 # exactly the actions of the verb table's families used below (tests/test_audit.py
-# checks it); an action whose event carries its own name maps to itself.
+# checks it); an action whose event carries its own name maps to itself. The names
+# are those of the S3 User Guide's list of object-level actions logged as data events
+# ("Amazon S3 CloudTrail events"), HeadBucket among them (it needs s3:ListBucket).
 EVENT_NAMES: dict[str, tuple[str, ...]] = {
     # object data (S3_OBJECT_DATA_ACTIONS, S3_BUCKET_DATA_ACTIONS)
     "s3:GetObject": ("GetObject", "HeadObject", "SelectObjectContent"),
@@ -68,7 +70,7 @@ EVENT_NAMES: dict[str, tuple[str, ...]] = {
     "s3:ListMultipartUploadParts": ("ListParts",),
     "s3:DeleteObject": ("DeleteObject", "DeleteObjects"),
     "s3:DeleteObjectVersion": ("DeleteObject", "DeleteObjects"),  # with a versionId
-    "s3:ListBucket": ("ListObjects", "ListObjectsV2"),
+    "s3:ListBucket": ("ListObjects", "ListObjectsV2", "HeadBucket"),
     "s3:ListBucketVersions": ("ListObjectVersions",),
     "s3:ListBucketMultipartUploads": ("ListMultipartUploads",),
     # bucket perimeter (S3_PERIMETER_ACTIONS): a put and, where S3 has one, its delete

@@ -191,6 +191,7 @@ CASES = [
     ("GetObject", ANONYMOUS_NO_ACCOUNT, True),
     ("RestoreObject", role_session(role("llm-inference")), True),  # nobody may restore
     ("GetBucketPolicy", role_session(role("intruder")), False),  # not a data event
+    ("HeadBucket", role_session(role("intruder")), True),  # needs s3:ListBucket
 ]
 
 
