@@ -57,8 +57,14 @@ def _conditions(fn):
     return lambda s: replace(s, conditions=tuple(c for c in (fn(c) for c in s.conditions) if c is not None))
 
 
-def _add_arn(values: tuple[str, ...]) -> tuple[str, ...]:
-    return values + (INTRUDER,)
+def _add_principal(arn: str):
+    """The key lets `arn` decrypt: named in a grantee's statement and spared by the deny to others."""
+    add = lambda values: values + (arn,)  # noqa: E731
+    return _edit(KEY, lambda sts: [
+        replace(s, principal=Principal.aws(*add(s.principal.values("AWS"))))
+        if s.sid == "InferenceReadWeightsReleasedKey" else
+        _conditions(lambda c: replace(c, values=add(c.values)))(s) if s.sid == "DenyCryptoToOthers" else s
+        for s in sts])
 
 
 MUTANTS = {
@@ -75,11 +81,9 @@ MUTANTS = {
         lambda c: Condition("StringLike", c.key, ("s3.*.amazonaws.com",)) if c.key == "kms:ViaService" else c))),
     "remove IfExists": _edit(WEIGHTS, _each("DenyOutsideNetworks", _conditions(
         lambda c: replace(c, operator=c.operator.removesuffix("IfExists"))))),
-    "add a principal": _edit(KEY, lambda sts: [
-        replace(s, principal=Principal.aws(*_add_arn(s.principal.values("AWS"))))
-        if s.sid == "InferenceReadWeightsReleasedKey" else
-        _conditions(lambda c: replace(c, values=_add_arn(c.values)))(s) if s.sid == "DenyCryptoToOthers" else s
-        for s in sts]),
+    "add a principal": _add_principal(INTRUDER),
+    "add an IAM user": _add_principal("arn:aws:iam::999988887777:user/intruder"),
+    "add a role with a path": _add_principal("arn:aws:iam::999988887777:role/ops/team-a/intruder"),
     "drop the governance-bypass deny": _edit(WEIGHTS, lambda sts: [
         replace(s, actions=tuple(a for a in s.actions if a != "s3:BypassGovernanceRetention"))
         if s.effect == "Deny" else s for s in sts]),

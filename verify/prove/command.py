@@ -20,8 +20,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 UNIVERSE = ("requests: every data action (read, write, delete, list, decrypt, pull, push, invoke), perimeter, "
             "governance-bypass and key-administration action on the spec's buckets (objects and bucket), keys, "
-            "repositories, SageMaker endpoints and API stages; callers: the spec's roles and any other IAM role in "
-            "any account holding *:* (the outsider); every value of every condition key, present or absent")
+            "repositories, SageMaker endpoints and API stages; callers: the spec's roles and any other IAM role or "
+            "user (any path, any account) holding *:* (the outsider); every value of every condition key, present or absent")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

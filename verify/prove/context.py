@@ -49,6 +49,11 @@ _LATEST = 253402300799  # 9999-12-31T23:59:59Z: what a date can be written as
 _ARN_NAME = z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("A", "Z"), z3.Range("0", "9"),
                              *(z3.Re(c) for c in "+=,.@_-")))
 _DIGITS12 = z3.Loop(z3.Range("0", "9"), 12, 12)
+# An IAM path segment: printable ASCII but "/" (IAM User Guide, IAM identifiers: paths).
+_PATH_SEGMENT = z3.Plus(z3.Union(z3.Range("!", "."), z3.Range("0", "~")))
+# What follows `arn:PARTITION:iam::ACCOUNT:` for a role or a user, with any path.
+_ROLE_OR_USER = z3.Concat(z3.Union(z3.Re("role/"), z3.Re("user/")), z3.Star(z3.Concat(_PATH_SEGMENT, z3.Re("/"))),
+                          _ARN_NAME)
 
 
 def family(base: str) -> str | None:
@@ -210,10 +215,10 @@ class Context:
         return Caller(z3.StringVal(arn), z3.StringVal(account), name, arn, account)
 
     def outsider(self, partition: str, known: Iterable[str]) -> Caller:
-        """Any IAM role but the `known` ones, in any account (the deployment's too)."""
-        account, role = z3.String(f"outsider_account_{self.tag}"), z3.String(f"outsider_role_{self.tag}")
-        arn = z3.Concat(z3.StringVal(f"arn:{partition}:iam::"), account, z3.StringVal(":role/"), role)
-        self.facts += [z3.InRe(account, _DIGITS12), z3.InRe(role, _ARN_NAME), *(arn != k for k in known)]
+        """Any IAM role or user but the `known` ones, with any path, in any account (the deployment's too)."""
+        account, name = z3.String(f"outsider_account_{self.tag}"), z3.String(f"outsider_name_{self.tag}")
+        arn = z3.Concat(z3.StringVal(f"arn:{partition}:iam::"), account, z3.StringVal(":"), name)
+        self.facts += [z3.InRe(account, _DIGITS12), z3.InRe(name, _ROLE_OR_USER), *(arn != k for k in known)]
         return Caller(arn, account, None, None)
 
     def fix_caller(self, caller: Caller, resource_account: str) -> None:

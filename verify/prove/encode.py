@@ -8,9 +8,9 @@ missing-key, `...IfExists`, `Null`, negation and set-operator rules of
 wins; every SCP and an applying VPC endpoint policy must allow; then same
 account, the resource policy naming the caller or the identity policy allows;
 cross account, both; for a KMS key, the key policy must name the caller or its
-account. Callers are IAM roles without permissions boundaries or session
-policies (the spec's roles, and the outsider), so "the role ARN" and "the
-session" reach equally far.
+account. Callers are IAM roles and users without permissions boundaries or
+session policies (the spec's roles, and the outsider), so "the role ARN" and
+"the session" reach equally far.
 
 Actions are concrete per query (an index into the query's action list), so
 action patterns are matched here in Python, case-insensitively; tests the
@@ -326,7 +326,7 @@ class Applicable:
 
 def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Caller,
             same_account: z3.BoolRef, scp_applies: z3.BoolRef) -> z3.BoolRef:
-    """AWS's decision for an IAM role caller (see the module docstring)."""
+    """AWS's decision for an IAM role or user caller (see the module docstring)."""
     enc = lambda doc, kind: Encoded(ctx, doc, kind, actions, caller)  # noqa: E731
     identity = [enc(d, "identity") for d in pol.identity]
     resource = enc(pol.resource, "resource") if pol.resource is not None else None

@@ -161,7 +161,7 @@ def equivalence(w: World, t: Target) -> Iterator[Query]:
 
 
 PROPERTIES: tuple[Property, ...] = (
-    Property(1, "identity perimeter", "no principal outside the spec (any IAM role, any account, holding *:*) "
+    Property(1, "identity perimeter", "no principal outside the spec (any IAM role or user, any account, holding *:*) "
              "can perform a data action on a model asset", identity_perimeter),
     Property(2, "network perimeter", "no data request from outside the networks of the caller's grants is allowed "
              "(key use: only through S3)", network_perimeter),

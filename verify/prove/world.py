@@ -5,7 +5,7 @@ The universe is the model's assets: each bucket's objects and the bucket itself,
 each key, repository, SageMaker endpoint and API stage, with the actions slpc
 governs on them (data actions; perimeter, governance-bypass and key-administration
 actions). Callers are the spec's roles and one symbolic outsider: any other IAM
-role, in any account, holding `*:*` in IAM.
+role or user, with any path, in any account, holding `*:*` in IAM.
 """
 
 from __future__ import annotations
