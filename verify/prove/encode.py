@@ -334,7 +334,7 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
     rcps = [enc(d, "rcp") for d in pol.rcps]
     vpce = ctx.key("aws:SourceVpce")
     through = lambda vids: disj(*(conj(v.used, is_text(v.term, vid))  # noqa: E731
-                                   for v in vpce.values for vid in vids))
+                                  for v in vpce.values for vid in vids))
     denies, filters = [], [z3.Not(through(pol.closed))]
     for vid, doc in sorted(pol.endpoints.items()):
         e = enc(doc, "endpoint")

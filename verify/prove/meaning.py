@@ -97,7 +97,7 @@ class SymbolicMeaning:
 
     def service_exempt(self, ctx: Context) -> z3.BoolRef:
         return ctx.memo("exempt", lambda: disj(_is(ctx, "aws:PrincipalIsAWSService", "true"),
-                                                _is(ctx, "aws:ViaAWSService", "true")))
+                                               _is(ctx, "aws:ViaAWSService", "true")))
 
     def grant_holds(self, ctx: Context, g: Grant, services) -> z3.BoolRef:
         return conj(self.in_networks(ctx, g.networks, services), self.before(ctx, g.until))
@@ -170,9 +170,9 @@ class SymbolicMeaning:
         age_p, age = _first(ctx, "s3:signatureAge")
         inside = self.in_networks(ctx, self._union(asset), ("s3",))
         return conj(z3.Not(_is(ctx, "aws:SecureTransport", "false")),
-                      z3.Implies(tls_p, tls.term >= z3.RealVal("1.2")),
-                      z3.Implies(age_p, age.term <= asset.signature_age_ms),
-                      disj(inside, self.service_exempt(ctx)))
+                    z3.Implies(tls_p, tls.term >= z3.RealVal("1.2")),
+                    z3.Implies(age_p, age.term <= asset.signature_age_ms),
+                    disj(inside, self.service_exempt(ctx)))
 
     def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         pre = [ctx.memo(("s3", asset.name), lambda: self._transport(ctx, asset))]
@@ -194,7 +194,7 @@ class SymbolicMeaning:
             body = z3.BoolVal(who in asset.breakglass and is_object)
         elif action in V.S3_PERIMETER_ACTIONS:
             body = conj(z3.BoolVal(who in asset.admins and (action in V.S3_ADMIN_ACTIONS or star)),
-                          self._same(caller, asset))
+                        self._same(caller, asset))
         elif action in V.S3_ADMIN_ACTIONS and who in asset.admins and not is_object:
             body = TRUE
         else:
@@ -224,8 +224,8 @@ class SymbolicMeaning:
         ssec_p, _ = _first(ctx, "s3:x-amz-server-side-encryption-customer-algorithm")
         kms = text("aws:kms")
         return conj(z3.Not(ssec_p), z3.Implies(sse_p, sse.term == kms),
-                      z3.Not(conj(sse_p, sse.term == kms, z3.Not(key_p))),
-                      z3.Implies(key_p, is_text(key.term, self.m.keys[asset.key].arn)))
+                    z3.Not(conj(sse_p, sse.term == kms, z3.Not(key_p))),
+                    z3.Implies(key_p, is_text(key.term, self.m.keys[asset.key].arn)))
 
     def kms(self, ctx: Context, key: Key, who, caller: Caller, action: str) -> z3.BoolRef:
         if action in V.KMS_CRYPTO_ACTIONS:
@@ -237,9 +237,9 @@ class SymbolicMeaning:
                         continue
                     arn_p, arn = _first(ctx, "kms:EncryptionContext:aws:s3:arn")
                     scoped = conj(arn_p, disj(is_text(arn.term, asset.arn),
-                                                 z3.PrefixOf(text(f"{asset.arn}/{g.prefix}"), arn.term)))
+                                              z3.PrefixOf(text(f"{asset.arn}/{g.prefix}"), arn.term)))
                     terms.append(conj(self.before(ctx, g.until), _is(ctx, "kms:ViaService", via),
-                                        _is(ctx, "kms:CallerAccount", self.m.principals[who].account), scoped))
+                                      _is(ctx, "kms:CallerAccount", self.m.principals[who].account), scoped))
             return disj(*terms)
         ok = z3.BoolVal(action in V.KMS_ADMIN_ACTIONS and who in key.admins)
         if action == "kms:PutKeyPolicy":
@@ -254,7 +254,7 @@ class SymbolicMeaning:
                            if action in V.VERBS[("repository", g.verb)].actions_with(V.REPOSITORY)))
         elif action in V.ECR_PERIMETER_ACTIONS:
             body = conj(z3.BoolVal(who in asset.admins and (action in V.ECR_ADMIN_ACTIONS or star)),
-                          self._same(caller, asset))
+                        self._same(caller, asset))
         elif action in V.ECR_ADMIN_ACTIONS and who in asset.admins:
             body = TRUE
         else:

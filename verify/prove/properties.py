@@ -125,7 +125,7 @@ def _realistic(w: World, q: Query) -> z3.BoolRef:
     ctx = q.ctx
     via_service = ctx.key("kms:ViaService")
     return conj(disj(*(ctx.equals_text("aws:RequestedRegion", r) for r in w.model.deployment.regions)),
-                  z3.Implies(via_service.present, ctx.equals_text("aws:ViaAWSService", "true")))
+                z3.Implies(via_service.present, ctx.equals_text("aws:ViaAWSService", "true")))
 
 
 def completeness(w: World, t: Target) -> Iterator[Query]:
