@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 from pathlib import Path
@@ -140,3 +141,20 @@ def test_compile_with_prove_writes_nothing_when_a_property_is_not_proved(tmp_pat
     err = capsys.readouterr().err
     assert "[unknown]" in err and "nothing written" in err
     assert not out.exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_line_only_when_stderr_is_a_terminal(world, monkeypatch, capsys):
+    parts = len(world.targets)
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["prove", EXAMPLE]) == 0
+    assert terminal.getvalue().endswith(f"\rslpc prove: {parts}/{parts} asset parts\n")
+    assert terminal.getvalue().count("\r") == parts
+    monkeypatch.undo()
+    assert main(["prove", EXAMPLE]) == 0
+    assert "\r" not in capsys.readouterr().err

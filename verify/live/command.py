@@ -15,6 +15,7 @@ import sys
 from typing import TextIO
 
 from slpc.dsl import sarif as sarif_log
+from slpc.verify.progress import Progress, is_tty
 
 from .findings import Finding, Report, merge_policy_findings
 
@@ -142,24 +143,6 @@ def sarif(report: Report) -> dict:
     return sarif_log.log("slpc validate", __version__, rules, results)
 
 
-class Progress:
-    """`done/total` on one rewritten stderr line, only when stderr is a terminal."""
-
-    def __init__(self, err: TextIO):
-        self.err = err
-
-    def __call__(self, done: int, total: int) -> None:
-        self.err.write(f"\rslpc validate: {done}/{total} artifacts read" + ("\n" if done == total else ""))
-        self.err.flush()
-
-
-def _is_tty(stream) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 def _other_role_policies(fetchers: dict, skip: set[str]) -> tuple[list[tuple[str, str, str]], list[Finding]]:
     """(role ARN, label, policy text) of every role not in `skip` in each account, a
     managed policy once; roles or accounts that cannot be read are findings."""
@@ -222,7 +205,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     regions = compiled.model.deployment.regions if compiled.model is not None else ()
     region = args.region or (regions[0] if regions else None)
     report = Report()
-    tty = _is_tty(err) if tty is None else tty
+    tty = is_tty(err) if tty is None else tty
     try:
         fetcher = Fetcher(session, region=region, endpoint_url=args.endpoint_url, profile=args.profile)
         account = fetcher.caller_account()
@@ -230,7 +213,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if "drift" in checks:
             from .validate import Validator
             sub = Validator(fetcher, account, others, model=compiled.model).run(
-                compiled.artifacts, progress=Progress(err) if tty else None)
+                compiled.artifacts, progress=Progress(err, "slpc validate", "artifacts read") if tty else None)
             report.findings += sub.findings
             report.checked += sub.checked
             report.skipped += sub.skipped

@@ -12,6 +12,7 @@ import shlex
 import sys
 
 from slpc.targets.document import PolicyFormatError, minify
+from slpc.verify.progress import Progress, is_tty
 
 # The solver and its encodings are imported when the command runs, so other commands
 # (and `slpc --help`) never load Z3.
@@ -21,7 +22,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 UNIVERSE = ("requests: every data action (read, write, delete, list, decrypt, pull, push, invoke), perimeter, "
             "governance-bypass and key-administration action on the spec's buckets (objects and bucket), keys, "
             "repositories, SageMaker endpoints and API stages; callers: the spec's roles and any other IAM role or "
-            "user (any path, any account) holding *:* (the outsider); every value of every condition key, present or absent")
+            "user (any path, any account) holding *:* (the outsider); every value of every condition key, "
+            "present or absent")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -93,7 +95,8 @@ def run(args: argparse.Namespace, compiled, out=None) -> int:
     except (OSError, ValueError, KeyError, PolicyFormatError) as exc:
         print(f"error: cannot read policies from {args.policies}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    results = prove(world, args.timeout_ms)
+    results = prove(world, args.timeout_ms,
+                    progress=Progress(sys.stderr, "slpc prove", "asset parts") if is_tty(sys.stderr) else None)
     ok = all(r.verdict == PROVED for r in results)
     if args.format == "json":
         # source_sha256: as in manifest.json, so `slpc report --proof` can tell which spec was proved

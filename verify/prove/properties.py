@@ -199,17 +199,21 @@ class Result:
         return next((o for o in self.outcomes if o.verdict == REFUTED), None)
 
 
-def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None = None) -> list[Result]:
+def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None = None,
+          progress: Callable[[int, int], None] | None = None) -> list[Result]:
     """Run the chosen properties (all by default) on `world`.
 
     Asset part by asset part, so the properties share each caller's terms and the
-    memory they take stays bounded on large deployments.
+    memory they take stays bounded on large deployments; `progress(done, total)`
+    after each part.
     """
     wanted = set(numbers) if numbers is not None else None
     results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [])
                for p in PROPERTIES if wanted is None or p.number in wanted]
-    for t in world.targets:
+    for i, t in enumerate(world.targets, 1):
         for r in results:
             r.outcomes += [run(q, timeout_ms) for q in r.prop.queries(world, t)]
         world.situations.clear()
+        if progress is not None:
+            progress(i, len(world.targets))
     return results
