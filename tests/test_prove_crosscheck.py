@@ -8,6 +8,8 @@ semantics, request by request. A second property runs `slpc prove` itself on
 generated deployments: whatever it refutes must be a real disagreement.
 """
 
+import dataclasses
+
 import pytest
 import z3
 from hypothesis import assume, given, settings
@@ -19,7 +21,7 @@ from slpc.verify.deployment import Deployment
 from slpc.verify.meaning import Meaning, Question
 from slpc.verify.prove.context import pin
 from slpc.verify.prove.properties import REFUTED, UNKNOWN, prove
-from slpc.verify.prove.solver import Situation
+from slpc.verify.prove.solver import ANONYMOUS, Situation
 from slpc.verify.prove.world import STAR, World
 from strategies import EXAMPLES, specs
 from test_differential import questions
@@ -37,15 +39,20 @@ def _compiled(spec):
 
 def _situation(world: World, q: Question) -> Situation | None:
     """The solver's view of a concrete question, or None when it is outside the proved universe."""
-    if not (q.principal or "").startswith("arn:") or q.principal.endswith(":root"):
-        return None  # anonymous, AWS services and account roots are not callers of the universe
-    who = next((p.name for p in world.model.principals.values() if p.arn == q.principal), None)
-    if who is None and not q.star:
-        return None  # the outsider holds *:*
+    if q.principal is None:
+        who = ANONYMOUS
+    elif not q.principal.startswith("arn:") or q.principal.endswith(":root"):
+        return None  # AWS services and account roots are not callers of the universe
+    else:
+        who = next((p.name for p in world.model.principals.values() if p.arn == q.principal), None)
+        if who is None and not q.star:
+            return None  # the outsider holds *:*
     for t in world.targets:
         inside = q.resource.startswith(t.arn + "/") if t.objects else q.resource == t.arn
+        if who == ANONYMOUS and (t.kms or not world.has_resource_policy(t)):
+            continue  # no anonymous caller there (properties._anonymous)
         if inside and q.action in t.actions["data"] + t.actions["lock"]:
-            return Situation(world, t, who, q.star, guardrails=False)
+            return Situation(world, t, who, q.star and who != ANONYMOUS, guardrails=False)
     return None
 
 
@@ -53,7 +60,9 @@ def _proves(s: Situation, q: Question, term: z3.BoolRef, expected: bool) -> bool
     solver = z3.Solver()
     context = {k: [v] if isinstance(v, str) else list(v) for k, v in q.context.items()}
     solver.add(*s.ctx.facts, *pin(s.ctx, context), s.ctx.action == s.actions.index(q.action),
-               s.ctx.resource == z3.StringVal(q.resource), s.caller.arn == z3.StringVal(q.principal))
+               s.ctx.resource == z3.StringVal(q.resource))
+    if not s.caller.anonymous:
+        solver.add(s.caller.arn == z3.StringVal(q.principal))
     assert solver.check() == z3.sat, f"the request is outside the encoded universe: {q}"
     solver.add(term != z3.BoolVal(expected))
     return solver.check() == z3.unsat
@@ -62,23 +71,30 @@ def _proves(s: Situation, q: Question, term: z3.BoolRef, expected: bool) -> bool
 @FEW
 @given(specs(), st.data())
 def test_encoding_agrees_with_the_evaluator_and_the_meaning(spec, data):
+    """Each drawn request, and the same request from an anonymous caller."""
     compiled = _compiled(spec)
     world = World.from_artifacts(compiled.model, compiled.artifacts)
     deployment, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
     for i in range(10):
         q = data.draw(questions(compiled.model), label=f"request {i}")
         q = Question(q.principal, q.action, q.resource, {"aws:SecureTransport": "true", **q.context}, q.star)
-        s = _situation(world, q)
-        if s is None:
-            continue
-        decision = deployment.decide(q.principal, q.action, q.resource, q.context,
-                                     extra_identity=(STAR,) if q.star else ())
-        assert not s.ctx.imprecise, s.ctx.imprecise  # slpc's own policies are encoded exactly
-        if q.context.get("aws:SourceVpce") in s.bystanders:
-            # left out of the terms (solver.Situation) because AWS denies and the spec refuses there
-            assert not decision.allowed and not meaning.permits(q), f"\n{format_spec(spec)}\n{q}"
-            continue
-        assert _proves(s, q, s.allowed, decision.allowed), f"\n{format_spec(spec)}\n{q}\n{decision.explain()}"
+        for asked in (q, dataclasses.replace(q, principal=None, star=False)):
+            _agree(spec, world, deployment, meaning, asked)
+
+
+def _agree(spec, world: World, deployment: Deployment, meaning: Meaning, q: Question) -> None:
+    s = _situation(world, q)
+    if s is None:
+        return
+    decision = deployment.decide(q.principal, q.action, q.resource, q.context,
+                                 extra_identity=(STAR,) if q.star else ())
+    assert not s.ctx.imprecise, s.ctx.imprecise  # slpc's own policies are encoded exactly
+    if q.context.get("aws:SourceVpce") in s.bystanders:
+        # left out of the terms (solver.Situation) because AWS denies and the spec refuses there
+        assert not decision.allowed and not meaning.permits(q), f"\n{format_spec(spec)}\n{q}"
+        return
+    assert _proves(s, q, s.allowed, decision.allowed), f"\n{format_spec(spec)}\n{q}\n{decision.explain()}"
+    if not s.caller.anonymous:  # no claim compares an anonymous caller with the meaning
         assert _proves(s, q, s.permits, meaning.permits(q)), f"\n{format_spec(spec)}\n{q}"
 
 

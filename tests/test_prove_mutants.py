@@ -104,15 +104,23 @@ MUTANTS = {
     "shorter lock period": _edit(WEIGHTS, _each("DenyRetentionBeyondLockPeriod", _conditions(
         lambda c: replace(c, values=("3650",))))),
     "drop an endpoint policy's allow": _edit("vpce/vpce-01a2b3c4d5e6f7a80.json", _drop("AllowTrainer")),
+    # the data-perimeter "service exemption" written with Bool instead of BoolIfExists: an anonymous
+    # request has no aws:PrincipalIsAWSService, so every deny skips it; any role is still denied
+    "public read behind Bool-exempted denies": _edit(WEIGHTS, lambda sts: [
+        replace(s, conditions=s.conditions + (Condition("Bool", "aws:PrincipalIsAWSService", ("false",)),))
+        if s.effect == "Deny" else s for s in sts] + [
+        Statement("Allow", actions=("s3:GetObject",), resources=("arn:aws:s3:::acme-llm-weights/*",),
+                  principal=Principal.any(), sid="PublicRead")]),
 }
 
 
 def _confirm(compiled, artifacts, cex) -> None:
     """The evaluator (as `slpc explain` routes requests) and the spec's meaning disagree on it."""
     ctx = {k: v[0] if len(v) == 1 else v for k, v in cex.context.items()}
+    principal = None if cex.principal == "anonymous" else cex.principal  # as `slpc explain` reads it
     decision = Deployment.from_artifacts(artifacts).decide(
-        cex.principal, cex.action, cex.resource, ctx, extra_identity=(STAR,) if cex.star else ())
-    permits = Meaning(compiled.model).permits(Question(cex.principal, cex.action, cex.resource, ctx, cex.star))
+        principal, cex.action, cex.resource, ctx, extra_identity=(STAR,) if cex.star else ())
+    permits = Meaning(compiled.model).permits(Question(principal, cex.action, cex.resource, ctx, cex.star))
     assert decision.allowed != permits, (cex, decision.explain())
 
 

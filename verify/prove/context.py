@@ -41,6 +41,9 @@ _FAMILY = {"String": STR, "Arn": STR, "Numeric": NUM, "Date": DATE, "IpAddress":
 # Global keys AWS puts in every request (IAM User Guide, global condition context
 # keys): a request without them does not exist, and `slpc explain` fills them in.
 ALWAYS_PRESENT = ("aws:currenttime", "aws:securetransport")
+# Keys that describe a signed request's caller, absent from an anonymous one (IAM User
+# Guide, global condition context keys: principal properties).
+CALLER_KEYS = ("aws:principal", "aws:userid", "aws:username")
 # Keys AWS derives from the caller and the resource (the evaluator's `Request._fill`).
 DERIVED_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:principalisawsservice",
                           "aws:resourceaccount"})
@@ -119,13 +122,14 @@ class Key:
 
 @dataclass
 class Caller:
-    """Who asks: a spec principal (concrete ARN) or the symbolic outsider."""
+    """Who asks: a spec principal (concrete ARN), the symbolic outsider, or an anonymous caller."""
 
     arn: z3.SeqRef
     account: z3.SeqRef
     name: str | None  # the spec's principal name; None for the outsider
     concrete: str | None  # the role ARN when known
     concrete_account: str | None = None
+    anonymous: bool = False  # signs nothing: only a `*` Principal names it, no IAM policy applies
 
 
 class Context:
@@ -144,6 +148,7 @@ class Context:
         self.resource = z3.String(f"resource_{self.tag}")
         self.scope: tuple[str, bool] | None = None  # (ARN, objects): where the resource lies
         self.bystanders: frozenset[str] = frozenset()  # VPC endpoints the query leaves out (solver.Situation)
+        self.unsigned = False  # an anonymous request: the keys that describe the caller are absent
         self.action = z3.Int(f"action_{self.tag}")
 
     def memo(self, key, build):
@@ -198,6 +203,8 @@ class Context:
                 values.append(v)
         if low in ALWAYS_PRESENT:
             self.facts.append(values[0].used)
+        if self.unsigned and low.startswith(CALLER_KEYS):
+            self.facts.append(z3.Not(values[0].used))
         return Key(name, kt, values)
 
     def equals_text(self, name: str, text: z3.SeqRef | str) -> z3.BoolRef:
@@ -221,15 +228,25 @@ class Context:
         self.facts += [z3.InRe(account, _DIGITS12), z3.InRe(name, _ROLE_OR_USER), *(arn != k for k in known)]
         return Caller(arn, account, None, None)
 
+    def anonymous(self) -> Caller:
+        """A caller that signs nothing (S3 and API Gateway accept such requests)."""
+        self.unsigned = True
+        self.facts += [z3.Not(k.present) for low, k in self.keys.items() if low.startswith(CALLER_KEYS)]
+        return Caller(z3.StringVal(""), z3.StringVal(""), None, None, anonymous=True)
+
     def fix_caller(self, caller: Caller, resource_account: str) -> None:
         """The keys AWS derives from the caller (the evaluator's `Request._fill`); no caller can set them."""
+        account = self.equals_text("aws:ResourceAccount", z3.StringVal(resource_account))
+        if caller.anonymous:  # the resource's account, or (not documented either way) no such key
+            self.facts.append(disj(z3.Not(self.key("aws:ResourceAccount").present), account))
+            return
         self.known.update({"aws:principalisawsservice": "false", "aws:resourceaccount": resource_account})
+        self.facts.append(account)
         if caller.concrete is not None:
             self.known.update({"aws:principalarn": caller.concrete, "aws:principalaccount": caller.concrete_account})
         self.facts += [self.equals_text("aws:PrincipalArn", caller.arn),
                        self.equals_text("aws:PrincipalAccount", caller.account),
-                       self.equals_text("aws:PrincipalIsAWSService", "false"),
-                       self.equals_text("aws:ResourceAccount", z3.StringVal(resource_account))]
+                       self.equals_text("aws:PrincipalIsAWSService", "false")]
 
     # -- reading a model back ------------------------------------------------ #
     def concrete(self, model: z3.ModelRef) -> dict[str, list[str]]:

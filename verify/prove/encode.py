@@ -191,6 +191,8 @@ def reach(st: Statement, caller: Caller) -> Reach:
     if p is None:  # identity policies and SCPs: the caller itself
         return Reach(z3.BoolVal(True), z3.BoolVal(False))
     parsed = _Principals(p)
+    if caller.anonymous:  # only `*` names it, and a NotPrincipal excludes it only by `*`
+        return Reach(z3.BoolVal(parsed.wildcard != (st.not_principal is not None)), z3.BoolVal(False))
     if caller.concrete is not None:
         is_named = parsed.wildcard or caller.concrete in parsed.arns
         in_account = caller.concrete_account in parsed.accounts
@@ -326,7 +328,8 @@ class Applicable:
 
 def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Caller,
             same_account: z3.BoolRef, scp_applies: z3.BoolRef) -> z3.BoolRef:
-    """AWS's decision for an IAM role or user caller (see the module docstring)."""
+    """AWS's decision for an IAM role or user caller (see the module docstring), or for an
+    anonymous one: no IAM policy applies, a resource statement naming `*` must allow."""
     enc = lambda doc, kind: Encoded(ctx, doc, kind, actions, caller)  # noqa: E731
     identity = [enc(d, "identity") for d in pol.identity]
     resource = enc(pol.resource, "resource") if pol.resource is not None else None
@@ -346,7 +349,9 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
     ident = disj(*(p.allows for p in identity))
     res_names = resource.names_caller if resource else z3.BoolVal(False)
     res_any = resource.allows if resource else z3.BoolVal(False)
-    if pol.kms:
+    if caller.anonymous:
+        grant = res_names
+    elif pol.kms:
         grant = conj(res_any, disj(conj(same_account, res_names), ident))
     else:
         grant = z3.If(same_account, disj(res_names, ident), conj(ident, res_any))

@@ -24,6 +24,7 @@ from .terms import conj, disj, is_text, text
 from .world import DATA, LOCK, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
+ANONYMOUS = "(anonymous)"  # `who` of an anonymous caller (not a name a spec can declare)
 
 
 class Situation:
@@ -46,13 +47,15 @@ class Situation:
         ctx.scope = (target.arn, target.objects)
         if who is None:
             self.caller = ctx.outsider(m.deployment.partition, [m.principals[n].arn for n in world.related(target)])
+        elif who == ANONYMOUS:
+            self.caller = ctx.anonymous()
         else:
             p = m.principals[who]
             self.caller = ctx.caller(p.arn, p.account, who)
         account = world.resource_account(target)
         ctx.fix_caller(self.caller, account)
         ctx.facts += [target.resource(ctx), ctx.action >= 0, ctx.action < len(self.actions)]
-        pol = world.applicable(self.caller.concrete, target, star, guardrails)
+        pol = world.applicable(self.caller.concrete, target, star, guardrails, self.caller.anonymous)
         self.bystanders = ctx.bystanders = self._bystanders(pol)
         pol = replace(pol, closed=tuple(vid for vid in pol.closed if vid not in self.bystanders))
         scp_applies = disj(*(is_text(self.caller.account, f.account) for f in world.scps))
@@ -167,22 +170,24 @@ def run(q: Query, timeout_ms: int) -> Outcome:
 def replay(q: Query, model: z3.ModelRef) -> tuple[Counterexample, str | None]:
     """The concrete request, and a note if the evaluator or the meaning disagree with the solver."""
     w, ctx = q.world, q.ctx
-    principal = model.eval(q.caller.arn, True).as_string()
+    principal = "anonymous" if q.caller.anonymous else model.eval(q.caller.arn, True).as_string()
     action = q.s.actions[model.eval(ctx.action, True).as_long()]
     resource = model.eval(ctx.resource, True).as_string()
     context = {ctx.keys[k].name: v for k, v in ctx.concrete(model).items()}
     flat = {k: v[0] if len(v) == 1 else v for k, v in context.items()}
-    request = Request(principal, action, resource, context=flat, resource_account=w.resource_account(q.target))
+    request = Request(None if q.caller.anonymous else principal, action, resource, context=flat,
+                      resource_account=w.resource_account(q.target))
     decision = evaluator(q, request).evaluate(request)
     notes = []
     if decision.allowed != z3.is_true(model.eval(q.allowed, True)):
         notes.append(f"the evaluator says {decision.effect}, the encoding the opposite")
     spec = None
     if q.uses_meaning:
-        spec = Meaning(w.model).permits(Question(principal, action, resource, flat, q.star))
+        spec = Meaning(w.model).permits(Question(request.principal, action, resource, flat, q.star))
         if spec != z3.is_true(model.eval(q.s.permits, True)):
             notes.append("the spec's meaning and its encoding disagree")
-    shown = {k: v for k, v in context.items() if k.lower() not in DERIVED_KEYS}
+    # what the caller fixes is left out (slpc explain derives it), save for an anonymous one, who fixes nothing
+    shown = {k: v for k, v in context.items() if k.lower() not in DERIVED_KEYS or q.caller.anonymous}
     cex = Counterexample(principal, action, resource, shown, q.star or q.who is None, decision.allowed, spec,
                          decision.explain())
     return cex, ("; ".join(notes) + " (a bug in slpc prove: please report it)") if notes else None
@@ -191,7 +196,7 @@ def replay(q: Query, model: z3.ModelRef) -> tuple[Counterexample, str | None]:
 def evaluator(q: Query, request: Request) -> Evaluator:
     """The evaluator set up with exactly the documents the encoding was given."""
     w = q.world
-    pol = w.applicable(q.caller.concrete, q.target, q.star, q.s.guardrails)
+    pol = w.applicable(q.caller.concrete, q.target, q.star, q.s.guardrails, q.caller.anonymous)
     vpce = request.context.get("aws:sourcevpce", (None,))[0]
     endpoint = w.endpoints[vpce].document if vpce in w.endpoints else None  # closed ones too: they deny
     scps = pol.scps if any(f.account == request.principal_account for f in w.scps) else []
