@@ -157,6 +157,7 @@ def run(q: Query, timeout_ms: int) -> Outcome:
     answer = solver.check()
     if answer == z3.sat and q.s.on_bystander(solver.model()):  # see Situation: ask again without them
         solver.add(q.s.no_bystander())
+        solver.set("timeout", max(1, timeout_ms - int((time.perf_counter() - start) * 1000)))  # one budget
         answer = solver.check()
     seconds = time.perf_counter() - start
     if answer == z3.unsat:
