@@ -19,15 +19,16 @@ from slpc.compiler.pipeline import compile_text
 from slpc.dsl import format_spec
 from slpc.verify.deployment import Deployment
 from slpc.verify.meaning import Meaning, Question
-from slpc.verify.prove.context import pin
+from slpc.verify.prove.context import IAM, pin
 from slpc.verify.prove.properties import REFUTED, UNKNOWN, prove
-from slpc.verify.prove.solver import ANONYMOUS, Situation
+from slpc.verify.prove.solver import ANONYMOUS, SERVICE, Situation
 from slpc.verify.prove.world import STAR, World
 from strategies import EXAMPLES, specs
 from test_differential import questions
 
 pytestmark = pytest.mark.property
 
+SERVICE_NAME = "logging.s3.amazonaws.com"
 FEW = settings(max_examples=max(5, EXAMPLES // 10), deadline=None)
 
 
@@ -41,18 +42,21 @@ def _situation(world: World, q: Question) -> Situation | None:
     """The solver's view of a concrete question, or None when it is outside the proved universe."""
     if q.principal is None:
         who = ANONYMOUS
+    elif q.principal.endswith((".amazonaws.com", ".amazonaws.com.cn")):
+        who = SERVICE
     elif not q.principal.startswith("arn:") or q.principal.endswith(":root"):
-        return None  # AWS services and account roots are not callers of the universe
+        return None  # account roots are not callers of the universe
     else:
         who = next((p.name for p in world.model.principals.values() if p.arn == q.principal), None)
         if who is None and not q.star:
             return None  # the outsider holds *:*
     for t in world.targets:
         inside = q.resource.startswith(t.arn + "/") if t.objects else q.resource == t.arn
-        if who == ANONYMOUS and (t.kms or not world.has_resource_policy(t)):
-            continue  # no anonymous caller there (properties._anonymous)
+        iam = who not in (ANONYMOUS, SERVICE)
+        if not iam and (not world.has_resource_policy(t) or (who == ANONYMOUS and t.kms)):
+            continue  # no such caller there (properties._not_iam)
         if inside and q.action in t.actions["data"] + t.actions["lock"]:
-            return Situation(world, t, who, q.star and who != ANONYMOUS, guardrails=False)
+            return Situation(world, t, who, q.star and iam, guardrails=False)
     return None
 
 
@@ -61,7 +65,7 @@ def _proves(s: Situation, q: Question, term: z3.BoolRef, expected: bool) -> bool
     context = {k: [v] if isinstance(v, str) else list(v) for k, v in q.context.items()}
     solver.add(*s.ctx.facts, *pin(s.ctx, context), s.ctx.action == s.actions.index(q.action),
                s.ctx.resource == z3.StringVal(q.resource))
-    if not s.caller.anonymous:
+    if not s.caller.anonymous:  # a role's ARN, or a service's name
         solver.add(s.caller.arn == z3.StringVal(q.principal))
     assert solver.check() == z3.sat, f"the request is outside the encoded universe: {q}"
     solver.add(term != z3.BoolVal(expected))
@@ -71,14 +75,14 @@ def _proves(s: Situation, q: Question, term: z3.BoolRef, expected: bool) -> bool
 @FEW
 @given(specs(), st.data())
 def test_encoding_agrees_with_the_evaluator_and_the_meaning(spec, data):
-    """Each drawn request, and the same request from an anonymous caller."""
+    """Each drawn request, and the same request from an anonymous caller and from an AWS service."""
     compiled = _compiled(spec)
     world = World.from_artifacts(compiled.model, compiled.artifacts)
     deployment, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
     for i in range(10):
         q = data.draw(questions(compiled.model), label=f"request {i}")
         q = Question(q.principal, q.action, q.resource, {"aws:SecureTransport": "true", **q.context}, q.star)
-        for asked in (q, dataclasses.replace(q, principal=None, star=False)):
+        for asked in (q, *(dataclasses.replace(q, principal=p, star=False) for p in (None, SERVICE_NAME))):
             _agree(spec, world, deployment, meaning, asked)
 
 
@@ -94,7 +98,7 @@ def _agree(spec, world: World, deployment: Deployment, meaning: Meaning, q: Ques
         assert not decision.allowed and not meaning.permits(q), f"\n{format_spec(spec)}\n{q}"
         return
     assert _proves(s, q, s.allowed, decision.allowed), f"\n{format_spec(spec)}\n{q}\n{decision.explain()}"
-    if not s.caller.anonymous:  # no claim compares an anonymous caller with the meaning
+    if s.caller.kind == IAM:  # no claim compares an anonymous or service caller with the meaning
         assert _proves(s, q, s.permits, meaning.permits(q)), f"\n{format_spec(spec)}\n{q}"
 
 

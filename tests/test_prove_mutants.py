@@ -111,6 +111,13 @@ MUTANTS = {
         if s.effect == "Deny" else s for s in sts] + [
         Statement("Allow", actions=("s3:GetObject",), resources=("arn:aws:s3:::acme-llm-weights/*",),
                   principal=Principal.any(), sid="PublicRead")]),
+    # the same exemption written as AWS recommends it (BoolIfExists), with a service principal granted
+    # without aws:SourceAccount: a confused deputy on the weights bucket
+    "a service principal behind service-exempt denies": _edit(WEIGHTS, lambda sts: [
+        replace(s, conditions=s.conditions + (Condition("BoolIfExists", "aws:PrincipalIsAWSService", ("false",)),))
+        if s.effect == "Deny" else s for s in sts] + [
+        Statement("Allow", actions=("s3:PutObject",), resources=("arn:aws:s3:::acme-llm-weights/*",),
+                  principal=Principal(entries=(("Service", ("logging.s3.amazonaws.com",)),)), sid="ServiceLogs")]),
 }
 
 

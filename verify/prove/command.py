@@ -22,8 +22,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 UNIVERSE = ("requests: every data action (read, write, delete, list, decrypt, pull, push, invoke), perimeter, "
             "governance-bypass and key-administration action on the spec's buckets (objects and bucket), keys, "
             "repositories, SageMaker endpoints and API stages; callers: the spec's roles and any other IAM role or "
-            "user (any path, any account) holding *:* (the outsider), and anonymous callers; every value of every "
-            "condition key, present or absent")
+            "user (any path, any account) holding *:* (the outsider), anonymous callers and AWS service principals; "
+            "every value of every condition key, present or absent")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

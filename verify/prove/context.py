@@ -44,9 +44,14 @@ ALWAYS_PRESENT = ("aws:currenttime", "aws:securetransport")
 # Keys that describe a signed request's caller, absent from an anonymous one (IAM User
 # Guide, global condition context keys: principal properties).
 CALLER_KEYS = ("aws:principal", "aws:userid", "aws:username")
+# The keys of those that describe an IAM identity, absent when an AWS service principal
+# calls (it has no ARN, account or organization of its own; the evaluator's `Request._fill`).
+IAM_CALLER_KEYS = ("aws:principalarn", "aws:principalaccount", "aws:principalorg", "aws:userid", "aws:username")
+# Who calls: the spec's roles and the outsider are IAM identities.
+IAM, ANONYMOUS, SERVICE = "iam", "anonymous", "service"
 # Keys AWS derives from the caller and the resource (the evaluator's `Request._fill`).
 DERIVED_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:principalisawsservice",
-                          "aws:resourceaccount"})
+                          "aws:principalservicename", "aws:resourceaccount"})
 
 _LATEST = 253402300799  # 9999-12-31T23:59:59Z: what a date can be written as
 _ARN_NAME = z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("A", "Z"), z3.Range("0", "9"),
@@ -54,6 +59,9 @@ _ARN_NAME = z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("A", "Z"), z3.Range("0
 _DIGITS12 = z3.Loop(z3.Range("0", "9"), 12, 12)
 # An IAM path segment: printable ASCII but "/" (IAM User Guide, IAM identifiers: paths).
 _PATH_SEGMENT = z3.Plus(z3.Union(z3.Range("!", "."), z3.Range("0", "~")))
+# An AWS service principal (`cloudtrail.amazonaws.com`, `logs.amazonaws.com.cn` ...).
+_SERVICE_NAME = z3.Concat(z3.Plus(z3.Union(z3.Range("a", "z"), z3.Range("0", "9"), z3.Re("-"), z3.Re("."))),
+                          z3.Union(z3.Re(".amazonaws.com"), z3.Re(".amazonaws.com.cn")))
 # What follows `arn:PARTITION:iam::ACCOUNT:` for a role or a user, with any path.
 _ROLE_OR_USER = z3.Concat(z3.Union(z3.Re("role/"), z3.Re("user/")), z3.Star(z3.Concat(_PATH_SEGMENT, z3.Re("/"))),
                           _ARN_NAME)
@@ -122,14 +130,19 @@ class Key:
 
 @dataclass
 class Caller:
-    """Who asks: a spec principal (concrete ARN), the symbolic outsider, or an anonymous caller."""
+    """Who asks: a spec principal (concrete ARN), the symbolic outsider, an anonymous caller or
+    an AWS service principal (`arn` is then its name)."""
 
     arn: z3.SeqRef
     account: z3.SeqRef
     name: str | None  # the spec's principal name; None for the outsider
     concrete: str | None  # the role ARN when known
     concrete_account: str | None = None
-    anonymous: bool = False  # signs nothing: only a `*` Principal names it, no IAM policy applies
+    kind: str = IAM  # ANONYMOUS and SERVICE callers: no IAM policy applies, only a resource policy grants
+
+    @property
+    def anonymous(self) -> bool:
+        return self.kind == ANONYMOUS
 
 
 class Context:
@@ -148,7 +161,7 @@ class Context:
         self.resource = z3.String(f"resource_{self.tag}")
         self.scope: tuple[str, bool] | None = None  # (ARN, objects): where the resource lies
         self.bystanders: frozenset[str] = frozenset()  # VPC endpoints the query leaves out (solver.Situation)
-        self.unsigned = False  # an anonymous request: the keys that describe the caller are absent
+        self.absent: tuple[str, ...] = ()  # prefixes of keys this caller's requests never carry
         self.action = z3.Int(f"action_{self.tag}")
 
     def memo(self, key, build):
@@ -203,7 +216,7 @@ class Context:
                 values.append(v)
         if low in ALWAYS_PRESENT:
             self.facts.append(values[0].used)
-        if self.unsigned and low.startswith(CALLER_KEYS):
+        if self.absent and low.startswith(self.absent):
             self.facts.append(z3.Not(values[0].used))
         return Key(name, kt, values)
 
@@ -230,9 +243,19 @@ class Context:
 
     def anonymous(self) -> Caller:
         """A caller that signs nothing (S3 and API Gateway accept such requests)."""
-        self.unsigned = True
-        self.facts += [z3.Not(k.present) for low, k in self.keys.items() if low.startswith(CALLER_KEYS)]
-        return Caller(z3.StringVal(""), z3.StringVal(""), None, None, anonymous=True)
+        self._never(CALLER_KEYS)
+        return Caller(z3.StringVal(""), z3.StringVal(""), None, None, kind=ANONYMOUS)
+
+    def service(self) -> Caller:
+        """Any AWS service principal, calling on its own behalf (CloudTrail writing logs ...)."""
+        name = z3.String(f"service_{self.tag}")
+        self.facts.append(z3.InRe(name, _SERVICE_NAME))
+        self._never(IAM_CALLER_KEYS)
+        return Caller(name, z3.StringVal(""), None, None, kind=SERVICE)
+
+    def _never(self, prefixes: tuple[str, ...]) -> None:
+        self.absent = prefixes
+        self.facts += [z3.Not(k.present) for low, k in self.keys.items() if low.startswith(prefixes)]
 
     def fix_caller(self, caller: Caller, resource_account: str) -> None:
         """The keys AWS derives from the caller (the evaluator's `Request._fill`); no caller can set them."""
@@ -240,8 +263,14 @@ class Context:
         if caller.anonymous:  # the resource's account, or (not documented either way) no such key
             self.facts.append(disj(z3.Not(self.key("aws:ResourceAccount").present), account))
             return
-        self.known.update({"aws:principalisawsservice": "false", "aws:resourceaccount": resource_account})
+        self.known["aws:resourceaccount"] = resource_account
         self.facts.append(account)
+        if caller.kind == SERVICE:
+            self.known["aws:principalisawsservice"] = "true"
+            self.facts += [self.equals_text("aws:PrincipalIsAWSService", "true"),
+                           self.equals_text("aws:PrincipalServiceName", caller.arn)]
+            return
+        self.known["aws:principalisawsservice"] = "false"
         if caller.concrete is not None:
             self.known.update({"aws:principalarn": caller.concrete, "aws:principalaccount": caller.concrete_account})
         self.facts += [self.equals_text("aws:PrincipalArn", caller.arn),

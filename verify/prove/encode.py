@@ -32,7 +32,7 @@ from slpc.verify.conditions import compile_condition, parse_date, parse_operator
 from slpc.verify.evaluate import _Principals
 from slpc.verify.matching import has_wildcard, wildcard_match
 
-from .context import BOOL, DATE, IP, NUM, Caller, Context, Key, Value, bool_index
+from .context import BOOL, DATE, IAM, IP, NUM, Caller, Context, Key, Value, bool_index
 from .terms import conj, disj, is_text
 
 _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
@@ -191,8 +191,9 @@ def reach(st: Statement, caller: Caller) -> Reach:
     if p is None:  # identity policies and SCPs: the caller itself
         return Reach(z3.BoolVal(True), z3.BoolVal(False))
     parsed = _Principals(p)
-    if caller.anonymous:  # only `*` names it, and a NotPrincipal excludes it only by `*`
-        return Reach(z3.BoolVal(parsed.wildcard != (st.not_principal is not None)), z3.BoolVal(False))
+    if caller.kind != IAM:  # `*` names it, a service also by its name; a NotPrincipal excludes it likewise
+        names = disj(parsed.wildcard, *(is_text(caller.arn, s) for s in sorted(parsed.services)))
+        return Reach(z3.Not(names) if st.not_principal is not None else names, z3.BoolVal(False))
     if caller.concrete is not None:
         is_named = parsed.wildcard or caller.concrete in parsed.arns
         in_account = caller.concrete_account in parsed.accounts
@@ -329,7 +330,7 @@ class Applicable:
 def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Caller,
             same_account: z3.BoolRef, scp_applies: z3.BoolRef) -> z3.BoolRef:
     """AWS's decision for an IAM role or user caller (see the module docstring), or for an
-    anonymous one: no IAM policy applies, a resource statement naming `*` must allow."""
+    anonymous or AWS service caller: no IAM policy applies, a resource statement naming it must allow."""
     enc = lambda doc, kind: Encoded(ctx, doc, kind, actions, caller)  # noqa: E731
     identity = [enc(d, "identity") for d in pol.identity]
     resource = enc(pol.resource, "resource") if pol.resource is not None else None
@@ -349,7 +350,7 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
     ident = disj(*(p.allows for p in identity))
     res_names = resource.names_caller if resource else z3.BoolVal(False)
     res_any = resource.allows if resource else z3.BoolVal(False)
-    if caller.anonymous:
+    if caller.kind != IAM:
         grant = res_names
     elif pol.kms:
         grant = conj(res_any, disj(conj(same_account, res_names), ident))

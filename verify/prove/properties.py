@@ -20,7 +20,7 @@ from slpc.compiler.model import Key
 from slpc.compiler.values import DNS_SUFFIX
 
 from .meaning import SymbolicMeaning
-from .solver import ANONYMOUS, PROVED, REFUTED, UNKNOWN, Outcome, Query, run
+from .solver import ANONYMOUS, PROVED, REFUTED, SERVICE, UNKNOWN, Outcome, Query, run
 from .terms import conj, disj, is_text, text
 from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World
 
@@ -37,10 +37,12 @@ def _callers(w: World, t: Target) -> list[str | None]:
     return w.related(t) + [None]
 
 
-def _anonymous(w: World, t: Target) -> list[str]:
-    """An anonymous caller where a resource policy could let one in: S3 and API Gateway take
-    unsigned requests; KMS takes none, and without a resource policy nothing names one."""
-    return [ANONYMOUS] if w.has_resource_policy(t) and not t.kms else []
+def _not_iam(w: World, t: Target) -> list[str]:
+    """Callers that only a resource policy can let in: an anonymous one (S3 and API Gateway take
+    unsigned requests, KMS none) and any AWS service principal."""
+    if not w.has_resource_policy(t):
+        return []
+    return [SERVICE] if t.kms else [ANONYMOUS, SERVICE]
 
 
 def _who(who: str | None) -> str:
@@ -61,7 +63,7 @@ def identity_perimeter(w: World, t: Target) -> Iterator[Query]:
     q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=False)
     q.goal = conj(q.allowed, _outsider_scope(w, q))
     yield q
-    for who in _anonymous(w, t):
+    for who in _not_iam(w, t):
         q = Query(f"{who} · {t.label}", w, t, who, t.actions[DATA], star=False, guardrails=False)
         q.goal = q.allowed
         yield q
@@ -123,7 +125,7 @@ def _may_lock(t: Target, who: str | None, action: str) -> bool:
 
 
 def lock(w: World, t: Target) -> Iterator[Query]:
-    for who in _callers(w, t) + _anonymous(w, t):
+    for who in _callers(w, t) + _not_iam(w, t):
         actions = tuple(a for a in t.actions[LOCK] if not _may_lock(t, who, a))
         if actions:
             q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=False)
@@ -173,7 +175,8 @@ def equivalence(w: World, t: Target) -> Iterator[Query]:
 
 PROPERTIES: tuple[Property, ...] = (
     Property(1, "identity perimeter", "no principal outside the spec (any IAM role or user, any account, holding *:*; "
-             "an anonymous caller) can perform a data action on a model asset", identity_perimeter),
+             "an anonymous caller; an AWS service principal) can perform a data action on a model asset",
+             identity_perimeter),
     Property(2, "network perimeter", "no data request from outside the networks of the caller's grants is allowed "
              "(key use: only through S3)", network_perimeter),
     ENCRYPTION := Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "

@@ -18,13 +18,14 @@ from slpc.verify.evaluate import Evaluator
 from slpc.verify.meaning import Meaning, Question
 from slpc.verify.request import Request
 
-from .context import DERIVED_KEYS, Context
+from .context import DERIVED_KEYS, IAM, Context
 from .encode import allowed
 from .terms import conj, disj, is_text, text
 from .world import DATA, LOCK, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
-ANONYMOUS = "(anonymous)"  # `who` of an anonymous caller (not a name a spec can declare)
+# `who` of the callers that are not IAM identities (not names a spec can declare)
+ANONYMOUS, SERVICE = "(anonymous)", "(AWS service)"
 
 
 class Situation:
@@ -49,13 +50,15 @@ class Situation:
             self.caller = ctx.outsider(m.deployment.partition, [m.principals[n].arn for n in world.related(target)])
         elif who == ANONYMOUS:
             self.caller = ctx.anonymous()
+        elif who == SERVICE:
+            self.caller = ctx.service()
         else:
             p = m.principals[who]
             self.caller = ctx.caller(p.arn, p.account, who)
         account = world.resource_account(target)
         ctx.fix_caller(self.caller, account)
         ctx.facts += [target.resource(ctx), ctx.action >= 0, ctx.action < len(self.actions)]
-        pol = world.applicable(self.caller.concrete, target, star, guardrails, self.caller.anonymous)
+        pol = world.applicable(self.caller.concrete, target, star, guardrails, self.caller.kind == IAM)
         self.bystanders = ctx.bystanders = self._bystanders(pol)
         pol = replace(pol, closed=tuple(vid for vid in pol.closed if vid not in self.bystanders))
         scp_applies = disj(*(is_text(self.caller.account, f.account) for f in world.scps))
@@ -187,8 +190,8 @@ def replay(q: Query, model: z3.ModelRef) -> tuple[Counterexample, str | None]:
         spec = Meaning(w.model).permits(Question(request.principal, action, resource, flat, q.star))
         if spec != z3.is_true(model.eval(q.s.permits, True)):
             notes.append("the spec's meaning and its encoding disagree")
-    # what the caller fixes is left out (slpc explain derives it), save for an anonymous one, who fixes nothing
-    shown = {k: v for k, v in context.items() if k.lower() not in DERIVED_KEYS or q.caller.anonymous}
+    # what an IAM caller fixes is left out (slpc explain derives it); anonymous and service callers fix less
+    shown = {k: v for k, v in context.items() if k.lower() not in DERIVED_KEYS or q.caller.kind != IAM}
     cex = Counterexample(principal, action, resource, shown, q.star or q.who is None, decision.allowed, spec,
                          decision.explain())
     return cex, ("; ".join(notes) + " (a bug in slpc prove: please report it)") if notes else None
@@ -197,7 +200,7 @@ def replay(q: Query, model: z3.ModelRef) -> tuple[Counterexample, str | None]:
 def evaluator(q: Query, request: Request) -> Evaluator:
     """The evaluator set up with exactly the documents the encoding was given."""
     w = q.world
-    pol = w.applicable(q.caller.concrete, q.target, q.star, q.s.guardrails, q.caller.anonymous)
+    pol = w.applicable(q.caller.concrete, q.target, q.star, q.s.guardrails, q.caller.kind == IAM)
     vpce = request.context.get("aws:sourcevpce", (None,))[0]
     endpoint = w.endpoints[vpce].document if vpce in w.endpoints else None  # closed ones too: they deny
     scps = pol.scps if any(f.account == request.principal_account for f in w.scps) else []

@@ -6,7 +6,7 @@ each key, repository, SageMaker endpoint and API stage, with the actions slpc
 governs on them (data actions; perimeter, governance-bypass and key-administration
 actions). Callers are the spec's roles, one symbolic outsider (any other IAM
 role or user, with any path, in any account, holding `*:*` in IAM) and, where a
-resource policy could let one in, an anonymous caller.
+resource policy could let them in, an anonymous caller and any AWS service principal.
 """
 
 from __future__ import annotations
@@ -235,18 +235,18 @@ class World:
         return owner.account if owner else target.asset.account
 
     def applicable(self, principal: str | None, target: Target, star: bool, guardrails: bool,
-                   anonymous: bool = False) -> Applicable:
-        """`principal` None is the outsider (whose only identity policy is `*:*`), or with
-        `anonymous` a caller to whom neither IAM policies nor SCPs apply."""
+                   iam: bool = True) -> Applicable:
+        """`principal` None is the outsider (whose only identity policy is `*:*`), or without
+        `iam` an anonymous or AWS service caller, to whom neither IAM policies nor SCPs apply."""
         owner = self.resource.get(resource_owner(target.arn))
         identity = [f.document for f in self.identity.get(principal, [])] if principal else []
         account = self.resource_account(target)
         return Applicable(
-            identity=[] if anonymous else identity + ([STAR] if star or principal is None else []),
+            identity=identity + ([STAR] if star or principal is None else []) if iam else [],
             resource=owner.document if owner else None,
             endpoints={vid: self.endpoints[vid].document for vid in sorted(self.open_endpoints(target))},
             closed=tuple(sorted(set(self.endpoints) - self.open_endpoints(target))),
-            scps=[beside_full_access(f.document) for f in self.scps] if guardrails and not anonymous else [],
+            scps=[beside_full_access(f.document) for f in self.scps] if guardrails and iam else [],
             rcps=[f.document for f in self.rcps if f.account == account] if guardrails else [],
             kms=target.kms,
         )
