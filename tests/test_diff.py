@@ -196,7 +196,8 @@ def test_grant_inside_an_existing_one_is_neutral():
 def test_a_new_grant_widens_and_says_what_it_allows():
     cs = changes(BASE + 'allow inference read weights "drafts/" from prod_vpc\n')
     assert effects(cs) == [("grant-added", "widens")]
-    assert cs[0].description == 'new grant: inference may read keys under "drafts/" in bucket weights from prod_vpc, with no end date'
+    assert cs[0].description == ('new grant: inference may read keys under "drafts/" in bucket weights '
+                                 "from prod_vpc, with no end date")
 
 
 def test_removing_a_grant_inside_another_keeps_the_access():
