@@ -111,6 +111,7 @@ class Query:
 
     def __init__(self, label: str, world: World, target: Target, who: str | None, actions: tuple[str, ...],
                  star: bool, guardrails: bool):
+        star = star and who not in (ANONYMOUS, SERVICE)  # no IAM policy applies to them: one situation each
         self.label, self.actions = label, actions
         self.s = situation(world, target, who, star, guardrails)
         self.world, self.target, self.who, self.star = world, target, who, star
