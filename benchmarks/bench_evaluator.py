@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from slpc.targets.document import PolicyDocument, from_json
+from slpc.policy.document import PolicyDocument, from_json
 from slpc.verify.evaluate import Evaluator
 from slpc.verify.request import Request
 

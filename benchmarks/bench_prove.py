@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from slpc.compiler.pipeline import compile_text  # noqa: E402
+from slpc.app.pipeline import compile_text  # noqa: E402
 from slpc.verify.prove.properties import PROPERTIES, prove  # noqa: E402
 from slpc.verify.prove.world import World  # noqa: E402
 

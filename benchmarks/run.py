@@ -12,7 +12,7 @@
   policies, as wall time and number of actions granted;
 - evaluator decisions per second on the example and on the largest deployment.
 
-Each compile runs in its own process (`python -m slpc.compiler.cli compile`), so
+Each compile runs in its own process (`python -m slpc.app.cli compile`), so
 import time counts, and its peak RSS comes from the kernel (wait4).
 """
 
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 
 from .bench_evaluator import run as decisions_per_second
 from .synthetic import deployment
@@ -43,7 +43,7 @@ def compile_process(spec: Path, out: Path) -> tuple[float, float, float, int]:
     `slpc compile` process. The system share is mostly creating the output files,
     which on a shared disk varies several-fold from run to run."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "slpc.compiler.cli", "compile", str(spec), "-o", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "slpc.app.cli", "compile", str(spec), "-o", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -99,7 +99,7 @@ def policy_sentry_vs_slpc(text: str) -> dict | None:
         from policy_sentry.command.write_policy import write_policy_with_template
     except ImportError:
         return None
-    from slpc.targets.document import to_json
+    from slpc.policy.document import to_json
     from slpc.targets.identity import identity_policy
     from slpc.targets.optimize import optimize
 

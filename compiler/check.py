@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from slpc.dsl import ast
-from slpc.dsl.diagnostics import Diagnostic, Span, did_you_mean, error, warning
+from slpc.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 
 from . import values
 from .model import Asset, Deployment, Grant, Key, Model, Network, Principal

@@ -1,4 +1,4 @@
-"""`slpc diff`: what access a spec change adds and removes, in the spec's own terms.
+"""What access a spec change adds and removes, in the spec's own terms (`slpc diff`'s engine).
 
 Both sides are compiled to Models and compared by meaning, never by text:
 reformatting, reordering declarations or networks, and respelling an instant in
@@ -23,26 +23,15 @@ diff(b, a) narrows. See docs/diff.md.
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable, Sequence
-
-from slpc.dsl import source as dsl_source
-from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, error, render
 
 from .model import Asset, Grant, Model, Network
 from .verbs import ACCOUNT, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS, reachable_from_cidrs
 
 WIDENS, NARROWS, NEUTRAL = "widens", "narrows", "neutral"
 EFFECTS = (WIDENS, NARROWS, NEUTRAL)
-JSON_VERSION = 1
-EXIT_OK, EXIT_WIDENS, EXIT_USAGE = 0, 1, 2
 
 _FOREVER = "9999-12-31T23:59:59Z"  # a grant without `until` (instants are normalised UTC strings)
 
@@ -680,209 +669,3 @@ def diff_models(old: Model, new: Model) -> list[Change]:
     """Every change in meaning from `old` to `new`, classified, in a stable order
     (widens, narrows, neutral; then grants, networks, roles, keys, assets, deployment)."""
     return _Differ(old, new).run()
-
-
-# --------------------------------------------------------------------------- #
-# Output
-
-
-def summary(changes: Sequence[Change]) -> dict[str, int]:
-    return {e: sum(c.effect == e for c in changes) for e in EFFECTS}
-
-
-def _summary_line(changes: Sequence[Change]) -> str:
-    if not changes:
-        return "no change in meaning"
-    s = summary(changes)
-    return (f"{len(changes)} change(s): {s[WIDENS]} widen access, {s[NARROWS]} narrow access, "
-            f"{s[NEUTRAL]} neutral")
-
-
-def to_json(changes: Sequence[Change], old: str, new: str) -> dict:
-    return {"format": "slpc-diff", "version": JSON_VERSION, "old": old, "new": new,
-            "summary": summary(changes), "changes": [c.to_json() for c in changes]}
-
-
-def format_text(changes: Sequence[Change], old: str, new: str) -> str:
-    marks = {WIDENS: "+", NARROWS: "-", NEUTRAL: "~"}
-    lines = [f"slpc diff {old} -> {new}: {_summary_line(changes)}"]
-    for c in changes:
-        lines.append(f"{marks[c.effect]} {c.effect:<7}  {c.description}")
-        lines.append(f"  {'':<7}  [{c.kind}] {c.subject}")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(text: str | None) -> str:
-    return (text or "").replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
-def format_markdown(changes: Sequence[Change], old: str, new: str) -> str:
-    s = summary(changes)
-    if not changes:
-        head = f"**slpc diff** `{_cell(old)}` → `{_cell(new)}`: no change in meaning."
-    else:
-        verdict = "⚠️ widens access" if s[WIDENS] else ("narrows access only" if s[NARROWS] else "no access change")
-        head = (f"**slpc diff** `{_cell(old)}` → `{_cell(new)}`: {verdict} — {s[WIDENS]} added, "
-                f"{s[NARROWS]} removed, {s[NEUTRAL]} other")
-    out = [head, ""]
-    for title, effect in (("Access added", WIDENS), ("Access removed", NARROWS), ("Other changes", NEUTRAL)):
-        rows = [c for c in changes if c.effect == effect]
-        out += [f"### {title}", ""]
-        if not rows:
-            out += ["None.", ""]
-            continue
-        out += ["| change | in the spec | what it means |", "|---|---|---|"]
-        out += [f"| {c.kind} | `{_cell(c.subject)}` | {_cell(c.description)} |" for c in rows]
-        out.append("")
-    return "\n".join(out)
-
-
-# --------------------------------------------------------------------------- #
-# Reading the two sides
-
-
-class _UsageError(Exception):
-    pass
-
-
-@dataclass
-class _Side:
-    label: str
-    sources: list[dsl_source.Source] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-
-
-def _read_path(path: str) -> _Side:
-    """One side given as a path: a spec file, or a directory whose *.slp files form one deployment."""
-    side = _Side(path)
-    p = Path(path)
-    if path != "-" and p.is_dir():
-        files = sorted(str(f) for f in p.glob("*.slp") if f.is_file())
-        if not files:
-            side.diagnostics.append(error("E001", f"{path} holds no .slp files", None,
-                                          "give a spec file, or a directory of .slp files"))
-            return side
-    else:
-        files = [path]
-    for f in files:
-        try:
-            side.sources.append(dsl_source.read(f))
-        except DiagnosticsError as exc:
-            side.diagnostics += exc.diagnostics
-    return side
-
-
-def _git(args: Sequence[str], cwd: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True)
-    except OSError as exc:
-        raise _UsageError(f"cannot run git: {exc.strerror or exc}") from None
-
-
-def _read_git(rev: str, paths: Sequence[str]) -> tuple[_Side, _Side]:
-    """The old side is each file at `rev`, the new side the working tree; a file missing on
-    one side (added or deleted since `rev`) is simply absent from that side."""
-    cwd = os.getcwd()
-    top = _git(["rev-parse", "--show-toplevel"], cwd)
-    if top.returncode != 0:
-        raise _UsageError("--git needs a git repository: the current directory is not in one")
-    root = os.path.realpath(top.stdout.decode("utf-8", "replace").strip())
-    if _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], root).returncode != 0:
-        raise _UsageError(f"unknown git revision `{rev}`")
-    old, new = _Side(rev), _Side("working tree")
-    for path in paths:
-        if path == "-":
-            raise _UsageError("--git compares files: `-` (standard input) has no history")
-        rel = os.path.relpath(os.path.realpath(path), root)
-        if rel == ".." or rel.startswith(".." + os.sep):
-            raise _UsageError(f"{path} is outside the repository {root}")
-        if os.path.isdir(path):
-            raise _UsageError(f"{path} is a directory: with --git, name the spec files")
-        git_path = rel.replace(os.sep, "/")
-        if _git(["cat-file", "-e", f"{rev}:{git_path}"], root).returncode == 0:
-            shown = _git(["show", f"{rev}:{git_path}"], root)
-            if shown.returncode != 0:
-                raise _UsageError(f"git show {rev}:{git_path} failed: "
-                                  + shown.stderr.decode("utf-8", "replace").strip())
-            try:
-                old.sources.append(dsl_source.decode(f"{rev}:{git_path}", shown.stdout))
-            except DiagnosticsError as exc:
-                old.diagnostics += exc.diagnostics
-        if os.path.exists(path):
-            try:
-                new.sources.append(dsl_source.read(path))
-            except DiagnosticsError as exc:
-                new.diagnostics += exc.diagnostics
-    if not old.sources and not old.diagnostics:
-        raise _UsageError(f"none of {', '.join(paths)} exists at revision {rev}")
-    if not new.sources and not new.diagnostics:
-        raise _UsageError(f"none of {', '.join(paths)} exists in the working tree")
-    return old, new
-
-
-def _compile(side: _Side) -> Model | None:
-    from .pipeline import compile_sources  # the pipeline imports every stage; keep `diff_models` light
-
-    texts = {s.name: s.text for s in side.sources}
-    diags = list(side.diagnostics)
-    model = None
-    if not diags:
-        compiled = compile_sources(side.sources, emit=True)
-        diags = compiled.diagnostics
-        model = compiled.model if compiled.ok else None
-    if model is None:
-        errors = [d for d in diags if d.is_error]
-        print(f"slpc diff: the {side.label} side does not compile:", file=sys.stderr)
-        for d in errors:
-            print(render(d, texts), file=sys.stderr)
-            print(file=sys.stderr)
-        print(f"{len(errors)} error(s)", file=sys.stderr)
-    return model
-
-
-# --------------------------------------------------------------------------- #
-# The command
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = ("Show what access a spec change adds and removes, compared by meaning "
-                          "(see docs/diff.md).")
-    parser.add_argument("paths", nargs="*", metavar="PATH",
-                        help="OLD NEW (each a spec file or a directory of .slp files); "
-                             "with --git, the spec files of one deployment")
-    parser.add_argument("--git", metavar="REV",
-                        help="compare the files at git revision REV (old) with the working tree (new)")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                        help="text (default), json for tools, or markdown for a pull-request comment")
-    parser.add_argument("--fail-on-widen", action="store_true",
-                        help="exit 1 when any change widens access")
-
-
-def run(args: argparse.Namespace) -> int:
-    paths = list(args.paths)
-    try:
-        if args.git is not None:
-            if not paths:
-                raise _UsageError("--git REV needs the spec files to compare: slpc diff --git REV -- spec.slp")
-            old_side, new_side = _read_git(args.git, paths)
-        else:
-            if len(paths) != 2:
-                raise _UsageError("give two paths (slpc diff OLD NEW), or --git REV -- FILE...")
-            old_side, new_side = _read_path(paths[0]), _read_path(paths[1])
-    except _UsageError as exc:
-        print(f"slpc diff: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    old_model, new_model = _compile(old_side), _compile(new_side)
-    if old_model is None or new_model is None:
-        return EXIT_USAGE
-    changes = diff_models(old_model, new_model)
-    if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(changes, old_side.label, new_side.label), indent=2, sort_keys=True)
-                         + "\n")
-    elif args.format == "markdown":
-        sys.stdout.write(format_markdown(changes, old_side.label, new_side.label))
-    else:
-        sys.stdout.write(format_text(changes, old_side.label, new_side.label))
-    if args.fail_on_widen and any(c.effect == WIDENS for c in changes):
-        return EXIT_WIDENS
-    return EXIT_OK

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
 
-from slpc.dsl.diagnostics import Span
+from slpc.diagnostics import Span
 
 
 @dataclass(frozen=True)

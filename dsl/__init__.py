@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ast
-from .diagnostics import Diagnostic, DiagnosticsError, Span, error
+from slpc.diagnostics import Diagnostic, DiagnosticsError, Span, error
 from .formatter import format_spec
 from .shape import shape
 from .syntax import parse_syntax

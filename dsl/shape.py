@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import ast
-from .diagnostics import Diagnostic, Span, did_you_mean, error
+from slpc.diagnostics import Diagnostic, Span, did_you_mean, error
 from .syntax import Stmt, Tok
 
 

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .diagnostics import Diagnostic, DiagnosticsError, Span, error
+from slpc.diagnostics import Diagnostic, DiagnosticsError, Span, error
 
 MAX_BYTES = 8 * 1024 * 1024  # far above any real deployment (10,000 grants is ~1 MB)
 

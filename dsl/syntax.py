@@ -16,7 +16,7 @@ from typing import Iterator
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from .diagnostics import Diagnostic, Span, error
+from slpc.diagnostics import Diagnostic, Span, error
 
 MAX_ERRORS = 25
 

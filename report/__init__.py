@@ -20,17 +20,17 @@ __all__ = ["build_report", "render", "pack"]
 
 
 def pack(model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]], *, validation_file: str | None = None,
-         proof_file: str | None = None, prove: bool = False,
+         proof_file: str | None = None, proof_results: dict | None = None,
          environ: Mapping[str, str] = os.environ) -> dict[str, str]:
     """Every file of the report directory: the three report files, plus the compiled
     artifacts and their manifest, so an auditor can check each SHA-256 the report
     cites (and slpc recognises the directory as its own when replacing it).
-    `prove` runs the prover in-process; `proof_file` reads its saved JSON instead.
+    `proof_results` is the prover's JSON from an in-process run; `proof_file` reads it saved.
     ValueError (one line) for a bad --validation or --proof file or SOURCE_DATE_EPOCH."""
     results = validation.load(validation_file) if validation_file else None
     when, source = timestamp(environ)
-    if prove:
-        proved = proof.run(model, artifacts, sources)
+    if proof_results is not None:
+        proved = proof.from_results(proof_results, manifest((), sources)["source_sha256"])
     else:
         proved = proof.load(proof_file, manifest((), sources)["source_sha256"]) if proof_file else None
     files = render(build_report(model, artifacts, sources, generated_at=when, timestamp_source=source,

@@ -14,7 +14,7 @@ from typing import Sequence
 from slpc import __version__
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Grant, Model
-from slpc.compiler.pipeline import LINT_TYPES
+from slpc.policy.kinds import LINT_TYPES
 from slpc.targets.manifest import MANIFEST_VERSION, manifest
 from slpc.verify import catalogue
 from slpc.verify.lint import FindingType, lint
@@ -217,7 +217,7 @@ def build(model: Model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]
           proof: dict | None = None, catalogue_file=C.CATALOGUE_FILE) -> dict:
     """The evidence for one compiled deployment. `sources` are (name, bytes) as
     given; `generated_at` is an ISO 8601 UTC instant; `validation` is from
-    `validation.load`; `proof` from `proof.load` or `proof.run` (of these sources)."""
+    `validation.load`; `proof` from `proof.load` or `proof.from_results` (of these sources)."""
     cat = C.load(catalogue_file)
     offline = _offline(artifacts)
     man = manifest(artifacts, sources)

@@ -1,5 +1,5 @@
 """Proof results for the report: a `slpc prove --format json` file (`--proof`), or
-the prover run in-process (`--prove`), and what they say about each control.
+the same JSON from the prover run in-process (`--prove`), and what they say about each control.
 
 Both ways read the same JSON (docs/prove.md), so a saved file and an in-process
 run cannot be reported differently. A file must carry the `source_sha256` of the
@@ -9,10 +9,7 @@ of an older version of this one, is refused rather than shown.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Sequence
@@ -83,26 +80,10 @@ def load(path: str, source_sha256: str) -> dict:
             **parse(data, f"--proof {path}", source_sha256)}
 
 
-def run(model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]]) -> dict:
-    """`--prove`: the prover on the compiled artifacts, through `slpc prove`'s own
-    command (its defaults, its JSON), in-process. Z3 is imported only here."""
-    from slpc.compiler.pipeline import Compiled
-    from slpc.dsl.source import decode
-    from slpc.verify.prove import command
-
-    compiled = Compiled(sources=[decode(name, data) for name, data in sources], model=model,
-                        artifacts=tuple(artifacts))
-    cli = argparse.ArgumentParser(prog="slpc prove")
-    command.add_arguments(cli)
-    args = cli.parse_args(["--format", "json", "--", *(name for name, _ in sources)])
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = command.run(args, compiled, out)
-    if code == command.EXIT_USAGE:
-        raise ValueError(f"--prove: the prover could not run: {' '.join(err.getvalue().split())}")
+def from_results(data: dict, source_sha256: str) -> dict:
+    """`--prove`: the prover's JSON from an in-process run, read as a file would be."""
     # no file, so no SHA-256: the JSON holds the solver's timings, which would make reports differ
-    return {"file": None, "sha256": None,
-            **parse(out.getvalue().encode(), "--prove", compiled.manifest(written=False)["source_sha256"])}
+    return {"file": None, "sha256": None, **parse(json.dumps(data).encode(), "--prove", source_sha256)}
 
 
 def status(proof: dict | None, numbers: Sequence[int]) -> dict:

@@ -6,55 +6,24 @@ Entry point: `build(model)`. Every document comes from the shared model in
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 from slpc.compiler.model import Model
-from slpc.dsl.diagnostics import Diagnostic
+from slpc.diagnostics import Diagnostic
 
 from .api import api_policy, policy_target
+from .artifact import Artifact
 from .audit import audit_artifacts
 from .bucket import bucket_policy
 from .bucket_settings import bucket_setting_artifacts
-from .document import PolicyDocument, dumps, pretty
 from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_policy
 from .fit import fit_identity, oversize
-from .limits import RULES, count
+from slpc.policy.limits import RULES
 from .optimize import optimize
 from .repository import repository_policy
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One output file: a policy document, or a settings document (a dict shaped
-    like the AWS API request that applies it)."""
-
-    kind: str
-    target: str  # the ARN (or id) the document attaches to
-    account: str
-    path: str  # relative to the output directory
-    name: str  # the declared slpc name
-    document: PolicyDocument | None = None
-    settings: dict | None = None
-
-    @cached_property  # lint, manifest and writer all read it
-    def text(self) -> str:
-        if self.document is not None:
-            return dumps(self.document)
-        return pretty(self.settings)
-
-    @property
-    def size(self) -> int:
-        """The policy's size as AWS counts it for its kind, on the text slpc writes."""
-        return count(RULES[self.kind], self.text)
-
-    @cached_property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

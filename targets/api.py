@@ -14,7 +14,7 @@ from slpc.compiler.model import Asset, Model
 
 from . import perimeter
 from .denies import Entitlement, deny_outside_grants, deny_ungranted
-from .document import PolicyDocument, Principal, Statement
+from slpc.policy.document import PolicyDocument, Principal, Statement
 from .grants import allow_statements, unique_sids, uses
 
 SERVICES = V.ASSET_SERVICES["api"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 from slpc.compiler.model import Asset, Model
 from slpc.compiler.verbs import (
@@ -23,10 +23,9 @@ from slpc.compiler.verbs import (
     S3_BREAKGLASS_ACTIONS, S3_BUCKET_DATA_ACTIONS, S3_OBJECT_DATA_ACTIONS, S3_PERIMETER_ACTIONS,
     VERBS,
 )
-from slpc.dsl.diagnostics import Diagnostic, error
+from slpc.diagnostics import Diagnostic, error
+from .artifact import Artifact
 
-if TYPE_CHECKING:  # targets/__init__.py imports this module: no import of it at load time
-    from . import Artifact
 
 DATA_EVENTS = "data_events"
 
@@ -330,15 +329,13 @@ def perimeter_patterns(model: Model) -> list[tuple[str, str, dict]]:
 # Entry point
 
 
-def audit_artifacts(model: Model) -> tuple[list["Artifact"], list[Diagnostic]]:
+def audit_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
     """Audit and detection artifacts of a deployment, sorted by path, with any
     diagnostics (E541 CloudTrail quota, E542 EventBridge rule over PutRule's limit).
 
     CloudTrail selectors and EventBridge rules exist only when some bucket has
     `audit data_events`; GuardDuty S3 protection is written whenever the deployment
     has a bucket (one file per allowed region)."""
-    from . import Artifact  # the package imports this module: import at call time
-
     dep = model.deployment
     arts: list[Artifact] = []
     diags: list[Diagnostic] = []

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Model
-from slpc.dsl.diagnostics import Diagnostic, warning
+from slpc.diagnostics import Diagnostic, warning
 
 from . import perimeter
 from .denies import Entitlement, deny_outside_grants, deny_ungranted
-from .document import Condition, PolicyDocument, Principal, Statement
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from .grants import allow_statements, object_resources, prefix_patterns, sid, unique_sids, uses
 
 ANY = Principal.any()

@@ -9,6 +9,7 @@ Object Lock mode and period.
 from __future__ import annotations
 
 from slpc.compiler.model import Asset, Model
+from .artifact import Artifact
 
 
 def settings(model: Model, asset: Asset) -> list[tuple[str, str, dict]]:
@@ -45,8 +46,6 @@ def settings(model: Model, asset: Asset) -> list[tuple[str, str, dict]]:
 
 
 def bucket_setting_artifacts(model: Model):
-    from . import Artifact
-
     arts = []
     for asset in model.assets_of("bucket"):
         for kind, stem, data in settings(model, asset):

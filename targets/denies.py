@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 from slpc.compiler.model import Model
 
 from . import perimeter
-from .document import Condition, Principal, Statement
+from slpc.policy.document import Condition, Principal, Statement
 from .grants import SCOPE_LABEL, sid
 
 _ANY = Principal.any()

@@ -13,11 +13,12 @@ from collections import defaultdict
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Model, Network
-from slpc.dsl.diagnostics import Diagnostic, warning
+from slpc.diagnostics import Diagnostic, warning
 
 from . import perimeter
-from .document import PolicyDocument, Principal, Statement
+from slpc.policy.document import PolicyDocument, Principal, Statement
 from .grants import sid, unique_sids
+from .artifact import Artifact
 
 def _resources(asset: Asset, scope: str) -> tuple[str, ...]:
     """The ARNs an action of this scope names: objects, or the asset itself."""
@@ -90,8 +91,6 @@ def endpoint_policy(model: Model, nets: list[Network], service: str) -> tuple[Po
 
 def endpoint_artifacts(model: Model):
     """One policy per declared endpoint of a service slpc models."""
-    from . import Artifact
-
     where: dict[tuple[str, str], list[Network]] = defaultdict(list)
     for net in model.networks.values():
         for service, vpce in net.endpoints:

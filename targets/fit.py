@@ -14,18 +14,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 from slpc.compiler.model import Grant, Model
-from slpc.dsl.diagnostics import Diagnostic, error
+from slpc.diagnostics import Diagnostic, error
 
-from .document import PolicyDocument, Statement
+from slpc.policy.document import PolicyDocument, Statement
+from .api import api_policy
+from .artifact import Artifact
+from .bucket import bucket_policy
+from .endpoints import endpoint_policy
 from .grants import unique_sids
-from .limits import RULES, measure
+from .identity import identity_policy
+from .key import key_policy
+from .repository import repository_policy
+from slpc.policy.limits import RULES, measure
 from .optimize import optimize
 
-if TYPE_CHECKING:
-    from . import Artifact
 
 INLINE, MANAGED = "iam-identity-policy", "iam-managed-policy"
 HEAVIEST = 3  # grants named in an oversize error
@@ -133,7 +138,7 @@ def _next_sid(sid: str, taken: set) -> str:
 # Identity policies: inline, or managed when they do not fit inline
 
 
-def fit_identity(model: Model, art: "Artifact") -> tuple[list["Artifact"], list[Diagnostic]]:
+def fit_identity(model: Model, art: Artifact) -> tuple[list[Artifact], list[Diagnostic]]:
     """The role's inline policy as is, or its statements packed into managed policies."""
     if art.size <= RULES[INLINE].limit:
         return [art], []
@@ -150,14 +155,14 @@ def fit_identity(model: Model, art: "Artifact") -> tuple[list["Artifact"], list[
             for n, doc in enumerate(docs, 1)], []
 
 
-def managed_policy_name(model: Model, art: "Artifact") -> str:
+def managed_policy_name(model: Model, art: Artifact) -> str:
     """The IAM name of a managed policy: deployment, role and number, within IAM's
     128 characters (a role name has at most 64), so every IaC target names it alike."""
     label = re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", model.deployment.name)[:40]
     return f"slpc-{label}-{art.target.rsplit('/', 1)[1]}-{managed_number(art)}"
 
 
-def managed_number(art: "Artifact") -> str:
+def managed_number(art: Artifact) -> str:
     """`iam/<account>/<role>/managed-3.json` -> "3"."""
     return art.path.rsplit("-", 1)[1].removesuffix(".json")
 
@@ -175,15 +180,8 @@ def _identity_fits(model: Model, quota: int) -> Callable[[PolicyDocument], bool]
 # The error for a policy that cannot fit
 
 
-def _rebuild(model: Model, art: "Artifact") -> PolicyDocument | None:
+def _rebuild(model: Model, art: Artifact) -> PolicyDocument | None:
     """The artifact's policy built again from (a variant of) the model, optimized."""
-    from .api import api_policy
-    from .bucket import bucket_policy
-    from .endpoints import endpoint_policy
-    from .identity import identity_policy
-    from .key import key_policy
-    from .repository import repository_policy
-
     kind, name = art.kind, art.name
     if kind in (INLINE, MANAGED):
         doc = identity_policy(model, model.principals[name])
@@ -203,7 +201,7 @@ def _rebuild(model: Model, art: "Artifact") -> PolicyDocument | None:
     return optimize(doc) if doc is not None else None
 
 
-def _touches(model: Model, art: "Artifact", g: Grant) -> bool:
+def _touches(model: Model, art: Artifact, g: Grant) -> bool:
     """Whether the grant can shape this artifact's policy (the grants worth weighing)."""
     kind, name = art.kind, art.name
     if kind in (INLINE, MANAGED):
@@ -242,7 +240,7 @@ REMEDY = {
 REMEDY[MANAGED] = REMEDY[INLINE]
 
 
-def oversize(model: Model, art: "Artifact", code: str = "E501", message: str | None = None,
+def oversize(model: Model, art: Artifact, code: str = "E501", message: str | None = None,
              fits: Callable[[PolicyDocument], bool] | None = None) -> Diagnostic:
     """The error for an artifact over its limit, naming the grants that add most to it."""
     rule = RULES[art.kind]

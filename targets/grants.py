@@ -15,7 +15,7 @@ from slpc.compiler.model import Asset, Grant, Model
 from slpc.compiler.values import DNS_SUFFIX
 
 from . import perimeter
-from .document import Condition, Principal, Statement
+from slpc.policy.document import Condition, Principal, Statement
 
 SCOPE_SERVICES = {
     V.OBJECT: ("s3",), V.BUCKET_PREFIX: ("s3",), V.BUCKET: ("s3",),

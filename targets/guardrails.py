@@ -13,20 +13,19 @@ Deny-only: SCPs and RCPs never grant.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Model
-from slpc.dsl.diagnostics import Diagnostic, error, warning
+from slpc.diagnostics import Diagnostic, error, warning
 
 from . import perimeter
-from .document import Condition, PolicyDocument, Principal, Statement
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from .grants import sid, unique_sids
 from .fit import pack
-from .limits import RULES, measure
+from slpc.policy.limits import RULES, measure
+from .artifact import Artifact
 
-if TYPE_CHECKING:  # targets/__init__.py imports this module; Artifact is imported lazily
-    from . import Artifact
 
 SCP, RCP = "scp", "rcp"
 
@@ -298,11 +297,9 @@ def _rcp_targets(model: Model) -> list[tuple[str, tuple[str, ...], tuple[Conditi
 # Entry point
 
 
-def guardrail_artifacts(model: Model) -> tuple[list["Artifact"], list[Diagnostic]]:
+def guardrail_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
     """The SCP and RCP artifacts of the deployment (kinds `scp`, `rcp`), each within
     5,120 characters minified, skipping a kind the deployment opted out of."""
-    from . import Artifact
-
     dep = model.deployment
     target = dep.org or dep.account
     arts: list[Artifact] = []

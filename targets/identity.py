@@ -9,7 +9,7 @@ from __future__ import annotations
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Model, Principal
 
-from .document import PolicyDocument, Statement
+from slpc.policy.document import PolicyDocument, Statement
 from .grants import allow_statements, sid, unique_sids, uses
 
 

@@ -10,7 +10,7 @@ from slpc.compiler import verbs as V
 from slpc.compiler.model import Key, Model
 
 from . import perimeter
-from .document import Condition, PolicyDocument, Principal, Statement
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from .grants import allow_statements, unique_sids, uses
 
 

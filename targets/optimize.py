@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .document import Condition, PolicyDocument, Principal, Statement
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 
 
 def _values(values: tuple[str, ...]) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from typing import Iterable
 from slpc.compiler.model import Model
 from slpc.compiler.verbs import reachable_from_cidrs
 
-from .document import Condition
+from slpc.policy.document import Condition
 
 SOURCE_VPCE = "aws:SourceVpce"
 SOURCE_IP = "aws:SourceIp"

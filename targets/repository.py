@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Model
-from slpc.dsl.diagnostics import Diagnostic, warning
+from slpc.diagnostics import Diagnostic, warning
 
 from . import perimeter
 from .denies import Entitlement, deny_outside_grants, deny_ungranted
-from .document import PolicyDocument, Principal, Statement
+from slpc.policy.document import PolicyDocument, Principal, Statement
 from .grants import allow_statements, unique_sids, uses
 
 SERVICES = V.ASSET_SERVICES["repository"]

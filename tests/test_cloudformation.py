@@ -9,7 +9,7 @@ import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
 
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.targets import Artifact
 from slpc.targets.cloudformation import ATTACHABLE, OWNED_ONLY, cloudformation_templates, logical_id
 from conftest import API_SPEC, EXAMPLE

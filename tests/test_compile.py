@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from slpc.compiler.cli import main
+from slpc.app.cli import main
 from conftest import EXAMPLE, ROOT
 
 GOLDEN = ROOT / "tests" / "golden" / "sovereign_llm"
@@ -103,7 +103,7 @@ def test_spec_split_over_files_compiles_like_one(tmp_path, example_text):
 
 
 def test_console_script_runs_and_reads_stdin(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "slpc.compiler.cli", "check", "-"], input=EXAMPLE.read_bytes(),
+    proc = subprocess.run([sys.executable, "-m", "slpc.app.cli", "check", "-"], input=EXAMPLE.read_bytes(),
                           capture_output=True)
     assert proc.returncode == 0, proc.stderr
     assert b"37 artifacts" in proc.stdout
@@ -128,10 +128,10 @@ def test_oversized_policy_is_an_error_naming_the_heaviest_grants(tmp_path, capsy
 
 
 def test_size_counting_follows_each_policy_type():
-    from slpc.targets.document import PolicyDocument, Statement
-    from slpc.targets.limits import measure
+    from slpc.policy.document import PolicyDocument, Statement
+    from slpc.policy.limits import measure
     doc = PolicyDocument((Statement("Allow", actions=("s3:GetObject",), resources=("arn:aws:s3:::b/é *",)),))
-    from slpc.targets.document import dumps, minify
+    from slpc.policy.document import dumps, minify
     pretty = dumps(doc)
     assert measure("iam-identity-policy", doc) == len("".join(pretty.split()))
     assert measure("s3-bucket-policy", doc) == len(pretty.encode())  # bytes: é counts twice

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slpc.targets.document import Condition
+from slpc.policy.document import Condition
 from slpc.verify.conditions import OPERATORS, compile_condition, parse_operator, parse_template
 
 EXAMPLES = settings(max_examples=int(os.environ.get("SLPC_PROPERTY_EXAMPLES", "200")), deadline=None)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from slpc.compiler.cli import main
+from slpc.app.cli import main
 from conftest import EXAMPLE
 
 EX = EXAMPLE.read_text()

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from slpc.compiler import diff
+from slpc.app.commands import diff
+from slpc.app.io import IO
 from slpc.compiler.check import check
 from slpc.compiler.diff import Change, diff_models
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.dsl import ast, format_spec, parse
 from strategies import PREFIXES, PROPERTY, PUBLIC_CIDRS, UNTILS, specs
 
@@ -237,7 +238,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    return diff.run(_parser().parse_args(argv))
+    return diff.run(_parser().parse_args(argv), IO())
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from slpc.compiler import verbs as V
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.dsl import format_spec
-from slpc.targets.document import PolicyDocument, Statement
+from slpc.policy.document import PolicyDocument, Statement
 from slpc.verify.deployment import Deployment
 from slpc.verify.edges import FOREIGN_VPCE, sse_contexts
 from slpc.verify.meaning import Meaning, Question

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slpc.targets.document import from_json
+from slpc.policy.document import from_json
 from slpc.verify.evaluate import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, Evaluator, compile_policy, evaluate
 from slpc.verify.request import Request
 

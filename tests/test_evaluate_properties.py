@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slpc.targets.document import Condition, PolicyDocument, Principal, Statement
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from slpc.verify.evaluate import ALLOW, EXPLICIT_DENY, Evaluator
 from slpc.verify.request import Request
 

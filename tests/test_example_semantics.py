@@ -2,8 +2,8 @@
 
 import pytest
 
-from slpc.compiler.pipeline import compile_text
-from slpc.targets.document import PolicyDocument, Statement
+from slpc.app.pipeline import compile_text
+from slpc.policy.document import PolicyDocument, Statement
 from slpc.verify.deployment import Deployment
 from conftest import EXAMPLE
 

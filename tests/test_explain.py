@@ -2,7 +2,7 @@
 
 import json
 
-from slpc.compiler.cli import main
+from slpc.app.cli import main
 from conftest import EXAMPLE
 
 INFERENCE = "arn:aws:iam::111122223333:role/llm-inference"

@@ -17,10 +17,10 @@ from lark import Lark
 
 from benchmarks.synthetic import deployment
 from slpc.dsl import syntax
-from slpc.targets.document import pretty
-from slpc.targets.limits import RULES, count
+from slpc.policy.document import pretty
+from slpc.policy.limits import RULES, count
 from slpc.verify.lint.registry import covers
-from slpc.verify.matching import has_wildcard, wildcard_match
+from slpc.policy.matching import has_wildcard, wildcard_match
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.slp"))
 

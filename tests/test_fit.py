@@ -18,12 +18,12 @@ from cfnlint.api import ManualArgs, lint
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slpc.compiler.cli import main
-from slpc.compiler.pipeline import compile_text
+from slpc.app.cli import main
+from slpc.app.pipeline import compile_text
 from slpc.targets.cloudformation import cloudformation_templates
-from slpc.targets.document import Statement
+from slpc.policy.document import Statement
 from slpc.targets.fit import pack
-from slpc.targets.limits import RULES, measure
+from slpc.policy.limits import RULES, measure
 from slpc.targets.terraform import terraform_module
 from slpc.verify.deployment import Deployment
 from slpc.verify.meaning import Meaning

@@ -8,10 +8,10 @@ import os
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.targets import guardrails as G
-from slpc.targets.document import PolicyDocument, Principal, Statement
-from slpc.targets.limits import RULES, measure
+from slpc.policy.document import PolicyDocument, Principal, Statement
+from slpc.policy.limits import RULES, measure
 from slpc.verify.catalogue import action as catalogue_action
 from slpc.verify.evaluate import Evaluator
 from slpc.verify.lint import FindingType, lint

@@ -1,7 +1,7 @@
 """`slpc help prove` and `slpc help report`: printed from the data the commands use."""
 
-from slpc.compiler import help as help_topics
-from slpc.compiler.cli import main
+from slpc.app.commands import help as help_topics
+from slpc.app.cli import main
 from slpc.report import controls as C
 from slpc.verify.prove.properties import PROPERTIES
 

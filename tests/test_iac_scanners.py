@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from slpc.compiler.cli import main
+from slpc.app.cli import main
 from conftest import EXAMPLE
 
 CHECKOV = os.environ.get("SLPC_CHECKOV") or shutil.which("checkov")

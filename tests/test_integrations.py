@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from slpc import __version__
-from slpc.compiler.cli import main, parser
+from slpc.app.cli import main, parser
 from conftest import ROOT
 
 

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from slpc.verify import lint_command
+from slpc.app.io import IO  # noqa: E402
+from slpc.app.commands import lint_policy as lint_command
 from slpc.verify.lint import REGISTRY
 
 CLEAN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::m/*"}]}
@@ -33,7 +34,7 @@ def call(tmp_path, *argv, stdin: str | None = None, monkeypatch=None) -> tuple[i
     if stdin is not None:
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     out, err = io.StringIO(), io.StringIO()
-    code = lint_command.run(args, out, err)
+    code = lint_command.run(args, IO(out, err))
     return code, out.getvalue(), err.getvalue()
 
 

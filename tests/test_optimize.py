@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import slpc.targets as targets
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.dsl import format_spec
-from slpc.targets.document import Condition, PolicyDocument, Principal, Statement, dumps, minify, to_json
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement, dumps, minify, to_json
 from slpc.targets.optimize import optimize
 from slpc.verify.deployment import Deployment
 from slpc.verify.evaluate import Evaluator

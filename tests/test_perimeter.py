@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from slpc.compiler.pipeline import compile_text
-from slpc.targets.document import PolicyDocument, Statement
-from slpc.targets.limits import RULES, count
+from slpc.app.pipeline import compile_text
+from slpc.policy.document import PolicyDocument, Statement
+from slpc.policy.limits import RULES, count
 from slpc.verify.deployment import Deployment
 from conftest import API_SPEC, EXAMPLE
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import z3
 
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.verify.prove import solver
 from slpc.verify.prove.properties import PROPERTIES, PROVED, prove
 from slpc.verify.prove.solver import Query, Situation, run

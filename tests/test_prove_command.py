@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import z3
 
-from slpc.compiler.cli import main
-from slpc.compiler.pipeline import compile_text
-from slpc.targets.document import dumps, minify
+from slpc.app.cli import main
+from slpc.app.pipeline import compile_text
+from slpc.policy.document import dumps, minify
 from slpc.verify.prove import solver as prove_solver
 from slpc.verify.prove.properties import PROVED, REFUTED, UNKNOWN, network_perimeter, prove
 from slpc.verify.prove.world import STAR, World

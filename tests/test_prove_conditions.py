@@ -11,7 +11,7 @@ import z3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slpc.targets.document import VERSION, Condition, PolicyDocument, Statement
+from slpc.policy.document import VERSION, Condition, PolicyDocument, Statement
 from slpc.verify.conditions import compile_condition
 from slpc.verify.prove.context import Context, KeyType, key_types, pin
 from slpc.verify.prove.encode import condition

@@ -15,7 +15,7 @@ import z3
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.dsl import format_spec
 from slpc.verify.deployment import Deployment
 from slpc.verify.meaning import Meaning, Question

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from slpc.compiler.pipeline import compile_text
-from slpc.targets.document import Condition, Principal, Statement
+from slpc.app.pipeline import compile_text
+from slpc.policy.document import Condition, Principal, Statement
 from slpc.verify.deployment import Deployment
 from slpc.verify.meaning import Meaning, Question
 from slpc.verify.prove.properties import REFUTED, prove

@@ -6,8 +6,8 @@ answer, the spec's meaning, and AWS evaluation of the compiled policies.
 
 import pytest
 
-from slpc.compiler.pipeline import compile_text
-from slpc.targets.document import PolicyDocument, Statement
+from slpc.app.pipeline import compile_text
+from slpc.policy.document import PolicyDocument, Statement
 from slpc.verify.deployment import Deployment
 from slpc.verify.meaning import Meaning, Question
 

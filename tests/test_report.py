@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 
 from conftest import API_SPEC, EXAMPLE, ROOT
-from slpc.compiler.cli import main
-from slpc.compiler.pipeline import compile_sources, compile_text, read_sources
+from slpc.app.cli import main
+from slpc.app.pipeline import compile_sources, compile_text, read_sources
 from slpc.dsl import format_spec
 from slpc.dsl.source import decode
 from slpc.report import build_report, pack, render
@@ -23,7 +23,7 @@ from slpc.report import controls as C
 from slpc.report import markdown, validation
 from slpc.report.evidence import access_matrix, timestamp
 from slpc.targets import Artifact
-from slpc.targets.document import PolicyDocument, Statement
+from slpc.policy.document import PolicyDocument, Statement
 from slpc.verify.meaning import Meaning, Question
 from strategies import PROPERTY, specs
 

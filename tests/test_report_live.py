@@ -11,13 +11,14 @@ pytest.importorskip("moto.server")
 import live_fixtures as L  # noqa: E402
 from test_validate_live import args, live, policy, put_bucket_policy, server, spec_file  # noqa: E402,F401
 
-from slpc.compiler.cli import main  # noqa: E402
-from slpc.verify.live import command  # noqa: E402
+from slpc.app.cli import main  # noqa: E402
+from slpc.app.io import IO  # noqa: E402
+from slpc.app.commands import validate as command  # noqa: E402
 
 
 def _validate_json(lv, spec, tmp_path) -> str:
     out = io.StringIO()
-    command.run(args(lv, fmt="json", spec=spec), out, io.StringIO(), session=L.session())
+    command.run(args(lv, fmt="json", spec=spec), IO(out, io.StringIO()), session=L.session())
     path = tmp_path / "results.json"
     path.write_text(out.getvalue())
     return str(path)

@@ -14,10 +14,12 @@ import yaml
 from hypothesis import given, strategies as st
 
 from conftest import EXAMPLE, ROOT
-from slpc.compiler.cli import main
+from slpc.app.cli import main
 from slpc.report import controls as C
 from slpc.report import pack, proof
-from slpc.verify.prove.properties import PROPERTIES
+from slpc.verify.prove import results as prove_results
+from slpc.verify.prove.properties import PROPERTIES, prove
+from slpc.verify.prove.world import World
 from test_report import SCHEMA, _parse, compiled_example, evidence_of
 
 NUMBERS = [p.number for p in PROPERTIES]
@@ -206,17 +208,23 @@ def test_proof_and_prove_exclude_each_other(tmp_path, capsys):
 
 
 def test_a_report_without_prove_never_loads_z3(tmp_path):
-    code = ("import sys; from slpc.compiler.cli import main; "
+    code = ("import sys; from slpc.app.cli import main; "
             f"assert main(['report', {str(EXAMPLE)!r}, '-o', {str(tmp_path / 'o')!r}]) == 0; "
             "assert 'z3' not in sys.modules, 'z3 loaded'")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stderr
 
 
+def _prover_json(c) -> dict:
+    """The prover's JSON on a compiled spec, as `slpc report --prove` makes it in-process."""
+    sha = c.manifest(written=False)["source_sha256"]
+    return prove_results.to_json(prove(World.from_artifacts(c.model, c.artifacts)), [s.name for s in c.sources], sha)
+
+
 def test_in_process_prover_results_match_the_schema_for_another_spec(tmp_path):
     from conftest import API_SPEC
     c = compiled_example("api.slp", API_SPEC)
-    results = proof.run(c.model, c.artifacts, [(s.name, s.data) for s in c.sources])
+    results = proof.from_results(_prover_json(c), c.manifest(written=False)["source_sha256"])
     ev = evidence_of(c, proof=results)
     jsonschema.validate(json.loads(json.dumps(ev)), SCHEMA)
     assert {p["number"] for p in results["properties"]} == set(NUMBERS)
@@ -227,6 +235,6 @@ def test_reports_with_prove_are_reproducible():
     c = compiled_example()
     sources = [(s.name, s.data) for s in c.sources]
     epoch = {"SOURCE_DATE_EPOCH": "1767225600"}
-    first = pack(c.model, c.artifacts, sources, prove=True, environ=epoch)
-    assert first == pack(c.model, c.artifacts, sources, prove=True, environ=epoch)
+    first = pack(c.model, c.artifacts, sources, proof_results=_prover_json(c), environ=epoch)
+    assert first == pack(c.model, c.artifacts, sources, proof_results=_prover_json(c), environ=epoch)
     assert "From `slpc prove`, run by this report" in first["report.md"]

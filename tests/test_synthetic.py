@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.dsl import format_spec, parse
 
 _SPEC = importlib.util.spec_from_file_location(

@@ -25,9 +25,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from slpc.compiler.pipeline import compile_text
+from slpc.app.pipeline import compile_text
 from slpc.targets import Artifact
-from slpc.targets.document import PolicyDocument, Statement
+from slpc.policy.document import PolicyDocument, Statement
 from slpc.targets.terraform import (TerraformError, align_equals, hcl_expr, hcl_key, hcl_string, identifier,
                                     terraform_module)
 

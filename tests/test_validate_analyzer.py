@@ -127,7 +127,7 @@ def test_custom_check_access_denied_is_cannot_verify():
 
 
 def test_data_access_is_chunked_to_the_api_limit_and_covers_everything():
-    from slpc.compiler.pipeline import compile_text
+    from slpc.app.pipeline import compile_text
 
     buckets = "\n".join(f'bucket b{i} {{\n  name "slpc-chunk-{i:03d}"\n  encrypt k\n  admins [a]\n}}'
                         for i in range(60))
@@ -191,7 +191,7 @@ def test_validate_policy_findings_carry_their_statement_index():
 def test_lint_findings_of_a_compiled_policy_have_the_lint_source():
     from dataclasses import replace
 
-    from slpc.targets.document import Statement
+    from slpc.policy.document import Statement
     from slpc.verify.live.offline import lint_findings
 
     a = next(a for a in example_artifacts() if a.kind == "iam-identity-policy")

@@ -9,7 +9,7 @@ from functools import lru_cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slpc.compiler.pipeline import compile_sources, read_sources
+from slpc.app.pipeline import compile_sources, read_sources
 from slpc.verify.live.audit import covers, feature_problems, from_basic, missing_selectors, pattern_diff
 
 from conftest import EXAMPLE

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, note, settings
 from hypothesis import strategies as st
 
-from slpc.compiler.pipeline import compile_sources, compile_text, read_sources
+from slpc.app.pipeline import compile_sources, compile_text, read_sources
 from slpc.dsl.formatter import format_spec
-from slpc.targets.document import PolicyDocument, Statement, from_json, to_json
+from slpc.policy.document import PolicyDocument, Statement, from_json, to_json
 from slpc.verify.live.compare import EXTRA, MISSING, _outside_ip, compare, instantiate
 from strategies import EXAMPLES, specs
 
@@ -146,7 +146,7 @@ def test_outside_address_is_outside_every_cidr_of_both_documents():
 def test_command_arguments():
     import argparse
 
-    from slpc.verify.live import command
+    from slpc.app.commands import validate as command
 
     p = argparse.ArgumentParser()
     command.add_arguments(p)

@@ -20,8 +20,9 @@ import live_fixtures as L  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 from botocore.stub import ANY  # noqa: E402
 
-from slpc.compiler.pipeline import compile_text  # noqa: E402
-from slpc.verify.live import command  # noqa: E402
+from slpc.app.pipeline import compile_text  # noqa: E402
+from slpc.app.io import IO  # noqa: E402
+from slpc.app.commands import validate as command  # noqa: E402
 from slpc.verify.live.fetch import Fetcher  # noqa: E402
 from slpc.verify.live.validate import Validator  # noqa: E402
 
@@ -200,7 +201,7 @@ def _split_into_managed(lv, path):
     as slpc emits them for a role whose policy does not fit inline."""
     from dataclasses import replace as _replace
 
-    from slpc.targets.document import PolicyDocument
+    from slpc.policy.document import PolicyDocument
 
     role = art(lv, path)
     sts = role.document.statements
@@ -341,7 +342,7 @@ def test_throttling_is_retried(live):
 def test_command_in_sync_exit_0_text_json_sarif(live, spec_file):
     for fmt in ("text", "json", "sarif"):
         out, err = io.StringIO(), io.StringIO()
-        code = command.run(args(live, fmt=fmt, spec=spec_file), out, err, session=L.session())
+        code = command.run(args(live, fmt=fmt, spec=spec_file), IO(out, err), session=L.session())
         assert code == 0, (out.getvalue(), err.getvalue())
         if fmt == "json":
             doc = json.loads(out.getvalue())
@@ -357,11 +358,11 @@ def test_command_drift_exit_1_with_request_in_json_and_sarif(live, spec_file):
                                             VersioningConfiguration={"Status": "Suspended"})
     live.client("s3").delete_bucket_policy(Bucket="live-llm-weights")
     out = io.StringIO()
-    assert command.run(args(live, fmt="json", spec=spec_file), out, io.StringIO(), session=L.session()) == 1
+    assert command.run(args(live, fmt="json", spec=spec_file), IO(out, io.StringIO()), session=L.session()) == 1
     doc = json.loads(out.getvalue())
     assert any(f["artifact"] == "s3/weights.json" and "request" in f for f in doc["findings"])
     out = io.StringIO()
-    assert command.run(args(live, fmt="sarif", spec=spec_file), out, io.StringIO(), session=L.session()) == 1
+    assert command.run(args(live, fmt="sarif", spec=spec_file), IO(out, io.StringIO()), session=L.session()) == 1
     results = json.loads(out.getvalue())["runs"][0]["results"]
     assert any(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "s3/weights/versioning.json"
                for r in results)
@@ -373,7 +374,7 @@ def test_command_unreachable_endpoint_exit_2_one_line(live, spec_file):
     out, err = io.StringIO(), io.StringIO()
     session = boto3.Session(aws_access_key_id="AKIASECRETSHOULDNOTSHOW", aws_secret_access_key="s3cr3t-value",
                             region_name=L.REGION)
-    assert command.run(a, out, err, session=session) == 2
+    assert command.run(a, IO(out, err), session=session) == 2
     lines = err.getvalue().splitlines()
     assert len(lines) == 1 and "cannot reach" in lines[0] and "Traceback" not in err.getvalue()
     assert "s3cr3t" not in err.getvalue() + out.getvalue() and "AKIASECRET" not in err.getvalue()
@@ -386,7 +387,7 @@ def test_command_no_credentials_exit_2(live, spec_file, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     err = io.StringIO()
-    assert command.run(args(live, spec=spec_file), io.StringIO(), err) == 2
+    assert command.run(args(live, spec=spec_file), IO(io.StringIO(), err)) == 2
     assert err.getvalue().count("\n") == 1 and "no AWS credentials" in err.getvalue()
 
 
@@ -395,17 +396,17 @@ def test_command_unknown_profile_and_bad_checks_exit_2(live, spec_file, monkeypa
     a = args(live, spec=spec_file)
     a.profile = "nope"
     err = io.StringIO()
-    assert command.run(a, io.StringIO(), err) == 2 and "profile not found" in err.getvalue()
+    assert command.run(a, IO(io.StringIO(), err)) == 2 and "profile not found" in err.getvalue()
     a = args(live, spec=spec_file, checks="drift,bogus")
     err = io.StringIO()
-    assert command.run(a, io.StringIO(), err) == 2 and "bogus" in err.getvalue()
+    assert command.run(a, IO(io.StringIO(), err)) == 2 and "bogus" in err.getvalue()
 
 
 def test_command_spec_that_does_not_compile_exit_2(live, tmp_path):
     bad = tmp_path / "bad.slp"
     bad.write_text("allow nobody read nothing from nowhere\n")
     err = io.StringIO()
-    assert command.run(args(live, spec=str(bad)), io.StringIO(), err, session=L.session()) == 2
+    assert command.run(args(live, spec=str(bad)), IO(io.StringIO(), err), session=L.session()) == 2
     assert "does not compile" in err.getvalue()
 
 
@@ -442,7 +443,7 @@ def test_command_merges_access_analyzer_findings(live, spec_file):
                                 "learnMoreLink": "https://x", "locations": []}]}
     out = io.StringIO()
     c = _stubbed_analyzer(live, lambda a: suggestion)
-    code = command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), out, io.StringIO(),
+    code = command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), IO(out, io.StringIO()),
                        session=L.session(), analyzer_client=c)
     doc = json.loads(out.getvalue())
     assert code == 0 and doc["in_sync"] is True  # SUGGESTIONs are notes
@@ -451,7 +452,7 @@ def test_command_merges_access_analyzer_findings(live, spec_file):
                            "learnMoreLink": "https://x", "locations": []}]}
     c = _stubbed_analyzer(live, lambda a: error if a.path == "s3/weights.json" else {"findings": []}, deployed=False)
     out = io.StringIO()
-    code = command.run(args(live, spec=spec_file, checks="analyzer"), out, io.StringIO(),
+    code = command.run(args(live, spec=spec_file, checks="analyzer"), IO(out, io.StringIO()),
                        session=L.session(), analyzer_client=c)
     assert code == 1 and "s3/weights.json: error INVALID_ACTION (access-analyzer)" in out.getvalue()
 
@@ -486,7 +487,7 @@ def test_cross_account_role_is_read_with_its_account_session_and_in_sync(cross):
     default, other = L.session(), L.session(L.OTHER_ACCOUNT)
     rec_default, rec_other = Recorder(default), Recorder(other)
     out, err = io.StringIO(), io.StringIO()
-    code = command.run(args(cross, fmt="json", spec=cross.spec_file), out, err, session=default,
+    code = command.run(args(cross, fmt="json", spec=cross.spec_file), IO(out, err), session=default,
                        sessions={L.OTHER_ACCOUNT: other})
     doc = json.loads(out.getvalue())
     assert code == 0 and doc["in_sync"] is True, (doc["findings"], err.getvalue())
@@ -510,7 +511,7 @@ def test_cross_account_drift_is_found_in_the_other_account(cross):
 
 def test_account_without_credentials_cannot_be_verified(cross):
     out = io.StringIO()
-    code = command.run(args(cross, fmt="json", spec=cross.spec_file), out, io.StringIO(), session=L.session())
+    code = command.run(args(cross, fmt="json", spec=cross.spec_file), IO(out, io.StringIO()), session=L.session())
     doc = json.loads(out.getvalue())
     assert code == 1
     (f,) = doc["findings"]
@@ -522,7 +523,7 @@ def test_account_without_credentials_cannot_be_verified(cross):
 
 def test_session_for_the_wrong_account_exit_2(cross):
     err = io.StringIO()
-    code = command.run(args(cross, spec=cross.spec_file), io.StringIO(), err, session=L.session(),
+    code = command.run(args(cross, spec=cross.spec_file), IO(io.StringIO(), err), session=L.session(),
                        sessions={L.OTHER_ACCOUNT: L.session()})
     assert code == 2 and err.getvalue().count("\n") == 1
     assert f"credentials are for account {L.ACCOUNT}, not {L.OTHER_ACCOUNT}" in err.getvalue()
@@ -537,7 +538,7 @@ def test_session_for_the_wrong_account_exit_2(cross):
 ])
 def test_bad_account_profile_exit_2_one_line(live, spec_file, value, words):
     out, err = io.StringIO(), io.StringIO()
-    code = command.run(args(live, spec=spec_file, account_profile=[value]), out, err, session=L.session())
+    code = command.run(args(live, spec=spec_file, account_profile=[value]), IO(out, err), session=L.session())
     assert code == 2 and out.getvalue() == ""
     assert err.getvalue().count("\n") == 1 and words in err.getvalue() and "Traceback" not in err.getvalue()
 
@@ -545,12 +546,12 @@ def test_bad_account_profile_exit_2_one_line(live, spec_file, value, words):
 def test_conflicting_and_unknown_account_profiles_exit_2(live, spec_file, monkeypatch, tmp_path):
     err = io.StringIO()
     a = args(live, spec=spec_file, account_profile=["210987654321=a", "210987654321=b"])
-    assert command.run(a, io.StringIO(), err, session=L.session()) == 2 and "two profiles" in err.getvalue()
+    assert command.run(a, IO(io.StringIO(), err), session=L.session()) == 2 and "two profiles" in err.getvalue()
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     err = io.StringIO()
     a = args(live, spec=spec_file, account_profile=["210987654321=nope"])
-    assert command.run(a, io.StringIO(), err, session=L.session()) == 2
+    assert command.run(a, IO(io.StringIO(), err), session=L.session()) == 2
     assert err.getvalue() == "slpc validate: --account-profile 210987654321=nope: profile not found: nope\n"
 
 
@@ -566,7 +567,7 @@ def test_importing_the_command_does_not_import_boto3():
     import subprocess
     import sys
 
-    code = ("import sys; import slpc.verify.live, slpc.verify.live.command, slpc.verify.live.compare, "
+    code = ("import sys; import slpc.verify.live, slpc.app.commands.validate, slpc.verify.live.compare, "
             "slpc.verify.live.validate, slpc.verify.live.analyzer, slpc.verify.live.offline, slpc.verify.live.audit, "
             "slpc.verify.edges; "
             "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 imported'")
@@ -698,7 +699,7 @@ def test_custom_checks_fail_are_findings_with_the_reasons(live, spec_file):
                           custom={("public", "s3/weights.json"): FAIL_PUBLIC, ("new", "kms/model_key.json"): FAIL_NEW})
     rec = Recorder(c)
     out = io.StringIO()
-    code = command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), out, io.StringIO(),
+    code = command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), IO(out, io.StringIO()),
                        session=L.session(), analyzer_client=c)
     c.stub.assert_no_pending_responses()
     assert set(rec.ops) == {"ValidatePolicy", "CheckNoPublicAccess", "CheckNoNewAccess"}
@@ -727,7 +728,7 @@ def test_custom_checks_send_the_deployed_policy(live, spec_file):
     sent = []
     c.meta.events.register("before-parameter-build.accessanalyzer.CheckNoNewAccess",
                            lambda params, **_: sent.append(params))
-    command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), io.StringIO(), io.StringIO(),
+    command.run(args(live, fmt="json", spec=spec_file, checks="drift,analyzer"), IO(io.StringIO(), io.StringIO()),
                 session=L.session(), analyzer_client=c)
     weights = next(p for p in sent if p["existingPolicyDocument"] == art(live, "s3/weights.json").text)
     assert "DenyOutsideNetworks" not in weights["newPolicyDocument"]
@@ -767,7 +768,7 @@ def test_scan_roles_counts_announces_chunks_and_reports(live, spec_file):
     a = args(live, fmt="json", spec=spec_file, checks="drift")
     a.scan_roles = True
     out, err = io.StringIO(), io.StringIO()
-    code = command.run(a, out, err, session=session, analyzer_client=c)
+    code = command.run(a, IO(out, err), session=session, analyzer_client=c)
     stub.assert_no_pending_responses()
     calls = 2 * len(access)
     assert f"--scan-roles makes {calls} Access Analyzer CheckAccessNotGranted call(s)" in err.getvalue()
@@ -788,11 +789,11 @@ class _Terminal(io.StringIO):
 def test_progress_line_only_when_stderr_is_a_terminal(live, spec_file):
     n = len(live.artifacts)
     err = _Terminal()
-    assert command.run(args(live, spec=spec_file), io.StringIO(), err, session=L.session()) == 0
+    assert command.run(args(live, spec=spec_file), IO(io.StringIO(), err), session=L.session()) == 0
     assert err.getvalue().endswith(f"\rslpc validate: {n}/{n} artifacts read\n")
     assert err.getvalue().count("\r") == n
     err = io.StringIO()
-    assert command.run(args(live, spec=spec_file), io.StringIO(), err, session=L.session()) == 0
+    assert command.run(args(live, spec=spec_file), IO(io.StringIO(), err), session=L.session()) == 0
     assert err.getvalue() == ""
 
 
@@ -820,7 +821,7 @@ def test_scan_roles_access_denied_on_list_roles_is_a_finding(live, spec_file):
     a = args(live, fmt="json", spec=spec_file, checks="drift")
     a.scan_roles = True
     out, err = io.StringIO(), io.StringIO()
-    assert command.run(a, out, err, session=session, analyzer_client=c) == 1
+    assert command.run(a, IO(out, err), session=session, analyzer_client=c) == 1
     (f,) = json.loads(out.getvalue())["findings"]
     assert (f["artifact"], f["kind"], f["message"]) == (
         f"iam/{L.ACCOUNT}", "cannot-verify", "cannot verify: needs iam:ListRoles")

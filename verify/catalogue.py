@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from slpc.verify.matching import has_wildcard, wildcard_match
+from slpc.policy.matching import has_wildcard, wildcard_match
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 INDEX_FILE = "catalogue-index.json"

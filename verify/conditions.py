@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Callable, Mapping
 
-from slpc.targets.document import VERSION, Condition
+from slpc.policy.document import VERSION, Condition
 
 Context = Mapping[str, tuple[str, ...]]
 Predicate = Callable[[Context], bool]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from slpc.targets.document import PolicyDocument, from_json
+from slpc.policy.document import PolicyDocument, from_json
 
 from .evaluate import Decision, Evaluator, compile_policy
 from .request import ContextValue, Request

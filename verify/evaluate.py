@@ -47,9 +47,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Sequence, Union
 
-from slpc.targets.document import PolicyDocument, Principal, Statement
+from slpc.policy.document import PolicyDocument, Principal, Statement
 from slpc.verify.conditions import Predicate, Template, Value, compile_condition, glob_source, parse_template
-from slpc.verify.matching import has_wildcard, wildcard_regex
+from slpc.policy.matching import has_wildcard, wildcard_regex
 from slpc.verify.request import ANONYMOUS, IAM_KINDS, ROOT, SERVICE, SESSION, USER, Request
 
 ALLOW = "Allow"

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterable, Iterator
 
+from slpc.diagnostics import ERROR, NOTE, WARNING
 from slpc.verify.catalogue import Catalogue
-from slpc.verify.matching import has_wildcard, wildcard_match
+from slpc.policy.matching import has_wildcard, wildcard_match
 
 POLICY_TYPES = ("identity", "resource", "scp", "rcp", "vpc-endpoint")
 RESOURCE_TYPES = ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::ECR::Repository", "AWS::ApiGateway::RestApi")
@@ -26,6 +27,16 @@ class FindingType(str, Enum):
     SECURITY_WARNING = "SECURITY_WARNING"
     WARNING = "WARNING"
     SUGGESTION = "SUGGESTION"
+
+    @property
+    def level(self) -> str:
+        """The finding type in slpc's one severity vocabulary (`slpc.diagnostics.LEVELS`)."""
+        return LEVEL_OF[self]
+
+
+# Access Analyzer's finding types as slpc levels: what blocks a build is an error.
+LEVEL_OF = {FindingType.ERROR: ERROR, FindingType.SECURITY_WARNING: ERROR,
+            FindingType.WARNING: WARNING, FindingType.SUGGESTION: NOTE}
 
 
 @dataclass(frozen=True)

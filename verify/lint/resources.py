@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slpc.verify.matching import has_wildcard
+from slpc.policy.matching import has_wildcard
 
 from .registry import Context, FindingType, check, covered_entries, items
 

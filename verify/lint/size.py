@@ -2,14 +2,14 @@
 
 AWS counts each policy kind its own way: IAM ignores whitespace, Organizations
 counts the minified text, S3 and KMS count bytes, ECR and VPC endpoints count the
-characters as submitted. The limits themselves live in slpc.targets.limits.
+characters as submitted. The limits themselves live in slpc.policy.limits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slpc.targets.limits import RULES, SizeRule, count
+from slpc.policy.limits import RULES, SizeRule, count
 
 from .registry import Context, FindingType, check
 
@@ -31,7 +31,7 @@ class SizeLimit:
 
 
 # (policy type, resource type) -> the quota; the numbers and counting rules are
-# slpc's one table of AWS size limits, slpc.targets.limits.RULES.
+# slpc's one table of AWS size limits, slpc.policy.limits.RULES.
 SIZE_LIMITS: dict[tuple[str, str | None], SizeLimit] = {
     ("identity", None): SizeLimit(IDENTITY, RULES["iam-managed-policy"]),
     ("resource", "AWS::S3::Bucket"): SizeLimit(RESOURCE, RULES["s3-bucket-policy"]),

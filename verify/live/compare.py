@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from slpc.targets.document import PolicyDocument, Principal, Statement
+from slpc.policy.document import PolicyDocument, Principal, Statement
 from slpc.verify.evaluate import Decision, Evaluator, compile_policy
-from slpc.verify.matching import has_wildcard, wildcard_regex
+from slpc.policy.matching import has_wildcard, wildcard_regex
 from slpc.verify.request import Request
 
 EXTRA, MISSING = "extra-access", "missing-access"

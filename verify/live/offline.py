@@ -6,9 +6,8 @@ ValidatePolicy's (`findings.merge_policy_findings`).
 
 from __future__ import annotations
 
-from slpc.compiler.pipeline import LINT_TYPES
+from slpc.policy.kinds import LINT_TYPES
 from slpc.verify.lint import lint
-from slpc.verify.lint_command import SARIF_LEVELS as LEVELS
 
 from .findings import LINT, SOURCE_LINT, Finding
 
@@ -22,6 +21,6 @@ def lint_findings(artifacts) -> list[Finding]:
         for f in lint(art.text, ptype, rtype):
             out.append(Finding(LINT, art.path, art.target, f"{f.finding_type.value} {f.issue_code} at {f.path}: "
                                                            f"{f.message}",
-                               level=LEVELS[f.finding_type], source=SOURCE_LINT, code=f.issue_code,
+                               level=f.finding_type.level, source=SOURCE_LINT, code=f.issue_code,
                                sids=(f.sid,) if f.sid else (), statement=f.statement_index))
     return out

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
-from slpc.targets.document import PolicyDocument, PolicyFormatError, Statement, dumps, from_json
+from slpc.policy.document import PolicyDocument, PolicyFormatError, Statement, dumps, from_json
 from slpc.verify.edges import questions as edge_questions
 
 from . import audit as A

@@ -9,5 +9,5 @@ Kept apart in steps, each readable alone:
 - `properties`: the six claims, each a set of solver queries;
 - `solver`: runs the queries (timeouts answer "unknown", never "proved") and
   replays every counterexample through the evaluator before reporting it.
-`command` is the CLI.
+- `results`: the results as the JSON and text `slpc prove` prints (the CLI is `slpc.app.commands.prove`).
 """

@@ -31,7 +31,7 @@ import z3
 
 from .terms import conj, disj, same
 
-from slpc.targets.document import PolicyDocument
+from slpc.policy.document import PolicyDocument
 from slpc.verify.conditions import parse_date, parse_operator
 
 STR, NUM, DATE, IP, BOOL = "str", "num", "date", "ip", "bool"

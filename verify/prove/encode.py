@@ -27,10 +27,10 @@ from typing import Sequence
 
 import z3
 
-from slpc.targets.document import VERSION, Condition, PolicyDocument, Statement
+from slpc.policy.document import VERSION, Condition, PolicyDocument, Statement
 from slpc.verify.conditions import compile_condition, parse_date, parse_operator
 from slpc.verify.evaluate import _Principals
-from slpc.verify.matching import has_wildcard, wildcard_match
+from slpc.policy.matching import has_wildcard, wildcard_match
 
 from .context import BOOL, DATE, IAM, IP, NUM, Caller, Context, Key, Value, bool_index
 from .terms import conj, disj, is_text

@@ -21,9 +21,9 @@ import z3
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Key, Model
-from slpc.targets.document import PolicyDocument, Statement, from_json
+from slpc.policy.document import PolicyDocument, Statement, from_json
 from slpc.verify.deployment import ENDPOINT, IDENTITY, RESOURCE_KINDS, resource_owner
-from slpc.verify.matching import has_wildcard, wildcard_match
+from slpc.policy.matching import has_wildcard, wildcard_match
 
 from .context import Context, key_types
 from .encode import Applicable, could_match

@@ -1,6 +1,6 @@
-"""The driver's pipeline: sources -> ASTs -> Model -> artifacts, collecting diagnostics.
+"""The pipeline: sources -> ASTs -> Model -> artifacts -> offline validation, collecting diagnostics.
 
-With cli.py, the only code that imports every stage. Library users (tests,
+The only code that chains every stage. Library users (tests,
 `slpc explain`, `slpc validate`) call `compile_sources` to get everything in memory.
 """
 
@@ -14,14 +14,15 @@ from typing import Iterator, Sequence
 
 from slpc import dsl
 from slpc.dsl import source as dsl_source
-from slpc.dsl.diagnostics import Diagnostic, DiagnosticsError, error, sort_key, warning
+from slpc.diagnostics import Diagnostic, DiagnosticsError, error, sort_key, warning
 from slpc.targets import Artifact, build
 from slpc.targets.manifest import manifest
+from slpc.policy.kinds import LINT_TYPES
 from slpc.verify.lint import FindingType, lint
 from slpc.verify.lint.size import IDENTITY, RCP, RESOURCE, SCP
 
-from .check import check
-from .model import Model
+from slpc.compiler.check import check
+from slpc.compiler.model import Model
 
 
 @dataclass
@@ -46,20 +47,8 @@ class Compiled:
             return manifest(self.artifacts if written else (), [(s.name, s.data) for s in self.sources])
 
 
-# How the offline validator reads each artifact kind (its Access Analyzer policy type).
-LINT_TYPES = {
-    "iam-identity-policy": ("identity", None),
-    "iam-managed-policy": ("identity", None),
-    "s3-bucket-policy": ("resource", "AWS::S3::Bucket"),
-    "kms-key-policy": ("resource", "AWS::KMS::Key"),
-    "ecr-repository-policy": ("resource", "AWS::ECR::Repository"),
-    "apigateway-resource-policy": ("resource", "AWS::ApiGateway::RestApi"),
-    "vpc-endpoint-policy": ("vpc-endpoint", None),
-    "scp": ("scp", None),
-    "rcp": ("rcp", None),
-}
 _BLOCKING = (FindingType.ERROR, FindingType.SECURITY_WARNING)
-# The build measures every policy against slpc.targets.limits, the table these checks
+# The build measures every policy against slpc.policy.limits, the table these checks
 # read, and fits or refuses it (E501, E502); the checks would only repeat that, and
 # they hold an inline policy to the managed-policy limit, not to the role's 10,240.
 _MEASURED = {IDENTITY, RESOURCE, SCP, RCP}

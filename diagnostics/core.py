@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 
+# The one severity vocabulary: compile diagnostics are errors or warnings; lint and
+# live findings use the same words, plus "note" (SARIF's levels).
+ERROR, WARNING, NOTE = "error", "warning", "note"
+LEVELS = (ERROR, WARNING, NOTE)
+
+
 @dataclass(frozen=True)
 class Span:
     """A half-open region of one source file; lines and columns count from 1."""
@@ -27,7 +33,7 @@ class Span:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    severity: str  # "error" | "warning"
+    severity: str  # ERROR | WARNING
     code: str  # stable id, e.g. "E201"
     message: str
     span: Span | None = None
@@ -36,15 +42,15 @@ class Diagnostic:
 
     @property
     def is_error(self) -> bool:
-        return self.severity == "error"
+        return self.severity == ERROR
 
 
 def error(code: str, message: str, span: Span | None, hint: str | None = None) -> Diagnostic:
-    return Diagnostic("error", code, message, span, hint)
+    return Diagnostic(ERROR, code, message, span, hint)
 
 
 def warning(code: str, message: str, span: Span | None, hint: str | None = None) -> Diagnostic:
-    return Diagnostic("warning", code, message, span, hint)
+    return Diagnostic(WARNING, code, message, span, hint)
 
 
 class DiagnosticsError(Exception):

@@ -1,8 +1,6 @@
 """``slpc lint-policy``: lint policy files offline and report as text, JSON or SARIF.
 
-The CLI driver owns the parser; it calls :func:`add_arguments` on the
-sub-command's parser and :func:`run` with the parsed arguments. Exit codes:
-0 no findings, 1 findings, 2 bad usage (unknown type, unreadable file).
+Exit codes: 0 no findings, 1 findings, 2 bad usage (unknown type, unreadable file).
 """
 
 from __future__ import annotations
@@ -12,24 +10,24 @@ import json
 import sys
 from typing import TextIO
 
-from slpc.dsl import sarif as sarif_log
+from slpc.diagnostics import sarif as sarif_log
 from slpc.verify.catalogue import default
 from slpc.verify.lint import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, Finding, FindingType, lint
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-SARIF_LEVELS = {
-    FindingType.ERROR: "error",
-    FindingType.SECURITY_WARNING: "error",
-    FindingType.WARNING: "warning",
-    FindingType.SUGGESTION: "note",
-}
+from .. import exits
+from ..formats import DIAGNOSTICS, add_format
+from ..io import IO
+
+NAME = "lint-policy"
+HELP = "validate any policy JSON offline (Access Analyzer issue codes)"
+SARIF_LEVELS = {t: t.level for t in FindingType}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE", help="policy JSON files; - reads standard input")
     parser.add_argument("--type", dest="policy_type", required=True, help=f"policy type: {'|'.join(POLICY_TYPES)}")
     parser.add_argument("--resource-type", help=f"for --type resource: {'|'.join(RESOURCE_TYPES)}")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    add_format(parser, DIAGNOSTICS)
 
 
 def _read(name: str) -> str:
@@ -72,23 +70,23 @@ def sarif(results: list[tuple[str, list[Finding]]]) -> dict:
     return sarif_log.log("slpc lint-policy", default().version, rules, out)
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out, err = out or sys.stdout, err or sys.stderr
+def run(args: argparse.Namespace, io: IO) -> int:
+    out, err = io.out, io.err
     if args.policy_type not in POLICY_TYPES:
         err.write(f"slpc lint-policy: unknown --type {args.policy_type!r}; expected {'|'.join(POLICY_TYPES)}\n")
-        return EXIT_USAGE
+        return exits.USAGE
     results = []
     for name in args.files:
         try:
             text = _read(name)
         except (OSError, UnicodeDecodeError) as exc:
             err.write(f"slpc lint-policy: cannot read {name}: {exc}\n")
-            return EXIT_USAGE
+            return exits.USAGE
         try:
             findings = lint(text, args.policy_type, args.resource_type)
         except ValueError as exc:
             err.write(f"slpc lint-policy: {exc}\n")
-            return EXIT_USAGE
+            return exits.USAGE
         results.append(("<stdin>" if name == "-" else name, findings))
     if args.format == "sarif":
         out.write(json.dumps(sarif(results), indent=2) + "\n")
@@ -96,4 +94,4 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         _json(results, out)
     else:
         _text(results, out)
-    return EXIT_FINDINGS if any(findings for _, findings in results) else EXIT_CLEAN
+    return exits.FINDINGS if any(findings for _, findings in results) else exits.OK

@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from slpc.targets.document import from_json
+from slpc.policy.document import from_json
 from slpc.verify.deployment import Deployment
 from slpc.verify.meaning import Meaning, Question
+
+from .. import exits
+from ..common import add_files, on_compiled
+from ..formats import RESULTS, add_format
+from ..io import IO
+from ..pipeline import Compiled
+
+NAME = "explain"
+HELP = "would AWS allow a request under the compiled spec, and why"
 
 # Defaults that make a request realistic unless the user overrides them.
 DEFAULTS = {"aws:SecureTransport": "true", "s3:TlsVersion": "1.3"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("files", nargs="+", metavar="SPEC", help="the spec files (one deployment)")
+    add_files(p, "SPEC", "the spec files (one deployment)")
     p.add_argument("--principal", required=True, help='the caller: a role ARN, "anonymous", or a service principal')
     p.add_argument("--action", required=True, help="e.g. s3:GetObject")
     p.add_argument("--resource", required=True, help="the resource ARN (an S3 object ARN for object actions)")
@@ -30,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a request context key, e.g. aws:SourceVpce=vpce-...; repeat a key for several values")
     p.add_argument("--identity-policy", action="append", default=[], metavar="FILE",
                    help="an extra IAM policy the principal holds outside the spec (e.g. AdministratorAccess)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    add_format(p, RESULTS)
 
 
 def _context(pairs: list[str]) -> tuple[dict, list[str]]:
@@ -49,14 +57,17 @@ def _context(pairs: list[str]) -> tuple[dict, list[str]]:
     return {k: v[0] if len(v) == 1 else v for k, v in ctx.items()}, assumed
 
 
-def run(args: argparse.Namespace, compiled) -> int:
-    """`compiled` is the pipeline's result for args.files (already checked ok)."""
+def run(args: argparse.Namespace, io: IO) -> int:
+    return on_compiled(args, io, explain)
+
+
+def explain(args: argparse.Namespace, io: IO, compiled: Compiled) -> int:
     try:
         ctx, assumed = _context(args.context)
         extra = [from_json(json.loads(Path(f).read_text())) for f in args.identity_policy]
     except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {exc}", file=io.err)
+        return exits.USAGE
     principal = None if args.principal in ("anonymous", "*") else args.principal
     decision = Deployment.from_artifacts(compiled.artifacts).decide(
         principal, args.action, args.resource, ctx, extra_identity=extra)
@@ -72,16 +83,17 @@ def run(args: argparse.Namespace, compiled) -> int:
             "statements": [{"policy": r.policy, "index": r.index, "sid": r.sid, "effect": r.effect}
                            for r in decision.statements],
             "spec_permits": spec, "agrees": agrees, "assumed_context": assumed,
-        }, indent=2, sort_keys=True))
+        }, indent=2, sort_keys=True), file=io.out)
     else:
-        print(f"AWS would {'ALLOW' if decision.allowed else 'DENY'} this request ({decision.effect}: {decision.reason})")
+        print(f"AWS would {'ALLOW' if decision.allowed else 'DENY'} this request "
+              f"({decision.effect}: {decision.reason})", file=io.out)
         for ref in decision.statements:
-            print(f"  {ref.policy}  {ref.sid or f'statement {ref.index}'}  ({ref.effect})")
+            print(f"  {ref.policy}  {ref.sid or f'statement {ref.index}'}  ({ref.effect})", file=io.out)
         if spec is None:
-            print("the spec does not govern this resource")
+            print("the spec does not govern this resource", file=io.out)
         else:
             print(f"the spec {'permits' if spec else 'does not permit'} it"
-                  + ("" if agrees else "  <-- DISAGREEMENT: this is a bug in slpc, please report it"))
+                  + ("" if agrees else "  <-- DISAGREEMENT: this is a bug in slpc, please report it"), file=io.out)
         if assumed:
-            print("assumed: " + ", ".join(assumed))
-    return 0 if agrees else 1
+            print("assumed: " + ", ".join(assumed), file=io.out)
+    return exits.OK if agrees else exits.FINDINGS

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from slpc.dsl.diagnostics import DiagnosticsError, error
+from slpc.diagnostics import DiagnosticsError, error
 
 from .pipeline import rare_collections
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+
 from slpc.compiler import verbs as V
+from slpc.diagnostics import did_you_mean
+from slpc.report import controls
+
+from .. import exits
+from ..io import IO
+
+NAME = "help"
 
 TOPICS = ("verbs", "exit-codes", "formats", "prove", "report")
 
@@ -19,11 +28,11 @@ def verbs() -> str:
 def exit_codes() -> str:
     return "\n".join([
         "Exit codes",
-        "  0  success (warnings allowed)",
-        "  1  findings: `fmt --check` would reformat, `lint-policy` found issues,",
+        f"  {exits.OK}  success (warnings allowed)",
+        f"  {exits.FINDINGS}  findings: `fmt --check` would reformat, `lint-policy` found issues,",
         "     `explain` found the policies disagree with the spec,",
         "     `prove` found a property refuted or unknown",
-        "  2  user error: a bad spec, bad usage, an unwritable output directory",
+        f"  {exits.USAGE}  user error: a bad spec, bad usage, an unwritable output directory",
     ])
 
 
@@ -38,7 +47,7 @@ def formats() -> str:
 
 
 def prove() -> str:
-    from slpc.verify.prove.properties import PROPERTIES  # loads Z3: only for this topic
+    from slpc.verify.prove.properties import PROPERTIES  # loads Z3 (a heavy library): only for this topic
 
     lines = ["slpc prove SPEC... [--policies DIR] [--format text|json] [--timeout-ms N]",
              "Each property is proved, refuted (with an `slpc explain` line replaying the",
@@ -48,8 +57,6 @@ def prove() -> str:
 
 
 def report() -> str:
-    from slpc.report import controls
-
     lines = ["slpc report SPEC... -o DIR [--validation FILE] [--proof FILE | --prove]",
              "  --validation  `slpc validate --format json` results (live status per control)",
              "  --proof       `slpc prove --format json` results of this spec (refused if of another)",
@@ -63,3 +70,25 @@ def report() -> str:
 def topic(name: str) -> str | None:
     return {"verbs": verbs, "exit-codes": exit_codes, "formats": formats, "prove": prove,
             "report": report}.get(name, lambda: None)()
+
+
+HELP = "short references: " + ", ".join(TOPICS)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("topic", nargs="?", help="one of: " + ", ".join(TOPICS))
+
+
+def run(args: argparse.Namespace, io: IO) -> int:
+    if args.topic is None:
+        args.top_parser.print_help(io.out)
+        print("\nhelp topics: " + ", ".join(TOPICS), file=io.out)
+        return exits.OK
+    text = topic(args.topic)
+    if text is None:
+        hint = did_you_mean(args.topic, TOPICS)
+        print(f"error: no help topic `{args.topic}`" + (f"; {hint}" if hint else "")
+              + "\ntopics: " + ", ".join(TOPICS), file=io.err)
+        return exits.USAGE
+    print(text, file=io.out)
+    return exits.OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from slpc.compiler.model import Model
-from slpc.dsl.diagnostics import DiagnosticsError, error
+from slpc.diagnostics import DiagnosticsError, error
 from slpc.targets import Artifact
 from slpc.targets.cloudformation import cloudformation_templates
 from slpc.targets.terraform import TerraformError, terraform_module

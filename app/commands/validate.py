@@ -1,7 +1,6 @@
 """`slpc validate SPEC...`: is what is deployed what we compiled, and is it valid?
 
-The CLI driver owns the parser; it calls `add_arguments` on the sub-command's
-parser and `run` with the parsed arguments. Exit codes: 0 all in sync and clean,
+Exit codes: 0 all in sync and clean,
 1 drift or findings, 2 usage or configuration error (the spec does not compile,
 no credentials, unreachable endpoint, expired token: one line, no traceback;
 credentials are never printed).
@@ -11,15 +10,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import TextIO
 
-from slpc.dsl import sarif as sarif_log
+from slpc import __version__
+from slpc.diagnostics import render, sarif as sarif_log
+from slpc.verify.live import analyzer
+from slpc.verify.live.fetch import Fetcher, LiveConfigError, client_config
+from slpc.verify.live.findings import CANNOT_VERIFY, SOURCE_ANALYZER, Finding, Report, merge_policy_findings
+from slpc.verify.live.offline import lint_findings
+from slpc.verify.live.validate import Validator, whole_roles
 from slpc.verify.progress import Progress, is_tty
 
-from .findings import Finding, Report, merge_policy_findings
+from .. import exits
+from ..formats import DIAGNOSTICS, add_format
+from ..io import IO
+from ..pipeline import compile_sources, read_sources
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+NAME = "validate"
+HELP = "check a live AWS account against the spec (read-only)"
 CHECKS = ("drift", "analyzer", "lint")
 JSON_VERSION = 2
 
@@ -36,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "PROFILE; repeatable (default: only the --profile credentials' account is read)")
     parser.add_argument("--region", help="AWS region (default: the spec's first region)")
     parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (a local emulator)")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    add_format(parser, DIAGNOSTICS)
     parser.add_argument("--checks", default=",".join(CHECKS),
                         help=f"comma-separated checks to run: {','.join(CHECKS)} (default: all)")
     parser.add_argument("--scan-roles", action="store_true",
@@ -63,9 +71,6 @@ def parse_account_profiles(values) -> dict[str, str]:
 
 
 def _compile(files, err: TextIO):
-    from slpc.compiler.pipeline import compile_sources, read_sources
-    from slpc.dsl.diagnostics import render
-
     sources, diags = read_sources(files)
     compiled = compile_sources(sources) if not diags else None
     if compiled is not None:
@@ -83,8 +88,6 @@ def _compile(files, err: TextIO):
 def _account_fetchers(profiles: dict[str, str], sessions: dict, region, endpoint_url) -> dict:
     """{account: Fetcher} for --account-profile (and injected sessions); each
     session must belong to its account, checked with sts:GetCallerIdentity."""
-    from .fetch import Fetcher, LiveConfigError
-
     out = {}
     for account in sorted(set(profiles) | set(sessions)):
         profile = profiles.get(account)
@@ -126,8 +129,6 @@ def text(report: Report) -> str:
 
 
 def sarif(report: Report) -> dict:
-    from slpc import __version__
-
     codes = sorted({f.code or f.kind for f in report.findings})
     first: dict[str, Finding] = {}
     for f in report.findings:
@@ -146,8 +147,6 @@ def sarif(report: Report) -> dict:
 def _other_role_policies(fetchers: dict, skip: set[str]) -> tuple[list[tuple[str, str, str]], list[Finding]]:
     """(role ARN, label, policy text) of every role not in `skip` in each account, a
     managed policy once; roles or accounts that cannot be read are findings."""
-    from .findings import CANNOT_VERIFY, SOURCE_ANALYZER
-
     out, problems, seen = [], [], set()
     for account, f in sorted(fetchers.items()):
         roles = f.roles()
@@ -172,35 +171,33 @@ def _other_role_policies(fetchers: dict, skip: set[str]) -> tuple[list[tuple[str
     return out, problems
 
 
-def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None, *,
-        session=None, analyzer_client=None, sessions: dict | None = None, tty: bool | None = None) -> int:
+def run(args: argparse.Namespace, io: IO, *, session=None, analyzer_client=None, sessions: dict | None = None, tty: bool | None = None) -> int:
     """`session` (a boto3 Session), `sessions` ({account id: boto3 Session}),
     `analyzer_client` and `tty` (is stderr a terminal) are for tests; normally they
     come from --profile, --account-profile, --region, --endpoint-url and stderr. An
     injected session for an account takes the place of that account's --account-profile."""
-    out, err = out or sys.stdout, err or sys.stderr
+    out, err = io.out, io.err
     try:
         account_profiles = parse_account_profiles(getattr(args, "account_profile", None))
         for account in sessions or {}:
             parse_account_profiles([f"{account}=injected"])
     except ValueError as exc:
         err.write(f"slpc validate: {exc}\n")
-        return EXIT_USAGE
+        return exits.USAGE
     checks = {c.strip() for c in (args.checks or "").split(",") if c.strip()}
     unknown = checks - set(CHECKS)
     if unknown or not checks:
         err.write(f"slpc validate: unknown --checks {','.join(sorted(unknown)) or '(none)'}; "
                   f"expected a comma-separated subset of {','.join(CHECKS)}\n")
-        return EXIT_USAGE
+        return exits.USAGE
     compiled = _compile(args.files, err)
     if compiled is None:
-        return EXIT_USAGE
+        return exits.USAGE
     try:
         import botocore  # noqa: F401
     except ImportError:
         err.write("slpc validate: boto3 is not installed (pip install boto3)\n")
-        return EXIT_USAGE
-    from .fetch import Fetcher, LiveConfigError, client_config
+        return exits.USAGE
 
     regions = compiled.model.deployment.regions if compiled.model is not None else ()
     region = args.region or (regions[0] if regions else None)
@@ -211,7 +208,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         account = fetcher.caller_account()
         others = _account_fetchers(account_profiles, sessions or {}, region, args.endpoint_url)
         if "drift" in checks:
-            from .validate import Validator
             sub = Validator(fetcher, account, others, model=compiled.model).run(
                 compiled.artifacts, progress=Progress(err, "slpc validate", "artifacts read") if tty else None)
             report.findings += sub.findings
@@ -220,17 +216,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             report.deployed = sub.deployed
         policy_findings: list[Finding] = []
         if "analyzer" in checks or getattr(args, "scan_roles", False):
-            from . import analyzer
             client = analyzer_client or fetcher.session.client(
                 "accessanalyzer", region_name=fetcher.region, endpoint_url=args.endpoint_url, config=client_config())
         if "analyzer" in checks:
             policy_findings += analyzer.validate(client, compiled.artifacts)
         if "lint" in checks:
-            from .offline import lint_findings
             policy_findings = merge_policy_findings(policy_findings, lint_findings(compiled.artifacts))
         report.findings += policy_findings
         if "analyzer" in checks:
-            from .validate import whole_roles
             report.findings += analyzer.custom_checks(client, whole_roles(compiled.artifacts)[0], report.deployed)
         if getattr(args, "scan_roles", False):
             fetchers = {account: fetcher, **others}
@@ -244,11 +237,11 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             report.findings += analyzer.scan_roles(client, policies, analyzer.data_access(compiled.model), announce)
     except LiveConfigError as exc:
         err.write(f"slpc validate: {exc}\n")
-        return EXIT_USAGE
+        return exits.USAGE
     if args.format == "json":
         out.write(json.dumps(to_json(report, compiled.artifacts), indent=2, sort_keys=True) + "\n")
     elif args.format == "sarif":
         out.write(json.dumps(sarif(report), indent=2) + "\n")
     else:
         out.write(text(report))
-    return EXIT_CLEAN if report.clean else EXIT_FINDINGS
+    return exits.OK if report.clean else exits.FINDINGS
