@@ -18,7 +18,7 @@ from slpc.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 from . import values
 from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
 from .verbs import reachable_from_cidrs
-from .verbs import ACCOUNT, ASSET_SERVICES, KEY_VIA_S3, KNOWN_ENDPOINT_SERVICES, REQUIRED_SERVICES, VERBS, verbs_for
+from .verbs import ACCOUNT, ASSET_SERVICES, KEY_VIA_S3, KNOWN_ENDPOINT_SERVICES, VERBS, verbs_for
 
 AUDIT_KINDS = ("data_events",)
 GUARDRAILS = ("scp", "rcp")
@@ -389,7 +389,7 @@ class _Checker:
             elif kind is not None and n.text in networks:
                 net = networks[n.text]
                 have = {svc for svc, _ in net.endpoints}
-                need = REQUIRED_SERVICES[kind]
+                need = ASSET_SERVICES[kind]
                 touches = have & set(ASSET_SERVICES[kind])
                 public = bool(net.cidrs) and reachable_from_cidrs(ASSET_SERVICES[kind])
                 if not public and not touches:

@@ -69,9 +69,6 @@ VERBS: dict[tuple[str, str], Verb] = {
     )
 }
 
-ASSET_KINDS = ("bucket", "repository", "endpoint", "api")
-
-
 def verbs_for(kind: str) -> list[str]:
     return [v.name for (k, _), v in VERBS.items() if k == kind]
 
@@ -79,12 +76,6 @@ def verbs_for(kind: str) -> list[str]:
 # VPC endpoint services through which each asset kind is reached. A repository
 # needs both ECR endpoints: the API (tokens) and the Docker registry (layers).
 ASSET_SERVICES: dict[str, tuple[str, ...]] = {
-    "bucket": ("s3",),
-    "repository": ("ecr.api", "ecr.dkr"),
-    "endpoint": ("sagemaker.runtime",),
-    "api": ("execute-api",),
-}
-REQUIRED_SERVICES: dict[str, tuple[str, ...]] = {
     "bucket": ("s3",),
     "repository": ("ecr.api", "ecr.dkr"),
     "endpoint": ("sagemaker.runtime",),

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from slpc.diagnostics import Diagnostic, DiagnosticsError, Span, error
+from slpc.diagnostics import DiagnosticsError, Span, error
 
 MAX_BYTES = 8 * 1024 * 1024  # far above any real deployment (10,000 grants is ~1 MB)
 
@@ -68,7 +68,3 @@ def read(path: str) -> Source:
         raise DiagnosticsError([error("E001", f"cannot read {path}: {exc.strerror}", None,
                                       "check the path")]) from None
     return decode(path, data)
-
-
-def diagnostics_of(exc: DiagnosticsError) -> list[Diagnostic]:
-    return list(exc.diagnostics)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+from slpc.targets import iac
 from slpc.targets.manifest import dumps as manifest_dumps
 
-from .. import exits, iac
+from .. import exits
 from ..common import add_files, add_output, load, write
 from ..formats import DIAGNOSTICS, DIAGNOSTICS_HELP, add_format, report_diagnostics
 from ..io import IO

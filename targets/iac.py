@@ -1,0 +1,37 @@
+"""The IaC renderers behind `slpc compile --target`: a name, and a function from the
+build to extra files. A new target is one module and one row here."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from slpc.compiler.model import Model
+from slpc.diagnostics import DiagnosticsError, error
+
+from .artifact import Artifact
+from .cloudformation import cloudformation_templates
+from .terraform import TerraformError, terraform_module
+
+
+def _terraform(model: Model, artifacts: Sequence[Artifact]) -> dict[str, str]:
+    try:
+        return terraform_module(model, artifacts)
+    except TerraformError as exc:
+        raise DiagnosticsError([error("E610", f"cannot write the Terraform module: {exc}", None,
+                                      "Terraform normalises strings to Unicode NFC; write names and "
+                                      "prefixes in NFC (most editors do)")]) from None
+
+
+Renderer = Callable[[Model, Sequence[Artifact]], dict[str, str]]
+RENDERERS: dict[str, Renderer] = {"terraform": _terraform, "cloudformation": cloudformation_templates}
+# `json`: the policy documents alone; `all`: the documents and every renderer.
+TARGETS = ("json", *RENDERERS, "all")
+
+
+def render(target: str, model: Model, artifacts: Sequence[Artifact]) -> dict[str, str]:
+    """Extra files (relative path -> text) for the IaC targets; none for plain JSON."""
+    files: dict[str, str] = {}
+    for name, renderer in RENDERERS.items():
+        if target in (name, "all"):
+            files.update(renderer(model, artifacts))
+    return files
