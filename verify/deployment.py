@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from slpc.policy.document import PolicyDocument, from_json
+from slpc.policy.kinds import IDENTITY_KINDS, RESOURCE_KINDS
 
 from .evaluate import Decision, Evaluator, compile_policy
 from .request import ContextValue, Request
 
 IDENTITY = "iam-identity-policy"
-MANAGED = "iam-managed-policy"  # a role's policies when they do not fit inline: unioned like inline ones
-IDENTITY_KINDS = {IDENTITY, MANAGED}
 ENDPOINT = "vpc-endpoint-policy"
-RESOURCE_KINDS = {"s3-bucket-policy", "ecr-repository-policy", "kms-key-policy", "apigateway-resource-policy"}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ import z3
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Key, Model
 from slpc.policy.document import PolicyDocument, Statement, from_json
-from slpc.verify.deployment import ENDPOINT, IDENTITY, RESOURCE_KINDS, resource_owner
+from slpc.policy.kinds import GUARDRAIL_KINDS, RESOURCE_KINDS
+from slpc.verify.deployment import ENDPOINT, IDENTITY, resource_owner
 from slpc.policy.matching import has_wildcard, wildcard_match
 
 from .context import Context, key_types
@@ -36,7 +37,6 @@ STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
 def beside_full_access(scp: PolicyDocument) -> PolicyDocument:
     """An SCP as it acts when attached beside AWS's FullAWSAccess (docs/guardrails.md): only its denies count."""
     return PolicyDocument(scp.statements + STAR.statements, scp.version)
-GUARDRAIL_KINDS = {"scp", "rcp"}
 ENCRYPTION_SETTINGS = "s3-bucket-encryption"
 
 DATA = "data"
