@@ -1,0 +1,137 @@
+"""The catalogue of diagnostic codes: each code's severity, the stage that raises it and
+what it means. `docs/language.md#diagnostics` shows this table; `tests/test_codes.py`
+keeps the two, and the codes the source raises, the same. The hint a diagnostic carries
+is written where it is raised, since it names the user's own text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .core import ERROR, WARNING
+
+DOCS = "docs/language.md#diagnostics"
+STAGES = ("input", "syntax", "shape", "names", "values", "grants", "duties", "emit", "output")
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    stage: str
+    title: str
+
+    @property
+    def severity(self) -> str:
+        """E codes are errors (they stop the build), W codes warnings."""
+        return ERROR if self.code.startswith("E") else WARNING
+
+
+CODES: dict[str, Code] = {c.code: c for c in (
+    Code("E001", "input", "The file cannot be read, or is a directory."),
+    Code("E002", "input", "The file is larger than 8 MiB."),
+    Code("E003", "input", "The file is binary (contains a NUL byte)."),
+    Code("E004", "input", "The file is not valid UTF-8."),
+    Code("E005", "input", "The file is empty or only whitespace."),
+    Code("E006", "input", "The text looks like JSON, YAML or XML, not `.slp`. This is reported alongside the syntax "
+                          "errors."),
+    Code("E100", "syntax", "Unexpected token: a stray `}`, a `{` on a line of its own instead of after the "
+                           "declaration, or more text after a closing `}`."),
+    Code("E101", "syntax", "Unexpected character, for example `@` or `;`."),
+    Code("E102", "syntax", "Unterminated string: strings end on the same line."),
+    Code("E103", "syntax", "Unknown escape in a string."),
+    Code("E104", "syntax", "Unclosed `{`: the file ends inside a block."),
+    Code("E105", "syntax", "Unexpected end of file, for example inside a list."),
+    Code("E110", "shape", "Unknown declaration keyword. The hint suggests the nearest keyword."),
+    Code("E111", "shape", "Unknown attribute in a block."),
+    Code("E112", "shape", "Wrong arguments: expected X, found Y, or nothing where more is needed."),
+    Code("E113", "shape", "A non-repeatable attribute given twice in a block."),
+    Code("E114", "shape", "A required attribute is missing (`deployment`: `account`, `regions`; `key`: `arn`; "
+                          "`bucket`, `repository`: `name`). An `endpoint` without `sagemaker` or `apigateway` is "
+                          "E320."),
+    Code("E115", "shape", "A block is missing after `deployment`, `network`, `key`, `bucket`, `repository` or "
+                          "`endpoint`, or a block is given to `role`, `allow` or an attribute."),
+    Code("E201", "names", "Unknown name (role, key, network or asset). The hint suggests the nearest."),
+    Code("E202", "names", "A name is declared twice, in any file."),
+    Code("E203", "names", "A name refers to the wrong kind of declaration, for example a network used as a "
+                          "principal."),
+    Code("E204", "names", "Unknown verb."),
+    Code("E205", "names", "Two declarations name the same AWS resource (same role ARN, key ARN, bucket, repository, "
+                          "SageMaker endpoint, or API and stage)."),
+    Code("E210", "names", "No `deployment` block."),
+    Code("E211", "names", "A second `deployment` block."),
+    Code("E301", "values", "Malformed value: partition, account id, organization id, region (or a region of another "
+                           "partition), VPC id, VPC endpoint id, subnet id, security group id, bucket name, "
+                           "repository name, SageMaker endpoint name, API Gateway API id or stage name."),
+    Code("E302", "values", "The deployment names no region."),
+    Code("W303", "values", "A region is listed twice."),
+    Code("E303", "values", "Unknown endpoint service."),
+    Code("E304", "values", "The `cidr` is refused: not a CIDR, host bits set, `/0`, or a private or non-routable "
+                           "range."),
+    Code("E305", "values", "A network has neither `endpoint` nor `cidr`."),
+    Code("E306", "values", "Not an IAM role ARN (user ARNs included)."),
+    Code("E307", "values", "A role or key is in another partition than the deployment."),
+    Code("E308", "values", "Not a KMS key ARN (alias ARNs included)."),
+    Code("E309", "values", "A key, repository or endpoint is in a region that the deployment does not list."),
+    Code("E310", "values", "A key is not in the deployment account."),
+    Code("W311", "values", "A multi-Region key (`mrk-`): its replicas can decrypt in other regions."),
+    Code("E312", "values", "A repository or endpoint needs `region`, because the deployment has several regions."),
+    Code("E313", "values", "A bucket has no `encrypt` key."),
+    Code("E314", "values", "Unknown Object Lock mode."),
+    Code("E315", "values", "Object Lock period outside 1–36500 days."),
+    Code("W316", "values", "A compliance-mode lock, which nobody can shorten or remove."),
+    Code("E317", "values", "Unknown audit kind."),
+    Code("E318", "values", "Invalid prefix: `*`, `?`, `${`, control characters, or more than 1,024 bytes."),
+    Code("W319", "values", "The prefix does not end with `/`."),
+    Code("E319", "values", "`until` is not a valid ISO 8601 instant with an offset."),
+    Code("W320", "values", "A network is named twice in one grant."),
+    Code("W321", "values", "The grant's `until` has already passed."),
+    Code("W322", "values", "A grant repeats an earlier one. The repeat is dropped."),
+    Code("W323", "values", "A key encrypts no bucket."),
+    Code("W324", "values", "A VPC endpoint id appears in two networks."),
+    Code("E320", "values", "An `endpoint` names neither or both of `sagemaker` and `apigateway`."),
+    Code("E321", "values", "An `apigateway` endpoint has no `stage`, or a `sagemaker` endpoint has one."),
+    Code("E322", "values", "Unknown guardrail in `guardrails` (only `scp`, `rcp`)."),
+    Code("E325", "values", "`managed_policies_per_role` outside 1–20 (IAM's default quota is 10, raisable to 20)."),
+    Code("E323", "values", "Unknown `signature_age` unit (only `seconds`, `minutes`, `hours`)."),
+    Code("E324", "values", "A `signature_age` below 1 second or above 7 days."),
+    Code("E401", "grants", "The verb does not apply to this kind of asset."),
+    Code("E402", "grants", "A prefix on a repository or endpoint."),
+    Code("E403", "grants", "A network has no way to reach the asset's service. For a repository, both `ecr.api` and "
+                           "`ecr.dkr` are needed. For an API Gateway endpoint, only an `execute-api` endpoint "
+                           "counts, never a CIDR."),
+    Code("E404", "duties", "A key has no admins."),
+    Code("E405", "duties", "Separation of duty: an admin of the asset, or of its key, is granted a verb on it."),
+    Code("E406", "duties", "An admin or breakglass role is in another account than the resource."),
+    Code("E407", "grants", "A role of another account is granted `invoke` on a SageMaker endpoint, which has no "
+                           "resource policy (API Gateway endpoints accept such grants)."),
+    Code("E408", "grants", "One principal's grants on nested prefixes of one asset differ in networks or expiry."),
+    Code("W409", "duties", "One role is both admin and breakglass of a bucket."),
+    Code("W331", "emit", "A bucket has no grants: its policy denies every request."),
+    Code("W332", "emit", "A repository has no grants: its policy denies every image action."),
+    Code("W333", "duties", "A bucket or repository has no admins: nobody can change its policy (the account root can"
+                           " recover a bucket)."),
+    Code("W350", "emit", "A VPC endpoint that no grant or duty uses: its policy denies everything."),
+    Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that add "
+                         "most to it (`file:line:col`); the hint says how many of them would have to move, and "
+                         "where."),
+    Code("E502", "emit", "A role's identity statements fit neither inline (10,240 characters) nor in "
+                         "`managed_policies_per_role` managed policies of 6,144 characters. Notes and hint as for "
+                         "E501."),
+    Code("E520", "emit", "slpc's own validator flags an emitted policy (ERROR or SECURITY_WARNING): a bug in slpc."),
+    Code("W520", "emit", "The validator has a WARNING for an emitted policy."),
+    Code("E530", "emit", "One SCP or RCP statement is over 5,120 characters even with a single resource, so it "
+                         "cannot be split ([guardrails.md](guardrails.md))."),
+    Code("W530", "emit", "No network declares `subnets`: the SCP does not require SageMaker jobs and models to run "
+                         "in the spec's subnets."),
+    Code("W531", "emit", "The spec declares no key: the SCP does not restrict SageMaker's volume and output keys."),
+    Code("W532", "emit", "The SCPs or RCPs take more than 4 files, more than AWS Organizations can attach to one "
+                         "target beside the AWS-managed full-access policy."),
+    Code("E541", "emit", "The audited buckets need more CloudTrail selector values than one trail allows (250 data "
+                         "resources, 500 values) ([audit.md](audit.md))."),
+    Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters."),
+    Code("E601", "output", "The output path exists and is not a directory."),
+    Code("E602", "output", "The output directory is not empty and holds no slpc `manifest.json`: slpc only replaces "
+                           "its own output."),
+    Code("E610", "output", "The Terraform module cannot be written: a name or prefix is not in Unicode NFC form, "
+                           "which Terraform would normalise."),
+)}
