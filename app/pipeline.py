@@ -54,7 +54,7 @@ _BLOCKING = (FindingType.ERROR, FindingType.SECURITY_WARNING)
 _MEASURED = {IDENTITY, RESOURCE, SCP, RCP}
 
 
-def validate(artifacts: Sequence[Artifact]) -> list[Diagnostic]:
+def offline_validate(artifacts: Sequence[Artifact]) -> list[Diagnostic]:
     """Run the offline validator on every artifact: ERROR and SECURITY_WARNING findings
     block the output (slpc never writes a policy it would itself flag), WARNINGs are shown."""
     diags = []
@@ -126,7 +126,7 @@ def _compile(sources: Sequence[dsl_source.Source], emit: bool, now: datetime | N
         built = build(out.model)
         out.diagnostics += built.diagnostics
         out.artifacts = built.artifacts
-        out.diagnostics += validate(built.artifacts)
+        out.diagnostics += offline_validate(built.artifacts)
     out.diagnostics.sort(key=sort_key)
     return out
 

@@ -13,7 +13,7 @@ from slpc.diagnostics import Diagnostic
 
 from .api import api_policy, policy_target
 from .artifact import Artifact
-from .audit import audit_artifacts
+from .detection import audit_artifacts
 from .bucket import bucket_policy
 from .bucket_settings import bucket_setting_artifacts
 from .endpoints import endpoint_artifacts

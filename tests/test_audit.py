@@ -1,4 +1,4 @@
-"""Audit and detection artifacts (targets/audit.py, docs/audit.md).
+"""Audit and detection artifacts (targets/detection.py, docs/audit.md).
 
 Specs go through the real pipeline; `audit_artifacts` is called on the checked
 Model. EventBridge patterns are checked with a small matcher kept in this file
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from slpc.compiler import verbs
 from slpc.app.pipeline import compile_text
-from slpc.targets import audit
-from slpc.targets.audit import audit_artifacts
+from slpc.targets import detection as audit
+from slpc.targets.detection import audit_artifacts
 
 from strategies import PROPERTY
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slpc.app.pipeline import compile_sources, read_sources
-from slpc.verify.live.audit import covers, feature_problems, from_basic, missing_selectors, pattern_diff
+from slpc.verify.live.detection import covers, feature_problems, from_basic, missing_selectors, pattern_diff
 
 from conftest import EXAMPLE
 

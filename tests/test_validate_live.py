@@ -568,7 +568,7 @@ def test_importing_the_command_does_not_import_boto3():
     import sys
 
     code = ("import sys; import slpc.verify.live, slpc.app.commands.validate, slpc.verify.live.compare, "
-            "slpc.verify.live.validate, slpc.verify.live.analyzer, slpc.verify.live.offline, slpc.verify.live.audit, "
+            "slpc.verify.live.validate, slpc.verify.live.analyzer, slpc.verify.live.offline, slpc.verify.live.detection, "
             "slpc.verify.edges; "
             "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules, 'boto3 imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -12,7 +12,7 @@ import json
 from slpc.verify.catalogue import Catalogue, default
 
 # Import order is registration order: document grammar first, size last.
-from . import structure, principals, org, actions, resources, conditions, size  # noqa: F401,I001  (registration)
+from . import structure, principals, org, actions, resources, condition_checks, size  # noqa: F401,I001  (registration)
 from .registry import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, Check, Context, Finding, FindingType, run_check
 
 __all__ = ["lint", "Finding", "FindingType", "Check", "REGISTRY", "POLICY_TYPES", "RESOURCE_TYPES"]

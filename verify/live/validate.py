@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 from slpc.policy.document import PolicyDocument, PolicyFormatError, Statement, dumps, from_json
 from slpc.verify.edges import questions as edge_questions
 
-from . import audit as A
+from . import detection as A
 from . import compare as C
 from .fetch import Fetcher, Read
 from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report

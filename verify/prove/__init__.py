@@ -5,7 +5,7 @@ Kept apart in steps, each readable alone:
   requests as AWS routes them, and the request universe;
 - `context` / `encode`: policy documents -> Z3 terms over one symbolic request,
   mirroring `slpc.verify.evaluate` (and AWS) rule for rule;
-- `meaning`: the spec's own meaning (`slpc.verify.meaning`) as Z3 terms;
+- `symbolic_meaning`: the spec's own meaning (`slpc.verify.meaning`) as Z3 terms;
 - `properties`: the six claims, each a set of solver queries;
 - `solver`: runs the queries (timeouts answer "unknown", never "proved") and
   replays every counterexample through the evaluator before reporting it.

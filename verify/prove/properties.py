@@ -19,7 +19,7 @@ from slpc.compiler import verbs as V
 from slpc.compiler.model import Key
 from slpc.compiler.values import DNS_SUFFIX
 
-from .meaning import SymbolicMeaning
+from .symbolic_meaning import SymbolicMeaning
 from .solver import ANONYMOUS, PROVED, REFUTED, SERVICE, UNKNOWN, Outcome, Query, run
 from .terms import conj, disj, is_text, text
 from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World

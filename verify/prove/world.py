@@ -28,7 +28,7 @@ from slpc.policy.matching import has_wildcard, wildcard_match
 
 from .context import Context, key_types
 from .encode import Applicable, could_match
-from .meaning import OBJECT_LEVEL, SEEDS, SymbolicMeaning
+from .symbolic_meaning import OBJECT_LEVEL, SEEDS, SymbolicMeaning
 from .terms import is_text, text
 
 STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
