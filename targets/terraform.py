@@ -21,7 +21,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jinja2
 
@@ -346,6 +346,164 @@ def _selectors(settings: dict) -> list[dict]:
     return out
 
 
+class _Module:
+    """The module being assembled: resources by family (one .tf file each), variables,
+    locals and outputs. Each emitter below adds what one artifact needs."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.providers = Providers(model)
+        self.providers.get(model.deployment.account, None)  # the default provider always exists
+        self.label = _deployment_label(model)
+        self.res: dict[str, list[Resource]] = {}
+        self.variables: dict[str, dict] = {}
+        self.locals: dict[str, str] = {}
+        self.outputs: dict[str, dict] = {}
+
+    def add(self, family: str, r: Resource) -> None:
+        self.res.setdefault(family, []).append(r)
+
+    def provider_for(self, art) -> Provider:
+        return self.providers.get(art.account, _region_of(self.model, art))
+
+
+# --------------------------------------------------------------------------- #
+# Emitters: artifact -> resources (and the variables, locals, outputs they need)
+
+
+def _role_policy(m: _Module, art) -> None:
+    m.add("iam", Resource("aws_iam_role_policy", identifier(art.name), m.provider_for(art), {
+        "role": hcl_string(_role_name(art.target)),
+        "name": hcl_string(f"slpc-{m.label}"[:128]),  # IAM: 1-128 characters
+        "policy": hcl_expr(_policy(art), 1),
+    }, art.path))
+
+
+def _managed_policy(m: _Module, art) -> None:
+    m.add("iam_managed", Resource("aws_iam_policy", identifier(art.name, "managed", managed_number(art)),
+                                  m.provider_for(art), {
+        "role": hcl_string(_role_name(art.target)),
+        "name": hcl_string(managed_policy_name(m.model, art)),
+        "policy": hcl_expr(_policy(art), 1),
+    }, art.path))
+
+
+def _attached_policy(family: str, rtype: str, target_key: str, target: Callable[[Any], str],
+                     name: Callable[[Any], str] = lambda art: identifier(art.name)):
+    """A resource policy attached to one resource: its id argument, then the policy."""
+    def emit(m: _Module, art) -> None:
+        m.add(family, Resource(rtype, name(art), m.provider_for(art), {
+            target_key: hcl_string(target(art)),
+            "policy": hcl_expr(_policy(art), 1),
+        }, art.path))
+    return emit
+
+
+_ORG_POLICY = {"scp": ("service control policy", "SERVICE_CONTROL_POLICY"),
+               "rcp": ("resource control policy", "RESOURCE_CONTROL_POLICY")}
+
+
+def _organizations_policy(m: _Module, art) -> None:
+    n = art.name.rsplit("-", 1)[-1]
+    what, policy_type = _ORG_POLICY[art.kind]
+    m.add("organizations", Resource("aws_organizations_policy", identifier(art.name),
+                                    m.providers.organizations(), {
+        "name": hcl_string(f"slpc-{m.label}"[:120] + f"-{art.name}"),
+        "description": hcl_string(f"slpc {m.model.deployment.name}: {what} {n} "
+                                  f"(from {art.path}; keep every part attached)"),
+        "type": hcl_string(policy_type),
+        "content": hcl_expr(_policy(art), 1),
+    }, art.path))
+    m.variables["organization_target_id"] = {
+        "description": "The root, OU or account id (r-..., ou-..., or 12 digits) to attach slpc's "
+                       "SCPs and RCPs to: normally the OU of the ML workload accounts.",
+        "type": "string", "required": True,
+        "validation": ('can(regex("^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|[0-9]{12})$", '
+                       "var.organization_target_id))",
+                       "organization_target_id must be a root id (r-...), an OU id (ou-...) "
+                       "or a 12-digit account id."),
+    }
+
+
+def _event_rule(m: _Module, art) -> None:
+    s = art.settings
+    region = art.target.split(":")[3]
+    var = f"alert_sns_topic_arn_{_region_ident(region)}"
+    m.variables[var] = {
+        "description": f"An SNS topic ARN in {region} that receives slpc's EventBridge alerts there; "
+                       "null (the default) creates the rules without a target. The topic policy must "
+                       "allow events.amazonaws.com to publish.",
+        "type": "string", "required": False,
+    }
+    stem = art.path.rsplit("/", 1)[-1].removesuffix(".json").removeprefix("eventbridge-")
+    m.add("audit", Resource("aws_cloudwatch_event_rule", identifier(stem), m.provider_for(art), {
+        "name": hcl_string(s["Name"]),
+        "description": hcl_string(s["Description"]),
+        "state": hcl_string(s.get("State", "ENABLED")),
+        "event_pattern": hcl_expr(s["EventPattern"], 1),
+        "variable": var,
+    }, art.path))
+
+
+def _guardduty_features(m: _Module, art) -> None:
+    region = art.target
+    var = f"guardduty_detector_id_{_region_ident(region)}"
+    m.variables[var] = {
+        "description": f"The GuardDuty detector id in {region} (aws guardduty list-detectors "
+                       f"--region {region}) whose features slpc sets.",
+        "type": "string", "required": True,
+    }
+    for feature in art.settings["Features"]:
+        extra = [{"name": hcl_string(c["Name"]), "status": hcl_string(c["Status"])}
+                 for c in feature.get("AdditionalConfiguration", [])]
+        m.add("audit", Resource("aws_guardduty_detector_feature", identifier(feature["Name"], region),
+                                m.provider_for(art), {
+            "detector_id": f"var.{var}",
+            "name": hcl_string(feature["Name"]),
+            "status": hcl_string(feature["Status"]),
+            "additional_configuration": extra,
+        }, art.path))
+
+
+def _trail_selectors(m: _Module, art) -> None:
+    m.locals["cloudtrail_advanced_event_selectors"] = hcl_expr(_selectors(art.settings), 1)
+    m.outputs["cloudtrail_advanced_event_selectors"] = {
+        "description": "slpc's CloudTrail advanced event selectors, shaped for dynamic "
+                       "advanced_event_selector blocks in your aws_cloudtrail resource (see "
+                       "docs/terraform.md). They replace every selector of the trail: merge yours in.",
+        "value": "local.cloudtrail_advanced_event_selectors",
+    }
+
+
+def _bucket_setting_resource(m: _Module, art) -> None:
+    m.add("s3", _bucket_setting(art, m.provider_for(art)))
+
+
+EMITTERS: dict[str, Callable[[_Module, Any], None]] = {
+    "iam-identity-policy": _role_policy,
+    "iam-managed-policy": _managed_policy,
+    "s3-bucket-policy": _attached_policy("s3", "aws_s3_bucket_policy", "bucket",
+                                         lambda art: art.target.rsplit(":", 1)[-1]),
+    "kms-key-policy": _attached_policy("kms", "aws_kms_key_policy", "key_id", lambda art: art.target),
+    "ecr-repository-policy": _attached_policy("ecr", "aws_ecr_repository_policy", "repository",
+                                              lambda art: art.target.rsplit("/", 1)[-1]),
+    "vpc-endpoint-policy": _attached_policy("vpce", "aws_vpc_endpoint_policy", "vpc_endpoint_id",
+                                            lambda art: art.target),
+    "apigateway-resource-policy": _attached_policy("apigateway", "aws_api_gateway_rest_api_policy", "rest_api_id",
+                                                   lambda art: art.target.rsplit("/", 1)[-1],
+                                                   lambda art: identifier("api", art.name)),
+    "scp": _organizations_policy,
+    "rcp": _organizations_policy,
+    "eventbridge-rule": _event_rule,
+    "guardduty-feature": _guardduty_features,
+    "cloudtrail-event-selectors": _trail_selectors,
+    **{kind: _bucket_setting_resource for kind in ("s3-bucket-encryption", "s3-public-access-block",
+                                                   "s3-versioning", "s3-ownership-controls", "s3-object-lock")},
+}
+# One .tf file per family, in this order.
+FAMILIES = ("iam", "iam_managed", "s3", "kms", "ecr", "vpce", "apigateway", "audit", "organizations")
+
+
 def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
     """The Terraform module for a deployment: ``{"terraform/<file>.tf": text}``.
 
@@ -353,139 +511,29 @@ def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
     `TerraformError` for an artifact kind the module cannot express, or a string
     Terraform would change (non-NFC text).
     """
-    providers = Providers(model)
-    providers.get(model.deployment.account, None)  # the default provider always exists
-    dep_label = _deployment_label(model)
-    res: dict[str, list[Resource]] = {}
-    variables: dict[str, dict] = {}
-    locals_: dict[str, str] = {}
-    outputs: dict[str, dict] = {}
-
-    def add(family: str, r: Resource) -> None:
-        res.setdefault(family, []).append(r)
-
-    def provider_for(art) -> Provider:
-        return providers.get(art.account, _region_of(model, art))
-
+    m = _Module(model)
     for art in artifacts:
-        kind = art.kind
-        if kind == "iam-identity-policy":
-            add("iam", Resource("aws_iam_role_policy", identifier(art.name), provider_for(art), {
-                "role": hcl_string(_role_name(art.target)),
-                "name": hcl_string(f"slpc-{dep_label}"[:128]),  # IAM: 1-128 characters
-                "policy": hcl_expr(_policy(art), 1),
-            }, art.path))
-        elif kind == "iam-managed-policy":
-            add("iam_managed", Resource("aws_iam_policy", identifier(art.name, "managed", managed_number(art)),
-                                        provider_for(art), {
-                "role": hcl_string(_role_name(art.target)),
-                "name": hcl_string(managed_policy_name(model, art)),
-                "policy": hcl_expr(_policy(art), 1),
-            }, art.path))
-        elif kind == "s3-bucket-policy":
-            add("s3", Resource("aws_s3_bucket_policy", identifier(art.name), provider_for(art), {
-                "bucket": hcl_string(art.target.rsplit(":", 1)[-1]),
-                "policy": hcl_expr(_policy(art), 1),
-            }, art.path))
-        elif kind.startswith("s3-"):
-            add("s3", _bucket_setting(art, provider_for(art)))
-        elif kind == "kms-key-policy":
-            add("kms", Resource("aws_kms_key_policy", identifier(art.name), provider_for(art), {
-                "key_id": hcl_string(art.target),
-                "policy": hcl_expr(_policy(art), 1),
-            }, art.path))
-        elif kind == "ecr-repository-policy":
-            add("ecr", Resource("aws_ecr_repository_policy", identifier(art.name), provider_for(art), {
-                "repository": hcl_string(art.target.rsplit("/", 1)[-1]),
-                "policy": hcl_expr(_policy(art), 1),
-            }, art.path))
-        elif kind == "vpc-endpoint-policy":
-            add("vpce", Resource("aws_vpc_endpoint_policy", identifier(art.name), provider_for(art), {
-                "vpc_endpoint_id": hcl_string(art.target),
-                "policy": hcl_expr(_policy(art), 1),
-            }, art.path))
-        elif kind == "apigateway-resource-policy":
-            add("apigateway", Resource("aws_api_gateway_rest_api_policy", identifier("api", art.name),
-                                       provider_for(art), {
-                "rest_api_id": hcl_string(art.target.rsplit("/", 1)[-1]),
-                "policy": hcl_expr(_policy(art), 1),
-            }, art.path))
-        elif kind in ("scp", "rcp"):
-            n = art.name.rsplit("-", 1)[-1]
-            what = {"scp": "service control policy", "rcp": "resource control policy"}[kind]
-            add("organizations", Resource("aws_organizations_policy", identifier(art.name),
-                                          providers.organizations(), {
-                "name": hcl_string(f"slpc-{dep_label}"[:120] + f"-{art.name}"),
-                "description": hcl_string(f"slpc {model.deployment.name}: {what} {n} "
-                                          f"(from {art.path}; keep every part attached)"),
-                "type": hcl_string({"scp": "SERVICE_CONTROL_POLICY", "rcp": "RESOURCE_CONTROL_POLICY"}[kind]),
-                "content": hcl_expr(_policy(art), 1),
-            }, art.path))
-            variables["organization_target_id"] = {
-                "description": "The root, OU or account id (r-..., ou-..., or 12 digits) to attach slpc's "
-                               "SCPs and RCPs to: normally the OU of the ML workload accounts.",
-                "type": "string", "required": True,
-                "validation": ('can(regex("^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|[0-9]{12})$", '
-                               "var.organization_target_id))",
-                               "organization_target_id must be a root id (r-...), an OU id (ou-...) "
-                               "or a 12-digit account id."),
-            }
-        elif kind == "eventbridge-rule":
-            s = art.settings
-            region = art.target.split(":")[3]
-            var = f"alert_sns_topic_arn_{_region_ident(region)}"
-            variables[var] = {
-                "description": f"An SNS topic ARN in {region} that receives slpc's EventBridge alerts there; "
-                               "null (the default) creates the rules without a target. The topic policy must "
-                               "allow events.amazonaws.com to publish.",
-                "type": "string", "required": False,
-            }
-            stem = art.path.rsplit("/", 1)[-1].removesuffix(".json").removeprefix("eventbridge-")
-            add("audit", Resource("aws_cloudwatch_event_rule", identifier(stem), provider_for(art), {
-                "name": hcl_string(s["Name"]),
-                "description": hcl_string(s["Description"]),
-                "state": hcl_string(s.get("State", "ENABLED")),
-                "event_pattern": hcl_expr(s["EventPattern"], 1),
-                "variable": var,
-            }, art.path))
-        elif kind == "guardduty-feature":
-            region = art.target
-            var = f"guardduty_detector_id_{_region_ident(region)}"
-            variables[var] = {
-                "description": f"The GuardDuty detector id in {region} (aws guardduty list-detectors "
-                               f"--region {region}) whose features slpc sets.",
-                "type": "string", "required": True,
-            }
-            for feature in art.settings["Features"]:
-                extra = [{"name": hcl_string(c["Name"]), "status": hcl_string(c["Status"])}
-                         for c in feature.get("AdditionalConfiguration", [])]
-                add("audit", Resource("aws_guardduty_detector_feature",
-                                      identifier(feature["Name"], region), provider_for(art), {
-                    "detector_id": f"var.{var}",
-                    "name": hcl_string(feature["Name"]),
-                    "status": hcl_string(feature["Status"]),
-                    "additional_configuration": extra,
-                }, art.path))
-        elif kind == "cloudtrail-event-selectors":
-            locals_["cloudtrail_advanced_event_selectors"] = hcl_expr(_selectors(art.settings), 1)
-            outputs["cloudtrail_advanced_event_selectors"] = {
-                "description": "slpc's CloudTrail advanced event selectors, shaped for dynamic "
-                               "advanced_event_selector blocks in your aws_cloudtrail resource (see "
-                               "docs/terraform.md). They replace every selector of the trail: merge yours in.",
-                "value": "local.cloudtrail_advanced_event_selectors",
-            }
-        else:
-            raise TerraformError(f"no Terraform resource for artifact kind `{kind}` ({art.path})")
+        emit = EMITTERS.get(art.kind)
+        if emit is None:
+            raise TerraformError(f"no Terraform resource for artifact kind `{art.kind}` ({art.path})")
+        emit(m, art)
+    _link(m)
+    _summary_outputs(m)
+    return _render(m)
 
-    for family in res.values():
+
+def _link(m: _Module) -> None:
+    """Stable names, then what each resource waits for: its provider's guards, and
+    Object Lock its bucket's versioning."""
+    for family in m.res.values():
         _unique_names(family)
         family.sort(key=lambda r: (r.source, r.type, r.name))
-    by_source = {r.source: r for family in res.values() for r in family}
-    for family in res.values():
+    by_source = {r.source: r for family in m.res.values() for r in family}
+    for family in m.res.values():
         for r in family:
             p = r.provider
             if p.region is None:
-                r.data["guards"] = [f"data.aws_organizations_organization.{p.guard}"] if providers.org else []
+                r.data["guards"] = [f"data.aws_organizations_organization.{p.guard}"] if m.providers.org else []
             else:
                 r.data["guards"] = [f"data.aws_caller_identity.{p.guard}", f"data.aws_region.{p.guard}"]
             if r.type == "aws_s3_bucket_object_lock_configuration":
@@ -493,40 +541,45 @@ def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
                 versioning = by_source.get(r.source.rsplit("/", 1)[0] + "/versioning.json")
                 r.data["after"] = [f"{versioning.type}.{versioning.name}"] if versioning else []
 
-    if res.get("organizations"):
-        outputs["organizations_policy_ids"] = {
+
+def _summary_outputs(m: _Module) -> None:
+    if m.res.get("organizations"):
+        m.outputs["organizations_policy_ids"] = {
             "description": "The ids of the SCPs and RCPs slpc created, by slpc name.",
             "value": "{\n" + "\n".join(f"    {hcl_key(r.name)} = aws_organizations_policy.{r.name}.id"
-                                       for r in res["organizations"]) + "\n  }",
+                                       for r in m.res["organizations"]) + "\n  }",
         }
-    rules = [r for r in res.get("audit", []) if r.type == "aws_cloudwatch_event_rule"]
+    rules = [r for r in m.res.get("audit", []) if r.type == "aws_cloudwatch_event_rule"]
     if rules:
-        outputs["eventbridge_rule_arns"] = {
+        m.outputs["eventbridge_rule_arns"] = {
             "description": "The ARNs of slpc's EventBridge rules, by rule name.",
             "value": "{\n" + "\n".join(f"    {r.data['name']} = aws_cloudwatch_event_rule.{r.name}.arn"
                                        for r in rules) + "\n  }",
         }
 
+
+def _render(m: _Module) -> dict[str, str]:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                              autoescape=False)
     env.filters["hcl"] = hcl_expr
     env.filters["hcl_string"] = hcl_string
+    providers = m.providers
     ctx = {
-        "deployment": model.deployment, "default": providers.get(model.deployment.account, None),
+        "deployment": m.model.deployment, "default": providers.get(m.model.deployment.account, None),
         "terraform_version": TERRAFORM_VERSION, "provider_source": PROVIDER_SOURCE,
         "provider_version": PROVIDER_VERSION,
     }
     files: dict[str, str] = {}
-    for family in ("iam", "iam_managed", "s3", "kms", "ecr", "vpce", "apigateway", "audit", "organizations"):
-        if res.get(family):
-            files[f"{family}.tf"] = env.get_template(f"{family}.tf.j2").render(resources=res[family], **ctx)
-    if locals_:
-        files["locals.tf"] = env.get_template("locals.tf.j2").render(values=sorted(locals_.items()), **ctx)
-    if outputs:
-        files["outputs.tf"] = env.get_template("outputs.tf.j2").render(outputs=sorted(outputs.items()), **ctx)
-    if variables:
-        files["variables.tf"] = env.get_template("variables.tf.j2").render(variables=sorted(variables.items()),
+    for family in FAMILIES:
+        if m.res.get(family):
+            files[f"{family}.tf"] = env.get_template(f"{family}.tf.j2").render(resources=m.res[family], **ctx)
+    if m.locals:
+        files["locals.tf"] = env.get_template("locals.tf.j2").render(values=sorted(m.locals.items()), **ctx)
+    if m.outputs:
+        files["outputs.tf"] = env.get_template("outputs.tf.j2").render(outputs=sorted(m.outputs.items()), **ctx)
+    if m.variables:
+        files["variables.tf"] = env.get_template("variables.tf.j2").render(variables=sorted(m.variables.items()),
                                                                             **ctx)
     files["providers.tf"] = env.get_template("providers.tf.j2").render(
         providers=providers.all(), org=providers.org, **ctx)
