@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 from .model import Asset, Grant, Model, Network
-from .verbs import ACCOUNT, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS, reachable_from_cidrs
+from .verbs import ACCOUNT, ASSET_KINDS, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS, reachable_from_cidrs
 
 WIDENS, NARROWS, NEUTRAL = "widens", "narrows", "neutral"
 EFFECTS = (WIDENS, NARROWS, NEUTRAL)
@@ -655,7 +655,7 @@ def _order(c: Change) -> tuple:
 
 
 def _kind_word(a: Asset) -> str:
-    return {"bucket": "bucket", "repository": "repository", "endpoint": "endpoint", "api": "endpoint"}.get(a.kind, a.kind)
+    return ASSET_KINDS[a.kind].word
 
 
 def _ms(ms: int) -> str:

@@ -73,21 +73,6 @@ def verbs_for(kind: str) -> list[str]:
     return [v.name for (k, _), v in VERBS.items() if k == kind]
 
 
-# VPC endpoint services through which each asset kind is reached. A repository
-# needs both ECR endpoints: the API (tokens) and the Docker registry (layers).
-ASSET_SERVICES: dict[str, tuple[str, ...]] = {
-    "bucket": ("s3",),
-    "repository": ("ecr.api", "ecr.dkr"),
-    "endpoint": ("sagemaker.runtime",),
-    "api": ("execute-api",),
-}
-def kinds_reached_through(service: str) -> tuple[str, ...]:
-    """The asset kinds whose requests arrive through a VPC endpoint of this service."""
-    return tuple(k for k, services in ASSET_SERVICES.items() if service in services)
-
-
-# Endpoint services whose endpoints slpc writes a policy for (KMS: key administration).
-POLICED_ENDPOINT_SERVICES = tuple(sorted({s for ss in ASSET_SERVICES.values() for s in ss} | {"kms"}))
 
 # Services reached only through VPC endpoints (private APIs): public CIDRs never count.
 PRIVATE_ONLY_SERVICES = ("execute-api",)
@@ -167,3 +152,45 @@ ECR_ADMIN_ACTIONS = (
     "ecr:GetLifecyclePolicy", "ecr:PutLifecyclePolicy", "ecr:ListTagsForResource",
     "ecr:TagResource", "ecr:UntagResource",
 )
+
+
+# --------------------------------------------------------------------------- #
+# The asset-kind table: what each kind of asset is in AWS terms
+
+SELF, PARTS, SELF_OR_PARTS = "self", "parts", "self-or-parts"  # which ARNs a request names it by
+
+
+@dataclass(frozen=True)
+class AssetKind:
+    name: str  # the .slp keyword's kind, `Asset.kind`
+    word: str  # what messages call it
+    service: str  # the IAM service prefix of its actions
+    endpoints: tuple[str, ...]  # the VPC endpoint services its requests arrive through
+    reach: str  # SELF: its own ARN; PARTS: ARNs below it (`arn/...`); SELF_OR_PARTS: both
+    admin_actions: tuple[str, ...] = ()  # what its admins may do to it
+
+    def names(self, arn: str, resource: str) -> bool:
+        """Does a request on `resource` fall on the asset whose ARN is `arn`?"""
+        return ((self.reach != PARTS and resource == arn)
+                or (self.reach != SELF and resource.startswith(arn + "/")))
+
+
+ASSET_KINDS: dict[str, AssetKind] = {k.name: k for k in (
+    AssetKind("bucket", "bucket", "s3", ("s3",), SELF_OR_PARTS, S3_ADMIN_ACTIONS),
+    # a repository needs both ECR endpoints: the API (tokens) and the Docker registry (layers)
+    AssetKind("repository", "repository", "ecr", ("ecr.api", "ecr.dkr"), SELF, ECR_ADMIN_ACTIONS),
+    AssetKind("endpoint", "endpoint", "sagemaker", ("sagemaker.runtime",), SELF),  # a SageMaker endpoint
+    AssetKind("api", "endpoint", "execute-api", ("execute-api",), PARTS),  # an API Gateway stage
+)}
+
+# VPC endpoint services through which each asset kind is reached.
+ASSET_SERVICES: dict[str, tuple[str, ...]] = {k.name: k.endpoints for k in ASSET_KINDS.values()}
+
+
+def kinds_reached_through(service: str) -> tuple[str, ...]:
+    """The asset kinds whose requests arrive through a VPC endpoint of this service."""
+    return tuple(k for k, services in ASSET_SERVICES.items() if service in services)
+
+
+# Endpoint services whose endpoints slpc writes a policy for (KMS: key administration).
+POLICED_ENDPOINT_SERVICES = tuple(sorted({s for ss in ASSET_SERVICES.values() for s in ss} | {"kms"}))

@@ -51,6 +51,8 @@ class Meaning:
     def __init__(self, model: Model):
         self.m = model
         self.role_names = {p.arn: p.name for p in model.principals.values()}
+        # the meaning of a request on each asset kind (compiler.verbs.ASSET_KINDS)
+        self.by_kind = {"bucket": self.s3, "repository": self.ecr, "endpoint": self.endpoint, "api": self.api}
 
     # -- shared pieces ------------------------------------------------------ #
     def in_networks(self, networks, services, ctx) -> bool:
@@ -105,8 +107,9 @@ class Meaning:
         for asset in self.m.assets.values():
             if asset.kind not in V.kinds_reached_through(svc):
                 continue
-            on_itself = q.resource == asset.arn and asset.kind != "api"
-            on_parts = q.resource.startswith(asset.arn + "/") and asset.kind in ("bucket", "api")
+            kind = V.ASSET_KINDS[asset.kind]
+            on_itself = kind.reach != V.PARTS and q.resource == asset.arn
+            on_parts = kind.reach != V.SELF and q.resource.startswith(asset.arn + "/")
             for g in self.grants_of(who, asset.name):
                 if net.name not in g.networks:
                     continue
@@ -120,8 +123,7 @@ class Meaning:
                         return True
             union = {n for g in self.m.grants if g.asset == asset.name for n in g.networks}
             if net.name in union:
-                admin = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
-                if (on_itself and who in asset.admins and q.action in admin) or (
+                if (on_itself and who in asset.admins and q.action in kind.admin_actions) or (
                         on_parts and who in asset.breakglass and q.action in V.S3_BREAKGLASS_ACTIONS):
                     return True
         return False
@@ -131,11 +133,7 @@ class Meaning:
         iam = q.principal is not None and q.principal.startswith("arn:")
         star = q.star and iam
         service = q.action.split(":", 1)[0].lower()
-        if service == "s3":
-            for asset in self.m.assets_of("bucket"):
-                if q.resource == asset.arn or q.resource.startswith(asset.arn + "/"):
-                    return self.s3(asset, who, q, star)
-        elif service == "kms":
+        if service == "kms":
             for key in self.m.keys.values():
                 if q.resource == key.arn:
                     return self.kms(key, who, q)
@@ -143,18 +141,11 @@ class Meaning:
             return star or any(self.grant_holds(g, V.ASSET_SERVICES["repository"], q.context)
                                for g in self.m.grants if g.principal == who
                                and self.m.assets[g.asset].kind == "repository")
-        elif service == "ecr":
-            for asset in self.m.assets_of("repository"):
-                if q.resource == asset.arn:
-                    return self.ecr(asset, who, q, star)
-        elif service == "execute-api":
-            for asset in self.m.assets_of("api"):
-                if q.resource.startswith(asset.arn + "/"):
-                    return self.api(asset, who, q, star)
-        elif service == "sagemaker":
-            for asset in self.m.assets_of("endpoint"):
-                if q.resource == asset.arn:
-                    return self.endpoint(asset, who, q, star)
+        for kind in V.ASSET_KINDS.values():
+            if kind.service == service:
+                for asset in self.m.assets_of(kind.name):
+                    if kind.names(asset.arn, q.resource):
+                        return self.by_kind[kind.name](asset, who, q, star)
         raise ValueError(f"the spec does not govern {q.action} on {q.resource}")
 
     def _same_account(self, principal: str | None, asset_account: str) -> bool:
