@@ -13,8 +13,8 @@ from slpc.diagnostics import Diagnostic
 
 from .api import api_policy, policy_target
 from .artifact import Artifact
+from .asset_policies import ASSET_POLICIES
 from .detection import audit_artifacts
-from .bucket import bucket_policy
 from .bucket_settings import bucket_setting_artifacts
 from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
@@ -23,7 +23,6 @@ from .key import key_policy
 from .fit import fit_identity, oversize
 from slpc.policy.limits import RULES
 from .optimize import optimize
-from .repository import repository_policy
 
 
 @dataclass(frozen=True)
@@ -45,13 +44,10 @@ def build(model: Model) -> BuildResult:
         if doc is not None:
             arts.append(Artifact("iam-identity-policy", p.arn, p.account, f"iam/{p.account}/{p.name}.json", p.name, doc))
     for a in model.assets.values():
-        if a.kind == "bucket":
-            doc, more = bucket_policy(model, a)
-            arts.append(Artifact("s3-bucket-policy", a.arn, a.account, f"s3/{a.name}.json", a.name, doc))
-            diags += more
-        elif a.kind == "repository":
-            doc, more = repository_policy(model, a)
-            arts.append(Artifact("ecr-repository-policy", a.arn, a.account, f"ecr/{a.name}.json", a.name, doc))
+        own = ASSET_POLICIES.get(a.kind)
+        if own is not None:
+            doc, more = own.build(model, a)
+            arts.append(Artifact(own.kind, a.arn, a.account, f"{own.folder}/{a.name}.json", a.name, doc))
             diags += more
     apis: dict[str, list] = {}
     for a in model.assets_of("api"):

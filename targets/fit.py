@@ -22,12 +22,11 @@ from slpc.diagnostics import Diagnostic, error
 from slpc.policy.document import PolicyDocument, Statement
 from .api import api_policy
 from .artifact import Artifact
-from .bucket import bucket_policy
+from .asset_policies import BY_ARTIFACT_KIND
 from .endpoints import endpoint_policy
 from .grants import unique_sids
 from .identity import identity_policy
 from .key import key_policy
-from .repository import repository_policy
 from slpc.policy.limits import RULES, measure
 from .optimize import optimize
 
@@ -185,10 +184,8 @@ def _rebuild(model: Model, art: Artifact) -> PolicyDocument | None:
     kind, name = art.kind, art.name
     if kind in (INLINE, MANAGED):
         doc = identity_policy(model, model.principals[name])
-    elif kind == "s3-bucket-policy":
-        doc = bucket_policy(model, model.assets[name])[0]
-    elif kind == "ecr-repository-policy":
-        doc = repository_policy(model, model.assets[name])[0]
+    elif kind in BY_ARTIFACT_KIND:
+        doc = BY_ARTIFACT_KIND[kind].build(model, model.assets[name])[0]
     elif kind == "kms-key-policy":
         doc = key_policy(model, model.keys[name])
     elif kind == "apigateway-resource-policy":
