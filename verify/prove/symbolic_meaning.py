@@ -52,6 +52,8 @@ class SymbolicMeaning:
 
     def __init__(self, model: Model):
         self.m = model
+        # the meaning of a request on each asset kind (compiler.verbs.ASSET_KINDS)
+        self.by_kind = {"bucket": self.s3, "repository": self.ecr, "endpoint": self.endpoint, "api": self.api}
         self.by_owner: dict[tuple, list[Grant]] = {}
         self.on_asset: dict[str, list[Grant]] = {}
         for g in model.grants:
@@ -110,14 +112,8 @@ class SymbolicMeaning:
         who = caller.name
         if isinstance(asset, Key):
             body = self.kms(ctx, asset, who, caller, action)
-        elif asset.kind == "bucket":
-            body = self.s3(ctx, asset, who, caller, action, star)
-        elif asset.kind == "repository":
-            body = self.ecr(ctx, asset, who, caller, action, star)
-        elif asset.kind == "api":
-            body = self.api(ctx, asset, who, caller, action, star)
         else:
-            body = self.endpoint(ctx, asset, who, caller, action, star)
+            body = self.by_kind[asset.kind](ctx, asset, who, caller, action, star)
         return conj(self.through_endpoint(ctx, who, action, asset), body)
 
     def through_endpoint(self, ctx: Context, who: str | None, action: str, asset) -> z3.BoolRef:
@@ -156,7 +152,7 @@ class SymbolicMeaning:
                     for a, scope in V.VERBS[(asset.kind, g.verb)].actions):
                 return True
         if net.name in self._union(asset):
-            admin = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
+            admin = V.ASSET_KINDS[asset.kind].admin_actions
             return (on_itself and who in asset.admins and action in admin) or (
                 on_parts and who in asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS)
         return False
