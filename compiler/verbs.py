@@ -168,6 +168,8 @@ class AssetKind:
     endpoints: tuple[str, ...]  # the VPC endpoint services its requests arrive through
     reach: str  # SELF: its own ARN; PARTS: ARNs below it (`arn/...`); SELF_OR_PARTS: both
     admin_actions: tuple[str, ...] = ()  # what its admins may do to it
+    data_actions: tuple[str, ...] = ()  # every action a grant on it can give
+    lock_actions: tuple[str, ...] = ()  # the configuration its resource policy guards
 
     def names(self, arn: str, resource: str) -> bool:
         """Does a request on `resource` fall on the asset whose ARN is `arn`?"""
@@ -176,11 +178,15 @@ class AssetKind:
 
 
 ASSET_KINDS: dict[str, AssetKind] = {k.name: k for k in (
-    AssetKind("bucket", "bucket", "s3", ("s3",), SELF_OR_PARTS, S3_ADMIN_ACTIONS),
+    AssetKind("bucket", "bucket", "s3", ("s3",), SELF_OR_PARTS, S3_ADMIN_ACTIONS,
+              S3_OBJECT_DATA_ACTIONS + S3_BUCKET_DATA_ACTIONS, S3_PERIMETER_ACTIONS + (S3_BYPASS_GOVERNANCE,)),
     # a repository needs both ECR endpoints: the API (tokens) and the Docker registry (layers)
-    AssetKind("repository", "repository", "ecr", ("ecr.api", "ecr.dkr"), SELF, ECR_ADMIN_ACTIONS),
-    AssetKind("endpoint", "endpoint", "sagemaker", ("sagemaker.runtime",), SELF),  # a SageMaker endpoint
-    AssetKind("api", "endpoint", "execute-api", ("execute-api",), PARTS),  # an API Gateway stage
+    AssetKind("repository", "repository", "ecr", ("ecr.api", "ecr.dkr"), SELF, ECR_ADMIN_ACTIONS,
+              ECR_IMAGE_ACTIONS, ECR_PERIMETER_ACTIONS),
+    AssetKind("endpoint", "endpoint", "sagemaker", ("sagemaker.runtime",), SELF,  # a SageMaker endpoint
+              data_actions=VERBS[("endpoint", "invoke")].actions_with(ENDPOINT)),
+    AssetKind("api", "endpoint", "execute-api", ("execute-api",), PARTS,  # an API Gateway stage
+              data_actions=VERBS[("api", "invoke")].actions_with(API)),
 )}
 
 # VPC endpoint services through which each asset kind is reached.

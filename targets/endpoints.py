@@ -22,7 +22,7 @@ from .artifact import Artifact
 
 def _resources(asset: Asset, scope: str) -> tuple[str, ...]:
     """The ARNs an action of this scope names: objects, or the asset itself."""
-    if scope == V.OBJECT or asset.kind == "api":
+    if scope == V.OBJECT or V.ASSET_KINDS[asset.kind].reach == V.PARTS:
         return (f"{asset.arn}/*",)
     return (asset.arn,)
 
@@ -44,7 +44,7 @@ def allowed(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[s
     for asset in (model.assets[name] for name in dict.fromkeys(g.asset for g in through)):
         if asset.kind not in kinds:
             continue
-        admin_actions = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
+        admin_actions = V.ASSET_KINDS[asset.kind].admin_actions
         for a in asset.admins:  # configuration: the bucket or repository itself
             out[(a, _resources(asset, V.BUCKET))].update(admin_actions)
         for b in asset.breakglass:  # object versions

@@ -22,8 +22,7 @@ def duty_statements(model: Model, role: str) -> list[Statement]:
                                  sid=sid("Administer", key.name)))
     for asset in assets:
         if role in asset.admins:
-            actions = V.S3_ADMIN_ACTIONS if asset.kind == "bucket" else V.ECR_ADMIN_ACTIONS
-            out.append(Statement("Allow", actions=tuple(sorted(actions)), resources=(asset.arn,),
+            out.append(Statement("Allow", actions=tuple(sorted(V.ASSET_KINDS[asset.kind].admin_actions)), resources=(asset.arn,),
                                  sid=sid("Administer", asset.name)))
         if role in asset.breakglass:
             out.append(Statement("Allow", actions=tuple(sorted(V.S3_BREAKGLASS_ACTIONS)),

@@ -145,9 +145,8 @@ class _Builder:
             services = V.ASSET_SERVICES[asset.kind]
             union = sorted({n for g in self.m.grants if g.asset == asset.name for n in g.networks})
             base = {"aws:CurrentTime": NOW, **self.where(union, services)}
-            admin = {"bucket": V.S3_ADMIN_ACTIONS, "repository": V.ECR_ADMIN_ACTIONS}.get(asset.kind, ())
             for name in asset.admins:
-                for action in admin:
+                for action in V.ASSET_KINDS[asset.kind].admin_actions:
                     self.duty(self.m.principals[name].arn, action, asset.arn, base, [])
             for name in asset.breakglass:
                 for action in V.S3_BREAKGLASS_ACTIONS:

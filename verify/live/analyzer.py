@@ -170,18 +170,14 @@ def data_access(model) -> list[tuple[list[str], list[str]]]:
     """(actions, resources) of the data actions on the spec's assets, one pair per
     asset kind (and key), each list at most MAX_ITEMS long."""
     groups: list[tuple[list[str], list[str]]] = []
-    buckets = model.assets_of("bucket")
-    if buckets:
-        groups.append((sorted(set(V.S3_OBJECT_DATA_ACTIONS) | set(V.S3_BUCKET_DATA_ACTIONS)),
-                       sorted(r for b in buckets for r in (b.arn, f"{b.arn}/*"))))
-    if model.keys:
-        groups.append((sorted(V.KMS_CRYPTO_ACTIONS), sorted(k.arn for k in model.keys.values())))
-    for kind, actions, suffix in (("repository", V.ECR_IMAGE_ACTIONS, ""),
-                                  ("endpoint", V.VERBS[("endpoint", "invoke")].actions_with(V.ENDPOINT), ""),
-                                  ("api", V.VERBS[("api", "invoke")].actions_with(V.API), "/*")):
-        assets = model.assets_of(kind)
+    for kind in V.ASSET_KINDS.values():
+        assets = model.assets_of(kind.name)
         if assets:
-            groups.append((sorted(set(actions)), sorted(f"{a.arn}{suffix}" for a in assets)))
+            arns = [arn for a in assets for arn in (() if kind.reach == V.PARTS else (a.arn,))
+                    + (() if kind.reach == V.SELF else (f"{a.arn}/*",))]
+            groups.append((sorted(set(kind.data_actions)), sorted(arns)))
+        if kind.name == "bucket" and model.keys:  # keys next: the findings' order follows the calls'
+            groups.append((sorted(V.KMS_CRYPTO_ACTIONS), sorted(k.arn for k in model.keys.values())))
     return [(acts[i:i + MAX_ITEMS], res[j:j + MAX_ITEMS])
             for acts, res in groups for i in range(0, len(acts), MAX_ITEMS) for j in range(0, len(res), MAX_ITEMS)]
 

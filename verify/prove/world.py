@@ -78,26 +78,24 @@ def _mutating(action: str) -> bool:
 
 
 def targets(model: Model) -> list[Target]:
+    """The asset parts the claims are asked on: a bucket's objects and the bucket itself
+    apart (their actions differ), each key, then every asset of the other kinds."""
     out = []
+    bucket = V.ASSET_KINDS["bucket"]
     for a in model.assets_of("bucket"):
-        objects = lambda acts: tuple(x for x in acts if x in OBJECT_LEVEL)  # noqa: E731
-        bucket = lambda acts: tuple(x for x in acts if x not in OBJECT_LEVEL)  # noqa: E731
-        data = V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS
-        lock = V.S3_PERIMETER_ACTIONS + (V.S3_BYPASS_GOVERNANCE,)
-        out.append(Target(f"{a.name} objects", a, a.arn, True, {DATA: objects(data), LOCK: objects(lock)}))
-        out.append(Target(f"{a.name} bucket", a, a.arn, False, {DATA: bucket(data), LOCK: bucket(lock)}))
+        parts = lambda acts: tuple(x for x in acts if x in OBJECT_LEVEL)  # noqa: E731
+        itself = lambda acts: tuple(x for x in acts if x not in OBJECT_LEVEL)  # noqa: E731
+        out.append(Target(f"{a.name} objects", a, a.arn, True,
+                          {DATA: parts(bucket.data_actions), LOCK: parts(bucket.lock_actions)}))
+        out.append(Target(f"{a.name} bucket", a, a.arn, False,
+                          {DATA: itself(bucket.data_actions), LOCK: itself(bucket.lock_actions)}))
     for k in sorted(model.keys.values(), key=lambda k: k.name):
         admin = tuple(x for x in V.KMS_ADMIN_ACTIONS if _mutating(x))
         out.append(Target(f"{k.name} key", k, k.arn, False, {DATA: V.KMS_CRYPTO_ACTIONS, LOCK: admin}))
-    for a in model.assets_of("repository"):
-        out.append(Target(f"{a.name} repository", a, a.arn, False,
-                          {DATA: V.ECR_IMAGE_ACTIONS, LOCK: V.ECR_PERIMETER_ACTIONS}))
-    for a in model.assets_of("endpoint"):
-        out.append(Target(f"{a.name} endpoint", a, a.arn, False,
-                          {DATA: V.VERBS[("endpoint", "invoke")].actions_with(V.ENDPOINT), LOCK: ()}))
-    for a in model.assets_of("api"):
-        out.append(Target(f"{a.name} api", a, a.arn, True,
-                          {DATA: V.VERBS[("api", "invoke")].actions_with(V.API), LOCK: ()}))
+    for kind in V.ASSET_KINDS.values():
+        if kind is not bucket:
+            out += [Target(f"{a.name} {kind.name}", a, a.arn, kind.reach == V.PARTS,
+                           {DATA: kind.data_actions, LOCK: kind.lock_actions}) for a in model.assets_of(kind.name)]
     return out
 
 
