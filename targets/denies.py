@@ -101,9 +101,12 @@ def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[s
                 kinds.add(kind)
                 acts.update(actions)
                 continue
-            # one deny per prefix: the checker refuses nested prefixes whose grants differ
+            # one deny per prefix, exempting what the prefix and every prefix containing it allow:
+            # a duty on the whole bucket (breakglass) holds inside a grant's prefix too, and the
+            # checker refuses nested prefixes whose grants differ (E408)
             for prefix in prefixes:
-                scoped = sorted({(n, u) for p, n, u in scopes if p == prefix}, key=lambda c: (c[0], c[1] or ""))
+                scoped = sorted({(n, u) for p, n, u in scopes if prefix.startswith(p)},
+                                key=lambda c: (c[0], c[1] or ""))
                 res, conds, _ = target(kind, "within", (prefix,) if prefix else ())
                 for extra in _outside_conditions(model, scoped, services):
                     out.append(_deny(actions, res, (), (who,) + conds + extra, sid("Deny", pname, "OutsideGrant")))

@@ -37,7 +37,9 @@ def _hex(draw, n: int) -> str:
 
 
 @st.composite
-def specs(draw, max_grants: int = 6) -> ast.Spec:
+def specs(draw, max_grants: int = 6, duty_grants: bool = False) -> ast.Spec:
+    """A valid deployment; with `duty_grants`, every bucket's breakglass role also
+    holds a grant of its own on that bucket (duties and grants must not cut into each other)."""
     regions = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
     name = draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12))
     deployment = ast.Deployment(S(name), S(MAIN_ACCOUNT), tuple(S(r) for r in regions), S("aws"),
@@ -117,14 +119,17 @@ def specs(draw, max_grants: int = 6) -> ast.Spec:
     verbs = {"bucket": ("read", "write", "list", "delete"), "repository": ("pull", "push"), "endpoint": ("invoke",),
              "api": ("invoke",)}
     grants = []
-    for _ in range(draw(st.integers(0, max_grants))):
-        asset = draw(st.sampled_from(sorted(assets)))
+    duty = [(b.breakglass[0].text, b.name.text) for b in buckets if duty_grants and b.breakglass]
+    for i in range(len(duty) + draw(st.integers(0, max_grants))):
+        asset = duty[i][1] if i < len(duty) else draw(st.sampled_from(sorted(assets)))
         kind, barred = assets[asset]
         allowed = [r for r in role_names if r not in barred and (kind != "endpoint" or r in local)]
         nets = [n for n in sorted(reach) if reach[n][kind]]
         if not allowed or not nets:
             continue
-        principal = draw(st.sampled_from(allowed))
+        principal = duty[i][0] if i < len(duty) else draw(st.sampled_from(allowed))
+        if principal in barred:  # a breakglass role that also administers the bucket or its key
+            continue
         chosen = draw(st.lists(st.sampled_from(nets), min_size=1, max_size=len(nets), unique=True))
         prefix = draw(st.sampled_from(PREFIXES)) if kind == "bucket" else ""
         until = draw(st.sampled_from((None,) + UNTILS))

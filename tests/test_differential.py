@@ -132,3 +132,31 @@ def test_compiled_policies_mean_exactly_the_spec(spec, data):
         assert decision.allowed == expected, (
             f"\n{text}\nrequest: {q}\nAWS evaluation: {decision.explain()}\nspec says: "
             f"{'allow' if expected else 'deny'}")
+
+
+@PROPERTY
+@given(specs(duty_grants=True))
+def test_duties_hold_beside_the_duty_holders_own_grants(spec):
+    """A bucket's breakglass role that also holds a grant there keeps its duty wherever
+    and whenever the duty applies, and gets no more than duty and grant together:
+    every breakglass action, on every kind of key, at every instant, from every network."""
+    text = format_spec(spec)
+    compiled = compile_text(text, "gen.slp")
+    assume(not any(d.code in ("E501", "E502") for d in compiled.diagnostics))
+    assert compiled.ok, [d.message for d in compiled.diagnostics]
+    model = compiled.model
+    world = Deployment.from_artifacts(compiled.artifacts)
+    meaning = Meaning(model)
+    vpces = sorted(v for n in model.networks.values() for _, v in n.endpoints)
+    networks = [{"aws:SourceVpce": v} for v in vpces] + [{"aws:SourceIp": ip} for ip in IPS]
+    for bucket in model.assets_of("bucket"):
+        for who in bucket.breakglass:
+            arn = model.principals[who].arn
+            for action, key, now, net, star in ((a, k, t, n, s) for a in sorted(set(V.S3_BREAKGLASS_ACTIONS) | {"s3:DeleteObject"})
+                                                for k in KEYS_UNDER for t in TIMES for n in networks for s in (False, True)):
+                ctx = {"aws:CurrentTime": now, "aws:SecureTransport": "true", "s3:TlsVersion": "1.3", **net}
+                q = Question(arn, action, f"{bucket.arn}/{key}", ctx, star=star)
+                decision = world.decide(q.principal, q.action, q.resource, q.context,
+                                        extra_identity=(STAR,) if q.star else ())
+                assert decision.allowed == meaning.permits(q), (
+                    f"\n{text}\nrequest: {q}\nAWS evaluation: {decision.explain()}")

@@ -63,6 +63,20 @@ allow r3 write b "ckpt/" from net0
 ''', Question(R3, "s3:PutObject", "arn:aws:s3:::model-bucket-0/ckpt/part",
               {"aws:CurrentTime": "2026-11-28T12:00:00Z", "aws:SourceVpce": "vpce-00000000000000000",
                "aws:SecureTransport": "true"}), True),
+    # A breakglass role's duty covers the whole bucket at any time, also inside the prefix
+    # of a grant of its own that has expired (issue 15: the grant's deny used to cut it).
+    ("breakglass-inside-its-own-expired-grant", HEAD + '''network vpn {
+  cidr "198.51.100.0/24"
+}
+bucket b {
+  name       "model-bucket-0"
+  encrypt    k
+  breakglass [r3]
+}
+allow r3 delete b "released/" from vpn until "2027-06-30T00:00:00Z"
+''', Question(R3, "s3:DeleteObjectVersion", "arn:aws:s3:::model-bucket-0/released/x",
+              {"aws:CurrentTime": "2028-01-01T00:00:00Z", "aws:SourceIp": "198.51.100.7",
+               "aws:SecureTransport": "true"}), True),
 ]
 
 
