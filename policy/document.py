@@ -96,9 +96,11 @@ def _principal_json(p: Principal) -> Any:
 
 
 def _conditions_json(conditions: Iterable[Condition]) -> dict:
-    out: dict[str, dict[str, list[str]]] = {}
+    """A single value is written as a scalar, as AWS's own examples write it: fewer bytes
+    against every size limit, and linters (parliament) that read `Bool` values as scalars."""
+    out: dict[str, dict[str, str | list[str]]] = {}
     for c in conditions:
-        out.setdefault(c.operator, {})[c.key] = list(c.values)
+        out.setdefault(c.operator, {})[c.key] = c.values[0] if len(c.values) == 1 else list(c.values)
     return out
 
 
