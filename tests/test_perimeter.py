@@ -119,7 +119,7 @@ def test_signature_age_is_configurable():
     assert c.ok
     doc = json.loads(next(a for a in c.artifacts if a.path == "s3/weights.json").text)
     deny = next(s for s in doc["Statement"] if s["Sid"] == "DenyOldSignatures")
-    assert deny["Condition"] == {"NumericGreaterThan": {"s3:signatureAge": ["120000"]}}
+    assert deny["Condition"] == {"NumericGreaterThan": {"s3:signatureAge": "120000"}}
 
 
 # --- limits -----------------------------------------------------------------------

@@ -159,7 +159,8 @@ def test_added_principal_is_drift(live):
     for st in doc["Statement"]:
         for op, block in st.get("Condition", {}).items():
             if "aws:PrincipalArn" in block and op.startswith("ArnNotEquals"):
-                block["aws:PrincipalArn"] = list(block["aws:PrincipalArn"]) + [intruder]
+                arns = block["aws:PrincipalArn"]  # a single ARN is written as a scalar
+                block["aws:PrincipalArn"] = ([arns] if isinstance(arns, str) else arns) + [intruder]
     put_bucket_policy(live, "live-llm-weights", doc)
     found = drifts(validate(live), "s3/weights.json")
     assert any(f.code == "extra-access" and f.request["principal"] == intruder for f in found), found
