@@ -24,7 +24,7 @@ from . import controls as C
 from . import proof as proofs
 from . import validation as live
 
-EVIDENCE_VERSION = 2  # 2: proof results (`proof`, per-control proof properties)
+EVIDENCE_VERSION = 3  # 2: proof results (`proof`, per-control proof properties); 3: `coarser` layers
 _OUTSIDE_IP = "192.0.2.77"  # TEST-NET-1: outside every network unless a spec declares it
 
 def _glance(model: Model) -> dict:
@@ -233,6 +233,8 @@ def build(model: Model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]
         **_glance(model),
         "matrix": matrix,
         "by_asset": _by_asset(model, matrix),
+        "coarser": [{"artifact": a.path, "name": a.name, "kind": a.kind, "how": a.coarser}
+                    for a in sorted(artifacts, key=lambda a: a.path) if a.coarser],
         "mapping": {"note": cat.note, "frameworks": {
             fw: {"title": f["title"], "clauses": dict(f["clauses"])} for fw, f in sorted(cat.frameworks.items())}},
         "controls": _controls(cat, artifacts, offline, validation, proof),

@@ -80,7 +80,12 @@ def _glance(ev: dict) -> list[str]:
     out += ["### Keys", ""]
     out += _table(["key", "region", "ARN", "admins"],
                   [[code(k["name"]), code(k["region"]), code(k["arn"]), codes(k["admins"])] for k in ev["keys"]])
-    return out
+    out += ["### Layers coarser than the spec", ""]
+    if not ev["coarser"]:
+        return out + ["None: every artifact is in its exact form.", ""]
+    out += ["These artifacts did not fit AWS's limits in their exact form; the other layers keep the spec exact.", ""]
+    return out + _table(["artifact", "kind", "for", "how it is coarser"],
+                        [[code(c["artifact"]), code(c["kind"]), code(c["name"]), text(c["how"])] for c in ev["coarser"]])
 
 
 def _matrix(ev: dict) -> list[str]:

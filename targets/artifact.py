@@ -22,6 +22,7 @@ class Artifact:
     name: str  # the declared slpc name
     document: PolicyDocument | None = None
     settings: dict | None = None
+    coarser: str | None = None  # how this layer is coarser than the spec, when it must be to fit
 
     @cached_property  # lint, manifest and writer all read it
     def text(self) -> str:

@@ -16,9 +16,13 @@ from slpc.compiler.model import Asset, Model, Network
 from slpc.diagnostics import Diagnostic, warning
 
 from . import perimeter
-from slpc.policy.document import PolicyDocument, Principal, Statement
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
+from slpc.policy.limits import RULES, measure
 from .grants import sid, unique_sids
 from .artifact import Artifact
+from .optimize import optimize
+
+KIND = "vpc-endpoint-policy"
 
 def _resources(asset: Asset, scope: str) -> tuple[str, ...]:
     """The ARNs an action of this scope names: objects, or the asset itself."""
@@ -27,12 +31,11 @@ def _resources(asset: Asset, scope: str) -> tuple[str, ...]:
     return (asset.arn,)
 
 
-def allowed(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[str, ...]], set[str]]:
-    """(principal name, resources) -> actions the endpoint lets through."""
+def granted(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[str, ...]], set[str]]:
+    """(principal name, resources) -> the actions of its grants through this network."""
     out: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
     kinds = V.kinds_reached_through(service)
-    through = model.grants_from(net.name)
-    for g in through:
+    for g in model.grants_from(net.name):
         asset = model.assets[g.asset]
         if asset.kind not in kinds:
             continue
@@ -40,8 +43,15 @@ def allowed(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[s
             if scope == V.KEY_VIA_S3:
                 continue  # S3 calls KMS itself, not through this endpoint
             out[(g.principal, ("*",) if scope == V.ACCOUNT else _resources(asset, scope))].add(action)
+    return out
+
+
+def duties(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[str, ...]], set[str]]:
+    """(principal name, resources) -> its admin and breakglass actions through this network."""
+    out: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
+    kinds = V.kinds_reached_through(service)
     # duties act from the asset's networks only: the assets some grant reaches through this network
-    for asset in (model.assets[name] for name in dict.fromkeys(g.asset for g in through)):
+    for asset in (model.assets[name] for name in dict.fromkeys(g.asset for g in model.grants_from(net.name))):
         if asset.kind not in kinds:
             continue
         admin_actions = V.ASSET_KINDS[asset.kind].admin_actions
@@ -56,24 +66,58 @@ def allowed(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[s
     return out
 
 
-def endpoint_policy(model: Model, nets: list[Network], service: str) -> tuple[PolicyDocument, list[Diagnostic]]:
-    """The policy of one endpoint, which may sit in several networks (W324)."""
-    grants: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
-    for net in nets:
-        for key, actions in allowed(model, net, service).items():
-            grants[key] |= actions
-    # merge: same principal and actions over several resources, then several principals
+def _merged(nets: list[Network], model: Model, service: str, *parts) -> dict[tuple[str, tuple[str, ...]], set[str]]:
+    out: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
+    for part in parts:
+        for net in nets:
+            for key, actions in part(model, net, service).items():
+                out[key] |= actions
+    return out
+
+
+def _per_principal(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[str]]) -> list[Statement]:
+    """Allows naming their principals: the same principal and actions over several
+    resources merge, then several principals with the same actions and resources."""
     by_actions: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
-    for (who, resources), actions in grants.items():
+    for (who, resources), actions in entries.items():
         by_actions[(who, tuple(sorted(actions)))].update(resources)
     by_principals: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
     for (who, actions), resources in by_actions.items():
         by_principals[(actions, tuple(sorted(resources)))].add(who)
-    stmts = []
-    for (actions, resources), names in sorted(by_principals.items(), key=lambda kv: (sorted(kv[1]), kv[0])):
-        stmts.append(Statement("Allow", actions=actions, resources=resources, principal=Principal.any(),
-                               conditions=(perimeter.principal_is(model.principals[n].arn for n in names),),
-                               sid=sid("Allow", *sorted(names))))
+    return [Statement("Allow", actions=actions, resources=resources, principal=Principal.any(),
+                      conditions=(perimeter.principal_is(model.principals[n].arn for n in names),),
+                      sid=sid("Allow", *sorted(names)))
+            for (actions, resources), names in sorted(by_principals.items(), key=lambda kv: (sorted(kv[1]), kv[0]))]
+
+
+def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[str]]) -> list[Statement]:
+    """The grants' data actions on the grants' buckets for any principal of the grantees'
+    accounts: exact together with the bucket policies, which deny every data action to
+    all but its grantees and each grantee outside its prefixes, networks and expiry."""
+    if not entries:
+        return []
+    accounts = sorted({model.principals[who].account for who, _ in entries})
+    actions = sorted({a for acts in entries.values() for a in acts})
+    resources = sorted({r for _, rs in entries for r in rs} | {r.removesuffix("/*") for _, rs in entries for r in rs})
+    return [Statement("Allow", actions=tuple(actions), resources=tuple(resources), principal=Principal.any(),
+                      conditions=(Condition("StringEquals", "aws:PrincipalAccount", tuple(accounts)),),
+                      sid="AllowGrantsToTheGranteesAccounts")]
+
+
+# Endpoint services whose resource policies keep every grant exact by themselves, so
+# their endpoint policies may name accounts instead of principals when those do not fit.
+ACCOUNT_WIDE_SERVICES = ("s3",)
+
+
+def endpoint_policy(model: Model, nets: list[Network], service: str,
+                    account_wide: bool = False) -> tuple[PolicyDocument, list[Diagnostic]]:
+    """The policy of one endpoint, which may sit in several networks (W324): each
+    principal named, or (`account_wide`) the grants' principals by their accounts."""
+    if account_wide:
+        stmts = _per_principal(model, _merged(nets, model, service, duties)) + _account_wide(
+            model, _merged(nets, model, service, granted))
+    else:
+        stmts = _per_principal(model, _merged(nets, model, service, granted, duties))
     if service == "s3" and any(svc in ("ecr.api", "ecr.dkr") for net in nets for svc, _ in net.endpoints):
         # image layers are served from S3: without this, pulls through ECR break
         layers = tuple(f"arn:{model.deployment.partition}:s3:::prod-{r}-starport-layer-bucket/*"
@@ -98,9 +142,19 @@ def endpoint_artifacts(model: Model):
                 where[(vpce, service)].append(net)
     arts, diags = [], []
     for (vpce, service), nets in sorted(where.items()):
+        name = f"{nets[0].name}.{service}"
         doc, more = endpoint_policy(model, nets, service)
-        arts.append(Artifact("vpc-endpoint-policy", vpce, nets[0].account, f"vpce/{vpce}.json",
-                             f"{nets[0].name}.{service}", doc))
+        coarser = None
+        exact = measure(KIND, optimize(doc))
+        if exact > RULES[KIND].limit and service in ACCOUNT_WIDE_SERVICES:
+            doc, more = endpoint_policy(model, nets, service, account_wide=True)
+            accounts = ", ".join(sorted({model.principals[w].account for n in nets for w, _ in granted(model, n, service)}))
+            coarser = (f"lets any principal of account{'s' if ', ' in accounts else ''} {accounts} use the grants' data actions on the grants' "
+                       f"buckets; the bucket policies decide who")
+            more.append(warning("W351", f"the endpoint policy for `{name}` names accounts, not principals", None,
+                                f"naming each of its grantees takes {exact:,} characters, over AWS's limit of "
+                                f"{RULES[KIND].limit:,}: it {coarser}"))
+        arts.append(Artifact(KIND, vpce, nets[0].account, f"vpce/{vpce}.json", name, doc, coarser=coarser))
         diags += more
     return arts, diags
 

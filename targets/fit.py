@@ -192,7 +192,8 @@ def _rebuild(model: Model, art: Artifact) -> PolicyDocument | None:
         doc = api_policy(model, [a for a in model.assets_of("api") if a.resource_name == name])
     elif kind == "vpc-endpoint-policy":
         nets = [n for n in model.networks.values() if any(v == art.target for _, v in n.endpoints)]
-        doc = endpoint_policy(model, nets, name.split(".", 1)[1])[0] if nets else None
+        doc = endpoint_policy(model, nets, name.split(".", 1)[1], account_wide=art.coarser is not None)[0] \
+            if nets else None
     else:
         return None
     return optimize(doc) if doc is not None else None

@@ -24,7 +24,7 @@ def manifest(artifacts: Sequence, sources: Sequence[tuple[str, bytes]]) -> dict:
         "sources": [{"path": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in sources],
         "artifacts": [
             {"kind": a.kind, "name": a.name, "target": a.target, "account": a.account,
-             "path": a.path, "sha256": a.sha256}
+             "path": a.path, "sha256": a.sha256, **({"coarser": a.coarser} if a.coarser else {})}
             for a in sorted(artifacts, key=lambda a: a.path)
         ],
     }

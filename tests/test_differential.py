@@ -16,6 +16,8 @@ from slpc.compiler import verbs as V
 from slpc.app.pipeline import compile_text
 from slpc.dsl import format_spec
 from slpc.policy.document import PolicyDocument, Statement
+from slpc.policy.limits import RULES
+from slpc.targets import endpoints
 from slpc.verify.deployment import Deployment
 from slpc.verify.edges import FOREIGN_VPCE, sse_contexts
 from slpc.verify.meaning import Meaning, Question
@@ -116,6 +118,21 @@ def questions(draw, model):
 @PROPERTY
 @given(specs(), st.data())
 def test_compiled_policies_mean_exactly_the_spec(spec, data):
+    _agrees_with_the_meaning(spec, data)
+
+
+@PROPERTY
+@given(specs(), st.data())
+def test_account_wide_s3_endpoint_policies_are_exact_with_the_bucket_policies(spec, data):
+    """The form S3 endpoint policies take when naming every grantee does not fit
+    (W351), forced on every S3 endpoint: together with the bucket policies, the
+    deployment still means exactly the spec."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(endpoints, "measure", lambda kind, doc: RULES[kind].limit + 1)
+        _agrees_with_the_meaning(spec, data, account_wide=True)
+
+
+def _agrees_with_the_meaning(spec, data, account_wide: bool = False):
     text = format_spec(spec)
     compiled = compile_text(text, "gen.slp")
     # A deployment whose policies exceed AWS's size limits even after optimizing and
@@ -123,6 +140,10 @@ def test_compiled_policies_mean_exactly_the_spec(spec, data):
     # slpc does emit (with managed policies when a role's do not fit inline).
     assume(not any(d.code in ("E501", "E502") for d in compiled.diagnostics))
     assert compiled.ok, [d.message for d in compiled.diagnostics]
+    if account_wide:
+        s3 = [a for a in compiled.artifacts if a.kind == "vpc-endpoint-policy" and a.name.endswith(".s3")]
+        assert all(a.coarser for a in s3 if "AllowGrantsToTheGranteesAccounts" in a.text)
+        assume(any(a.coarser for a in s3))
     world = Deployment.from_artifacts(compiled.artifacts)
     meaning = Meaning(compiled.model)
     for i in range(25):

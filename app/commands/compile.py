@@ -62,7 +62,12 @@ def run(args: argparse.Namespace, io: IO) -> int:
 
     if not write(args.output, files, c, args.format, io):
         return exits.USAGE
-    report_diagnostics(c.diagnostics, c.texts, args.format, io, {"output": args.output, "artifacts": len(c.artifacts)})
+    coarser = [a for a in c.artifacts if a.coarser]
+    report_diagnostics(c.diagnostics, c.texts, args.format, io, {
+        "output": args.output, "artifacts": len(c.artifacts),
+        "coarser": [{"artifact": a.path, "name": a.name, "how": a.coarser} for a in coarser]})
     if args.format == "text":
         print(f"wrote {len(c.artifacts)} artifacts and manifest.json to {args.output}", file=io.out)
+        for a in coarser:  # never silently: each layer that is coarser than the spec, by asset
+            print(f"coarser than the spec: {a.path} ({a.name}) {a.coarser}", file=io.out)
     return exits.OK

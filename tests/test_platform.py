@@ -1,0 +1,115 @@
+"""The central-ML-platform shape (benchmarks/platform.py): shared VPCs, keys and buckets.
+
+What already holds at that shape, and the forms slpc takes there: S3 endpoint
+policies that name the grantees' accounts when naming each grantee does not fit
+(W351), stated in the diagnostics and the manifest, and proved exact together with
+the bucket policies.
+"""
+
+import json
+import re
+
+import pytest
+
+from benchmarks.platform import platform
+from slpc.app.cli import main
+from slpc.app.pipeline import compile_text
+from slpc.report import build_report
+from slpc.report.render import render
+from slpc.policy.document import PolicyDocument, Statement
+from slpc.policy.limits import RULES
+from slpc.targets import endpoints
+from slpc.targets.manifest import manifest
+from slpc.verify.deployment import Deployment
+from slpc.verify.prove.properties import PROVED, prove
+from slpc.verify.prove.world import World
+from conftest import EXAMPLE
+
+ADMIN = "arn:aws:iam::111122223333:role/Administrator"
+TRAINER = "arn:aws:iam::111122223333:role/llm-trainer"
+PROD_S3 = "vpce-01a2b3c4d5e6f7a80"
+
+
+def test_the_generator_has_the_platform_shape():
+    text = platform(120)
+    allows = re.findall(r"^allow (\S+) (\S+) (\S+)(?: \"([^\"]*)\")?", text, re.M)
+    assert 1_050 <= len(allows) <= 1_150
+    assert len(re.findall(r"^role \S+ \"arn:aws:iam::111122223333:role/ml-platform/", text, re.M)) == 360
+    teams_per_bucket = {}
+    for _, _, asset, prefix in allows:
+        if prefix and prefix.startswith("team-"):
+            teams_per_bucket.setdefault(asset, set()).add(prefix.split("/")[0])
+    assert {len(t) for b, t in teams_per_bucket.items() if b.startswith("weights_")} == {10}
+    assert {len(t) for b, t in teams_per_bucket.items() if b.startswith("datasets_")} == {15}
+    assert text.count("\nkey ") == 4 and len(re.findall(r"^network ", text, re.M)) == 4
+    assert platform(120) == text  # deterministic
+
+
+@pytest.fixture(scope="module")
+def account_wide():
+    """The example compiled with every S3 endpoint policy in its account-wide form."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(endpoints, "measure", lambda kind, doc: RULES[kind].limit + 1)
+        compiled = compile_text(EXAMPLE.read_text(), "sovereign_llm.slp")
+    assert compiled.ok
+    return compiled
+
+
+def test_the_account_wide_form_is_stated(account_wide):
+    warned = [d for d in account_wide.diagnostics if d.code == "W351"]
+    s3 = [a for a in account_wide.artifacts if a.kind == "vpc-endpoint-policy" and a.name.endswith(".s3")]
+    assert len(warned) == len(s3) == 2
+    assert all(a.coarser and "the bucket policies decide who" in a.coarser for a in s3)
+    entries = {e["path"]: e for e in manifest(account_wide.artifacts, [])["artifacts"]}
+    assert all(entries[a.path]["coarser"] == a.coarser for a in s3)
+    assert not any("coarser" in e for p, e in entries.items() if not p.startswith("vpce/"))
+    doc = json.loads(next(a.text for a in s3 if a.target == PROD_S3))
+    allow = next(s for s in doc["Statement"] if s["Sid"] == "AllowGrantsToTheGranteesAccounts")
+    assert allow["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "111122223333"}}
+    assert set(allow["Resource"]) == {"arn:aws:s3:::acme-llm-weights", "arn:aws:s3:::acme-llm-weights/*",
+                                      "arn:aws:s3:::acme-llm-finetune", "arn:aws:s3:::acme-llm-finetune/*"}
+
+
+def test_the_report_and_the_compile_summary_state_each_coarser_layer(account_wide, tmp_path, capsys):
+    ev = build_report(account_wide.model, account_wide.artifacts, [("sovereign_llm.slp", EXAMPLE.read_bytes())],
+                      generated_at="2026-01-01T00:00:00Z")
+    s3 = sorted(a.path for a in account_wide.artifacts if a.coarser)
+    assert [c["artifact"] for c in ev["coarser"]] == s3 and len(s3) == 2
+    files = render(ev)
+    for path in s3:
+        assert path in files["report.md"].split("### Layers coarser than the spec")[1].split("###")[0]
+        assert f"<td><code>{path}</code></td><td><code>vpc-endpoint-policy</code></td>" in files["report.html"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(endpoints, "measure", lambda kind, doc: RULES[kind].limit + 1)
+        assert main(["compile", str(EXAMPLE), "-o", str(tmp_path / "out")]) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("coarser than the spec: ")]
+    assert [line.split()[4] for line in said] == s3
+
+
+def test_the_account_wide_form_keeps_the_perimeter(account_wide):
+    world = Deployment.from_artifacts(account_wide.artifacts)
+    via = {"aws:SourceVpce": PROD_S3, "aws:SecureTransport": "true", "s3:TlsVersion": "1.3",
+           "aws:CurrentTime": "2026-12-04T00:00:00Z"}
+    star = (PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),)),)
+    # the endpoint lets an account admin through, the bucket policy stops it
+    assert not world.decide(ADMIN, "s3:GetObject", "arn:aws:s3:::acme-llm-weights/released/m",
+                            via, extra_identity=star).allowed
+    # a bucket outside the spec stays out of reach through the endpoint
+    assert not world.decide(TRAINER, "s3:PutObject", "arn:aws:s3:::attacker-bucket/x", via,
+                            extra_identity=star).allowed
+    # the grant works
+    assert world.decide(TRAINER, "s3:GetObject", "arn:aws:s3:::acme-llm-finetune/d/x", via).allowed
+
+
+def test_the_prover_proves_the_account_wide_form(account_wide):
+    world = World.from_artifacts(account_wide.model, account_wide.artifacts)
+    results = prove(world, timeout_ms=20_000)
+    assert [r.verdict for r in results] == [PROVED] * 6, [(r.prop.name, r.verdict) for r in results]
+
+
+def test_platform_s3_endpoint_policies_fit_by_naming_accounts():
+    compiled = compile_text(platform(120), "platform.slp")
+    over = {d.message.split("`")[1] for d in compiled.diagnostics if d.code == "E501"}
+    assert not {n for n in over if n.endswith(".s3")}
+    assert {d.message.split("`")[1] for d in compiled.diagnostics if d.code == "W351"} == {
+        "train_vpc.s3", "serve_vpc.s3", "eval_vpc.s3"}
