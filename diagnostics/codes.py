@@ -111,9 +111,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W333", "duties", "A bucket or repository has no admins: nobody can change its policy (the account root can"
                            " recover a bucket)."),
     Code("W350", "emit", "A VPC endpoint that no grant or duty uses: its policy denies everything."),
-    Code("W351", "emit", "An S3 VPC endpoint policy names the grantees' accounts instead of each grantee, because "
-                         "naming each does not fit; the bucket policies keep every grant exact (the manifest's "
-                         "`coarser`)."),
+    Code("W351", "emit", "An S3 or ECR VPC endpoint policy names the grantees' accounts instead of each grantee, "
+                         "because naming each does not fit; the bucket and repository policies keep every grant "
+                         "exact (the manifest's `coarser`)."),
     Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that add "
                          "most to it (`file:line:col`); the hint says how many of them would have to move, and "
                          "where."),

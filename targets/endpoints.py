@@ -91,8 +91,8 @@ def _per_principal(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[
 
 
 def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[str]]) -> list[Statement]:
-    """The grants' data actions on the grants' buckets for any principal of the grantees'
-    accounts: exact together with the bucket policies, which deny every data action to
+    """The grants' data actions on the grants' assets for any principal of the grantees'
+    accounts: exact together with the resource policies, which deny every data action to
     all but its grantees and each grantee outside its prefixes, networks and expiry."""
     if not entries:
         return []
@@ -105,17 +105,21 @@ def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[s
 
 
 # Endpoint services whose resource policies keep every grant exact by themselves, so
-# their endpoint policies may name accounts instead of principals when those do not fit.
-ACCOUNT_WIDE_SERVICES = ("s3",)
+# their endpoint policies may name accounts instead of principals when those do not fit:
+# service -> (the assets, the resource policies that decide who).
+ACCOUNT_WIDE_SERVICES = {"s3": ("buckets", "bucket"), "ecr.api": ("repositories", "repository"),
+                         "ecr.dkr": ("repositories", "repository")}
 
 
 def endpoint_policy(model: Model, nets: list[Network], service: str,
                     account_wide: bool = False) -> tuple[PolicyDocument, list[Diagnostic]]:
     """The policy of one endpoint, which may sit in several networks (W324): each
     principal named, or (`account_wide`) the grants' principals by their accounts."""
-    if account_wide:
-        stmts = _per_principal(model, _merged(nets, model, service, duties)) + _account_wide(
-            model, _merged(nets, model, service, granted))
+    if account_wide:  # no resource policy guards an account-scope action (`*`): those stay named
+        grants = _merged(nets, model, service, granted)
+        named = _merged(nets, model, service, duties) | {k: v for k, v in grants.items() if k[1] == ("*",)}
+        stmts = _per_principal(model, named) + _account_wide(model, {k: v for k, v in grants.items()
+                                                                     if k[1] != ("*",)})
     else:
         stmts = _per_principal(model, _merged(nets, model, service, granted, duties))
     if service == "s3" and any(svc in ("ecr.api", "ecr.dkr") for net in nets for svc, _ in net.endpoints):
@@ -149,8 +153,9 @@ def endpoint_artifacts(model: Model):
         if exact > RULES[KIND].limit and service in ACCOUNT_WIDE_SERVICES:
             doc, more = endpoint_policy(model, nets, service, account_wide=True)
             accounts = ", ".join(sorted({model.principals[w].account for n in nets for w, _ in granted(model, n, service)}))
-            coarser = (f"lets any principal of account{'s' if ', ' in accounts else ''} {accounts} use the grants' data actions on the grants' "
-                       f"buckets; the bucket policies decide who")
+            assets, policies = ACCOUNT_WIDE_SERVICES[service]
+            coarser = (f"lets any principal of account{'s' if ', ' in accounts else ''} {accounts} use the grants' "
+                       f"data actions on the grants' {assets}; the {policies} policies decide who")
             more.append(warning("W351", f"the endpoint policy for `{name}` names accounts, not principals", None,
                                 f"naming each of its grantees takes {exact:,} characters, over AWS's limit of "
                                 f"{RULES[KIND].limit:,}: it {coarser}"))

@@ -123,10 +123,10 @@ def test_compiled_policies_mean_exactly_the_spec(spec, data):
 
 @PROPERTY
 @given(specs(), st.data())
-def test_account_wide_s3_endpoint_policies_are_exact_with_the_bucket_policies(spec, data):
-    """The form S3 endpoint policies take when naming every grantee does not fit
-    (W351), forced on every S3 endpoint: together with the bucket policies, the
-    deployment still means exactly the spec."""
+def test_account_wide_endpoint_policies_are_exact_with_the_resource_policies(spec, data):
+    """The form S3 and ECR endpoint policies take when naming every grantee does not
+    fit (W351), forced on every such endpoint: together with the bucket and repository
+    policies, the deployment still means exactly the spec."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(endpoints, "measure", lambda kind, doc: RULES[kind].limit + 1)
         _agrees_with_the_meaning(spec, data, account_wide=True)
@@ -141,9 +141,10 @@ def _agrees_with_the_meaning(spec, data, account_wide: bool = False):
     assume(not any(d.code in ("E501", "E502") for d in compiled.diagnostics))
     assert compiled.ok, [d.message for d in compiled.diagnostics]
     if account_wide:
-        s3 = [a for a in compiled.artifacts if a.kind == "vpc-endpoint-policy" and a.name.endswith(".s3")]
-        assert all(a.coarser for a in s3 if "AllowGrantsToTheGranteesAccounts" in a.text)
-        assume(any(a.coarser for a in s3))
+        wide = [a for a in compiled.artifacts if a.kind == "vpc-endpoint-policy"
+                and a.name.split(".", 1)[1] in endpoints.ACCOUNT_WIDE_SERVICES]
+        assert all(a.coarser for a in wide if "ToTheGranteesAccounts" in a.text)
+        assume(any(a.coarser for a in wide))
     world = Deployment.from_artifacts(compiled.artifacts)
     meaning = Meaning(compiled.model)
     for i in range(25):

@@ -27,7 +27,10 @@ from conftest import EXAMPLE
 
 ADMIN = "arn:aws:iam::111122223333:role/Administrator"
 TRAINER = "arn:aws:iam::111122223333:role/llm-trainer"
+INFERENCE = "arn:aws:iam::111122223333:role/llm-inference"
 PROD_S3 = "vpce-01a2b3c4d5e6f7a80"
+PROD_ECR_DKR = "vpce-01a2b3c4d5e6f7a82"
+SERVING = "arn:aws:ecr:eu-central-1:111122223333:repository/llm-serving"
 
 
 def test_the_generator_has_the_platform_shape():
@@ -56,10 +59,13 @@ def account_wide():
 
 
 def test_the_account_wide_form_is_stated(account_wide):
-    warned = [d for d in account_wide.diagnostics if d.code == "W351"]
-    s3 = [a for a in account_wide.artifacts if a.kind == "vpc-endpoint-policy" and a.name.endswith(".s3")]
-    assert len(warned) == len(s3) == 2
-    assert all(a.coarser and "the bucket policies decide who" in a.coarser for a in s3)
+    warned = {d.message.split("`")[1] for d in account_wide.diagnostics if d.code == "W351"}
+    wide = {a.name: a for a in account_wide.artifacts if a.coarser}
+    assert warned == set(wide) == {a.name for a in account_wide.artifacts if a.kind == "vpc-endpoint-policy"
+                                   and a.name.split(".", 1)[1] in ("s3", "ecr.api", "ecr.dkr")}
+    s3 = [a for a in wide.values() if a.name.endswith(".s3")]
+    assert len(s3) == 2 and all("the bucket policies decide who" in a.coarser for a in s3)
+    assert all("the repository policies decide who" in a.coarser for a in wide.values() if ".ecr." in a.name)
     entries = {e["path"]: e for e in manifest(account_wide.artifacts, [])["artifacts"]}
     assert all(entries[a.path]["coarser"] == a.coarser for a in s3)
     assert not any("coarser" in e for p, e in entries.items() if not p.startswith("vpce/"))
@@ -74,7 +80,7 @@ def test_the_report_and_the_compile_summary_state_each_coarser_layer(account_wid
     ev = build_report(account_wide.model, account_wide.artifacts, [("sovereign_llm.slp", EXAMPLE.read_bytes())],
                       generated_at="2026-01-01T00:00:00Z")
     s3 = sorted(a.path for a in account_wide.artifacts if a.coarser)
-    assert [c["artifact"] for c in ev["coarser"]] == s3 and len(s3) == 2
+    assert [c["artifact"] for c in ev["coarser"]] == s3 and len(s3) >= 2
     files = render(ev)
     for path in s3:
         assert path in files["report.md"].split("### Layers coarser than the spec")[1].split("###")[0]
@@ -99,6 +105,13 @@ def test_the_account_wide_form_keeps_the_perimeter(account_wide):
                             extra_identity=star).allowed
     # the grant works
     assert world.decide(TRAINER, "s3:GetObject", "arn:aws:s3:::acme-llm-finetune/d/x", via).allowed
+    ecr = {"aws:SourceVpce": PROD_ECR_DKR, "aws:SecureTransport": "true", "aws:CurrentTime": "2026-12-04T00:00:00Z"}
+    # the ECR endpoint lets the account through, the repository policy stops who the spec does not name
+    assert not world.decide(TRAINER, "ecr:BatchGetImage", SERVING, ecr, extra_identity=star).allowed
+    assert world.decide(INFERENCE, "ecr:BatchGetImage", SERVING, ecr).allowed
+    # an authorization token is account-scope, no repository policy guards it: it stays named
+    assert not world.decide(TRAINER, "ecr:GetAuthorizationToken", "*", ecr, extra_identity=star).allowed
+    assert world.decide(INFERENCE, "ecr:GetAuthorizationToken", "*", ecr).allowed
 
 
 def test_the_prover_proves_the_account_wide_form(account_wide):
@@ -107,9 +120,10 @@ def test_the_prover_proves_the_account_wide_form(account_wide):
     assert [r.verdict for r in results] == [PROVED] * 6, [(r.prop.name, r.verdict) for r in results]
 
 
-def test_platform_s3_endpoint_policies_fit_by_naming_accounts():
+def test_platform_endpoint_policies_fit_by_naming_accounts():
     compiled = compile_text(platform(120), "platform.slp")
     over = {d.message.split("`")[1] for d in compiled.diagnostics if d.code == "E501"}
-    assert not {n for n in over if n.endswith(".s3")}
+    assert not {n for n in over if n.endswith((".s3", ".ecr.api", ".ecr.dkr"))}
     assert {d.message.split("`")[1] for d in compiled.diagnostics if d.code == "W351"} == {
-        "train_vpc.s3", "serve_vpc.s3", "eval_vpc.s3"}
+        "train_vpc.s3", "serve_vpc.s3", "eval_vpc.s3", "train_vpc.ecr.api", "train_vpc.ecr.dkr",
+        "serve_vpc.ecr.api", "serve_vpc.ecr.dkr"}
