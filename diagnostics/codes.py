@@ -114,9 +114,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W351", "emit", "An S3 or ECR VPC endpoint policy names the grantees' accounts instead of each grantee, "
                          "because naming each does not fit; the bucket and repository policies keep every grant "
                          "exact (the manifest's `coarser`)."),
-    Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that add "
-                         "most to it (`file:line:col`); the hint says how many of them would have to move, and "
-                         "where."),
+    Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that "
+                         "weigh most in it (`file:line:col`); the hint says how its grants, in source order, fit in "
+                         "several (buckets, keys, roles, networks): a change that compiles."),
     Code("E502", "emit", "A role's identity statements fit neither inline (10,240 characters) nor in "
                          "`managed_policies_per_role` managed policies of 6,144 characters. Notes and hint as for "
                          "E501."),

@@ -6,8 +6,8 @@
   IAM allows inline gets managed policies instead (at most the deployment's
   `managed_policies_per_role`, each within 6,144 characters).
 - `oversize`: the error for a policy that cannot fit. It names the grants that
-  weigh most, measured by rebuilding the policy without each of them, and says how
-  many of them would have to move elsewhere for the rest to fit.
+  weigh most (each measured on its own) and says how the grants, in source order,
+  would fit in several policies: a change that compiles.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from .optimize import optimize
 
 INLINE, MANAGED = "iam-identity-policy", "iam-managed-policy"
 HEAVIEST = 3  # grants named in an oversize error
-MAX_REMOVALS = 10  # grants tried when looking for what would fit
 
 
 class _Sizes:
@@ -214,9 +213,11 @@ def _touches(model: Model, art: Artifact, g: Grant) -> bool:
     return g.asset == name
 
 
-def _without(model: Model, grants: Sequence[Grant]) -> Model:
-    gone = {id(g) for g in grants}
-    return replace(model, grants=tuple(g for g in model.grants if id(g) not in gone))
+def _with(model: Model, art: Artifact, chosen: Sequence[Grant]) -> Model:
+    """The model with only `chosen` of the grants that shape this artifact (the others kept)."""
+    keep = {id(g) for g in chosen}
+    return replace(model, grants=tuple(g for g in model.grants
+                                       if id(g) in keep or g.span is None or not _touches(model, art, g)))
 
 
 def _describe(g: Grant) -> str:
@@ -224,51 +225,97 @@ def _describe(g: Grant) -> str:
     return f"allow {g.principal} {g.verb} {g.asset}{prefix}"
 
 
-REMEDY = {
-    "s3-bucket-policy": "split the bucket (move these grants' data to a second bucket), or give its grantees "
-                        "the same networks and expiry, whose denies then merge into one statement",
-    "ecr-repository-policy": "split the repository, or give its grantees the same networks and expiry",
-    "kms-key-policy": "encrypt some of the key's buckets with a second key",
-    "vpc-endpoint-policy": "give some roles or assets a network of their own, with its own endpoint",
-    "apigateway-resource-policy": "serve some stages from a second API, or give its grantees the same networks "
-                                  "and expiry",
-    INLINE: "raise managed_policies_per_role (at most 20, after raising the IAM quota), or split the "
-            "role's grants over two roles",
+def _at(g: Grant) -> str:
+    return f"{g.span.file}:{g.span.line}"
+
+
+# When a policy's grants fit only in several: (what a split moves whole, what they fit, the change).
+SPLIT = {
+    "s3-bucket-policy": ("grants", "bucket policies", "put each run's data in a bucket of its own"),
+    "ecr-repository-policy": ("grants", "repository policies", "push each run's images to a repository of its own"),
+    "kms-key-policy": ("buckets", "key policies", "encrypt each run's buckets with a key of its own"),
+    "vpc-endpoint-policy": ("grants", "endpoint policies",
+                            "give each run's roles a network of their own, with its own endpoint"),
+    "apigateway-resource-policy": ("grants", "API policies", "serve each run's stages from an API of its own"),
+    INLINE: ("grants", "roles", "give each run a role of its own (or raise managed_policies_per_role, at most 20 "
+                                "after raising the IAM quota)"),
 }
-REMEDY[MANAGED] = REMEDY[INLINE]
+SPLIT[MANAGED] = SPLIT[INLINE]
+MARGIN = 0.98  # a run must fit with room for the longer name of the asset or role it moves to
 
 
 def oversize(model: Model, art: Artifact, code: str = "E501", message: str | None = None,
              fits: Callable[[PolicyDocument], bool] | None = None) -> Diagnostic:
-    """The error for an artifact over its limit, naming the grants that add most to it."""
+    """The error for an artifact over its limit: the grants that weigh most (each
+    measured on its own: one small build per grant, so the error comes fast at any
+    scale), and how the grants would fit in several policies, in source order."""
     rule = RULES[art.kind]
     size = measure(art.kind, art.document)
     message = message or (f"the {rule.what} for `{art.name}` is {size:,} {rule.unit}, "
                           f"over AWS's limit of {rule.limit:,}")
     fits = fits or (lambda doc: measure(art.kind, doc) <= rule.limit)
-    full = _rebuild(model, art)
-    if full is None:  # not built from grants (guardrails)
+    if _rebuild(model, art) is None:  # not built from grants (guardrails)
         return error(code, message, None, "narrow the spec")
-    base = measure(art.kind, full)
-    weights: list[tuple[int, Grant]] = []
-    for g in model.grants:
-        if g.span is not None and _touches(model, art, g):
-            doc = _rebuild(_without(model, [g]), art)
-            weights.append((base - measure(art.kind, doc), g))
-    weights.sort(key=lambda wg: (-wg[0], wg[1].span.file, wg[1].span.line))
-    notes = tuple(f"{g.span.file}:{g.span.line}:{g.span.col}: `{_describe(g)}` adds {w:,} {rule.unit}"
+    mine = sorted((g for g in model.grants if g.span is not None and _touches(model, art, g)),
+                  key=lambda g: (g.span.file, g.span.line, g.span.col))
+    def size(grants) -> int:  # a role with no grant has no policy
+        doc = _rebuild(_with(model, art, grants), art)
+        return 0 if doc is None else measure(art.kind, doc)
+
+    empty = size(())
+    weights = sorted(((size((g,)) - empty, g) for g in mine),
+                     key=lambda wg: (-wg[0], wg[1].span.file, wg[1].span.line))
+    notes = tuple(f"{g.span.file}:{g.span.line}:{g.span.col}: `{_describe(g)}` takes {w:,} {rule.unit} on its own"
                   for w, g in weights[:HEAVIEST])
-    remedy = REMEDY.get(art.kind, "narrow the spec")
-    hint = f"no grant of the spec shapes this policy: {remedy}"
-    for k in range(1, min(MAX_REMOVALS, len(weights)) + 1):
-        rest = _rebuild(_without(model, [g for _, g in weights[:k]]), art)
-        if fits(rest):
-            hint = (f"without its {k} heaviest grant{'s' if k > 1 else ''} it would fit "
-                    f"({measure(art.kind, rest):,} {rule.unit}): {remedy}")
-            break
-    else:
-        if weights:
-            hint = (f"even without its {min(MAX_REMOVALS, len(weights))} heaviest grants it would be "
-                    f"{measure(art.kind, rest):,} {rule.unit}: {remedy}")
     span = weights[0][1].span if weights else None
-    return Diagnostic("error", code, message, span, hint, notes)
+    return Diagnostic("error", code, message, span, _split_hint(model, art, mine, fits), notes)
+
+
+def _units(art: Artifact, grants: list[Grant]) -> list[list[Grant]]:
+    """What a split moves whole: grants, or (for a key) the grants of one bucket."""
+    if SPLIT[art.kind][0] == "grants":
+        return [[g] for g in grants]
+    by: dict[str, list[Grant]] = {}
+    for g in grants:
+        by.setdefault(g.asset, []).append(g)
+    return list(by.values())
+
+
+def _split_hint(model: Model, art: Artifact, grants: list[Grant], fits) -> str:
+    """Runs of the artifact's grants in source order, each the longest that fits (binary
+    search, so about log2(n) builds a run): a change that compiles, said as one."""
+    units, (moved, noun, change) = _units(art, grants), SPLIT[art.kind]
+    limit = RULES[art.kind].limit
+
+    def ok(run: list[list[Grant]]) -> bool:
+        doc = _rebuild(_with(model, art, [g for u in run for g in u]), art)
+        if doc is None:
+            return True
+        # the identity side never names its role; elsewhere the new asset's or role's name may be longer
+        return fits(doc) and (art.kind in (INLINE, MANAGED) or measure(art.kind, doc) <= limit * MARGIN)
+
+    if not units:
+        return "no grant of the spec shapes this policy: narrow the spec"
+    if ok(units):
+        return "its grants alone would fit: its admins, breakglass roles or networks make it too large"
+    runs, start = [], 0
+    while start < len(units):
+        lo, hi = start, len(units)  # units[start:lo] fits (or is empty); none longer than units[start:hi] can
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if ok(units[start:mid]):
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo == start:
+            g = units[start][0]
+            if moved == "buckets":
+                return f"the grants on bucket `{g.asset}` alone do not fit one key policy: split the bucket"
+            return f"even `{_describe(g)}` ({_at(g)}) does not fit alone: narrow it"
+        runs.append(units[start:lo])
+        start = lo
+    if moved == "buckets":
+        parts = "; ".join(", ".join(u[0].asset for u in run) for run in runs)
+    else:
+        parts = ", ".join(f"{len(run)} from {_at(run[0][0])}" for run in runs)
+    return f"its {len(units)} {moved}, in source order, fit {len(runs)} {noun} ({parts}): {change}"

@@ -146,8 +146,92 @@ def test_too_few_managed_policies_is_an_error_naming_grants(tmp_path, capsys):
     notes = [line for line in err.splitlines() if "= note: " in line]
     assert len(notes) == 3 and all(re.search(rf"{re.escape(str(spec))}:\d+:1: `allow reader read b\d+", n)
                                    for n in notes)
-    assert re.search(r"help: without its \d+ heaviest grants it would fit .*managed_policies_per_role", err)
+    assert re.search(r"help: its 40 grants, in source order, fit \d+ roles \(.*\): give each run a role of its "
+                     r"own \(or raise managed_policies_per_role", err)
     assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+SHARED = '''deployment "shared" {
+  account "111122223333"
+  regions ["eu-central-1"]
+}
+
+network vpc {
+  vpc "vpc-0a1b2c3d4e5f67890"
+  endpoint s3 "vpce-01a2b3c4d5e6f7a80"
+}
+
+role admin "arn:aws:iam::111122223333:role/admin"
+
+key data_key {
+  arn "arn:aws:kms:eu-central-1:111122223333:key/1b2c3d4e-1111-2222-3333-444455556666"
+  admins [admin]
+}
+'''
+SHARED_BUCKET = '''
+bucket shared{n} {{
+  name "shared-datasets{n}"
+  encrypt data_key
+  admins [admin]
+}}
+'''
+
+
+def shared_spec(teams: int) -> str:
+    """One bucket shared by many teams, each under its own prefix."""
+    return SHARED + SHARED_BUCKET.format(n="") + "".join(
+        f'role team{i:03d} "arn:aws:iam::111122223333:role/ml-platform/team-{i:03d}-training"\n'
+        for i in range(teams)) + "".join(
+        f'allow team{i:03d} read shared "team-{i:03d}/curated/" from vpc\n' for i in range(teams))
+
+
+def _apply_runs(text: str, hint: str, grant_start: str, move) -> tuple[str, int]:
+    """The spec with the oversize hint's runs applied: the grants of run r (r >= 2,
+    `n from FILE:LINE`, counted over the lines starting with `grant_start`) rewritten by
+    `move(line, r)`. Returns the text and how many grants the runs cover."""
+    runs = [(int(n), int(line)) for n, line in re.findall(r"(\d+) from [^,()]*?:(\d+)", hint)]
+    lines = text.splitlines()
+    grants = [i for i, line in enumerate(lines, 1) if line.startswith(grant_start)]
+    for r, (n, first) in enumerate(runs[1:], 2):
+        at = grants.index(first)
+        for i in grants[at:at + n]:
+            lines[i - 1] = move(lines[i - 1], r)
+    return "\n".join(lines) + "\n", sum(n for n, _ in runs)
+
+
+def test_the_split_an_oversize_role_error_suggests_compiles():
+    text = heavy_spec(40, quota=6)
+    c = compile_text(text, "heavy.slp")
+    [d] = [d for d in c.diagnostics if d.code == "E502"]
+    split, covered = _apply_runs(text, d.hint, "allow reader ", lambda line, r: line.replace(
+        "allow reader ", f"allow reader{r} ", 1))
+    runs = len(re.findall(r" from heavy\.slp:", d.hint))
+    assert covered == 40 and runs >= 2
+    split += "".join(f'role reader{r} "arn:aws:iam::111122223333:role/reader-{r}"\n' for r in range(2, runs + 1))
+    after = compile_text(split, "heavy.slp")
+    assert after.ok, [x.message for x in after.diagnostics if x.is_error]
+    assert len({a.name for a in after.artifacts if a.name.startswith("reader")}) == runs
+
+
+def test_the_split_an_oversize_bucket_error_suggests_compiles():
+    text = shared_spec(36)
+    c = compile_text(text, "shared.slp")
+    [d] = [d for d in c.diagnostics if d.is_error]
+    assert d.code == "E501" and "the S3 bucket policy for `shared`" in d.message
+    assert all("` takes " in n and " bytes on its own" in n for n in d.notes)
+    split, covered = _apply_runs(text, d.hint, "allow team", lambda line, r: line.replace(
+        " read shared ", f" read shared{r} ", 1))
+    runs = len(re.findall(r" from shared\.slp:", d.hint))
+    assert covered == 36 and runs >= 2
+    split += "".join(SHARED_BUCKET.format(n=r) for r in range(2, runs + 1))
+    after = compile_text(split, "shared.slp")
+    assert after.ok, [x.message for x in after.diagnostics if x.is_error]
+
+
+def test_a_key_whose_one_bucket_does_not_fit_says_to_split_the_bucket():
+    c = compile_text(shared_spec(60), "shared.slp")
+    [d] = [d for d in c.diagnostics if d.code == "E501" and "KMS key policy" in d.message]
+    assert d.hint == "the grants on bucket `shared` alone do not fit one key policy: split the bucket"
 
 
 def test_raising_the_quota_makes_it_fit():
