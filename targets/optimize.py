@@ -7,15 +7,19 @@ request, so neither can widen access):
 - Normalise: values of every list element (actions, resources, principals,
   condition values) deduplicated and sorted; conditions sorted. Lists are ORs.
 - Merge: two statements that are identical except in exactly one of Action,
-  Resource or Principal become one statement listing the union of that element.
+  Resource or Principal become one statement listing the union of that element;
+  likewise two identical except in the values of one condition whose values are
+  ORed (a positive operator, plain or `ForAnyValue:`): "k in A" or "k in B" is
+  "k in A or B", for a missing key too (both false, or both true with `IfExists`).
   A statement matches a request when its action AND resource AND principal AND
   conditions match, so with everything else equal, "S1 or S2" is the statement with
   the union. This holds for Allow and Deny alike. Negative forms (NotAction,
   NotResource, NotPrincipal) are never merged, nor merged with positive forms; an
   absent element is never merged with a present one (absent is not "nothing"); the
-  wildcard principal is never merged with a list. Statements whose conditions
-  differ are never merged, so per-grantee denies (each conditioned on its own
-  principal) stay per grantee.
+  wildcard principal is never merged with a list. A negated operator
+  (`StringNotLike` ...) or `ForAllValues:` is never merged: "k not in A" or "k not
+  in B" is not "k not in A or B". Statements differing in two conditions never
+  merge, so per-grantee denies (each on its own principal and prefix) stay apart.
 
 The result is never larger (a merge drops a whole statement and adds only values it
 did not repeat), introduces no value the input did not have (so no new wildcard),
@@ -92,6 +96,49 @@ def _merge_on(statements: list[Statement], element: str) -> list[Statement]:
     return out
 
 
+_ORED = frozenset(("StringEquals", "StringEqualsIgnoreCase", "StringLike", "NumericEquals", "NumericLessThan",
+                   "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals", "DateEquals",
+                   "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals", "Bool",
+                   "BinaryEquals", "IpAddress", "ArnEquals", "ArnLike"))
+
+
+def _ored(operator: str) -> bool:
+    """Whether a request meets the condition when it meets it for one of its values."""
+    if operator == "Null":
+        return True
+    base = operator.removeprefix("ForAnyValue:")
+    return base.removesuffix("IfExists") in _ORED
+
+
+def _condition_keys(s: Statement) -> dict[tuple, int]:
+    """Per condition with ORed values: the statement without that condition's values -> its index."""
+    rest = (s.effect, s.principal, s.not_principal, s.actions, s.not_actions, s.resources, s.not_resources)
+    return {(*rest, s.conditions[:i] + s.conditions[i + 1:], c.operator, c.key): i
+            for i, c in enumerate(s.conditions) if _ored(c.operator)}
+
+
+def _merge_conditions(statements: list[Statement]) -> list[Statement]:
+    """One pass: statements equal but for one ORed condition's values merged into the first."""
+    out: list[Statement] = []
+    home: dict[tuple, int] = {}  # a key of _condition_keys -> the statement's index in out
+    for s in statements:
+        keys = _condition_keys(s)
+        key = next((k for k in keys if k in home), None)
+        if key is None:
+            home.update((k, len(out)) for k in keys)
+            out.append(s)
+            continue
+        i = home[key]
+        old_keys = _condition_keys(out[i])
+        for k in old_keys:
+            del home[k]
+        at, c = old_keys[key], out[i].conditions[old_keys[key]]
+        union = Condition(c.operator, c.key, _values(c.values + s.conditions[keys[key]].values))
+        out[i] = normalise(replace(out[i], conditions=out[i].conditions[:at] + (union,) + out[i].conditions[at + 1:]))
+        home.update((k, i) for k in _condition_keys(out[i]) if k not in home)
+    return out
+
+
 def optimize_statements(statements: tuple[Statement, ...] | list[Statement]) -> tuple[Statement, ...]:
     """Normalise, then merge until no two statements differ in only one element."""
     current = [normalise(s) for s in statements]
@@ -99,6 +146,7 @@ def optimize_statements(statements: tuple[Statement, ...] | list[Statement]) -> 
         before = len(current)
         for element in _ELEMENTS:
             current = _merge_on(current, element)
+        current = _merge_conditions(current)
         if len(current) == before:
             return tuple(current)
 

@@ -34,6 +34,19 @@ PRINCIPALS = (None, Principal.any(), Principal.aws(ROLES[0]), Principal.aws(ROLE
               Principal(entries=(("AWS", (ROLES[0],)), ("Service", ("s3.amazonaws.com",)))))
 
 
+# the evaluator-property conditions, and set and presence tests, each with other values to swap in
+CONDITIONS = st.one_of(conditions, st.sampled_from([
+    Condition("ForAllValues:StringLike", "aws:TagKeys", ("team*",)),
+    Condition("Null", "aws:SourceVpce", ("true",)),
+]))
+OTHER_VALUES = {
+    "aws:RequestedRegion": ("eu-west-1", "us-east-1"), "aws:SourceVpce": ("vpce-1", "vpce-2"),
+    "aws:SourceIp": ("203.0.113.0/24", "198.51.100.0/24"), "aws:SecureTransport": ("true", "false"),
+    "aws:PrincipalArn": tuple(ROLES), "aws:CurrentTime": ("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z"),
+    "aws:TagKeys": ("team*", "env"),
+}
+
+
 @st.composite
 def statements(draw, resource_policy: bool):
     negative_action, negative_resource = draw(st.booleans()), draw(st.integers(0, 3)) == 0
@@ -45,7 +58,7 @@ def statements(draw, resource_policy: bool):
         effect=draw(st.sampled_from(("Allow", "Deny"))),
         actions=() if negative_action else actions, not_actions=actions if negative_action else (),
         resources=() if negative_resource else resources, not_resources=resources if negative_resource else (),
-        conditions=tuple(draw(st.lists(conditions, max_size=1))),
+        conditions=tuple(draw(st.lists(CONDITIONS, max_size=2, unique_by=lambda c: (c.operator, c.key)))),
         principal=None if not_principal else principal,
         not_principal=principal if not_principal and principal and not principal.wildcard else None,
         sid=draw(st.sampled_from((None, "A", "B", "C"))),
@@ -60,7 +73,7 @@ def docs(resource_policy: bool = False):
         out = list(base)
         for _ in range(draw(st.integers(0, 5))):
             s = draw(st.sampled_from(base))
-            element = draw(st.sampled_from(("actions", "resources", "principal", "conditions")))
+            element = draw(st.sampled_from(("actions", "resources", "principal", "conditions", "values")))
             if element == "actions" and s.actions:
                 s = Statement(**{**s.__dict__, "actions": (draw(st.sampled_from(ACTIONS)),)})
             elif element == "resources":
@@ -68,7 +81,13 @@ def docs(resource_policy: bool = False):
             elif element == "principal" and resource_policy and s.principal is not None:
                 s = Statement(**{**s.__dict__, "principal": draw(st.sampled_from(PRINCIPALS[1:]))})
             elif element == "conditions":
-                s = Statement(**{**s.__dict__, "conditions": s.conditions + (draw(conditions),)})
+                s = Statement(**{**s.__dict__, "conditions": s.conditions + (draw(CONDITIONS),)})
+            elif element == "values" and s.conditions:
+                i = draw(st.integers(0, len(s.conditions) - 1))
+                c = s.conditions[i]
+                pool = ("true", "false") if c.operator == "Null" else OTHER_VALUES[c.key]
+                c = Condition(c.operator, c.key, tuple(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2))))
+                s = Statement(**{**s.__dict__, "conditions": s.conditions[:i] + (c,) + s.conditions[i + 1:]})
             out.insert(draw(st.integers(0, len(out))), s)
         return PolicyDocument(tuple(out))
     return build()
@@ -129,13 +148,27 @@ def test_statements_differing_in_one_element_merge_and_others_do_not():
     assert out[0].resources == ("arn:aws:s3:::b/x/*", "arn:aws:s3:::b/y/*")
 
 
-def test_denies_for_different_grantees_are_never_merged():
-    def deny(role):
-        return Statement("Deny", actions=("s3:GetObject",), not_resources=("arn:aws:s3:::b/p/*",),
-                         principal=Principal.any(), sid=role,
+def test_denies_for_grantees_merge_only_where_their_limits_are_the_same():
+    def deny(role, prefix):
+        return Statement("Deny", actions=("s3:GetObject",), not_resources=(f"arn:aws:s3:::b/{prefix}/*",),
+                         principal=Principal.any(), sid=role.rsplit("/", 1)[1],
                          conditions=(Condition("ArnEquals", "aws:PrincipalArn", (role,)),))
-    doc = PolicyDocument((deny(ROLES[0]), deny(ROLES[1])))
+    doc = PolicyDocument((deny(ROLES[0], "p"), deny(ROLES[1], "q")))
     assert optimize(doc) == doc
+    (merged,) = optimize(PolicyDocument((deny(ROLES[0], "p"), deny(ROLES[1], "p")))).statements
+    assert merged.sid == "a" and merged.conditions == (Condition("ArnEquals", "aws:PrincipalArn", tuple(ROLES[:2])),)
+
+
+def test_negated_and_for_all_values_conditions_never_merge():
+    def deny(operator, key, value, sid):
+        return Statement("Deny", actions=("s3:GetObject",), resources=("*",), principal=Principal.any(), sid=sid,
+                         conditions=(Condition(operator, key, (value,)),))
+    for operator, key, a, b in (("StringNotEquals", "aws:SourceVpce", "vpce-1", "vpce-2"),
+                                ("ArnNotLike", "aws:PrincipalArn", ROLES[0], ROLES[1]),
+                                ("NotIpAddress", "aws:SourceIp", "203.0.113.0/24", "198.51.100.0/24"),
+                                ("ForAllValues:StringLike", "aws:TagKeys", "team*", "env")):
+        doc = PolicyDocument((deny(operator, key, a, "A"), deny(operator, key, b, "B")))
+        assert optimize(doc) == doc, operator
 
 
 def test_the_wildcard_principal_is_never_merged_with_a_list():
