@@ -114,6 +114,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W351", "emit", "An S3 or ECR VPC endpoint policy names the grantees' accounts instead of each grantee, "
                          "because naming each does not fit; the bucket and repository policies keep every grant "
                          "exact (the manifest's `coarser`)."),
+    Code("W352", "emit", "A KMS key policy names the grantees' accounts instead of each grantee, because naming each "
+                         "does not fit; S3 uses the key only for requests the bucket policies authorize, and they keep "
+                         "every grant exact (the manifest's `coarser`)."),
     Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that "
                          "weigh most in it (`file:line:col`); the hint says how its grants, in source order, fit in "
                          "several (buckets, keys, roles, networks): a change that compiles."),

@@ -19,7 +19,7 @@ from .bucket_settings import bucket_setting_artifacts
 from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
 from .identity import identity_policy
-from .key import key_policy
+from .key import key_artifacts
 from .fit import fit_identity, oversize
 from slpc.policy.limits import RULES
 from .optimize import optimize
@@ -56,9 +56,7 @@ def build(model: Model) -> BuildResult:
         first = stages[0]
         arts.append(Artifact("apigateway-resource-policy", policy_target(model, first), first.account,
                              f"apigateway/{api_id}.json", api_id, api_policy(model, stages)))
-    for k in model.keys.values():
-        arts.append(Artifact("kms-key-policy", k.arn, k.account, f"kms/{k.name}.json", k.name, key_policy(model, k)))
-    for family in (bucket_setting_artifacts, endpoint_artifacts, audit_artifacts, guardrail_artifacts):
+    for family in (key_artifacts, bucket_setting_artifacts, endpoint_artifacts, audit_artifacts, guardrail_artifacts):
         more_arts, more_diags = family(model)
         arts += more_arts
         diags += more_diags

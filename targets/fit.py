@@ -186,7 +186,7 @@ def _rebuild(model: Model, art: Artifact) -> PolicyDocument | None:
     elif kind in BY_ARTIFACT_KIND:
         doc = BY_ARTIFACT_KIND[kind].build(model, model.assets[name])[0]
     elif kind == "kms-key-policy":
-        doc = key_policy(model, model.keys[name])
+        doc = key_policy(model, model.keys[name], account_wide=art.coarser is not None)
     elif kind == "apigateway-resource-policy":
         doc = api_policy(model, [a for a in model.assets_of("api") if a.resource_name == name])
     elif kind == "vpc-endpoint-policy":

@@ -8,8 +8,10 @@ Model: no extra access (soundness) and no missing access (the grants work).
 A failure prints the spec and the request, ready to become a regression test.
 """
 
+from itertools import product
+
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from slpc.compiler import verbs as V
@@ -17,11 +19,11 @@ from slpc.app.pipeline import compile_text
 from slpc.dsl import format_spec
 from slpc.policy.document import PolicyDocument, Statement
 from slpc.policy.limits import RULES
-from slpc.targets import endpoints
+from slpc.targets import endpoints, key
 from slpc.verify.deployment import Deployment
 from slpc.verify.edges import FOREIGN_VPCE, sse_contexts
 from slpc.verify.meaning import Meaning, Question
-from strategies import MAIN_ACCOUNT, OTHER_ACCOUNT, PREFIXES, PROPERTY, specs
+from strategies import EXAMPLES, MAIN_ACCOUNT, OTHER_ACCOUNT, PREFIXES, PROPERTY, specs
 
 pytestmark = pytest.mark.property
 
@@ -93,7 +95,7 @@ def questions(draw, model):
         ctx["kms:CallerAccount"] = draw(st.sampled_from((acct, acct, "999988887777")))
         buckets = [a.arn for a in model.assets_of("bucket")]
         ctx["kms:EncryptionContext:aws:s3:arn"] = draw(st.sampled_from(
-            buckets + [f"{b}/{k}" for b in buckets for k in KEYS_UNDER] + ["arn:aws:s3:::elsewhere/x"]))
+            buckets + [f"{b}/{k}" for b in buckets for k in KEYS_UNDER] + ["arn:aws:s3:::elsewhere/x"] * len(buckets)))
         if action == "kms:PutKeyPolicy" and draw(st.booleans()):
             ctx["kms:BypassPolicyLockoutSafetyCheck"] = "true"
     elif target == "repository":
@@ -123,13 +125,58 @@ def test_compiled_policies_mean_exactly_the_spec(spec, data):
 
 @PROPERTY
 @given(specs(), st.data())
-def test_account_wide_endpoint_policies_are_exact_with_the_resource_policies(spec, data):
-    """The form S3 and ECR endpoint policies take when naming every grantee does not
-    fit (W351), forced on every such endpoint: together with the bucket and repository
-    policies, the deployment still means exactly the spec."""
+def test_account_wide_forms_are_exact_with_the_resource_policies(spec, data):
+    """The forms S3 and ECR endpoint policies (W351) and key policies (W352) take when
+    naming every grantee does not fit, forced everywhere: together with the bucket and
+    repository policies, the deployment still means exactly the spec, on every request
+    that can occur (S3 uses a key for a caller only on a request it has authorized)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(endpoints, "measure", lambda kind, doc: RULES[kind].limit + 1)
+        for module in (endpoints, key):
+            mp.setattr(module, "measure", lambda kind, doc: RULES[kind].limit + 1)
         _agrees_with_the_meaning(spec, data, account_wide=True)
+
+
+@settings(max_examples=max(EXAMPLES // 4, 10), deadline=None)
+@given(specs())
+def test_account_wide_keys_are_exact_on_every_key_use_that_can_occur(spec):
+    """Every key use, swept rather than drawn: each principal (and an account admin and an
+    outsider, all holding `*:*`), each crypto action, through S3 of the key's region or
+    not, for each of the spec's buckets and prefixes and a bucket outside the spec, before
+    and after every expiry. On the key policies in their account-wide form (W352), AWS
+    decides as the spec says on every use that can occur."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(key, "measure", lambda kind, doc: RULES[kind].limit + 1)
+        compiled = compile_text(format_spec(spec), "gen.slp")
+    assume(compiled.ok and any(a.coarser for a in compiled.artifacts if a.kind == "kms-key-policy"))
+    world, meaning, m = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model), compiled.model
+    who = sorted(p.arn for p in m.principals.values()) + [f"arn:aws:iam::{MAIN_ACCOUNT}:role/Administrator",
+                                                         f"arn:aws:iam::{OTHER_ACCOUNT}:role/Outsider"]
+    buckets = [a.arn for a in m.assets_of("bucket")]
+    contexts = buckets + [f"{b}/{k}" for b in buckets for k in KEYS_UNDER] + ["arn:aws:s3:::elsewhere/x"]
+    for k, principal, action, via, arn, now in product(
+            sorted(m.keys.values(), key=lambda k: k.name), who, ("kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"),
+            (True, False), contexts, (TIMES[0], TIMES[-1])):
+        ctx = {"aws:CurrentTime": now, "kms:CallerAccount": principal.split(":")[4],
+               "kms:EncryptionContext:aws:s3:arn": arn}
+        if via:
+            ctx["kms:ViaService"] = f"s3.{k.region}.amazonaws.com"
+        q = Question(principal, action, k.arn, ctx, True)
+        if not _occurs(m, meaning, q):
+            continue
+        decision = world.decide(principal, action, k.arn, ctx, extra_identity=(STAR,))
+        assert decision.allowed == meaning.permits(q), (q, decision.explain())
+
+
+def _occurs(model, meaning: Meaning, q) -> bool:
+    """False for a key use through S3 for one of the key's buckets that the spec does not
+    permit: S3 would have refused the request that makes it, so it never reaches KMS."""
+    k = next((k for k in model.keys.values() if k.arn == q.resource), None)
+    if k is None or q.context.get("kms:ViaService") != f"s3.{k.region}.amazonaws.com":
+        return True
+    arn = q.context.get("kms:EncryptionContext:aws:s3:arn")
+    into = any(arn == a.arn or str(arn).startswith(a.arn + "/") for a in model.assets.values()
+               if a.kind == "bucket" and a.key == k.name)
+    return not into or meaning.permits(q)
 
 
 def _agrees_with_the_meaning(spec, data, account_wide: bool = False):
@@ -141,14 +188,16 @@ def _agrees_with_the_meaning(spec, data, account_wide: bool = False):
     assume(not any(d.code in ("E501", "E502") for d in compiled.diagnostics))
     assert compiled.ok, [d.message for d in compiled.diagnostics]
     if account_wide:
-        wide = [a for a in compiled.artifacts if a.kind == "vpc-endpoint-policy"
-                and a.name.split(".", 1)[1] in endpoints.ACCOUNT_WIDE_SERVICES]
-        assert all(a.coarser for a in wide if "ToTheGranteesAccounts" in a.text)
+        wide = [a for a in compiled.artifacts if a.kind == "kms-key-policy" or (
+            a.kind == "vpc-endpoint-policy" and a.name.split(".", 1)[1] in endpoints.ACCOUNT_WIDE_SERVICES)]
+        assert all(a.coarser for a in wide if "ForTheGranteesAccounts" in a.text or "ToTheGranteesAccounts" in a.text)
         assume(any(a.coarser for a in wide))
     world = Deployment.from_artifacts(compiled.artifacts)
     meaning = Meaning(compiled.model)
     for i in range(25):
         q = data.draw(questions(compiled.model), label=f"request {i}")
+        if account_wide and not _occurs(compiled.model, meaning, q):
+            continue
         decision = world.decide(q.principal, q.action, q.resource, q.context, extra_identity=(STAR,) if q.star else ())
         expected = meaning.permits(q)
         assert decision.allowed == expected, (

@@ -176,6 +176,13 @@ bucket shared{n} {{
 }}
 '''
 
+KEY = '''
+key key{r} {{
+  arn "arn:aws:kms:eu-central-1:111122223333:key/1b2c3d4e-1111-2222-3333-44445555{r:04d}"
+  admins [admin]
+}}
+'''
+
 
 def shared_spec(teams: int) -> str:
     """One bucket shared by many teams, each under its own prefix."""
@@ -228,10 +235,37 @@ def test_the_split_an_oversize_bucket_error_suggests_compiles():
     assert after.ok, [x.message for x in after.diagnostics if x.is_error]
 
 
-def test_a_key_whose_one_bucket_does_not_fit_says_to_split_the_bucket():
+def test_a_key_whose_grantees_do_not_fit_names_their_accounts():
     c = compile_text(shared_spec(60), "shared.slp")
-    [d] = [d for d in c.diagnostics if d.code == "E501" and "KMS key policy" in d.message]
-    assert d.hint == "the grants on bucket `shared` alone do not fit one key policy: split the bucket"
+    assert not [d for d in c.diagnostics if d.code == "E501" and "KMS key policy" in d.message]
+    assert [d.message for d in c.diagnostics if d.code == "W352"] == [
+        "the key policy for `data_key` names accounts, not principals"]
+
+
+def _many_buckets_spec(buckets: int) -> str:
+    """One key for many buckets, each with a reader of its own."""
+    return SHARED + "".join(SHARED_BUCKET.format(n=i) for i in range(buckets)) + "".join(
+        f'role r{i} "arn:aws:iam::111122223333:role/r{i}"\n' for i in range(buckets)) + "".join(
+        f"allow r{i} read shared{i} from vpc\n" for i in range(buckets))
+
+
+def test_a_key_over_the_limit_naming_accounts_says_which_buckets_to_move_and_that_compiles():
+    text = _many_buckets_spec(400)
+    [d] = [d for d in compile_text(text, "keys.slp").diagnostics if d.code == "E501" and "KMS key" in d.message]
+    runs = re.fullmatch(r"its 400 buckets, in source order, fit (\d+) key policies \((.*)\): encrypt each run's "
+                        r"buckets with a key of its own", d.hint)
+    assert runs, d.hint
+    groups = [run.split(", ") for run in runs[2].split("; ")]
+    assert len(groups) == int(runs[1]) >= 2 and sum(groups, []) == [f"shared{i}" for i in range(400)]
+    for r, group in enumerate(groups[1:], 2):
+        text += KEY.format(r=r)
+        for bucket in group:
+            text = text.replace(f"bucket {bucket} {{\n  name \"shared-datasets{bucket[6:]}\"\n  encrypt data_key",
+                                f"bucket {bucket} {{\n  name \"shared-datasets{bucket[6:]}\"\n  encrypt key{r}")
+    after = compile_text(text, "keys.slp")
+    assert not [x.message for x in after.diagnostics if x.is_error and "KMS key" in x.message]
+    assert {a.name for a in after.artifacts if a.kind == "kms-key-policy"} == {"data_key"} | {
+        f"key{r}" for r in range(2, len(groups) + 1)}
 
 
 def test_raising_the_quota_makes_it_fit():

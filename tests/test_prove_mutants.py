@@ -152,3 +152,40 @@ def test_mutant_is_refuted_with_a_real_counterexample(example, name):
     print(f"\nmutation score: {len(_killed)}/{len(MUTANTS)} killed so far ({name}: "
           f"{', '.join(f'{r.prop.number}' for r in refuted)} refuted)")
 
+
+
+# The key policy in its account-wide form (W352), which is exact only together with the
+# bucket policies: what must stay in the key itself is "only through S3, only for the
+# spec's buckets". Dropping either is refuted.
+S3_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+ACCOUNT_WIDE_KEY_MUTANTS = {
+    "any bucket's objects": _edit(KEY, lambda sts: [
+        _conditions(lambda c: replace(c, values=("*",)) if c.key == S3_CONTEXT else c)(s)
+        for s in sts if s.sid != "DenyCryptoForOtherBuckets"]),
+    "not only through S3": _edit(KEY, lambda sts: [
+        _conditions(lambda c: None if c.key == "kms:ViaService" else c)(s)
+        for s in sts if s.sid != "DenyCryptoNotThroughS3"]),
+}
+
+
+@pytest.fixture(scope="module")
+def account_wide_key():
+    from slpc.policy.limits import RULES
+    from slpc.targets import key
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(key, "measure", lambda kind, doc: RULES[kind].limit + 1)
+        compiled = compile_text(EXAMPLE.read_text(), str(EXAMPLE))
+    assert compiled.ok and [a.coarser is not None for a in compiled.artifacts if a.path == KEY] == [True]
+    return compiled
+
+
+@pytest.mark.parametrize("name", sorted(ACCOUNT_WIDE_KEY_MUTANTS))
+def test_account_wide_key_mutant_is_refuted_with_a_real_counterexample(account_wide_key, name):
+    artifacts = ACCOUNT_WIDE_KEY_MUTANTS[name](account_wide_key.artifacts)
+    assert artifacts != list(account_wide_key.artifacts), "the mutant changed nothing"
+    refuted = [r for r in prove(World.from_artifacts(account_wide_key.model, artifacts), timeout_ms=20_000)
+               if r.verdict == REFUTED]
+    assert refuted, f"mutant survived: {name}"
+    for r in refuted:
+        if r.counterexample is not None:
+            _confirm(account_wide_key, artifacts, r.counterexample.counterexample)

@@ -196,6 +196,7 @@ class Result:
     prop: Property
     outcomes: list[Outcome]
     problems: list[str]  # claims checked outside the solver (default encryption settings)
+    assumptions: tuple[str, ...] = ()  # what the universe assumes beyond AWS's rules (world.assumptions)
 
     @property
     def verdict(self) -> str:
@@ -222,7 +223,7 @@ def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None 
     after each part.
     """
     wanted = set(numbers) if numbers is not None else None
-    results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [])
+    results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [], world.assumptions)
                for p in PROPERTIES if wanted is None or p.number in wanted]
     for i, t in enumerate(world.targets, 1):
         for r in results:

@@ -18,6 +18,12 @@ UNIVERSE = ("requests: every data action (read, write, delete, list, decrypt, pu
             "every value of every condition key, present or absent")
 
 
+def universe(results: Sequence[PropertyResult]) -> str:
+    """UNIVERSE, and what the proof assumes beyond AWS's rules (keys in the account-wide form)."""
+    assumed = sorted({a for r in results for a in r.assumptions})
+    return UNIVERSE + "".join(f"; assuming {a}" for a in assumed)
+
+
 def all_proved(results: Sequence[PropertyResult]) -> bool:
     return all(r.verdict == PROVED for r in results)
 
@@ -47,7 +53,7 @@ def _cex_json(files: Sequence[str], result: PropertyResult) -> dict | None:
 
 def to_json(results: Sequence[PropertyResult], files: Sequence[str], source_sha256: str) -> dict:
     """`source_sha256` as in manifest.json, so `slpc report --proof` can tell which spec was proved."""
-    return {"ok": all_proved(results), "universe": UNIVERSE, "source_sha256": source_sha256, "properties": [
+    return {"ok": all_proved(results), "universe": universe(results), "source_sha256": source_sha256, "properties": [
         {"number": r.prop.number, "name": r.prop.name, "claim": r.prop.claim, "verdict": r.verdict,
          "queries": len(r.outcomes), "seconds": round(r.seconds, 3), "problems": r.problems,
          "counterexample": _cex_json(files, r),
@@ -56,7 +62,7 @@ def to_json(results: Sequence[PropertyResult], files: Sequence[str], source_sha2
 
 
 def to_text(results: Sequence[PropertyResult], files: Sequence[str]) -> str:
-    lines = [f"slpc prove: {UNIVERSE}"]
+    lines = [f"slpc prove: {universe(results)}"]
     for r in results:
         n = len(r.outcomes)
         lines.append(f"[{r.verdict}] {r.prop.number}. {r.prop.name}: {r.prop.claim} "

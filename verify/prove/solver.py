@@ -95,6 +95,18 @@ class Situation:
                 lambda a: sm.permits(self.ctx, self.caller, a, self.target.asset, self.star), self.actions)
         return self._permits
 
+    @property
+    def assumed(self) -> list[z3.BoolRef]:
+        """For a key policy stated coarser (W352, the manifest's `coarser`), what AWS guarantees
+        about the requests that can occur at all. S3 calls KMS for a caller only on a request S3
+        has authorized, so a key use through S3 for one of the spec's buckets happens only when
+        that bucket's policies let the S3 request in: when the spec permits it (claim 6, proved
+        on every bucket). Other key uses (direct calls, or through S3 for any other bucket)
+        stay in the universe. A key in its exact form is held to the spec on its own."""
+        if not self.target.kms or self.target.arn not in self.world.coarser:
+            return []
+        return [z3.Implies(self.world.meaning.through_s3_into(self.ctx, self.target.asset), self.permits)]
+
 
 def situation(world: World, target: Target, who: str | None, star: bool, guardrails: bool) -> Situation:
     key = (target.label, who, star, guardrails)
@@ -128,7 +140,7 @@ class Query:
 
     @property
     def facts(self) -> list[z3.BoolRef]:
-        return [*self.ctx.facts, self.ctx.action_in(tuple(i for i, a in enumerate(self.s.actions)
+        return [*self.ctx.facts, *self.s.assumed, self.ctx.action_in(tuple(i for i, a in enumerate(self.s.actions)
                                                           if a in self.actions))]
 
 

@@ -223,6 +223,15 @@ class SymbolicMeaning:
                     z3.Not(conj(sse_p, sse.term == kms, z3.Not(key_p))),
                     z3.Implies(key_p, is_text(key.term, self.m.keys[asset.key].arn)))
 
+    def through_s3_into(self, ctx: Context, key: Key) -> z3.BoolRef:
+        """The request is a use of `key` that S3 makes for an object (or, with S3 Bucket Keys,
+        the bucket) of one of the spec's buckets under this key."""
+        via = f"s3.{key.region}.{DNS_SUFFIX[self.m.deployment.partition]}"
+        arn_p, arn = _first(ctx, "kms:EncryptionContext:aws:s3:arn")
+        arns = [self.m.assets[b].arn for b in self.buckets_of_key.get(key.name, [])]
+        into = disj(*(disj(is_text(arn.term, a), z3.PrefixOf(text(f"{a}/"), arn.term)) for a in arns))
+        return conj(_is(ctx, "kms:ViaService", via), arn_p, into)
+
     def kms(self, ctx: Context, key: Key, who, caller: Caller, action: str) -> z3.BoolRef:
         if action in V.KMS_CRYPTO_ACTIONS:
             terms = []

@@ -51,6 +51,7 @@ class PolicyFile:
     path: str
     document: PolicyDocument | None
     settings: dict | None = None
+    coarser: str | None = None  # the manifest's `coarser`: this layer is exact only with the others
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,10 @@ class World:
         self.scps = [f for f in docs if f.kind == "scp"]
         self.rcps = [f for f in docs if f.kind == "rcp"]
         self.settings = {(f.kind, f.target): f.settings for f in self.files if f.settings is not None}
+        self.coarser = {f.target for f in docs if f.coarser}  # resource policies stated coarser (manifest)
+        self.assumptions = tuple(
+            f"S3 calls KMS with key `{k.name}` for a caller only on a request S3 has authorized "
+            f"(its key policy names accounts, W352)" for k in model.keys.values() if k.arn in self.coarser)
         self.types = key_types([f.document for f in docs], SEEDS)
         self.targets = targets(model)
         self.situations: dict = {}  # solver.Situation, built once per caller and target
@@ -206,7 +211,8 @@ class World:
 
     @classmethod
     def from_artifacts(cls, model: Model, artifacts) -> "World":
-        return cls(model, (PolicyFile(a.kind, a.target, a.account, a.path, a.document, a.settings) for a in artifacts))
+        return cls(model, (PolicyFile(a.kind, a.target, a.account, a.path, a.document, a.settings, a.coarser)
+                           for a in artifacts))
 
     @classmethod
     def from_directory(cls, model: Model, directory: str | Path) -> "World":
@@ -218,7 +224,8 @@ class World:
             data = json.loads((root / a["path"]).read_text())
             is_policy = a["kind"] in RESOURCE_KINDS | GUARDRAIL_KINDS | {IDENTITY, ENDPOINT}
             files.append(PolicyFile(a["kind"], a["target"], a["account"], a["path"],
-                                    from_json(data) if is_policy else None, None if is_policy else data))
+                                    from_json(data) if is_policy else None, None if is_policy else data,
+                                    a.get("coarser")))
         return cls(model, files)
 
     def label(self, doc: PolicyDocument) -> tuple[str, PolicyDocument]:
