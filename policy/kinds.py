@@ -1,7 +1,7 @@
 """The artifact-kind table: what each kind of policy document is to the stages that
 read it (which side of AWS's evaluation it sits on, how it is validated), so that
-the evaluator, the prover, the offline validator and the report read one table
-instead of keeping kind strings of their own. Size rules are in `limits.RULES`,
+the evaluator, the prover, the offline validator, the IaC targets and the report
+read one table instead of keeping kind strings of their own. Size rules are in `limits.RULES`,
 keyed by the same names; settings documents (bucket settings, trail selectors,
 rules) are not policies and are not listed.
 """
@@ -19,19 +19,32 @@ class PolicyKind:
     name: str  # the manifest's `kind`
     side: str  # IDENTITY | RESOURCE | ENDPOINT | GUARDRAIL
     lint_type: str  # `slpc lint-policy --type` (Access Analyzer's policy type)
-    resource_type: str | None = None  # Access Analyzer's validatePolicyResourceType, where it takes one
+    resource_type: str | None  # Access Analyzer's validatePolicyResourceType, where it takes one
+    terraform: str  # the Terraform resource that applies it
+    cloudformation: str  # the CloudFormation resource type that carries it
+    applied: str  # the AWS API call that applies it (what `slpc validate` reads back is its Get...)
 
 
 KINDS: dict[str, PolicyKind] = {k.name: k for k in (
-    PolicyKind("iam-identity-policy", IDENTITY, "identity"),
-    PolicyKind("iam-managed-policy", IDENTITY, "identity"),  # a role's policies split when they do not fit inline
-    PolicyKind("s3-bucket-policy", RESOURCE, "resource", "AWS::S3::Bucket"),
-    PolicyKind("kms-key-policy", RESOURCE, "resource", "AWS::KMS::Key"),
-    PolicyKind("ecr-repository-policy", RESOURCE, "resource", "AWS::ECR::Repository"),
-    PolicyKind("apigateway-resource-policy", RESOURCE, "resource", "AWS::ApiGateway::RestApi"),
-    PolicyKind("vpc-endpoint-policy", ENDPOINT, "vpc-endpoint"),
-    PolicyKind("scp", GUARDRAIL, "scp"),
-    PolicyKind("rcp", GUARDRAIL, "rcp"),
+    PolicyKind("iam-identity-policy", IDENTITY, "identity", None, "aws_iam_role_policy", "AWS::IAM::RolePolicy",
+               "iam:PutRolePolicy"),
+    # a role's policies split when they do not fit inline
+    PolicyKind("iam-managed-policy", IDENTITY, "identity", None, "aws_iam_policy", "AWS::IAM::ManagedPolicy",
+               "iam:CreatePolicy, iam:AttachRolePolicy"),
+    PolicyKind("s3-bucket-policy", RESOURCE, "resource", "AWS::S3::Bucket", "aws_s3_bucket_policy",
+               "AWS::S3::BucketPolicy", "s3:PutBucketPolicy"),
+    PolicyKind("kms-key-policy", RESOURCE, "resource", "AWS::KMS::Key", "aws_kms_key_policy", "AWS::KMS::Key",
+               "kms:PutKeyPolicy"),
+    PolicyKind("ecr-repository-policy", RESOURCE, "resource", "AWS::ECR::Repository", "aws_ecr_repository_policy",
+               "AWS::ECR::Repository", "ecr:SetRepositoryPolicy"),
+    PolicyKind("apigateway-resource-policy", RESOURCE, "resource", "AWS::ApiGateway::RestApi",
+               "aws_api_gateway_rest_api_policy", "AWS::ApiGateway::RestApi", "apigateway:UpdateRestApi"),
+    PolicyKind("vpc-endpoint-policy", ENDPOINT, "vpc-endpoint", None, "aws_vpc_endpoint_policy",
+               "AWS::EC2::VPCEndpoint", "ec2:ModifyVpcEndpoint"),
+    PolicyKind("scp", GUARDRAIL, "scp", None, "aws_organizations_policy", "AWS::Organizations::Policy",
+               "organizations:CreatePolicy, organizations:AttachPolicy"),
+    PolicyKind("rcp", GUARDRAIL, "rcp", None, "aws_organizations_policy", "AWS::Organizations::Policy",
+               "organizations:CreatePolicy, organizations:AttachPolicy"),
 )}
 
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import jinja2
 
 from slpc.compiler.model import Model
+from slpc.policy.kinds import KINDS
 
 from .fit import managed_number, managed_policy_name
 
@@ -372,7 +373,7 @@ class _Module:
 
 
 def _role_policy(m: _Module, art) -> None:
-    m.add("iam", Resource("aws_iam_role_policy", identifier(art.name), m.provider_for(art), {
+    m.add("iam", Resource(KINDS[art.kind].terraform, identifier(art.name), m.provider_for(art), {
         "role": hcl_string(_role_name(art.target)),
         "name": hcl_string(f"slpc-{m.label}"[:128]),  # IAM: 1-128 characters
         "policy": hcl_expr(_policy(art), 1),
@@ -380,7 +381,7 @@ def _role_policy(m: _Module, art) -> None:
 
 
 def _managed_policy(m: _Module, art) -> None:
-    m.add("iam_managed", Resource("aws_iam_policy", identifier(art.name, "managed", managed_number(art)),
+    m.add("iam_managed", Resource(KINDS[art.kind].terraform, identifier(art.name, "managed", managed_number(art)),
                                   m.provider_for(art), {
         "role": hcl_string(_role_name(art.target)),
         "name": hcl_string(managed_policy_name(m.model, art)),
@@ -388,11 +389,11 @@ def _managed_policy(m: _Module, art) -> None:
     }, art.path))
 
 
-def _attached_policy(family: str, rtype: str, target_key: str, target: Callable[[Any], str],
+def _attached_policy(family: str, target_key: str, target: Callable[[Any], str],
                      name: Callable[[Any], str] = lambda art: identifier(art.name)):
     """A resource policy attached to one resource: its id argument, then the policy."""
     def emit(m: _Module, art) -> None:
-        m.add(family, Resource(rtype, name(art), m.provider_for(art), {
+        m.add(family, Resource(KINDS[art.kind].terraform, name(art), m.provider_for(art), {
             target_key: hcl_string(target(art)),
             "policy": hcl_expr(_policy(art), 1),
         }, art.path))
@@ -406,7 +407,7 @@ _ORG_POLICY = {"scp": ("service control policy", "SERVICE_CONTROL_POLICY"),
 def _organizations_policy(m: _Module, art) -> None:
     n = art.name.rsplit("-", 1)[-1]
     what, policy_type = _ORG_POLICY[art.kind]
-    m.add("organizations", Resource("aws_organizations_policy", identifier(art.name),
+    m.add("organizations", Resource(KINDS[art.kind].terraform, identifier(art.name),
                                     m.providers.organizations(), {
         "name": hcl_string(f"slpc-{m.label}"[:120] + f"-{art.name}"),
         "description": hcl_string(f"slpc {m.model.deployment.name}: {what} {n} "
@@ -482,14 +483,11 @@ def _bucket_setting_resource(m: _Module, art) -> None:
 EMITTERS: dict[str, Callable[[_Module, Any], None]] = {
     "iam-identity-policy": _role_policy,
     "iam-managed-policy": _managed_policy,
-    "s3-bucket-policy": _attached_policy("s3", "aws_s3_bucket_policy", "bucket",
-                                         lambda art: art.target.rsplit(":", 1)[-1]),
-    "kms-key-policy": _attached_policy("kms", "aws_kms_key_policy", "key_id", lambda art: art.target),
-    "ecr-repository-policy": _attached_policy("ecr", "aws_ecr_repository_policy", "repository",
-                                              lambda art: art.target.rsplit("/", 1)[-1]),
-    "vpc-endpoint-policy": _attached_policy("vpce", "aws_vpc_endpoint_policy", "vpc_endpoint_id",
-                                            lambda art: art.target),
-    "apigateway-resource-policy": _attached_policy("apigateway", "aws_api_gateway_rest_api_policy", "rest_api_id",
+    "s3-bucket-policy": _attached_policy("s3", "bucket", lambda art: art.target.rsplit(":", 1)[-1]),
+    "kms-key-policy": _attached_policy("kms", "key_id", lambda art: art.target),
+    "ecr-repository-policy": _attached_policy("ecr", "repository", lambda art: art.target.rsplit("/", 1)[-1]),
+    "vpc-endpoint-policy": _attached_policy("vpce", "vpc_endpoint_id", lambda art: art.target),
+    "apigateway-resource-policy": _attached_policy("apigateway", "rest_api_id",
                                                    lambda art: art.target.rsplit("/", 1)[-1],
                                                    lambda art: identifier("api", art.name)),
     "scp": _organizations_policy,
