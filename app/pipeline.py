@@ -124,6 +124,7 @@ def _compile(sources: Sequence[dsl_source.Source], emit: bool, now: datetime | N
         out.model = checked.model
     if out.ok and out.model is not None and emit:
         built = build(out.model)
+        out.model = built.model  # every bucket's addressing resolved, as built
         out.diagnostics += built.diagnostics
         out.artifacts = built.artifacts
         out.diagnostics += offline_validate(built.artifacts)

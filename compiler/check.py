@@ -29,6 +29,8 @@ TIME_UNITS_MS = {"seconds": 1000, "minutes": 60_000, "hours": 3_600_000}
 DEFAULT_SIGNATURE_AGE_MS = 15 * 60_000
 MAX_SIGNATURE_AGE_MS = 7 * 24 * 3_600_000  # SigV4 presigned URLs live at most 7 days
 LOCK_MODES = ("governance", "compliance")
+# How a bucket is reached: `auto` = through access points only when its exact policy does not fit.
+ACCESS_POINT_MODES = ("auto", "always", "never")
 MAX_LOCK_DAYS = 36500
 
 
@@ -296,12 +298,17 @@ class _Checker:
                     self.err("E324", "a signature age must be between 1 second and 7 days", b.signature_age.span,
                              "presigned URLs cannot live longer than 7 days")
                     ok = False
+        mode = b.access_points.text if b.access_points else "auto"
+        if mode not in ACCESS_POINT_MODES:
+            self.err("E326", f"unknown access_points mode `{mode}`", b.access_points.span,
+                     did_you_mean(mode, ACCESS_POINT_MODES) or "modes: " + ", ".join(ACCESS_POINT_MODES))
+            ok = False
         if admins is None or breakglass is None or not ok:
             return None
         arn = f"arn:{dep.partition}:s3:::{b.bucket.value}"
         return Asset("bucket", b.name.text, b.bucket.value, arn, dep.account, keys[key].region,
                      admins, key=key, object_lock=lock, audit=tuple(a.text for a in b.audit),
-                     breakglass=breakglass, signature_age_ms=age_ms)
+                     breakglass=breakglass, signature_age_ms=age_ms, access_points=mode)
 
     def repository(self, r: ast.Repository, dep: Deployment) -> Asset | None:
         ok = self.value(values.repository_name(r.repository.value), r.repository.span)

@@ -6,6 +6,8 @@ ARNs are complete and validated), so targets never re-check the spec.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Mapping
@@ -72,10 +74,22 @@ class Asset:
     audit: tuple[str, ...] = ()
     breakglass: tuple[str, ...] = ()
     signature_age_ms: int = 0  # buckets: the longest accepted signature age (presigned URLs)
+    # buckets: "auto" | "always" | "never"; targets.layout resolves "auto" to one of the others
+    access_points: str = "never"
 
     @property
     def object_arn_prefix(self) -> str:
         return self.arn + "/"
+
+
+@dataclass(frozen=True)
+class AccessPoint:
+    """An S3 access point slpc creates: one per grantee of a bucket reached through them."""
+
+    name: str  # 3-50 lowercase letters, digits and hyphens, unique in the account and region
+    arn: str
+    bucket: str  # the bucket's declared name
+    principal: str  # the one principal it serves (declared name)
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,25 @@ class Model:
                 out.setdefault(r, ([], []))[1].append(a)
         return out
 
+    def access_points(self, bucket: str) -> dict[str, AccessPoint]:
+        """The access points of a bucket reached through them, by principal (empty otherwise)."""
+        return self._access_points.get(bucket, {})
+
+    @cached_property
+    def _access_points(self) -> dict[str, dict[str, AccessPoint]]:
+        taken: set[str] = set()
+        out: dict[str, dict[str, AccessPoint]] = {}
+        for a in self.assets.values():
+            if a.kind != "bucket" or a.access_points != "always":
+                continue
+            owners = dict.fromkeys([g.principal for g in self.grants_on(a.name)] + list(a.breakglass))
+            for who in owners:
+                name = access_point_name(a.name, who, taken)
+                taken.add(name)
+                arn = f"arn:{self.deployment.partition}:s3:{a.region}:{a.account}:accesspoint/{name}"
+                out.setdefault(a.name, {})[who] = AccessPoint(name, arn, a.name, who)
+        return out
+
     @cached_property
     def _position(self) -> dict[Grant, int]:
         return {g: i for i, g in enumerate(self.grants)}
@@ -145,3 +178,17 @@ class Model:
             for n in dict.fromkeys(g.networks):
                 by_network.setdefault(n, []).append(g)
         return by_asset, by_principal, by_network
+
+
+def _dns_label(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-")
+
+
+def access_point_name(bucket: str, principal: str, taken: set[str]) -> str:
+    """`<bucket>-<principal>` as S3 allows access point names (3-50 characters of
+    [a-z0-9-], not ending in `-s3alias`), with a stable hash where it would not fit or collide."""
+    name = f"{_dns_label(bucket)}-{_dns_label(principal)}".strip("-")
+    if 3 <= len(name) <= 50 and name not in taken and not name.endswith("-s3alias") and not name.startswith("xn--"):
+        return name
+    digest = hashlib.sha256(f"{bucket}/{principal}".encode()).hexdigest()[:8]
+    return f"{name[:41].rstrip('-')}-{digest}".lstrip("-")

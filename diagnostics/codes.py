@@ -94,6 +94,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E325", "values", "`managed_policies_per_role` outside 1–20 (IAM's default quota is 10, raisable to 20)."),
     Code("E323", "values", "Unknown `signature_age` unit (only `seconds`, `minutes`, `hours`)."),
     Code("E324", "values", "A `signature_age` below 1 second or above 7 days."),
+    Code("E326", "values", "Unknown `access_points` mode (only `auto`, `always`, `never`)."),
     Code("E401", "grants", "The verb does not apply to this kind of asset."),
     Code("E402", "grants", "A prefix on a repository or endpoint."),
     Code("E403", "grants", "A network has no way to reach the asset's service. For a repository, both `ecr.api` and "
@@ -117,12 +118,18 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W352", "emit", "A KMS key policy names the grantees' accounts instead of each grantee, because naming each "
                          "does not fit; S3 uses the key only for requests the bucket policies authorize, and they keep "
                          "every grant exact (the manifest's `coarser`)."),
+    Code("W353", "emit", "A bucket is reached through access points, one per grantee, because its exact policy does "
+                         "not fit (`access_points auto`); direct data requests on it are denied (the manifest's "
+                         "`coarser`)."),
+    Code("W354", "emit", "A bucket delegates to access points while the SCP guardrail is off: only IAM guards "
+                         "changes to those access points."),
     Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that "
                          "weigh most in it (`file:line:col`); the hint says how its grants, in source order, fit in "
                          "several (buckets, keys, roles, networks): a change that compiles."),
     Code("E502", "emit", "A role's identity statements fit neither inline (10,240 characters) nor in "
                          "`managed_policies_per_role` managed policies of 6,144 characters. Notes and hint as for "
                          "E501."),
+    Code("E503", "emit", "More access points in one account and region than S3's quota of 10,000."),
     Code("E520", "emit", "slpc's own validator flags an emitted policy (ERROR or SECURITY_WARNING): a bug in slpc."),
     Code("W520", "emit", "The validator has a WARNING for an emitted policy."),
     Code("E530", "emit", "One SCP or RCP statement is over 5,120 characters even with a single resource, so it "

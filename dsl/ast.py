@@ -115,6 +115,7 @@ class Bucket:
     admins: tuple[Name, ...] = ()
     breakglass: tuple[Name, ...] = ()
     signature_age: Duration | None = None
+    access_points: Name | None = None
     span: Span = _span()
 
 

@@ -107,6 +107,8 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
         if decl.signature_age:
             age = decl.signature_age
             add("signature_age", age, f"{age.amount} {age.unit.text}")
+        if decl.access_points:
+            add("access_points", decl.access_points, decl.access_points.text)
     elif isinstance(decl, ast.Repository):
         add("name", decl.repository, quote(decl.repository.value))
         if decl.region:

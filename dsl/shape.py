@@ -185,6 +185,7 @@ FORMS: dict[str, Form] = {
             "admins": Attr("admins", _Args.names),
             "breakglass": Attr("breakglass", _Args.names),
             "signature_age": Attr("signature_age", _duration),
+            "access_points": Attr("access_points", _Args.name),
         }, ("name",)),
         Form("repository", ast.Repository, "NAME", {
             "name": Attr("repository", _Args.string),

@@ -33,6 +33,9 @@ KINDS: dict[str, PolicyKind] = {k.name: k for k in (
                "iam:CreatePolicy, iam:AttachRolePolicy"),
     PolicyKind("s3-bucket-policy", RESOURCE, "resource", "AWS::S3::Bucket", "aws_s3_bucket_policy",
                "AWS::S3::BucketPolicy", "s3:PutBucketPolicy"),
+    # the policy of an access point slpc creates for one grantee of a bucket reached through them
+    PolicyKind("s3-access-point-policy", RESOURCE, "resource", "AWS::S3::AccessPoint", "aws_s3_access_point",
+               "AWS::S3::AccessPoint", "s3control:CreateAccessPoint, s3control:PutAccessPointPolicy"),
     PolicyKind("kms-key-policy", RESOURCE, "resource", "AWS::KMS::Key", "aws_kms_key_policy", "AWS::KMS::Key",
                "kms:PutKeyPolicy"),
     PolicyKind("ecr-repository-policy", RESOURCE, "resource", "AWS::ECR::Repository", "aws_ecr_repository_policy",

@@ -24,6 +24,7 @@ RULES: dict[str, SizeRule] = {
     "iam-identity-policy": SizeRule(10240, "characters", "no-whitespace", "inline policies of one IAM role"),
     "iam-managed-policy": SizeRule(6144, "characters", "no-whitespace", "IAM managed policy"),
     "s3-bucket-policy": SizeRule(20480, "bytes", "as-written", "S3 bucket policy"),
+    "s3-access-point-policy": SizeRule(20480, "bytes", "as-written", "S3 access point policy"),
     "kms-key-policy": SizeRule(32768, "bytes", "as-written", "KMS key policy"),
     "ecr-repository-policy": SizeRule(10240, "characters", "as-written", "ECR repository policy"),
     "vpc-endpoint-policy": SizeRule(20480, "characters", "as-written", "VPC endpoint policy"),

@@ -15,11 +15,13 @@ from .api import api_policy, policy_target
 from .artifact import Artifact
 from .asset_policies import ASSET_POLICIES
 from .detection import audit_artifacts
+from .bucket import access_point_artifacts
 from .bucket_settings import bucket_setting_artifacts
 from .endpoints import endpoint_artifacts
 from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_artifacts
+from .layout import coarser, resolve
 from .fit import fit_identity, oversize
 from slpc.policy.limits import RULES
 from .optimize import optimize
@@ -29,6 +31,7 @@ from .optimize import optimize
 class BuildResult:
     artifacts: tuple[Artifact, ...]
     diagnostics: tuple[Diagnostic, ...]
+    model: Model  # as built: every bucket's `access_points` resolved (layout.resolve)
 
     @property
     def ok(self) -> bool:
@@ -37,8 +40,9 @@ class BuildResult:
 
 def build(model: Model) -> BuildResult:
     """All artifacts of a deployment, sorted by path."""
+    model, layout_diags = resolve(model)
     arts: list[Artifact] = []
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = list(layout_diags)
     for p in model.principals.values():
         doc = identity_policy(model, p)
         if doc is not None:
@@ -47,7 +51,8 @@ def build(model: Model) -> BuildResult:
         own = ASSET_POLICIES.get(a.kind)
         if own is not None:
             doc, more = own.build(model, a)
-            arts.append(Artifact(own.kind, a.arn, a.account, f"{own.folder}/{a.name}.json", a.name, doc))
+            arts.append(Artifact(own.kind, a.arn, a.account, f"{own.folder}/{a.name}.json", a.name, doc,
+                                 coarser=coarser(a)))
             diags += more
     apis: dict[str, list] = {}
     for a in model.assets_of("api"):
@@ -56,7 +61,7 @@ def build(model: Model) -> BuildResult:
         first = stages[0]
         arts.append(Artifact("apigateway-resource-policy", policy_target(model, first), first.account,
                              f"apigateway/{api_id}.json", api_id, api_policy(model, stages)))
-    for family in (key_artifacts, bucket_setting_artifacts, endpoint_artifacts, audit_artifacts, guardrail_artifacts):
+    for family in (access_point_artifacts, key_artifacts, bucket_setting_artifacts, endpoint_artifacts, audit_artifacts, guardrail_artifacts):
         more_arts, more_diags = family(model)
         arts += more_arts
         diags += more_diags
@@ -71,4 +76,4 @@ def build(model: Model) -> BuildResult:
         fitted += more_arts
         diags += more_diags
         diags += [oversize(model, a) for a in more_arts if a.size > RULES[a.kind].limit]
-    return BuildResult(tuple(sorted(fitted, key=lambda a: a.path)), tuple(diags))
+    return BuildResult(tuple(sorted(fitted, key=lambda a: a.path)), tuple(diags), model)

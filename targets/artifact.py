@@ -23,6 +23,7 @@ class Artifact:
     document: PolicyDocument | None = None
     settings: dict | None = None
     coarser: str | None = None  # how this layer is coarser than the spec, when it must be to fit
+    within: str | None = None  # an access point's bucket (its ARN): the other policy its requests need
 
     @cached_property  # lint, manifest and writer all read it
     def text(self) -> str:

@@ -1,8 +1,10 @@
-"""S3 bucket policies: the perimeter around one model bucket.
+"""S3 bucket policies: the perimeter around one model bucket (and, for a bucket
+reached through access points, its access points' policies).
 
 Statement families (docs/policies.md): transport, network perimeter, ungranted
 data actions, per-grantee limits, upload encryption, perimeter changes, governance
-bypass, and Allows for grantees in other accounts.
+bypass, and Allows for grantees in other accounts. Through access points, the
+ungranted and per-grantee families and the Allows move to the access points.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from slpc.diagnostics import Diagnostic, warning
 from . import perimeter
 from .denies import Entitlement, deny_outside_grants, deny_ungranted
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
-from .grants import allow_statements, object_resources, prefix_patterns, sid, unique_sids, uses
+from .access_points import KIND as ACCESS_POINT_POLICY, access_point_policy, delegation
+from .artifact import Artifact
+from .grants import S3_SCOPES, allow_statements, object_resources, prefix_patterns, unique_sids, uses
 
 ANY = Principal.any()
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 SSE_C = "s3:x-amz-server-side-encryption-customer-algorithm"
-BUCKET_SCOPES = (V.OBJECT, V.BUCKET_PREFIX, V.BUCKET)
 
 
 def _kind(action: str) -> str:
@@ -34,7 +37,7 @@ def entitlements(model: Model, asset: Asset) -> list[Entitlement]:
     grants = model.grants_on(asset.name)
     out = [Entitlement(u.grant.principal, a, u.grant.prefix if u.scope != V.BUCKET else "",
                        u.grant.networks, u.grant.until)
-           for u in uses(model, grants) if u.scope in BUCKET_SCOPES for a in u.actions]
+           for u in uses(model, grants) if u.scope in S3_SCOPES for a in u.actions]
     union = tuple(sorted({n for g in grants for n in g.networks}))
     out += [Entitlement(p, "s3:DeleteObjectVersion", "", union, None) for p in asset.breakglass]
     return out
@@ -75,11 +78,15 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
              *perimeter.outside(model, sorted(union), ("s3",)), *perimeter.NOT_AWS_SERVICE),
     ]
     ents = entitlements(model, asset)
-    universe = V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS
-    stmts += deny_ungranted(model, universe, ents,
-                            lambda a: (f"{asset.arn}/*",) if _kind(a) == V.OBJECT else (asset.arn,),
-                            lambda a: "Object" if _kind(a) == V.OBJECT else "Bucket")
-    stmts += deny_outside_grants(model, ents, ("s3",), _kind, _target(asset))
+    if asset.access_points == "always":
+        bypass = [V.S3_BYPASS_GOVERNANCE] if asset.breakglass else []
+        stmts += delegation(model, asset, sorted({e.action for e in ents}) + bypass)
+    else:
+        universe = V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS
+        stmts += deny_ungranted(model, universe, ents,
+                                lambda a: (f"{asset.arn}/*",) if _kind(a) == V.OBJECT else (asset.arn,),
+                                lambda a: "Object" if _kind(a) == V.OBJECT else "Bucket")
+        stmts += deny_outside_grants(model, ents, ("s3",), _kind, _target(asset), guarded=universe)
     objects = (f"{asset.arn}/*",)
     stmts += [
         # Headers present but wrong. Requests without them (UploadPart never carries them)
@@ -105,7 +112,8 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
         stmts.append(deny("DenyRetentionBeyondLockPeriod", ["s3:PutObject", "s3:PutObjectRetention"], objects,
                           Condition("NumericGreaterThan", "s3:object-lock-remaining-retention-days",
                                     (str(asset.object_lock[1]),))))
-    stmts += cross_account_allows(model, asset)
+    if asset.access_points != "always":
+        stmts += cross_account_allows(model, asset)
     return PolicyDocument(unique_sids(stmts)), diags
 
 
@@ -115,7 +123,19 @@ def cross_account_allows(model: Model, asset: Asset) -> list[Statement]:
     grants = [g for g in model.grants_on(asset.name)
               if model.principals[g.principal].account != asset.account]
     for use in uses(model, grants):
-        if use.scope in BUCKET_SCOPES:
+        if use.scope in S3_SCOPES:
             p = model.principals[use.grant.principal]
             out += allow_statements(model, use, principal=Principal.aws(p.arn), sid_prefix=p.name)
     return out
+
+
+def access_point_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
+    """The policy of each access point of the buckets reached through them."""
+    arts = []
+    for asset in model.assets_of("bucket"):
+        aps = model.access_points(asset.name)
+        ents = entitlements(model, asset) if aps else []
+        for who, ap in sorted(aps.items()):
+            arts.append(Artifact(ACCESS_POINT_POLICY, ap.arn, asset.account, f"s3/access-points/{ap.name}.json",
+                                 ap.name, access_point_policy(model, asset, ap, ents, _kind), within=asset.arn))
+    return arts, []

@@ -255,6 +255,18 @@ def _bucket_policy(t: _Template, model: Model, art) -> None:
     }, [art], region=asset.region, retain=True)
 
 
+def _access_point(t: _Template, model: Model, art) -> None:
+    """The access point slpc creates, never public, with its policy; retained like the
+    bucket policy, whose delegation names it."""
+    t.add(logical_id(art.name, "AccessPoint"), KINDS[art.kind].cloudformation, {
+        "Bucket": art.within.rsplit(":", 1)[-1],
+        "Name": art.name,
+        "Policy": _policy(art),
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+    }, [art], region=art.target.split(":")[3], retain=True)
+
+
 def _org_policy(t: _Template, model: Model, art) -> None:
     dep = model.deployment
     t.add(logical_id("Guardrail", art.name), KINDS[art.kind].cloudformation, {
@@ -277,7 +289,7 @@ def _event_rule(t: _Template, model: Model, art) -> None:
 # the attachable template's resources, per artifact kind, in the order the Description names them
 ATTACHABLE: dict[str, Callable[[_Template, Model, Any], None]] = {
     "iam-identity-policy": _role_policy, "iam-managed-policy": _managed_policy, "s3-bucket-policy": _bucket_policy,
-    **{kind: _org_policy for kind in ORG_POLICY_TYPES}, "eventbridge-rule": _event_rule,
+    "s3-access-point-policy": _access_point, **{kind: _org_policy for kind in ORG_POLICY_TYPES}, "eventbridge-rule": _event_rule,
 }
 
 
@@ -429,7 +441,7 @@ def _owned_template(model: Model, account: str, arts: list) -> _Template:
 
 
 ATTACHABLE_WHAT = {"iam-identity-policy": "IAM role policies", "iam-managed-policy": "IAM role policies",
-                   "s3-bucket-policy": "S3 bucket policies",
+                   "s3-bucket-policy": "S3 bucket policies", "s3-access-point-policy": "S3 access points",
                    "scp": "Organizations guardrails", "rcp": "Organizations guardrails",
                    "eventbridge-rule": "EventBridge detection rules"}
 

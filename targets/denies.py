@@ -66,24 +66,30 @@ Target = Callable[[str, str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Cond
 
 
 def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[str, ...],
-                        kind_of: Callable[[str], str], target: Target) -> list[Statement]:
+                        kind_of: Callable[[str], str], target: Target,
+                        guarded: Iterable[str] | None = None) -> list[Statement]:
     """Per grantee: deny its actions outside its prefixes, networks and time windows.
 
     `target(kind, mode, prefixes)` gives (resources, conditions, not_resources) for
     actions of one kind (how a prefix applies to them): mode "limit" selects
     everything outside the prefixes, mode "within" everything inside them (no
-    prefixes = the whole resource).
+    prefixes = the whole resource). `guarded`: the actions the resource policy
+    denies to every principal without an entitlement (`deny_ungranted`'s universe;
+    None: every action of `ents`); only those merge across principals.
     """
+    guarded = None if guarded is None else frozenset(guarded)
     out: list[Statement] = []
     by_principal: dict[str, dict[str, list[Entitlement]]] = defaultdict(lambda: defaultdict(list))
     for e in ents:
         by_principal[e.principal][e.action].append(e)
     # Statements that differ only in their principals are merged: prefix limits when
     # the actions are the same, and network/expiry limits for principals whose every
-    # grant here shares one (networks, until) class (a denied action such a principal
-    # does not hold is denied to it anyway).
+    # grant here shares one (networks, until) class (a guarded action such a principal
+    # does not hold is denied to it anyway; an unguarded one, such as GetBucketLocation,
+    # which an admin may use anywhere, merges only among the principals that hold it).
     limits: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[str]] = defaultdict(list)
     classes: dict[tuple[tuple[str, ...], str | None], tuple[set, set, set]] = defaultdict(lambda: (set(), set(), set()))
+    loose: dict[tuple, set[str]] = defaultdict(set)  # (class, kind, unguarded action) -> its holders
     for pname in sorted(by_principal):
         who = perimeter.principal_is([model.principals[pname].arn])
         groups: dict[tuple, list[str]] = defaultdict(list)
@@ -96,10 +102,16 @@ def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[s
             if "" not in prefixes:
                 limits[(kind, tuple(prefixes), tuple(actions))].append(pname)
             if len(own_classes) == 1:
-                names, kinds, acts = classes[next(iter(own_classes))]
-                names.add(pname)
-                kinds.add(kind)
-                acts.update(actions)
+                cls = next(iter(own_classes))
+                mine = [a for a in actions if guarded is None or a in guarded]
+                if mine:
+                    names, kinds, acts = classes[cls]
+                    names.add(pname)
+                    kinds.add(kind)
+                    acts.update(mine)
+                for a in actions:
+                    if guarded is not None and a not in guarded:
+                        loose[(cls, kind, a)].add(pname)
                 continue
             # one deny per prefix, exempting what the prefix and every prefix containing it allow:
             # a duty on the whole bucket (breakglass) holds inside a grant's prefix too, and the
@@ -115,7 +127,12 @@ def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[s
         res, conds, not_res = target(kind, "limit", prefixes)
         merged.append(_deny(actions, res, not_res, (_principals(model, names),) + conds,
                             sid("Deny", _label(names), SCOPE_LABEL.get(kind, ""), "OutsidePrefixes")))
-    for cls, (names, kinds, acts) in sorted(classes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+    by_holders: dict[tuple, set[str]] = defaultdict(set)
+    for (cls, kind, action), names in loose.items():
+        by_holders[(cls, kind, tuple(sorted(names)))].add(action)
+    entries = [(cls, names, kinds, acts) for cls, (names, kinds, acts) in classes.items()]
+    entries += [(cls, set(names), {kind}, acts) for (cls, kind, names), acts in by_holders.items()]
+    for cls, names, kinds, acts in sorted(entries, key=lambda e: (e[0][0], e[0][1] or "", sorted(e[1]), sorted(e[3]))):
         res = tuple(sorted({r for k in kinds for r in target(k, "within", ())[0]}))
         for extra in _outside_conditions(model, [cls], services):
             merged.append(_deny(acts, res, (), (_principals(model, names),) + extra,

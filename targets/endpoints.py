@@ -18,17 +18,27 @@ from slpc.diagnostics import Diagnostic, warning
 from . import perimeter
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from slpc.policy.limits import RULES, measure
-from .grants import sid, unique_sids
+from .access_points import access_point_pattern
+from .grants import ap_resources, sid, unique_sids
 from .artifact import Artifact
 from .optimize import optimize
 
 KIND = "vpc-endpoint-policy"
 
-def _resources(asset: Asset, scope: str) -> tuple[str, ...]:
-    """The ARNs an action of this scope names: objects, or the asset itself."""
+def _resources(model: Model, asset: Asset, scope: str, who: str) -> tuple[str, ...]:
+    """The ARNs an action of this scope names: objects, or the asset itself; through an
+    access point, S3 asks the endpoint policy about both the access point and the bucket."""
+    ap = model.access_points(asset.name).get(who) if asset.kind == "bucket" else None
+    through = ap_resources(ap, V.OBJECT if scope == V.OBJECT else V.BUCKET) if ap else ()
     if scope == V.OBJECT or V.ASSET_KINDS[asset.kind].reach == V.PARTS:
-        return (f"{asset.arn}/*",)
-    return (asset.arn,)
+        return (f"{asset.arn}/*",) + through
+    return (asset.arn,) + through
+
+
+def _whole(resource: str) -> str:
+    """An object pattern's bucket, access point or asset: `b/*` -> `b`, `ap/object/*` -> `ap`."""
+    return resource.removesuffix("/*").removesuffix("/object") if ":accesspoint/" in resource \
+        else resource.removesuffix("/*")
 
 
 def granted(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[str, ...]], set[str]]:
@@ -42,7 +52,7 @@ def granted(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[s
         for action, scope in V.VERBS[(asset.kind, g.verb)].actions:
             if scope == V.KEY_VIA_S3:
                 continue  # S3 calls KMS itself, not through this endpoint
-            out[(g.principal, ("*",) if scope == V.ACCOUNT else _resources(asset, scope))].add(action)
+            out[(g.principal, ("*",) if scope == V.ACCOUNT else _resources(model, asset, scope, g.principal))].add(action)
     return out
 
 
@@ -55,10 +65,10 @@ def duties(model: Model, net: Network, service: str) -> dict[tuple[str, tuple[st
         if asset.kind not in kinds:
             continue
         admin_actions = V.ASSET_KINDS[asset.kind].admin_actions
-        for a in asset.admins:  # configuration: the bucket or repository itself
-            out[(a, _resources(asset, V.BUCKET))].update(admin_actions)
+        for a in asset.admins:  # configuration: the bucket or repository itself, never through an access point
+            out[(a, (asset.arn,) if asset.kind == "bucket" else _resources(model, asset, V.BUCKET, a))].update(admin_actions)
         for b in asset.breakglass:  # object versions
-            out[(b, _resources(asset, V.OBJECT))].update(V.S3_BREAKGLASS_ACTIONS)
+            out[(b, _resources(model, asset, V.OBJECT, b))].update(V.S3_BREAKGLASS_ACTIONS)
     if service == "kms":
         for key in model.keys.values():
             for a in key.admins:
@@ -98,7 +108,11 @@ def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[s
         return []
     accounts = sorted({model.principals[who].account for who, _ in entries})
     actions = sorted({a for acts in entries.values() for a in acts})
-    resources = sorted({r for _, rs in entries for r in rs} | {r.removesuffix("/*") for _, rs in entries for r in rs})
+    named = {r for _, rs in entries for r in rs} | {_whole(r) for _, rs in entries for r in rs}
+    # a bucket's access points by the pattern the SCP guards: one entry, not one per grantee
+    patterns = {ap.arn: access_point_pattern(model, model.assets[ap.bucket])
+                for a in model.assets_of("bucket") for ap in model.access_points(a.name).values()}
+    resources = sorted({patterns.get(_whole(r), r) for r in named})
     return [Statement("Allow", actions=tuple(actions), resources=tuple(resources), principal=Principal.any(),
                       conditions=(Condition("StringEquals", "aws:PrincipalAccount", tuple(accounts)),),
                       sid="AllowGrantsToTheGranteesAccounts")]

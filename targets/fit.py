@@ -268,7 +268,10 @@ def oversize(model: Model, art: Artifact, code: str = "E501", message: str | Non
     notes = tuple(f"{g.span.file}:{g.span.line}:{g.span.col}: `{_describe(g)}` takes {w:,} {rule.unit} on its own"
                   for w, g in weights[:HEAVIEST])
     span = weights[0][1].span if weights else None
-    return Diagnostic("error", code, message, span, _split_hint(model, art, mine, fits), notes)
+    hint = _split_hint(model, art, mine, fits)
+    if art.kind == "s3-bucket-policy" and model.assets[art.name].access_points == "never":
+        hint += "; or remove `access_points never` to reach it through access points, one per grantee"
+    return Diagnostic("error", code, message, span, hint, notes)
 
 
 def _units(art: Artifact, grants: list[Grant]) -> list[list[Grant]]:

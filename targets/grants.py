@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from slpc.compiler import verbs as V
-from slpc.compiler.model import Asset, Grant, Model
+from slpc.compiler.model import AccessPoint, Asset, Grant, Model
 from slpc.compiler.values import DNS_SUFFIX
 
 from . import perimeter
@@ -27,6 +27,7 @@ SCOPE_LABEL = {
     V.REPOSITORY: "Images", V.ACCOUNT: "Token", V.ENDPOINT: "", V.API: "",
 }
 S3_KEY_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+S3_SCOPES = (V.OBJECT, V.BUCKET_PREFIX, V.BUCKET)
 
 
 def sid(*words: str) -> str:
@@ -95,9 +96,20 @@ def key_context(asset: Asset, prefix: str) -> Condition:
     return Condition("StringLike", S3_KEY_CONTEXT, (asset.arn, f"{asset.arn}/{prefix}*"))
 
 
+def ap_resources(ap: AccessPoint, scope: str, prefix: str = "") -> tuple[str, ...]:
+    """What an action of this scope names through an access point: its objects, or itself."""
+    return (f"{ap.arn}/object/{prefix}*",) if scope == V.OBJECT else (ap.arn,)
+
+
 def scope_target(model: Model, use: Use) -> tuple[tuple[str, ...], tuple[Condition, ...]]:
-    """Resources and scope conditions (prefix, via-service) of a use."""
+    """Resources and scope conditions (prefix, via-service) of a use; on a bucket reached
+    through access points, its data actions name the grantee's access point."""
     g, asset = use.grant, model.assets[use.grant.asset]
+    ap = model.access_points(asset.name).get(g.principal) if use.scope in S3_SCOPES else None
+    if ap is not None:
+        conds = (Condition("StringLike", "s3:prefix", prefix_patterns([g.prefix])),) \
+            if use.scope == V.BUCKET_PREFIX and g.prefix else ()
+        return ap_resources(ap, use.scope, g.prefix), conds
     if use.scope == V.OBJECT:
         return object_resources(asset, [g.prefix]), ()
     if use.scope == V.BUCKET_PREFIX:

@@ -21,6 +21,7 @@ from slpc.diagnostics import Diagnostic, error, warning
 
 from . import perimeter
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
+from .access_points import access_point_pattern
 from .grants import sid, unique_sids
 from .fit import pack
 from slpc.policy.limits import RULES, measure
@@ -105,6 +106,10 @@ AUDIT_TAMPERING_ACTIONS = (
     "guardduty:UpdateOrganizationConfiguration", "guardduty:UpdatePublishingDestination",
 )
 KMS_MULTI_REGION_ACTIONS = ("kms:ReplicateKey", "kms:UpdatePrimaryRegion")
+# Whoever could create, delete or re-policy the spec's access points could open a bucket
+# that delegates to them: only the admins of their buckets may.
+ACCESS_POINT_CHANGES = ("s3:CreateAccessPoint", "s3:DeleteAccessPoint", "s3:DeleteAccessPointPolicy",
+                        "s3:PutAccessPointPolicy")
 S3_REPLICATION_CHANGES = ("s3:PutReplicationConfiguration",)
 ECR_REPLICATION_CHANGES = ("ecr:PutReplicationConfiguration",)
 
@@ -178,7 +183,13 @@ def scp_statements(model: Model) -> tuple[list[Statement], list[Diagnostic]]:
         _deny("DenyEcrReplicationChanges", ECR_REPLICATION_CHANGES,
               *perimeter.principal_is_not(_admins(model, ("repository",)))),
     ]
+    reached = [a for a in model.assets_of("bucket") if model.access_points(a.name)]
+    if reached:
+        admins = _sorted(model.principals[n].arn for a in reached for n in a.admins)
+        out.append(_deny("DenyAccessPointChanges", ACCESS_POINT_CHANGES, *perimeter.principal_is_not(admins),
+                         resources=_sorted(access_point_pattern(model, a) for a in reached)))
     return out, diags
+
 
 
 def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Statement]:
@@ -308,6 +319,13 @@ def guardrail_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]
         SCP: lambda: scp_statements(model),
         RCP: lambda: (rcp_statements(model), []),
     }
+    if SCP not in dep.guardrails:
+        for a in model.assets_of("bucket"):
+            if model.access_points(a.name):
+                diags.append(warning("W354", f"bucket `{a.name}` delegates to access points that only IAM guards",
+                                     None, "without the SCP (`guardrails`), anyone whose IAM policies allow "
+                                     "s3:PutAccessPointPolicy or s3:DeleteAccessPoint on them can change who "
+                                     "reaches the bucket: keep `scp` in guardrails"))
     for kind in (SCP, RCP):
         if kind not in dep.guardrails:
             continue

@@ -10,7 +10,7 @@ from slpc.compiler import verbs as V
 from slpc.compiler.model import Model, Principal
 
 from slpc.policy.document import PolicyDocument, Statement
-from .grants import allow_statements, sid, unique_sids, uses
+from .grants import allow_statements, ap_resources, sid, unique_sids, uses
 
 
 def duty_statements(model: Model, role: str) -> list[Statement]:
@@ -24,9 +24,11 @@ def duty_statements(model: Model, role: str) -> list[Statement]:
         if role in asset.admins:
             out.append(Statement("Allow", actions=tuple(sorted(V.ASSET_KINDS[asset.kind].admin_actions)), resources=(asset.arn,),
                                  sid=sid("Administer", asset.name)))
-        if role in asset.breakglass:
+        if role in asset.breakglass:  # through its access point, on a bucket reached through them
+            ap = model.access_points(asset.name).get(role)
+            objects = ap_resources(ap, V.OBJECT) if ap else (f"{asset.arn}/*",)
             out.append(Statement("Allow", actions=tuple(sorted(V.S3_BREAKGLASS_ACTIONS)),
-                                 resources=(f"{asset.arn}/*",), sid=sid("Breakglass", asset.name)))
+                                 resources=objects, sid=sid("Breakglass", asset.name)))
     return out
 
 

@@ -24,7 +24,8 @@ def manifest(artifacts: Sequence, sources: Sequence[tuple[str, bytes]]) -> dict:
         "sources": [{"path": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in sources],
         "artifacts": [
             {"kind": a.kind, "name": a.name, "target": a.target, "account": a.account,
-             "path": a.path, "sha256": a.sha256, **({"coarser": a.coarser} if a.coarser else {})}
+             "path": a.path, "sha256": a.sha256, **({"coarser": a.coarser} if a.coarser else {}),
+             **({"within": a.within} if a.within else {})}
             for a in sorted(artifacts, key=lambda a: a.path)
         ],
     }

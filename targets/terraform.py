@@ -306,6 +306,8 @@ def _policy(art) -> Any:
 
 def _region_of(model: Model, art) -> str | None:
     kind = art.kind
+    if kind == "s3-access-point-policy":
+        return art.target.split(":")[3]
     if kind in ("s3-bucket-policy", "ecr-repository-policy") or kind.startswith("s3-"):
         asset = model.assets.get(art.name)
         return asset.region if asset else None
@@ -400,6 +402,15 @@ def _attached_policy(family: str, target_key: str, target: Callable[[Any], str],
     return emit
 
 
+def _access_point(m: _Module, art) -> None:
+    """The access point itself (slpc creates it, never public) with its policy."""
+    m.add("s3", Resource(KINDS[art.kind].terraform, identifier(art.name), m.provider_for(art), {
+        "bucket": hcl_string(art.within.rsplit(":", 1)[-1]),
+        "name": hcl_string(art.name),
+        "policy": hcl_expr(_policy(art), 1),
+    }, art.path))
+
+
 _ORG_POLICY = {"scp": ("service control policy", "SERVICE_CONTROL_POLICY"),
                "rcp": ("resource control policy", "RESOURCE_CONTROL_POLICY")}
 
@@ -484,6 +495,7 @@ EMITTERS: dict[str, Callable[[_Module, Any], None]] = {
     "iam-identity-policy": _role_policy,
     "iam-managed-policy": _managed_policy,
     "s3-bucket-policy": _attached_policy("s3", "bucket", lambda art: art.target.rsplit(":", 1)[-1]),
+    "s3-access-point-policy": _access_point,
     "kms-key-policy": _attached_policy("kms", "key_id", lambda art: art.target),
     "ecr-repository-policy": _attached_policy("ecr", "repository", lambda art: art.target.rsplit("/", 1)[-1]),
     "vpc-endpoint-policy": _attached_policy("vpce", "vpc_endpoint_id", lambda art: art.target),

@@ -37,9 +37,10 @@ def _hex(draw, n: int) -> str:
 
 
 @st.composite
-def specs(draw, max_grants: int = 6, duty_grants: bool = False) -> ast.Spec:
+def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: bool = False) -> ast.Spec:
     """A valid deployment; with `duty_grants`, every bucket's breakglass role also
-    holds a grant of its own on that bucket (duties and grants must not cut into each other)."""
+    holds a grant of its own on that bucket (duties and grants must not cut into each other);
+    with `access_points`, some buckets are reached through access points (`access_points always`)."""
     regions = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
     name = draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12))
     deployment = ast.Deployment(S(name), S(MAIN_ACCOUNT), tuple(S(r) for r in regions), S("aws"),
@@ -95,9 +96,11 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False) -> ast.Spec:
         breakglass = draw(st.lists(st.sampled_from(local), max_size=1, unique=True))
         lock = ast.ObjectLock(N(draw(st.sampled_from(("governance", "compliance")))), draw(st.integers(1, 3650))) \
             if draw(st.booleans()) else None
+        mode = draw(st.sampled_from(("always", "always", None, "never"))) if access_points else None
         buckets.append(ast.Bucket(N(f"bucket{i}"), S(f"model-bucket-{i}"), N(key.name.text), lock,
                                   (N("data_events"),) if draw(st.booleans()) else (),
-                                  tuple(N(a) for a in admins), tuple(N(b) for b in breakglass)))
+                                  tuple(N(a) for a in admins), tuple(N(b) for b in breakglass),
+                                  access_points=N(mode) if mode else None))
         assets[f"bucket{i}"] = ("bucket", set(admins) | {a.text for a in key.admins})
     repos = []
     for i in range(draw(st.integers(0, 2))):

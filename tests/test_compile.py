@@ -15,26 +15,29 @@ from slpc.app.cli import main
 from conftest import EXAMPLE, ROOT
 
 GOLDEN = ROOT / "tests" / "golden" / "sovereign_llm"
+SHARED = ROOT / "examples" / "shared_bucket.slp"  # three teams share a bucket through access points
 
 
 def _tree(d: Path) -> dict[str, bytes]:
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
-def test_example_matches_golden(tmp_path):
+@pytest.mark.parametrize("example", [EXAMPLE, SHARED], ids=lambda p: p.stem)
+def test_example_matches_golden(tmp_path, example):
+    golden = ROOT / "tests" / "golden" / example.stem
     out = tmp_path / "build"
-    assert main(["compile", str(EXAMPLE), "-o", str(out)]) == 0
+    assert main(["compile", str(example), "-o", str(out)]) == 0
     got = _tree(out)
     manifest = json.loads(got["manifest.json"])
     # the manifest names sources as the user gave them; normalise for the golden copy
-    manifest["sources"] = [{"path": "examples/sovereign_llm.slp", "sha256": s["sha256"]} for s in manifest["sources"]]
+    manifest["sources"] = [{"path": f"examples/{example.name}", "sha256": s["sha256"]} for s in manifest["sources"]]
     got["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     if os.environ.get("SLPC_UPDATE_GOLDEN"):
-        shutil.rmtree(GOLDEN, ignore_errors=True)
+        shutil.rmtree(golden, ignore_errors=True)
         for rel, data in got.items():
-            (GOLDEN / rel).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN / rel).write_bytes(data)
-    assert got == _tree(GOLDEN)
+            (golden / rel).parent.mkdir(parents=True, exist_ok=True)
+            (golden / rel).write_bytes(data)
+    assert got == _tree(golden)
 
 
 def test_manifest_describes_every_file(tmp_path):
@@ -114,7 +117,8 @@ def test_oversized_policy_is_an_error_naming_the_heaviest_grants(tmp_path, capsy
     roles = "".join(f'role r{i} "arn:aws:iam::444455556666:role/reader-with-a-long-name-{i}"\n' for i in range(60))
     grants = "".join(f'allow r{i} read weights "team-{i}/models/released/" from eval_vpc\n' for i in range(60))
     spec = tmp_path / "big.slp"
-    spec.write_text(example_text + "\n" + roles + "\n" + grants)
+    direct = example_text.replace('breakglass  [breakglass]', 'breakglass  [breakglass]\n  access_points never')
+    spec.write_text(direct + "\n" + roles + "\n" + grants)
     out = tmp_path / "build"
     assert main(["compile", str(spec), "-o", str(out)]) == 2
     err = capsys.readouterr().err

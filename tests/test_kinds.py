@@ -10,7 +10,9 @@ from slpc.app.pipeline import compile_text
 from slpc.policy.kinds import KINDS
 from slpc.targets import cloudformation, terraform
 from slpc.targets.iac import render
-from conftest import API_SPEC, EXAMPLE
+from conftest import API_SPEC, EXAMPLE, ROOT
+
+SHARED = ROOT / "examples" / "shared_bucket.slp"
 
 
 def test_every_policy_kind_has_an_emitter_in_both_iac_targets():
@@ -20,7 +22,8 @@ def test_every_policy_kind_has_an_emitter_in_both_iac_targets():
 
 def test_the_emitted_resources_are_the_tables_types():
     seen: dict[str, set[str]] = {}
-    for text, name in ((EXAMPLE.read_text(), "sovereign_llm.slp"), (API_SPEC, "api.slp")):
+    for text, name in ((EXAMPLE.read_text(), "sovereign_llm.slp"), (API_SPEC, "api.slp"),
+                       (SHARED.read_text(), SHARED.name)):
         c = compile_text(text, name)
         assert c.ok
         tf = "".join(render("terraform", c.model, c.artifacts).values())

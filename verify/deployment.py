@@ -17,7 +17,7 @@ from typing import Iterable, Mapping, Sequence
 from slpc.policy.document import PolicyDocument, from_json
 from slpc.policy.kinds import IDENTITY_KINDS, RESOURCE_KINDS
 
-from .evaluate import Decision, Evaluator, compile_policy
+from .evaluate import Decision, Evaluator, both, compile_policy
 from .request import ContextValue, Request
 
 IDENTITY = "iam-identity-policy"
@@ -31,12 +31,15 @@ class Policy:
     account: str
     label: str  # the artifact path, shown in explanations
     document: PolicyDocument
+    within: str | None = None  # an access point's bucket ARN
 
 
 def resource_owner(resource_arn: str) -> str:
-    """The ARN whose policy governs this resource (an S3 object's bucket)."""
+    """The ARN whose policy governs this resource (an S3 object's bucket or access point)."""
     parts = resource_arn.split(":", 5)
     if len(parts) == 6 and parts[0] == "arn" and parts[2] == "s3":
+        if parts[5].startswith("accesspoint/"):
+            return "/".join(resource_arn.split("/", 2)[:2])
         return resource_arn.split("/", 1)[0]
     if len(parts) == 6 and parts[0] == "arn" and parts[2] == "execute-api":  # the REST API's own policy
         return f"arn:{parts[1]}:apigateway:{parts[3]}::/restapis/{parts[5].split('/', 1)[0]}"
@@ -48,6 +51,7 @@ class Deployment:
         self.identity: dict[str, list] = {}
         self.resource: dict[str, tuple[Policy, object]] = {}
         self.endpoints: dict[str, object] = {}  # VPC endpoint id -> its compiled policy
+        self.within: dict[str, str] = {}  # access point ARN -> its bucket's ARN
         for p in policies:
             if p.document is None:  # settings, not a policy
                 continue
@@ -55,6 +59,8 @@ class Deployment:
                 self.identity.setdefault(p.target, []).append(compile_policy(p.document, "identity", p.label))
             elif p.kind in RESOURCE_KINDS:
                 self.resource[p.target] = (p, compile_policy(p.document, "resource", p.label))
+                if p.within:
+                    self.within[p.target] = p.within
             elif p.kind == ENDPOINT:
                 self.endpoints[p.target] = compile_policy(p.document, "endpoint", p.label)
         self._cache: dict[tuple, Evaluator] = {}
@@ -62,7 +68,7 @@ class Deployment:
     @classmethod
     def from_artifacts(cls, artifacts: Iterable) -> "Deployment":
         """From `slpc.targets.Artifact`s (in memory)."""
-        return cls(Policy(a.kind, a.target, a.account, a.path, a.document) for a in artifacts)
+        return cls(Policy(a.kind, a.target, a.account, a.path, a.document, a.within) for a in artifacts)
 
     @classmethod
     def from_directory(cls, directory: str | Path) -> "Deployment":
@@ -70,7 +76,7 @@ class Deployment:
         root = Path(directory)
         manifest = json.loads((root / "manifest.json").read_text())
         return cls(Policy(a["kind"], a["target"], a["account"], a["path"],
-                          from_json(json.loads((root / a["path"]).read_text())))
+                          from_json(json.loads((root / a["path"]).read_text())), a.get("within"))
                    for a in manifest["artifacts"] if a["kind"] in RESOURCE_KINDS | IDENTITY_KINDS | {ENDPOINT})
 
     def evaluator(self, principal: str | None, resource: str,
@@ -89,6 +95,12 @@ class Deployment:
             self._cache[key] = ev
         return ev
 
+    def attach_access_point(self, arn: str, bucket_arn: str) -> None:
+        """An access point the compiled artifacts do not declare (someone made it) on one
+        of their buckets: requests through it meet that bucket's policy."""
+        self.within[arn] = bucket_arn
+        self._cache.clear()
+
     def resource_account(self, resource: str) -> str | None:
         owner = self.resource.get(resource_owner(resource))
         return owner[0].account if owner else None
@@ -99,7 +111,18 @@ class Deployment:
                resource_account: str | None = None) -> Decision:
         """AWS's decision for one request. `extra_identity` adds policies the role also
         holds outside the spec (e.g. AdministratorAccess)."""
+        access_point = resource_owner(resource)
+        bucket = self.within.get(access_point)
+        if bucket is not None:  # AWS names the access point in the request context
+            account = access_point.split(":")[4]
+            context = {"s3:DataAccessPointArn": access_point, "s3:DataAccessPointAccount": account,
+                       "s3:AccessPointNetworkOrigin": "Internet", **(context or {})}
         req = Request(principal, action, resource, context=context,
                       resource_account=resource_account or self.resource_account(resource))
         vpce = req.context.get("aws:sourcevpce", (None,))[0]
-        return self.evaluator(principal, resource, extra_identity, vpce).evaluate(req)
+        decision = self.evaluator(principal, resource, extra_identity, vpce).evaluate(req)
+        if bucket is None:
+            return decision
+        behind = bucket + resource[len(access_point):].replace("/object/", "/", 1)
+        breq = Request(principal, action, behind, context=context, resource_account=self.resource_account(behind))
+        return both(decision, self.evaluator(None, behind, (), vpce).behind_access_point(breq))

@@ -125,8 +125,21 @@ class _Builder:
                     resources = [f"{asset.arn}/GET/x"]
                 else:
                     resources = [asset.arn]
-                for r in resources:
+                for r in resources + self.through_access_points(asset, g.principal, resources):
                     self.duty(who, action, r, ctx, variants)
+
+    def through_access_points(self, bucket: Asset, owner: str, resources) -> list[str]:
+        """The same resources named through the owner's access point and through another's."""
+        aps = self.m.access_points(bucket.name) if bucket.kind == "bucket" else {}
+        if owner not in aps:
+            return []
+        others = [ap for who, ap in sorted(aps.items()) if who != owner][:1]
+        out = []
+        for r in resources:
+            rest = r[len(bucket.arn):]  # "" or "/key"
+            for ap in [aps[owner]] + others:
+                out.append(ap.arn + (f"/object{rest}" if rest else ""))
+        return out
 
     def key_use(self, g, bucket: Asset, who: str, action: str, now: str, timing: list[dict]) -> None:
         key = self.m.keys[bucket.key]
@@ -150,7 +163,8 @@ class _Builder:
                     self.duty(self.m.principals[name].arn, action, asset.arn, base, [])
             for name in asset.breakglass:
                 for action in V.S3_BREAKGLASS_ACTIONS:
-                    self.duty(self.m.principals[name].arn, action, f"{asset.arn}/x", base, [])
+                    for r in [f"{asset.arn}/x"] + self.through_access_points(asset, name, [f"{asset.arn}/x"]):
+                        self.duty(self.m.principals[name].arn, action, r, base, [])
         for key in self.m.keys.values():
             for name in key.admins:
                 for action in V.KMS_ADMIN_ACTIONS:

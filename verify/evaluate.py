@@ -441,6 +441,28 @@ class Evaluator:
             filters.append(st.ref)
         return self._iam(req, filters) if iam else self._non_iam(req, filters)
 
+    def behind_access_point(self, req: Request) -> Decision:
+        """The bucket's half of a request made through an access point (`req` names the
+        bucket's ARN): nothing denies it, the endpoint policy allows the bucket too, and
+        the bucket policy allows it for this caller, directly or by naming its account
+        (the documented delegation). IAM policies are asked on the access point's half only."""
+        endpoint = self._endpoint_for(req)
+        scope = self._resource_side + ((endpoint,) if endpoint is not None else ())
+        denies = [ref for policy in scope for ref in policy.denies(req)]
+        if denies:
+            return Decision(EXPLICIT_DENY, tuple(denies), "explicit Deny")
+        filters: list[StatementRef] = []
+        if endpoint is not None:
+            st = endpoint.allow(req)[1]
+            if st is None:
+                return Decision(IMPLICIT_DENY, (), f"no statement in {endpoint.label} (VPC endpoint policy) allows "
+                                                   "the bucket behind the access point")
+            filters.append(st.ref)
+        level, st = self.resource.allow(req) if self.resource is not None else (NONE, None)
+        if level == NONE or st is None:
+            return Decision(IMPLICIT_DENY, (), "the bucket policy does not allow requests through this access point")
+        return Decision(ALLOW, (st.ref, *filters), "the bucket policy allows it through the access point")
+
     def _non_iam(self, req: Request, filters: list[StatementRef]) -> Decision:
         """Anonymous and service callers: only a resource policy naming them allows."""
         if self.resource is not None:
@@ -497,6 +519,17 @@ class Evaluator:
         if level == ACCOUNT:
             return "the resource policy only names the account, which delegates to IAM, and no identity policy allows it"
         return "no identity-based or resource-based policy allows it"
+
+
+def both(access_point: Decision, bucket: Decision) -> Decision:
+    """A request through an access point: its policy and the bucket's must both permit it."""
+    if EXPLICIT_DENY in (access_point.effect, bucket.effect):
+        denies = tuple(ref for d in (access_point, bucket) if d.effect == EXPLICIT_DENY for ref in d.statements)
+        return Decision(EXPLICIT_DENY, denies, "explicit Deny")
+    if access_point.allowed and bucket.allowed:
+        return Decision(ALLOW, access_point.statements + bucket.statements,
+                        f"{access_point.reason}; {bucket.reason}")
+    return access_point if not access_point.allowed else bucket
 
 
 def evaluate(request: Request, **policies: object) -> Decision:

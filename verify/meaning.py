@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Grant, Model
 from slpc.compiler.values import DNS_SUFFIX
+from slpc.targets.layout import resolve
 
 ContextValue = str | Sequence[str]
 
@@ -49,7 +50,11 @@ def _time(value: str) -> datetime:
 
 class Meaning:
     def __init__(self, model: Model):
+        if any(a.access_points == "auto" for a in model.assets_of("bucket")):
+            model = resolve(model)[0]  # how each bucket is reached is part of what the output means
         self.m = model
+        self.access_points = {ap.arn: ap for a in model.assets_of("bucket")
+                              for ap in model.access_points(a.name).values()}
         self.role_names = {p.arn: p.name for p in model.principals.values()}
         # the meaning of a request on each asset kind (compiler.verbs.ASSET_KINDS)
         self.by_kind = {"bucket": self.s3, "repository": self.ecr, "endpoint": self.endpoint, "api": self.api}
@@ -98,7 +103,22 @@ class Meaning:
         places = [(net, svc) for net in self.m.networks.values() for svc, vid in net.endpoints
                   if vid == vpce and svc in V.POLICED_ENDPOINT_SERVICES]
         who = self.role_names.get(q.principal or "")
+        if places and ":accesspoint/" in q.resource:  # the endpoint policy names the grantee's own access point
+            behind = self.behind(q.resource)
+            if behind is None or behind[0].principal != who:
+                return False
+            q = Question(q.principal, q.action, behind[1], q.context, q.star)
         return not places or any(self._endpoint_lets(net, svc, who, q) for net, svc in places)
+
+    def behind(self, resource: str):
+        """A resource named through one of the spec's access points: (the access point, the
+        same resource named through its bucket), or None."""
+        head, _, path = resource.partition(":accesspoint/")
+        name, _, rest = path.partition("/")
+        ap = self.access_points.get(f"{head}:accesspoint/{name}")
+        if ap is None or (rest and not rest.startswith("object/")):
+            return None
+        return ap, self.m.assets[ap.bucket].arn + ("/" + rest.removeprefix("object/") if rest else "")
 
     def _endpoint_lets(self, net, svc: str, who: str | None, q: Question) -> bool:
         if svc == "kms":
@@ -141,6 +161,8 @@ class Meaning:
             return star or any(self.grant_holds(g, V.ASSET_SERVICES["repository"], q.context)
                                for g in self.m.grants if g.principal == who
                                and self.m.assets[g.asset].kind == "repository")
+        if service == "s3" and ":accesspoint/" in q.resource:
+            return self.through_access_point(who, q, star)
         for kind in V.ASSET_KINDS.values():
             if kind.service == service:
                 for asset in self.m.assets_of(kind.name):
@@ -148,11 +170,32 @@ class Meaning:
                         return self.by_kind[kind.name](asset, who, q, star)
         raise ValueError(f"the spec does not govern {q.action} on {q.resource}")
 
+    def through_access_point(self, who: str | None, q: Question, star: bool) -> bool:
+        """Only the grantee an access point serves, only for what it may do on the bucket,
+        and then exactly what the spec lets it do there. Access points the spec does not
+        declare reach nothing: the bucket denies its data to them and allows them nothing else."""
+        found = self.behind(q.resource)
+        if found is None or found[0].principal != who:
+            return False
+        ap, resource = found
+        asset = self.m.assets[ap.bucket]
+        translated = Question(q.principal, q.action, resource, q.context, q.star)
+        own = {a for g in self.grants_of(who, asset.name) for a, sc in V.VERBS[("bucket", g.verb)].actions
+               if sc != V.KEY_VIA_S3}
+        if who in asset.breakglass:
+            own |= set(V.S3_BREAKGLASS_ACTIONS)
+        if q.action not in own or (q.action in V.S3_OBJECT_DATA_ACTIONS + (V.S3_BYPASS_GOVERNANCE,)) != (resource != asset.arn):
+            return False
+        return self.s3(asset, who, translated, star, via_access_point=True)
+
     def _same_account(self, principal: str | None, asset_account: str) -> bool:
         return self.account_of(principal) == asset_account
 
-    def s3(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
+    def s3(self, asset: Asset, who: str | None, q: Question, star: bool, via_access_point: bool = False) -> bool:
+        """A request on the bucket; on a bucket reached through access points, a direct
+        request for data is denied, and a grant's other actions are no longer the grant's."""
         ctx, action = q.context, q.action
+        direct_only = asset.access_points == "always" and not via_access_point
         if _get(ctx, "aws:SecureTransport") == "false":
             return False
         tls = _get(ctx, "s3:TlsVersion")
@@ -170,7 +213,12 @@ class Meaning:
         if not self.in_networks(union, ("s3",), ctx) and not self.service_exempt(ctx):
             return False
         is_object = q.resource.startswith(asset.arn + "/")
+        same_account = self._same_account(q.principal, asset.account)
         entitled, holds = self.s3_grants(asset, who, q, is_object)
+        if direct_only and (action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS):
+            return False
+        if direct_only:
+            entitled = False  # the identity policies grant through the access point only
         if action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS:
             if action == "s3:PutObject" and not self.encryption_ok(asset, ctx):
                 return False
@@ -181,8 +229,8 @@ class Meaning:
         if entitled:  # a verb's other actions (GetBucketLocation) hold exactly where the grant does
             return holds
         if action == V.S3_BYPASS_GOVERNANCE:
-            return who in asset.breakglass and is_object
-        same = self._same_account(q.principal, asset.account)
+            return who in asset.breakglass and is_object and (not direct_only or (star and same_account))
+        same = same_account
         if action in V.S3_PERIMETER_ACTIONS:
             return who in asset.admins and (action in V.S3_ADMIN_ACTIONS or star) and same
         if action in V.S3_ADMIN_ACTIONS and who in asset.admins and not is_object:

@@ -35,6 +35,7 @@ class SizeLimit:
 SIZE_LIMITS: dict[tuple[str, str | None], SizeLimit] = {
     ("identity", None): SizeLimit(IDENTITY, RULES["iam-managed-policy"]),
     ("resource", "AWS::S3::Bucket"): SizeLimit(RESOURCE, RULES["s3-bucket-policy"]),
+    ("resource", "AWS::S3::AccessPoint"): SizeLimit(RESOURCE, RULES["s3-access-point-policy"]),
     ("resource", "AWS::KMS::Key"): SizeLimit(RESOURCE, RULES["kms-key-policy"]),
     ("resource", "AWS::ECR::Repository"): SizeLimit(RESOURCE, RULES["ecr-repository-policy"]),
     ("resource", "AWS::ApiGateway::RestApi"): SizeLimit(RESOURCE, RULES["apigateway-resource-policy"]),
