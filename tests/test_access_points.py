@@ -152,3 +152,32 @@ def test_iac_creates_each_access_point_private_with_its_policy(tmp_path, target)
         private = "RestrictPublicBuckets: true"
     assert len(blocks) == 5
     assert all(private in b and "DenyOtherPrincipals" in b and "ml-platform-weights" in b for b in blocks)
+
+
+def _without(artifacts, sid: str):
+    """The artifacts with every statement `sid` removed (a policy someone weakened)."""
+    from dataclasses import replace
+    from slpc.policy.document import PolicyDocument
+    return [replace(a, document=PolicyDocument(tuple(s for s in a.document.statements if s.sid != sid),
+                                               a.document.version)) if a.document is not None else a
+            for a in artifacts]
+
+
+@pytest.mark.parametrize("dropped, refuted", [
+    (None, set()),
+    ("DenyOtherPrincipals", {1, 6}),  # another role with *:* through a grantee's access point
+    ("DenyDataOutsideAccessPoints", {1, 6}),  # straight to the bucket, or through an undeclared access point
+    ("DenyOtherActions", {6}),
+    ("DenyTeamATrainOutsideGrant", {2, 6}),  # the grantee from outside its network
+    ("DelegateObjectsToAccessPoints", {5, 6}),  # the grants stop working
+])
+def test_prove_covers_requests_through_access_points(dropped, refuted):
+    from slpc.verify.prove.properties import prove
+    from slpc.verify.prove.world import World
+    c = compile_text(SHARED, "shared.slp")
+    artifacts = c.artifacts if dropped is None else _without(c.artifacts, dropped)
+    verdicts = {r.prop.number: r.verdict for r in prove(World.from_artifacts(c.model, artifacts))}
+    assert {n for n, v in verdicts.items() if v == "refuted"} >= refuted
+    assert all(v == "proved" for n, v in verdicts.items() if n not in refuted | {2})  # 2 may follow from 1
+    if dropped is None:
+        assert set(verdicts.values()) == {"proved"}

@@ -76,12 +76,35 @@ def _proves(s: Situation, q: Question, term: z3.BoolRef, expected: bool) -> bool
 @given(specs(), st.data())
 def test_encoding_agrees_with_the_evaluator_and_the_meaning(spec, data):
     """Each drawn request, and the same request from an anonymous caller and from an AWS service."""
+    _crosscheck(spec, data)
+
+
+@FEW
+@given(specs(access_points=True, max_grants=8), st.data())
+def test_encoding_agrees_through_access_points(spec, data):
+    """The same on buckets reached through access points: requests through a grantee's own
+    access point, another grantee's, and straight to the bucket."""
+    _crosscheck(spec, data)
+
+
+def _with_access_point_keys(q: Question) -> Question:
+    """What S3 puts in the context of a request through an access point (as Deployment.decide)."""
+    if ":accesspoint/" not in q.resource:
+        return q
+    ap = "/".join(q.resource.split("/", 2)[:2])
+    keys = {"s3:DataAccessPointArn": ap, "s3:DataAccessPointAccount": ap.split(":")[4],
+            "s3:AccessPointNetworkOrigin": "Internet"}
+    return dataclasses.replace(q, context={**keys, **q.context})
+
+
+def _crosscheck(spec, data):
     compiled = _compiled(spec)
     world = World.from_artifacts(compiled.model, compiled.artifacts)
     deployment, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
     for i in range(10):
         q = data.draw(questions(compiled.model), label=f"request {i}")
         q = Question(q.principal, q.action, q.resource, {"aws:SecureTransport": "true", **q.context}, q.star)
+        q = _with_access_point_keys(q)
         for asked in (q, *(dataclasses.replace(q, principal=p, star=False) for p in (None, SERVICE_NAME))):
             _agree(spec, world, deployment, meaning, asked)
 
@@ -105,6 +128,16 @@ def _agree(spec, world: World, deployment: Deployment, meaning: Meaning, q: Ques
 @settings(max_examples=max(3, EXAMPLES // 40), deadline=None)
 @given(specs(max_grants=3))
 def test_prove_on_generated_deployments_reports_only_real_refutations(spec):
+    _only_real_refutations(spec)
+
+
+@settings(max_examples=max(3, EXAMPLES // 40), deadline=None)
+@given(specs(max_grants=4, access_points=True))
+def test_prove_through_access_points_reports_only_real_refutations(spec):
+    _only_real_refutations(spec)
+
+
+def _only_real_refutations(spec):
     compiled = _compiled(spec)
     results = prove(World.from_artifacts(compiled.model, compiled.artifacts), timeout_ms=20_000)
     assert not [o for r in results for o in r.outcomes if o.verdict == UNKNOWN]

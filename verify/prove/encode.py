@@ -357,3 +357,29 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
     else:
         grant = z3.If(same_account, disj(res_names, ident), conj(ident, res_any))
     return conj(z3.Not(disj(*denies)), *filters, grant)
+
+
+def behind_access_point(ctx: Context, bucket: PolicyDocument | None, endpoints: dict[str, PolicyDocument],
+                        rcps: list[PolicyDocument], actions: Sequence[str], caller: Caller,
+                        resource: z3.SeqRef, scope: tuple[str, bool]) -> z3.BoolRef:
+    """The bucket's half of a request through an access point (the evaluator's
+    `behind_access_point`): the bucket policy, asked on the bucket's ARN, denies nothing
+    and allows the caller (directly or by its account); so do the endpoint policies and RCPs."""
+    if bucket is None:
+        return z3.BoolVal(False)
+    saved = ctx.resource, ctx.scope
+    ctx.resource, ctx.scope = resource, scope
+    try:
+        enc = lambda doc, kind: Encoded(ctx, doc, kind, actions, caller)  # noqa: E731
+        policy = enc(bucket, "resource")
+        vpce = ctx.key("aws:SourceVpce")
+        through = lambda vid: disj(*(conj(v.used, is_text(v.term, vid)) for v in vpce.values))  # noqa: E731
+        denies = [policy.denies] + [enc(d, "rcp").denies for d in rcps]
+        filters = []
+        for vid, doc in sorted(endpoints.items()):
+            e = enc(doc, "endpoint")
+            denies.append(conj(through(vid), e.denies))
+            filters.append(z3.Implies(through(vid), e.allows))
+        return conj(z3.Not(disj(*denies)), *filters, policy.allows)
+    finally:
+        ctx.resource, ctx.scope = saved

@@ -143,6 +143,8 @@ def _realistic(w: World, q: Query) -> z3.BoolRef:
 
 def completeness(w: World, t: Target) -> Iterator[Query]:
     grants = [g for a in sorted(_assets_of(w, t)) for g in w.meaning.on_asset.get(a, [])]
+    if t.access_point is not None:  # through an access point, only its own grantee's grants can hold
+        grants = [g for g in grants if g.principal == t.access_point.principal]
     for who in sorted({g.principal for g in grants}):
         granted = {a for g in grants if g.principal == who for a in _verb_actions(w, g, t)}
         actions = tuple(a for a in t.actions[DATA] if a in granted)

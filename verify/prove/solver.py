@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 
 import z3
 
-from slpc.verify.evaluate import Evaluator
+from slpc.verify.evaluate import Evaluator, both
 from slpc.verify.meaning import Meaning, Question
 from slpc.verify.request import Request
 
 from .context import DERIVED_KEYS, IAM, Context
-from .encode import allowed
+from .encode import allowed, behind_access_point
 from .terms import conj, disj, is_text, text
 from .world import DATA, LOCK, Target, World
 
@@ -58,12 +58,18 @@ class Situation:
         account = world.resource_account(target)
         ctx.fix_caller(self.caller, account)
         ctx.facts += [target.resource(ctx), ctx.action >= 0, ctx.action < len(self.actions)]
+        if not target.kms and target.asset.kind == "bucket":
+            ctx.facts += access_point_keys(ctx, target)
         pol = world.applicable(self.caller.concrete, target, star, guardrails, self.caller.kind == IAM)
         self.bystanders = ctx.bystanders = self._bystanders(pol)
         pol = replace(pol, closed=tuple(vid for vid in pol.closed if vid not in self.bystanders))
         scp_applies = disj(*(is_text(self.caller.account, f.account) for f in world.scps))
         self.allowed = allowed(ctx, pol, self.actions, self.caller, is_text(self.caller.account, account),
                                scp_applies)
+        if target.access_point is not None:
+            self.allowed = conj(self.allowed, behind_access_point(
+                ctx, world.bucket_policy(target), pol.endpoints, pol.rcps, self.actions, self.caller,
+                target.behind(ctx.resource), (target.asset.arn, target.objects)))
         self._permits: z3.BoolRef | None = None
 
     def _bystanders(self, pol) -> frozenset[str]:
@@ -92,7 +98,8 @@ class Situation:
         if self._permits is None:
             sm = self.world.meaning
             self._permits = self.per_action(
-                lambda a: sm.permits(self.ctx, self.caller, a, self.target.asset, self.star), self.actions)
+                lambda a: sm.permits(self.ctx, self.caller, a, self.target.asset, self.star,
+                                     self.target.access_point), self.actions)
         return self._permits
 
     @property
@@ -106,6 +113,17 @@ class Situation:
         if not self.target.kms or self.target.arn not in self.world.coarser:
             return []
         return [z3.Implies(self.world.meaning.through_s3_into(self.ctx, self.target.asset), self.permits)]
+
+
+def access_point_keys(ctx: Context, target: Target) -> list[z3.BoolRef]:
+    """What S3 sets about access points: on a request through one, its ARN, its account and
+    its network origin (slpc's access points are not bound to a VPC); on any other, nothing."""
+    names = ("s3:DataAccessPointArn", "s3:DataAccessPointAccount", "s3:AccessPointNetworkOrigin")
+    ap = target.access_point
+    if ap is None:
+        return [z3.Not(ctx.key(n).present) for n in names]
+    values = (ap.arn, ap.arn.split(":")[4], "Internet")
+    return [ctx.equals_text(n, z3.StringVal(v)) for n, v in zip(names, values)]
 
 
 def situation(world: World, target: Target, who: str | None, star: bool, guardrails: bool) -> Situation:
@@ -195,6 +213,16 @@ def replay(q: Query, model: z3.ModelRef) -> tuple[Counterexample, str | None]:
     request = Request(None if q.caller.anonymous else principal, action, resource, context=flat,
                       resource_account=w.resource_account(q.target))
     decision = evaluator(q, request).evaluate(request)
+    if q.target.access_point is not None:  # the bucket's half, on the bucket's ARN
+        behind = q.target.asset.arn + resource[len(q.target.access_point.arn):].replace("/object/", "/", 1)
+        breq = Request(request.principal, action, behind, context=flat, resource_account=q.target.asset.account)
+        pol = w.applicable(q.caller.concrete, q.target, q.star, q.s.guardrails, q.caller.kind == IAM)
+        vpce = breq.context.get("aws:sourcevpce", (None,))[0]
+        endpoint = w.endpoints[vpce].document if vpce in w.endpoints else None
+        bucket = w.bucket_policy(q.target)
+        decision = both(decision, Evaluator(
+            resource=bucket and w.label(bucket), endpoint=endpoint and w.label(endpoint),
+            endpoint_id=vpce if endpoint else None, rcps=[w.label(d) for d in pol.rcps]).behind_access_point(breq))
     notes = []
     if decision.allowed != z3.is_true(model.eval(q.allowed, True)):
         notes.append(f"the evaluator says {decision.effect}, the encoding the opposite")

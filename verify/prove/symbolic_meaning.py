@@ -11,7 +11,7 @@ from __future__ import annotations
 import z3
 
 from slpc.compiler import verbs as V
-from slpc.compiler.model import Asset, Grant, Key, Model
+from slpc.compiler.model import AccessPoint, Asset, Grant, Key, Model
 from slpc.compiler.values import DNS_SUFFIX
 from slpc.verify.conditions import parse_date
 
@@ -108,13 +108,24 @@ class SymbolicMeaning:
         return self.unions[asset.name]
 
     # -- the question ------------------------------------------------------- #
-    def permits(self, ctx: Context, caller: Caller, action: str, asset: Asset | Key, star: bool) -> z3.BoolRef:
+    def permits(self, ctx: Context, caller: Caller, action: str, asset: Asset | Key, star: bool,
+                via: AccessPoint | None = None) -> z3.BoolRef:
         who = caller.name
-        if isinstance(asset, Key):
+        if via is not None:  # only its grantee, only for what it may do on the bucket (Meaning.through_access_point)
+            if via.principal != who or action not in self.own_actions(asset, who):
+                return FALSE
+            body = self.s3(ctx, asset, who, caller, action, star, via)
+        elif isinstance(asset, Key):
             body = self.kms(ctx, asset, who, caller, action)
         else:
             body = self.by_kind[asset.kind](ctx, asset, who, caller, action, star)
         return conj(self.through_endpoint(ctx, who, action, asset), body)
+
+    def own_actions(self, asset: Asset, who: str | None) -> set[str]:
+        """The S3 actions a principal's grants and breakglass duty name on a bucket."""
+        own = {a for g in self.grants_of(who, asset.name) for a, sc in V.VERBS[("bucket", g.verb)].actions
+               if sc != V.KEY_VIA_S3}
+        return own | (set(V.S3_BREAKGLASS_ACTIONS) if who in asset.breakglass else set())
 
     def through_endpoint(self, ctx: Context, who: str | None, action: str, asset) -> z3.BoolRef:
         """Through one of the spec's endpoints, only what the spec routes through it.
@@ -170,14 +181,22 @@ class SymbolicMeaning:
                     z3.Implies(age_p, age.term <= asset.signature_age_ms),
                     disj(inside, self.service_exempt(ctx)))
 
-    def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
+    def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool,
+           via: AccessPoint | None = None) -> z3.BoolRef:
+        """As `Meaning.s3`: on a bucket reached through access points, a direct request for
+        data is denied and a grant's other actions are no longer the grant's."""
+        direct_only = asset.access_points == "always" and via is None
         pre = [ctx.memo(("s3", asset.name), lambda: self._transport(ctx, asset))]
         if asset.object_lock and action in ("s3:PutObject", "s3:PutObjectRetention"):
             days_p, days = _first(ctx, "s3:object-lock-remaining-retention-days")
             pre.append(z3.Implies(days_p, days.term <= asset.object_lock[1]))
         inside = self.in_networks(ctx, self._union(asset), ("s3",))
         is_object = action in OBJECT_LEVEL
-        entitled, holds = self.s3_grants(ctx, asset, who, action, is_object)
+        entitled, holds = self.s3_grants(ctx, asset, who, action, is_object, via)
+        if direct_only and (action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS):
+            return FALSE
+        if direct_only:
+            entitled = False  # the identity policies grant through the access point only
         if action in V.S3_OBJECT_DATA_ACTIONS or action in V.S3_BUCKET_DATA_ACTIONS:
             if action == "s3:PutObject":
                 pre.append(self.encryption_ok(ctx, asset))
@@ -188,6 +207,8 @@ class SymbolicMeaning:
             body = holds
         elif action == V.S3_BYPASS_GOVERNANCE:
             body = z3.BoolVal(who in asset.breakglass and is_object)
+            if direct_only:
+                body = conj(body, z3.BoolVal(star), self._same(caller, asset))
         elif action in V.S3_PERIMETER_ACTIONS:
             body = conj(z3.BoolVal(who in asset.admins and (action in V.S3_ADMIN_ACTIONS or star)),
                         self._same(caller, asset))
@@ -197,7 +218,9 @@ class SymbolicMeaning:
             body = conj(z3.BoolVal(star), self._same(caller, asset))
         return conj(*pre, body)
 
-    def s3_grants(self, ctx: Context, asset: Asset, who, action: str, is_object: bool):
+    def s3_grants(self, ctx: Context, asset: Asset, who, action: str, is_object: bool,
+                  via: AccessPoint | None = None):
+        base = f"{via.arn}/object" if via is not None else asset.arn  # how the request names the objects
         entitled, holds = False, []
         for g in self.grants_of(who, asset.name):
             for a, scope in V.VERBS[("bucket", g.verb)].actions:
@@ -205,7 +228,7 @@ class SymbolicMeaning:
                     continue
                 entitled = True
                 if scope == V.OBJECT:
-                    where = z3.PrefixOf(text(f"{asset.arn}/{g.prefix}"), ctx.resource)
+                    where = z3.PrefixOf(text(f"{base}/{g.prefix}"), ctx.resource)
                 elif scope == V.BUCKET_PREFIX and g.prefix:
                     present, prefix = _first(ctx, "s3:prefix")
                     where = conj(present, z3.PrefixOf(text(g.prefix), prefix.term))

@@ -20,7 +20,7 @@ from typing import Iterable
 import z3
 
 from slpc.compiler import verbs as V
-from slpc.compiler.model import Asset, Key, Model
+from slpc.compiler.model import AccessPoint, Asset, Key, Model
 from slpc.policy.document import PolicyDocument, Statement, from_json
 from slpc.policy.kinds import GUARDRAIL_KINDS, RESOURCE_KINDS
 from slpc.verify.deployment import ENDPOINT, IDENTITY, resource_owner
@@ -63,6 +63,14 @@ class Target:
     arn: str
     objects: bool  # the resource is `arn/...` (objects, API methods), else `arn` itself
     actions: dict[str, tuple[str, ...]]  # DATA / LOCK -> actions
+    access_point: AccessPoint | None = None  # requests name the bucket through this access point
+
+    def behind(self, resource: z3.SeqRef) -> z3.SeqRef:
+        """The same resource named through the bucket (an access point's `.../object/KEY` -> `bucket/KEY`)."""
+        if not self.objects:
+            return text(self.asset.arn)
+        skip = len(self.arn) + 1
+        return z3.Concat(text(self.asset.arn + "/"), z3.SubString(resource, skip, z3.Length(resource) - skip))
 
     def resource(self, ctx: Context) -> z3.BoolRef:
         if self.objects:
@@ -90,6 +98,11 @@ def targets(model: Model) -> list[Target]:
                           {DATA: parts(bucket.data_actions), LOCK: parts(bucket.lock_actions)}))
         out.append(Target(f"{a.name} bucket", a, a.arn, False,
                           {DATA: itself(bucket.data_actions), LOCK: itself(bucket.lock_actions)}))
+        for ap in sorted(model.access_points(a.name).values(), key=lambda ap: ap.name):
+            out.append(Target(f"{a.name} objects via {ap.name}", a, f"{ap.arn}/object", True,
+                              {DATA: parts(bucket.data_actions), LOCK: parts(bucket.lock_actions)}, ap))
+            out.append(Target(f"{a.name} bucket via {ap.name}", a, ap.arn, False,
+                              {DATA: itself(bucket.data_actions), LOCK: itself(bucket.lock_actions)}, ap))
     for k in sorted(model.keys.values(), key=lambda k: k.name):
         admin = tuple(x for x in V.KMS_ADMIN_ACTIONS if _mutating(x))
         out.append(Target(f"{k.name} key", k, k.arn, False, {DATA: V.KMS_CRYPTO_ACTIONS, LOCK: admin}))
@@ -193,7 +206,10 @@ class World:
             sm = self.meaning
             names = set(target.asset.admins) | set(getattr(target.asset, "breakglass", ()))
             buckets = sm.buckets_of_key.get(target.asset.name, []) if target.kms else [target.asset.name]
-            names |= {g.principal for b in buckets for g in sm.on_asset.get(b, [])}
+            if target.access_point is not None:  # the spec gives the bucket's other grantees nothing here
+                names.add(target.access_point.principal)
+            else:
+                names |= {g.principal for b in buckets for g in sm.on_asset.get(b, [])}
             names |= {self._by_arn[arn] for arn, _ in self._identity_index.touching(target)}
             owner = self.resource.get(resource_owner(target.arn))
             statements = [st for _, st in self._endpoint_index.touching(target)]
@@ -231,6 +247,11 @@ class World:
     def label(self, doc: PolicyDocument) -> tuple[str, PolicyDocument]:
         """The document with its artifact path, for the evaluator's explanations."""
         return self._paths.get(id(doc), "org (SCP beside FullAWSAccess)"), doc
+
+    def bucket_policy(self, target: Target) -> PolicyDocument | None:
+        """For a target through an access point: the policy of the bucket behind it."""
+        owner = self.resource.get(target.asset.arn) if target.access_point is not None else None
+        return owner.document if owner else None
 
     def has_resource_policy(self, target: Target) -> bool:
         return resource_owner(target.arn) in self.resource
