@@ -28,7 +28,7 @@ from .grants import unique_sids
 from .identity import identity_policy
 from .key import key_policy
 from slpc.policy.limits import RULES, measure
-from .optimize import optimize
+from .optimize import optimize, ored
 
 
 INLINE, MANAGED = "iam-identity-policy", "iam-managed-policy"
@@ -75,14 +75,17 @@ def pack(kind: str, statements: Sequence[Statement]) -> tuple[list[PolicyDocumen
     A statement goes whole into the first policy with room (first fit, in order).
     One too large for any policy is split by its Resource list, filling the room
     left in earlier policies first: a statement on a subset of the resources allows
-    or denies a subset of the requests, and the pieces add up to the whole.
-    Condition values are never split (for a negated operator that would change the
-    meaning). Sids are made unique first and pieces are numbered as they are placed
-    (skipping taken names), so the Sid measured is the Sid written.
+    or denies a subset of the requests, and the pieces add up to the whole. One too
+    large even with a single resource is split by the values of its longest ORed
+    condition (a positive operator: the statement holds when the key has one of the
+    values), never a negated one, whose pieces would not add up. Sids are made unique
+    first and pieces are numbered as they are placed (skipping taken names), so the
+    Sid measured is the Sid written.
     """
     statements = unique_sids(statements)
     taken = {s.sid for s in statements}
     sizes = _Sizes(kind)
+    statements = [piece for s in statements for piece in _by_values(s, sizes, taken)]
     bins: list[list[Statement]] = []
     used: list[int] = []
     too_big: list[Statement] = []
@@ -122,6 +125,37 @@ def pack(kind: str, statements: Sequence[Statement]) -> tuple[list[PolicyDocumen
             if not rest:
                 break
     return [PolicyDocument(tuple(b)) for b in bins], too_big
+
+
+def _by_values(s: Statement, sizes: _Sizes, taken: set) -> list[Statement]:
+    """The statement, or if even its one-resource form does not fit an empty policy, its pieces
+    by the values of its longest ORed condition (each the longest run of values that fits)."""
+    if sizes.of(replace(s, resources=s.resources[:1])) <= sizes.room(0):
+        return [s]
+    ored_at = [i for i, c in enumerate(s.conditions) if ored(c.operator) and c.operator != "Null" and len(c.values) > 1]
+    if not ored_at:
+        return [s]
+    at = max(ored_at, key=lambda i: len(s.conditions[i].values))
+    cond, rest, pieces = s.conditions[at], list(s.conditions[at].values), []
+
+    def piece(values) -> Statement:  # measured with the longest Sid a piece can get
+        conds = s.conditions[:at] + (replace(cond, values=tuple(values)),) + s.conditions[at + 1:]
+        return replace(s, conditions=conds)
+
+    longest = f"{s.sid}{len(rest)}" if s.sid else None
+    while rest:
+        lo, hi = 0, len(rest)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if sizes.of(replace(piece(rest[:mid]), sid=longest)) <= sizes.room(0):
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo == 0:
+            return [s]  # one value alone does not fit: the caller reports it
+        pieces.append(replace(piece(rest[:lo]), sid=_next_sid(s.sid, taken) if pieces and s.sid else s.sid))
+        rest = rest[lo:]
+    return pieces
 
 
 def _next_sid(sid: str, taken: set) -> str:
@@ -214,10 +248,12 @@ def _touches(model: Model, art: Artifact, g: Grant) -> bool:
 
 
 def _with(model: Model, art: Artifact, chosen: Sequence[Grant]) -> Model:
-    """The model with only `chosen` of the grants that shape this artifact (the others kept)."""
+    """The model with only `chosen` of the grants that shape this artifact. The grants that
+    cannot shape it are left out too: the policy is the same without them, and a model of a
+    few grants is indexed in microseconds, so weighing each of 10,000 grants stays linear."""
     keep = {id(g) for g in chosen}
     return replace(model, grants=tuple(g for g in model.grants
-                                       if id(g) in keep or g.span is None or not _touches(model, art, g)))
+                                       if id(g) in keep or (g.span is None and _touches(model, art, g))))
 
 
 def _describe(g: Grant) -> str:

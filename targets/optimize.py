@@ -102,7 +102,7 @@ _ORED = frozenset(("StringEquals", "StringEqualsIgnoreCase", "StringLike", "Nume
                    "BinaryEquals", "IpAddress", "ArnEquals", "ArnLike"))
 
 
-def _ored(operator: str) -> bool:
+def ored(operator: str) -> bool:
     """Whether a request meets the condition when it meets it for one of its values."""
     if operator == "Null":
         return True
@@ -114,7 +114,7 @@ def _condition_keys(s: Statement) -> dict[tuple, int]:
     """Per condition with ORed values: the statement without that condition's values -> its index."""
     rest = (s.effect, s.principal, s.not_principal, s.actions, s.not_actions, s.resources, s.not_resources)
     return {(*rest, s.conditions[:i] + s.conditions[i + 1:], c.operator, c.key): i
-            for i, c in enumerate(s.conditions) if _ored(c.operator)}
+            for i, c in enumerate(s.conditions) if ored(c.operator)}
 
 
 def _merge_conditions(statements: list[Statement]) -> list[Statement]:

@@ -15,17 +15,19 @@ import hcl2
 import pytest
 import yaml
 from cfnlint.api import ManualArgs, lint
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slpc.app.cli import main
 from slpc.app.pipeline import compile_text
 from slpc.targets.cloudformation import cloudformation_templates
-from slpc.policy.document import Statement
-from slpc.targets.fit import pack
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
+from slpc.targets.fit import MANAGED, pack
 from slpc.policy.limits import RULES, measure
 from slpc.targets.terraform import terraform_module
 from slpc.verify.deployment import Deployment
+from slpc.verify.evaluate import Evaluator
+from slpc.verify.request import Request
 from slpc.verify.meaning import Meaning
 from strategies import PROPERTY
 from test_differential import STAR, questions
@@ -300,3 +302,39 @@ def test_packing_fits_every_policy_and_keeps_every_statement(statements, kind):
     assert len({s.sid for s in placed}) == len(placed)
     covered = {(s.effect, s.actions, r) for s in placed for r in s.resources}
     assert covered == {(s.effect, s.actions, r) for s in statements for r in s.resources}
+
+
+CONTEXT = "kms:EncryptionContext:aws:s3:arn"
+
+
+def _key_statement(n: int, operator: str = "StringLike") -> Statement:
+    values = tuple(f"arn:aws:s3:::platform-weights-{i:03d}/release-pipeline/*" for i in range(n))
+    return Statement("Allow", actions=("kms:Decrypt",), resources=("arn:aws:kms:eu-central-1:111122223333:key/k",),
+                     conditions=(Condition("StringEquals", "kms:ViaService", ("s3.eu-central-1.amazonaws.com",)),
+                                 Condition(operator, CONTEXT, values)), sid="ReadKey")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 399), st.integers(120, 400))
+def test_a_statement_too_large_for_one_policy_is_split_by_its_ored_values(which, n):
+    """A key statement whose encryption-context list alone is over 6,144 characters (a role that
+    reads 120+ buckets under one key) splits into pieces by those values: every piece fits, and
+    a request is allowed by some piece exactly when the whole statement allows it."""
+    whole = _key_statement(n)
+    docs, too_big = pack(MANAGED, [whole])
+    assert not too_big and len(docs) > 1
+    assert all(measure(MANAGED, d) <= RULES[MANAGED].limit for d in docs)
+    assert len({s.sid for d in docs for s in d.statements}) == sum(len(d.statements) for d in docs)
+    context = {"kms:ViaService": "s3.eu-central-1.amazonaws.com",
+               CONTEXT: f"arn:aws:s3:::platform-weights-{which:03d}/release-pipeline/model.bin"}
+    request = Request("arn:aws:iam::111122223333:role/rp", "kms:Decrypt", whole.resources[0], context=context)
+    key_policy = PolicyDocument((Statement("Allow", actions=("kms:*",), resources=("*",),
+                                           principal=Principal.aws("arn:aws:iam::111122223333:root")),))
+    alone = Evaluator(identity=[PolicyDocument((whole,))], resource=key_policy).evaluate(request).allowed
+    assert alone == (which < n)
+    assert Evaluator(identity=docs, resource=key_policy).evaluate(request).allowed == alone
+
+
+def test_a_negated_condition_is_never_split():
+    docs, too_big = pack(MANAGED, [_key_statement(200, "StringNotLike")])
+    assert not docs and [s.sid for s in too_big] == ["ReadKey"]

@@ -60,6 +60,8 @@ class Situation:
         ctx.facts += [target.resource(ctx), ctx.action >= 0, ctx.action < len(self.actions)]
         if not target.kms and target.asset.kind == "bucket":
             ctx.facts += access_point_keys(ctx, target)
+        # a request through a VPC endpoint carries no public source address (aws:SourceIp)
+        ctx.facts.append(z3.Implies(ctx.key("aws:SourceVpce").present, z3.Not(ctx.key("aws:SourceIp").present)))
         pol = world.applicable(self.caller.concrete, target, star, guardrails, self.caller.kind == IAM)
         self.bystanders = ctx.bystanders = self._bystanders(pol)
         pol = replace(pol, closed=tuple(vid for vid in pol.closed if vid not in self.bystanders))
