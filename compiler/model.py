@@ -140,6 +140,14 @@ class Model:
         """The access points of a bucket reached through them, by principal (empty otherwise)."""
         return self._access_points.get(bucket, {})
 
+    def access_point_at(self, arn: str) -> AccessPoint:
+        """The access point with this ARN."""
+        return self._access_point_arns[arn]
+
+    @cached_property
+    def _access_point_arns(self) -> dict[str, AccessPoint]:
+        return {ap.arn: ap for aps in self._access_points.values() for ap in aps.values()}
+
     @cached_property
     def _access_points(self) -> dict[str, dict[str, AccessPoint]]:
         taken: set[str] = set()
@@ -158,6 +166,10 @@ class Model:
     @cached_property
     def _position(self) -> dict[Grant, int]:
         return {g: i for i, g in enumerate(self.grants)}
+
+    def in_spec_order(self, grants) -> tuple[Grant, ...]:
+        """Some of the model's grants, in the order the spec declares them."""
+        return tuple(sorted(grants, key=self._position.__getitem__))
 
     def grants_of(self, principal: str) -> list[Grant]:
         """The grants to this principal, in spec order."""

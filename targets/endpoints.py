@@ -110,8 +110,12 @@ def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[s
     actions = sorted({a for acts in entries.values() for a in acts})
     named = {r for _, rs in entries for r in rs} | {_whole(r) for _, rs in entries for r in rs}
     # a bucket's access points by the pattern the SCP guards: one entry, not one per grantee
-    patterns = {ap.arn: access_point_pattern(model, model.assets[ap.bucket])
-                for a in model.assets_of("bucket") for ap in model.access_points(a.name).values()}
+    patterns: dict[str, str] = {}
+    for r in sorted(r for r in named if ":accesspoint/" in r and r == _whole(r)):
+        if r not in patterns:
+            bucket = model.assets[model.access_point_at(r).bucket]
+            pattern = access_point_pattern(model, bucket)
+            patterns |= dict.fromkeys((ap.arn for ap in model.access_points(bucket.name).values()), pattern)
     resources = sorted({patterns.get(_whole(r), r) for r in named})
     return [Statement("Allow", actions=tuple(actions), resources=tuple(resources), principal=Principal.any(),
                       conditions=(Condition("StringEquals", "aws:PrincipalAccount", tuple(accounts)),),

@@ -247,13 +247,11 @@ def _touches(model: Model, art: Artifact, g: Grant) -> bool:
     return g.asset == name
 
 
-def _with(model: Model, art: Artifact, chosen: Sequence[Grant]) -> Model:
-    """The model with only `chosen` of the grants that shape this artifact. The grants that
-    cannot shape it are left out too: the policy is the same without them, and a model of a
-    few grants is indexed in microseconds, so weighing each of 10,000 grants stays linear."""
-    keep = {id(g) for g in chosen}
-    return replace(model, grants=tuple(g for g in model.grants
-                                       if id(g) in keep or (g.span is None and _touches(model, art, g))))
+def _with(model: Model, grants: Sequence[Grant]) -> Model:
+    """The model with only these grants, in spec order: the grants that cannot shape the
+    artifact are left out, as its policy is the same without them, and a model of a few
+    grants is indexed in microseconds, so weighing each of 10,000 grants stays linear."""
+    return replace(model, grants=model.in_spec_order(grants))
 
 
 def _describe(g: Grant) -> str:
@@ -292,10 +290,11 @@ def oversize(model: Model, art: Artifact, code: str = "E501", message: str | Non
     fits = fits or (lambda doc: measure(art.kind, doc) <= rule.limit)
     if _rebuild(model, art) is None:  # not built from grants (guardrails)
         return error(code, message, None, "narrow the spec")
-    mine = sorted((g for g in model.grants if g.span is not None and _touches(model, art, g)),
-                  key=lambda g: (g.span.file, g.span.line, g.span.col))
+    touching = [g for g in model.grants if _touches(model, art, g)]
+    fixed = [g for g in touching if g.span is None]  # not written by the user: never moved
+    mine = sorted((g for g in touching if g.span is not None), key=lambda g: (g.span.file, g.span.line, g.span.col))
     def size(grants) -> int:  # a role with no grant has no policy
-        doc = _rebuild(_with(model, art, grants), art)
+        doc = _rebuild(_with(model, fixed + list(grants)), art)
         return 0 if doc is None else measure(art.kind, doc)
 
     empty = size(())
@@ -304,7 +303,7 @@ def oversize(model: Model, art: Artifact, code: str = "E501", message: str | Non
     notes = tuple(f"{g.span.file}:{g.span.line}:{g.span.col}: `{_describe(g)}` takes {w:,} {rule.unit} on its own"
                   for w, g in weights[:HEAVIEST])
     span = weights[0][1].span if weights else None
-    hint = _split_hint(model, art, mine, fits)
+    hint = _split_hint(model, art, mine, fixed, fits)
     if art.kind == "s3-bucket-policy" and model.assets[art.name].access_points == "never":
         hint += "; or remove `access_points never` to reach it through access points, one per grantee"
     return Diagnostic("error", code, message, span, hint, notes)
@@ -320,14 +319,14 @@ def _units(art: Artifact, grants: list[Grant]) -> list[list[Grant]]:
     return list(by.values())
 
 
-def _split_hint(model: Model, art: Artifact, grants: list[Grant], fits) -> str:
+def _split_hint(model: Model, art: Artifact, grants: list[Grant], fixed: list[Grant], fits) -> str:
     """Runs of the artifact's grants in source order, each the longest that fits (binary
     search, so about log2(n) builds a run): a change that compiles, said as one."""
     units, (moved, noun, change) = _units(art, grants), SPLIT[art.kind]
     limit = RULES[art.kind].limit
 
     def ok(run: list[list[Grant]]) -> bool:
-        doc = _rebuild(_with(model, art, [g for u in run for g in u]), art)
+        doc = _rebuild(_with(model, fixed + [g for u in run for g in u]), art)
         if doc is None:
             return True
         # the identity side never names its role; elsewhere the new asset's or role's name may be longer
