@@ -69,23 +69,26 @@ def _where(model: Model, network: str, kind: str) -> dict | None:
 
 def _inside(model: Model, g: Grant) -> list[tuple[str, str, dict]]:
     """(action, resource, extra context) for each action of the grant's verb, on
-    the asset within the grant's prefix (key-via-S3 actions are left to the tests:
-    they depend on S3 calling KMS)."""
+    the asset within the grant's prefix, through the grantee's access point on a bucket
+    reached through them (key-via-S3 actions are left to the tests: they depend on S3
+    calling KMS). `model` has every bucket's addressing resolved (`Meaning.m`)."""
     asset = model.assets[g.asset]
+    ap = model.access_points(asset.name).get(g.principal) if asset.kind == "bucket" else None
+    objects, itself = (f"{ap.arn}/object", ap.arn) if ap else (asset.arn, asset.arn)
     out = []
     for action, scope in V.VERBS[(asset.kind, g.verb)].actions:
         if scope == V.KEY_VIA_S3:
             continue
         if scope == V.OBJECT:
-            out.append((action, f"{asset.arn}/{g.prefix}evidence", {}))
+            out.append((action, f"{objects}/{g.prefix}evidence", {}))
         elif scope == V.BUCKET_PREFIX:
-            out.append((action, asset.arn, {"s3:prefix": g.prefix} if g.prefix else {}))
+            out.append((action, itself, {"s3:prefix": g.prefix} if g.prefix else {}))
         elif scope == V.API:
             out.append((action, f"{asset.arn}/GET/evidence", {}))
         elif scope == V.ACCOUNT:
             out.append((action, "*", {}))
         else:
-            out.append((action, asset.arn, {}))
+            out.append((action, itself, {}))
     return out
 
 
@@ -107,7 +110,7 @@ def _confirmed(meaning: Meaning, model: Model, grants: Sequence[Grant], when: st
         if any(w is None for w in nets):
             return False
         at = _shift(g.until, -1) if g.until else when
-        for action, resource, extra in _inside(model, g):
+        for action, resource, extra in _inside(meaning.m, g):
             def ask(ctx: dict, now: str) -> bool:
                 context = {"aws:SecureTransport": "true", "aws:CurrentTime": now, **extra, **ctx}
                 return meaning.permits(Question(principal, action, resource, context))

@@ -181,3 +181,11 @@ def test_prove_covers_requests_through_access_points(dropped, refuted):
     assert all(v == "proved" for n, v in verdicts.items() if n not in refuted | {2})  # 2 may follow from 1
     if dropped is None:
         assert set(verdicts.values()) == {"proved"}
+
+
+def test_the_report_matrix_is_confirmed_through_the_access_points():
+    from slpc.report.evidence import access_matrix
+    for emit in (True, False):  # resolved by the build, or by the meaning itself
+        model = compile_text(SHARED, "shared.slp", emit=emit).model
+        matrix = access_matrix(model, "2026-12-04T00:00:00Z")
+        assert matrix and all(c["meaning_confirms"] for c in matrix)
