@@ -107,7 +107,10 @@ class Live:
     spec: str
 
     def client(self, service: str, account: str = ACCOUNT):
-        return session(account).client(service, endpoint_url=self.url, region_name=REGION)
+        from slpc.verify.live.fetch import keep_local_host
+        client = session(account).client(service, endpoint_url=self.url, region_name=REGION)
+        keep_local_host(client, self.url)  # S3 Control: moto answers on its own address
+        return client
 
 
 def create_resources(url: str) -> Live:
@@ -161,6 +164,9 @@ def apply(live: Live, artifacts) -> None:
             s3.put_bucket_ownership_controls(**a.settings)
         elif a.kind == "s3-object-lock":
             s3.put_object_lock_configuration(**a.settings)
+        elif a.kind == "s3-access-point-policy":
+            c("s3control").create_access_point(AccountId=a.account, Name=a.name, Bucket=a.within.split(":::")[1])
+            c("s3control").put_access_point_policy(AccountId=a.account, Name=a.name, Policy=a.text)
         elif a.kind == "kms-key-policy":
             c("kms").put_key_policy(KeyId=a.target, PolicyName="default", Policy=a.text)
         elif a.kind == "ecr-repository-policy":

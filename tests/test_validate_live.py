@@ -244,6 +244,34 @@ def test_repository_policy_deleted_and_widened(live):
     assert any(f.kind == "missing" for f in found)
 
 
+@pytest.fixture
+def live_access_points(server):
+    """The live deployment with its weights bucket reached through access points."""
+    import urllib.request
+    urllib.request.urlopen(urllib.request.Request(f"{server}/moto-api/reset", method="POST")).read()
+    lv = L.create_resources(server)
+    lv.spec = lv.spec.replace("  breakglass  [breakglass]\n", "  breakglass  [breakglass]\n  access_points always\n", 1)
+    compiled = compile_text(lv.spec, "live.slp")
+    assert compiled.ok, [str(d) for d in compiled.diagnostics if d.is_error]
+    L.apply(lv, compiled.artifacts)
+    lv.artifacts = compiled.artifacts
+    return lv
+
+
+def test_access_point_policies_are_read_and_compared(live_access_points):
+    lv = live_access_points
+    aps = [a for a in lv.artifacts if a.kind == "s3-access-point-policy"]
+    assert aps and not [f for a in aps for f in drifts(validate(lv), a.path)]
+    trainer = next(a for a in aps if a.name == "weights-trainer")
+    opened = policy(lv, trainer.path)
+    opened["Statement"] = [s for s in opened["Statement"] if s.get("Sid") != "DenyOtherPrincipals"]
+    lv.client("s3control").put_access_point_policy(AccountId=L.ACCOUNT, Name=trainer.name, Policy=json.dumps(opened))
+    found = drifts(validate(lv), trainer.path)
+    assert found and found[0].kind == "drift"
+    lv.client("s3control").delete_access_point(AccountId=L.ACCOUNT, Name=trainer.name)
+    assert [f.kind for f in drifts(validate(lv), trainer.path)] == ["missing"]
+
+
 def test_key_policy_drift_and_disabled_key(live):
     kms = live.client("kms")
     doc = policy(live, "kms/model_key.json")

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
+from slpc.policy.kinds import RESOURCE_KINDS
 from slpc.policy.document import PolicyDocument, Principal, Statement
 from slpc.verify.evaluate import Decision, Evaluator, compile_policy
 from slpc.policy.matching import has_wildcard, wildcard_regex
@@ -46,7 +47,7 @@ _EXEMPTIONS = {"aws:viaawsservice", "aws:principalisawsservice", "aws:calledvia"
 _STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",), sid="slpc-probe-star"),))
 _CAP = 6  # values kept per pool (deterministic, evenly spaced)
 
-RESOURCE_POLICY_KINDS = {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "apigateway-resource-policy"}
+RESOURCE_POLICY_KINDS = RESOURCE_KINDS
 IDENTITY_KIND = "iam-identity-policy"
 ENDPOINT_KIND = "vpc-endpoint-policy"
 ORG_KINDS = {"scp", "rcp"}  # guardrails: evaluated for a `*:*` holder, with AWS's managed allow-all

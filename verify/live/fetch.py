@@ -10,6 +10,7 @@ concern the whole run (no credentials, unreachable endpoint, expired token) rais
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -39,6 +40,24 @@ def client_config():
     from botocore.config import Config
     return Config(retries={"mode": "adaptive", "max_attempts": 6}, connect_timeout=5, read_timeout=20,
                   user_agent_extra="slpc-validate")
+
+
+def keep_local_host(client, endpoint_url: str | None) -> None:
+    """S3 Control puts the account id in front of the endpoint's host (`ACCOUNT.HOST`); a
+    local endpoint given by address (`http://127.0.0.1:PORT`, `localhost`) has no such
+    names, so its requests keep the host as given. AWS's own endpoints are untouched."""
+    host = urllib.parse.urlsplit(endpoint_url or "").hostname or ""
+    if client.meta.service_model.service_name != "s3control" or not (
+            host == "localhost" or re.fullmatch(r"[0-9.]+|\[?[0-9a-fA-F:]+\]?", host)):
+        return
+
+    def strip(request, **_):
+        parts = urllib.parse.urlsplit(request.url)
+        if parts.hostname and parts.hostname.endswith("." + host) and parts.hostname != host:
+            netloc = parts.netloc.replace(parts.hostname, host, 1)
+            request.url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+            request.headers["Host"] = netloc
+    client.meta.events.register("before-sign.s3-control", strip)
 
 
 def _error_code(exc: Exception) -> str:
@@ -79,8 +98,10 @@ class Fetcher:
         key = (service, region or self.region)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.session.client(service, region_name=key[1],
-                                                         endpoint_url=self.endpoint_url, config=client_config())
+                client = self.session.client(service, region_name=key[1], endpoint_url=self.endpoint_url,
+                                             config=client_config())
+                keep_local_host(client, self.endpoint_url)
+                self._clients[key] = client
             return self._clients[key]
 
     def once(self, key: tuple, read: Callable[[], Read]) -> Read:
@@ -180,6 +201,16 @@ class Fetcher:
         r = self.call("kms", "describe_key", "kms:DescribeKey", {"NotFoundException": "no such key"},
                       region=region, KeyId=key_arn)
         return self.parsed(r, lambda v: v["KeyMetadata"]["KeyState"])
+
+    def access_point_policy(self, arn: str) -> Read:
+        """An S3 access point's policy, by its account and name (S3 Control)."""
+        parts = arn.split(":", 5)
+        region, account, name = parts[3] or None, parts[4], parts[5].split("/", 1)[1]
+        r = self.call("s3control", "get_access_point_policy", "s3:GetAccessPointPolicy",
+                      {"NoSuchAccessPoint": "no such access point",
+                       "NoSuchAccessPointPolicy": "no access point policy is set"},
+                      region=region, AccountId=account, Name=name)
+        return self.parsed(r, lambda v: _document(v["Policy"]))
 
     def repository_policy(self, repo_arn: str) -> Read:
         parts = repo_arn.split(":", 5)

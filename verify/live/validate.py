@@ -15,7 +15,7 @@ from . import compare as C
 from .fetch import Fetcher, Read
 from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report
 
-POLICY_KINDS = {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "vpc-endpoint-policy",
+POLICY_KINDS = {"s3-bucket-policy", "s3-access-point-policy", "kms-key-policy", "ecr-repository-policy", "vpc-endpoint-policy",
                 "iam-identity-policy", "apigateway-resource-policy", "scp", "rcp"}
 AUDIT_KINDS = {"cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature"}
 ORG_KINDS = C.ORG_KINDS
@@ -214,6 +214,8 @@ class Validator:
     def _read_policy(self, f: Fetcher, art) -> Read:
         if art.kind == "s3-bucket-policy":
             return f.bucket_policy(_bucket(art))
+        if art.kind == "s3-access-point-policy":
+            return f.access_point_policy(art.target)
         if art.kind == "kms-key-policy":
             return f.key_policy(art.target)
         if art.kind == "ecr-repository-policy":
@@ -233,7 +235,7 @@ class Validator:
         read = self._read_policy(f, art)
         if self._problem(art, read, rep):
             return
-        if read.missing in ("no such bucket", "no such key", "no such repository", "no such role",
+        if read.missing in ("no such bucket", "no such access point", "no such key", "no such repository", "no such role",
                             "no such VPC endpoint", "no such REST API"):
             rep.findings.append(Finding(MISSING, art.path, art.target, f"{art.kind}: {read.missing}",
                                         code="missing-resource"))
