@@ -60,6 +60,12 @@ def keep_local_host(client, endpoint_url: str | None) -> None:
     client.meta.events.register("before-sign.s3-control", strip)
 
 
+def _located(arn: str) -> tuple[str | None, str, str]:
+    """(region, account, name) of `arn:PARTITION:SERVICE:REGION:ACCOUNT:TYPE/NAME`."""
+    parts = arn.split(":", 5)
+    return parts[3] or None, parts[4], parts[5].split("/", 1)[1]
+
+
 def _error_code(exc: Exception) -> str:
     resp = getattr(exc, "response", None) or {}
     return str(resp.get("Error", {}).get("Code", ""))
@@ -204,8 +210,7 @@ class Fetcher:
 
     def access_point_policy(self, arn: str) -> Read:
         """An S3 access point's policy, by its account and name (S3 Control)."""
-        parts = arn.split(":", 5)
-        region, account, name = parts[3] or None, parts[4], parts[5].split("/", 1)[1]
+        region, account, name = _located(arn)
         r = self.call("s3control", "get_access_point_policy", "s3:GetAccessPointPolicy",
                       {"NoSuchAccessPoint": "no such access point",
                        "NoSuchAccessPointPolicy": "no access point policy is set"},
@@ -213,8 +218,7 @@ class Fetcher:
         return self.parsed(r, lambda v: _document(v["Policy"]))
 
     def repository_policy(self, repo_arn: str) -> Read:
-        parts = repo_arn.split(":", 5)
-        region, account, name = parts[3] or None, parts[4], parts[5].split("/", 1)[1]
+        region, account, name = _located(repo_arn)
         r = self.call("ecr", "get_repository_policy", "ecr:GetRepositoryPolicy",
                       {"RepositoryPolicyNotFoundException": "no repository policy is set",
                        "RepositoryNotFoundException": "no such repository"},
