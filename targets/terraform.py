@@ -402,6 +402,17 @@ def _attached_policy(family: str, target_key: str, target: Callable[[Any], str],
     return emit
 
 
+_DELEGATION = ("CKV_AWS_70:the Principal \"*\" Allow is S3's delegation to access points, conditioned on "
+               "s3:DataAccessPointArn being one of the spec's (docs/policies.md)")
+
+
+def _bucket_policy(m: _Module, art) -> None:
+    """A bucket policy; one that delegates to access points carries checkov's reviewed skip."""
+    _attached_policy("s3", "bucket", lambda a: a.target.rsplit(":", 1)[-1])(m, art)
+    if m.model.access_points(art.name):
+        m.res["s3"][-1].data["skips"] = [_DELEGATION]
+
+
 def _access_point(m: _Module, art) -> None:
     """The access point itself (slpc creates it, never public) with its policy."""
     m.add("s3", Resource(KINDS[art.kind].terraform, identifier(art.name), m.provider_for(art), {
@@ -494,7 +505,7 @@ def _bucket_setting_resource(m: _Module, art) -> None:
 EMITTERS: dict[str, Callable[[_Module, Any], None]] = {
     "iam-identity-policy": _role_policy,
     "iam-managed-policy": _managed_policy,
-    "s3-bucket-policy": _attached_policy("s3", "bucket", lambda art: art.target.rsplit(":", 1)[-1]),
+    "s3-bucket-policy": _bucket_policy,
     "s3-access-point-policy": _access_point,
     "kms-key-policy": _attached_policy("kms", "key_id", lambda art: art.target),
     "ecr-repository-policy": _attached_policy("ecr", "repository", lambda art: art.target.rsplit("/", 1)[-1]),

@@ -1,4 +1,5 @@
-"""Checkov, the IaC scanner people run, finds no failed check in the example's IaC.
+"""Checkov, the IaC scanner people run, finds no failed check in the examples' IaC
+(the bundled example, and the bucket three teams share through access points).
 
 Checkov pins many packages of its own, so .ci/run installs it in a separate
 virtual environment and points SLPC_CHECKOV at it. The few checks that do not
@@ -13,16 +14,16 @@ import subprocess
 import pytest
 
 from slpc.app.cli import main
-from conftest import EXAMPLE
+from conftest import EXAMPLE, ROOT
 
 CHECKOV = os.environ.get("SLPC_CHECKOV") or shutil.which("checkov")
 pytestmark = pytest.mark.skipif(not CHECKOV, reason="checkov is installed by .ci/run (SLPC_CHECKOV)")
 
 
-@pytest.fixture(scope="module")
-def build(tmp_path_factory):
+@pytest.fixture(scope="module", params=[EXAMPLE, ROOT / "examples" / "shared_bucket.slp"], ids=lambda p: p.stem)
+def build(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("iac") / "build"
-    assert main(["compile", str(EXAMPLE), "-o", str(out), "--target", "all"]) == 0
+    assert main(["compile", str(request.param), "-o", str(out), "--target", "all"]) == 0
     return out
 
 
