@@ -180,11 +180,7 @@ class Meaning:
         ap, resource = found
         asset = self.m.assets[ap.bucket]
         translated = Question(q.principal, q.action, resource, q.context, q.star)
-        own = {a for g in self.grants_of(who, asset.name) for a, sc in V.VERBS[("bucket", g.verb)].actions
-               if sc != V.KEY_VIA_S3}
-        if who in asset.breakglass:
-            own |= set(V.S3_BREAKGLASS_ACTIONS)
-        if q.action not in own or (q.action in V.S3_OBJECT_DATA_ACTIONS + (V.S3_BYPASS_GOVERNANCE,)) != (resource != asset.arn):
+        if q.action not in own_s3_actions(self.m, asset, who) or (q.action in V.S3_OBJECT_DATA_ACTIONS + (V.S3_BYPASS_GOVERNANCE,)) != (resource != asset.arn):
             return False
         return self.s3(asset, who, translated, star, via_access_point=True)
 
@@ -321,6 +317,14 @@ class Meaning:
                and self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name)):
             return True
         return star and self._same_account(q.principal, asset.account)
+
+
+def own_s3_actions(model: Model, asset: Asset, who: str | None) -> set[str]:
+    """The S3 actions a principal's grants and breakglass duty name on a bucket: all that
+    its access point lets through."""
+    own = {a for g in model.grants_of(who) if g.asset == asset.name
+           for a, scope in V.VERBS[("bucket", g.verb)].actions if scope != V.KEY_VIA_S3}
+    return own | (set(V.S3_BREAKGLASS_ACTIONS) if who in asset.breakglass else set())
 
 
 def permits(model: Model, question: Question) -> bool:

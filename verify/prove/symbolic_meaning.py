@@ -14,6 +14,7 @@ from slpc.compiler import verbs as V
 from slpc.compiler.model import AccessPoint, Asset, Grant, Key, Model
 from slpc.compiler.values import DNS_SUFFIX
 from slpc.verify.conditions import parse_date
+from slpc.verify.meaning import own_s3_actions
 
 from .context import BOOL, DATE, IP, NUM, STR, Caller, Context
 from .encode import in_network
@@ -112,7 +113,7 @@ class SymbolicMeaning:
                 via: AccessPoint | None = None) -> z3.BoolRef:
         who = caller.name
         if via is not None:  # only its grantee, only for what it may do on the bucket (Meaning.through_access_point)
-            if via.principal != who or action not in self.own_actions(asset, who):
+            if via.principal != who or action not in own_s3_actions(self.m, asset, who):
                 return FALSE
             body = self.s3(ctx, asset, who, caller, action, star, via)
         elif isinstance(asset, Key):
@@ -120,12 +121,6 @@ class SymbolicMeaning:
         else:
             body = self.by_kind[asset.kind](ctx, asset, who, caller, action, star)
         return conj(self.through_endpoint(ctx, who, action, asset), body)
-
-    def own_actions(self, asset: Asset, who: str | None) -> set[str]:
-        """The S3 actions a principal's grants and breakglass duty name on a bucket."""
-        own = {a for g in self.grants_of(who, asset.name) for a, sc in V.VERBS[("bucket", g.verb)].actions
-               if sc != V.KEY_VIA_S3}
-        return own | (set(V.S3_BREAKGLASS_ACTIONS) if who in asset.breakglass else set())
 
     def through_endpoint(self, ctx: Context, who: str | None, action: str, asset) -> z3.BoolRef:
         """Through one of the spec's endpoints, only what the spec routes through it.
