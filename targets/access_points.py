@@ -20,7 +20,7 @@ from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 
 from . import perimeter
 from .denies import Entitlement, deny_outside_grants
-from .grants import allow_statements, ap_resources, prefix_patterns, unique_sids, uses
+from .grants import ap_resources, prefix_patterns, unique_sids
 
 KIND = "s3-access-point-policy"
 ARN_KEY = "s3:DataAccessPointArn"
@@ -67,8 +67,9 @@ def _target(ap: AccessPoint):
 
 
 def access_point_policy(model: Model, asset: Asset, ap: AccessPoint, ents: list[Entitlement],
-                        kind_of) -> PolicyDocument:
-    """One grantee's access point: only it, only its actions, only within its grants."""
+                        kind_of, allows: list[Statement]) -> PolicyDocument:
+    """One grantee's access point: only it, only its actions, only within its grants;
+    `allows`: its Allows when it is another account's (the access point must allow it too)."""
     mine = [e for e in ents if e.principal == ap.principal]
     owner = model.principals[ap.principal]
     actions = sorted({e.action for e in mine} | ({V.S3_BYPASS_GOVERNANCE} if ap.principal in asset.breakglass else set()))
@@ -79,11 +80,7 @@ def access_point_policy(model: Model, asset: Asset, ap: AccessPoint, ents: list[
         Statement("Deny", not_actions=tuple(actions), resources=both, principal=ANY, sid="DenyOtherActions"),
     ]
     stmts += deny_outside_grants(model, mine, ("s3",), kind_of, _target(ap))
-    if owner.account != asset.account:  # another account's grantee: the access point must allow it too
-        for use in uses(model, model.grants_on(asset.name)):
-            if use.grant.principal == ap.principal and use.scope in (V.OBJECT, V.BUCKET_PREFIX, V.BUCKET):
-                stmts += allow_statements(model, use, principal=Principal.aws(owner.arn), sid_prefix=owner.name)
-    return PolicyDocument(unique_sids(stmts))
+    return PolicyDocument(unique_sids(stmts + allows))
 
 
 def access_point_pattern(model: Model, bucket: Asset) -> str:

@@ -117,11 +117,12 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
     return PolicyDocument(unique_sids(stmts)), diags
 
 
-def cross_account_allows(model: Model, asset: Asset) -> list[Statement]:
-    """Principals of other accounts need the resource policy to allow them too."""
+def cross_account_allows(model: Model, asset: Asset, only: str | None = None) -> list[Statement]:
+    """Principals of other accounts (or just `only`) need the resource policy to allow them
+    too; on a bucket reached through access points, these name the grantee's access point."""
     out: list[Statement] = []
     grants = [g for g in model.grants_on(asset.name)
-              if model.principals[g.principal].account != asset.account]
+              if model.principals[g.principal].account != asset.account and only in (None, g.principal)]
     for use in uses(model, grants):
         if use.scope in S3_SCOPES:
             p = model.principals[use.grant.principal]
@@ -137,5 +138,7 @@ def access_point_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnosti
         ents = entitlements(model, asset) if aps else []
         for who, ap in sorted(aps.items()):
             arts.append(Artifact(ACCESS_POINT_POLICY, ap.arn, asset.account, f"s3/access-points/{ap.name}.json",
-                                 ap.name, access_point_policy(model, asset, ap, ents, _kind), within=asset.arn))
+                                 ap.name, access_point_policy(model, asset, ap, ents, _kind,
+                                                              cross_account_allows(model, asset, who)),
+                                 within=asset.arn))
     return arts, []
