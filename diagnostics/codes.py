@@ -139,8 +139,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W531", "emit", "The spec declares no key: the SCP does not restrict SageMaker's volume and output keys."),
     Code("W532", "emit", "The SCPs or RCPs take more than 4 files, more than AWS Organizations can attach to one "
                          "target beside the AWS-managed full-access policy."),
-    Code("E541", "emit", "The audited buckets need more CloudTrail selector values than one trail allows (250 data "
-                         "resources, 500 values) ([audit.md](audit.md))."),
+    Code("E541", "emit", "The audited buckets need more CloudTrail selector values than one trail allows "
+                         "(500 values) ([audit.md](audit.md))."),
     Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters."),
     Code("E601", "output", "The output path exists and is not a directory."),
     Code("E602", "output", "The output directory is not empty and holds no slpc `manifest.json`: slpc only replaces "

@@ -34,10 +34,10 @@ DATA_EVENTS = "data_events"
 
 # CloudTrail PutEventSelectors / "Quotas in AWS CloudTrail": a trail with advanced
 # event selectors takes at most 500 values over all conditions of all its selectors
-# (every string in every Equals/StartsWith/... list counts once), at most 250 data
-# resources, and at most 5 event selectors.
+# (every string in every Equals/StartsWith/... list counts once) and at most 5
+# selectors. The 250-data-resource quota is that of *basic* event selectors'
+# DataResources, which slpc never writes.
 CLOUDTRAIL_MAX_VALUES = 500
-CLOUDTRAIL_MAX_DATA_RESOURCES = 250
 CLOUDTRAIL_MAX_SELECTORS = 5
 CLOUDTRAIL_OPERATORS = ("Equals", "StartsWith", "EndsWith", "NotEquals", "NotStartsWith", "NotEndsWith")
 S3_OBJECT_TYPE = "AWS::S3::Object"
@@ -172,16 +172,14 @@ def event_selectors(model: Model) -> tuple[list[dict], list[Diagnostic]]:
         })
     diags = []
     values = count_values(selectors)
-    if len(prefixes) > CLOUDTRAIL_MAX_DATA_RESOURCES or values > CLOUDTRAIL_MAX_VALUES \
-            or len(selectors) > CLOUDTRAIL_MAX_SELECTORS:
+    if values > CLOUDTRAIL_MAX_VALUES or len(selectors) > CLOUDTRAIL_MAX_SELECTORS:
         diags.append(error(
             "E541",
             f"{len(prefixes)} buckets with `audit data_events` need {values} CloudTrail selector values "
-            f"({len(prefixes)} bucket prefixes), over AWS's limits of {CLOUDTRAIL_MAX_DATA_RESOURCES} data "
-            f"resources and {CLOUDTRAIL_MAX_VALUES} values per trail",
+            f"({len(prefixes)} bucket prefixes), over AWS's limit of {CLOUDTRAIL_MAX_VALUES} values per trail",
             None,
-            f"audit at most {CLOUDTRAIL_MAX_DATA_RESOURCES} buckets per deployment, or split the deployment "
-            "over several specs (each with its own trail)"))
+            f"audit at most {CLOUDTRAIL_MAX_VALUES - values + len(prefixes)} buckets per deployment, or split "
+            "the deployment over several specs (each with its own trail)"))
     return selectors, diags
 
 

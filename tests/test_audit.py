@@ -304,8 +304,13 @@ def _numbered(n: int) -> list[str]:
     return [f"model-bucket-{i:04d}" for i in range(n)]
 
 
+# management (1 value) + data selector's eventCategory and resources.type (2) + one
+# prefix per bucket: 497 audited buckets are the most one trail takes
+MOST_AUDITED = audit.CLOUDTRAIL_MAX_VALUES - 3
+
+
 def test_selector_limits_fit_at_the_edge():
-    names = _numbered(audit.CLOUDTRAIL_MAX_DATA_RESOURCES)
+    names = _numbered(MOST_AUDITED)
     arts, diags = audit_artifacts(model_of(buckets_spec(names, set(names))))
     assert diags == []
     selectors = by_path(arts)["audit/cloudtrail-event-selectors.json"].settings["AdvancedEventSelectors"]
@@ -316,7 +321,7 @@ def test_selector_limits_fit_at_the_edge():
 
 
 def test_perimeter_rule_split_when_too_long():
-    names = _numbered(audit.CLOUDTRAIL_MAX_DATA_RESOURCES)
+    names = _numbered(250)
     arts, _ = audit_artifacts(model_of(buckets_spec(names, set(names[:1]))))
     parts = [a for a in arts if a.path.startswith("audit/eventbridge-perimeter-s3-")]
     assert len(parts) > 1
@@ -329,10 +334,10 @@ def test_perimeter_rule_split_when_too_long():
 
 
 def test_selector_limits_refused_beyond():
-    names = _numbered(audit.CLOUDTRAIL_MAX_DATA_RESOURCES + 1)
+    names = _numbered(MOST_AUDITED + 1)
     _, diags = audit_artifacts(model_of(buckets_spec(names, set(names))))
     assert [d.code for d in diags] == ["E541"] and diags[0].is_error
-    assert "251 buckets" in diags[0].message
+    assert "498 buckets" in diags[0].message and "at most 497 buckets" in diags[0].hint
 
 
 def test_value_count_counts_every_operator_value():
