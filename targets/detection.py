@@ -187,11 +187,18 @@ def event_selectors(model: Model) -> tuple[list[dict], list[Diagnostic]]:
 # EventBridge
 
 
-def _session_issuer(matcher: list) -> dict:
+def _session_issuer(matcher: dict) -> dict:
     # For an assumed-role session, userIdentity.arn is the STS session ARN
-    # (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION); the role's own ARN (with its
-    # path) is userIdentity.sessionContext.sessionIssuer.arn.
-    return {"sessionContext": {"sessionIssuer": {"arn": matcher}}}
+    # (arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION); the role itself is
+    # userIdentity.sessionContext.sessionIssuer, with its accountId and userName.
+    return {"sessionContext": {"sessionIssuer": matcher}}
+
+
+def _role_name(arn: str) -> tuple[str, str]:
+    """(account, role name) of a role ARN. IAM role names are unique within an
+    account whatever their path, so the pair names the role exactly in a quarter of
+    the ARN's characters."""
+    return arn.split(":")[4], arn.rsplit("/", 1)[-1]
 
 
 def allowed_by_event(model: Model, bucket: Asset) -> dict[str, tuple[str, ...]]:
@@ -220,8 +227,10 @@ def allowed_by_event(model: Model, bucket: Asset) -> dict[str, tuple[str, ...]]:
 def data_access_pattern(model: Model, bucket: Asset) -> dict:
     """Data events on the bucket by anyone the spec does not let cause them.
 
-    Events that the same roles may cause form one group. Per group, a `$or` branch
-    matches a role session whose issuer is none of those roles; when no role may
+    Events that the same roles may cause form one group. Per group, `$or` branches
+    match a role session whose issuer is none of those roles, named by account and
+    role name (unique in an account; a quarter of an ARN's length, which keeps a
+    bucket shared by hundreds of roles within PutRule's limit); when no role may
     cause them, any caller matches. Callers without a role session (IAM users, the
     root user, anonymous requests, and -- in the bucket owner's log -- every caller
     from another account, which CloudTrail shows as type `AWSAccount` with no ARN)
@@ -232,15 +241,25 @@ def data_access_pattern(model: Model, bucket: Asset) -> dict:
     groups: dict[tuple[str, ...], list[str]] = {}
     for event, arns in allowed_by_event(model, bucket).items():
         groups.setdefault(arns, []).append(event)
-    no_session = _session_issuer([{"exists": False}])["sessionContext"]
+    no_session = {"sessionIssuer": {"arn": [{"exists": False}]}}  # `exists` matches leaves only
     branches, plain_no_session = [], []
     for arns, events in sorted(groups.items(), key=lambda kv: sorted(kv[1])):
         events = sorted(events)
         if not arns:
             branches.append({"eventName": events})
             continue
-        branches.append({"eventName": events, "userIdentity": _session_issuer([{"anything-but": list(arns)}])})
-        foreign = sorted({arn.split(":")[4] for arn in arns} - {bucket.account})
+        names: dict[str, list[str]] = {}
+        for account, name in sorted(map(_role_name, arns)):
+            names.setdefault(account, []).append(name)
+        # a session of a role of an account none of whose roles may cause these events ...
+        branches.append({"eventName": events,
+                         "userIdentity": _session_issuer({"accountId": [{"anything-but": sorted(names)}]})})
+        # ... or of an account that has such roles, but not one of them
+        branches += [{"eventName": events,
+                      "userIdentity": _session_issuer({"accountId": [account],
+                                                       "userName": [{"anything-but": listed}]})}
+                     for account, listed in names.items()]
+        foreign = sorted(set(names) - {bucket.account})
         if not foreign:
             plain_no_session += events
             continue
@@ -271,8 +290,9 @@ def pattern_length(pattern: dict) -> int:
     return len(json.dumps(pattern, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
 
 
-def _chunks(names: list[str], make) -> list[list[str]]:
-    """Split sorted names into consecutive runs whose pattern `make(run)` fits PutRule."""
+def _chunks(names: list, make) -> list[list]:
+    """Split sorted names (or `$or` branches) into consecutive runs whose pattern
+    `make(run)` fits PutRule."""
     runs: list[list[str]] = [[]]
     for n in names:
         if runs[-1] and pattern_length(make(runs[-1] + [n])) > RULE_PATTERN_MAX:
@@ -346,12 +366,20 @@ def audit_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
                              settings={"AdvancedEventSelectors": selectors}))
         for b in audited:
             region = b.region or dep.regions[0]
-            name = rule_name(dep.name, "data", b.name)
-            settings = _rule_settings(
-                name, f"slpc {dep.name}: data access to bucket {b.resource_name} by a principal the spec "
-                      "does not let cause the event", data_access_pattern(model, b))
-            arts.append(Artifact("eventbridge-rule", rule_arn(model, region, name), dep.account,
-                                 f"audit/eventbridge-data-{b.name}.json", b.name, settings=settings))
+            whole = data_access_pattern(model, b)
+            make = lambda run: whole | {"detail": whole["detail"] | {"$or": run}}  # noqa: E731
+            # the rules of a bucket together match what its one pattern would: a union of branches
+            runs = [whole["detail"]["$or"]] if pattern_length(whole) <= RULE_PATTERN_MAX \
+                else _chunks(whole["detail"]["$or"], make)
+            for i, run in enumerate(runs, 1):
+                label = b.name if len(runs) == 1 else f"{b.name}-{i}"
+                part = "" if len(runs) == 1 else f" (part {i} of {len(runs)})"
+                name = rule_name(dep.name, "data", label)
+                settings = _rule_settings(
+                    name, f"slpc {dep.name}: data access to bucket {b.resource_name} by a principal the spec "
+                          f"does not let cause the event{part}", make(run))
+                arts.append(Artifact("eventbridge-rule", rule_arn(model, region, name), dep.account,
+                                     f"audit/eventbridge-data-{label}.json", b.name, settings=settings))
         for region in sorted(dep.regions):
             for label, description, pattern in perimeter_patterns(model):
                 name = rule_name(dep.name, "perimeter", label, region)
@@ -369,5 +397,6 @@ def audit_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
                 diags.append(error(
                     "E542", f"the EventBridge pattern of {art.path} is {size:,} characters, over PutRule's limit "
                             f"of {RULE_PATTERN_MAX:,}", None,
-                    "fewer roles may touch this bucket's data: split its grants over more buckets"))
+                    "a rule is split by `$or` branch, and one branch lists every role of one account that may "
+                    "cause the same events on this bucket: split those grants over more buckets"))
     return sorted(arts, key=lambda a: a.path), diags

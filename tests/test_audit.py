@@ -219,11 +219,73 @@ def test_data_rule_matches_the_role_not_the_session_arn(example):
     detail = arts["audit/eventbridge-data-weights.json"].settings["EventPattern"]["detail"]
     text = json.dumps(detail)
     assert "arn:aws:sts::" not in text
-    issuers = [b["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
-               for b in detail["$or"] if "userIdentity" in b]
-    allowed = {arn for m in issuers for arn in m[0].get("anything-but", [])}
+    issuers = [b["userIdentity"]["sessionContext"]["sessionIssuer"]
+               for b in detail["$or"] if "userIdentity" in b and "sessionIssuer" in b["userIdentity"].get(
+                   "sessionContext", {}) and "userName" in b["userIdentity"]["sessionContext"]["sessionIssuer"]]
+    allowed = {f"arn:aws:iam::{i['accountId'][0]}:role/{name}" for i in issuers
+               for name in i["userName"][0]["anything-but"]}
     assert allowed == {role("llm-inference"), role("model-evaluator", OTHER), role("llm-trainer"),
                        role("security-breakglass")}
+
+
+ROLE_NAMES = ("reader", "writer", "reader-2")
+
+
+@PROPERTY
+@pytest.mark.property
+@given(paths=st.fixed_dictionaries({(a, n): st.sampled_from(["", "team/", "team/ml/"])
+                                    for a in (ACCT, OTHER) for n in ROLE_NAMES}),
+       grants=st.sets(st.tuples(st.sampled_from([(a, n) for a in (ACCT, OTHER) for n in ROLE_NAMES]),
+                                st.sampled_from(["read", "write", "delete"])), max_size=6),
+       breakglass=st.sets(st.sampled_from([(ACCT, n) for n in ROLE_NAMES]), max_size=2))
+def test_property_data_rule_fires_exactly_for_roles_without_the_event(paths, grants, breakglass):
+    """Whatever the roles' accounts and paths, the data rule fires for a role session
+    exactly when that role (by ARN) may not cause the event. Role names are unique
+    in an account, so each (account, name) has one path here, as in IAM."""
+    arn = {k: f"arn:aws:iam::{k[0]}:role/{path}{k[1]}" for k, path in paths.items()}
+    local = lambda k: f"r_{k[0][:3]}_{k[1].replace('-', '_')}"  # noqa: E731
+    text = [HEADER] + [f'role {local(k)} "{a}"' for k, a in arn.items()]
+    text.append('bucket weights {\n  name "acme-llm-weights"\n  encrypt model_key\n  audit data_events\n'
+                '  admins [security_admin]\n'
+                + (f"  breakglass [{', '.join(sorted(map(local, breakglass)))}]\n" if breakglass else "") + "}")
+    text += [f'allow {local(k)} {verb} weights "p/" from prod_vpc' for k, verb in sorted(grants)]
+    model = model_of("\n".join(text))
+    bucket = model.assets["weights"]
+    allowed = audit.allowed_by_event(model, bucket)
+    pattern = audit.data_access_pattern(model, bucket)
+    for event, arns in allowed.items():
+        for k, a in arn.items():
+            fires = matches(pattern, s3_event(event, WEIGHTS, role_session(a)))
+            assert fires is (a not in arns), (event, a)
+
+
+def test_data_rule_split_by_branch_when_too_long():
+    """Readers and writers of 60 teams each fit one branch; together they do not fit
+    one rule. The parts' branches are exactly the whole pattern's, each part fits,
+    and some part fires exactly when the whole pattern would."""
+    readers = [f"arn:aws:iam::{ACCT}:role/ml/team-{i:03d}-model-reader" for i in range(60)]
+    writers = [f"arn:aws:iam::{ACCT}:role/ml/team-{i:03d}-model-writer" for i in range(60)]
+    text = [HEADER] + [f'role r{i} "{a}"' for i, a in enumerate(readers + writers)]
+    text.append('bucket weights {\n  name "acme-llm-weights"\n  encrypt model_key\n  audit data_events\n'
+                '  admins [security_admin]\n}')
+    text += [f'allow r{i} {"read" if i < 60 else "write"} weights "t{i}/" from prod_vpc' for i in range(120)]
+    model = model_of("\n".join(text))
+    whole = audit.data_access_pattern(model, model.assets["weights"])
+    assert audit.pattern_length(whole) > audit.RULE_PATTERN_MAX
+    arts, diags = audit_artifacts(model)
+    assert diags == []
+    parts = [a for a in arts if a.path.startswith("audit/eventbridge-data-weights-")]
+    assert len(parts) > 1 and not any(a.path == "audit/eventbridge-data-weights.json" for a in arts)
+    branches = [b for a in parts for b in a.settings["EventPattern"]["detail"]["$or"]]
+    assert branches == whole["detail"]["$or"]
+    assert all(audit.pattern_length(a.settings["EventPattern"]) <= audit.RULE_PATTERN_MAX for a in parts)
+    assert len({a.settings["Name"] for a in parts}) == len(parts)
+    for arn in readers[:2] + writers[:2] + [role("intruder"), role("team-000-model-reader", OTHER)]:
+        for event in ("GetObject", "PutObject", "DeleteObject"):
+            e = s3_event(event, WEIGHTS, role_session(arn))
+            assert any(matches(a.settings["EventPattern"], e) for a in parts) is matches(whole, e)
+            assert matches(whole, e) is not ((event == "GetObject" and arn in readers)
+                                             or (event == "PutObject" and arn in writers))
 
 
 def test_data_rule_shape(example):
