@@ -123,6 +123,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
                          "`coarser`)."),
     Code("W354", "emit", "A bucket delegates to access points while the SCP guardrail is off: only IAM guards "
                          "changes to those access points."),
+    Code("W355", "emit", "A bucket has more access points than its policy can name: it trusts those of its account "
+                         "by their names' common prefix, which the SCP's DenyAccessPointChanges guards (the "
+                         "manifest's `coarser`)."),
     Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that "
                          "weigh most in it (`file:line:col`); the hint says how its grants, in source order, fit in "
                          "several (buckets, keys, roles, networks): a change that compiles."),

@@ -52,7 +52,7 @@ def build(model: Model) -> BuildResult:
         if own is not None:
             doc, more = own.build(model, a)
             arts.append(Artifact(own.kind, a.arn, a.account, f"{own.folder}/{a.name}.json", a.name, doc,
-                                 coarser=coarser(a)))
+                                 coarser=coarser(a, doc)))
             diags += more
     apis: dict[str, list] = {}
     for a in model.assets_of("api"):

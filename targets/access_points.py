@@ -32,13 +32,18 @@ def _both(ap: AccessPoint) -> tuple[str, str]:
     return ap.arn, f"{ap.arn}/object/*"
 
 
-def delegation(model: Model, asset: Asset, actions: list[str]) -> list[Statement]:
+def delegation(model: Model, asset: Asset, actions: list[str], by_pattern: bool = False) -> list[Statement]:
     """The bucket policy's statements for a bucket reached through access points: data
     requests only through the spec's access points, and those allowed what their
-    grantees may do (each access point's policy narrows it to its own grantee)."""
+    grantees may do (each access point's policy narrows it to its own grantee).
+
+    `by_pattern`: the access points by the name pattern the SCP guards instead of each
+    ARN, for buckets with more access points than the bucket policy can list."""
     arns = tuple(sorted(ap.arn for ap in model.access_points(asset.name).values()))
+    named = (access_point_pattern(model, asset),) if by_pattern and arns else arns
+    outside, inside = ("StringNotLike", "StringLike") if by_pattern else ("StringNotEquals", "StringEquals")
     both = (asset.arn, f"{asset.arn}/*")
-    through = (Condition("StringNotEquals", ARN_KEY, arns),) if arns else ()
+    through = (Condition(outside, ARN_KEY, named),) if arns else ()
     out = [Statement("Deny", actions=tuple(sorted(DATA_ACTIONS)), resources=both, principal=ANY,
                      conditions=through, sid="DenyDataOutsideAccessPoints")]
     objects = sorted(a for a in actions if a in V.S3_OBJECT_DATA_ACTIONS or a == V.S3_BYPASS_GOVERNANCE)
@@ -47,8 +52,14 @@ def delegation(model: Model, asset: Asset, actions: list[str]) -> list[Statement
                                  (itself, asset.arn, "DelegateBucketToAccessPoints")):
         if arns and acts:
             out.append(Statement("Allow", actions=tuple(acts), resources=(resource,), principal=ANY,
-                                 conditions=(Condition("StringEquals", ARN_KEY, arns),), sid=name))
+                                 conditions=(Condition(inside, ARN_KEY, named),), sid=name))
     return out
+
+
+def trusted_by_pattern(doc: PolicyDocument) -> bool:
+    """Whether a bucket policy built by `delegation` names its access points by pattern."""
+    return any(s.sid == "DenyDataOutsideAccessPoints" and any(c.operator == "StringNotLike" for c in s.conditions)
+               for s in doc.statements)
 
 
 def _target(ap: AccessPoint):

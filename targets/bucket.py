@@ -18,9 +18,12 @@ from .denies import Entitlement, deny_outside_grants, deny_ungranted
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from .access_points import KIND as ACCESS_POINT_POLICY, access_point_policy, delegation
 from .artifact import Artifact
+from .optimize import optimize
+from slpc.policy.limits import RULES, measure
 from .grants import S3_SCOPES, allow_statements, object_resources, prefix_patterns, unique_sids, uses
 
 ANY = Principal.any()
+KIND = "s3-bucket-policy"
 SSE = "s3:x-amz-server-side-encryption"
 SSE_KEY = "s3:x-amz-server-side-encryption-aws-kms-key-id"
 SSE_C = "s3:x-amz-server-side-encryption-customer-algorithm"
@@ -57,6 +60,26 @@ def _target(asset: Asset):
 
 
 def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diagnostic]]:
+    """The bucket's policy; through access points, each named, or by the SCP-guarded
+    name pattern when naming each does not fit (W355)."""
+    doc, diags = _bucket_policy(model, asset)
+    if asset.access_points != "always":
+        return doc, diags
+    listed, limit = measure(KIND, optimize(doc)), RULES[KIND].limit
+    if listed <= limit:
+        return doc, diags
+    doc, diags = _bucket_policy(model, asset, by_pattern=True)
+    return doc, diags + [warning("W355", f"bucket `{asset.name}` trusts its access points by name pattern", None,
+                                 f"naming each of its {len(model.access_points(asset.name)):,} access points takes "
+                                 f"{listed:,} bytes, over S3's limit of {limit:,}: {PATTERN_TRUST}")]
+
+
+# What the manifest, summary and report add for a bucket whose policy trusts access points by pattern.
+PATTERN_TRUST = ("it trusts every access point of its account whose name matches its access points' "
+                 "common prefix; the SCP's DenyAccessPointChanges keeps anyone but its admins from making one")
+
+
+def _bucket_policy(model: Model, asset: Asset, by_pattern: bool = False) -> tuple[PolicyDocument, list[Diagnostic]]:
     diags: list[Diagnostic] = []
     both = (asset.arn, f"{asset.arn}/*")
     grants = model.grants_on(asset.name)
@@ -80,7 +103,7 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
     ents = entitlements(model, asset)
     if asset.access_points == "always":
         bypass = [V.S3_BYPASS_GOVERNANCE] if asset.breakglass else []
-        stmts += delegation(model, asset, sorted({e.action for e in ents}) + bypass)
+        stmts += delegation(model, asset, sorted({e.action for e in ents}) + bypass, by_pattern)
     else:
         universe = V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS
         stmts += deny_ungranted(model, universe, ents,

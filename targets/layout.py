@@ -14,7 +14,10 @@ from slpc.compiler.model import Asset, Model
 from slpc.diagnostics import Diagnostic, error, warning
 from slpc.policy.limits import RULES, measure
 
-from .bucket import bucket_policy
+from slpc.policy.document import PolicyDocument
+
+from .access_points import trusted_by_pattern
+from .bucket import PATTERN_TRUST, bucket_policy
 from .optimize import optimize
 
 BUCKET_POLICY = "s3-bucket-policy"
@@ -24,9 +27,11 @@ REACHED = ("data requests come only through its access points, one per grantee (
            "direct requests on the bucket are denied")
 
 
-def coarser(asset: Asset) -> str | None:
+def coarser(asset: Asset, doc: PolicyDocument) -> str | None:
     """What the manifest, summary and report say of a bucket reached through access points."""
-    return REACHED if asset.kind == "bucket" and asset.access_points == "always" else None
+    if asset.kind != "bucket" or asset.access_points != "always":
+        return None
+    return f"{REACHED}; {PATTERN_TRUST}" if trusted_by_pattern(doc) else REACHED
 
 
 def resolve(model: Model) -> tuple[Model, list[Diagnostic]]:

@@ -15,7 +15,9 @@ from slpc.app.cli import main
 from slpc.app.pipeline import compile_text
 from slpc.compiler.model import access_point_name
 from slpc.policy.limits import RULES
+from slpc.policy.document import PolicyDocument, Statement
 from slpc.targets import layout
+from slpc.targets.bucket import PATTERN_TRUST
 from slpc.verify.deployment import Deployment
 from conftest import ROOT
 
@@ -90,6 +92,37 @@ def test_a_grantee_reads_through_its_access_point_and_nowhere_else():
     # the endpoint policy must allow the access point and the bucket: without the first, no read
     vpce = next(a for a in c.artifacts if a.kind == "vpc-endpoint-policy" and a.target == NOW["aws:SourceVpce"])
     assert f"{AP}weights-team-a-train/object/*" in vpce.text
+
+
+def test_a_bucket_with_more_access_points_than_it_can_name_trusts_them_by_pattern():
+    """130 grantees' access point ARNs do not fit the bucket policy twice over: it names
+    them by the SCP-guarded pattern instead, says so (W355, `coarser`), and keeps every
+    grantee to its own access point, prefix and network."""
+    c = compile_text(_crowded(130, "always"))
+    assert c.ok, [d.message for d in c.diagnostics if d.is_error]
+    assert "W355" in {d.code for d in c.diagnostics}
+    bucket = next(a for a in c.artifacts if a.kind == "s3-bucket-policy")
+    assert bucket.size <= RULES["s3-bucket-policy"].limit
+    assert bucket.coarser == f"{layout.REACHED}; {PATTERN_TRUST}"
+    deny = next(s for s in bucket.document.statements if s.sid == "DenyDataOutsideAccessPoints")
+    assert [(k.operator, k.values) for k in deny.conditions] == [("StringNotLike", (f"{AP}weights-*",))]
+    world = Deployment.from_artifacts(c.artifacts)
+    team = "arn:aws:iam::111122223333:role/platform-team-007-training"
+    mine, other = f"{AP}weights-t7/object/team-007/checkpoints/x", f"{AP}weights-t8/object/team-007/checkpoints/x"
+    assert world.decide(team, "s3:PutObject", mine, NOW).allowed
+    assert not world.decide(team, "s3:PutObject", other, NOW).allowed
+    assert not world.decide(team, "s3:PutObject", f"{AP}weights-t7/object/team-008/checkpoints/x", NOW).allowed
+    assert not world.decide(team, "s3:PutObject", "arn:aws:s3:::ml-platform-weights/team-007/checkpoints/x",
+                            NOW).allowed
+    # an access point someone made outside the pattern meets the bucket's Deny, even for `*:*` in IAM
+    world.attach_access_point(f"{AP}rogue", "arn:aws:s3:::ml-platform-weights")
+    everything = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
+    assert not world.decide(team, "s3:PutObject", f"{AP}rogue/object/team-007/checkpoints/x", NOW,
+                            extra_identity=[everything]).allowed
+    # the SCP keeps anyone but the admins from making one inside it
+    guard = next(s for a in c.artifacts if a.kind == "scp" for s in a.document.statements
+                 if s.sid == "DenyAccessPointChanges")
+    assert "s3:CreateAccessPoint" in guard.actions and guard.resources == (f"{AP}weights-*",)
 
 
 def test_access_point_changes_are_guarded_by_the_scp_or_named_as_a_gap():
