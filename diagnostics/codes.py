@@ -126,6 +126,10 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W355", "emit", "A bucket has more access points than its policy can name: it trusts those of its account "
                          "by their names' common prefix, which the SCP's DenyAccessPointChanges guards (the "
                          "manifest's `coarser`)."),
+    Code("W356", "emit", "An S3 VPC endpoint policy that names accounts still does not fit: it names buckets whose "
+                         "names differ in a trailing number by one pattern, within the buckets' accounts "
+                         "(`aws:ResourceAccount`); another bucket so named there is reachable through it too (the "
+                         "manifest's `coarser`)."),
     Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that "
                          "weigh most in it (`file:line:col`); the hint says how its grants, in source order, fit in "
                          "several (buckets, keys, roles, networks): a change that compiles."),

@@ -85,25 +85,38 @@ def _merged(nets: list[Network], model: Model, service: str, *parts) -> dict[tup
     return out
 
 
-def _per_principal(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[str]]) -> list[Statement]:
+def _regrouped(entries: dict[tuple[str, tuple[str, ...]], set[str]], coarsen: "Patterns"):
+    out: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
+    for (who, resources), actions in entries.items():
+        out[(who, tuple(coarsen.resources(resources)))] |= actions
+    return out
+
+
+def _per_principal(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[str]],
+                   coarsen: "Patterns | None" = None) -> list[Statement]:
     """Allows naming their principals: the same principal and actions over several
-    resources merge, then several principals with the same actions and resources."""
+    resources merge, then several principals with the same actions and resources.
+    With `coarsen`, each also pins the resources' accounts."""
     by_actions: dict[tuple[str, tuple[str, ...]], set[str]] = defaultdict(set)
     for (who, resources), actions in entries.items():
         by_actions[(who, tuple(sorted(actions)))].update(resources)
     by_principals: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
     for (who, actions), resources in by_actions.items():
         by_principals[(actions, tuple(sorted(resources)))].add(who)
+    pinned = (coarsen.condition,) if coarsen is not None else ()
     return [Statement("Allow", actions=actions, resources=resources, principal=Principal.any(),
-                      conditions=(perimeter.principal_is(model.principals[n].arn for n in names),),
+                      conditions=(perimeter.principal_is(model.principals[n].arn for n in names),)
+                      + (pinned if resources != ("*",) else ()),
                       sid=sid("Allow", *sorted(names)))
             for (actions, resources), names in sorted(by_principals.items(), key=lambda kv: (sorted(kv[1]), kv[0]))]
 
 
-def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[str]]) -> list[Statement]:
+def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[str]],
+                  coarsen=None) -> list[Statement]:
     """The grants' data actions on the grants' assets for any principal of the grantees'
     accounts: exact together with the resource policies, which deny every data action to
-    all but its grantees and each grantee outside its prefixes, networks and expiry."""
+    all but its grantees and each grantee outside its prefixes, networks and expiry.
+    `coarsen`: a `Patterns` that names the resources more briefly (and pins their accounts)."""
     if not entries:
         return []
     accounts = sorted({model.principals[who].account for who, _ in entries})
@@ -117,9 +130,47 @@ def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[s
             pattern = access_point_pattern(model, bucket)
             patterns |= dict.fromkeys((ap.arn for ap in model.access_points(bucket.name).values()), pattern)
     resources = sorted({patterns.get(_whole(r), r) for r in named})
+    conditions = (Condition("StringEquals", "aws:PrincipalAccount", tuple(accounts)),)
+    if coarsen is not None:
+        resources, conditions = coarsen.resources(resources), conditions + (coarsen.condition,)
     return [Statement("Allow", actions=tuple(actions), resources=tuple(resources), principal=Principal.any(),
-                      conditions=(Condition("StringEquals", "aws:PrincipalAccount", tuple(accounts)),),
-                      sid="AllowGrantsToTheGranteesAccounts")]
+                      conditions=conditions, sid="AllowGrantsToTheGranteesAccounts")]
+
+
+class Patterns:
+    """S3 resources by bucket-name pattern, for an endpoint whose account-wide policy still
+    does not fit: the buckets whose names differ only in a trailing number share one
+    pattern (`arn:aws:s3:::acme-ml-weights-*`, which covers their objects too), every
+    access point of the buckets' accounts is one entry per region (S3 also asks the
+    endpoint policy about the bucket behind it, which must match), and `aws:ResourceAccount`
+    keeps them to the deployment's accounts. Coarser, and stated: another bucket of those
+    accounts whose name matches a pattern is reachable through the endpoint too."""
+
+    def __init__(self, model: Model):
+        buckets = model.assets_of("bucket")
+        stems: dict[str, list[Asset]] = defaultdict(list)
+        for b in buckets:
+            stems[b.resource_name.rstrip("0123456789")].append(b)
+        self.by_arn: dict[str, str] = {}
+        for stem, group in stems.items():
+            if len(group) > 1 and len(stem) >= 3 and len(stem) < len(group[0].resource_name):
+                pattern = f"arn:{model.deployment.partition}:s3:::{stem}*"
+                self.by_arn |= {r: pattern for b in group for r in (b.arn, f"{b.arn}/*")}
+        self.accounts = tuple(sorted({b.account for b in buckets}))
+        self.condition = Condition("StringEquals", "aws:ResourceAccount", self.accounts)
+        self.names = sorted(set(self.by_arn.values()))
+
+    def resources(self, resources) -> list[str]:
+        return sorted({self._one(r) for r in resources})
+
+    def _one(self, r: str) -> str:
+        if ":accesspoint/" in r:
+            return r.split(":accesspoint/", 1)[0] + ":accesspoint/*"
+        return self.by_arn.get(r, r)
+
+
+# How a patterned endpoint policy's `coarser` continues (fit.py rebuilds by it).
+PATTERNED = "names buckets by pattern "
 
 
 # Endpoint services whose resource policies keep every grant exact by themselves, so
@@ -130,14 +181,18 @@ ACCOUNT_WIDE_SERVICES = {"s3": ("buckets", "bucket"), "ecr.api": ("repositories"
 
 
 def endpoint_policy(model: Model, nets: list[Network], service: str,
-                    account_wide: bool = False) -> tuple[PolicyDocument, list[Diagnostic]]:
+                    account_wide: bool = False, by_pattern: bool = False) -> tuple[PolicyDocument, list[Diagnostic]]:
     """The policy of one endpoint, which may sit in several networks (W324): each
-    principal named, or (`account_wide`) the grants' principals by their accounts."""
+    principal named, or (`account_wide`) the grants' principals by their accounts, and
+    (`by_pattern`, S3 only) the buckets by name pattern within their accounts."""
     if account_wide:  # no resource policy guards an account-scope action (`*`): those stay named
+        coarsen = Patterns(model) if by_pattern else None
         grants = _merged(nets, model, service, granted)
         named = _merged(nets, model, service, duties) | {k: v for k, v in grants.items() if k[1] == ("*",)}
-        stmts = _per_principal(model, named) + _account_wide(model, {k: v for k, v in grants.items()
-                                                                     if k[1] != ("*",)})
+        if coarsen is not None:  # duties keep their principals; their buckets go by pattern too
+            named = _regrouped(named, coarsen)
+        stmts = _per_principal(model, named, coarsen) + _account_wide(
+            model, {k: v for k, v in grants.items() if k[1] != ("*",)}, coarsen)
     else:
         stmts = _per_principal(model, _merged(nets, model, service, granted, duties))
     if service == "s3" and any(svc in ("ecr.api", "ecr.dkr") for net in nets for svc, _ in net.endpoints):
@@ -177,6 +232,17 @@ def endpoint_artifacts(model: Model):
             more.append(warning("W351", f"the endpoint policy for `{name}` names accounts, not principals", None,
                                 f"naming each of its grantees takes {exact:,} characters, over AWS's limit of "
                                 f"{RULES[KIND].limit:,}: it {coarser}"))
+            wide = measure(KIND, optimize(doc))
+            if wide > RULES[KIND].limit and service == "s3":
+                doc = endpoint_policy(model, nets, service, account_wide=True, by_pattern=True)[0]
+                coarsen = Patterns(model)
+                coarser = f"{coarser}; {PATTERNED}{', '.join(coarsen.names)} in account" \
+                          f"{'s' * (len(coarsen.accounts) > 1)} {', '.join(coarsen.accounts)}"
+                more.append(warning(
+                    "W356", f"the endpoint policy for `{name}` names buckets by pattern", None,
+                    f"naming each of its buckets takes {wide:,} characters, over AWS's limit of "
+                    f"{RULES[KIND].limit:,}: it {coarser}; any other bucket so named in those accounts is "
+                    "reachable through this endpoint too"))
         arts.append(Artifact(KIND, vpce, nets[0].account, f"vpce/{vpce}.json", name, doc, coarser=coarser))
         diags += more
     return arts, diags

@@ -25,7 +25,9 @@ from slpc.verify.deployment import Deployment
 from slpc.verify.prove.properties import PROVED, prove
 from slpc.verify.prove import results as R
 from slpc.verify.prove.world import World
-from conftest import EXAMPLE
+from conftest import EXAMPLE, ROOT
+
+SHARED = ROOT / "examples" / "shared_bucket.slp"
 
 ADMIN = "arn:aws:iam::111122223333:role/Administrator"
 TRAINER = "arn:aws:iam::111122223333:role/llm-trainer"
@@ -51,9 +53,20 @@ def test_the_generator_has_the_platform_shape():
     assert platform(120) == text  # deterministic
 
 
-def _force_account_wide(mp: pytest.MonkeyPatch) -> None:
+def _patterned(doc: PolicyDocument) -> bool:
+    return any(c.key == "aws:ResourceAccount" for s in doc.statements for c in s.conditions)
+
+
+def _account_wide(doc: PolicyDocument) -> bool:
+    return any(s.sid == "AllowGrantsToTheGranteesAccounts" for s in doc.statements)
+
+
+def _force_account_wide(mp: pytest.MonkeyPatch, patterns: bool = False) -> None:
+    """Every exact endpoint and key policy measures over its limit (and with `patterns`,
+    every account-wide S3 endpoint policy too): each takes its next form."""
     for module in (endpoints, key):
-        mp.setattr(module, "measure", lambda kind, doc: RULES[kind].limit + 1)
+        mp.setattr(module, "measure", lambda kind, doc: 0 if _patterned(doc) or (
+            _account_wide(doc) and not patterns) else RULES[kind].limit + 1)
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +176,61 @@ def test_platform_endpoint_policies_fit_by_naming_accounts():
     assert {d.message.split("`")[1] for d in compiled.diagnostics if d.code == "W351"} == {
         "train_vpc.s3", "serve_vpc.s3", "eval_vpc.s3", "train_vpc.ecr.api", "train_vpc.ecr.dkr",
         "serve_vpc.ecr.api", "serve_vpc.ecr.dkr"}
+
+
+@pytest.fixture(scope="module")
+def patterned():
+    """The 30-team platform with its S3 endpoint policies in the patterned form."""
+    with pytest.MonkeyPatch.context() as mp:
+        _force_account_wide(mp, patterns=True)
+        compiled = compile_text(platform(30), "platform.slp")
+    assert compiled.ok, [d.message for d in compiled.diagnostics if d.is_error]
+    return compiled
+
+
+def test_the_patterned_form_is_stated(patterned):
+    warned = {d.message.split("`")[1] for d in patterned.diagnostics if d.code == "W356"}
+    assert warned == {"train_vpc.s3", "serve_vpc.s3", "eval_vpc.s3"}
+    for a in patterned.artifacts:
+        if a.name in warned:
+            assert a.coarser.endswith("names buckets by pattern arn:aws:s3:::acme-ml-datasets-*, "
+                                      "arn:aws:s3:::acme-ml-weights-* in account 111122223333")
+            allow = next(s for s in json.loads(a.text)["Statement"] if s["Sid"] == "AllowGrantsToTheGranteesAccounts")
+            assert allow["Condition"]["StringEquals"]["aws:ResourceAccount"] == "111122223333"
+
+
+def test_the_patterned_form_keeps_the_spec_and_reaches_only_buckets_so_named(patterned):
+    world = Deployment.from_artifacts(patterned.artifacts)
+    model = patterned.model
+    train = next(v for s, v in model.networks["train_vpc"].endpoints if s == "s3")
+    via = {"aws:SourceVpce": train, "aws:SecureTransport": "true", "s3:TlsVersion": "1.3",
+           "aws:CurrentTime": "2026-12-04T00:00:00Z"}
+    star = (PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),)),)
+    me, other = (model.principals[n].arn for n in ("team000_training", "team001_training"))
+    ap = model.access_points("weights_00")["team000_training"]
+    mine = f"{ap.arn}/object/team-000/checkpoints/step-1"
+    assert world.decide(me, "s3:PutObject", mine, via).allowed
+    assert not world.decide(other, "s3:PutObject", mine, via, extra_identity=star).allowed
+    assert not world.decide(me, "s3:PutObject", f"{ap.arn}/object/team-001/checkpoints/x", via,
+                            extra_identity=star).allowed
+    # the stated coarsening: a bucket of the account named like the spec's is reachable ...
+    assert world.decide(me, "s3:PutObject", "arn:aws:s3:::acme-ml-weights-99/x", via, extra_identity=star,
+                        resource_account="111122223333").allowed
+    # ... and no other: another name, or that name in another account
+    assert not world.decide(me, "s3:PutObject", "arn:aws:s3:::attacker-bucket/x", via, extra_identity=star,
+                            resource_account="111122223333").allowed
+    assert not world.decide(me, "s3:PutObject", "arn:aws:s3:::acme-ml-weights-99/x", via, extra_identity=star,
+                            resource_account="999988887777").allowed
+
+
+def test_the_prover_proves_the_patterned_form_through_access_points():
+    """Through access points the patterned form names every access point of the account:
+    exact only because S3 asks the endpoint policy about the bucket behind it too."""
+    with pytest.MonkeyPatch.context() as mp:
+        _force_account_wide(mp, patterns=True)
+        compiled = compile_text(SHARED.read_text(), "shared_bucket.slp")
+    assert compiled.ok and "W356" in {d.code for d in compiled.diagnostics}
+    doc = next(a.document for a in compiled.artifacts if a.kind == "vpc-endpoint-policy" and a.name.endswith(".s3"))
+    assert any(r.endswith(":accesspoint/*") for s in doc.statements for r in s.resources)
+    results = prove(World.from_artifacts(compiled.model, compiled.artifacts), timeout_ms=20_000)
+    assert [r.verdict for r in results] == [PROVED] * 6, [(r.prop.name, r.verdict) for r in results]
