@@ -130,6 +130,10 @@ CODES: dict[str, Code] = {c.code: c for c in (
                          "names differ in a trailing number by one pattern, within the buckets' accounts "
                          "(`aws:ResourceAccount`); another bucket so named there is reachable through it too (the "
                          "manifest's `coarser`)."),
+    Code("W357", "emit", "A SageMaker-runtime or ECR VPC endpoint policy names the grantees' accounts for what no "
+                         "resource policy guards (invoking an endpoint, ECR's authorization token), because naming "
+                         "each grantee does not fit: a stated gap, where IAM alone decides who among those accounts "
+                         "(the manifest's `coarser`)."),
     Code("E501", "emit", "A policy is over AWS's size limit after optimization. The notes name the grants that "
                          "weigh most in it (`file:line:col`); the hint says how its grants, in source order, fit in "
                          "several (buckets, keys, roles, networks): a change that compiles."),

@@ -103,7 +103,7 @@ def _per_principal(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[
     by_principals: dict[tuple[tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
     for (who, actions), resources in by_actions.items():
         by_principals[(actions, tuple(sorted(resources)))].add(who)
-    pinned = (coarsen.condition,) if coarsen is not None else ()
+    pinned = coarsen.conditions if coarsen is not None else ()
     return [Statement("Allow", actions=actions, resources=resources, principal=Principal.any(),
                       conditions=(perimeter.principal_is(model.principals[n].arn for n in names),)
                       + (pinned if resources != ("*",) else ()),
@@ -112,7 +112,7 @@ def _per_principal(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[
 
 
 def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[str]],
-                  coarsen=None) -> list[Statement]:
+                  coarsen=None, sid: str = "AllowGrantsToTheGranteesAccounts") -> list[Statement]:
     """The grants' data actions on the grants' assets for any principal of the grantees'
     accounts: exact together with the resource policies, which deny every data action to
     all but its grantees and each grantee outside its prefixes, networks and expiry.
@@ -132,32 +132,34 @@ def _account_wide(model: Model, entries: dict[tuple[str, tuple[str, ...]], set[s
     resources = sorted({patterns.get(_whole(r), r) for r in named})
     conditions = (Condition("StringEquals", "aws:PrincipalAccount", tuple(accounts)),)
     if coarsen is not None:
-        resources, conditions = coarsen.resources(resources), conditions + (coarsen.condition,)
+        resources, conditions = coarsen.resources(resources), conditions + coarsen.conditions
     return [Statement("Allow", actions=tuple(actions), resources=tuple(resources), principal=Principal.any(),
-                      conditions=conditions, sid="AllowGrantsToTheGranteesAccounts")]
+                      conditions=conditions, sid=sid)]
 
 
 class Patterns:
-    """S3 resources by bucket-name pattern, for an endpoint whose account-wide policy still
-    does not fit: the buckets whose names differ only in a trailing number share one
-    pattern (`arn:aws:s3:::acme-ml-weights-*`, which covers their objects too), every
-    access point of the buckets' accounts is one entry per region (S3 also asks the
-    endpoint policy about the bucket behind it, which must match), and `aws:ResourceAccount`
-    keeps them to the deployment's accounts. Coarser, and stated: another bucket of those
-    accounts whose name matches a pattern is reachable through the endpoint too."""
+    """Resources by name pattern, for an endpoint whose account-wide policy still does not
+    fit: the buckets (or repositories) whose names differ only in a trailing number share
+    one pattern (`arn:aws:s3:::acme-ml-weights-*`, which covers their objects too). For
+    buckets, every access point of their accounts is one entry per region (S3 also asks
+    the endpoint policy about the bucket behind it, which must match), and
+    `aws:ResourceAccount` keeps them to the deployment's accounts (a bucket ARN names no
+    account; a repository's does). Coarser, and stated: another bucket or repository of
+    those accounts whose name matches a pattern is reachable through the endpoint too."""
 
-    def __init__(self, model: Model):
-        buckets = model.assets_of("bucket")
+    def __init__(self, model: Model, kind: str = "bucket"):
+        assets = model.assets_of(kind)
         stems: dict[str, list[Asset]] = defaultdict(list)
-        for b in buckets:
-            stems[b.resource_name.rstrip("0123456789")].append(b)
+        for a in assets:
+            stems[a.resource_name.rstrip("0123456789")].append(a)
         self.by_arn: dict[str, str] = {}
         for stem, group in stems.items():
             if len(group) > 1 and len(stem) >= 3 and len(stem) < len(group[0].resource_name):
-                pattern = f"arn:{model.deployment.partition}:s3:::{stem}*"
-                self.by_arn |= {r: pattern for b in group for r in (b.arn, f"{b.arn}/*")}
-        self.accounts = tuple(sorted({b.account for b in buckets}))
-        self.condition = Condition("StringEquals", "aws:ResourceAccount", self.accounts)
+                pattern = group[0].arn[:len(group[0].arn) - len(group[0].resource_name)] + stem + "*"
+                self.by_arn |= {r: pattern for a in group for r in (a.arn, f"{a.arn}/*")}
+        self.accounts = tuple(sorted({a.account for a in assets}))
+        self.conditions = (Condition("StringEquals", "aws:ResourceAccount", self.accounts),) if kind == "bucket" \
+            else ()
         self.names = sorted(set(self.by_arn.values()))
 
     def resources(self, resources) -> list[str]:
@@ -169,9 +171,13 @@ class Patterns:
         return self.by_arn.get(r, r)
 
 
-# How a patterned endpoint policy's `coarser` continues (fit.py rebuilds by it).
-PATTERNED = "names buckets by pattern "
-
+# The forms an endpoint policy takes, each tried when the one before does not fit:
+# each principal named; the grantees by their accounts (exact with the resource
+# policies, W351; for SageMaker, which has none, a stated gap, W357); then S3 buckets
+# by name pattern (W356) or ECR's account-scope token by account (W357).
+EXACT, ACCOUNTS, PATTERNS, TOKENS = "exact", "accounts", "patterns", "tokens"
+FORMS = {"s3": (EXACT, ACCOUNTS, PATTERNS), "ecr.api": (EXACT, ACCOUNTS, TOKENS),
+         "ecr.dkr": (EXACT, ACCOUNTS, TOKENS), "sagemaker.runtime": (EXACT, ACCOUNTS)}
 
 # Endpoint services whose resource policies keep every grant exact by themselves, so
 # their endpoint policies may name accounts instead of principals when those do not fit:
@@ -181,20 +187,22 @@ ACCOUNT_WIDE_SERVICES = {"s3": ("buckets", "bucket"), "ecr.api": ("repositories"
 
 
 def endpoint_policy(model: Model, nets: list[Network], service: str,
-                    account_wide: bool = False, by_pattern: bool = False) -> tuple[PolicyDocument, list[Diagnostic]]:
-    """The policy of one endpoint, which may sit in several networks (W324): each
-    principal named, or (`account_wide`) the grants' principals by their accounts, and
-    (`by_pattern`, S3 only) the buckets by name pattern within their accounts."""
-    if account_wide:  # no resource policy guards an account-scope action (`*`): those stay named
-        coarsen = Patterns(model) if by_pattern else None
+                    form: str = EXACT) -> tuple[PolicyDocument, list[Diagnostic]]:
+    """The policy of one endpoint, which may sit in several networks (W324), in one of
+    its service's `FORMS`."""
+    if form == EXACT:
+        stmts = _per_principal(model, _merged(nets, model, service, granted, duties))
+    else:
+        coarsen = Patterns(model) if form == PATTERNS else Patterns(model, "repository") if form == TOKENS else None
         grants = _merged(nets, model, service, granted)
-        named = _merged(nets, model, service, duties) | {k: v for k, v in grants.items() if k[1] == ("*",)}
+        scoped = {k: v for k, v in grants.items() if k[1] == ("*",)}  # account-scope: no resource policy guards it
+        named = _merged(nets, model, service, duties) | ({} if form == TOKENS else scoped)
         if coarsen is not None:  # duties keep their principals; their buckets go by pattern too
             named = _regrouped(named, coarsen)
         stmts = _per_principal(model, named, coarsen) + _account_wide(
             model, {k: v for k, v in grants.items() if k[1] != ("*",)}, coarsen)
-    else:
-        stmts = _per_principal(model, _merged(nets, model, service, granted, duties))
+        if form == TOKENS and scoped:
+            stmts += _account_wide(model, scoped, sid="AllowAccountScopeToTheGranteesAccounts")
     if service == "s3" and any(svc in ("ecr.api", "ecr.dkr") for net in nets for svc, _ in net.endpoints):
         # image layers are served from S3: without this, pulls through ECR break
         layers = tuple(f"arn:{model.deployment.partition}:s3:::prod-{r}-starport-layer-bucket/*"
@@ -210,8 +218,51 @@ def endpoint_policy(model: Model, nets: list[Network], service: str,
     return PolicyDocument(unique_sids(stmts)), diags
 
 
+def _accounts(model: Model, nets: list[Network], service: str) -> str:
+    accounts = sorted({model.principals[w].account for n in nets for w, _ in granted(model, n, service)})
+    return f"account{'s' * (len(accounts) > 1)} {', '.join(accounts)}"
+
+
+def _stated(model: Model, nets: list[Network], service: str, form: str) -> tuple[str, str, str]:
+    """(code, what the warning says, the `coarser` clause) of a form other than EXACT."""
+    accounts = _accounts(model, nets, service)
+    if form == ACCOUNTS and service in ACCOUNT_WIDE_SERVICES:
+        assets, policies = ACCOUNT_WIDE_SERVICES[service]
+        return ("W351", "names accounts, not principals",
+                f"lets any principal of {accounts} use the grants' data actions on the grants' {assets}; "
+                f"the {policies} policies decide who")
+    if form == ACCOUNTS:
+        return ("W357", "names accounts, not principals, and no resource policy decides who",
+                f"lets any principal of {accounts} invoke the grants' endpoints through it; a SageMaker endpoint "
+                "has no resource policy, so for principals outside the spec IAM alone decides who (a gap)")
+    if form == PATTERNS:
+        p = Patterns(model)
+        return ("W356", "names buckets by pattern",
+                f"{PATTERNED}{', '.join(p.names)} in account{'s' * (len(p.accounts) > 1)} {', '.join(p.accounts)}: "
+                "any other bucket so named there is reachable through it too")
+    p = Patterns(model, "repository")
+    named = f"; {PATTERNED.replace('buckets', 'repositories')}{', '.join(p.names)}" if p.names else ""
+    return ("W357", "names accounts for ECR's authorization token, and no resource policy decides who",
+            f"{TOKENED}{accounts}; a token is account-scope and no resource policy guards it, so for principals "
+            "outside the spec IAM alone decides who gets one here (a gap); pulls and pushes still meet this "
+            f"policy's repository statements and the repository policies{named}")
+
+
+# How a form's `coarser` clause begins, where the form is not named otherwise (fit.py rebuilds by it).
+PATTERNED = "names buckets by pattern "
+TOKENED = "lets any principal get an ECR authorization token through it if of "
+
+
+def form_of(coarser: str | None) -> str:
+    """The form of an endpoint policy built by `endpoint_artifacts`, from its `coarser`."""
+    if not coarser:
+        return EXACT
+    return PATTERNS if PATTERNED in coarser else TOKENS if TOKENED in coarser else ACCOUNTS
+
+
 def endpoint_artifacts(model: Model):
-    """One policy per declared endpoint of a service slpc models."""
+    """One policy per declared endpoint of a service slpc models, in the first of its
+    service's forms that fits; each coarser form is stated (a warning and `coarser`)."""
     where: dict[tuple[str, str], list[Network]] = defaultdict(list)
     for net in model.networks.values():
         for service, vpce in net.endpoints:
@@ -220,30 +271,20 @@ def endpoint_artifacts(model: Model):
     arts, diags = [], []
     for (vpce, service), nets in sorted(where.items()):
         name = f"{nets[0].name}.{service}"
+        clauses: list[str] = []
+        forms = FORMS.get(service, (EXACT,))
         doc, more = endpoint_policy(model, nets, service)
-        coarser = None
-        exact = measure(KIND, optimize(doc))
-        if exact > RULES[KIND].limit and service in ACCOUNT_WIDE_SERVICES:
-            doc, more = endpoint_policy(model, nets, service, account_wide=True)
-            accounts = ", ".join(sorted({model.principals[w].account for n in nets for w, _ in granted(model, n, service)}))
-            assets, policies = ACCOUNT_WIDE_SERVICES[service]
-            coarser = (f"lets any principal of account{'s' if ', ' in accounts else ''} {accounts} use the grants' "
-                       f"data actions on the grants' {assets}; the {policies} policies decide who")
-            more.append(warning("W351", f"the endpoint policy for `{name}` names accounts, not principals", None,
-                                f"naming each of its grantees takes {exact:,} characters, over AWS's limit of "
-                                f"{RULES[KIND].limit:,}: it {coarser}"))
-            wide = measure(KIND, optimize(doc))
-            if wide > RULES[KIND].limit and service == "s3":
-                doc = endpoint_policy(model, nets, service, account_wide=True, by_pattern=True)[0]
-                coarsen = Patterns(model)
-                coarser = f"{coarser}; {PATTERNED}{', '.join(coarsen.names)} in account" \
-                          f"{'s' * (len(coarsen.accounts) > 1)} {', '.join(coarsen.accounts)}"
-                more.append(warning(
-                    "W356", f"the endpoint policy for `{name}` names buckets by pattern", None,
-                    f"naming each of its buckets takes {wide:,} characters, over AWS's limit of "
-                    f"{RULES[KIND].limit:,}: it {coarser}; any other bucket so named in those accounts is "
-                    "reachable through this endpoint too"))
-        arts.append(Artifact(KIND, vpce, nets[0].account, f"vpce/{vpce}.json", name, doc, coarser=coarser))
+        for form in forms[1:]:
+            size = measure(KIND, optimize(doc))
+            if size <= RULES[KIND].limit:
+                break
+            doc = endpoint_policy(model, nets, service, form)[0]
+            code, what, clause = _stated(model, nets, service, form)
+            clauses.append(clause)
+            more.append(warning(code, f"the endpoint policy for `{name}` {what}", None,
+                                f"its previous form takes {size:,} characters, over AWS's limit of "
+                                f"{RULES[KIND].limit:,}: it {clause}"))
+        arts.append(Artifact(KIND, vpce, nets[0].account, f"vpce/{vpce}.json", name, doc,
+                             coarser="; ".join(clauses) or None))
         diags += more
     return arts, diags
-

@@ -23,7 +23,7 @@ from slpc.policy.document import PolicyDocument, Statement
 from .api import api_policy
 from .artifact import Artifact
 from .asset_policies import BY_ARTIFACT_KIND
-from .endpoints import PATTERNED, endpoint_policy
+from .endpoints import endpoint_policy, form_of
 from .grants import unique_sids
 from .identity import identity_policy
 from .key import key_policy
@@ -225,8 +225,7 @@ def _rebuild(model: Model, art: Artifact) -> PolicyDocument | None:
         doc = api_policy(model, [a for a in model.assets_of("api") if a.resource_name == name])
     elif kind == "vpc-endpoint-policy":
         nets = [n for n in model.networks.values() if any(v == art.target for _, v in n.endpoints)]
-        doc = endpoint_policy(model, nets, name.split(".", 1)[1], account_wide=art.coarser is not None,
-                              by_pattern=PATTERNED in (art.coarser or ""))[0] \
+        doc = endpoint_policy(model, nets, name.split(".", 1)[1], form_of(art.coarser))[0] \
             if nets else None
     else:
         return None

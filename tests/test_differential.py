@@ -168,11 +168,16 @@ def test_buckets_reached_through_access_points_mean_exactly_the_spec(spec, data)
 @PROPERTY
 @given(specs(), st.data())
 def test_account_wide_forms_are_exact_with_the_resource_policies(spec, data):
-    """The forms S3 and ECR endpoint policies (W351) and key policies (W352) take when
-    naming every grantee does not fit, forced everywhere: together with the bucket and
-    repository policies, the deployment still means exactly the spec, on every request
-    that can occur (S3 uses a key for a caller only on a request it has authorized)."""
+    """The forms S3 and ECR endpoint policies (W351, and for S3 drawn: buckets by name
+    pattern, W356) and key policies (W352) take when naming every grantee does not
+    fit, forced everywhere: together with the bucket and repository policies, the
+    deployment still means exactly the spec, on every request that can occur (S3 uses
+    a key for a caller only on a request it has authorized)."""
+    E = endpoints
+    patterns = data.draw(st.booleans(), label="S3 buckets by pattern")
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(E, "FORMS", {"s3": (E.EXACT, E.ACCOUNTS) + ((E.PATTERNS,) if patterns else ()),
+                                "ecr.api": (E.EXACT, E.ACCOUNTS), "ecr.dkr": (E.EXACT, E.ACCOUNTS)})
         for module in (endpoints, key):
             mp.setattr(module, "measure", lambda kind, doc: RULES[kind].limit + 1)
         _agrees_with_the_meaning(spec, data, account_wide=True)

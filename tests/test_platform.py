@@ -53,20 +53,18 @@ def test_the_generator_has_the_platform_shape():
     assert platform(120) == text  # deterministic
 
 
-def _patterned(doc: PolicyDocument) -> bool:
-    return any(c.key == "aws:ResourceAccount" for s in doc.statements for c in s.conditions)
-
-
-def _account_wide(doc: PolicyDocument) -> bool:
-    return any(s.sid == "AllowGrantsToTheGranteesAccounts" for s in doc.statements)
-
-
-def _force_account_wide(mp: pytest.MonkeyPatch, patterns: bool = False) -> None:
-    """Every exact endpoint and key policy measures over its limit (and with `patterns`,
-    every account-wide S3 endpoint policy too): each takes its next form."""
+def _force_account_wide(mp: pytest.MonkeyPatch, patterns: bool = False, gaps: bool = False) -> None:
+    """Every policy measures over its limit, so each endpoint and key policy takes the
+    last form its ladder allows here: S3 and ECR endpoints name accounts (and with
+    `patterns`, S3 buckets go by pattern; with `gaps`, ECR tokens and SageMaker invokes
+    go by account too)."""
+    E = endpoints
+    ladder = {"s3": (E.EXACT, E.ACCOUNTS) + ((E.PATTERNS,) if patterns else ()),
+              **{s: (E.EXACT, E.ACCOUNTS) + ((E.TOKENS,) if gaps else ()) for s in ("ecr.api", "ecr.dkr")},
+              **({"sagemaker.runtime": (E.EXACT, E.ACCOUNTS)} if gaps else {})}
+    mp.setattr(endpoints, "FORMS", ladder)
     for module in (endpoints, key):
-        mp.setattr(module, "measure", lambda kind, doc: 0 if _patterned(doc) or (
-            _account_wide(doc) and not patterns) else RULES[kind].limit + 1)
+        mp.setattr(module, "measure", lambda kind, doc: RULES[kind].limit + 1)
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +191,8 @@ def test_the_patterned_form_is_stated(patterned):
     assert warned == {"train_vpc.s3", "serve_vpc.s3", "eval_vpc.s3"}
     for a in patterned.artifacts:
         if a.name in warned:
-            assert a.coarser.endswith("names buckets by pattern arn:aws:s3:::acme-ml-datasets-*, "
-                                      "arn:aws:s3:::acme-ml-weights-* in account 111122223333")
+            assert ("names buckets by pattern arn:aws:s3:::acme-ml-datasets-*, "
+                    "arn:aws:s3:::acme-ml-weights-* in account 111122223333") in a.coarser
             allow = next(s for s in json.loads(a.text)["Statement"] if s["Sid"] == "AllowGrantsToTheGranteesAccounts")
             assert allow["Condition"]["StringEquals"]["aws:ResourceAccount"] == "111122223333"
 
@@ -234,3 +232,31 @@ def test_the_prover_proves_the_patterned_form_through_access_points():
     assert any(r.endswith(":accesspoint/*") for s in doc.statements for r in s.resources)
     results = prove(World.from_artifacts(compiled.model, compiled.artifacts), timeout_ms=20_000)
     assert [r.verdict for r in results] == [PROVED] * 6, [(r.prop.name, r.verdict) for r in results]
+
+
+def test_the_gaps_are_stated_and_are_exactly_what_they_say():
+    """Where no resource policy decides who (ECR's authorization token, invoking a
+    SageMaker endpoint), the accounts form is a gap: stated (W357, `coarser`), and
+    no wider than stated: the gap's action, through that endpoint, by the grantees'
+    accounts only; repositories and other endpoints stay exactly the spec's."""
+    with pytest.MonkeyPatch.context() as mp:
+        _force_account_wide(mp, gaps=True)
+        compiled = compile_text(EXAMPLE.read_text(), "sovereign_llm.slp")
+    assert compiled.ok
+    gaps = {d.message.split("`")[1] for d in compiled.diagnostics if d.code == "W357"}
+    assert gaps == {"prod_vpc.ecr.api", "prod_vpc.ecr.dkr", "prod_vpc.sagemaker.runtime"}
+    assert all("(a gap)" in a.coarser for a in compiled.artifacts if a.name in gaps)
+    world = Deployment.from_artifacts(compiled.artifacts)
+    star = (PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),)),)
+    ecr = {"aws:SourceVpce": PROD_ECR_DKR, "aws:SecureTransport": "true", "aws:CurrentTime": "2026-12-04T00:00:00Z"}
+    assert world.decide(ADMIN, "ecr:GetAuthorizationToken", "*", ecr, extra_identity=star).allowed  # the gap
+    assert not world.decide("arn:aws:iam::999988887777:role/x", "ecr:GetAuthorizationToken", "*", ecr,
+                            extra_identity=star).allowed
+    assert not world.decide(ADMIN, "ecr:BatchGetImage", SERVING, ecr, extra_identity=star).allowed
+    assert world.decide(INFERENCE, "ecr:BatchGetImage", SERVING, ecr).allowed
+    sm = {**ecr, "aws:SourceVpce": "vpce-01a2b3c4d5e6f7a84"}
+    chat = "arn:aws:sagemaker:eu-central-1:111122223333:endpoint/llm-chat-prod"
+    assert world.decide(ADMIN, "sagemaker:InvokeEndpoint", chat, sm, extra_identity=star).allowed  # the gap
+    assert not world.decide(ADMIN, "sagemaker:InvokeEndpoint", chat.replace("prod", "other"), sm,
+                            extra_identity=star).allowed
+    assert world.decide("arn:aws:iam::111122223333:role/chat-frontend", "sagemaker:InvokeEndpoint", chat, sm).allowed
