@@ -213,9 +213,7 @@ def allowed_by_event(model: Model, bucket: Asset) -> dict[str, tuple[str, ...]]:
             if e in allowed:
                 allowed[e].add(arn)
 
-    for g in model.grants:
-        if g.asset != bucket.name:
-            continue
+    for g in model.grants_on(bucket.name):
         verb = VERBS[("bucket", g.verb)]
         add(model.principals[g.principal].arn,
             (a for a, scope in verb.actions if scope in (OBJECT, BUCKET_PREFIX, BUCKET)))

@@ -1,5 +1,6 @@
 """The IaC renderers behind `slpc compile --target`: a name, and a function from the
-build to extra files. A new target is one module and one row here."""
+build to extra files. A new target is one module and one row here. The renderers'
+modules (and Jinja) are imported only when a target asks for them."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from slpc.compiler.model import Model
 from slpc.diagnostics import DiagnosticsError, error
 
 from .artifact import Artifact
-from .cloudformation import cloudformation_templates
-from .terraform import TerraformError, terraform_module
 
 
 def _terraform(model: Model, artifacts: Sequence[Artifact]) -> dict[str, str]:
+    from .terraform import TerraformError, terraform_module
     try:
         return terraform_module(model, artifacts)
     except TerraformError as exc:
@@ -22,8 +22,13 @@ def _terraform(model: Model, artifacts: Sequence[Artifact]) -> dict[str, str]:
                                       "prefixes in NFC (most editors do)")]) from None
 
 
+def _cloudformation(model: Model, artifacts: Sequence[Artifact]) -> dict[str, str]:
+    from .cloudformation import cloudformation_templates
+    return cloudformation_templates(model, artifacts)
+
+
 Renderer = Callable[[Model, Sequence[Artifact]], dict[str, str]]
-RENDERERS: dict[str, Renderer] = {"terraform": _terraform, "cloudformation": cloudformation_templates}
+RENDERERS: dict[str, Renderer] = {"terraform": _terraform, "cloudformation": _cloudformation}
 # `json`: the policy documents alone; `all`: the documents and every renderer.
 TARGETS = ("json", *RENDERERS, "all")
 

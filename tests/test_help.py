@@ -1,4 +1,5 @@
 """`slpc help prove` and `slpc help report`: printed from the data the commands use."""
+import pytest
 
 from slpc.app.commands import help as help_topics
 from slpc.app.cli import main
@@ -31,3 +32,20 @@ def test_every_topic_prints_and_is_listed(capsys):
         assert name in listed and help_topics.topic(name)
     assert main(["help", "prov"]) == 2
     assert "did you mean `prove`" in capsys.readouterr().err
+
+
+def test_every_command_module_is_named_as_its_command():
+    """`slpc.app.commands.MODULES` maps each command to the module that a run of just
+    that command imports: a wrong row would run (or list) the wrong command."""
+    from slpc.app.commands import MODULES, load
+    assert [load(name).NAME for name in MODULES] == list(MODULES)
+
+
+def test_one_command_parses_as_with_every_command(capsys):
+    """Building only the invoked command's parser changes neither its usage nor its errors."""
+    from slpc.app.cli import parser
+    for only in (None, "compile"):
+        with pytest.raises(SystemExit):
+            parser(only).parse_args(["compile", "--target", "nope", "x.slp"])
+    alone, every = capsys.readouterr().err.split("usage: ")[1:]
+    assert alone == every
