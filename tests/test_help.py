@@ -1,4 +1,5 @@
 """`slpc help prove` and `slpc help report`: printed from the data the commands use."""
+
 import pytest
 
 from slpc.app.commands import help as help_topics
