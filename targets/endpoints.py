@@ -22,6 +22,7 @@ from .access_points import access_point_pattern
 from .grants import ap_resources, sid, unique_sids
 from .artifact import Artifact
 from .optimize import optimize
+from .patterns import families
 
 KIND = "vpc-endpoint-policy"
 
@@ -149,14 +150,12 @@ class Patterns:
 
     def __init__(self, model: Model, kind: str = "bucket"):
         assets = model.assets_of(kind)
-        stems: dict[str, list[Asset]] = defaultdict(list)
-        for a in assets:
-            stems[a.resource_name.rstrip("0123456789")].append(a)
+        by_name = {a.resource_name: a for a in assets}
         self.by_arn: dict[str, str] = {}
-        for stem, group in stems.items():
-            if len(group) > 1 and len(stem) >= 3 and len(stem) < len(group[0].resource_name):
-                pattern = group[0].arn[:len(group[0].arn) - len(group[0].resource_name)] + stem + "*"
-                self.by_arn |= {r: pattern for a in group for r in (a.arn, f"{a.arn}/*")}
+        for stem, names in families(by_name).items():
+            first = by_name[names[0]]
+            pattern = first.arn[:len(first.arn) - len(first.resource_name)] + stem + "*"
+            self.by_arn |= {r: pattern for n in names for r in (by_name[n].arn, f"{by_name[n].arn}/*")}
         self.accounts = tuple(sorted({a.account for a in assets}))
         self.conditions = (Condition("StringEquals", "aws:ResourceAccount", self.accounts),) if kind == "bucket" \
             else ()

@@ -22,6 +22,7 @@ from slpc.diagnostics import Diagnostic, error, warning
 from . import perimeter
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from .access_points import access_point_pattern
+from .patterns import families
 from .grants import sid, unique_sids
 from .fit import pack
 from slpc.policy.limits import RULES, measure
@@ -187,9 +188,47 @@ def scp_statements(model: Model) -> tuple[list[Statement], list[Diagnostic]]:
     if reached:
         admins = _sorted(model.principals[n].arn for a in reached for n in a.admins)
         out.append(_deny("DenyAccessPointChanges", ACCESS_POINT_CHANGES, *perimeter.principal_is_not(admins),
-                         resources=_sorted(access_point_pattern(model, a) for a in reached)))
+                         resources=_briefly(access_point_pattern(model, a) for a in reached)))
     return out, diags
 
+
+def _briefly(resources: Iterable[str], every: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Resources of a Deny, each numbered family of buckets, repositories or access point
+    names (`acme-ml-weights-00` … `-119`, with their objects) as one pattern when the Deny
+    names the whole family -- of `every` resource of its kind that the guardrails name,
+    else another statement's conditions would reach this one's members. Stricter only: it
+    also covers other resources so named. It keeps a guardrail within its 5,120
+    characters on a platform of hundreds of buckets (docs/guardrails.md)."""
+    resources = set(resources)
+    mine = _by_name(resources)
+    kept = {r for r in resources if _named(r) is None}
+    for prefix, names in _by_name(resources if every is None else every).items():
+        covered: set[str] = set()
+        for stem, members in families(names).items():
+            if all(m in mine.get(prefix, {}) for m in members):
+                kept.add(prefix + stem + "*")
+                covered.update(members)
+        kept.update(r for n, rs in mine.get(prefix, {}).items() if n not in covered for r in rs)
+    return _sorted(kept)
+
+
+def _by_name(resources: Iterable[str]) -> dict[str, dict[str, list[str]]]:
+    out: dict[str, dict[str, list[str]]] = {}
+    for r in resources:
+        split = _named(r)
+        if split is not None:
+            out.setdefault(split[0], {}).setdefault(split[1], []).append(r)
+    return out
+
+
+def _named(resource: str) -> tuple[str, str] | None:
+    """(everything before the name, the name) of a bucket or object-pattern ARN, a
+    repository ARN or an access point pattern; None for what has no name to number."""
+    for marker in (":s3:::", ":repository/", ":accesspoint/"):
+        head, found, rest = resource.partition(marker)
+        if found:
+            return head + marker, rest.removesuffix("/*") if marker == ":s3:::" else rest
+    return None
 
 
 def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Statement]:
@@ -244,7 +283,8 @@ def rcp_statements(model: Model) -> list[Statement]:
     targets = _rcp_targets(model)
     if not targets:
         return []
-    all_resources = _sorted(r for _, _, _, resources in targets for r in resources)
+    every = _sorted(r for _, _, _, resources in targets for r in resources)
+    all_resources = _briefly(every)
     # The identity perimeter covers every action of the service on the resource.
     all_actions = _sorted(a for kind, _, _, _ in targets for a in RCP_ASSET_ACTIONS[kind])
 
@@ -267,7 +307,7 @@ def rcp_statements(model: Model) -> list[Statement]:
     for (actions, conditions), resources in sorted(groups.items(), key=lambda kv: (kv[0][0], sorted(kv[1]))):
         label = {"s3": "Buckets", "ecr": "Repositories", "kms": "Keys"}[actions[0].split(":")[0]]
         out.append(_deny(sid("DenyOutsideNetworks", label), actions, *conditions,
-                         resources=_sorted(resources), rcp=True))
+                         resources=_briefly(resources, every), rcp=True))
     return out
 
 

@@ -349,7 +349,16 @@ def test_rcp_leaves_other_resources_alone(built):
 # Size limits and splitting
 
 
-def large_spec(buckets: int, subnets: int = 2, admins: int = 1) -> str:
+def _letters(i: int) -> str:
+    """A bucket-name part without digits (`aaa`, `aab`, ...): names no number groups."""
+    return "".join("abcdefghijklmnopqrstuvwxyz"[i // 26 ** k % 26] for k in (2, 1, 0))
+
+
+def bucket_name(i: int, numbered: bool) -> str:
+    return f"acme-model-artifacts-bucket-{i:05d}" if numbered else f"acme-model-artifacts-{_letters(i)}-bucket"
+
+
+def large_spec(buckets: int, subnets: int = 2, admins: int = 1, numbered: bool = False) -> str:
     lines = [
         'deployment "big" {\n  partition "aws"\n  account "111122223333"\n  org "o-a1b2c3d4e5"\n'
         '  regions ["eu-central-1"]\n}\n',
@@ -363,7 +372,8 @@ def large_spec(buckets: int, subnets: int = 2, admins: int = 1) -> str:
     lines.append('key k {\n  arn "arn:aws:kms:eu-central-1:111122223333:key/1b2c3d4e-1111-2222-3333-444455556666"\n'
                  f'  admins [{admin_list}]\n}}\n')
     for i in range(buckets):
-        lines.append(f'bucket b{i} {{\n  name "acme-model-artifacts-bucket-{i:05d}"\n  encrypt k\n'
+        name = bucket_name(i, numbered)
+        lines.append(f'bucket b{i} {{\n  name "{name}"\n  encrypt k\n'
                      f'  admins [{admin_list}]\n}}\n')
         lines.append(f"allow reader read b{i} from vpc\n")
     return "\n".join(lines)
@@ -380,12 +390,46 @@ def test_large_spec_is_split_and_still_covers_every_bucket():
     assert [d.code for d in diags] == ["W532"] if len(rcps) > G.ATTACH_QUOTA - 1 else not diags
     ev = rcp_evaluator(arts)
     for i in (0, 57, 119):
-        obj = f"arn:aws:s3:::acme-model-artifacts-bucket-{i:05d}/x"
+        obj = f"arn:aws:s3:::acme-model-artifacts-{_letters(i)}-bucket/x"
         assert not ev.evaluate(Request(OUTSIDER, "s3:GetObject", obj, context={"aws:SourceVpce": S3_VPCE})).allowed
         assert not ev.evaluate(Request("arn:aws:iam::111122223333:role/reader", "s3:GetObject", obj,
                                        context={"aws:PrincipalOrgID": ORG, "aws:SourceIp": "203.0.113.9"})).allowed
         assert ev.evaluate(Request("arn:aws:iam::111122223333:role/reader", "s3:GetObject", obj,
                                    context={"aws:PrincipalOrgID": ORG, "aws:SourceVpce": S3_VPCE})).allowed
+
+
+def test_numbered_buckets_are_one_pattern_in_the_guardrails():
+    """The same 120 buckets numbered: one pattern per family instead of 120 ARNs, one RCP,
+    and every bucket still inside the perimeter (a Deny over a pattern is only stricter)."""
+    arts, diags = artifacts(large_spec(120, numbered=True))
+    rcps = [a for a in arts if a.kind == "rcp"]
+    assert len(rcps) == 1 and not diags
+    assert {r for s in rcps[0].document.statements for r in s.resources if ":s3:::" in r} == {
+        "arn:aws:s3:::acme-model-artifacts-bucket-*"}
+    ev = rcp_evaluator(arts)
+    for i in (0, 57, 119):
+        obj = f"arn:aws:s3:::acme-model-artifacts-bucket-{i:05d}/x"
+        assert not ev.evaluate(Request(OUTSIDER, "s3:GetObject", obj, context={"aws:SourceVpce": S3_VPCE})).allowed
+        assert ev.evaluate(Request("arn:aws:iam::111122223333:role/reader", "s3:GetObject", obj,
+                                   context={"aws:PrincipalOrgID": ORG, "aws:SourceVpce": S3_VPCE})).allowed
+
+
+def test_a_family_split_over_network_statements_stays_named():
+    """Buckets of one family granted from different networks: each network statement
+    names its own buckets, never the family's pattern (which would deny the others'
+    networks on them)."""
+    spec = large_spec(4, numbered=True).replace(
+        'network vpc {', 'network ci {\n  cidr "203.0.113.0/24"\n}\nnetwork vpc {').replace(
+        "allow reader read b3 from vpc", "allow reader read b3 from ci")
+    arts, _ = artifacts(spec)
+    nets = [s for a in arts if a.kind == "rcp" for s in a.document.statements if s.sid.startswith("DenyOutsideNetworks")]
+    assert not any(r.endswith("bucket-*") for s in nets for r in s.resources)
+    ev = rcp_evaluator(arts)
+    reader = "arn:aws:iam::111122223333:role/reader"
+    assert ev.evaluate(Request(reader, "s3:GetObject", "arn:aws:s3:::acme-model-artifacts-bucket-00003/x",
+                               context={"aws:PrincipalOrgID": ORG, "aws:SourceIp": "203.0.113.9"})).allowed
+    assert ev.evaluate(Request(reader, "s3:GetObject", "arn:aws:s3:::acme-model-artifacts-bucket-00000/x",
+                               context={"aws:PrincipalOrgID": ORG, "aws:SourceVpce": S3_VPCE})).allowed
 
 
 def test_an_unsplittable_statement_is_a_clear_error():
@@ -410,15 +454,15 @@ def test_many_admins_split_the_scp():
 
 @pytest.mark.property
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(buckets=st.integers(0, 90), subnets=st.integers(0, 60), admins=st.integers(0, 12))
-def test_property_every_policy_fits_and_the_perimeter_holds(buckets, subnets, admins):
-    arts, diags = artifacts(large_spec(buckets, subnets=subnets, admins=max(admins, 1)))
+@given(buckets=st.integers(0, 90), subnets=st.integers(0, 60), admins=st.integers(0, 12), numbered=st.booleans())
+def test_property_every_policy_fits_and_the_perimeter_holds(buckets, subnets, admins, numbered):
+    arts, diags = artifacts(large_spec(buckets, subnets=subnets, admins=max(admins, 1), numbered=numbered))
     assert not [d for d in diags if d.is_error]
     for a in arts:
         assert measure(a.kind, a.document) <= RULES[a.kind].limit
     if buckets:
         ev = rcp_evaluator(arts)
-        last = f"arn:aws:s3:::acme-model-artifacts-bucket-{buckets - 1:05d}/x"
+        last = f"arn:aws:s3:::{bucket_name(buckets - 1, numbered)}/x"
         assert not ev.evaluate(Request(OUTSIDER, "s3:GetObject", last, context={"aws:SourceVpce": S3_VPCE})).allowed
     sev = scp_evaluator(arts)
     ctx = {"aws:RequestedRegion": "us-west-2"}
