@@ -260,3 +260,16 @@ def test_the_gaps_are_stated_and_are_exactly_what_they_say():
     assert not world.decide(ADMIN, "sagemaker:InvokeEndpoint", chat.replace("prod", "other"), sm,
                             extra_identity=star).allowed
     assert world.decide("arn:aws:iam::111122223333:role/chat-frontend", "sagemaker:InvokeEndpoint", chat, sm).allowed
+
+
+def test_the_platform_at_ten_times_compiles_within_every_limit():
+    """1,200 teams (~11,000 grants), guardrails on: every policy within its limit and
+    every guardrail attachable, each coarser form and gap stated."""
+    compiled = compile_text(platform(1200), "platform.slp")
+    assert compiled.ok, sorted({d.code for d in compiled.diagnostics if d.is_error})
+    codes = {d.code for d in compiled.diagnostics}
+    assert {"W353", "W355", "W356", "W357"} <= codes and "W532" not in codes
+    assert all(a.size <= RULES[a.kind].limit for a in compiled.artifacts if a.document is not None)
+    stated = {a.name for a in compiled.artifacts if a.kind == "vpc-endpoint-policy" and a.coarser}
+    assert stated == {f"{net}.{svc}" for net in ("train_vpc", "serve_vpc") for svc in ("s3", "ecr.api", "ecr.dkr")} | {
+        "eval_vpc.s3", "serve_vpc.sagemaker.runtime"}
