@@ -161,7 +161,15 @@ def access_point_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnosti
         ents = entitlements(model, asset) if aps else []
         for who, ap in sorted(aps.items()):
             arts.append(Artifact(ACCESS_POINT_POLICY, ap.arn, asset.account, f"s3/access-points/{ap.name}.json",
-                                 ap.name, access_point_policy(model, asset, ap, ents, _kind,
-                                                              cross_account_allows(model, asset, who)),
-                                 within=asset.arn))
+                                 ap.name, access_point_document(model, asset, who, ents), within=asset.arn))
     return arts, []
+
+
+def access_point_document(model: Model, asset: Asset, who: str,
+                          ents: list[Entitlement] | None = None) -> PolicyDocument | None:
+    """The policy of `who`'s access point on the bucket (None: it has none)."""
+    ap = model.access_points(asset.name).get(who)
+    if ap is None:
+        return None
+    ents = entitlements(model, asset) if ents is None else ents
+    return access_point_policy(model, asset, ap, ents, _kind, cross_account_allows(model, asset, who))

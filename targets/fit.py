@@ -16,13 +16,15 @@ import re
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from slpc.compiler.model import Grant, Model
+from slpc.compiler.model import AccessPoint, Grant, Model
 from slpc.diagnostics import Diagnostic, error
 
 from slpc.policy.document import PolicyDocument, Statement
 from .api import api_policy
 from .artifact import Artifact
+from .access_points import KIND as ACCESS_POINT_POLICY
 from .asset_policies import BY_ARTIFACT_KIND
+from .bucket import access_point_document
 from .endpoints import endpoint_policy, form_of
 from .grants import unique_sids
 from .identity import identity_policy
@@ -212,7 +214,7 @@ def _identity_fits(model: Model, quota: int) -> Callable[[PolicyDocument], bool]
 # The error for a policy that cannot fit
 
 
-def _rebuild(model: Model, art: Artifact) -> PolicyDocument | None:
+def _rebuild(model: Model, art: Artifact, ap: AccessPoint | None = None) -> PolicyDocument | None:
     """The artifact's policy built again from (a variant of) the model, optimized."""
     kind, name = art.kind, art.name
     if kind in (INLINE, MANAGED):
@@ -223,6 +225,8 @@ def _rebuild(model: Model, art: Artifact) -> PolicyDocument | None:
         doc = key_policy(model, model.keys[name], account_wide=art.coarser is not None)
     elif kind == "apigateway-resource-policy":
         doc = api_policy(model, [a for a in model.assets_of("api") if a.resource_name == name])
+    elif kind == ACCESS_POINT_POLICY:  # `ap`: the access point in the whole model (names may differ here)
+        doc = access_point_document(model, model.assets[ap.bucket], ap.principal)
     elif kind == "vpc-endpoint-policy":
         nets = [n for n in model.networks.values() if any(v == art.target for _, v in n.endpoints)]
         doc = endpoint_policy(model, nets, name.split(".", 1)[1], form_of(art.coarser))[0] \
@@ -244,6 +248,9 @@ def _touches(model: Model, art: Artifact, g: Grant) -> bool:
         return asset.kind == "api" and asset.resource_name == name
     if kind == "vpc-endpoint-policy":
         return any(v == art.target for n in g.networks for _, v in model.networks[n].endpoints)
+    if kind == ACCESS_POINT_POLICY:
+        ap = model.access_point_at(art.target)
+        return (g.asset, g.principal) == (ap.bucket, ap.principal)
     return g.asset == name
 
 
@@ -271,6 +278,8 @@ SPLIT = {
     "vpc-endpoint-policy": ("grants", "endpoint policies",
                             "give each run's roles a network of their own, with its own endpoint"),
     "apigateway-resource-policy": ("grants", "API policies", "serve each run's stages from an API of its own"),
+    ACCESS_POINT_POLICY: ("grants", "access points", "give each run a role of its own (each role gets its own "
+                                                     "access point)"),
     INLINE: ("grants", "roles", "give each run a role of its own (or raise managed_policies_per_role, at most 20 "
                                 "after raising the IAM quota)"),
 }
@@ -288,13 +297,14 @@ def oversize(model: Model, art: Artifact, code: str = "E501", message: str | Non
     message = message or (f"the {rule.what} for `{art.name}` is {size:,} {rule.unit}, "
                           f"over AWS's limit of {rule.limit:,}")
     fits = fits or (lambda doc: measure(art.kind, doc) <= rule.limit)
-    if _rebuild(model, art) is None:  # not built from grants (guardrails)
+    ap = model.access_point_at(art.target) if art.kind == ACCESS_POINT_POLICY else None
+    if _rebuild(model, art, ap) is None:  # not built from grants (guardrails)
         return error(code, message, None, "narrow the spec")
     touching = [g for g in model.grants if _touches(model, art, g)]
     fixed = [g for g in touching if g.span is None]  # not written by the user: never moved
     mine = sorted((g for g in touching if g.span is not None), key=lambda g: (g.span.file, g.span.line, g.span.col))
     def size(grants) -> int:  # a role with no grant has no policy
-        doc = _rebuild(_with(model, fixed + list(grants)), art)
+        doc = _rebuild(_with(model, fixed + list(grants)), art, ap)
         return 0 if doc is None else measure(art.kind, doc)
 
     empty = size(())
@@ -303,7 +313,7 @@ def oversize(model: Model, art: Artifact, code: str = "E501", message: str | Non
     notes = tuple(f"{g.span.file}:{g.span.line}:{g.span.col}: `{_describe(g)}` takes {w:,} {rule.unit} on its own"
                   for w, g in weights[:HEAVIEST])
     span = weights[0][1].span if weights else None
-    hint = _split_hint(model, art, mine, fixed, fits)
+    hint = _split_hint(model, art, mine, fixed, fits, ap)
     if art.kind == "s3-bucket-policy" and model.assets[art.name].access_points == "never":
         hint += "; or remove `access_points never` to reach it through access points, one per grantee"
     return Diagnostic("error", code, message, span, hint, notes)
@@ -319,14 +329,15 @@ def _units(art: Artifact, grants: list[Grant]) -> list[list[Grant]]:
     return list(by.values())
 
 
-def _split_hint(model: Model, art: Artifact, grants: list[Grant], fixed: list[Grant], fits) -> str:
+def _split_hint(model: Model, art: Artifact, grants: list[Grant], fixed: list[Grant], fits,
+                ap: AccessPoint | None = None) -> str:
     """Runs of the artifact's grants in source order, each the longest that fits (binary
     search, so about log2(n) builds a run): a change that compiles, said as one."""
     units, (moved, noun, change) = _units(art, grants), SPLIT[art.kind]
     limit = RULES[art.kind].limit
 
     def ok(run: list[list[Grant]]) -> bool:
-        doc = _rebuild(_with(model, fixed + [g for u in run for g in u]), art)
+        doc = _rebuild(_with(model, fixed + [g for u in run for g in u]), art, ap)
         if doc is None:
             return True
         # the identity side never names its role; elsewhere the new asset's or role's name may be longer

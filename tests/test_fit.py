@@ -239,6 +239,29 @@ def test_the_split_an_oversize_bucket_error_suggests_compiles():
     assert after.ok, [x.message for x in after.diagnostics if x.is_error]
 
 
+def test_the_split_an_oversize_access_point_error_suggests_compiles():
+    """One grantee with more prefixes on a shared bucket than its one access point's 20 KB
+    holds: E501 names its access point and the heaviest grants, and fails fast; moving
+    the hint's runs to roles of their own (each with its own access point) compiles."""
+    text = shared_spec(3).replace('"shared-datasets"\n', '"shared-datasets"\n  access_points always\n', 1) + "".join(
+        f'allow team000 write shared "team-000/run-{i:04d}/checkpoints/" from vpc\n' for i in range(230))
+    c = compile_text(text, "shared.slp")
+    [d] = [d for d in c.diagnostics if d.is_error]
+    assert d.code == "E501" and "the S3 access point policy for `shared-team000`" in d.message, d.message
+    assert all("` takes " in n and " bytes on its own" in n for n in d.notes) and d.span is not None
+    assert "access points (" in d.hint and d.hint.endswith("(each role gets its own access point)")
+    split, covered = _apply_runs(text, d.hint, "allow team000 ", lambda line, r: line.replace(
+        "allow team000 ", f"allow team000r{r} ", 1))
+    runs = len(re.findall(r" from shared\.slp:", d.hint))
+    assert covered == 231 and runs >= 2
+    split += "".join(f'role team000r{r} "arn:aws:iam::111122223333:role/ml-platform/team-000-run-{r}"\n'
+                     for r in range(2, runs + 1))
+    after = compile_text(split, "shared.slp")
+    assert after.ok, [x.message for x in after.diagnostics if x.is_error]
+    assert {a.name for a in after.artifacts if a.kind == "s3-access-point-policy"} >= {
+        f"shared-team000r{r}" for r in range(2, runs + 1)}
+
+
 def test_a_key_whose_grantees_do_not_fit_names_their_accounts():
     c = compile_text(shared_spec(60), "shared.slp")
     assert not [d for d in c.diagnostics if d.code == "E501" and "KMS key policy" in d.message]
