@@ -158,3 +158,22 @@ def test_progress_line_only_when_stderr_is_a_terminal(world, monkeypatch, capsys
     monkeypatch.undo()
     assert main(["prove", EXAMPLE]) == 0
     assert "\r" not in capsys.readouterr().err
+
+
+def test_jobs_prove_the_same_as_one_process(tmp_path, capsys, monkeypatch):
+    """`--jobs 2` splits the asset parts over two processes: the same claims, queries,
+    verdicts and counterexamples as one process, in the same order (timings aside)."""
+    from slpc.verify.prove.properties import prove
+    from slpc.verify.prove.world import World
+    shared = Path(EXAMPLE).with_name("shared_bucket.slp")
+    c = compile_text(shared.read_text(), "shared_bucket.slp")
+    from slpc.verify.prove import properties
+    forked, real = [], properties._outcomes_in_workers
+    monkeypatch.setattr(properties, "_outcomes_in_workers", lambda *a: forked.append(a[3]) or real(*a))
+    one, two = (prove(World.from_artifacts(c.model, c.artifacts), jobs=n) for n in (1, 2))
+    assert forked == [2]  # the second run did fork
+    strip = lambda rs: [(r.prop.number, r.verdict, [(o.query, o.verdict, o.counterexample) for o in r.outcomes])  # noqa: E731
+                        for r in rs]
+    assert strip(one) == strip(two) and sum(len(r.outcomes) for r in one) > 100
+    assert main(["prove", EXAMPLE, "--jobs", "0"]) == 2
+    assert "--jobs must be positive" in capsys.readouterr().err

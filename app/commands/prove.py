@@ -32,10 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_format(p, RESULTS)
     p.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS, metavar="N",
                    help="per solver query; a query that runs out answers unknown (default 10000)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="prove in N processes, each taking a share of the asset parts (default 1; the "
+                        "results are the same, only faster on several cores)")
 
 
 def proof_results(c: Compiled, io: IO, *, policies: str | None = None, timeout_ms: int = DEFAULT_TIMEOUT_MS,
-                  progress: bool = True):
+                  progress: bool = True, jobs: int = 1):
     """The properties' results on the compiled (or `policies`) documents, with a progress
     line on a terminal; ValueError (one line) when the policies cannot be read or the
     timeout is not positive."""
@@ -44,11 +47,13 @@ def proof_results(c: Compiled, io: IO, *, policies: str | None = None, timeout_m
 
     if timeout_ms <= 0:
         raise ValueError("--timeout-ms must be positive")
+    if jobs <= 0:
+        raise ValueError("--jobs must be positive")
     try:
         world = World.from_directory(c.model, policies) if policies else World.from_artifacts(c.model, c.artifacts)
     except (OSError, ValueError, KeyError, PolicyFormatError) as exc:
         raise ValueError(f"cannot read policies from {policies}: {exc}") from None
-    return prove(world, timeout_ms,
+    return prove(world, timeout_ms, jobs=jobs,
                  progress=Progress(io.err, "slpc prove", "asset parts") if progress and is_tty(io.err) else None)
 
 
@@ -57,7 +62,8 @@ def prove_compiled(args: argparse.Namespace, io: IO, c: Compiled) -> int:
     from slpc.verify.prove import results as R
 
     try:
-        results = proof_results(c, io, policies=args.policies, timeout_ms=args.timeout_ms)
+        results = proof_results(c, io, policies=args.policies, timeout_ms=args.timeout_ms,
+                                jobs=args.jobs)
     except ValueError as exc:
         print(f"error: {exc}", file=io.err)
         return exits.USAGE

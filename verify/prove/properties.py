@@ -217,20 +217,64 @@ class Result:
 
 
 def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None = None,
-          progress: Callable[[int, int], None] | None = None) -> list[Result]:
+          progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> list[Result]:
     """Run the chosen properties (all by default) on `world`.
 
     Asset part by asset part, so the properties share each caller's terms and the
     memory they take stays bounded on large deployments; `progress(done, total)`
-    after each part.
+    after each part. With `jobs` > 1, that many forked processes take every jobs-th
+    part each (the parts are independent); outcomes are merged back in part order,
+    so the results are those of one process, timings aside.
     """
     wanted = set(numbers) if numbers is not None else None
+    props = [p for p in PROPERTIES if wanted is None or p.number in wanted]
     results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [], world.assumptions)
-               for p in PROPERTIES if wanted is None or p.number in wanted]
-    for i, t in enumerate(world.targets, 1):
-        for r in results:
-            r.outcomes += [run(q, timeout_ms) for q in r.prop.queries(world, t)]
+               for p in props]
+    parts = _outcomes_in_workers(world, props, timeout_ms, jobs, progress) if jobs > 1 and len(world.targets) > 1 \
+        else _outcomes(world, props, range(len(world.targets)), timeout_ms, progress)
+    for _, per_property in sorted(parts, key=lambda part: part[0]):
+        for r, outcomes in zip(results, per_property):
+            r.outcomes += outcomes
+    return results
+
+
+def _outcomes(world: World, props: list[Property], indices: Iterable[int], timeout_ms: int,
+              progress: Callable[[int, int], None] | None = None) -> list[tuple[int, list[list[Outcome]]]]:
+    """(target index, each property's outcomes on it) for these targets."""
+    out = []
+    for done, i in enumerate(indices, 1):
+        t = world.targets[i]
+        out.append((i, [[run(q, timeout_ms) for q in p.queries(world, t)] for p in props]))
         world.situations.clear()
         if progress is not None:
-            progress(i, len(world.targets))
-    return results
+            progress(done, len(world.targets))
+    return out
+
+
+_FORKED: tuple | None = None  # what a forked worker proves: (world, properties, timeout)
+
+
+def _worker(share: tuple[int, int]) -> list[tuple[int, list[list[Outcome]]]]:
+    world, props, timeout_ms = _FORKED
+    start, step = share
+    return _outcomes(world, props, range(start, len(world.targets), step), timeout_ms)
+
+
+def _outcomes_in_workers(world: World, props: list[Property], timeout_ms: int, jobs: int,
+                         progress: Callable[[int, int], None] | None) -> list[tuple[int, list[list[Outcome]]]]:
+    """`_outcomes` of every target, from `jobs` forked processes (each inherits the world,
+    so nothing large is pickled; only outcomes come back)."""
+    import multiprocessing
+
+    global _FORKED
+    _FORKED = (world, props, timeout_ms)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            out = []
+            for part in pool.imap_unordered(_worker, [(j, jobs) for j in range(jobs)]):
+                out += part
+                if progress is not None:
+                    progress(len(out), len(world.targets))
+            return out
+    finally:
+        _FORKED = None
