@@ -31,6 +31,9 @@ MAX_SIGNATURE_AGE_MS = 7 * 24 * 3_600_000  # SigV4 presigned URLs live at most 7
 LOCK_MODES = ("governance", "compliance")
 # How a bucket is reached: `auto` = through access points only when its exact policy does not fit.
 ACCESS_POINT_MODES = ("auto", "always", "never")
+# how coarse a network's endpoint policies may become to fit (targets/endpoints.py FORMS):
+# any form; only forms the resource policies keep exact; each principal named
+ENDPOINT_POLICY_MODES = ("auto", "no_gaps", "exact")
 MAX_LOCK_DAYS = 36500
 
 
@@ -144,6 +147,11 @@ class _Checker:
             ok &= self.value(values.subnet(sn.value), sn.span)
         for sg in n.security_groups:
             ok &= self.value(values.security_group(sg.value), sg.span)
+        mode = n.endpoint_policies.text if n.endpoint_policies else "auto"
+        if mode not in ENDPOINT_POLICY_MODES:
+            self.err("E327", f"unknown endpoint_policies mode `{mode}`", n.endpoint_policies.span,
+                     did_you_mean(mode, ENDPOINT_POLICY_MODES) or "modes: " + ", ".join(ENDPOINT_POLICY_MODES))
+            ok = False
         if not n.endpoints and not n.cidrs:
             self.err("E305", f"network `{n.name.text}` has no endpoint and no cidr", n.name.span,
                      'a network is entered through its VPC endpoints (endpoint s3 "vpce-...") or from public ranges (cidr "...")')
@@ -153,7 +161,7 @@ class _Checker:
         return Network(n.name.text, acct, n.vpc.value if n.vpc else None,
                        tuple((e.service.text, e.id.value) for e in n.endpoints),
                        tuple(c.value for c in n.cidrs), tuple(x.value for x in n.subnets),
-                       tuple(x.value for x in n.security_groups))
+                       tuple(x.value for x in n.security_groups), mode)
 
     def role(self, r: ast.Role, dep: Deployment) -> Principal | None:
         parsed = values.role_arn(r.arn.value)

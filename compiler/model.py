@@ -36,6 +36,7 @@ class Network:
     cidrs: tuple[str, ...]
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
+    endpoint_policies: str = "auto"  # how coarse its endpoints' policies may become to fit (ENDPOINT_POLICY_MODES)
 
     def endpoint_ids(self, services: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(vid for svc, vid in self.endpoints if svc in services)

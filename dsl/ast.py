@@ -71,6 +71,7 @@ class Network:
     cidrs: tuple[Str, ...] = ()
     subnets: tuple[Str, ...] = ()
     security_groups: tuple[Str, ...] = ()
+    endpoint_policies: Name | None = None
     span: Span = _span()
 
 

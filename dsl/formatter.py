@@ -140,6 +140,8 @@ def _network_lines(net: ast.Network) -> list[tuple[int, str]]:
         values = getattr(net, key)
         if values:
             rows.append((values[0].span.line, f"{key} {_strs(values)}"))
+    if net.endpoint_policies:
+        rows.append((net.endpoint_policies.span.line, f"endpoint_policies {net.endpoint_policies.text}"))
     return rows
 
 

@@ -172,6 +172,7 @@ FORMS: dict[str, Form] = {
             "cidr": Attr("cidrs", _Args.strings, repeatable=True),
             "subnets": Attr("subnets", _Args.strings),
             "security_groups": Attr("security_groups", _Args.strings),
+            "endpoint_policies": Attr("endpoint_policies", _Args.name),
         }, ()),
         Form("key", ast.Key, "NAME", {
             "arn": Attr("arn", _Args.string),

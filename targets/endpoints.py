@@ -217,6 +217,23 @@ def endpoint_policy(model: Model, nets: list[Network], service: str,
     return PolicyDocument(unique_sids(stmts)), diags
 
 
+def allowed_forms(service: str, nets: list[Network]) -> tuple[str, ...]:
+    """The service's ladder as far as its networks' `endpoint_policies` allow (the
+    strictest of the networks an endpoint sits in): `exact` names each principal,
+    `no_gaps` stops before a form no resource policy keeps exact (W357)."""
+    forms = FORMS.get(service, (EXACT,))
+    modes = {n.endpoint_policies for n in nets}
+    if "exact" in modes:
+        return (EXACT,)
+    if "no_gaps" in modes:
+        return tuple(f for f in forms if _exact_with_resource_policies(service, f))
+    return forms
+
+
+def _exact_with_resource_policies(service: str, form: str) -> bool:
+    return form in (EXACT, PATTERNS) or (form == ACCOUNTS and service in ACCOUNT_WIDE_SERVICES)
+
+
 def _accounts(model: Model, nets: list[Network], service: str) -> str:
     accounts = sorted({model.principals[w].account for n in nets for w, _ in granted(model, n, service)})
     return f"account{'s' * (len(accounts) > 1)} {', '.join(accounts)}"
@@ -271,7 +288,7 @@ def endpoint_artifacts(model: Model):
     for (vpce, service), nets in sorted(where.items()):
         name = f"{nets[0].name}.{service}"
         clauses: list[str] = []
-        forms = FORMS.get(service, (EXACT,))
+        forms = allowed_forms(service, nets)
         doc, more = endpoint_policy(model, nets, service)
         for form in forms[1:]:
             size = measure(KIND, optimize(doc))

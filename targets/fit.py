@@ -25,7 +25,7 @@ from .artifact import Artifact
 from .access_points import KIND as ACCESS_POINT_POLICY
 from .asset_policies import BY_ARTIFACT_KIND
 from .bucket import access_point_document
-from .endpoints import endpoint_policy, form_of
+from .endpoints import EXACT, FORMS, allowed_forms, endpoint_policy, form_of
 from .grants import unique_sids
 from .identity import identity_policy
 from .key import key_policy
@@ -316,7 +316,21 @@ def oversize(model: Model, art: Artifact, code: str = "E501", message: str | Non
     hint = _split_hint(model, art, mine, fixed, fits, ap)
     if art.kind == "s3-bucket-policy" and model.assets[art.name].access_points == "never":
         hint += "; or remove `access_points never` to reach it through access points, one per grantee"
+    if art.kind == "vpc-endpoint-policy":
+        hint += _coarser_allowed(model, art)
     return Diagnostic("error", code, message, span, hint, notes)
+
+
+def _coarser_allowed(model: Model, art: Artifact) -> str:
+    """For an endpoint policy held to a form by its networks' `endpoint_policies`: how
+    to let it take the next form of its service's ladder (stated when it does)."""
+    nets = [n for n in model.networks.values() if any(v == art.target for _, v in n.endpoints)]
+    service = art.name.split(".", 1)[1]
+    if allowed_forms(service, nets) == FORMS.get(service, (EXACT,)):
+        return ""
+    strict = sorted(n.name for n in nets if n.endpoint_policies != "auto")
+    return (f"; or remove `endpoint_policies` from network{'s' * (len(strict) > 1)} {', '.join(strict)} to let "
+            "it take a coarser form, stated in the compile summary and the manifest")
 
 
 def _units(art: Artifact, grants: list[Grant]) -> list[list[Grant]]:

@@ -193,3 +193,13 @@ def test_sarif_diagnostics(tmp_path, capsys):
     loc = res["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] == path
     assert loc["region"] == {"startLine": 68, "startColumn": 7, "endLine": 68, "endColumn": 13}
+
+
+def test_unknown_endpoint_policies_mode(tmp_path, capsys):
+    spec = tmp_path / "s.slp"
+    spec.write_text(EXAMPLE.read_text().replace("network prod_vpc {", "network prod_vpc {\n  endpoint_policies exakt", 1))
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "error[E327]: unknown endpoint_policies mode `exakt`" in err and "did you mean `exact`?" in err
+    line = spec.read_text().splitlines().index("  endpoint_policies exakt") + 1
+    assert f"{spec}:{line}:21: error[E327]" in err and "^^^^^" in err

@@ -273,3 +273,30 @@ def test_the_platform_at_ten_times_compiles_within_every_limit():
     stated = {a.name for a in compiled.artifacts if a.kind == "vpc-endpoint-policy" and a.coarser}
     assert stated == {f"{net}.{svc}" for net in ("train_vpc", "serve_vpc") for svc in ("s3", "ecr.api", "ecr.dkr")} | {
         "eval_vpc.s3", "serve_vpc.sagemaker.runtime"}
+
+
+@pytest.mark.parametrize("mode", ["no_gaps", "exact"])
+def test_a_network_chooses_how_coarse_its_endpoint_policies_may_become(mode):
+    """`endpoint_policies no_gaps` stops before the stated gaps (W357), `exact` keeps every
+    principal named; the other network keeps the whole ladder."""
+    text = EXAMPLE.read_text().replace("network prod_vpc {", f"network prod_vpc {{\n  endpoint_policies {mode}", 1)
+    with pytest.MonkeyPatch.context() as mp:
+        _force_account_wide(mp, gaps=True)
+        compiled = compile_text(text, "sovereign_llm.slp")
+    assert compiled.ok
+    prod = {a.name: a for a in compiled.artifacts if a.kind == "vpc-endpoint-policy" and a.name.startswith("prod_vpc.")}
+    assert "W357" not in {d.code for d in compiled.diagnostics}
+    if mode == "exact":
+        assert not any(a.coarser for a in prod.values())
+    else:
+        assert prod["prod_vpc.ecr.api"].coarser and "(a gap)" not in prod["prod_vpc.ecr.api"].coarser
+        assert not prod["prod_vpc.sagemaker.runtime"].coarser
+    assert next(a for a in compiled.artifacts if a.name == "eval_vpc.s3").coarser  # its own ladder
+
+
+def test_an_endpoint_held_exact_that_cannot_fit_says_how_to_let_it_coarsen():
+    text = platform(120).replace("network train_vpc {", "network train_vpc {\n  endpoint_policies exact", 1)
+    compiled = compile_text(text, "platform.slp")
+    over = [d for d in compiled.diagnostics if d.code == "E501" and "`train_vpc." in d.message]
+    assert over and all("remove `endpoint_policies` from network train_vpc" in d.hint for d in over)
+    assert not [d for d in compiled.diagnostics if d.code == "E501" and "`serve_vpc." in d.message]

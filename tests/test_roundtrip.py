@@ -63,3 +63,10 @@ def test_comments_stay_with_their_attribute_when_reordered():
     out = format_spec(parse(text).spec)
     assert out == ('deployment "d" {\n  account "111122223333"  # the prod account\n'
                    '  # where it runs\n  regions ["eu-central-1"]\n}\n')
+
+
+def test_a_networks_endpoint_policies_mode_is_formatted_after_its_lists(example_text):
+    text = example_text.replace("network prod_vpc {", "network prod_vpc {\n  endpoint_policies   no_gaps", 1)
+    out = format_spec(parse(text, "x.slp").spec)
+    block = out.split("network prod_vpc {", 1)[1].split("}", 1)[0].splitlines()
+    assert block[-1] == "  endpoint_policies no_gaps" and format_spec(parse(out, "x.slp").spec) == out
