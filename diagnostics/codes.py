@@ -153,7 +153,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
                          "target beside the AWS-managed full-access policy."),
     Code("E541", "emit", "The audited buckets need more CloudTrail selector values than one trail allows "
                          "(500 values) ([audit.md](audit.md))."),
-    Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters."),
+    Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters even after a data "
+                         "rule is split by `$or` branch (one branch lists more roles of one account than a rule "
+                         "holds)."),
     Code("E601", "output", "The output path exists and is not a directory."),
     Code("E602", "output", "The output directory is not empty and holds no slpc `manifest.json`: slpc only replaces "
                            "its own output."),
