@@ -22,7 +22,7 @@ from .access_points import access_point_pattern
 from .grants import ap_resources, sid, unique_sids
 from .artifact import Artifact
 from .optimize import optimize
-from .patterns import families
+from .patterns import family_patterns
 
 KIND = "vpc-endpoint-policy"
 
@@ -150,12 +150,8 @@ class Patterns:
 
     def __init__(self, model: Model, kind: str = "bucket"):
         assets = model.assets_of(kind)
-        by_name = {a.resource_name: a for a in assets}
-        self.by_arn: dict[str, str] = {}
-        for stem, names in families(by_name).items():
-            first = by_name[names[0]]
-            pattern = first.arn[:len(first.arn) - len(first.resource_name)] + stem + "*"
-            self.by_arn |= {r: pattern for n in names for r in (by_name[n].arn, f"{by_name[n].arn}/*")}
+        self.by_arn = family_patterns(r for a in assets for r in ((a.arn, f"{a.arn}/*") if kind == "bucket"
+                                                                   else (a.arn,)))
         self.accounts = tuple(sorted({a.account for a in assets}))
         self.conditions = (Condition("StringEquals", "aws:ResourceAccount", self.accounts),) if kind == "bucket" \
             else ()

@@ -22,7 +22,7 @@ from slpc.diagnostics import Diagnostic, error, warning
 from . import perimeter
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from .access_points import access_point_pattern
-from .patterns import families
+from .patterns import family_patterns
 from .grants import sid, unique_sids
 from .fit import pack
 from slpc.policy.limits import RULES, measure
@@ -200,35 +200,11 @@ def _briefly(resources: Iterable[str], every: Iterable[str] | None = None) -> tu
     also covers other resources so named. It keeps a guardrail within its 5,120
     characters on a platform of hundreds of buckets (docs/guardrails.md)."""
     resources = set(resources)
-    mine = _by_name(resources)
-    kept = {r for r in resources if _named(r) is None}
-    for prefix, names in _by_name(resources if every is None else every).items():
-        covered: set[str] = set()
-        for stem, members in families(names).items():
-            if all(m in mine.get(prefix, {}) for m in members):
-                kept.add(prefix + stem + "*")
-                covered.update(members)
-        kept.update(r for n, rs in mine.get(prefix, {}).items() if n not in covered for r in rs)
-    return _sorted(kept)
-
-
-def _by_name(resources: Iterable[str]) -> dict[str, dict[str, list[str]]]:
-    out: dict[str, dict[str, list[str]]] = {}
-    for r in resources:
-        split = _named(r)
-        if split is not None:
-            out.setdefault(split[0], {}).setdefault(split[1], []).append(r)
-    return out
-
-
-def _named(resource: str) -> tuple[str, str] | None:
-    """(everything before the name, the name) of a bucket or object-pattern ARN, a
-    repository ARN or an access point pattern; None for what has no name to number."""
-    for marker in (":s3:::", ":repository/", ":accesspoint/"):
-        head, found, rest = resource.partition(marker)
-        if found:
-            return head + marker, rest.removesuffix("/*") if marker == ":s3:::" else rest
-    return None
+    patterns = family_patterns(resources if every is None else every)
+    members: dict[str, set[str]] = {}
+    for r, pattern in patterns.items():
+        members.setdefault(pattern, set()).add(r)
+    return _sorted(patterns[r] if r in patterns and members[patterns[r]] <= resources else r for r in resources)
 
 
 def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Statement]:

@@ -32,3 +32,25 @@ def families(names: Iterable[str]) -> dict[str, list[str]]:
     for n in dict.fromkeys(names):
         by_stem[stem(n)].append(n)
     return {s: ns for s, ns in by_stem.items() if len(ns) > 1 and len(s) >= MIN_STEM and s not in ns}
+
+
+def named(resource: str) -> tuple[str, str] | None:
+    """(everything before the name, the name) of a bucket or object-pattern ARN, a
+    repository ARN or an access point pattern; None for what has no name to number."""
+    for marker in (":s3:::", ":repository/", ":accesspoint/"):
+        head, found, rest = resource.partition(marker)
+        if found:
+            return head + marker, rest.removesuffix("/*") if marker == ":s3:::" else rest
+    return None
+
+
+def family_patterns(resources: Iterable[str]) -> dict[str, str]:
+    """resource -> its family's pattern (`arn:aws:s3:::acme-ml-weights-*`, which also
+    covers the objects), for the resources whose names form a family among these."""
+    by_prefix: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for r in resources:
+        split = named(r)
+        if split is not None:
+            by_prefix[split[0]][split[1]].append(r)
+    return {r: prefix + stem + "*" for prefix, names in by_prefix.items()
+            for stem, members in families(names).items() for n in members for r in names[n]}
