@@ -288,6 +288,14 @@ def pattern_length(pattern: dict) -> int:
     return len(json.dumps(pattern, separators=(",", ":"), sort_keys=True, ensure_ascii=False))
 
 
+def _parts(label: str, runs: list[list]):
+    """(file label, description suffix, run) of each run of a split rule: `label-1`,
+    " (part 1 of 3)", ...; a rule that is not split keeps its label and says nothing."""
+    if len(runs) == 1:
+        return [(label, "", runs[0])]
+    return [(f"{label}-{i}", f" (part {i} of {len(runs)})", run) for i, run in enumerate(runs, 1)]
+
+
 def _chunks(names: list, make) -> list[list]:
     """Split sorted names (or `$or` branches) into consecutive runs whose pattern
     `make(run)` fits PutRule."""
@@ -318,10 +326,7 @@ def perimeter_patterns(model: Model) -> list[tuple[str, str, dict]]:
         if not names:
             return
         make = lambda run: pattern(service, events, {"requestParameters": {field: run}})  # noqa: E731
-        runs = _chunks(names, make)
-        for i, run in enumerate(runs, 1):
-            label = service if len(runs) == 1 else f"{service}-{i}"
-            part = "" if len(runs) == 1 else f" (part {i} of {len(runs)})"
+        for label, part, run in _parts(service, _chunks(names, make)):
             out.append((label, description + part, make(run)))
 
     scoped("s3", event_names(S3_PERIMETER_ACTIONS), "bucketName",
@@ -369,9 +374,7 @@ def audit_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
             # the rules of a bucket together match what its one pattern would: a union of branches
             runs = [whole["detail"]["$or"]] if pattern_length(whole) <= RULE_PATTERN_MAX \
                 else _chunks(whole["detail"]["$or"], make)
-            for i, run in enumerate(runs, 1):
-                label = b.name if len(runs) == 1 else f"{b.name}-{i}"
-                part = "" if len(runs) == 1 else f" (part {i} of {len(runs)})"
+            for label, part, run in _parts(b.name, runs):
                 name = rule_name(dep.name, "data", label)
                 settings = _rule_settings(
                     name, f"slpc {dep.name}: data access to bucket {b.resource_name} by a principal the spec "

@@ -16,7 +16,7 @@ import re
 from dataclasses import replace
 from typing import Callable, Sequence
 
-from slpc.compiler.model import AccessPoint, Grant, Model
+from slpc.compiler.model import AccessPoint, Grant, Model, Network
 from slpc.diagnostics import Diagnostic, error
 
 from slpc.policy.document import PolicyDocument, Statement
@@ -228,7 +228,7 @@ def _rebuild(model: Model, art: Artifact, ap: AccessPoint | None = None) -> Poli
     elif kind == ACCESS_POINT_POLICY:  # `ap`: the access point in the whole model (names may differ here)
         doc = access_point_document(model, model.assets[ap.bucket], ap.principal)
     elif kind == "vpc-endpoint-policy":
-        nets = [n for n in model.networks.values() if any(v == art.target for _, v in n.endpoints)]
+        nets = _networks_of(model, art)
         doc = endpoint_policy(model, nets, name.split(".", 1)[1], form_of(art.coarser))[0] \
             if nets else None
     else:
@@ -321,10 +321,15 @@ def oversize(model: Model, art: Artifact, code: str = "E501", message: str | Non
     return Diagnostic("error", code, message, span, hint, notes)
 
 
+def _networks_of(model: Model, art: Artifact) -> list[Network]:
+    """The networks an endpoint policy's endpoint sits in."""
+    return [n for n in model.networks.values() if any(v == art.target for _, v in n.endpoints)]
+
+
 def _coarser_allowed(model: Model, art: Artifact) -> str:
     """For an endpoint policy held to a form by its networks' `endpoint_policies`: how
     to let it take the next form of its service's ladder (stated when it does)."""
-    nets = [n for n in model.networks.values() if any(v == art.target for _, v in n.endpoints)]
+    nets = _networks_of(model, art)
     service = art.name.split(".", 1)[1]
     if allowed_forms(service, nets) == FORMS.get(service, (EXACT,)):
         return ""
