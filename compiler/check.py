@@ -34,6 +34,8 @@ ACCESS_POINT_MODES = ("auto", "always", "never")
 # how coarse a network's endpoint policies may become to fit (targets/endpoints.py FORMS):
 # any form; only forms the resource policies keep exact; each principal named
 ENDPOINT_POLICY_MODES = ("auto", "no_gaps", "exact")
+# how coarse a key policy may become to fit (targets/key.py): the grantees' accounts (W352); each grantee named
+KEY_POLICY_MODES = ("auto", "exact")
 MAX_LOCK_DAYS = 36500
 
 
@@ -54,6 +56,17 @@ class _Checker:
 
     def warn(self, code: str, msg: str, span: Span | None, hint: str | None = None) -> None:
         self.diags.append(warning(code, msg, span, hint))
+
+    def mode(self, node: ast.Name | None, attribute: str, modes: tuple[str, ...], code: str) -> str | None:
+        """The mode an attribute chooses (the first of `modes` when absent), or None after
+        an error naming the nearest mode."""
+        if node is None:
+            return modes[0]
+        if node.text not in modes:
+            self.err(code, f"unknown {attribute} mode `{node.text}`", node.span,
+                     did_you_mean(node.text, modes) or "modes: " + ", ".join(modes))
+            return None
+        return node.text
 
     def value(self, problem: values.Problem, span: Span, code: str = "E301") -> bool:
         if problem:
@@ -147,11 +160,8 @@ class _Checker:
             ok &= self.value(values.subnet(sn.value), sn.span)
         for sg in n.security_groups:
             ok &= self.value(values.security_group(sg.value), sg.span)
-        mode = n.endpoint_policies.text if n.endpoint_policies else "auto"
-        if mode not in ENDPOINT_POLICY_MODES:
-            self.err("E327", f"unknown endpoint_policies mode `{mode}`", n.endpoint_policies.span,
-                     did_you_mean(mode, ENDPOINT_POLICY_MODES) or "modes: " + ", ".join(ENDPOINT_POLICY_MODES))
-            ok = False
+        mode = self.mode(n.endpoint_policies, "endpoint_policies", ENDPOINT_POLICY_MODES, "E327")
+        ok &= mode is not None
         if not n.endpoints and not n.cidrs:
             self.err("E305", f"network `{n.name.text}` has no endpoint and no cidr", n.name.span,
                      'a network is entered through its VPC endpoints (endpoint s3 "vpce-...") or from public ranges (cidr "...")')
@@ -205,9 +215,11 @@ class _Checker:
                      "the key policy names no IAM root, so without admins nobody could ever manage the key: "
                      "add `admins [ROLE]`")
             ok = False
+        mode = self.mode(k.key_policy, "key_policy", KEY_POLICY_MODES, "E328")
+        ok &= mode is not None
         if admins is None or not ok:
             return None
-        return Key(k.name.text, k.arn.value, acct, reg, admins)
+        return Key(k.name.text, k.arn.value, acct, reg, admins, mode)
 
     def principals(self, names: tuple[ast.Name, ...], role_word: str, account: str) -> tuple[str, ...] | None:
         """Admins and breakglass roles: declared roles of the resource's own account."""
@@ -306,11 +318,8 @@ class _Checker:
                     self.err("E324", "a signature age must be between 1 second and 7 days", b.signature_age.span,
                              "presigned URLs cannot live longer than 7 days")
                     ok = False
-        mode = b.access_points.text if b.access_points else "auto"
-        if mode not in ACCESS_POINT_MODES:
-            self.err("E326", f"unknown access_points mode `{mode}`", b.access_points.span,
-                     did_you_mean(mode, ACCESS_POINT_MODES) or "modes: " + ", ".join(ACCESS_POINT_MODES))
-            ok = False
+        mode = self.mode(b.access_points, "access_points", ACCESS_POINT_MODES, "E326")
+        ok &= mode is not None
         if admins is None or breakglass is None or not ok:
             return None
         arn = f"arn:{dep.partition}:s3:::{b.bucket.value}"

@@ -56,6 +56,7 @@ class Key:
     account: str
     region: str
     admins: tuple[str, ...]
+    key_policy: str = "auto"  # how coarse its policy may become to fit (KEY_POLICY_MODES)
 
 
 @dataclass(frozen=True)

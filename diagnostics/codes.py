@@ -96,6 +96,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E324", "values", "A `signature_age` below 1 second or above 7 days."),
     Code("E326", "values", "Unknown `access_points` mode (only `auto`, `always`, `never`)."),
     Code("E327", "values", "Unknown `endpoint_policies` mode (only `auto`, `no_gaps`, `exact`)."),
+    Code("E328", "values", "Unknown `key_policy` mode (only `auto`, `exact`)."),
     Code("E401", "grants", "The verb does not apply to this kind of asset."),
     Code("E402", "grants", "A prefix on a repository or endpoint."),
     Code("E403", "grants", "A network has no way to reach the asset's service. For a repository, both `ecr.api` and "

@@ -87,6 +87,7 @@ class Key:
     name: Name
     arn: Str
     admins: tuple[Name, ...] = ()
+    key_policy: Name | None = None
     span: Span = _span()
 
 

@@ -90,6 +90,8 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
         add("arn", decl.arn, quote(decl.arn.value))
         if decl.admins:
             add("admins", decl.admins[0], _names(decl.admins))
+        if decl.key_policy:
+            add("key_policy", decl.key_policy, decl.key_policy.text)
     elif isinstance(decl, ast.Bucket):
         add("name", decl.bucket, quote(decl.bucket.value))
         if decl.encrypt:

@@ -177,6 +177,7 @@ FORMS: dict[str, Form] = {
         Form("key", ast.Key, "NAME", {
             "arn": Attr("arn", _Args.string),
             "admins": Attr("admins", _Args.names),
+            "key_policy": Attr("key_policy", _Args.name),
         }, ("arn",)),
         Form("bucket", ast.Bucket, "NAME", {
             "name": Attr("bucket", _Args.string),

@@ -318,6 +318,9 @@ def oversize(model: Model, art: Artifact, code: str = "E501", message: str | Non
         hint += "; or remove `access_points never` to reach it through access points, one per grantee"
     if art.kind == "vpc-endpoint-policy":
         hint += _coarser_allowed(model, art)
+    if art.kind == "kms-key-policy" and model.keys[art.name].key_policy == "exact":
+        hint += ("; or remove `key_policy exact` to let it name the grantees' accounts instead (W352), stated "
+                 "in the compile summary and the manifest")
     return Diagnostic("error", code, message, span, hint, notes)
 
 

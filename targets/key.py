@@ -4,7 +4,8 @@ The policy does not delegate to IAM (no account-root statement), so no IAM
 policy, not even `kms:*`, can reach the key; only the principals named here can.
 When naming each grantee does not fit, the key names the grantees' accounts
 instead (W352): S3 calls KMS for a caller only on a request S3 has authorized, and
-the bucket policies authorize exactly the spec.
+the bucket policies authorize exactly the spec. A key with `key_policy exact` never
+takes that form: a policy naming each grantee that does not fit is E501.
 """
 
 from __future__ import annotations
@@ -82,12 +83,13 @@ def _account_wide(model: Model, key_uses: list[Use]) -> list[Statement]:
 
 
 def key_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
-    """One policy per key: each grantee named, or its account when that does not fit."""
+    """One policy per key: each grantee named, or its account when that does not fit and
+    the key's `key_policy` allows it (held exact, an oversize policy is E501 later)."""
     arts, diags = [], []
     for k in model.keys.values():
         doc, coarser = key_policy(model, k), None
         exact = measure(KIND, optimize(doc))
-        if exact > RULES[KIND].limit:
+        if exact > RULES[KIND].limit and k.key_policy == "auto":
             doc = key_policy(model, k, account_wide=True)
             accounts = _accounts(model, _key_uses(model, k))
             coarser = (f"lets any principal of account{'s' * (len(accounts) > 1)} {', '.join(accounts)} use the "

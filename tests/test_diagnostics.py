@@ -203,3 +203,19 @@ def test_unknown_endpoint_policies_mode(tmp_path, capsys):
     assert "error[E327]: unknown endpoint_policies mode `exakt`" in err and "did you mean `exact`?" in err
     line = spec.read_text().splitlines().index("  endpoint_policies exakt") + 1
     assert f"{spec}:{line}:21: error[E327]" in err and "^^^^^" in err
+
+
+def test_unknown_key_policy_mode(tmp_path, capsys):
+    spec = tmp_path / "s.slp"
+    spec.write_text(EXAMPLE.read_text().replace("key model_key {", "key model_key {\n  key_policy exakt", 1))
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "error[E328]: unknown key_policy mode `exakt`" in err and "did you mean `exact`?" in err
+    line = spec.read_text().splitlines().index("  key_policy exakt") + 1
+    assert f"{spec}:{line}:14: error[E328]" in err and "^^^^^" in err
+
+
+def test_a_key_policy_mode_is_accepted_by_check(tmp_path, capsys):
+    spec = tmp_path / "s.slp"
+    spec.write_text(EXAMPLE.read_text().replace("key model_key {", "key model_key {\n  key_policy exact", 1))
+    assert main(["check", str(spec)]) == 0

@@ -300,3 +300,26 @@ def test_an_endpoint_held_exact_that_cannot_fit_says_how_to_let_it_coarsen():
     over = [d for d in compiled.diagnostics if d.code == "E501" and "`train_vpc." in d.message]
     assert over and all("remove `endpoint_policies` from network train_vpc" in d.hint for d in over)
     assert not [d for d in compiled.diagnostics if d.code == "E501" and "`serve_vpc." in d.message]
+
+
+def test_a_key_held_exact_that_cannot_fit_says_how_to_split_or_let_it_coarsen():
+    """`key_policy exact` never takes the account-wide form: a key naming each grantee over
+    the limit is E501, whose hint names runs of buckets for keys of their own and how to
+    let it coarsen; a key left `auto` still names its accounts (W352)."""
+    text = platform(120).replace("key weights_key {", "key weights_key {\n  key_policy exact", 1)
+    compiled = compile_text(text, "platform.slp")
+    assert not compiled.ok
+    over = [d for d in compiled.diagnostics if d.code == "E501" and "`weights_key`" in d.message]
+    assert len(over) == 1
+    assert re.search(r"its 12 buckets, in source order, fit \d+ key policies \(weights_00[,;].*\): "
+                     r"encrypt each run's buckets with a key of its own", over[0].hint)
+    assert "remove `key_policy exact` to let it name the grantees' accounts instead (W352)" in over[0].hint
+    assert {d.message.split("`")[1] for d in compiled.diagnostics if d.code == "W352"} == {"datasets_key"}
+
+
+def test_a_key_held_exact_that_fits_is_written_as_in_auto():
+    auto = compile_text(EXAMPLE.read_text(), "sovereign_llm.slp")
+    text = EXAMPLE.read_text().replace("key model_key {", "key model_key {\n  key_policy exact", 1)
+    exact = compile_text(text, "sovereign_llm.slp")
+    assert auto.ok and exact.ok
+    assert [(a.path, a.text) for a in exact.artifacts] == [(a.path, a.text) for a in auto.artifacts]

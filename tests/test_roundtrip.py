@@ -70,3 +70,12 @@ def test_a_networks_endpoint_policies_mode_is_formatted_after_its_lists(example_
     out = format_spec(parse(text, "x.slp").spec)
     block = out.split("network prod_vpc {", 1)[1].split("}", 1)[0].splitlines()
     assert block[-1] == "  endpoint_policies no_gaps" and format_spec(parse(out, "x.slp").spec) == out
+
+
+def test_a_keys_key_policy_mode_is_formatted_after_its_admins(example_text):
+    text = example_text.replace("key model_key {", "key model_key {\n  key_policy   exact", 1)
+    out = format_spec(parse(text, "x.slp").spec)
+    block = out.split("key model_key {", 1)[1].split("}", 1)[0].splitlines()
+    assert block[1:] == ['  arn        "arn:aws:kms:eu-central-1:111122223333:key/1b2c3d4e-1111-2222-3333-444455556666"',
+                         "  admins     [security_admin]", "  key_policy exact"]
+    assert format_spec(parse(out, "x.slp").spec) == out
