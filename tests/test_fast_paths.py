@@ -19,6 +19,7 @@ from benchmarks.synthetic import deployment
 from slpc.dsl import syntax
 from slpc.policy.document import pretty
 from slpc.policy.limits import RULES, count
+from slpc.verify.catalogue import Catalogue
 from slpc.verify.lint.registry import covers
 from slpc.policy.matching import has_wildcard, wildcard_match
 
@@ -146,3 +147,25 @@ _json = st.recursive(
 @given(_json)
 def test_pretty_is_json_dumps_indented(value):
     assert pretty(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- #
+# Catalogue: ARNs of one shape share their resource types
+
+_ARNS = ("arn:aws:s3:::b", "arn:aws:s3:::b/k", "arn:aws:s3:eu-west-1:111122223333:accesspoint/ap/object/k",
+         "arn:aws:s3:eu-west-1:111122223333:job/j", "arn:aws:S3:::b", "arn:aws:s*:::b",
+         "arn:aws:ecr:eu-west-1:111122223333:repository/r", "arn:aws:kms:eu-west-1:111122223333:key/k",
+         "arn:aws:nope:::x", "arn:aws:s3")
+
+
+def test_resource_types_by_shape_agree_with_each_arn():
+    """One catalogue answers every ARN one character away from a few real ones (many
+    of one shape: letters and digits of the formats, of none, policy syntax) as the
+    search on each ARN does."""
+    cat = Catalogue()
+    for base in _ARNS:
+        for at in range(len(base)):
+            for char in "abjkoy379-:/*?${}é\0":
+                arn = base[:at] + char + base[at + 1:]
+                for a in (arn, arn + "*"):
+                    assert cat.resource_types_for_arn(a) == cat._resource_types_for_arn(a), a

@@ -113,6 +113,8 @@ class Catalogue:
         # the lint asks about the same patterns and ARNs in many policies of one build
         self._expanded: dict[str, tuple[Action, ...]] = {}
         self._types_for_arn: dict[str, tuple[ResourceType, ...]] = {}
+        self._types_for_shape: dict[tuple[str, str], tuple[ResourceType, ...]] = {}
+        self._other_chars: dict[str, re.Pattern[str]] = {}
 
     @cached_property
     def index(self) -> dict:
@@ -203,10 +205,41 @@ class Catalogue:
         return prefix.lower() == "aws" or prefix.lower() in self.index["key_prefixes"]
 
     def resource_types_for_arn(self, arn: str) -> tuple[ResourceType, ...]:
-        """Resource types, of any service, whose ARN format the policy ARN can match."""
+        """Resource types, of any service, whose ARN format the policy ARN can match.
+
+        A large deployment names tens of thousands of ARNs that differ only in
+        characters no format of their service spells (team-467 vs team-468): they
+        share one answer, looked up by the ARN's shape (see `_arn_shape`)."""
         found = self._types_for_arn.get(arn)
         if found is None:
-            found = self._types_for_arn[arn] = self._resource_types_for_arn(arn)
+            shape = self._arn_shape(arn)
+            found = self._types_for_shape.get(shape)
+            if found is None:
+                found = self._types_for_shape[shape] = self._resource_types_for_arn(arn)
+            self._types_for_arn[arn] = found
+        return found
+
+    def _arn_shape(self, arn: str) -> tuple[str, str]:
+        """The ARN's service segment and the ARN with every character that is
+        interchangeable for matching replaced by one stand-in.
+
+        Matching reads a character only by comparing it with a literal of a format
+        (placeholder names included), with the ":" and "/" a placeholder may not
+        hold, or as policy syntax (``*``, ``?``, ``${...}``). Two characters that are
+        none of these for every format of the ARN's service fit the same formats,
+        so ARNs equal after the replacement fit the same resource types."""
+        parts = arn.split(":", 3)
+        service = parts[2] if len(parts) > 2 else ""
+        return service, self._interchangeable(service.lower()).sub("\0", arn)  # no format spells "\0"
+
+    def _interchangeable(self, arn_service: str) -> re.Pattern[str]:
+        """Matches the characters that appear in no ARN format of the service's owners."""
+        found = self._other_chars.get(arn_service)
+        if found is None:
+            spelled = set(_POLICY_SYNTAX)
+            for p in self.index["arn_services"].get(arn_service, ()):
+                spelled.update(*(rt.arn for rt in self.service(p).resource_types.values()))
+            found = self._other_chars[arn_service] = re.compile(f"[^{re.escape(''.join(sorted(spelled)))}]")
         return found
 
     def _resource_types_for_arn(self, arn: str) -> tuple[ResourceType, ...]:
@@ -231,6 +264,8 @@ class Catalogue:
 # strings or (kind, forbidden characters) with kind "one" or "star".
 
 _NO_SLASH = {"${BucketName}"}
+# What a policy ARN's matching reads besides the formats' own characters.
+_POLICY_SYNTAX = ":/*?${}"
 _ANY_ONE, _ANY_RUN = ("one", ""), ("star", "")
 
 
