@@ -30,6 +30,7 @@ keeps that member's Sid, so Sids stay unique and stable for tools that key on th
 from __future__ import annotations
 
 from dataclasses import replace
+from operator import lt
 
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 
@@ -47,8 +48,30 @@ def _principal(p: Principal | None) -> Principal | None:
     return Principal(entries=tuple((k, tuple(sorted(v))) for k, v in sorted(merged.items())))
 
 
+def _ascending(values: tuple) -> bool:
+    """Whether `_values` would return the values as they are: a tuple, sorted, each once."""
+    return type(values) is tuple and all(map(lt, values, values[1:]))
+
+
+def _is_normal(s: Statement) -> bool:
+    """Whether `normalise` would return an equal statement, as it does for nearly every
+    statement a target builds: then it need not build one."""
+    conditions = s.conditions
+    return (_ascending(s.actions) and _ascending(s.resources) and _ascending(s.not_actions)
+            and _ascending(s.not_resources)
+            and type(conditions) is tuple and all(_ascending(c.values) for c in conditions)
+            and (len(conditions) < 2 or _ascending(tuple((c.operator, c.key, c.values) for c in conditions)))
+            and _normal_principal(s.principal) and _normal_principal(s.not_principal))
+
+
+def _normal_principal(p: Principal | None) -> bool:
+    return p is None or p.wildcard or _principal(p) == p
+
+
 def normalise(s: Statement) -> Statement:
     """The same statement with sorted, deduplicated values and sorted conditions."""
+    if _is_normal(s):
+        return s
     conditions = tuple(sorted({Condition(c.operator, c.key, _values(c.values)) for c in s.conditions},
                               key=lambda c: (c.operator, c.key, c.values)))
     return Statement(effect=s.effect, actions=_values(s.actions), resources=_values(s.resources),

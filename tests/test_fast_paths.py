@@ -9,19 +9,23 @@ from __future__ import annotations
 import json
 import re
 import sys
-from importlib import resources
+from importlib import import_module, resources
 from pathlib import Path
+from unittest import mock
 
 from hypothesis import example, given, strategies as st
 from lark import Lark
 
 from benchmarks.synthetic import deployment
 from slpc.dsl import syntax
-from slpc.policy.document import pretty
+from slpc.policy.document import PolicyDocument, Principal, Statement, pretty
 from slpc.policy.limits import RULES, count
 from slpc.verify.catalogue import Catalogue
 from slpc.verify.lint.registry import covers
 from slpc.policy.matching import has_wildcard, wildcard_match
+from test_optimize import docs
+
+optimize = import_module("slpc.targets.optimize")  # the module: slpc.targets exports a function of that name
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.slp"))
 
@@ -169,3 +173,25 @@ def test_resource_types_by_shape_agree_with_each_arn():
                 arn = base[:at] + char + base[at + 1:]
                 for a in (arn, arn + "*"):
                     assert cat.resource_types_for_arn(a) == cat._resource_types_for_arn(a), a
+
+
+# --------------------------------------------------------------------------- #
+# Optimizer: a statement already normal is kept instead of rebuilt
+
+
+def _slow_normalise(s):
+    with mock.patch.object(optimize, "_is_normal", lambda s: False):
+        return optimize.normalise(s)
+
+
+_UNSORTED = Principal(entries=(("Service", ("s3.amazonaws.com",)), ("AWS", ("r2", "r1", "r1"))))
+
+
+@given(docs(resource_policy=True))
+@example(PolicyDocument((Statement("Deny", ("s3:*",), principal=_UNSORTED),
+                         Statement("Deny", ("s3:*",), not_principal=_UNSORTED)))).via("principals out of order")
+def test_normalise_keeps_only_normal_statements(doc):
+    for s in doc.statements:
+        slow = _slow_normalise(s)
+        assert optimize.normalise(s) == slow
+        assert optimize.normalise(slow) is slow
