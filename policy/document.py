@@ -8,8 +8,8 @@ Nothing else in slpc builds policy JSON by hand.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 VERSION = "2012-10-17"
@@ -143,7 +143,13 @@ def pretty(value: Any) -> str:
     return _pretty(value, "\n") + "\n"
 
 
-_STRING = json.JSONEncoder(ensure_ascii=False).encode  # the C encoder, for one value
+_VALUE = json.JSONEncoder(ensure_ascii=False).encode  # the C encoder, for one value
+
+
+def _encode(value: Any) -> str:
+    """One leaf as json.dumps writes it; a string straight through the C function
+    that `_VALUE` would reach through two Python calls."""
+    return encode_basestring(value) if type(value) is str else _VALUE(value)
 
 
 def _pretty(value: Any, newline: str) -> str:
@@ -153,22 +159,16 @@ def _pretty(value: Any, newline: str) -> str:
         if not value:
             return "{}"
         inner = newline + "  "
-        return "{" + ",".join(f"{inner}{_STRING(k)}: {_pretty(value[k], inner)}" for k in sorted(value)) \
+        return "{" + ",".join([f"{inner}{_encode(k)}: {_pretty(value[k], inner)}" for k in sorted(value)]) \
             + newline + "}"
     if isinstance(value, list):
         if not value:
             return "[]"
         inner = newline + "  "
-        if all(isinstance(v, str) for v in value):  # the common leaf: one C call for the whole list
-            return "[" + inner + _strings(inner)(value)[1:-1] + newline + "]"
-        return "[" + ",".join(inner + _pretty(v, inner) for v in value) + newline + "]"
-    return _STRING(value)
-
-
-@lru_cache(maxsize=None)
-def _strings(inner: str):
-    """Encodes a list of strings with its items already separated by `,` + `inner`."""
-    return json.JSONEncoder(ensure_ascii=False, separators=("," + inner, ": ")).encode
+        if all(type(v) is str for v in value):  # the common leaf: one C call per string
+            return "[" + inner + ("," + inner).join(map(encode_basestring, value)) + newline + "]"
+        return "[" + ",".join([inner + _pretty(v, inner) for v in value]) + newline + "]"
+    return _encode(value)
 
 
 def minify(doc: PolicyDocument) -> str:
