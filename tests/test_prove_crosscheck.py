@@ -55,6 +55,7 @@ def _situation(world: World, q: Question) -> Situation | None:
         iam = who not in (ANONYMOUS, SERVICE)
         if not iam and (not world.has_resource_policy(t) or (who == ANONYMOUS and t.kms)):
             continue  # no such caller there (properties._not_iam)
+        inside = inside and (t.context is None or t.context.holds(q.context))  # a key's part
         if inside and q.action in t.actions["data"] + t.actions["lock"]:
             return Situation(world, t, who, q.star and iam, guardrails=False)
     return None

@@ -220,6 +220,16 @@ class Context:
             self.facts.append(z3.Not(values[0].used))
         return Key(name, kt, values)
 
+    def shape(self, name: str, term: z3.SeqRef) -> None:
+        """Make a single-valued string key present with a value of this form (a known text, or
+        a known head and a free tail), before any term reads the key: tests of other texts
+        are then decided by Z3's rewriter, not searched (world.KeyContext)."""
+        low = name.lower()
+        kt = self.types.get(low) or KeyType(STR)
+        if low in self.keys or kt.family != STR or kt.bound != 1:
+            raise ValueError(f"{name}: only a fresh single-valued string key can be shaped")
+        self.keys[low] = Key(name, kt, [Value(z3.BoolVal(True), term)])
+
     def equals_text(self, name: str, text: z3.SeqRef | str) -> z3.BoolRef:
         """The key is present with exactly this one value (string or bool keys)."""
         key = self.key(name)

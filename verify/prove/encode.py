@@ -70,15 +70,31 @@ def arn_glob(pattern: str) -> z3.ReRef:
     return z3.Concat(*parts)
 
 
+def _prefix_only(pattern: str, arn: bool) -> bool:
+    """`literal*`, where the `*` may match anything: a prefix test, far cheaper to solve than a
+    regular expression (for ArnLike, only when the `*` is in the resource component)."""
+    if not pattern.endswith("*") or has_wildcard(pattern[:-1]):
+        return False
+    return not arn or pattern.count(":") < 5 or pattern[:-1].count(":") >= 5
+
+
+def _test(text: z3.SeqRef, pattern: str, arn: bool) -> z3.BoolRef:
+    if not has_wildcard(pattern):
+        return is_text(text, pattern)
+    if _prefix_only(pattern, arn):
+        return z3.PrefixOf(z3.StringVal(pattern[:-1]), text)
+    return z3.InRe(text, arn_glob(pattern) if arn else glob(pattern))
+
+
 def matches(text: z3.SeqRef, patterns: Sequence[str], arn: bool = False) -> z3.BoolRef:
     """`text` matches one of the patterns (exact text compared for equality: faster to solve)."""
-    terms = []
-    for p in patterns:
-        if not has_wildcard(p):
-            terms.append(is_text(text, p))
-        else:
-            terms.append(z3.InRe(text, arn_glob(p) if arn else glob(p)))
-    return disj(*terms) if terms else z3.BoolVal(False)
+    return disj(*(_test(text, p, arn) for p in patterns)) if patterns else z3.BoolVal(False)
+
+
+def tests(text: z3.SeqRef, pattern: str) -> list[z3.BoolRef]:
+    """The terms `matches` may build for `text` against `pattern` (as a string or an ARN pattern)."""
+    plain, arn = _test(text, pattern, False), _test(text, pattern, True)
+    return [plain] if plain.eq(arn) else [plain, arn]
 
 
 # --------------------------------------------------------------------------- #

@@ -46,6 +46,8 @@ class Situation:
         self.actions = target.actions[DATA] + target.actions[LOCK]
         self.ctx = ctx = Context(world.types)
         ctx.scope = (target.arn, target.objects)
+        if target.context is not None:
+            ctx.facts += target.context.constrain(ctx, world.context_values)
         if who is None:
             self.caller = ctx.outsider(m.deployment.partition, [m.principals[n].arn for n in world.related(target)])
         elif who == ANONYMOUS:
@@ -185,16 +187,23 @@ class Outcome:
     note: str | None = None
 
 
+FIRST_TRY_MS = 200  # most queries answer in milliseconds; the rest are heavy-tailed
+
+
 def run(q: Query, timeout_ms: int) -> Outcome:
-    solver = z3.Solver()
-    solver.set("timeout", timeout_ms)
-    solver.add(*q.facts, q.goal)
+    """Ask the query within `timeout_ms` in all, by restarts: Z3's string solver takes
+    milliseconds on most of these queries and, with the same terms in another order or
+    seed, sometimes seconds or minutes. So a try that runs out of its share is restarted
+    with another seed and twice the share (Luby-style), until the budget is spent. A
+    restart changes only the search, never the question: unsat from any try is a proof."""
     start = time.perf_counter()
-    answer = solver.check()
-    if answer == z3.sat and q.s.on_bystander(solver.model()):  # see Situation: ask again without them
-        solver.add(q.s.no_bystander())
-        solver.set("timeout", max(1, timeout_ms - int((time.perf_counter() - start) * 1000)))  # one budget
-        answer = solver.check()
+    share, seed = FIRST_TRY_MS, 0
+    while True:
+        left = timeout_ms - int((time.perf_counter() - start) * 1000)
+        solver, answer = _try(q, max(1, min(share, left)), seed)
+        if answer != z3.unknown or left <= share or "timeout" not in solver.reason_unknown():
+            break
+        share, seed = share * 2, seed + 1
     seconds = time.perf_counter() - start
     if answer == z3.unsat:
         return Outcome(q.label, PROVED, seconds)
@@ -202,6 +211,20 @@ def run(q: Query, timeout_ms: int) -> Outcome:
         return Outcome(q.label, UNKNOWN, seconds, note=f"solver: {solver.reason_unknown()}")
     cex, note = replay(q, solver.model())
     return Outcome(q.label, REFUTED if note is None else UNKNOWN, seconds, cex, note)
+
+
+def _try(q: Query, timeout_ms: int, seed: int) -> tuple[z3.Solver, z3.CheckSatResult]:
+    solver = z3.Solver()
+    solver.set("timeout", timeout_ms)
+    solver.set("random_seed", seed)
+    solver.add(*q.facts, q.goal)
+    begun = time.perf_counter()
+    answer = solver.check()
+    if answer == z3.sat and q.s.on_bystander(solver.model()):  # see Situation: ask again without them
+        solver.add(q.s.no_bystander())
+        solver.set("timeout", max(1, timeout_ms - int((time.perf_counter() - begun) * 1000)))  # one share
+        answer = solver.check()
+    return solver, answer
 
 
 def replay(q: Query, model: z3.ModelRef) -> tuple[Counterexample, str | None]:

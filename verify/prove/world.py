@@ -26,10 +26,10 @@ from slpc.policy.kinds import GUARDRAIL_KINDS, RESOURCE_KINDS
 from slpc.verify.deployment import ENDPOINT, IDENTITY, resource_owner
 from slpc.policy.matching import has_wildcard, wildcard_match
 
-from .context import Context, key_types
-from .encode import Applicable, could_match
+from .context import STR, Context, KeyType, key_types
+from .encode import Applicable, could_match, tests
 from .symbolic_meaning import OBJECT_LEVEL, SEEDS, SymbolicMeaning
-from .terms import is_text, text
+from .terms import conj, disj, is_text, text
 
 STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
 
@@ -54,6 +54,48 @@ class PolicyFile:
     coarser: str | None = None  # the manifest's `coarser`: this layer is exact only with the others
 
 
+CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
+
+
+@dataclass(frozen=True)
+class KeyContext:
+    """A part of a key's requests by the S3 encryption context they carry: those for one
+    bucket's objects (`arn/...`), for the bucket itself (`arn`, S3 Bucket Keys), or for
+    none of the key's buckets (`bucket` None: another context, or none). Together the parts
+    of a key are every request. One bucket's part is a far smaller question than the whole
+    key: its context term is that bucket's ARN (with a free tail for objects), so every test
+    of another bucket's context is false before the solver starts."""
+
+    bucket: str | None
+    objects: bool = False
+    buckets: tuple[str, ...] = ()  # with `bucket` None: the ARNs of the key's buckets
+
+    def constrain(self, ctx: Context, values: Iterable[str]) -> list[z3.BoolRef]:
+        """Shape the context key of a fresh query context to this part (before any term reads it).
+
+        For the other contexts: no bucket of the key is named, and, as consequences the solver
+        would otherwise have to find one string lemma at a time, no test of the policies
+        (`values`: the patterns they compare the key with) or of the spec's grants (prefixes)
+        whose literal head lies inside one of those buckets holds either."""
+        if self.bucket is not None:
+            tail = z3.Concat(text(self.bucket + "/"), z3.String(f"context_tail_{ctx.tag}"))
+            ctx.shape(CONTEXT_KEY, tail if self.objects else text(self.bucket))
+            return []
+        v = ctx.key(CONTEXT_KEY).values[0]
+        named = [disj(is_text(v.term, b), z3.PrefixOf(text(b + "/"), v.term)) for b in self.buckets]
+        inside = [x for x in values if x.split("*", 1)[0].split("?", 1)[0].startswith(
+            tuple(b + "/" for b in self.buckets))]
+        return [z3.Not(conj(v.used, disj(*named)))] + [z3.Implies(v.used, z3.Not(t))
+                                                       for x in inside for t in tests(v.term, x)]
+
+    def holds(self, context: dict[str, str]) -> bool:
+        """Whether a concrete request's context falls in this part."""
+        value = next((v for k, v in context.items() if k.lower() == CONTEXT_KEY.lower()), None)
+        if self.bucket is None:
+            return value is None or not any(value == b or value.startswith(b + "/") for b in self.buckets)
+        return value is not None and (value.startswith(self.bucket + "/") if self.objects else value == self.bucket)
+
+
 @dataclass(frozen=True)
 class Target:
     """A part of one asset that requests name: resource ARNs and the actions on them."""
@@ -64,6 +106,7 @@ class Target:
     objects: bool  # the resource is `arn/...` (objects, API methods), else `arn` itself
     actions: dict[str, tuple[str, ...]]  # DATA / LOCK -> actions
     access_point: AccessPoint | None = None  # requests name the bucket through this access point
+    context: KeyContext | None = None  # a key's requests with this encryption context
 
     def behind(self, resource: z3.SeqRef) -> z3.SeqRef:
         """The same resource named through the bucket (an access point's `.../object/KEY` -> `bucket/KEY`)."""
@@ -86,9 +129,10 @@ def _mutating(action: str) -> bool:
     return not action.split(":", 1)[1].startswith(("Describe", "Get", "List"))
 
 
-def targets(model: Model) -> list[Target]:
+def targets(model: Model, split: bool = True) -> list[Target]:
     """The asset parts the claims are asked on: a bucket's objects and the bucket itself
-    apart (their actions differ), each key, then every asset of the other kinds."""
+    apart (their actions differ), each key (by encryption context, see `key_targets`),
+    then every asset of the other kinds."""
     out = []
     bucket = V.ASSET_KINDS["bucket"]
     for a in model.assets_of("bucket"):
@@ -104,13 +148,29 @@ def targets(model: Model) -> list[Target]:
             out.append(Target(f"{a.name} bucket via {ap.name}", a, ap.arn, False,
                               {DATA: itself(bucket.data_actions), LOCK: itself(bucket.lock_actions)}, ap))
     for k in sorted(model.keys.values(), key=lambda k: k.name):
-        admin = tuple(x for x in V.KMS_ADMIN_ACTIONS if _mutating(x))
-        out.append(Target(f"{k.name} key", k, k.arn, False, {DATA: V.KMS_CRYPTO_ACTIONS, LOCK: admin}))
+        out += key_targets(model, k, split)
     for kind in V.ASSET_KINDS.values():
         if kind is not bucket:
             out += [Target(f"{a.name} {kind.name}", a, a.arn, kind.reach == V.PARTS,
                            {DATA: kind.data_actions, LOCK: kind.lock_actions}) for a in model.assets_of(kind.name)]
     return out
+
+
+def key_targets(model: Model, k: Key, split: bool) -> list[Target]:
+    """A key's administration, then its use by encryption context: for each of its buckets'
+    objects, for each bucket itself, and for any other context (`KeyContext`). Without
+    `split` (the context key has several values somewhere), the key is one target."""
+    admin = tuple(x for x in V.KMS_ADMIN_ACTIONS if _mutating(x))
+    buckets = [a for a in model.assets_of("bucket") if a.key == k.name]
+    if not split or not buckets:
+        return [Target(f"{k.name} key", k, k.arn, False, {DATA: V.KMS_CRYPTO_ACTIONS, LOCK: admin})]
+    use = {DATA: V.KMS_CRYPTO_ACTIONS, LOCK: ()}
+    out = [Target(f"{k.name} key", k, k.arn, False, {DATA: (), LOCK: admin})]
+    for b in buckets:
+        out += [Target(f"{k.name} key for {b.name} objects", k, k.arn, False, use, context=KeyContext(b.arn, True)),
+                Target(f"{k.name} key for {b.name} bucket", k, k.arn, False, use, context=KeyContext(b.arn))]
+    others = KeyContext(None, buckets=tuple(b.arn for b in buckets))
+    return out + [Target(f"{k.name} key for other contexts", k, k.arn, False, use, context=others)]
 
 
 def _names_action(st: Statement, acts: tuple[str, ...]) -> bool:
@@ -177,7 +237,11 @@ class World:
             f"S3 calls KMS with key `{k.name}` for a caller only on a request S3 has authorized "
             f"(its key policy names accounts, W352)" for k in model.keys.values() if k.arn in self.coarser)
         self.types = key_types([f.document for f in docs], SEEDS)
-        self.targets = targets(model)
+        self.context_values = sorted(
+            {v for d in docs for st in d.document.statements for c in st.conditions
+             if c.key.lower() == CONTEXT_KEY.lower() for v in c.values}
+            | {f"{model.assets[g.asset].arn}/{g.prefix}*" for g in model.grants if model.assets[g.asset].key})
+        self.targets = targets(model, split=self.types.get(CONTEXT_KEY.lower(), KeyType(STR)).bound == 1)
         self.situations: dict = {}  # solver.Situation, built once per caller and target
         self.meaning = SymbolicMeaning(model)
         self._paths = {id(f.document): f.path for f in docs} | {id(STAR): "*:* (identity)"}
@@ -202,6 +266,8 @@ class World:
         Any other role is covered by the outsider there: no statement that can apply
         tells it apart from an unnamed role, and the spec gives it nothing on the asset.
         """
+        if target.label not in self._related and target.kms and target.context and target.context.bucket:
+            self._related[target.label] = self._key_part_related(target)
         if target.label not in self._related:
             sm = self.meaning
             names = set(target.asset.admins) | set(getattr(target.asset, "breakglass", ()))
@@ -224,6 +290,19 @@ class World:
                         names.add(self._by_arn[v])
             self._related[target.label] = sorted(names)
         return self._related[target.label]
+
+    def _key_part_related(self, target: Target) -> list[str]:
+        """On a part of a split key (`key_targets`): the key's admins, and on a bucket's part
+        the bucket's grantees. Every other role is left to the outsider, even
+        one a statement names (another bucket's grantee, in the key policy): the spec gives it
+        nothing here, and the outsider, whose ARN may be any role's, holds `*:*`, which allows
+        at least what the role's own identity policies allow; so each claim asked of the
+        outsider (nothing allowed, or nothing outside the spec) covers that role too."""
+        names = set(target.asset.admins)
+        if target.context is not None and target.context.bucket is not None:
+            bucket = next(a.name for a in self.model.assets_of("bucket") if a.arn == target.context.bucket)
+            names |= {g.principal for g in self.meaning.on_asset.get(bucket, [])}
+        return sorted(names)
 
     @classmethod
     def from_artifacts(cls, model: Model, artifacts) -> "World":
