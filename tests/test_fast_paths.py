@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import replace
 from importlib import import_module, resources
 from pathlib import Path
 from unittest import mock
@@ -18,6 +19,7 @@ from lark import Lark
 
 from benchmarks.synthetic import deployment
 from slpc.dsl import syntax
+from slpc.targets import grants
 from slpc.policy.document import PolicyDocument, Principal, Statement, pretty
 from slpc.policy.limits import RULES, count
 from slpc.verify.catalogue import Catalogue
@@ -162,17 +164,39 @@ _ARNS = ("arn:aws:s3:::b", "arn:aws:s3:::b/k", "arn:aws:s3:eu-west-1:11112222333
          "arn:aws:nope:::x", "arn:aws:s3")
 
 
+_PATTERNS = ("s3:GetObject", "s3:ListBucket", "s3:*", "ecr:BatchGetImage", "kms:Decrypt", "sts:GetCallerIdentity")
+
+
+def _one_character_away():
+    for base in _ARNS:
+        for at in range(len(base)):
+            for char in "abjkoy379-:/*?${}é\0":
+                arn = base[:at] + char + base[at + 1:]
+                yield arn
+                yield arn + "*"
+
+
 def test_resource_types_by_shape_agree_with_each_arn():
     """One catalogue answers every ARN one character away from a few real ones (many
     of one shape: letters and digits of the formats, of none, policy syntax) as the
     search on each ARN does."""
     cat = Catalogue()
-    for base in _ARNS:
-        for at in range(len(base)):
-            for char in "abjkoy379-:/*?${}é\0":
-                arn = base[:at] + char + base[at + 1:]
-                for a in (arn, arn + "*"):
-                    assert cat.resource_types_for_arn(a) == cat._resource_types_for_arn(a), a
+    for arn in _one_character_away():
+        assert cat.resource_types_for_arn(arn) == cat._resource_types_for_arn(arn), arn
+
+
+def test_fitting_some_format_by_shape_agrees_with_each_resource_type():
+    """RESOURCE_MISMATCH's question, each action pattern's formats asked once per ARN
+    shape, answered as each resource type of each action answers it."""
+    cat = Catalogue()
+    for pattern in _PATTERNS:
+        actions = cat.expand(pattern)
+        types = [cat.service(act.service).resource_types for act in actions]
+        formats = cat.resource_formats(pattern)
+        assert formats == {t[rt].arn for act, t in zip(actions, types) for rt in act.resource_types if rt in t}
+        for arn in _one_character_away():
+            slow = any(t[rt].fits(arn) for act, t in zip(actions, types) for rt in act.resource_types if rt in t)
+            assert cat.fits_some(formats, arn) == slow, (pattern, arn)
 
 
 # --------------------------------------------------------------------------- #
@@ -195,3 +219,16 @@ def test_normalise_keeps_only_normal_statements(doc):
         slow = _slow_normalise(s)
         assert optimize.normalise(s) == slow
         assert optimize.normalise(slow) is slow
+
+
+# --------------------------------------------------------------------------- #
+# Sids: duplicates found by a tuple of the fields instead of a statement without Sid
+
+
+@given(docs(resource_policy=True), st.lists(st.tuples(st.integers(0, 20), st.sampled_from([None, "A", "B"]))))
+def test_unique_sids_by_content_agree(doc, copies):
+    stmts = list(doc.statements)
+    stmts += [replace(stmts[i % len(stmts)], sid=sid) for i, sid in copies]
+    with mock.patch.object(grants, "_content", lambda s: replace(s, sid=None)):
+        slow = grants.unique_sids(stmts)
+    assert grants.unique_sids(stmts) == slow

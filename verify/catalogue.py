@@ -112,9 +112,11 @@ class Catalogue:
         self._services: dict[str, Service] = {}
         # the lint asks about the same patterns and ARNs in many policies of one build
         self._expanded: dict[str, tuple[Action, ...]] = {}
+        self._resource_formats: dict[str, frozenset[str]] = {}
         self._types_for_arn: dict[str, tuple[ResourceType, ...]] = {}
         self._types_for_shape: dict[tuple[str, str], tuple[ResourceType, ...]] = {}
-        self._other_chars: dict[str, re.Pattern[str]] = {}
+        self._formats: dict[str, frozenset[str]] = {}
+        self._fits_some: dict[tuple[frozenset[str], str], bool] = {}
 
     @cached_property
     def index(self) -> dict:
@@ -158,6 +160,15 @@ class Catalogue:
         found = self._expanded.get(pattern)
         if found is None:
             found = self._expanded[pattern] = self._expand(pattern)
+        return found
+
+    def resource_formats(self, pattern: str) -> frozenset[str]:
+        """The ARN formats of the resource types of every action the pattern names."""
+        found = self._resource_formats.get(pattern)
+        if found is None:
+            found = self._resource_formats[pattern] = frozenset(
+                types[rt].arn for act in self.expand(pattern) for types in (self.service(act.service).resource_types,)
+                for rt in act.resource_types if rt in types)
         return found
 
     def _expand(self, pattern: str) -> tuple[Action, ...]:
@@ -209,37 +220,34 @@ class Catalogue:
 
         A large deployment names tens of thousands of ARNs that differ only in
         characters no format of their service spells (team-467 vs team-468): they
-        share one answer, looked up by the ARN's shape (see `_arn_shape`)."""
+        share one answer, looked up by the ARN's shape (see `arn_shape`)."""
         found = self._types_for_arn.get(arn)
         if found is None:
-            shape = self._arn_shape(arn)
+            parts = arn.split(":", 3)
+            service = parts[2] if len(parts) > 2 else ""
+            shape = (service, arn_shape(self._formats_of(service.lower()), arn))
             found = self._types_for_shape.get(shape)
             if found is None:
                 found = self._types_for_shape[shape] = self._resource_types_for_arn(arn)
             self._types_for_arn[arn] = found
         return found
 
-    def _arn_shape(self, arn: str) -> tuple[str, str]:
-        """The ARN's service segment and the ARN with every character that is
-        interchangeable for matching replaced by one stand-in.
-
-        Matching reads a character only by comparing it with a literal of a format
-        (placeholder names included), with the ":" and "/" a placeholder may not
-        hold, or as policy syntax (``*``, ``?``, ``${...}``). Two characters that are
-        none of these for every format of the ARN's service fit the same formats,
-        so ARNs equal after the replacement fit the same resource types."""
-        parts = arn.split(":", 3)
-        service = parts[2] if len(parts) > 2 else ""
-        return service, self._interchangeable(service.lower()).sub("\0", arn)  # no format spells "\0"
-
-    def _interchangeable(self, arn_service: str) -> re.Pattern[str]:
-        """Matches the characters that appear in no ARN format of the service's owners."""
-        found = self._other_chars.get(arn_service)
+    def _formats_of(self, arn_service: str) -> frozenset[str]:
+        """The ARN formats of every service with a resource type in `arn_service`'s ARNs."""
+        found = self._formats.get(arn_service)
         if found is None:
-            spelled = set(_POLICY_SYNTAX)
-            for p in self.index["arn_services"].get(arn_service, ()):
-                spelled.update(*(rt.arn for rt in self.service(p).resource_types.values()))
-            found = self._other_chars[arn_service] = re.compile(f"[^{re.escape(''.join(sorted(spelled)))}]")
+            found = self._formats[arn_service] = frozenset(
+                rt.arn for p in self.index["arn_services"].get(arn_service, ())
+                for rt in self.service(p).resource_types.values())
+        return found
+
+    def fits_some(self, formats: frozenset[str], arn: str) -> bool:
+        """Whether the policy ARN can match one of the ARN formats; answered once per
+        shape of the ARN (see `arn_shape`)."""
+        key = (formats, arn_shape(formats, arn))
+        found = self._fits_some.get(key)
+        if found is None:
+            found = self._fits_some[key] = any(_fits(f, arn) for f in formats)
         return found
 
     def _resource_types_for_arn(self, arn: str) -> tuple[ResourceType, ...]:
@@ -345,6 +353,24 @@ def _format_prefix_regex(fmt: str) -> re.Pattern[str]:
     for t in reversed(_token_regexes(fmt)):
         acc = f"(?:{t}{acc})?"
     return re.compile(acc, re.DOTALL)
+
+
+def arn_shape(formats: frozenset[str], arn: str) -> str:
+    """The policy ARN with every character that is interchangeable for matching
+    against the formats replaced by one stand-in.
+
+    Matching reads a character only by comparing it with a literal of a format
+    (placeholder names included), with the ":" and "/" a placeholder may not hold,
+    or as policy syntax (``*``, ``?``, ``${...}``). Two characters that are none of
+    these for every format fit alike, so ARNs of one shape fit the same formats."""
+    return _interchangeable(formats).sub("\0", arn)  # no format spells "\0"
+
+
+@lru_cache(maxsize=None)
+def _interchangeable(formats: frozenset[str]) -> re.Pattern[str]:
+    """Matches the characters that appear in none of the formats and are no policy syntax."""
+    spelled = set(_POLICY_SYNTAX).union(*formats)
+    return re.compile(f"[^{re.escape(''.join(sorted(spelled)))}]")
 
 
 @lru_cache(maxsize=1 << 18)  # an ARN recurs in several policies of one build

@@ -73,19 +73,14 @@ def resource_mismatch(ctx: Context):
         patterns = [a for _, a in items(s, "Action")]
         if not patterns or any(a == "*" or has_wildcard(a.partition(":")[0]) for a in patterns):
             continue  # NotAction or all-service wildcards: too broad to judge
-        actions = [act for a in patterns for act in cat.expand(a)]
-        if not actions:
+        if not any(map(cat.expand, patterns)):
             continue  # unknown actions are INVALID_ACTION's business
+        formats = frozenset().union(*map(cat.resource_formats, patterns))
         for path, arn in items(s, "Resource"):
             if not arn.startswith("arn:") or len(arn.split(":", 5)) < 6:
                 continue
-            fits = any(
-                cat.service(act.service).resource_types[rt].fits(arn)
-                for act in actions
-                for rt in act.resource_types
-                if rt in cat.service(act.service).resource_types
-            )
-            if not fits:
+            if not cat.fits_some(formats, arn):
+                actions = [act for a in patterns for act in cat.expand(a)]
                 names = ", ".join(sorted({a.full_name for a in actions})[:3])
                 yield path, f"No action in this statement ({names}{', ...' if len(actions) > 3 else ''}) applies to {arn}."
 
