@@ -7,7 +7,9 @@ the same function, so a grant means the same thing on both sides.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from functools import lru_cache
+from operator import attrgetter
 from typing import Iterable
 
 from slpc.compiler import verbs as V
@@ -30,22 +32,31 @@ S3_KEY_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
 S3_SCOPES = (V.OBJECT, V.BUCKET_PREFIX, V.BUCKET)
 
 
+_RUN = re.compile(r"[A-Za-z0-9]+")
+
+
+@lru_cache(maxsize=None)  # a build asks for the same few words' Sid a hundred thousand times
 def sid(*words: str) -> str:
     """A readable Sid from words: alphanumeric CamelCase (IAM allows only [A-Za-z0-9])."""
     parts = []
     for w in words:
-        for run in re.findall(r"[A-Za-z0-9]+", w):
+        for run in _RUN.findall(w):
             parts.append(run[:1].upper() + run[1:])
     return "".join(parts) or "Statement"
+
+
+# A statement's content: every field but its Sid (what `replace(s, sid=None)` keeps,
+# read without building a statement).
+_content = attrgetter(*(f.name for f in fields(Statement) if f.name != "sid"))
 
 
 def unique_sids(statements: Iterable[Statement]) -> tuple[Statement, ...]:
     """Drop exact duplicates, then number repeated Sids (2, 3, ...) in order."""
     out: list[Statement] = []
-    seen_content: set[Statement] = set()
+    seen_content: set[tuple] = set()
     counts: dict[str, int] = {}
     for s in statements:
-        key = replace(s, sid=None)
+        key = _content(s)
         if key in seen_content:
             continue
         seen_content.add(key)
