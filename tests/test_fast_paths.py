@@ -11,6 +11,7 @@ import re
 import sys
 from dataclasses import replace
 from importlib import import_module, resources
+from itertools import product
 from pathlib import Path
 from unittest import mock
 
@@ -18,8 +19,10 @@ from hypothesis import example, given, strategies as st
 from lark import Lark
 
 from benchmarks.synthetic import deployment
+from slpc.app import pipeline
 from slpc.dsl import syntax
 from slpc.targets import grants
+from slpc.targets.artifact import Artifact
 from slpc.policy.document import PolicyDocument, Principal, Statement, pretty
 from slpc.policy.limits import RULES, count
 from slpc.verify.catalogue import Catalogue
@@ -232,3 +235,19 @@ def test_unique_sids_by_content_agree(doc, copies):
     with mock.patch.object(grants, "_content", lambda s: replace(s, sid=None)):
         slow = grants.unique_sids(stmts)
     assert grants.unique_sids(stmts) == slow
+
+
+# --------------------------------------------------------------------------- #
+# Offline validation: a policy text written twice is linted once
+
+_MISMATCH = Statement("Allow", ("s3:GetObject",), ("arn:aws:s3:::b",))  # a WARNING: the object action on a bucket
+_BUCKET = Statement("Allow", ("s3:GetObject",), ("arn:aws:s3:::b/*",), principal=Principal.any())
+
+
+def test_offline_validation_of_repeated_texts_agrees_with_each_alone():
+    docs = [PolicyDocument((_MISMATCH,)), PolicyDocument((_BUCKET, _MISMATCH)), PolicyDocument((_BUCKET,))]
+    arts = [Artifact(kind, f"t{i}", "111122223333", f"{kind}/{i}.json", "n", doc)
+            for i, (kind, doc) in enumerate(product(("iam-identity-policy", "s3-bucket-policy"), docs * 2))]
+    together = pipeline.offline_validate(arts)
+    assert together == [d for a in arts for d in pipeline.offline_validate([a])]
+    assert len({d.code for d in together}) == 2  # errors and warnings both

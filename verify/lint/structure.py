@@ -149,11 +149,14 @@ def empty_sid(ctx: Context):
             yield f"{s.path}.Sid", "Give the Sid a value or remove it."
 
 
+_SORTED_JSON = json.JSONEncoder(sort_keys=True).encode  # json.dumps(..., sort_keys=True), built once
+
+
 @check("REDUNDANT_STATEMENT", S, "A statement repeats an earlier one (Sid aside), so it grants nothing more.")
 def redundant_statement(ctx: Context):
     seen: dict[str, int] = {}
     for s in ctx.statements:
-        key = json.dumps({k: v for k, v in s.body.items() if k != "Sid"}, sort_keys=True)
+        key = _SORTED_JSON({k: v for k, v in s.body.items() if k != "Sid"})
         if key in seen:
             yield s.path, f"This statement repeats statement {seen[key]}. Remove one of them."
         else:
