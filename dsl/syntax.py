@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -110,10 +110,6 @@ class _Builder:
         first, last = tree.children[0], tree.children[-1]
         while isinstance(last, Tree):
             last = last.children[-1]
-        return self.between(first, last)
-
-    def between(self, first: Token, last: Token) -> Span:
-        """From the start of `first` to the end of `last`."""
         return Span(self.file, first.line + self.offset, first.column,
                     last.end_line + self.offset, last.end_column)
 
@@ -246,131 +242,8 @@ def _chunks(text: str) -> list[tuple[int, str]]:
     return out
 
 
-# --------------------------------------------------------------------------- #
-# The fast path: grammar.lark read by recursive descent (lark's LALR loop and tree
-# building took most of a large spec's parse). It accepts only text lark parses and
-# returns what lark and `_Builder` would; on anything else lark reads the text and
-# reports what is wrong.
-
-
-class _NoFastPath(Exception):
-    """The text is not one the descent reads: lark parses it (and reports)."""
-
-
-# grammar.lark's terminals, a group each, then what it ignores. Each starts with
-# characters of its own, so the first match is the one lark's basic lexer makes.
-_LEXEME = re.compile(r"""
-    (?P<NAME>[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*) | (?P<STRING>"(?:[^"\\\n\r]|\\[^\n\r])*")
-  | (?P<NUMBER>[0-9]+) | (?P<_NL>\r?\n) | (?P<LBRACE>\{) | (?P<RBRACE>\}) | (?P<LSQB>\[) | (?P<RSQB>\]) | (?P<COMMA>,)
-  | [ \t\f]+ | \#[^\r\n]*""", re.VERBOSE)
-_ITEMS = ("NAME", "STRING", "NUMBER")
-_ARGS = (*_ITEMS, "COMMA", "LSQB")
-
-
-class _Lexeme(NamedTuple):
-    """A token with the positions lark gives it."""
-
-    type: str
-    value: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-
-
-def _lexemes(text: str) -> Iterator[_Lexeme]:
-    pos, line, line_start = 0, 1, 0
-    for m in _LEXEME.finditer(text):
-        start = m.start()
-        if start != pos:
-            raise _NoFastPath  # a character no terminal begins with
-        pos = m.end()
-        kind = m.lastgroup
-        if kind == "_NL":
-            yield _Lexeme(kind, m.group(), line, start - line_start + 1, line + 1, 1)
-            line, line_start = line + 1, pos
-        elif kind is not None:
-            yield _Lexeme(kind, m.group(), line, start - line_start + 1, line, pos - line_start + 1)
-    if pos != len(text):
-        raise _NoFastPath
-
-
-_END = _Lexeme("$END", "", 0, 0, 0, 0)
-
-
-class _Descent:
-    """`start`, `stmt`, `block` and `list` of grammar.lark, one method each, over the
-    lexemes as `_Continuations` passes them on."""
-
-    def __init__(self, text: str, builder: _Builder):
-        self.lexemes = [*_Continuations().process(_lexemes(text)), _END]
-        self.at = 0
-        self.builder = builder
-
-    def peek(self) -> str:
-        return self.lexemes[self.at].type
-
-    def take(self, *types: str) -> _Lexeme:
-        lexeme = self.lexemes[self.at]
-        if lexeme.type not in types:
-            raise _NoFastPath
-        self.at += 1
-        return lexeme
-
-    def statements(self, closer: str) -> list[Stmt]:
-        """`(stmt _NL)* stmt?` up to `closer` (RBRACE or $END), which is left to read."""
-        out = []
-        while self.peek() != closer:
-            out.append(self.stmt())
-            if self.peek() != closer:
-                self.take("_NL")
-        return out
-
-    def stmt(self) -> Stmt:
-        keyword = last = self.take("NAME")
-        args, block = [], None
-        while self.peek() in _ARGS:
-            if self.peek() == "LSQB":
-                arg, last = self.list()
-            else:
-                last = self.take(*_ARGS)
-                arg = self.builder.tok(last)
-            args.append(arg)
-        if self.peek() == "LBRACE":
-            self.take("LBRACE")
-            if self.peek() == "_NL":
-                self.take("_NL")
-            block = tuple(self.statements("RBRACE"))
-            last = self.take("RBRACE")
-        return Stmt(self.builder.tok(keyword), tuple(args), block, self.builder.between(keyword, last))
-
-    def list(self) -> tuple[Tok, _Lexeme]:
-        """`LSQB (_item (COMMA _item)* COMMA?)? RSQB`: the list and its `]`."""
-        first, items = self.take("LSQB"), []
-        while self.peek() != "RSQB":
-            items.append(self.builder.tok(self.take(*_ITEMS)))
-            if self.peek() != "RSQB":
-                self.take("COMMA")
-        last = self.take("RSQB")
-        return Tok("LIST", "", self.builder.between(first, last), tuple(items)), last
-
-
-def _descend(text: str, file: str) -> SyntaxResult:
-    diagnostics: list[Diagnostic] = []  # of strings (E103), kept only if the descent reads the text
-    descent = _Descent(text, _Builder(file, 0, diagnostics))
-    statements = descent.statements("$END")
-    return SyntaxResult(statements, _comments(text, file), diagnostics)
-
-
 def parse_syntax(text: str, file: str) -> SyntaxResult:
     """Parse the whole text; on a syntax error, re-parse top-level chunks to find more."""
-    try:
-        return _descend(text, file)
-    except _NoFastPath:
-        return _parse_with_lark(text, file)
-
-
-def _parse_with_lark(text: str, file: str) -> SyntaxResult:
     diagnostics: list[Diagnostic] = []
     comments: list[Comment] = []
     builder = _Builder(file, 0, diagnostics)

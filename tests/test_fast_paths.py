@@ -102,28 +102,6 @@ def test_spans_agree_on_generated_text(stmts):
 
 
 # --------------------------------------------------------------------------- #
-# Parser: recursive descent first, lark for text it does not read
-
-_SOUP = st.lists(st.sampled_from([
-    "a", "b.c", "x-1", "a.", "7", "07", '"s"', '"\\q"', '"\\u00e9"', '"open', "{", "}", "[", "]", ",",
-    " ", "\t", "\f", "\n", "\r\n", "\r", "# note", "\v", "@", "é", "\"",
-]), max_size=30).map("".join)
-
-
-def _read(result: syntax.SyntaxResult) -> tuple:
-    return _spans(result.statements), result.comments, result.diagnostics
-
-
-@given(st.one_of(_SOUP, st.lists(_statements(), min_size=1, max_size=3).map("\n".join).map(lambda t: t + "\n")))
-@example("a {}\n}").via("a stray closing brace")
-@example("a [b c]").via("list items need commas")
-@example("a { b } c").via("a block ends its statement")
-@example('a "\\q" {').via("an unclosed block after a bad escape: lark reports both")
-def test_descent_reads_text_as_lark_does_or_leaves_it_to_lark(text):
-    assert _read(syntax.parse_syntax(text, "f")) == _read(syntax._parse_with_lark(text, "f"))
-
-
-# --------------------------------------------------------------------------- #
 # Size: IAM's no-whitespace count by str.split instead of re.sub(r"\s")
 
 _NO_WS = RULES["iam-managed-policy"]
