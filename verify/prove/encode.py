@@ -157,20 +157,29 @@ def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef 
     key = ctx.key(cond.key)
     if parsed.base == "Null":
         wanted = {v.lower() for v in cond.values}
-        return z3.If(key.present, z3.BoolVal("false" in wanted), z3.BoolVal("true" in wanted))
+        return _if(key.present, "false" in wanted, "true" in wanted)
     negated = parsed.base.startswith(("StringNot", "NotIp", "ArnNot")) or parsed.base.endswith("NotEquals")
     test = _value_test(parsed.base, cond.values, key)
     fam_ok = _family_fits(parsed.base, key.type.family)
     if test is None or not fam_ok or (version == VERSION and any("${" in v for v in cond.values)):
         return ctx.fresh(f"{cond.operator} {cond.key}")
-    held = [(v.used, z3.Xor(test(v), z3.BoolVal(negated))) for v in key.values]
     if parsed.set_op == "ForAllValues":
-        return conj(*(z3.Implies(used, ok) for used, ok in held))
+        return conj(*(z3.Implies(v.used, _not_if(test(v), negated)) for v in key.values))
     if parsed.set_op == "ForAnyValue":
-        return z3.If(key.present, disj(*(conj(used, ok) for used, ok in held)), z3.BoolVal(parsed.if_exists))
+        return _if(key.present, disj(*(conj(v.used, _not_if(test(v), negated)) for v in key.values)),
+                   parsed.if_exists)
     # A plain operator on a multi-valued key: some value matches (negated: none does).
     some = disj(*(conj(v.used, test(v)) for v in key.values))
-    return z3.If(key.present, z3.Xor(some, z3.BoolVal(negated)), z3.BoolVal(negated or parsed.if_exists))
+    return _if(key.present, _not_if(some, negated), negated or parsed.if_exists)
+
+
+def _not_if(term: z3.BoolRef, negate: bool) -> z3.BoolRef:
+    return z3.Not(term) if negate else term
+
+
+def _if(test: z3.BoolRef, then: z3.BoolRef | bool, otherwise: bool) -> z3.BoolRef:
+    """`If(test, then, otherwise)` for a constant `otherwise`, as a connective (cheaper to build)."""
+    return disj(z3.Not(test), then) if otherwise else conj(test, then)
 
 
 @lru_cache(maxsize=16384)
