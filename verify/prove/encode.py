@@ -33,7 +33,7 @@ from slpc.verify.evaluate import _Principals
 from slpc.policy.matching import has_wildcard, wildcard_match
 
 from .context import BOOL, DATE, IAM, IP, NUM, Caller, Context, Key, Value, bool_index
-from .terms import conj, disj, is_text
+from .terms import conj, disj, is_false, is_text
 
 _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
 _NOT_COLON = z3.Intersect(_ANY, z3.Complement(z3.Re(":")))
@@ -242,7 +242,7 @@ class Encoded:
         self.allow_account: list[z3.BoolRef] = []
         for st in doc.statements:
             r = reach(st, caller)
-            if z3.is_false(r.full) and z3.is_false(r.account):
+            if is_false(r.full) and is_false(r.account):
                 continue
             applies = _applies(ctx, st, kind, actions, doc.version)
             if applies is None:
@@ -289,14 +289,14 @@ def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], ver
             if not deny:
                 return None
             continue
-        if z3.is_false(term):
+        if is_false(term):
             return None
         terms.append(term)
     if st.resources and "*" not in st.resources:
         terms.append(_resources(ctx, st.resources, version))
     elif st.not_resources:
         terms.append(z3.Not(_resources(ctx, st.not_resources, version)))
-    if z3.is_false(terms[-1]):
+    if is_false(terms[-1]):
         return None
     return conj(*terms)
 
