@@ -159,3 +159,18 @@ def test_pretty_printed_passing_policies_really_are_over_the_raw_limit():
     # The identity and SCP passing cases only pass because whitespace is not counted.
     text = pretty(doc(st(Resource=big(200))))
     assert len(text) > SIZE_LIMITS[("identity", None)].limit
+
+
+@pytest.mark.parametrize("check_id", list(REGISTRY))
+def test_the_builds_selection_of_checks_keeps_exactly_the_findings_it_would_keep(check_id):
+    """`slpc compile` runs only the checks whose findings it keeps (app.pipeline._KEPT): on
+    every case, that gives the full lint's findings less the suggestions and size findings."""
+    from slpc.app.pipeline import _KEPT, _MEASURED
+    from slpc.verify.lint import FindingType
+
+    policy_type, resource_type, failing, passing = CASES[check_id]
+    for policy in (failing, passing):
+        text = policy if isinstance(policy, str) else json.dumps(policy)
+        full = [f for f in lint(text, policy_type, resource_type)
+                if f.finding_type != FindingType.SUGGESTION and f.issue_code not in _MEASURED]
+        assert lint(text, policy_type, resource_type, checks=_KEPT) == full

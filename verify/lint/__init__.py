@@ -8,6 +8,7 @@ finding types. Each check family is a module; importing it registers its checks.
 from __future__ import annotations
 
 import json
+from typing import Iterable
 
 from slpc.verify.catalogue import Catalogue, default
 
@@ -31,9 +32,11 @@ def _decode(text: str) -> tuple[object, str | None]:
 
 
 def lint(
-    policy_text: str, policy_type: str, resource_type: str | None = None, catalogue: Catalogue | None = None
+    policy_text: str, policy_type: str, resource_type: str | None = None, catalogue: Catalogue | None = None,
+    checks: Iterable[Check] | None = None,
 ) -> list[Finding]:
-    """Every finding for one policy, ordered by statement then check registration."""
+    """Every finding for one policy, ordered by statement then check registration; with
+    `checks` (in registration order), only theirs (a JSON syntax error is always reported)."""
     if policy_type not in POLICY_TYPES:
         raise ValueError(f"unknown policy type {policy_type!r}; expected one of {', '.join(POLICY_TYPES)}")
     if resource_type is not None and (policy_type != "resource" or resource_type not in RESOURCE_TYPES):
@@ -44,5 +47,5 @@ def lint(
     ctx = Context(policy_text, doc, policy_type, resource_type, catalogue or default(), syntax_error=error)
     if error:
         return list(run_check(REGISTRY[_SYNTAX], ctx))
-    findings = [f for chk in REGISTRY.values() for f in run_check(chk, ctx)]
+    findings = [f for chk in (REGISTRY.values() if checks is None else checks) for f in run_check(chk, ctx)]
     return sorted(findings, key=lambda f: -1 if f.statement_index is None else f.statement_index)
