@@ -323,3 +323,22 @@ def test_a_key_held_exact_that_fits_is_written_as_in_auto():
     exact = compile_text(text, "sovereign_llm.slp")
     assert auto.ok and exact.ok
     assert [(a.path, a.text) for a in exact.artifacts] == [(a.path, a.text) for a in auto.artifacts]
+
+
+@pytest.mark.parametrize("mode", ["auto", "exact"])
+def test_a_keys_form_is_chosen_at_the_limit_itself(monkeypatch, mode):
+    """A key policy naming each grantee is kept while it is at most the limit; one byte over,
+    `auto` names accounts (W352) and `exact` is E501."""
+    text = EXAMPLE.read_text().replace("key model_key {", f"key model_key {{\n  key_policy {mode}", 1)
+    exact = next(a for a in compile_text(text, "spec.slp").artifacts if a.kind == key.KIND).size
+    for limit, coarser in ((exact, False), (exact - 1, True)):
+        monkeypatch.setitem(RULES, key.KIND, RULES[key.KIND].__class__(limit, "bytes", "as-written", "KMS key policy"))
+        compiled = compile_text(text, "spec.slp")
+        codes = {d.code for d in compiled.diagnostics}
+        if not coarser:
+            assert compiled.ok and "W352" not in codes
+        elif mode == "auto":
+            assert compiled.ok and "W352" in codes
+            assert next(a for a in compiled.artifacts if a.kind == key.KIND).coarser
+        else:
+            assert not compiled.ok and "E501" in codes and "W352" not in codes
