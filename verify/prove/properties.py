@@ -157,7 +157,7 @@ def completeness(w: World, t: Target) -> Iterator[Query]:
 def _assets_of(w: World, t: Target) -> set[str]:
     """The assets whose grants can hold on the target: a key part's bucket, all of an unsplit key's."""
     if t.context is not None:
-        return {a.name for a in w.model.assets_of("bucket") if a.arn == t.context.bucket}
+        return {t.context.bucket.name} if t.context.bucket is not None else set()
     if isinstance(t.asset, Key):
         return set(w.meaning.buckets_of_key.get(t.asset.name, []))
     return {t.asset.name}

@@ -66,7 +66,7 @@ class KeyContext:
     key: its context term is that bucket's ARN (with a free tail for objects), so every test
     of another bucket's context is false before the solver starts."""
 
-    bucket: str | None
+    bucket: Asset | None
     objects: bool = False
     buckets: tuple[str, ...] = ()  # with `bucket` None: the ARNs of the key's buckets
 
@@ -78,8 +78,9 @@ class KeyContext:
         (`values`: the patterns they compare the key with) or of the spec's grants (prefixes)
         whose literal head lies inside one of those buckets holds either."""
         if self.bucket is not None:
-            tail = z3.Concat(text(self.bucket + "/"), z3.String(f"context_tail_{ctx.tag}"))
-            ctx.shape(CONTEXT_KEY, tail if self.objects else text(self.bucket))
+            arn = self.bucket.arn
+            tail = z3.Concat(text(arn + "/"), z3.String(f"context_tail_{ctx.tag}"))
+            ctx.shape(CONTEXT_KEY, tail if self.objects else text(arn))
             return []
         v = ctx.key(CONTEXT_KEY).values[0]
         named = [disj(is_text(v.term, b), z3.PrefixOf(text(b + "/"), v.term)) for b in self.buckets]
@@ -93,7 +94,8 @@ class KeyContext:
         value = next((v for k, v in context.items() if k.lower() == CONTEXT_KEY.lower()), None)
         if self.bucket is None:
             return value is None or not any(value == b or value.startswith(b + "/") for b in self.buckets)
-        return value is not None and (value.startswith(self.bucket + "/") if self.objects else value == self.bucket)
+        arn = self.bucket.arn
+        return value is not None and (value.startswith(arn + "/") if self.objects else value == arn)
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,8 @@ def key_targets(model: Model, k: Key, split: bool) -> list[Target]:
     use = {DATA: V.KMS_CRYPTO_ACTIONS, LOCK: ()}
     out = [Target(f"{k.name} key", k, k.arn, False, {DATA: (), LOCK: admin})]
     for b in buckets:
-        out += [Target(f"{k.name} key for {b.name} objects", k, k.arn, False, use, context=KeyContext(b.arn, True)),
-                Target(f"{k.name} key for {b.name} bucket", k, k.arn, False, use, context=KeyContext(b.arn))]
+        out += [Target(f"{k.name} key for {b.name} objects", k, k.arn, False, use, context=KeyContext(b, True)),
+                Target(f"{k.name} key for {b.name} bucket", k, k.arn, False, use, context=KeyContext(b))]
     others = KeyContext(None, buckets=tuple(b.arn for b in buckets))
     return out + [Target(f"{k.name} key for other contexts", k, k.arn, False, use, context=others)]
 
@@ -292,17 +294,14 @@ class World:
         return self._related[target.label]
 
     def _key_part_related(self, target: Target) -> list[str]:
-        """On a part of a split key (`key_targets`): the key's admins, and on a bucket's part
-        the bucket's grantees. Every other role is left to the outsider, even
+        """On a bucket's part of a split key (`key_targets`): the key's admins and the
+        bucket's grantees. Every other role is left to the outsider, even
         one a statement names (another bucket's grantee, in the key policy): the spec gives it
         nothing here, and the outsider, whose ARN may be any role's, holds `*:*`, which allows
         at least what the role's own identity policies allow; so each claim asked of the
         outsider (nothing allowed, or nothing outside the spec) covers that role too."""
-        names = set(target.asset.admins)
-        if target.context is not None and target.context.bucket is not None:
-            bucket = next(a.name for a in self.model.assets_of("bucket") if a.arn == target.context.bucket)
-            names |= {g.principal for g in self.meaning.on_asset.get(bucket, [])}
-        return sorted(names)
+        grantees = {g.principal for g in self.meaning.on_asset.get(target.context.bucket.name, [])}
+        return sorted(set(target.asset.admins) | grantees)
 
     @classmethod
     def from_artifacts(cls, model: Model, artifacts) -> "World":
