@@ -27,6 +27,22 @@ class PolicyFormatError(ValueError):
         self.reason = message
 
 
+def _cached_hash(self) -> int:
+    """The hash of a frozen value's fields, computed once: the optimizer and the
+    verifiers key dicts on statements, conditions and principals many times over."""
+    try:
+        return self.__dict__["_hash"]
+    except KeyError:
+        h = hash(tuple(getattr(self, name) for name in self.__dataclass_fields__))
+        object.__setattr__(self, "_hash", h)
+        return h
+
+
+def _state_without_hash(self) -> dict:
+    """A pickle carries no cached hash: string hashes differ between processes."""
+    return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+
 @dataclass(frozen=True)
 class Condition:
     """One operator/key pair of a Condition block; its values are ORed."""
@@ -34,6 +50,9 @@ class Condition:
     operator: str
     key: str
     values: tuple[str, ...]
+
+    __hash__ = _cached_hash
+    __getstate__ = _state_without_hash
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,9 @@ class Principal:
 
     wildcard: bool = False
     entries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    __hash__ = _cached_hash
+    __getstate__ = _state_without_hash
 
     @staticmethod
     def any() -> "Principal":
@@ -75,6 +97,9 @@ class Statement:
     not_principal: Principal | None = None
     not_actions: tuple[str, ...] = ()
     not_resources: tuple[str, ...] = ()
+
+    __hash__ = _cached_hash
+    __getstate__ = _state_without_hash
 
 
 @dataclass(frozen=True)
@@ -133,8 +158,49 @@ def to_json(doc: PolicyDocument) -> dict:
 
 
 def dumps(doc: PolicyDocument) -> str:
-    """The artifact text: sorted keys, two-space indent, trailing newline."""
-    return pretty(to_json(doc))
+    """The artifact text: `pretty(to_json(doc))`, written from the document's fields in
+    their sorted JSON order without building the dicts first (a fifth of a large build)."""
+    fields = []
+    if doc.id is not None:
+        fields.append(f'\n  "Id": {_encode(doc.id)}')
+    statements = [_statement_pretty(s) for s in doc.statements]
+    fields.append('\n  "Statement": ' + ("[\n    " + ",\n    ".join(statements) + "\n  ]" if statements else "[]"))
+    if doc.version is not None:
+        fields.append(f'\n  "Version": {_encode(doc.version)}')
+    return "{" + ",".join(fields) + "\n}\n"
+
+
+_STATEMENT = "\n    "  # a statement's own indent in a policy document
+_FIELD = _STATEMENT + "  "
+
+
+def _statement_pretty(s: Statement) -> str:
+    """`_pretty(statement_json(s), _STATEMENT)`: the elements in sorted name order."""
+    out = []
+    if s.actions:
+        out.append(_FIELD + '"Action": ' + _strings(s.actions, _FIELD))
+    if s.conditions:
+        out.append(_FIELD + '"Condition": ' + _pretty(_conditions_json(s.conditions), _FIELD))
+    out.append(_FIELD + '"Effect": ' + _encode(s.effect))
+    if s.not_actions:
+        out.append(_FIELD + '"NotAction": ' + _strings(s.not_actions, _FIELD))
+    if s.not_principal is not None:
+        out.append(_FIELD + '"NotPrincipal": ' + _pretty(_principal_json(s.not_principal), _FIELD))
+    if s.not_resources:
+        out.append(_FIELD + '"NotResource": ' + _strings(s.not_resources, _FIELD))
+    if s.principal is not None:
+        out.append(_FIELD + '"Principal": ' + _pretty(_principal_json(s.principal), _FIELD))
+    if s.resources:
+        out.append(_FIELD + '"Resource": ' + _strings(s.resources, _FIELD))
+    if s.sid is not None:
+        out.append(_FIELD + '"Sid": ' + _encode(s.sid))
+    return "{" + ",".join(out) + _STATEMENT + "}"
+
+
+def _strings(values: tuple, newline: str) -> str:
+    """A non-empty list of leaves as `_pretty` lays it out."""
+    inner = newline + "  "
+    return "[" + inner + ("," + inner).join(map(_encode, values)) + newline + "]"
 
 
 def pretty(value: Any) -> str:

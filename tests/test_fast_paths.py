@@ -23,7 +23,7 @@ from slpc.app import pipeline
 from slpc.dsl import syntax
 from slpc.targets import grants
 from slpc.targets.artifact import Artifact
-from slpc.policy.document import PolicyDocument, Principal, Statement, pretty
+from slpc.policy.document import Condition, PolicyDocument, Principal, Statement, dumps, pretty, to_json
 from slpc.policy.limits import RULES, count
 from slpc.verify.catalogue import Catalogue
 from slpc.verify.lint.registry import covers
@@ -156,6 +156,38 @@ _json = st.recursive(
 @given(_json)
 def test_pretty_is_json_dumps_indented(value):
     assert pretty(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+_texts = st.lists(st.text(max_size=6), max_size=3)
+_principals = st.none() | st.just(Principal.any()) | st.builds(
+    Principal, entries=st.lists(st.tuples(st.sampled_from(("AWS", "Service", "Federated")), _texts.map(tuple)),
+                                max_size=3).map(tuple))
+_policy_statements = st.builds(
+    Statement, effect=st.sampled_from(("Allow", "Deny")), actions=_texts.map(tuple), resources=_texts.map(tuple),
+    conditions=st.lists(st.builds(Condition, st.sampled_from(("Bool", "StringLike")), st.sampled_from(("a", "b")),
+                                  _texts.map(tuple)), max_size=3).map(tuple),
+    sid=st.none() | st.text(max_size=4), principal=_principals, not_principal=_principals,
+    not_actions=_texts.map(tuple), not_resources=_texts.map(tuple))
+
+
+@given(st.builds(PolicyDocument, st.lists(_policy_statements, max_size=3).map(tuple),
+                 version=st.none() | st.just("2012-10-17"), id=st.none() | st.text(max_size=4)))
+def test_a_document_is_written_as_its_json_indented(doc):
+    """dumps writes a document from its fields; it must be the generic printer's text of
+    to_json (repeated principal kinds and condition keys included: the later one wins)."""
+    assert dumps(doc) == pretty(to_json(doc))
+
+
+@given(_policy_statements)
+def test_a_cached_hash_is_the_hash_of_equal_values_and_never_pickled(s):
+    """Statements, conditions and principals keep their hash once computed; an equal
+    value built anew must hash the same, and a pickle (another process, another string
+    hash seed) must not carry the cached number."""
+    import pickle
+    hash(s)
+    again = replace(s)
+    assert again == s and hash(again) == hash(s)
+    assert "_hash" in s.__dict__ and "_hash" not in pickle.loads(pickle.dumps(s)).__dict__
 
 
 # --------------------------------------------------------------------------- #

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from unittest import mock
 
 import pytest
@@ -75,19 +76,19 @@ def docs(resource_policy: bool = False):
             s = draw(st.sampled_from(base))
             element = draw(st.sampled_from(("actions", "resources", "principal", "conditions", "values")))
             if element == "actions" and s.actions:
-                s = Statement(**{**s.__dict__, "actions": (draw(st.sampled_from(ACTIONS)),)})
+                s = replace(s, actions=(draw(st.sampled_from(ACTIONS)),))
             elif element == "resources":
-                s = Statement(**{**s.__dict__, "resources": tuple(draw(st.lists(st.sampled_from(RESOURCES), max_size=2)))})
+                s = replace(s, resources=tuple(draw(st.lists(st.sampled_from(RESOURCES), max_size=2))))
             elif element == "principal" and resource_policy and s.principal is not None:
-                s = Statement(**{**s.__dict__, "principal": draw(st.sampled_from(PRINCIPALS[1:]))})
+                s = replace(s, principal=draw(st.sampled_from(PRINCIPALS[1:])))
             elif element == "conditions":
-                s = Statement(**{**s.__dict__, "conditions": s.conditions + (draw(CONDITIONS),)})
+                s = replace(s, conditions=s.conditions + (draw(CONDITIONS),))
             elif element == "values" and s.conditions:
                 i = draw(st.integers(0, len(s.conditions) - 1))
                 c = s.conditions[i]
                 pool = ("true", "false") if c.operator == "Null" else OTHER_VALUES[c.key]
                 c = Condition(c.operator, c.key, tuple(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2))))
-                s = Statement(**{**s.__dict__, "conditions": s.conditions[:i] + (c,) + s.conditions[i + 1:]})
+                s = replace(s, conditions=s.conditions[:i] + (c,) + s.conditions[i + 1:])
             out.insert(draw(st.integers(0, len(out))), s)
         return PolicyDocument(tuple(out))
     return build()
