@@ -46,6 +46,8 @@ def lint(
     doc, error = _decode(policy_text)
     ctx = Context(policy_text, doc, policy_type, resource_type, catalogue or default(), syntax_error=error)
     if error:
-        return list(run_check(REGISTRY[_SYNTAX], ctx))
-    findings = [f for chk in (REGISTRY.values() if checks is None else checks) for f in run_check(chk, ctx)]
+        return run_check(REGISTRY[_SYNTAX], ctx)
+    findings = []
+    for chk in REGISTRY.values() if checks is None else checks:
+        findings += run_check(chk, ctx)
     return sorted(findings, key=lambda f: -1 if f.statement_index is None else f.statement_index)

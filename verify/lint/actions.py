@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from slpc.policy.matching import has_wildcard, wildcard_match
 
-from .registry import Context, FindingType, check, covered_entries, items
+from slpc.verify.catalogue import Catalogue
+
+from .registry import ACTION, Context, FindingType, check, covered_entries, items
 
 E, SW, S = FindingType.ERROR, FindingType.SECURITY_WARNING, FindingType.SUGGESTION
 
@@ -24,24 +26,22 @@ def empty_array_action(ctx: Context):
                 yield f"{s.path}.{element}", "This statement includes no actions and does not affect the policy."
 
 
-@check("INVALID_SERVICE_IN_ACTION", E, "An action whose service prefix AWS does not define.")
-def invalid_service_in_action(ctx: Context):
-    for path, value in _action_items(ctx):
-        prefix, sep, _ = value.partition(":")
-        if sep and not has_wildcard(prefix) and ctx.catalogue.service(prefix) is None:
-            yield path, f"The service {prefix} specified in the action does not exist."
+@check("INVALID_SERVICE_IN_ACTION", E, "An action whose service prefix AWS does not define.", scope=ACTION)
+def invalid_service_in_action(cat: Catalogue, value: str):
+    prefix, sep, _ = value.partition(":")
+    if sep and not has_wildcard(prefix) and cat.service(prefix) is None:
+        yield f"The service {prefix} specified in the action does not exist."
 
 
-@check("INVALID_ACTION", E, "An action (or action pattern) that names no action of its service.")
-def invalid_action(ctx: Context):
-    for path, value in _action_items(ctx):
-        prefix, sep, name = value.partition(":")
-        if value == "*":
-            continue
-        if not sep or not name:
-            yield path, f"The action {value!r} is not of the form service:ActionName."
-        elif not has_wildcard(prefix) and ctx.catalogue.service(prefix) and not ctx.catalogue.expand(value):
-            yield path, f"The action {value} does not exist in service {prefix}."
+@check("INVALID_ACTION", E, "An action (or action pattern) that names no action of its service.", scope=ACTION)
+def invalid_action(cat: Catalogue, value: str):
+    prefix, sep, name = value.partition(":")
+    if value == "*":
+        return
+    if not sep or not name:
+        yield f"The action {value!r} is not of the form service:ActionName."
+    elif not has_wildcard(prefix) and cat.service(prefix) and not cat.expand(value):
+        yield f"The action {value} does not exist in service {prefix}."
 
 
 @check("WILDCARD_IN_SERVICE_NAME", S, "A wildcard inside a service prefix, which may match future services.")

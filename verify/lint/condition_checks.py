@@ -7,77 +7,22 @@ import binascii
 import datetime as dt
 import ipaddress
 import re
-from dataclasses import dataclass
 
-from .registry import Context, FindingType, check, conditions
+from slpc.verify.catalogue import Catalogue
+
+from .registry import (  # noqa: F401  (OPERATOR_TYPES, parse_operator: re-exported)
+    CONDITION, OPERATOR_TYPES, Context, FindingType, Operator, check, parse_operator,
+)
 
 E, SW, W, S = FindingType.ERROR, FindingType.SECURITY_WARNING, FindingType.WARNING, FindingType.SUGGESTION
 
-# Each base operator and the key type it compares (Null tests presence of any key).
-OPERATOR_TYPES: dict[str, str | None] = {
-    **dict.fromkeys(
-        ("StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike"),
-        "String",
-    ),
-    **dict.fromkeys(
-        ("NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals"),
-        "Numeric",
-    ),
-    **dict.fromkeys(
-        ("DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals"),
-        "Date",
-    ),
-    "Bool": "Bool",
-    "BinaryEquals": "Binary",
-    "IpAddress": "IPAddress",
-    "NotIpAddress": "IPAddress",
-    **dict.fromkeys(("ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"), "ARN"),
-    "Null": None,
-}
 # Operators that compare exactly, so a * or ? in the value is a literal character.
 EXACT_OPERATORS = {"StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "ArnEquals", "ArnNotEquals"}
 # ARN-typed keys also work with string operators.
 _ALSO_ACCEPTS = {"ARN": {"String"}}
 
 
-@dataclass(frozen=True)
-class Operator:
-    qualifier: str | None  # ForAllValues | ForAnyValue
-    base: str
-    if_exists: bool
-
-    @property
-    def type(self) -> str | None:
-        return OPERATOR_TYPES[self.base]
-
-
-def parse_operator(text: str) -> Operator | None:
-    qualifier, sep, rest = text.partition(":")
-    if not sep:
-        qualifier, rest = None, text
-    elif qualifier not in ("ForAllValues", "ForAnyValue"):
-        return None
-    if_exists = rest.endswith("IfExists")
-    base = rest.removesuffix("IfExists")
-    return Operator(qualifier, base, if_exists) if base in OPERATOR_TYPES else None
-
-
-def _parsed(ctx: Context) -> list:
-    """(path, operator, key, values) for each condition whose operator is valid
-    (computed once per policy: most condition checks read them all)."""
-    found = ctx.shared.get("parsed")
-    if found is None:
-        found = ctx.shared["parsed"] = [(path, op, key, values) for s in ctx.statements
-                                        for path, op_text, key, values in conditions(s)
-                                        if (op := parse_operator(op_text))]
-    return found
-
-
-def _known_keys(ctx: Context):
-    for path, op, key, values in _parsed(ctx):
-        found = ctx.catalogue.condition_key(key)
-        if found:
-            yield path, op, key, values, found
+C = CONDITION  # each check below judges one condition: (operator, key, values as texts)
 
 
 @check("INVALID_CONDITION_OPERATOR", E, "A condition operator IAM does not define.")
@@ -100,61 +45,53 @@ def empty_object_condition(ctx: Context):
                 yield f"{s.path}.Condition.{op_text}", "This operator has no keys. Remove it or specify conditions."
 
 
-@check("NULL_WITH_IF_EXISTS", E, "The Null operator with an IfExists suffix.")
-def null_with_if_exists(ctx: Context):
-    for path, op, _, _ in _parsed(ctx):
-        if op.base == "Null" and op.if_exists:
-            yield path, "The Null condition operator cannot be used with the IfExists suffix."
+@check("NULL_WITH_IF_EXISTS", E, "The Null operator with an IfExists suffix.", scope=C)
+def null_with_if_exists(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if op.base == "Null" and op.if_exists:
+        yield "The Null condition operator cannot be used with the IfExists suffix."
 
 
-@check("NULL_WITH_QUALIFIER", S, "Null with ForAllValues/ForAnyValue, which is always true/false.")
-def null_with_qualifier(ctx: Context):
-    for path, op, _, _ in _parsed(ctx):
-        if op.base == "Null" and op.qualifier:
-            yield path, f"Avoid Null with {op.qualifier}; the result does not depend on the request."
+@check("NULL_WITH_QUALIFIER", S, "Null with ForAllValues/ForAnyValue, which is always true/false.", scope=C)
+def null_with_qualifier(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if op.base == "Null" and op.qualifier:
+        yield f"Avoid Null with {op.qualifier}; the result does not depend on the request."
 
 
-@check("INVALID_CONDITION_KEY_FORMAT", E, "A condition key not of the form prefix:name.")
-def invalid_key_format(ctx: Context):
-    for path, _, key, _ in _parsed(ctx):
-        prefix, sep, name = key.partition(":")
-        if not (prefix and sep and name):
-            yield path, f"The condition key {key!r} is not of the form service:keyname."
+@check("INVALID_CONDITION_KEY_FORMAT", E, "A condition key not of the form prefix:name.", scope=C)
+def invalid_key_format(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    prefix, sep, name = key.partition(":")
+    if not (prefix and sep and name):
+        yield f"The condition key {key!r} is not of the form service:keyname."
 
 
-@check("INVALID_GLOBAL_CONDITION_KEY", E, "An aws: condition key that is not a global condition key.")
-def invalid_global_key(ctx: Context):
-    for path, _, key, _ in _parsed(ctx):
-        if key.lower().startswith("aws:") and ctx.catalogue.global_key(key) is None:
-            yield path, f"The condition key {key} does not exist. Use a valid global condition key."
+@check("INVALID_GLOBAL_CONDITION_KEY", E, "An aws: condition key that is not a global condition key.", scope=C)
+def invalid_global_key(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if key.lower().startswith("aws:") and cat.global_key(key) is None:
+        yield f"The condition key {key} does not exist. Use a valid global condition key."
 
 
-@check("INVALID_SERVICE", E, "A condition key whose service prefix AWS does not define.")
-def invalid_service(ctx: Context):
-    for path, _, key, _ in _parsed(ctx):
-        prefix, sep, name = key.partition(":")
-        if sep and name and not ctx.catalogue.knows_key_prefix(prefix) and ctx.catalogue.service(prefix) is None:
-            yield path, f"The service {prefix} does not exist. Use a valid service name."
+@check("INVALID_SERVICE", E, "A condition key whose service prefix AWS does not define.", scope=C)
+def invalid_service(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    prefix, sep, name = key.partition(":")
+    if sep and name and not cat.knows_key_prefix(prefix) and cat.service(prefix) is None:
+        yield f"The service {prefix} does not exist. Use a valid service name."
 
 
-@check("INVALID_SERVICE_CONDITION_KEY", E, "A service condition key its service does not define.")
-def invalid_service_key(ctx: Context):
-    cat = ctx.catalogue
-    for path, _, key, _ in _parsed(ctx):
-        prefix, sep, name = key.partition(":")
-        known_prefix = cat.knows_key_prefix(prefix) or cat.service(prefix) is not None
-        if sep and name and prefix.lower() != "aws" and known_prefix and cat.condition_key(key) is None:
-            yield path, f"The condition key {key} does not exist in the service {prefix}."
+@check("INVALID_SERVICE_CONDITION_KEY", E, "A service condition key its service does not define.", scope=C)
+def invalid_service_key(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    prefix, sep, name = key.partition(":")
+    known_prefix = cat.knows_key_prefix(prefix) or cat.service(prefix) is not None
+    if sep and name and prefix.lower() != "aws" and known_prefix and cat.condition_key(key) is None:
+        yield f"The condition key {key} does not exist in the service {prefix}."
 
 
-@check("TYPE_MISMATCH", W, "An operator of the wrong type for its key (e.g. IpAddress on a String key).")
-def type_mismatch(ctx: Context):
-    for path, op, key, _, found in _known_keys(ctx):
-        if op.type is None:
-            continue
+@check("TYPE_MISMATCH", W, "An operator of the wrong type for its key (e.g. IpAddress on a String key).", scope=C)
+def type_mismatch(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    found = cat.condition_key(key)
+    if found and op.type is not None:
         accepted = set(found.base_types).union(*(_ALSO_ACCEPTS.get(t, set()) for t in found.base_types))
         if op.type not in accepted:
-            yield path, f"Use a {'/'.join(sorted(found.base_types))} operator instead of {op.base} for the condition key {key}."
+            yield f"Use a {'/'.join(sorted(found.base_types))} operator instead of {op.base} for the condition key {key}."
 
 
 def _is_bool(v: str) -> bool:
@@ -198,45 +135,43 @@ def _is_base64(v: str) -> bool:
 _VARIABLE = re.compile(r"\$\{[^}]*\}")
 
 
-def _bad_values(ctx: Context, op_type: str, valid):
-    for path, op, _, values in _parsed(ctx):
-        if op.type == op_type:
-            for v in values:
-                if not _VARIABLE.search(v) and not valid(v):
-                    yield path, f"{v!r} is not a valid value for the {op.base} operator."
+def _bad_values(op: Operator, values: tuple[str, ...], op_type: str, valid):
+    if op.type == op_type:
+        for v in values:
+            if not _VARIABLE.search(v) and not valid(v):
+                yield f"{v!r} is not a valid value for the {op.base} operator."
 
 
-@check("TYPE_MISMATCH_BOOLEAN", W, "A Bool operator with a value other than true or false.")
-def type_mismatch_boolean(ctx: Context):
-    yield from _bad_values(ctx, "Bool", _is_bool)
+@check("TYPE_MISMATCH_BOOLEAN", W, "A Bool operator with a value other than true or false.", scope=C)
+def type_mismatch_boolean(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    yield from _bad_values(op, values, "Bool", _is_bool)
 
 
-@check("TYPE_MISMATCH_NUMBER", W, "A Numeric operator with a value that is not a number.")
-def type_mismatch_number(ctx: Context):
-    yield from _bad_values(ctx, "Numeric", _is_number)
+@check("TYPE_MISMATCH_NUMBER", W, "A Numeric operator with a value that is not a number.", scope=C)
+def type_mismatch_number(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    yield from _bad_values(op, values, "Numeric", _is_number)
 
 
-@check("TYPE_MISMATCH_DATE", W, "A Date operator with a value that is not ISO 8601 or epoch seconds.")
-def type_mismatch_date(ctx: Context):
-    yield from _bad_values(ctx, "Date", _is_date)
+@check("TYPE_MISMATCH_DATE", W, "A Date operator with a value that is not ISO 8601 or epoch seconds.", scope=C)
+def type_mismatch_date(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    yield from _bad_values(op, values, "Date", _is_date)
 
 
-@check("TYPE_MISMATCH_IP_RANGE", W, "An IP address operator with a value that is not an address or CIDR range.")
-def type_mismatch_ip_range(ctx: Context):
-    yield from _bad_values(ctx, "IPAddress", _is_ip)
+@check("TYPE_MISMATCH_IP_RANGE", W, "An IP address operator with a value that is not an address or CIDR range.", scope=C)
+def type_mismatch_ip_range(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    yield from _bad_values(op, values, "IPAddress", _is_ip)
 
 
-@check("TYPE_MISMATCH_STRING", W, "A BinaryEquals operator with a value that is not base64.")
-def type_mismatch_string(ctx: Context):
-    yield from _bad_values(ctx, "Binary", _is_base64)
+@check("TYPE_MISMATCH_STRING", W, "A BinaryEquals operator with a value that is not base64.", scope=C)
+def type_mismatch_string(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    yield from _bad_values(op, values, "Binary", _is_base64)
 
 
-@check("WILDCARD_WITHOUT_LIKE_OPERATOR", W, "A * or ? in the value of an exact-match operator, where it is literal.")
-def wildcard_without_like(ctx: Context):
-    for path, op, key, values in _parsed(ctx):
-        if op.base in EXACT_OPERATORS and any(ch in _VARIABLE.sub("", v) for v in values for ch in "*?"):
-            like = op.base.replace("Equals", "Like").replace("IgnoreCase", "")
-            yield path, f"A value for {key} contains * or ?, which {op.base} compares literally. Use {like} for a wildcard."
+@check("WILDCARD_WITHOUT_LIKE_OPERATOR", W, "A * or ? in the value of an exact-match operator, where it is literal.", scope=C)
+def wildcard_without_like(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if op.base in EXACT_OPERATORS and any(ch in _VARIABLE.sub("", v) for v in values for ch in "*?"):
+        like = op.base.replace("Equals", "Like").replace("IgnoreCase", "")
+        yield f"A value for {key} contains * or ?, which {op.base} compares literally. Use {like} for a wildcard."
 
 
 # RFC 1918 and IPv6 unique-local ranges: addresses a VPC uses, never seen as aws:SourceIp.
@@ -252,52 +187,44 @@ def _all_private(values: list[str]) -> bool:
     )
 
 
-@check("PRIVATE_IP_ADDRESS", E, "IpAddress on aws:SourceIp with only private ranges, which never match.")
-def private_ip_address(ctx: Context):
-    for path, op, key, values in _parsed(ctx):
-        if op.base == "IpAddress" and key.lower() == "aws:sourceip" and _all_private(values):
-            yield path, "aws:SourceIp holds public addresses only; these private ranges never match. Use aws:VpcSourceIp."
+@check("PRIVATE_IP_ADDRESS", E, "IpAddress on aws:SourceIp with only private ranges, which never match.", scope=C)
+def private_ip_address(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if op.base == "IpAddress" and key.lower() == "aws:sourceip" and _all_private(values):
+        yield "aws:SourceIp holds public addresses only; these private ranges never match. Use aws:VpcSourceIp."
 
 
-@check("PRIVATE_NOT_IP_ADDRESS", E, "NotIpAddress on aws:SourceIp with only private ranges, which always match.")
-def private_not_ip_address(ctx: Context):
-    for path, op, key, values in _parsed(ctx):
-        if op.base == "NotIpAddress" and key.lower() == "aws:sourceip" and _all_private(values):
-            yield path, "aws:SourceIp holds public addresses only; NotIpAddress on private ranges always matches."
+@check("PRIVATE_NOT_IP_ADDRESS", E, "NotIpAddress on aws:SourceIp with only private ranges, which always match.", scope=C)
+def private_not_ip_address(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if op.base == "NotIpAddress" and key.lower() == "aws:sourceip" and _all_private(values):
+        yield "aws:SourceIp holds public addresses only; NotIpAddress on private ranges always matches."
 
 
-def _empty_arrays(ctx: Context, pick):
-    for path, op, key, values in _parsed(ctx):
-        if not values and pick(op):
-            yield path, key
+@check("EMPTY_ARRAY_CONDITION", S, "A condition key with an empty list of values.", scope=C)
+def empty_array_condition(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if not values and not op.qualifier and not op.if_exists:
+        yield f"There are no values for the condition key {key}. Specify values."
 
 
-@check("EMPTY_ARRAY_CONDITION", S, "A condition key with an empty list of values.")
-def empty_array_condition(ctx: Context):
-    for path, key in _empty_arrays(ctx, lambda op: not op.qualifier and not op.if_exists):
-        yield path, f"There are no values for the condition key {key}. Specify values."
+@check("EMPTY_ARRAY_CONDITION_FORALLVALUES", S, "ForAllValues with no values: true only when the key is absent.", scope=C)
+def empty_array_condition_forallvalues(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if not values and op.qualifier == "ForAllValues":
+        yield f"ForAllValues with no values matches only when {key} is missing. Use Null to test that."
 
 
-@check("EMPTY_ARRAY_CONDITION_FORALLVALUES", S, "ForAllValues with no values: true only when the key is absent.")
-def empty_array_condition_forallvalues(ctx: Context):
-    for path, key in _empty_arrays(ctx, lambda op: op.qualifier == "ForAllValues"):
-        yield path, f"ForAllValues with no values matches only when {key} is missing. Use Null to test that."
+@check("EMPTY_ARRAY_CONDITION_FORANYVALUE", S, "ForAnyValue with no values, which never matches.", scope=C)
+def empty_array_condition_foranyvalue(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if not values and op.qualifier == "ForAnyValue":
+        yield f"ForAnyValue with no values for {key} never matches. Specify values."
 
 
-@check("EMPTY_ARRAY_CONDITION_FORANYVALUE", S, "ForAnyValue with no values, which never matches.")
-def empty_array_condition_foranyvalue(ctx: Context):
-    for path, key in _empty_arrays(ctx, lambda op: op.qualifier == "ForAnyValue"):
-        yield path, f"ForAnyValue with no values for {key} never matches. Specify values."
+@check("EMPTY_ARRAY_CONDITION_IFEXISTS", S, "IfExists with no values: true only when the key is absent.", scope=C)
+def empty_array_condition_ifexists(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    if not values and op.if_exists and not op.qualifier:
+        yield f"IfExists with no values matches only when {key} is missing. Use Null to test that."
 
 
-@check("EMPTY_ARRAY_CONDITION_IFEXISTS", S, "IfExists with no values: true only when the key is absent.")
-def empty_array_condition_ifexists(ctx: Context):
-    for path, key in _empty_arrays(ctx, lambda op: op.if_exists and not op.qualifier):
-        yield path, f"IfExists with no values matches only when {key} is missing. Use Null to test that."
-
-
-@check("FORALLVALUES_WITH_SINGLE_VALUED_KEY", SW, "ForAllValues on a single-valued key, true whenever the key is absent.")
-def forallvalues_single_valued(ctx: Context):
-    for path, op, key, _, found in _known_keys(ctx):
-        if op.qualifier == "ForAllValues" and not found.multivalued:
-            yield path, f"ForAllValues with the single-valued key {key} can be overly permissive. Remove ForAllValues:."
+@check("FORALLVALUES_WITH_SINGLE_VALUED_KEY", SW, "ForAllValues on a single-valued key, true whenever the key is absent.", scope=C)
+def forallvalues_single_valued(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+    found = cat.condition_key(key)
+    if found and op.qualifier == "ForAllValues" and not found.multivalued:
+        yield f"ForAllValues with the single-valued key {key} can be overly permissive. Remove ForAllValues:."

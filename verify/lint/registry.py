@@ -5,14 +5,21 @@ A check is a small function registered with ``@check(id, type, doc)``. It reads 
 them into :class:`Finding` objects, filling in the statement index and Sid from
 the path. Ids are IAM Access Analyzer issue codes wherever one exists, so
 findings read the same offline and online.
+
+A check that judges one entry of a statement on its own (an action, a resource,
+a condition) says so with ``scope=``: it is then a function of that entry and
+the catalogue alone, returning messages, and the registry asks it once per
+distinct entry and reuses the answer wherever the entry recurs (see `ENTRIES`).
 """
 
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Iterable, Iterator
+from functools import lru_cache
+from typing import Any, Callable, Hashable, Iterable, Iterator
 
 from slpc.diagnostics import ERROR, NOTE, WARNING
 from slpc.verify.catalogue import Catalogue
@@ -59,18 +66,24 @@ class Finding:
         }
 
 
-@dataclass(frozen=True)
 class Stmt:
-    """One statement object with where it sits in the document."""
+    """One statement object with where it sits in the document.
 
-    index: int
-    path: str
-    body: dict
-    # element -> its (path, value) pairs: every check of a policy reads them alike
-    items: dict[str, list[tuple[str, str]]] = field(default_factory=dict, compare=False, repr=False)
+    A plain class, not a dataclass: a large build makes tens of thousands, and the
+    checks call `get` over a million times, so it is the body's own (C) `dict.get`."""
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.body.get(name, default)
+    __slots__ = ("index", "path", "body", "get", "items")
+
+    def __init__(self, index: int, path: str, body: dict):
+        self.index = index
+        self.path = path
+        self.body = body
+        self.get: Callable[..., Any] = body.get
+        # element -> its (path, value) pairs: every check of a policy reads them alike
+        self.items: dict[str, list[tuple[str, str]]] = {}
+
+    def __repr__(self) -> str:
+        return f"Stmt({self.index}, {self.path!r}, {self.body!r})"
 
 
 @dataclass
@@ -100,6 +113,16 @@ class Context:
 Hits = Iterable[tuple[str, str]]
 
 
+# What a check reads. A POLICY check reads the whole Context and yields (path, message).
+# The others read one entry of one statement and the catalogue, nothing else (that is
+# all they are given), and yield messages, each a finding at the entry's path.
+POLICY = "policy"
+ACTION = "action"  # each string of Action or NotAction: judge(catalogue, action)
+RESOURCE = "resource"  # each string of Resource or NotResource: judge(catalogue, resource)
+CONDITION = "condition"  # each key of a well-formed Condition operator IAM defines:
+#                          judge(catalogue, Operator, key, values as texts)
+
+
 @dataclass(frozen=True)
 class Check:
     id: str
@@ -107,18 +130,30 @@ class Check:
     doc: str
     run: Callable[[Context], Hits]
     access_analyzer: bool  # False: slpc's own code, no Access Analyzer equivalent
+    scope: str = POLICY
+    judge: Callable[..., Iterable[str]] | None = None  # an entry-scoped check's own function
 
 
 REGISTRY: dict[str, Check] = {}
+# scope -> its checks, in registration order
+_JUDGES: dict[str, list[Check]] = {}
 
 
-def check(id: str, finding_type: FindingType, doc: str, *, access_analyzer: bool = True):
+def check(id: str, finding_type: FindingType, doc: str, *, access_analyzer: bool = True, scope: str = POLICY):
     """Register the decorated function as check ``id``."""
 
-    def register(fn: Callable[[Context], Hits]) -> Callable[[Context], Hits]:
+    def register(fn: Callable) -> Callable:
         if id in REGISTRY:
             raise ValueError(f"check {id} registered twice")
-        REGISTRY[id] = Check(id, finding_type, doc, fn, access_analyzer)
+        if scope == POLICY:
+            chk = Check(id, finding_type, doc, fn, access_analyzer)
+        elif scope in ENTRIES:
+            chk = Check(id, finding_type, doc, lambda ctx: entry_hits(ctx, scope).get(id, ()), access_analyzer, scope, fn)
+            _JUDGES.setdefault(scope, []).append(chk)
+            _MEMOS.clear()  # verdicts given without this check are incomplete
+        else:
+            raise ValueError(f"check {id}: unknown scope {scope!r}")
+        REGISTRY[id] = chk
         return fn
 
     return register
@@ -136,11 +171,16 @@ def _statement_index(ctx: Context, path: str) -> int | None:
     return 0 if isinstance(ctx.doc.get("Statement"), dict) else None
 
 
-def run_check(chk: Check, ctx: Context) -> Iterator[Finding]:
+def run_check(chk: Check, ctx: Context) -> list[Finding]:
+    """The check's findings (a list, not a generator: lint runs ~50 checks per policy
+    and most find nothing)."""
+    found = []
     for path, message in chk.run(ctx):
         index = _statement_index(ctx, path)
         sid = ctx.sids.get(index)
-        yield Finding(chk.id, chk.finding_type, path, message, index, sid if isinstance(sid, str) else None)
+        found.append(Finding(chk.id, chk.finding_type, path, message, index, sid if isinstance(sid, str) else None))
+    return found
+
 
 # --------------------------------------------------------------------------- #
 # Helpers for reading loosely-shaped policy JSON without tripping on bad input.
@@ -161,7 +201,7 @@ def items(stmt: Stmt, element: str) -> list[tuple[str, str]]:
     return found
 
 
-def conditions(stmt: Stmt) -> Iterator[tuple[str, str, str, list]]:
+def conditions(stmt: Stmt) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
     """(path, operator, key, values) for each key of a well-formed Condition block."""
     block = stmt.get("Condition")
     if not isinstance(block, dict):
@@ -170,9 +210,12 @@ def conditions(stmt: Stmt) -> Iterator[tuple[str, str, str, list]]:
         if not isinstance(keys, dict):
             continue
         for key, vals in keys.items():
-            values = vals if isinstance(vals, list) else [vals]
-            # AWS compares JSON booleans and numbers as their text.
-            texts = [v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v) for v in values]
+            if isinstance(vals, str):  # the usual case
+                texts: tuple[str, ...] = (vals,)
+            else:
+                # AWS compares JSON booleans and numbers as their text.
+                texts = tuple(v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+                              for v in (vals if isinstance(vals, list) else [vals]))
             yield f"{stmt.path}.Condition.{op}.{key}", op, key, texts
 
 
@@ -212,3 +255,123 @@ def covers(pattern: str, value: str, ignore_case: bool) -> bool:
         if pattern.isascii() and value.isascii():
             return value.lower().startswith(head.lower())
     return wildcard_match(pattern, value, ignore_case=ignore_case)
+
+
+# --------------------------------------------------------------------------- #
+# Condition operators: what the condition checks and their entries read.
+
+# Each base operator and the key type it compares (Null tests presence of any key).
+OPERATOR_TYPES: dict[str, str | None] = {
+    **dict.fromkeys(
+        ("StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase", "StringLike", "StringNotLike"),
+        "String",
+    ),
+    **dict.fromkeys(
+        ("NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals"),
+        "Numeric",
+    ),
+    **dict.fromkeys(
+        ("DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals"),
+        "Date",
+    ),
+    "Bool": "Bool",
+    "BinaryEquals": "Binary",
+    "IpAddress": "IPAddress",
+    "NotIpAddress": "IPAddress",
+    **dict.fromkeys(("ArnEquals", "ArnLike", "ArnNotEquals", "ArnNotLike"), "ARN"),
+    "Null": None,
+}
+
+
+@dataclass(frozen=True)
+class Operator:
+    qualifier: str | None  # ForAllValues | ForAnyValue
+    base: str
+    if_exists: bool
+
+    @property
+    def type(self) -> str | None:
+        return OPERATOR_TYPES[self.base]
+
+
+@lru_cache(maxsize=4096)  # a few dozen operators recur in every policy
+def parse_operator(text: str) -> Operator | None:
+    """A condition operator's parts; None if IAM does not define it."""
+    qualifier, sep, rest = text.partition(":")
+    if not sep:
+        qualifier, rest = None, text
+    elif qualifier not in ("ForAllValues", "ForAnyValue"):
+        return None
+    if_exists = rest.endswith("IfExists")
+    base = rest.removesuffix("IfExists")
+    return Operator(qualifier, base, if_exists) if base in OPERATOR_TYPES else None
+
+
+# --------------------------------------------------------------------------- #
+# Entry-scoped checks. A 1,200-team build names each of its ~140 actions in ~850
+# statements, each ARN in ~4 and each condition in ~5: their verdicts are looked up.
+
+
+def _action_entries(ctx: Context) -> Iterator[tuple[str, Hashable, tuple]]:
+    for s in ctx.statements:
+        for element in ("Action", "NotAction"):
+            for path, value in items(s, element):
+                yield path, value, (value,)
+
+
+def _resource_entries(ctx: Context) -> Iterator[tuple[str, Hashable, tuple]]:
+    for s in ctx.statements:
+        for element in ("Resource", "NotResource"):
+            for path, value in items(s, element):
+                yield path, value, (value,)
+
+
+def _condition_entries(ctx: Context) -> Iterator[tuple[str, Hashable, tuple]]:
+    for s in ctx.statements:
+        for path, op_text, key, values in conditions(s):
+            op = parse_operator(op_text)
+            if op:
+                yield path, (op_text, key, values), (op, key, values)
+
+
+# scope -> (path, key, entry) for each of a policy's entries in document order; the
+# key determines the entry (equal keys, equal entries) and the judges read only the entry.
+ENTRIES: dict[str, Callable[[Context], Iterator[tuple[str, Hashable, tuple]]]] = {
+    ACTION: _action_entries,
+    RESOURCE: _resource_entries,
+    CONDITION: _condition_entries,
+}
+
+# catalogue -> name -> key -> answer (see `memo`)
+_MEMOS: weakref.WeakKeyDictionary[Catalogue, dict[str, dict]] = weakref.WeakKeyDictionary()
+
+
+def memo(catalogue: Catalogue, name: str) -> dict:
+    """A dict kept as long as the catalogue, for answers that depend only on it and
+    their key: what checks ask alike in many policies of one build."""
+    found = _MEMOS.get(catalogue)
+    if found is None:
+        found = _MEMOS[catalogue] = {}
+    return found.get(name) or found.setdefault(name, {})
+
+
+def judge(catalogue: Catalogue, scope: str, entry: tuple) -> tuple[tuple[str, str], ...]:
+    """(check id, message) for what every check of `scope` says about one entry."""
+    return tuple((c.id, message) for c in _JUDGES.get(scope, ()) for message in c.judge(catalogue, *entry))
+
+
+def entry_hits(ctx: Context, scope: str) -> dict[str, list[tuple[str, str]]]:
+    """check id -> its (path, message) hits over the policy's entries of `scope`, in
+    document order: the same as each check looping over the entries itself, with
+    each distinct entry judged once per catalogue."""
+    found = ctx.shared.get(scope)
+    if found is None:
+        found = ctx.shared[scope] = {}
+        said_of = memo(ctx.catalogue, f"verdicts:{scope}")
+        for path, key, entry in ENTRIES[scope](ctx):
+            said = said_of.get(key)
+            if said is None:
+                said = said_of[key] = judge(ctx.catalogue, scope, entry)
+            for id, message in said:
+                found.setdefault(id, []).append((path, message))
+    return found
