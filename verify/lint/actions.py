@@ -6,7 +6,7 @@ from slpc.policy.matching import has_wildcard, wildcard_match
 
 from slpc.verify.catalogue import Catalogue
 
-from .registry import ACTION, Context, FindingType, check, covered_entries, items
+from .registry import ACTION, Context, FindingType, check, covered_entries, items, memo, strings
 
 E, SW, S = FindingType.ERROR, FindingType.SECURITY_WARNING, FindingType.SUGGESTION
 
@@ -71,8 +71,14 @@ _PASS_ROLE = "iam:PassRole"
 
 def _pass_role_grants(ctx: Context, explicit: bool):
     """Allow statements granting iam:PassRole on wildcard resources with no PassedToService scope."""
+    passes = memo(ctx.catalogue, "PASS_ROLE")  # a build repeats few Action lists
     for s in ctx.statements:
-        if s.get("Effect") != "Allow":
+        actions = strings(s, "Action")
+        found = passes.get(actions)
+        if found is None:
+            found = passes[actions] = (_passing(actions, explicit=False), _passing(actions, explicit=True))
+        action = found[explicit]
+        if action is None or s.get("Effect") != "Allow":
             continue
         block = s.get("Condition")
         if isinstance(block, dict) and any(
@@ -80,12 +86,14 @@ def _pass_role_grants(ctx: Context, explicit: bool):
         ):
             continue
         starred = [p for p, r in items(s, "Resource") if "*" in r and (r == "*" or r.split(":")[2:3] in (["iam"], ["*"]))]
-        if not starred:
-            continue
-        for path, a in items(s, "Action"):
-            if (a.lower() == _PASS_ROLE.lower()) == explicit and wildcard_match(a, _PASS_ROLE, ignore_case=True):
-                yield starred[0], f"{a} on a wildcard resource lets the caller pass any role to any service."
-                break
+        if starred:
+            yield starred[0], f"{action} on a wildcard resource lets the caller pass any role to any service."
+
+
+def _passing(actions: tuple[str, ...], explicit: bool) -> str | None:
+    """The first action that is iam:PassRole itself (`explicit`) or a pattern matching it."""
+    return next((a for a in actions if (a.lower() == _PASS_ROLE.lower()) == explicit
+                 and wildcard_match(a, _PASS_ROLE, ignore_case=True)), None)
 
 
 @check("PASS_ROLE_WITH_STAR_IN_RESOURCE", SW, "Allow iam:PassRole on a wildcard resource without iam:PassedToService.")

@@ -8,10 +8,10 @@ import datetime as dt
 import ipaddress
 import re
 
-from slpc.verify.catalogue import Catalogue
+from slpc.verify.catalogue import Catalogue, ConditionKey
 
 from .registry import (  # noqa: F401  (OPERATOR_TYPES, parse_operator: re-exported)
-    CONDITION, OPERATOR_TYPES, Context, FindingType, Operator, check, parse_operator,
+    CONDITION, OPERATOR_TYPES, Context, FindingType, Operator, check, memo, parse_operator,
 )
 
 E, SW, W, S = FindingType.ERROR, FindingType.SECURITY_WARNING, FindingType.WARNING, FindingType.SUGGESTION
@@ -23,6 +23,14 @@ _ALSO_ACCEPTS = {"ARN": {"String"}}
 
 
 C = CONDITION  # each check below judges one condition: (operator, key, values as texts)
+
+
+def _condition_key(cat: Catalogue, key: str) -> ConditionKey | None:
+    """The catalogue's entry for a key: a build's thousands of distinct conditions name a few dozen keys."""
+    known = memo(cat, "condition_key")
+    if key not in known:
+        known[key] = cat.condition_key(key)
+    return known[key]
 
 
 @check("INVALID_CONDITION_OPERATOR", E, "A condition operator IAM does not define.")
@@ -81,13 +89,13 @@ def invalid_service(cat: Catalogue, op: Operator, key: str, values: tuple[str, .
 def invalid_service_key(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
     prefix, sep, name = key.partition(":")
     known_prefix = cat.knows_key_prefix(prefix) or cat.service(prefix) is not None
-    if sep and name and prefix.lower() != "aws" and known_prefix and cat.condition_key(key) is None:
+    if sep and name and prefix.lower() != "aws" and known_prefix and _condition_key(cat, key) is None:
         yield f"The condition key {key} does not exist in the service {prefix}."
 
 
 @check("TYPE_MISMATCH", W, "An operator of the wrong type for its key (e.g. IpAddress on a String key).", scope=C)
 def type_mismatch(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
-    found = cat.condition_key(key)
+    found = _condition_key(cat, key)
     if found and op.type is not None:
         accepted = set(found.base_types).union(*(_ALSO_ACCEPTS.get(t, set()) for t in found.base_types))
         if op.type not in accepted:
@@ -225,6 +233,6 @@ def empty_array_condition_ifexists(cat: Catalogue, op: Operator, key: str, value
 
 @check("FORALLVALUES_WITH_SINGLE_VALUED_KEY", SW, "ForAllValues on a single-valued key, true whenever the key is absent.", scope=C)
 def forallvalues_single_valued(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
-    found = cat.condition_key(key)
+    found = _condition_key(cat, key)
     if found and op.qualifier == "ForAllValues" and not found.multivalued:
         yield f"ForAllValues with the single-valued key {key} can be overly permissive. Remove ForAllValues:."

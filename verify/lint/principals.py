@@ -18,19 +18,17 @@ def _principal_elements(ctx: Context):
                 yield s, name, s.get(name)
 
 
-@check("MISSING_PRINCIPAL", E, "A resource, endpoint or RCP statement without Principal or NotPrincipal.")
+@check("MISSING_PRINCIPAL", E, "A resource, endpoint or RCP statement without Principal or NotPrincipal.",
+       policy_types=_NEEDS_PRINCIPAL)
 def missing_principal(ctx: Context):
-    if ctx.policy_type not in _NEEDS_PRINCIPAL:
-        return
     for s in ctx.statements:
         if "Principal" not in s.body and "NotPrincipal" not in s.body:
             yield s.path, "Add a Principal element to the statement."
 
 
-@check("UNSUPPORTED_PRINCIPAL", E, "An identity policy names a principal (the attached identity is the principal).")
+@check("UNSUPPORTED_PRINCIPAL", E, "An identity policy names a principal (the attached identity is the principal).",
+       policy_types={"identity"})
 def unsupported_principal(ctx: Context):
-    if ctx.policy_type != "identity":
-        return
     for s, name, _ in _principal_elements(ctx):
         yield f"{s.path}.{name}", f"Identity policies do not support the {name} element. Remove it."
 

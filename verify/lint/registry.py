@@ -72,7 +72,7 @@ class Stmt:
     A plain class, not a dataclass: a large build makes tens of thousands, and the
     checks call `get` over a million times, so it is the body's own (C) `dict.get`."""
 
-    __slots__ = ("index", "path", "body", "get", "items")
+    __slots__ = ("index", "path", "body", "get", "items", "strings")
 
     def __init__(self, index: int, path: str, body: dict):
         self.index = index
@@ -81,6 +81,7 @@ class Stmt:
         self.get: Callable[..., Any] = body.get
         # element -> its (path, value) pairs: every check of a policy reads them alike
         self.items: dict[str, list[tuple[str, str]]] = {}
+        self.strings: dict[str, tuple[str, ...]] = {}  # element -> its strings (see `strings`)
 
     def __repr__(self) -> str:
         return f"Stmt({self.index}, {self.path!r}, {self.body!r})"
@@ -132,6 +133,7 @@ class Check:
     access_analyzer: bool  # False: slpc's own code, no Access Analyzer equivalent
     scope: str = POLICY
     judge: Callable[..., Iterable[str]] | None = None  # an entry-scoped check's own function
+    policy_types: frozenset[str] | None = None  # the only policy types it can find anything in; None: all
 
 
 REGISTRY: dict[str, Check] = {}
@@ -139,16 +141,22 @@ REGISTRY: dict[str, Check] = {}
 _JUDGES: dict[str, list[Check]] = {}
 
 
-def check(id: str, finding_type: FindingType, doc: str, *, access_analyzer: bool = True, scope: str = POLICY):
-    """Register the decorated function as check ``id``."""
+def check(id: str, finding_type: FindingType, doc: str, *, access_analyzer: bool = True, scope: str = POLICY,
+          policy_types: Iterable[str] | None = None):
+    """Register the decorated function as check ``id``; with `policy_types`, it is run
+    only on policies of those types."""
+    types = None if policy_types is None else frozenset(policy_types)
 
     def register(fn: Callable) -> Callable:
         if id in REGISTRY:
             raise ValueError(f"check {id} registered twice")
+        if types is not None and not types <= set(POLICY_TYPES):
+            raise ValueError(f"check {id}: unknown policy types {sorted(types - set(POLICY_TYPES))}")
         if scope == POLICY:
-            chk = Check(id, finding_type, doc, fn, access_analyzer)
+            chk = Check(id, finding_type, doc, fn, access_analyzer, policy_types=types)
         elif scope in ENTRIES:
-            chk = Check(id, finding_type, doc, lambda ctx: entry_hits(ctx, scope).get(id, ()), access_analyzer, scope, fn)
+            chk = Check(id, finding_type, doc, lambda ctx: entry_hits(ctx, scope).get(id, ()), access_analyzer, scope,
+                        fn, types)
             _JUDGES.setdefault(scope, []).append(chk)
             _MEMOS.clear()  # verdicts given without this check are incomplete
         else:
@@ -174,8 +182,10 @@ def _statement_index(ctx: Context, path: str) -> int | None:
 def run_check(chk: Check, ctx: Context) -> list[Finding]:
     """The check's findings (a list, not a generator: lint runs ~50 checks per policy
     and most find nothing)."""
+    if chk.policy_types is not None and ctx.policy_type not in chk.policy_types:
+        return []
     found = []
-    for path, message in chk.run(ctx):
+    for path, message in chk.run(ctx) if chk.judge is None else entry_hits(ctx, chk.scope).get(chk.id, ()):
         index = _statement_index(ctx, path)
         sid = ctx.sids.get(index)
         found.append(Finding(chk.id, chk.finding_type, path, message, index, sid if isinstance(sid, str) else None))
@@ -198,6 +208,15 @@ def items(stmt: Stmt, element: str) -> list[tuple[str, str]]:
         else:
             found = []
         stmt.items[element] = found
+    return found
+
+
+def strings(stmt: Stmt, element: str) -> tuple[str, ...]:
+    """The strings of a string-or-list element, as `items` without the paths: a key
+    under which checks keep what they learn about, e.g., one Action list."""
+    found = stmt.strings.get(element)
+    if found is None:
+        found = stmt.strings[element] = tuple(value for _, value in items(stmt, element))
     return found
 
 
@@ -349,10 +368,13 @@ _MEMOS: weakref.WeakKeyDictionary[Catalogue, dict[str, dict]] = weakref.WeakKeyD
 def memo(catalogue: Catalogue, name: str) -> dict:
     """A dict kept as long as the catalogue, for answers that depend only on it and
     their key: what checks ask alike in many policies of one build."""
-    found = _MEMOS.get(catalogue)
+    memos = _MEMOS.get(catalogue)
+    if memos is None:
+        memos = _MEMOS[catalogue] = {}
+    found = memos.get(name)
     if found is None:
-        found = _MEMOS[catalogue] = {}
-    return found.get(name) or found.setdefault(name, {})
+        found = memos[name] = {}
+    return found
 
 
 def judge(catalogue: Catalogue, scope: str, entry: tuple) -> tuple[tuple[str, str], ...]:

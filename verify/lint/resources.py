@@ -6,7 +6,7 @@ from slpc.policy.matching import has_wildcard
 
 from slpc.verify.catalogue import Catalogue
 
-from .registry import RESOURCE, Context, FindingType, check, covered_entries, items, memo
+from .registry import RESOURCE, Context, FindingType, check, covered_entries, items, memo, strings
 
 E, W, S = FindingType.ERROR, FindingType.WARNING, FindingType.SUGGESTION
 
@@ -61,7 +61,7 @@ def resource_mismatch(ctx: Context):
     # a build repeats few Action lists and each ARN in several policies: both asked once
     formats_of, fits = memo(cat, "RESOURCE_MISMATCH:formats"), memo(cat, "RESOURCE_MISMATCH:fits")
     for s in ctx.statements:
-        patterns = tuple(a for _, a in items(s, "Action"))
+        patterns = strings(s, "Action")
         if patterns not in formats_of:
             formats_of[patterns] = _formats(cat, patterns)
         formats = formats_of[patterns]

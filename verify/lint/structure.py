@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from .registry import Context, FindingType, check
+from .registry import POLICY_TYPES, Context, FindingType, check, items
 
 E, W, S = FindingType.ERROR, FindingType.WARNING, FindingType.SUGGESTION
 
@@ -69,19 +69,22 @@ def data_type_mismatch(ctx: Context):
             if not isinstance(s, dict):
                 yield f"$.Statement[{i}]", "A statement must be an object."
     for s in ctx.statements:
+        body, get = s.body, s.get
         for name in ("Sid", "Effect"):
-            if name in s.body and not isinstance(s.get(name), str):
+            if name in body and not isinstance(get(name), str):
                 yield f"{s.path}.{name}", f"{name} must be a string."
         for name in ("Action", "NotAction", "Resource", "NotResource"):
-            v = s.get(name)
-            if name in s.body and not (isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))):
+            v = get(name)
+            # items() keeps a list's strings (and every check reads them anyway)
+            if name in body and not (isinstance(v, str) or (isinstance(v, list) and len(items(s, name)) == len(v))):
                 yield f"{s.path}.{name}", f"{name} must be a string or an array of strings."
         for name in ("Principal", "NotPrincipal"):
-            if name in s.body and not (s.get(name) == "*" or isinstance(s.get(name), dict)):
+            if name in body and not (get(name) == "*" or isinstance(get(name), dict)):
                 yield f"{s.path}.{name}", f'{name} must be "*" or an object such as {{"AWS": [...]}}.'
-        cond = s.get("Condition")
-        if "Condition" in s.body and not (isinstance(cond, dict) and all(isinstance(b, dict) for b in cond.values())):
-            yield f"{s.path}.Condition", "Condition must be an object of operators, each an object of keys."
+        if "Condition" in body:
+            cond = get("Condition")
+            if not (isinstance(cond, dict) and all(isinstance(b, dict) for b in cond.values())):
+                yield f"{s.path}.Condition", "Condition must be an object of operators, each an object of keys."
 
 
 @check("MISSING_EFFECT", E, "A statement without Effect.")
@@ -130,16 +133,16 @@ def _duplicate_sids(ctx: Context):
             yield f"{s.path}.Sid", f"The Sid {s.get('Sid')!r} is used by more than one statement."
 
 
-@check("UNIQUE_SIDS_REQUIRED", E, "Two statements share a Sid in a policy type that rejects that.")
+@check("UNIQUE_SIDS_REQUIRED", E, "Two statements share a Sid in a policy type that rejects that.",
+       policy_types=_SIDS_REQUIRED)
 def unique_sids_required(ctx: Context):
-    if ctx.policy_type in _SIDS_REQUIRED:
-        yield from _duplicate_sids(ctx)
+    yield from _duplicate_sids(ctx)
 
 
-@check("UNIQUE_SIDS_RECOMMENDED", W, "Two statements share a Sid in a resource or endpoint policy.")
+@check("UNIQUE_SIDS_RECOMMENDED", W, "Two statements share a Sid in a resource or endpoint policy.",
+       policy_types=set(POLICY_TYPES) - _SIDS_REQUIRED)
 def unique_sids_recommended(ctx: Context):
-    if ctx.policy_type not in _SIDS_REQUIRED:
-        yield from _duplicate_sids(ctx)
+    yield from _duplicate_sids(ctx)
 
 
 @check("EMPTY_SID_VALUE", S, "A Sid that is the empty string.")
