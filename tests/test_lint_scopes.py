@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from slpc.verify.catalogue import Catalogue
 from slpc.verify.lint import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, lint
-from slpc.verify.lint.registry import _MEMOS, ENTRIES, POLICY, Context, check, run_check
+from slpc.verify.lint.registry import (
+    ACTION, ENTRIES, POLICY, RESOURCE, Context, Verdicts, check, forget, items, judge, parse_operator, run_check, texts,
+)
 from strategies import PROPERTY
 
 ENTRY_CHECKS = [c for c in REGISTRY.values() if c.scope != POLICY]
@@ -70,18 +72,44 @@ CATALOGUE = Catalogue()
 SEEN: dict = {}  # (scope, entry key) -> the entry first seen with that key
 
 
+class Afresh(Verdicts):
+    """Verdicts that judge every entry anew (`get` finds nothing) and check that a key
+    names one entry over the whole run."""
+
+    def get(self, key):
+        return None
+
+    def judge(self, catalogue, key, entry):
+        assert SEEN.setdefault((self.scope, key), entry) == entry
+        return judge(catalogue, self.scope, entry)
+
+
 @PROPERTY
 @given(policies)
 def test_reused_verdicts_equal_judging_each_entry_afresh(policy):
     statements, (policy_type, resource_type) = policy
     text = json.dumps({"Version": "2012-10-17", "Statement": statements})
     ctx = Context(text, json.loads(text), policy_type, resource_type, CATALOGUE)
-    for scope, walk in ENTRIES.items():
-        for _, key, entry in walk(ctx):  # a key names one entry, whatever the run
-            assert SEEN.setdefault((scope, key), entry) == entry
     for chk in ENTRY_CHECKS:
-        afresh = [(path, message) for path, _, entry in ENTRIES[chk.scope](ctx) for message in chk.judge(CATALOGUE, *entry)]
+        afresh = [(path, message) for path, said in ENTRIES[chk.scope](ctx, Afresh(chk.scope))
+                  for id, message in said if id == chk.id]
         assert [(f.path, f.message) for f in run_check(chk, ctx)] == afresh
+        plainly = [(path, message) for path, entry in each_entry(ctx, chk.scope) for message in chk.judge(CATALOGUE, *entry)]
+        assert afresh == plainly
+
+
+def each_entry(ctx, scope):
+    """(path, entry) for each entry of the scope, walked plainly (the registry's walk
+    builds paths only for entries with findings)."""
+    for s in ctx.statements:
+        if scope in (ACTION, RESOURCE):
+            for element in ("Action", "NotAction") if scope == ACTION else ("Resource", "NotResource"):
+                for path, value in items(s, element):
+                    yield path, (value,)
+        elif isinstance(s.get("Condition"), dict):
+            for op_text, keys in s.get("Condition").items():
+                for key, values in keys.items() if isinstance(keys, dict) and parse_operator(op_text) else ():
+                    yield f"{s.path}.Condition.{op_text}.{key}", (parse_operator(op_text), key, texts(values))
 
 
 @PROPERTY
@@ -90,7 +118,7 @@ def test_a_lint_with_reused_verdicts_equals_one_without(policy):
     statements, (policy_type, resource_type) = policy
     text = json.dumps({"Version": "2012-10-17", "Statement": statements})
     warm = lint(text, policy_type, resource_type, catalogue=CATALOGUE)
-    _MEMOS.pop(CATALOGUE, None)
+    forget(CATALOGUE)
     assert lint(text, policy_type, resource_type, catalogue=CATALOGUE) == warm
 
 

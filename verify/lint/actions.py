@@ -6,7 +6,7 @@ from slpc.policy.matching import has_wildcard, wildcard_match
 
 from slpc.verify.catalogue import Catalogue
 
-from .registry import ACTION, Context, FindingType, check, covered_entries, items, memo, strings
+from .registry import ACTION, Context, FindingType, check, covered_entries, items, memo
 
 E, SW, S = FindingType.ERROR, FindingType.SECURITY_WARNING, FindingType.SUGGESTION
 
@@ -73,7 +73,7 @@ def _pass_role_grants(ctx: Context, explicit: bool):
     """Allow statements granting iam:PassRole on wildcard resources with no PassedToService scope."""
     passes = memo(ctx.catalogue, "PASS_ROLE")  # a build repeats few Action lists
     for s in ctx.statements:
-        actions = strings(s, "Action")
+        actions = s.strings["Action"]
         found = passes.get(actions)
         if found is None:
             found = passes[actions] = (_passing(actions, explicit=False), _passing(actions, explicit=True))

@@ -66,25 +66,38 @@ class Finding:
         }
 
 
+# The elements that hold a string or a list of strings.
+STRING_ELEMENTS = ("Action", "NotAction", "Resource", "NotResource")
+
+
 class Stmt:
     """One statement object with where it sits in the document.
 
     A plain class, not a dataclass: a large build makes tens of thousands, and the
     checks call `get` over a million times, so it is the body's own (C) `dict.get`."""
 
-    __slots__ = ("index", "path", "body", "get", "items", "strings")
+    __slots__ = ("index", "path", "body", "get", "strings", "items")
 
     def __init__(self, index: int, path: str, body: dict):
         self.index = index
         self.path = path
         self.body = body
         self.get: Callable[..., Any] = body.get
-        # element -> its (path, value) pairs: every check of a policy reads them alike
-        self.items: dict[str, list[tuple[str, str]]] = {}
-        self.strings: dict[str, tuple[str, ...]] = {}  # element -> its strings (see `strings`)
+        # element -> the strings of a string-or-list element (as `items`, without the
+        # paths, which only a finding needs): what most checks read, and a key for memos
+        self.strings: dict[str, tuple[str, ...]] = {e: _strings(body.get(e)) for e in STRING_ELEMENTS}
+        self.items: dict[str, list[tuple[str, str]]] = {}  # see `items`
 
     def __repr__(self) -> str:
         return f"Stmt({self.index}, {self.path!r}, {self.body!r})"
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
 
 
 @dataclass
@@ -158,7 +171,8 @@ def check(id: str, finding_type: FindingType, doc: str, *, access_analyzer: bool
             chk = Check(id, finding_type, doc, lambda ctx: entry_hits(ctx, scope).get(id, ()), access_analyzer, scope,
                         fn, types)
             _JUDGES.setdefault(scope, []).append(chk)
-            _MEMOS.clear()  # verdicts given without this check are incomplete
+            for memos in _MEMOS.values():  # verdicts given without this check are incomplete
+                memos.clear()
         else:
             raise ValueError(f"check {id}: unknown scope {scope!r}")
         REGISTRY[id] = chk
@@ -211,31 +225,12 @@ def items(stmt: Stmt, element: str) -> list[tuple[str, str]]:
     return found
 
 
-def strings(stmt: Stmt, element: str) -> tuple[str, ...]:
-    """The strings of a string-or-list element, as `items` without the paths: a key
-    under which checks keep what they learn about, e.g., one Action list."""
-    found = stmt.strings.get(element)
-    if found is None:
-        found = stmt.strings[element] = tuple(value for _, value in items(stmt, element))
-    return found
-
-
-def conditions(stmt: Stmt) -> Iterator[tuple[str, str, str, tuple[str, ...]]]:
-    """(path, operator, key, values) for each key of a well-formed Condition block."""
-    block = stmt.get("Condition")
-    if not isinstance(block, dict):
-        return
-    for op, keys in block.items():
-        if not isinstance(keys, dict):
-            continue
-        for key, vals in keys.items():
-            if isinstance(vals, str):  # the usual case
-                texts: tuple[str, ...] = (vals,)
-            else:
-                # AWS compares JSON booleans and numbers as their text.
-                texts = tuple(v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
-                              for v in (vals if isinstance(vals, list) else [vals]))
-            yield f"{stmt.path}.Condition.{op}.{key}", op, key, texts
+def texts(values: Any) -> tuple[str, ...]:
+    """A condition key's values as the texts AWS compares (JSON booleans and numbers included)."""
+    if isinstance(values, str):  # the usual case
+        return (values,)
+    return tuple(v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+                 for v in (values if isinstance(values, list) else [values]))
 
 
 def covered_entries(values: list[tuple[str, str]], ignore_case: bool) -> Iterator[tuple[str, str]]:
@@ -331,50 +326,80 @@ def parse_operator(text: str) -> Operator | None:
 # statements, each ARN in ~4 and each condition in ~5: their verdicts are looked up.
 
 
-def _action_entries(ctx: Context) -> Iterator[tuple[str, Hashable, tuple]]:
+class Verdicts(dict):
+    """entry key -> ((check id, message), ...): what every check of one scope says
+    about the entry. A key determines its entry: equal keys, equal entries."""
+
+    def __init__(self, scope: str):
+        super().__init__()
+        self.scope = scope
+
+    def judge(self, catalogue: Catalogue, key: Hashable, entry: tuple) -> tuple[tuple[str, str], ...]:
+        found = self[key] = judge(catalogue, self.scope, entry)
+        return found
+
+
+def _strings_of(*elements: str) -> Callable[[Context, Verdicts], Iterator[tuple[str, tuple]]]:
+    def walk(ctx: Context, verdicts: Verdicts) -> Iterator[tuple[str, tuple]]:
+        for s in ctx.statements:
+            for element in elements:
+                for i, value in enumerate(s.strings[element]):
+                    said = verdicts.get(value)
+                    if said is None:
+                        said = verdicts.judge(ctx.catalogue, value, (value,))
+                    if said:
+                        yield items(s, element)[i][0], said
+
+    return walk
+
+
+def _conditions(ctx: Context, verdicts: Verdicts) -> Iterator[tuple[str, tuple]]:
     for s in ctx.statements:
-        for element in ("Action", "NotAction"):
-            for path, value in items(s, element):
-                yield path, value, (value,)
-
-
-def _resource_entries(ctx: Context) -> Iterator[tuple[str, Hashable, tuple]]:
-    for s in ctx.statements:
-        for element in ("Resource", "NotResource"):
-            for path, value in items(s, element):
-                yield path, value, (value,)
-
-
-def _condition_entries(ctx: Context) -> Iterator[tuple[str, Hashable, tuple]]:
-    for s in ctx.statements:
-        for path, op_text, key, values in conditions(s):
+        block = s.get("Condition")
+        if not isinstance(block, dict):
+            continue
+        for op_text, keys in block.items():
             op = parse_operator(op_text)
-            if op:
-                yield path, (op_text, key, values), (op, key, values)
+            if op is None or not isinstance(keys, dict):
+                continue
+            for key, values in keys.items():
+                entry = (op_text, key, texts(values))
+                said = verdicts.get(entry)
+                if said is None:
+                    said = verdicts.judge(ctx.catalogue, entry, (op, *entry[1:]))
+                if said:
+                    yield f"{s.path}.Condition.{op_text}.{key}", said
 
 
-# scope -> (path, key, entry) for each of a policy's entries in document order; the
-# key determines the entry (equal keys, equal entries) and the judges read only the entry.
-ENTRIES: dict[str, Callable[[Context], Iterator[tuple[str, Hashable, tuple]]]] = {
-    ACTION: _action_entries,
-    RESOURCE: _resource_entries,
-    CONDITION: _condition_entries,
+# scope -> a walk over every entry of a policy in document order, yielding (path,
+# verdicts) for each entry with verdicts; it reads an entry's verdicts from, or has
+# them judged into, the given Verdicts.
+ENTRIES: dict[str, Callable[[Context, Verdicts], Iterator[tuple[str, tuple]]]] = {
+    ACTION: _strings_of("Action", "NotAction"),
+    RESOURCE: _strings_of("Resource", "NotResource"),
+    CONDITION: _conditions,
 }
 
-# catalogue -> name -> key -> answer (see `memo`)
-_MEMOS: weakref.WeakKeyDictionary[Catalogue, dict[str, dict]] = weakref.WeakKeyDictionary()
+# id(catalogue) -> name -> its memo (see `memo`); emptied when the catalogue goes
+_MEMOS: dict[int, dict[str, dict]] = {}
 
 
-def memo(catalogue: Catalogue, name: str) -> dict:
+def memo(catalogue: Catalogue, name: str, make: Callable[[], dict] = dict) -> dict:
     """A dict kept as long as the catalogue, for answers that depend only on it and
     their key: what checks ask alike in many policies of one build."""
-    memos = _MEMOS.get(catalogue)
+    memos = _MEMOS.get(id(catalogue))
     if memos is None:
-        memos = _MEMOS[catalogue] = {}
+        memos = _MEMOS[id(catalogue)] = {}
+        weakref.finalize(catalogue, _MEMOS.pop, id(catalogue), None)
     found = memos.get(name)
     if found is None:
-        found = memos[name] = {}
+        found = memos[name] = make()
     return found
+
+
+def forget(catalogue: Catalogue) -> None:
+    """Drop every memo kept for the catalogue."""
+    _MEMOS.get(id(catalogue), {}).clear()
 
 
 def judge(catalogue: Catalogue, scope: str, entry: tuple) -> tuple[tuple[str, str], ...]:
@@ -389,11 +414,8 @@ def entry_hits(ctx: Context, scope: str) -> dict[str, list[tuple[str, str]]]:
     found = ctx.shared.get(scope)
     if found is None:
         found = ctx.shared[scope] = {}
-        said_of = memo(ctx.catalogue, f"verdicts:{scope}")
-        for path, key, entry in ENTRIES[scope](ctx):
-            said = said_of.get(key)
-            if said is None:
-                said = said_of[key] = judge(ctx.catalogue, scope, entry)
+        verdicts = memo(ctx.catalogue, f"verdicts:{scope}", lambda: Verdicts(scope))
+        for path, said in ENTRIES[scope](ctx, verdicts):
             for id, message in said:
                 found.setdefault(id, []).append((path, message))
     return found

@@ -6,7 +6,7 @@ from slpc.policy.matching import has_wildcard
 
 from slpc.verify.catalogue import Catalogue
 
-from .registry import RESOURCE, Context, FindingType, check, covered_entries, items, memo, strings
+from .registry import RESOURCE, Context, FindingType, check, covered_entries, items, memo
 
 E, W, S = FindingType.ERROR, FindingType.WARNING, FindingType.SUGGESTION
 
@@ -61,13 +61,13 @@ def resource_mismatch(ctx: Context):
     # a build repeats few Action lists and each ARN in several policies: both asked once
     formats_of, fits = memo(cat, "RESOURCE_MISMATCH:formats"), memo(cat, "RESOURCE_MISMATCH:fits")
     for s in ctx.statements:
-        patterns = strings(s, "Action")
+        patterns = s.strings["Action"]
         if patterns not in formats_of:
             formats_of[patterns] = _formats(cat, patterns)
         formats = formats_of[patterns]
         if formats is None:
             continue
-        for path, arn in items(s, "Resource"):
+        for i, arn in enumerate(s.strings["Resource"]):
             if not arn.startswith("arn:") or arn.count(":") < 5:
                 continue
             fit = fits.get((formats, arn))
@@ -76,7 +76,7 @@ def resource_mismatch(ctx: Context):
             if not fit:
                 actions = [act for a in patterns for act in cat.expand(a)]
                 names = ", ".join(sorted({a.full_name for a in actions})[:3])
-                yield path, f"No action in this statement ({names}{', ...' if len(actions) > 3 else ''}) applies to {arn}."
+                yield items(s, "Resource")[i][0], f"No action in this statement ({names}{', ...' if len(actions) > 3 else ''}) applies to {arn}."
 
 
 def _formats(cat: Catalogue, patterns: tuple[str, ...]) -> frozenset[str] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from .registry import POLICY_TYPES, Context, FindingType, check, items
+from .registry import POLICY_TYPES, Context, FindingType, check
 
 E, W, S = FindingType.ERROR, FindingType.WARNING, FindingType.SUGGESTION
 
@@ -75,8 +75,7 @@ def data_type_mismatch(ctx: Context):
                 yield f"{s.path}.{name}", f"{name} must be a string."
         for name in ("Action", "NotAction", "Resource", "NotResource"):
             v = get(name)
-            # items() keeps a list's strings (and every check reads them anyway)
-            if name in body and not (isinstance(v, str) or (isinstance(v, list) and len(items(s, name)) == len(v))):
+            if name in body and not (isinstance(v, str) or (isinstance(v, list) and len(s.strings[name]) == len(v))):
                 yield f"{s.path}.{name}", f"{name} must be a string or an array of strings."
         for name in ("Principal", "NotPrincipal"):
             if name in body and not (get(name) == "*" or isinstance(get(name), dict)):
