@@ -4,6 +4,7 @@ an output directory with the error handling `compile` and `report` both need."""
 from __future__ import annotations
 
 import argparse
+import gc
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -26,11 +27,18 @@ def add_output(parser: argparse.ArgumentParser) -> None:
 
 
 def load(paths: Sequence[str], *, emit: bool = True) -> Compiled:
-    """Read and compile the spec files; a file that cannot be read is a diagnostic."""
+    """Read and compile the spec files; a file that cannot be read is a diagnostic.
+
+    What a command compiled lives until it exits, so it is moved out of the cyclic
+    collector's sight (gc.freeze): otherwise the first collection after the compile
+    scans every object it made (0.4 s of CPU at 11,000 grants). Reference counting
+    still frees what the command drops."""
     sources, diags = read_sources(paths)
     if diags:
         return Compiled(sources=sources, diagnostics=diags)
-    return compile_sources(sources, emit=emit)
+    compiled = compile_sources(sources, emit=emit)
+    gc.freeze()
+    return compiled
 
 
 def on_compiled(args: argparse.Namespace, io: IO, run: Callable[[argparse.Namespace, IO, Compiled], int]) -> int:
