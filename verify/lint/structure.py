@@ -126,7 +126,10 @@ def element_combination(ctx: Context):
 
 
 def _duplicate_sids(ctx: Context):
-    counts = Counter(s.get("Sid") for s in ctx.statements if isinstance(s.get("Sid"), str) and s.get("Sid"))
+    sids = [sid for s in ctx.statements if isinstance(sid := s.get("Sid"), str) and sid]
+    if len(set(sids)) == len(sids):
+        return  # the usual case
+    counts = Counter(sids)
     for s in ctx.statements:
         if isinstance(s.get("Sid"), str) and counts[s.get("Sid")] > 1:
             yield f"{s.path}.Sid", f"The Sid {s.get('Sid')!r} is used by more than one statement."
