@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from slpc.verify.catalogue import Catalogue
 from slpc.verify.lint import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, lint
 from slpc.verify.lint.registry import (
-    ACTION, ENTRIES, POLICY, RESOURCE, Context, Verdicts, check, forget, items, judge, parse_operator, run_check, texts,
+    ACTION, CONDITION, ENTRIES, POLICY, RESOURCE, Context, Verdicts, check, forget, items, judge, parse_operator, run_check, texts,
 )
 from strategies import PROPERTY
 
@@ -109,7 +109,8 @@ def each_entry(ctx, scope):
         elif isinstance(s.get("Condition"), dict):
             for op_text, keys in s.get("Condition").items():
                 for key, values in keys.items() if isinstance(keys, dict) and parse_operator(op_text) else ():
-                    yield f"{s.path}.Condition.{op_text}.{key}", (parse_operator(op_text), key, texts(values))
+                    entry = (parse_operator(op_text), key, texts(values))
+                    yield f"{s.path}.Condition.{op_text}.{key}", entry if scope == CONDITION else entry[:2]
 
 
 @PROPERTY

@@ -11,7 +11,7 @@ import re
 from slpc.verify.catalogue import Catalogue, ConditionKey
 
 from .registry import (  # noqa: F401  (OPERATOR_TYPES, parse_operator: re-exported)
-    CONDITION, OPERATOR_TYPES, Context, FindingType, Operator, check, memo, parse_operator,
+    CONDITION, CONDITION_KEY, OPERATOR_TYPES, Context, FindingType, Operator, check, memo, parse_operator,
 )
 
 E, SW, W, S = FindingType.ERROR, FindingType.SECURITY_WARNING, FindingType.WARNING, FindingType.SUGGESTION
@@ -22,7 +22,9 @@ EXACT_OPERATORS = {"StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", 
 _ALSO_ACCEPTS = {"ARN": {"String"}}
 
 
-C = CONDITION  # each check below judges one condition: (operator, key, values as texts)
+# Each check below judges one condition: (operator, key, values as texts), or only
+# (operator, key), which a build repeats in thousands of conditions.
+C, K = CONDITION, CONDITION_KEY
 
 
 def _condition_key(cat: Catalogue, key: str) -> ConditionKey | None:
@@ -53,48 +55,48 @@ def empty_object_condition(ctx: Context):
                 yield f"{s.path}.Condition.{op_text}", "This operator has no keys. Remove it or specify conditions."
 
 
-@check("NULL_WITH_IF_EXISTS", E, "The Null operator with an IfExists suffix.", scope=C)
-def null_with_if_exists(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+@check("NULL_WITH_IF_EXISTS", E, "The Null operator with an IfExists suffix.", scope=K)
+def null_with_if_exists(cat: Catalogue, op: Operator, key: str):
     if op.base == "Null" and op.if_exists:
         yield "The Null condition operator cannot be used with the IfExists suffix."
 
 
-@check("NULL_WITH_QUALIFIER", S, "Null with ForAllValues/ForAnyValue, which is always true/false.", scope=C)
-def null_with_qualifier(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+@check("NULL_WITH_QUALIFIER", S, "Null with ForAllValues/ForAnyValue, which is always true/false.", scope=K)
+def null_with_qualifier(cat: Catalogue, op: Operator, key: str):
     if op.base == "Null" and op.qualifier:
         yield f"Avoid Null with {op.qualifier}; the result does not depend on the request."
 
 
-@check("INVALID_CONDITION_KEY_FORMAT", E, "A condition key not of the form prefix:name.", scope=C)
-def invalid_key_format(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+@check("INVALID_CONDITION_KEY_FORMAT", E, "A condition key not of the form prefix:name.", scope=K)
+def invalid_key_format(cat: Catalogue, op: Operator, key: str):
     prefix, sep, name = key.partition(":")
     if not (prefix and sep and name):
         yield f"The condition key {key!r} is not of the form service:keyname."
 
 
-@check("INVALID_GLOBAL_CONDITION_KEY", E, "An aws: condition key that is not a global condition key.", scope=C)
-def invalid_global_key(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+@check("INVALID_GLOBAL_CONDITION_KEY", E, "An aws: condition key that is not a global condition key.", scope=K)
+def invalid_global_key(cat: Catalogue, op: Operator, key: str):
     if key.lower().startswith("aws:") and cat.global_key(key) is None:
         yield f"The condition key {key} does not exist. Use a valid global condition key."
 
 
-@check("INVALID_SERVICE", E, "A condition key whose service prefix AWS does not define.", scope=C)
-def invalid_service(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+@check("INVALID_SERVICE", E, "A condition key whose service prefix AWS does not define.", scope=K)
+def invalid_service(cat: Catalogue, op: Operator, key: str):
     prefix, sep, name = key.partition(":")
     if sep and name and not cat.knows_key_prefix(prefix) and cat.service(prefix) is None:
         yield f"The service {prefix} does not exist. Use a valid service name."
 
 
-@check("INVALID_SERVICE_CONDITION_KEY", E, "A service condition key its service does not define.", scope=C)
-def invalid_service_key(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+@check("INVALID_SERVICE_CONDITION_KEY", E, "A service condition key its service does not define.", scope=K)
+def invalid_service_key(cat: Catalogue, op: Operator, key: str):
     prefix, sep, name = key.partition(":")
     known_prefix = cat.knows_key_prefix(prefix) or cat.service(prefix) is not None
     if sep and name and prefix.lower() != "aws" and known_prefix and _condition_key(cat, key) is None:
         yield f"The condition key {key} does not exist in the service {prefix}."
 
 
-@check("TYPE_MISMATCH", W, "An operator of the wrong type for its key (e.g. IpAddress on a String key).", scope=C)
-def type_mismatch(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+@check("TYPE_MISMATCH", W, "An operator of the wrong type for its key (e.g. IpAddress on a String key).", scope=K)
+def type_mismatch(cat: Catalogue, op: Operator, key: str):
     found = _condition_key(cat, key)
     if found and op.type is not None:
         accepted = set(found.base_types).union(*(_ALSO_ACCEPTS.get(t, set()) for t in found.base_types))
@@ -231,8 +233,8 @@ def empty_array_condition_ifexists(cat: Catalogue, op: Operator, key: str, value
         yield f"IfExists with no values matches only when {key} is missing. Use Null to test that."
 
 
-@check("FORALLVALUES_WITH_SINGLE_VALUED_KEY", SW, "ForAllValues on a single-valued key, true whenever the key is absent.", scope=C)
-def forallvalues_single_valued(cat: Catalogue, op: Operator, key: str, values: tuple[str, ...]):
+@check("FORALLVALUES_WITH_SINGLE_VALUED_KEY", SW, "ForAllValues on a single-valued key, true whenever the key is absent.", scope=K)
+def forallvalues_single_valued(cat: Catalogue, op: Operator, key: str):
     found = _condition_key(cat, key)
     if found and op.qualifier == "ForAllValues" and not found.multivalued:
         yield f"ForAllValues with the single-valued key {key} can be overly permissive. Remove ForAllValues:."

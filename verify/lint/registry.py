@@ -140,6 +140,8 @@ ACTION = "action"  # each string of Action or NotAction: judge(catalogue, action
 RESOURCE = "resource"  # each string of Resource or NotResource: judge(catalogue, resource)
 CONDITION = "condition"  # each key of a well-formed Condition operator IAM defines:
 #                          judge(catalogue, Operator, key, values as texts)
+CONDITION_KEY = "condition key"  # the same, without the values (which vary far more):
+#                                  judge(catalogue, Operator, key)
 
 
 @dataclass(frozen=True)
@@ -358,22 +360,25 @@ def _strings_of(*elements: str) -> Callable[[Context, Verdicts], Iterator[tuple[
     return walk
 
 
-def _conditions(ctx: Context, verdicts: Verdicts) -> Iterator[tuple[str, tuple]]:
-    for s in ctx.statements:
-        block = s.get("Condition")
-        if not isinstance(block, dict):
-            continue
-        for op_text, keys in block.items():
-            op = parse_operator(op_text)
-            if op is None or not isinstance(keys, dict):
+def _conditions(with_values: bool) -> Callable[[Context, Verdicts], Iterator[tuple[str, tuple]]]:
+    def walk(ctx: Context, verdicts: Verdicts) -> Iterator[tuple[str, tuple]]:
+        for s in ctx.statements:
+            block = s.get("Condition")
+            if not isinstance(block, dict):
                 continue
-            for key, values in keys.items():
-                entry = (op_text, key, texts(values))
-                said = verdicts.get(entry)
-                if said is None:
-                    said = verdicts.judge(ctx.catalogue, entry, (op, *entry[1:]))
-                if said:
-                    yield f"{s.path}.Condition.{op_text}.{key}", said
+            for op_text, keys in block.items():
+                op = parse_operator(op_text)
+                if op is None or not isinstance(keys, dict):
+                    continue
+                for key, values in keys.items():
+                    entry = (op_text, key, texts(values)) if with_values else (op_text, key)
+                    said = verdicts.get(entry)
+                    if said is None:
+                        said = verdicts.judge(ctx.catalogue, entry, (op, *entry[1:]))
+                    if said:
+                        yield f"{s.path}.Condition.{op_text}.{key}", said
+
+    return walk
 
 
 # scope -> a walk over every entry of a policy in document order, yielding (path,
@@ -382,7 +387,8 @@ def _conditions(ctx: Context, verdicts: Verdicts) -> Iterator[tuple[str, tuple]]
 ENTRIES: dict[str, Callable[[Context, Verdicts], Iterator[tuple[str, tuple]]]] = {
     ACTION: _strings_of("Action", "NotAction"),
     RESOURCE: _strings_of("Resource", "NotResource"),
-    CONDITION: _conditions,
+    CONDITION: _conditions(with_values=True),
+    CONDITION_KEY: _conditions(with_values=False),
 }
 
 # id(catalogue) -> name -> its memo (see `memo`); emptied when the catalogue goes
