@@ -145,27 +145,58 @@ class Caller:
         return self.kind == ANONYMOUS
 
 
-class Context:
-    """Fresh symbolic variables for one query, and the facts that make them a real request."""
-
-    _ids = count()
+class SharedRequest:
+    """The symbolic request of one asset part, shared by every caller asked about it: its
+    variables (resource, action, condition keys), what is true of every request there (each
+    key's value domain, the part's resources and actions: `facts`), and the terms built over
+    them (`memo`). Nothing in it depends on the caller: each caller's own facts and fixed
+    keys stay in its `Context`, so a term is built once per part, not once per caller."""
 
     def __init__(self, types: dict[str, KeyType]):
         self.types = types
-        self.tag = next(self._ids)
+        self.tag = next(Context._ids)
         self.keys: dict[str, Key] = {}
         self.facts: list[z3.BoolRef] = []
+        self.memo: dict = {}
+        self.resource = z3.String(f"resource_{self.tag}")
+        self.action = z3.Int(f"action_{self.tag}")
+
+
+class Context:
+    """One caller's view of a symbolic request: the request's variables (shared with the other
+    callers of the same `SharedRequest`, or fresh), the caller's own facts and the keys it fixes."""
+
+    _ids = count()
+
+    def __init__(self, types: dict[str, KeyType], request: "SharedRequest | None" = None):
+        self.types = types
+        self.request = request or SharedRequest(types)
+        self.tag = next(self._ids)
+        self.keys = self.request.keys
+        self._own: list[z3.BoolRef] = []  # this caller's facts (its ARN, the keys it fixes)
         self.imprecise: list[str] = []
         self.known: dict[str, str] = {}  # keys whose one value is fixed by the caller
-        self._memo: dict = {}
-        self.resource = z3.String(f"resource_{self.tag}")
+        self._memo = self.request.memo
+        self.resource = self.request.resource
         self.scope: tuple[str, bool] | None = None  # (ARN, objects): where the resource lies
         self.bystanders: frozenset[str] = frozenset()  # VPC endpoints the query leaves out (solver.Situation)
         self.absent: tuple[str, ...] = ()  # prefixes of keys this caller's requests never carry
-        self.action = z3.Int(f"action_{self.tag}")
+        self.action = self.request.action
+
+    @property
+    def facts(self) -> list[z3.BoolRef]:
+        """What makes the variables a real request of this caller (for every key made so far)."""
+        absent = [z3.Not(k.present) for low, k in self.keys.items() if self.absent and low.startswith(self.absent)]
+        return [*self.request.facts, *self._own, *absent]
+
+    def add(self, *facts: z3.BoolRef) -> None:
+        """Facts of this caller's requests only."""
+        self._own += facts
 
     def memo(self, key, build):
-        """A term built once per query context (network and time tests recur in many branches)."""
+        """A term built once per request (network and time tests recur in many branches, and
+        every caller's terms are built over the same request: the key must name whatever
+        the term depends on beyond the request's variables)."""
         if key not in self._memo:
             self._memo[key] = build()
         return self._memo[key]
@@ -193,31 +224,30 @@ class Context:
         return hit
 
     def _make(self, low: str, name: str, kt: KeyType) -> Key:
-        values = []
+        values, domain = [], []
         for i in range(kt.bound):
             tag = f"{low}_{i}_{self.tag}"
             used = z3.Bool(f"has_{tag}")
             if values:
-                self.facts.append(z3.Implies(used, values[-1].used))
+                domain.append(z3.Implies(used, values[-1].used))
             if kt.family == STR:
                 values.append(Value(used, z3.String(tag)))
             elif kt.family in (NUM, DATE):
                 v = Value(used, z3.Real(tag))
                 if kt.family == DATE:
-                    self.facts.append(conj(v.term >= 0, v.term <= _LATEST))
+                    domain.append(conj(v.term >= 0, v.term <= _LATEST))
                 values.append(v)
             elif kt.family == IP:
                 v = Value(used, z3.BitVec(tag, 128), z3.Bool(f"v6_{tag}"))
-                self.facts.append(disj(v.v6, z3.Extract(127, 32, v.term) == 0))
+                domain.append(disj(v.v6, z3.Extract(127, 32, v.term) == 0))
                 values.append(v)
             else:
                 v = Value(used, z3.Int(tag))  # AWS's Bool keys are "true" or "false"
-                self.facts.append(disj(v.term == kt.domain.index("true"), v.term == kt.domain.index("false")))
+                domain.append(disj(v.term == kt.domain.index("true"), v.term == kt.domain.index("false")))
                 values.append(v)
         if low in ALWAYS_PRESENT:
-            self.facts.append(values[0].used)
-        if self.absent and low.startswith(self.absent):
-            self.facts.append(z3.Not(values[0].used))
+            domain.append(values[0].used)
+        self.request.facts += domain  # true for every caller (`absent` keys: see `facts`)
         return Key(name, kt, values)
 
     def shape(self, name: str, term: z3.SeqRef) -> None:
@@ -248,7 +278,7 @@ class Context:
         """Any IAM role or user but the `known` ones, with any path, in any account (the deployment's too)."""
         account, name = z3.String(f"outsider_account_{self.tag}"), z3.String(f"outsider_name_{self.tag}")
         arn = z3.Concat(z3.StringVal(f"arn:{partition}:iam::"), account, z3.StringVal(":"), name)
-        self.facts += [z3.InRe(account, _DIGITS12), z3.InRe(name, _ROLE_OR_USER), *(arn != k for k in known)]
+        self.add(z3.InRe(account, _DIGITS12), z3.InRe(name, _ROLE_OR_USER), *(arn != k for k in known))
         return Caller(arn, account, None, None)
 
     def anonymous(self) -> Caller:
@@ -259,33 +289,32 @@ class Context:
     def service(self) -> Caller:
         """Any AWS service principal, calling on its own behalf (CloudTrail writing logs ...)."""
         name = z3.String(f"service_{self.tag}")
-        self.facts.append(z3.InRe(name, _SERVICE_NAME))
+        self.add(z3.InRe(name, _SERVICE_NAME))
         self._never(IAM_CALLER_KEYS)
         return Caller(name, z3.StringVal(""), None, None, kind=SERVICE)
 
     def _never(self, prefixes: tuple[str, ...]) -> None:
-        self.absent = prefixes
-        self.facts += [z3.Not(k.present) for low, k in self.keys.items() if low.startswith(prefixes)]
+        self.absent = prefixes  # `facts` makes each such key absent
 
     def fix_caller(self, caller: Caller, resource_account: str) -> None:
         """The keys AWS derives from the caller (the evaluator's `Request._fill`); no caller can set them."""
         account = self.equals_text("aws:ResourceAccount", z3.StringVal(resource_account))
         if caller.anonymous:  # the resource's account, or (not documented either way) no such key
-            self.facts.append(disj(z3.Not(self.key("aws:ResourceAccount").present), account))
+            self.add(disj(z3.Not(self.key("aws:ResourceAccount").present), account))
             return
         self.known["aws:resourceaccount"] = resource_account
-        self.facts.append(account)
+        self.add(account)
         if caller.kind == SERVICE:
             self.known["aws:principalisawsservice"] = "true"
-            self.facts += [self.equals_text("aws:PrincipalIsAWSService", "true"),
-                           self.equals_text("aws:PrincipalServiceName", caller.arn)]
+            self.add(self.equals_text("aws:PrincipalIsAWSService", "true"),
+                     self.equals_text("aws:PrincipalServiceName", caller.arn))
             return
         self.known["aws:principalisawsservice"] = "false"
         if caller.concrete is not None:
             self.known.update({"aws:principalarn": caller.concrete, "aws:principalaccount": caller.concrete_account})
-        self.facts += [self.equals_text("aws:PrincipalArn", caller.arn),
-                       self.equals_text("aws:PrincipalAccount", caller.account),
-                       self.equals_text("aws:PrincipalIsAWSService", "false")]
+        self.add(self.equals_text("aws:PrincipalArn", caller.arn),
+                 self.equals_text("aws:PrincipalAccount", caller.account),
+                 self.equals_text("aws:PrincipalIsAWSService", "false"))
 
     # -- reading a model back ------------------------------------------------ #
     def concrete(self, model: z3.ModelRef) -> dict[str, list[str]]:

@@ -33,7 +33,7 @@ from slpc.verify.evaluate import _Principals
 from slpc.policy.matching import has_wildcard, wildcard_match
 
 from .context import BOOL, DATE, IAM, IP, NUM, Caller, Context, Key, Value, bool_index
-from .terms import conj, disj, is_false, is_text
+from .terms import _id, conj, disj, is_false, is_text
 
 _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
 _NOT_COLON = z3.Intersect(_ANY, z3.Complement(z3.Re(":")))
@@ -244,7 +244,7 @@ class Encoded:
             r = reach(st, caller)
             if is_false(r.full) and is_false(r.account):
                 continue
-            applies = _applies(ctx, st, kind, actions, doc.version)
+            applies = _applies_once(ctx, st, kind, tuple(actions), doc.version)
             if applies is None:
                 continue
             if st.effect == "Deny":
@@ -270,6 +270,25 @@ class Encoded:
 def _hits(patterns: tuple[str, ...], actions: tuple[str, ...], negate: bool) -> tuple[int, ...]:
     """Indices of the actions an Action (or, negated, a NotAction) element covers."""
     return tuple(i for i, a in enumerate(actions) if any(wildcard_match(p, a, True) for p in patterns) != negate)
+
+
+def _applies_once(ctx: Context, st: Statement, kind: str, actions: tuple[str, ...], version: str | None):
+    """`_applies`, built once per request for all its callers. The key names everything the
+    term depends on besides the request's variables: the statement, where the resource
+    lies and which term names it (the bucket behind an access point is another), and the
+    values the caller fixes of the keys the statement's conditions read (`Context.known`),
+    so a caller that fixes them otherwise gets its own term. A term with a free truth value
+    (`Context.fresh`) is not shared."""
+    fixed = tuple(ctx.known.get(c.key.lower()) for c in st.conditions)
+    key = ("applies", id(st), kind, actions, version, ctx.scope, _id(ctx.resource), fixed)
+    hit = ctx.request.memo.get(key)
+    if hit is None:
+        free = len(ctx.imprecise)
+        term = _applies(ctx, st, kind, actions, version)
+        if len(ctx.imprecise) != free:
+            return term
+        hit = ctx.request.memo[key] = (st, term)  # holding `st` keeps its id from being reused
+    return hit[1]
 
 
 def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], version: str | None):

@@ -249,6 +249,7 @@ def _outcomes(world: World, props: list[Property], indices: Iterable[int], timeo
         t = world.targets[i]
         out.append((i, [[run(q, timeout_ms) for q in p.queries(world, t)] for p in props]))
         world.situations.clear()
+        world.requests.clear()
         if progress is not None:
             progress(done, len(world.targets))
     return out

@@ -18,7 +18,7 @@ from slpc.verify.evaluate import Evaluator, both
 from slpc.verify.meaning import Meaning, Question
 from slpc.verify.request import Request
 
-from .context import DERIVED_KEYS, IAM, Context
+from .context import DERIVED_KEYS, IAM, Context, SharedRequest
 from .encode import allowed, behind_access_point
 from .terms import conj, disj, is_text, text
 from .world import DATA, LOCK, Target, World
@@ -44,10 +44,8 @@ class Situation:
         m = world.model
         self.world, self.target, self.who, self.star, self.guardrails = world, target, who, star, guardrails
         self.actions = target.actions[DATA] + target.actions[LOCK]
-        self.ctx = ctx = Context(world.types)
+        self.ctx = ctx = Context(world.types, shared_request(world, target))
         ctx.scope = (target.arn, target.objects)
-        if target.context is not None:
-            ctx.facts += target.context.constrain(ctx, world.context_values)
         if who is None:
             self.caller = ctx.outsider(m.deployment.partition, [m.principals[n].arn for n in world.related(target)])
         elif who == ANONYMOUS:
@@ -59,11 +57,6 @@ class Situation:
             self.caller = ctx.caller(p.arn, p.account, who)
         account = world.resource_account(target)
         ctx.fix_caller(self.caller, account)
-        ctx.facts += [target.resource(ctx), ctx.action >= 0, ctx.action < len(self.actions)]
-        if not target.kms and target.asset.kind == "bucket":
-            ctx.facts += access_point_keys(ctx, target)
-        # a request through a VPC endpoint carries no public source address (aws:SourceIp)
-        ctx.facts.append(z3.Implies(ctx.key("aws:SourceVpce").present, z3.Not(ctx.key("aws:SourceIp").present)))
         pol = world.applicable(self.caller.concrete, target, star, guardrails, self.caller.kind == IAM)
         self.bystanders = ctx.bystanders = self._bystanders(pol)
         pol = replace(pol, closed=tuple(vid for vid in pol.closed if vid not in self.bystanders))
@@ -73,7 +66,7 @@ class Situation:
         if target.access_point is not None:
             self.allowed = conj(self.allowed, behind_access_point(
                 ctx, world.bucket_policy(target), pol.endpoints, pol.rcps, self.actions, self.caller,
-                target.behind(ctx.resource), (target.asset.arn, target.objects)))
+                ctx.memo("behind", lambda: target.behind(ctx.resource)), (target.asset.arn, target.objects)))
         self._permits: z3.BoolRef | None = None
 
     def _bystanders(self, pol) -> frozenset[str]:
@@ -128,6 +121,25 @@ def access_point_keys(ctx: Context, target: Target) -> list[z3.BoolRef]:
         return [z3.Not(ctx.key(n).present) for n in names]
     values = (ap.arn, ap.arn.split(":")[4], "Internet")
     return [ctx.equals_text(n, z3.StringVal(v)) for n, v in zip(names, values)]
+
+
+def shared_request(world: World, target: Target) -> SharedRequest:
+    """The target's symbolic request, made once and shared by every situation on it, with
+    what is true of every request on the target whoever calls."""
+    hit = world.requests.get(target.label)
+    if hit is None:
+        hit = world.requests[target.label] = SharedRequest(world.types)
+        ctx = Context(world.types, hit)
+        ctx.scope = (target.arn, target.objects)
+        facts = target.context.constrain(ctx, world.context_values) if target.context is not None else []
+        actions = len(target.actions[DATA] + target.actions[LOCK])
+        facts += [target.resource(ctx), ctx.action >= 0, ctx.action < actions]
+        if not target.kms and target.asset.kind == "bucket":
+            facts += access_point_keys(ctx, target)
+        # a request through a VPC endpoint carries no public source address (aws:SourceIp)
+        facts.append(z3.Implies(ctx.key("aws:SourceVpce").present, z3.Not(ctx.key("aws:SourceIp").present)))
+        hit.facts += facts
+    return hit
 
 
 def situation(world: World, target: Target, who: str | None, star: bool, guardrails: bool) -> Situation:

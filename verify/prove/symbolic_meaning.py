@@ -129,7 +129,7 @@ class SymbolicMeaning:
         query never needs them, and listing every endpoint would grow each query with
         the deployment."""
         present, vpce = _first(ctx, "aws:SourceVpce")
-        policed = ctx.memo("policed", lambda: conj(present, disj(
+        policed = ctx.memo(("policed", ctx.bystanders), lambda: conj(present, disj(
             *(is_text(vpce.term, vid) for vid in sorted(set(self.places) - ctx.bystanders)))))
         letting = self.letting(who, action, asset)
         return z3.Implies(policed, disj(*(is_text(vpce.term, vid) for vid in letting)))

@@ -245,6 +245,7 @@ class World:
             | {f"{model.assets[g.asset].arn}/{g.prefix}*" for g in model.grants if model.assets[g.asset].key})
         self.targets = targets(model, split=self.types.get(CONTEXT_KEY.lower(), KeyType(STR)).bound == 1)
         self.situations: dict = {}  # solver.Situation, built once per caller and target
+        self.requests: dict = {}  # solver.shared_request: each target's symbolic request, shared by its callers
         self.meaning = SymbolicMeaning(model)
         self._paths = {id(f.document): f.path for f in docs} | {id(STAR): "*:* (identity)"}
         governed = frozenset(a for t in self.targets for part in (DATA, LOCK) for a in t.actions[part])
