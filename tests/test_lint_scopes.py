@@ -91,7 +91,7 @@ def test_reused_verdicts_equal_judging_each_entry_afresh(policy):
     text = json.dumps({"Version": "2012-10-17", "Statement": statements})
     ctx = Context(text, json.loads(text), policy_type, resource_type, CATALOGUE)
     for chk in ENTRY_CHECKS:
-        afresh = [(path, message) for path, said in ENTRIES[chk.scope](ctx, Afresh(chk.scope))
+        afresh = [(path, message) for path, said in ENTRIES[chk.scope](ctx, {scope: Afresh(scope) for scope in ENTRIES})
                   for id, message in said if id == chk.id]
         assert [(f.path, f.message) for f in run_check(chk, ctx)] == afresh
         plainly = [(path, message) for path, entry in each_entry(ctx, chk.scope) for message in chk.judge(CATALOGUE, *entry)]

@@ -115,8 +115,8 @@ class Context:
     syntax_error: str | None = None
     statements: list[Stmt] = field(default_factory=list)
     sids: dict[int, Any] = field(default_factory=dict)
-    # what several checks of one policy compute alike (e.g. its parsed conditions)
-    shared: dict[str, Any] = field(default_factory=dict)
+    # what several checks of one policy compute alike (e.g. the hits of a walk over its entries)
+    shared: dict[Any, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         raw = self.doc.get("Statement") if isinstance(self.doc, dict) else None
@@ -346,49 +346,56 @@ class Verdicts(dict):
         return found
 
 
-def _strings_of(*elements: str) -> Callable[[Context, Verdicts], Iterator[tuple[str, tuple]]]:
-    def walk(ctx: Context, verdicts: Verdicts) -> Iterator[tuple[str, tuple]]:
+Walk = Callable[[Context, dict[str, Verdicts]], Iterator[tuple[str, tuple]]]
+
+
+def _strings_of(scope: str, *elements: str) -> Walk:
+    def walk(ctx: Context, verdicts: dict[str, Verdicts]) -> Iterator[tuple[str, tuple]]:
+        of_value = verdicts[scope]
         for s in ctx.statements:
             for element in elements:
                 for i, value in enumerate(s.strings[element]):
-                    said = verdicts.get(value)
+                    said = of_value.get(value)
                     if said is None:
-                        said = verdicts.judge(ctx.catalogue, value, (value,))
+                        said = of_value.judge(ctx.catalogue, value, (value,))
                     if said:
                         yield items(s, element)[i][0], said
 
     return walk
 
 
-def _conditions(with_values: bool) -> Callable[[Context, Verdicts], Iterator[tuple[str, tuple]]]:
-    def walk(ctx: Context, verdicts: Verdicts) -> Iterator[tuple[str, tuple]]:
-        for s in ctx.statements:
-            block = s.get("Condition")
-            if not isinstance(block, dict):
+def _conditions(ctx: Context, verdicts: dict[str, Verdicts]) -> Iterator[tuple[str, tuple]]:
+    """Both condition scopes in one walk: a condition's verdicts are those of its
+    (operator, key) and those of the whole condition."""
+    of_key, of_condition = verdicts[CONDITION_KEY], verdicts[CONDITION]
+    for s in ctx.statements:
+        block = s.get("Condition")
+        if not isinstance(block, dict):
+            continue
+        for op_text, keys in block.items():
+            op = parse_operator(op_text)
+            if op is None or not isinstance(keys, dict):
                 continue
-            for op_text, keys in block.items():
-                op = parse_operator(op_text)
-                if op is None or not isinstance(keys, dict):
-                    continue
-                for key, values in keys.items():
-                    entry = (op_text, key, texts(values)) if with_values else (op_text, key)
-                    said = verdicts.get(entry)
-                    if said is None:
-                        said = verdicts.judge(ctx.catalogue, entry, (op, *entry[1:]))
-                    if said:
-                        yield f"{s.path}.Condition.{op_text}.{key}", said
-
-    return walk
+            for key, values in keys.items():
+                said = of_key.get((op_text, key))
+                if said is None:
+                    said = of_key.judge(ctx.catalogue, (op_text, key), (op, key))
+                condition = (op_text, key, texts(values))
+                said_too = of_condition.get(condition)
+                if said_too is None:
+                    said_too = of_condition.judge(ctx.catalogue, condition, (op, key, condition[2]))
+                if said or said_too:
+                    yield f"{s.path}.Condition.{op_text}.{key}", said + said_too
 
 
-# scope -> a walk over every entry of a policy in document order, yielding (path,
-# verdicts) for each entry with verdicts; it reads an entry's verdicts from, or has
-# them judged into, the given Verdicts.
-ENTRIES: dict[str, Callable[[Context, Verdicts], Iterator[tuple[str, tuple]]]] = {
-    ACTION: _strings_of("Action", "NotAction"),
-    RESOURCE: _strings_of("Resource", "NotResource"),
-    CONDITION: _conditions(with_values=True),
-    CONDITION_KEY: _conditions(with_values=False),
+# scope -> the walk over every entry of a policy in document order that yields
+# (path, verdicts) for each entry with verdicts. Given each scope's Verdicts, it
+# reads an entry's verdicts from them or has them judged into them.
+ENTRIES: dict[str, Walk] = {
+    ACTION: _strings_of(ACTION, "Action", "NotAction"),
+    RESOURCE: _strings_of(RESOURCE, "Resource", "NotResource"),
+    CONDITION: _conditions,
+    CONDITION_KEY: _conditions,
 }
 
 # id(catalogue) -> name -> its memo (see `memo`); emptied when the catalogue goes
@@ -422,11 +429,12 @@ def entry_hits(ctx: Context, scope: str) -> dict[str, list[tuple[str, str]]]:
     """check id -> its (path, message) hits over the policy's entries of `scope`, in
     document order: the same as each check looping over the entries itself, with
     each distinct entry judged once per catalogue."""
-    found = ctx.shared.get(scope)
+    walk = ENTRIES[scope]
+    found = ctx.shared.get(walk)  # (the hits of every scope the walk reads)
     if found is None:
-        found = ctx.shared[scope] = {}
-        verdicts = memo(ctx.catalogue, f"verdicts:{scope}", lambda: Verdicts(scope))
-        for path, said in ENTRIES[scope](ctx, verdicts):
+        found = ctx.shared[walk] = {}
+        verdicts = memo(ctx.catalogue, "verdicts", lambda: {scope: Verdicts(scope) for scope in ENTRIES})
+        for path, said in walk(ctx, verdicts):
             for id, message in said:
                 found.setdefault(id, []).append((path, message))
     return found
