@@ -48,7 +48,8 @@ def lint(
     if error:
         return run_check(REGISTRY[_SYNTAX], ctx)
     findings = []
+    hits = entry_hits(ctx)
     for chk in REGISTRY.values() if checks is None else checks:
-        if chk.judge is None or chk.id in entry_hits(ctx, chk.scope):  # (most entry checks find nothing)
+        if chk.judge is None or chk.id in hits:  # (most entry-scoped checks find nothing)
             findings += run_check(chk, ctx)
     return sorted(findings, key=lambda f: -1 if f.statement_index is None else f.statement_index)

@@ -175,7 +175,7 @@ def check(id: str, finding_type: FindingType, doc: str, *, access_analyzer: bool
         if scope == POLICY:
             chk = Check(id, finding_type, doc, fn, access_analyzer, policy_types=types)
         elif scope in ENTRIES:
-            chk = Check(id, finding_type, doc, lambda ctx: entry_hits(ctx, scope).get(id, ()), access_analyzer, scope,
+            chk = Check(id, finding_type, doc, lambda ctx: entry_hits(ctx).get(id, ()), access_analyzer, scope,
                         fn, types)
             _JUDGES.setdefault(scope, []).append(chk)
             for memos in _MEMOS.values():  # verdicts given without this check are incomplete
@@ -206,7 +206,7 @@ def run_check(chk: Check, ctx: Context) -> list[Finding]:
     if chk.policy_types is not None and ctx.policy_type not in chk.policy_types:
         return []
     found = []
-    for path, message in chk.run(ctx) if chk.judge is None else entry_hits(ctx, chk.scope).get(chk.id, ()):
+    for path, message in chk.run(ctx) if chk.judge is None else entry_hits(ctx).get(chk.id, ()):
         index = _statement_index(ctx, path)
         sid = ctx.sids.get(index)
         found.append(Finding(chk.id, chk.finding_type, path, message, index, sid if isinstance(sid, str) else None))
@@ -425,16 +425,16 @@ def judge(catalogue: Catalogue, scope: str, entry: tuple) -> tuple[tuple[str, st
     return tuple((c.id, message) for c in _JUDGES.get(scope, ()) for message in c.judge(catalogue, *entry))
 
 
-def entry_hits(ctx: Context, scope: str) -> dict[str, list[tuple[str, str]]]:
-    """check id -> its (path, message) hits over the policy's entries of `scope`, in
-    document order: the same as each check looping over the entries itself, with
-    each distinct entry judged once per catalogue."""
-    walk = ENTRIES[scope]
-    found = ctx.shared.get(walk)  # (the hits of every scope the walk reads)
+def entry_hits(ctx: Context) -> dict[str, list[tuple[str, str]]]:
+    """check id -> its (path, message) hits over the policy's entries, for every
+    entry-scoped check with hits, in document order: the same as each check looping
+    over its entries itself, with each distinct entry judged once per catalogue."""
+    found = ctx.shared.get(entry_hits)
     if found is None:
-        found = ctx.shared[walk] = {}
+        found = ctx.shared[entry_hits] = {}
         verdicts = memo(ctx.catalogue, "verdicts", lambda: {scope: Verdicts(scope) for scope in ENTRIES})
-        for path, said in walk(ctx, verdicts):
-            for id, message in said:
-                found.setdefault(id, []).append((path, message))
+        for walk in dict.fromkeys(ENTRIES.values()):
+            for path, said in walk(ctx, verdicts):
+                for id, message in said:
+                    found.setdefault(id, []).append((path, message))
     return found
