@@ -133,3 +133,9 @@ def test_an_unknown_scope_is_refused():
     with pytest.raises(ValueError, match="unknown scope"):
         check("NOT_A_CHECK", ENTRY_CHECKS[0].finding_type, "x", scope="principal")(lambda cat, value: ())
     assert "NOT_A_CHECK" not in REGISTRY
+
+
+def test_an_unknown_policy_type_is_refused():
+    with pytest.raises(ValueError, match="unknown policy types"):
+        check("NOT_A_CHECK", ENTRY_CHECKS[0].finding_type, "x", policy_types={"identity", "iam"})(lambda ctx: ())
+    assert "NOT_A_CHECK" not in REGISTRY
