@@ -93,6 +93,8 @@ class Stmt:
 
 
 def _strings(value: Any) -> tuple[str, ...]:
+    if value is None:  # the element is absent (or null)
+        return ()
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list):

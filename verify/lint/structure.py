@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from .registry import POLICY_TYPES, Context, FindingType, check
+from .registry import POLICY_TYPES, STRING_ELEMENTS, Context, FindingType, check
 
 E, W, S = FindingType.ERROR, FindingType.WARNING, FindingType.SUGGESTION
 
@@ -69,16 +69,17 @@ def data_type_mismatch(ctx: Context):
             if not isinstance(s, dict):
                 yield f"$.Statement[{i}]", "A statement must be an object."
     for s in ctx.statements:
-        body, get = s.body, s.get
+        body, get = s.body, s.get  # (an absent element reads as a well-typed default)
         for name in ("Sid", "Effect"):
-            if name in body and not isinstance(get(name), str):
+            if not isinstance(get(name, ""), str):
                 yield f"{s.path}.{name}", f"{name} must be a string."
-        for name in ("Action", "NotAction", "Resource", "NotResource"):
-            v = get(name)
-            if name in body and not (isinstance(v, str) or (isinstance(v, list) and len(s.strings[name]) == len(v))):
+        for name in STRING_ELEMENTS:
+            v = get(name, "")
+            if not (isinstance(v, str) or (isinstance(v, list) and len(s.strings[name]) == len(v))):
                 yield f"{s.path}.{name}", f"{name} must be a string or an array of strings."
         for name in ("Principal", "NotPrincipal"):
-            if name in body and not (get(name) == "*" or isinstance(get(name), dict)):
+            v = get(name, "*")
+            if not (v == "*" or isinstance(v, dict)):
                 yield f"{s.path}.{name}", f'{name} must be "*" or an object such as {{"AWS": [...]}}.'
         if "Condition" in body:
             cond = get("Condition")
