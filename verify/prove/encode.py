@@ -211,11 +211,17 @@ class Reach:
     account: z3.BoolRef
 
 
+@lru_cache(maxsize=16384)
+def _principals(p) -> _Principals:
+    """A Principal element split for look-ups, once per element (every caller of a part reads it)."""
+    return _Principals(p)
+
+
 def reach(st: Statement, caller: Caller) -> Reach:
     p = st.principal or st.not_principal
     if p is None:  # identity policies and SCPs: the caller itself
         return Reach(z3.BoolVal(True), z3.BoolVal(False))
-    parsed = _Principals(p)
+    parsed = _principals(p)
     if caller.kind != IAM:  # `*` names it, a service also by its name; a NotPrincipal excludes it likewise
         names = disj(parsed.wildcard, *(is_text(caller.arn, s) for s in sorted(parsed.services)))
         return Reach(z3.Not(names) if st.not_principal is not None else names, z3.BoolVal(False))

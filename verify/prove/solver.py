@@ -20,7 +20,7 @@ from slpc.verify.request import Request
 
 from .context import DERIVED_KEYS, IAM, Context, SharedRequest
 from .encode import allowed, behind_access_point
-from .terms import conj, disj, is_text, text
+from .terms import assert_all, conj, disj, is_text, text
 from .world import DATA, LOCK, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
@@ -229,7 +229,7 @@ def _try(q: Query, timeout_ms: int, seed: int) -> tuple[z3.Solver, z3.CheckSatRe
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
     solver.set("random_seed", seed)
-    solver.add(*q.facts, q.goal)
+    assert_all(solver, [*q.facts, q.goal])
     begun = time.perf_counter()
     answer = solver.check()
     if answer == z3.sat and q.s.on_bystander(solver.model()):  # see Situation: ask again without them

@@ -72,6 +72,7 @@ class SymbolicMeaning:
                 if svc in V.POLICED_ENDPOINT_SERVICES:
                     self.places.setdefault(vid, []).append((net, svc))
         self.kms_places = {vid for vid, at in self.places.items() if any(svc == "kms" for _, svc in at)}
+        self._letting: dict[tuple, list[str]] = {}
 
     def grants_of(self, who: str | None, asset: str) -> list[Grant]:
         return self.by_owner.get((who, asset), [])
@@ -135,7 +136,14 @@ class SymbolicMeaning:
         return z3.Implies(policed, disj(*(is_text(vpce.term, vid) for vid in letting)))
 
     def letting(self, who: str | None, action: str, asset) -> list[str]:
-        """The spec's endpoints through which it lets `who` perform `action` on `asset`."""
+        """The spec's endpoints through which it lets `who` perform `action` on `asset`
+        (computed once: every query on the asset asks)."""
+        key = (who, action, asset.name, isinstance(asset, Key))
+        if key not in self._letting:
+            self._letting[key] = self._lets(who, action, asset)
+        return self._letting[key]
+
+    def _lets(self, who: str | None, action: str, asset) -> list[str]:
         if isinstance(asset, Key):  # key administration is not network-bound: any KMS endpoint may let it
             vids = self.kms_places
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -175,6 +176,7 @@ def key_targets(model: Model, k: Key, split: bool) -> list[Target]:
     return out + [Target(f"{k.name} key for other contexts", k, k.arn, False, use, context=others)]
 
 
+@lru_cache(maxsize=1 << 16)  # a statement is asked about by every target of its kind
 def _names_action(st: Statement, acts: tuple[str, ...]) -> bool:
     if st.actions:
         return any(wildcard_match(p, a, True) for p in st.actions for a in acts)
