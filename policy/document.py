@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from json.encoder import encode_basestring
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 VERSION = "2012-10-17"
 
@@ -43,16 +43,14 @@ def _state_without_hash(self) -> dict:
     return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
 
-@dataclass(frozen=True)
-class Condition:
-    """One operator/key pair of a Condition block; its values are ORed."""
+class Condition(NamedTuple):
+    """One operator/key pair of a Condition block; its values are ORed. A named
+    tuple, not a dataclass: statements are grouped by their conditions many times
+    over, and a tuple hashes and compares in C."""
 
     operator: str
     key: str
     values: tuple[str, ...]
-
-    __hash__ = _cached_hash
-    __getstate__ = _state_without_hash
 
 
 @dataclass(frozen=True)
@@ -172,6 +170,8 @@ def dumps(doc: PolicyDocument) -> str:
 
 _STATEMENT = "\n    "  # a statement's own indent in a policy document
 _FIELD = _STATEMENT + "  "
+_ENTRY = _FIELD + "  "  # a condition operator or a principal kind
+_KEY = _ENTRY + "  "  # a condition key
 
 
 def _statement_pretty(s: Statement) -> str:
@@ -180,27 +180,54 @@ def _statement_pretty(s: Statement) -> str:
     if s.actions:
         out.append(_FIELD + '"Action": ' + _strings(s.actions, _FIELD))
     if s.conditions:
-        out.append(_FIELD + '"Condition": ' + _pretty(_conditions_json(s.conditions), _FIELD))
-    out.append(_FIELD + '"Effect": ' + _encode(s.effect))
+        out.append(_FIELD + '"Condition": ' + _conditions_pretty(s.conditions))
+    out.append(_FIELD + '"Effect": ' + encode_basestring(s.effect))
     if s.not_actions:
         out.append(_FIELD + '"NotAction": ' + _strings(s.not_actions, _FIELD))
     if s.not_principal is not None:
-        out.append(_FIELD + '"NotPrincipal": ' + _pretty(_principal_json(s.not_principal), _FIELD))
+        out.append(_FIELD + '"NotPrincipal": ' + _principal_pretty(s.not_principal))
     if s.not_resources:
         out.append(_FIELD + '"NotResource": ' + _strings(s.not_resources, _FIELD))
     if s.principal is not None:
-        out.append(_FIELD + '"Principal": ' + _pretty(_principal_json(s.principal), _FIELD))
+        out.append(_FIELD + '"Principal": ' + _principal_pretty(s.principal))
     if s.resources:
         out.append(_FIELD + '"Resource": ' + _strings(s.resources, _FIELD))
     if s.sid is not None:
-        out.append(_FIELD + '"Sid": ' + _encode(s.sid))
+        out.append(_FIELD + '"Sid": ' + encode_basestring(s.sid))
     return "{" + ",".join(out) + _STATEMENT + "}"
 
 
-def _strings(values: tuple, newline: str) -> str:
-    """A non-empty list of leaves as `_pretty` lays it out."""
+def _conditions_pretty(conditions: tuple[Condition, ...]) -> str:
+    """`_pretty(_conditions_json(conditions), _FIELD)`; a later repeat of an
+    operator and key replaces the earlier one, as there."""
+    block: dict[str, dict[str, tuple[str, ...]]] = {}
+    for c in conditions:
+        block.setdefault(c.operator, {})[c.key] = c.values
+    return "{" + ",".join([
+        _ENTRY + encode_basestring(op) + ": {" + ",".join([
+            _KEY + encode_basestring(key) + ": " + (encode_basestring(values[0]) if len(values) == 1
+                                                     else _strings(values, _KEY))
+            for key, values in sorted(block[op].items())]) + _ENTRY + "}"
+        for op in sorted(block)]) + _FIELD + "}"
+
+
+def _principal_pretty(p: Principal) -> str:
+    """`_pretty(_principal_json(p), _FIELD)`; a later repeat of a kind wins, as there."""
+    if p.wildcard:
+        return '"*"'
+    entries = dict(p.entries)
+    if not entries:
+        return "{}"
+    return "{" + ",".join([_ENTRY + encode_basestring(kind) + ": " + _strings(values, _ENTRY)
+                           for kind, values in sorted(entries.items())]) + _FIELD + "}"
+
+
+def _strings(values: tuple[str, ...], newline: str) -> str:
+    """A list of strings as `_pretty` lays it out."""
+    if not values:
+        return "[]"
     inner = newline + "  "
-    return "[" + inner + ("," + inner).join(map(_encode, values)) + newline + "]"
+    return "[" + inner + ("," + inner).join(map(encode_basestring, values)) + newline + "]"
 
 
 def pretty(value: Any) -> str:

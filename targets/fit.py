@@ -141,7 +141,7 @@ def _by_values(s: Statement, sizes: _Sizes, taken: set) -> list[Statement]:
     cond, rest, pieces = s.conditions[at], list(s.conditions[at].values), []
 
     def piece(values) -> Statement:  # measured with the longest Sid a piece can get
-        conds = s.conditions[:at] + (replace(cond, values=tuple(values)),) + s.conditions[at + 1:]
+        conds = s.conditions[:at] + (cond._replace(values=tuple(values)),) + s.conditions[at + 1:]
         return replace(s, conditions=conds)
 
     longest = f"{s.sid}{len(rest)}" if s.sid else None

@@ -63,7 +63,7 @@ def _add_principal(arn: str):
     return _edit(KEY, lambda sts: [
         replace(s, principal=Principal.aws(*add(s.principal.values("AWS"))))
         if s.sid == "InferenceReadWeightsReleasedKey" else
-        _conditions(lambda c: replace(c, values=add(c.values)))(s) if s.sid == "DenyCryptoToOthers" else s
+        _conditions(lambda c: c._replace(values=add(c.values)))(s) if s.sid == "DenyCryptoToOthers" else s
         for s in sts])
 
 
@@ -80,7 +80,7 @@ MUTANTS = {
     "StringEquals -> StringLike with a wildcard": _edit(KEY, _each("InferenceReadWeightsReleasedKey", _conditions(
         lambda c: Condition("StringLike", c.key, ("s3.*.amazonaws.com",)) if c.key == "kms:ViaService" else c))),
     "remove IfExists": _edit(WEIGHTS, _each("DenyOutsideNetworks", _conditions(
-        lambda c: replace(c, operator=c.operator.removesuffix("IfExists"))))),
+        lambda c: c._replace(operator=c.operator.removesuffix("IfExists"))))),
     "add a principal": _add_principal(INTRUDER),
     "add an IAM user": _add_principal("arn:aws:iam::999988887777:user/intruder"),
     "add a role with a path": _add_principal("arn:aws:iam::999988887777:role/ops/team-a/intruder"),
@@ -98,11 +98,11 @@ MUTANTS = {
     "Deny -> Allow on the old-signature statement": _edit(WEIGHTS, _each(
         "DenyOldSignatures", lambda s: replace(s, effect="Allow"))),
     "NotIpAddress -> IpAddress": _edit(ECR, _each("DenyDeployerOutsideGrant", _conditions(
-        lambda c: replace(c, operator="IpAddressIfExists") if c.key == "aws:SourceIp" else c))),
+        lambda c: c._replace(operator="IpAddressIfExists") if c.key == "aws:SourceIp" else c))),
     "ArnNotEquals -> ArnNotLike with a wildcard": _edit(ECR, _each("DenyImageActionsExceptDeployer", _conditions(
         lambda c: Condition("ArnNotLike", c.key, ("arn:aws:iam::111122223333:role/*",))))),
     "shorter lock period": _edit(WEIGHTS, _each("DenyRetentionBeyondLockPeriod", _conditions(
-        lambda c: replace(c, values=("3650",))))),
+        lambda c: c._replace(values=("3650",))))),
     "drop an endpoint policy's allow": _edit("vpce/vpce-01a2b3c4d5e6f7a80.json", _drop("AllowTrainer")),
     # the data-perimeter "service exemption" written with Bool instead of BoolIfExists: an anonymous
     # request has no aws:PrincipalIsAWSService, so every deny skips it; any role is still denied
@@ -160,7 +160,7 @@ def test_mutant_is_refuted_with_a_real_counterexample(example, name):
 S3_CONTEXT = "kms:EncryptionContext:aws:s3:arn"
 ACCOUNT_WIDE_KEY_MUTANTS = {
     "any bucket's objects": _edit(KEY, lambda sts: [
-        _conditions(lambda c: replace(c, values=("*",)) if c.key == S3_CONTEXT else c)(s)
+        _conditions(lambda c: c._replace(values=("*",)) if c.key == S3_CONTEXT else c)(s)
         for s in sts if s.sid != "DenyCryptoForOtherBuckets"]),
     "not only through S3": _edit(KEY, lambda sts: [
         _conditions(lambda c: None if c.key == "kms:ViaService" else c)(s)
