@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 
 # The one severity vocabulary: compile diagnostics are errors or warnings; lint and
@@ -17,9 +17,9 @@ ERROR, WARNING, NOTE = "error", "warning", "note"
 LEVELS = (ERROR, WARNING, NOTE)
 
 
-@dataclass(frozen=True)
-class Span:
-    """A half-open region of one source file; lines and columns count from 1."""
+class Span(NamedTuple):
+    """A half-open region of one source file; lines and columns count from 1. A
+    named tuple: the parser makes one per token (118,000 at 11,000 grants)."""
 
     file: str
     line: int
