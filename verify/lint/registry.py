@@ -98,13 +98,11 @@ def _strings(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list):
-        found = tuple(value)
-        # the usual list holds only strings: tested in C, not item by item
-        return found if set(map(type, found)) <= _STR else tuple(v for v in found if isinstance(v, str))
+        for v in value:
+            if not isinstance(v, str):  # a malformed list: its strings
+                return tuple(v for v in value if isinstance(v, str))
+        return tuple(value)
     return ()
-
-
-_STR = {str}
 
 
 @dataclass
