@@ -20,7 +20,8 @@ from slpc.compiler.model import Key
 from slpc.compiler.values import DNS_SUFFIX
 
 from .symbolic_meaning import SymbolicMeaning
-from .solver import ANONYMOUS, PROVED, REFUTED, SERVICE, UNKNOWN, Outcome, Query, run
+from .solver import (ANONYMOUS, PROVED, REFUTED, SERVICE, UNKNOWN, Either, Outcome, Query, run,
+                     with_and_without_star)
 from .terms import conj, disj, is_text, text
 from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World
 
@@ -30,7 +31,7 @@ class Property:
     number: int
     name: str
     claim: str
-    queries: Callable[[World, Target], Iterator[Query]]  # the queries about one asset part
+    queries: Callable[[World, Target], Iterator[Query | Either]]  # the queries about one asset part
 
 
 def _callers(w: World, t: Target) -> list[str | None]:
@@ -168,14 +169,20 @@ def _verb_actions(w: World, g, t: Target) -> list[str]:
     return [a for a, scope in V.VERBS[(kind, g.verb)].actions if (scope == V.KEY_VIA_S3) == t.kms]
 
 
-def equivalence(w: World, t: Target) -> Iterator[Query]:
+def equivalence(w: World, t: Target) -> Iterator[Query | Either]:
+    """Each of the spec's roles without and with `*:*` (one query, `solver.Either`), and the outsider."""
     actions = t.actions[DATA] + t.actions[LOCK]
     for who in _callers(w, t):
+        halves = []
         for star in ((True,) if who is None else (False, True)):
             label = f"{_who(who)}{' (*:*)' if star and who else ''} · {t.label}"
             q = Query(label, w, t, who, actions, star=star, guardrails=False)
             q.goal = q.allowed != q.permits()
-            yield q
+            halves.append(q)
+        if len(halves) == 1:
+            yield halves[0]
+        else:
+            yield from with_and_without_star(f"{_who(who)} (with and without *:*) · {t.label}", *halves)
 
 
 PROPERTIES: tuple[Property, ...] = (

@@ -20,7 +20,7 @@ from slpc.verify.request import Request
 
 from .context import DERIVED_KEYS, IAM, Context, SharedRequest
 from .encode import allowed, behind_access_point
-from .terms import assert_all, conj, disj, is_text, text
+from .terms import _id, assert_all, conj, disj, is_text, text
 from .world import DATA, LOCK, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
@@ -178,6 +178,43 @@ class Query:
                                                           if a in self.actions))]
 
 
+    def answering(self, model: z3.ModelRef) -> "Query":
+        """The query a model of this one is a counterexample to."""
+        return self
+
+
+class Either:
+    """One caller's two situations, without and with `*:*`, asked as one query.
+
+    Its goal is `(not star and the first's facts and goal) or (star and the second's)`,
+    `star` a fresh truth value: satisfiable exactly when one of the two queries is, so
+    unsat proves both, and a model's `star` names the query it refutes (whose label,
+    replay and counterexample are then reported). The facts both share (the caller's,
+    the request's: the same terms) are asserted outright, the others stay in their
+    branch. Asked only when the two leave out the same bystander endpoints, so the
+    second question after a model on a bystander (`_try`) is each one's own."""
+
+    def __init__(self, label: str, without: Query, with_star: Query):
+        assert without.s.bystanders == with_star.s.bystanders
+        self.label, self.halves, self.s = label, (without, with_star), without.s
+        self.star = z3.Bool(f"holds_star_{without.ctx.tag}")
+        facts = [without.facts, with_star.facts]
+        both = {_id(f) for f in facts[0]} & {_id(f) for f in facts[1]}
+        self.facts = [f for f in facts[0] if _id(f) in both]
+        self.goal = disj(conj(z3.Not(self.star), *(f for f in facts[0] if _id(f) not in both), without.goal),
+                         conj(self.star, *(f for f in facts[1] if _id(f) not in both), with_star.goal))
+
+    def answering(self, model: z3.ModelRef) -> Query:
+        return self.halves[z3.is_true(model.eval(self.star, True))]
+
+
+def with_and_without_star(label: str, without: Query, with_star: Query) -> list[Query | Either]:
+    """The two queries as one `Either` where they leave out the same bystanders, else apart."""
+    if without.s.bystanders != with_star.s.bystanders:
+        return [without, with_star]
+    return [Either(label, without, with_star)]
+
+
 @dataclass(frozen=True)
 class Counterexample:
     principal: str
@@ -202,7 +239,7 @@ class Outcome:
 FIRST_TRY_MS = 200  # most queries answer in milliseconds; the rest are heavy-tailed
 
 
-def run(q: Query, timeout_ms: int) -> Outcome:
+def run(q: Query | Either, timeout_ms: int) -> Outcome:
     """Ask the query within `timeout_ms` in all, by restarts: Z3's string solver takes
     milliseconds on most of these queries and, with the same terms in another order or
     seed, sometimes seconds or minutes. So a try that runs out of its share is restarted
@@ -221,11 +258,13 @@ def run(q: Query, timeout_ms: int) -> Outcome:
         return Outcome(q.label, PROVED, seconds)
     if answer == z3.unknown:
         return Outcome(q.label, UNKNOWN, seconds, note=f"solver: {solver.reason_unknown()}")
-    cex, note = replay(q, solver.model())
-    return Outcome(q.label, REFUTED if note is None else UNKNOWN, seconds, cex, note)
+    model = solver.model()
+    refuted = q.answering(model)
+    cex, note = replay(refuted, model)
+    return Outcome(refuted.label, REFUTED if note is None else UNKNOWN, seconds, cex, note)
 
 
-def _try(q: Query, timeout_ms: int, seed: int) -> tuple[z3.Solver, z3.CheckSatResult]:
+def _try(q: Query | Either, timeout_ms: int, seed: int) -> tuple[z3.Solver, z3.CheckSatResult]:
     solver = z3.Solver()
     solver.set("timeout", timeout_ms)
     solver.set("random_seed", seed)
