@@ -30,7 +30,7 @@ keeps that member's Sid, so Sids stay unique and stable for tools that key on th
 from __future__ import annotations
 
 from dataclasses import replace
-from operator import lt
+from operator import attrgetter, lt
 
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 
@@ -50,22 +50,33 @@ def _principal(p: Principal | None) -> Principal | None:
 
 def _ascending(values: tuple) -> bool:
     """Whether `_values` would return the values as they are: a tuple, sorted, each once."""
-    return type(values) is tuple and all(map(lt, values, values[1:]))
+    return type(values) is tuple and (len(values) < 2 or all(map(lt, values, values[1:])))
+
+
+_LISTS = attrgetter("actions", "resources", "not_actions", "not_resources")
 
 
 def _is_normal(s: Statement) -> bool:
     """Whether `normalise` would return an equal statement, as it does for nearly every
-    statement a target builds: then it need not build one."""
+    statement a target builds: then it need not build one. (Conditions are named
+    tuples, so they compare as normalise sorts them: operator, key, values.)"""
+    for values in _LISTS(s):
+        if not _ascending(values):
+            return False
     conditions = s.conditions
-    return (_ascending(s.actions) and _ascending(s.resources) and _ascending(s.not_actions)
-            and _ascending(s.not_resources)
-            and type(conditions) is tuple and all(_ascending(c.values) for c in conditions)
-            and (len(conditions) < 2 or _ascending(tuple((c.operator, c.key, c.values) for c in conditions)))
-            and _normal_principal(s.principal) and _normal_principal(s.not_principal))
+    if conditions and not (all(_ascending(c.values) for c in conditions) and _ascending(conditions)):
+        return False
+    return _normal_principal(s.principal) and _normal_principal(s.not_principal)
 
 
 def _normal_principal(p: Principal | None) -> bool:
-    return p is None or p.wildcard or _principal(p) == p
+    """Whether `_principal` would return an equal principal: kinds once each and in
+    order, each with its values sorted and once."""
+    if p is None or p.wildcard:
+        return True
+    entries = p.entries
+    return (type(entries) is tuple and all(type(e) is tuple and len(e) == 2 and _ascending(e[1]) for e in entries)
+            and _ascending(tuple(kind for kind, _ in entries)))
 
 
 def normalise(s: Statement) -> Statement:

@@ -250,7 +250,17 @@ _UNSORTED = Principal(entries=(("Service", ("s3.amazonaws.com",)), ("AWS", ("r2"
 @example(PolicyDocument((Statement("Deny", ("s3:*",), principal=_UNSORTED),
                          Statement("Deny", ("s3:*",), not_principal=_UNSORTED)))).via("principals out of order")
 def test_normalise_keeps_only_normal_statements(doc):
-    for s in doc.statements:
+    _normalise_agrees(doc.statements)
+
+
+@given(st.lists(_policy_statements, max_size=4))
+def test_normalise_keeps_only_normal_statements_of_any_shape(statements):
+    """Repeated or unsorted values, principal kinds and conditions in every element."""
+    _normalise_agrees(statements)
+
+
+def _normalise_agrees(statements):
+    for s in statements:
         slow = _slow_normalise(s)
         assert optimize.normalise(s) == slow
         assert optimize.normalise(slow) is slow
