@@ -29,7 +29,7 @@ from typing import Iterable
 
 import z3
 
-from .terms import conj, disj, same
+from .terms import conj, disj, implies, negate, same
 
 from slpc.policy.document import PolicyDocument
 from slpc.verify.conditions import parse_date, parse_operator
@@ -186,7 +186,7 @@ class Context:
     @property
     def facts(self) -> list[z3.BoolRef]:
         """What makes the variables a real request of this caller (for every key made so far)."""
-        absent = [z3.Not(k.present) for low, k in self.keys.items() if self.absent and low.startswith(self.absent)]
+        absent = [negate(k.present) for low, k in self.keys.items() if self.absent and low.startswith(self.absent)]
         return [*self.request.facts, *self._own, *absent]
 
     def add(self, *facts: z3.BoolRef) -> None:
@@ -229,7 +229,7 @@ class Context:
             tag = f"{low}_{i}_{self.tag}"
             used = z3.Bool(f"has_{tag}")
             if values:
-                domain.append(z3.Implies(used, values[-1].used))
+                domain.append(implies(used, values[-1].used))
             if kt.family == STR:
                 values.append(Value(used, z3.String(tag)))
             elif kt.family in (NUM, DATE):
@@ -264,7 +264,7 @@ class Context:
         """The key is present with exactly this one value (string or bool keys)."""
         key = self.key(name)
         first, rest = key.values[0], key.values[1:]
-        only = conj(first.used, *(z3.Not(v.used) for v in rest))
+        only = conj(first.used, *(negate(v.used) for v in rest))
         if key.type.family == STR:
             return conj(only, first.term == text)
         if key.type.family == BOOL and isinstance(text, str):
@@ -300,7 +300,7 @@ class Context:
         """The keys AWS derives from the caller (the evaluator's `Request._fill`); no caller can set them."""
         account = self.equals_text("aws:ResourceAccount", z3.StringVal(resource_account))
         if caller.anonymous:  # the resource's account, or (not documented either way) no such key
-            self.add(disj(z3.Not(self.key("aws:ResourceAccount").present), account))
+            self.add(disj(negate(self.key("aws:ResourceAccount").present), account))
             return
         self.known["aws:resourceaccount"] = resource_account
         self.add(account)
@@ -366,7 +366,7 @@ def pin(ctx: Context, context: dict[str, list[str]]) -> list[z3.BoolRef]:
             raise ValueError(f"{low}: {len(values)} values, the encoding holds {len(key.values)}")
         for i, v in enumerate(key.values):
             if i >= len(values):
-                out.append(z3.Not(v.used))
+                out.append(negate(v.used))
             else:
                 out += [v.used, v.term == _term(key.type, values[i])]
                 if key.type.family == IP:

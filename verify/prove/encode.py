@@ -33,7 +33,7 @@ from slpc.verify.evaluate import _Principals
 from slpc.policy.matching import has_wildcard, wildcard_match
 
 from .context import BOOL, DATE, IAM, IP, NUM, Caller, Context, Key, Value, bool_index
-from .terms import _id, conj, disj, is_false, is_text
+from .terms import FALSE, TRUE, _id, boolean, conj, disj, implies, is_false, is_text, negate
 
 _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
 _NOT_COLON = z3.Intersect(_ANY, z3.Complement(z3.Re(":")))
@@ -142,7 +142,7 @@ def in_network(v: Value, text: str) -> z3.BoolRef:
     except ValueError:
         return z3.BoolVal(False)
     mask, base = int(net.netmask), int(net.network_address)
-    return conj(v.v6 if net.version == 6 else z3.Not(v.v6), v.term & mask == base)
+    return conj(v.v6 if net.version == 6 else negate(v.v6), v.term & mask == base)
 
 
 def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef | None:
@@ -164,7 +164,7 @@ def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef 
     if test is None or not fam_ok or (version == VERSION and any("${" in v for v in cond.values)):
         return ctx.fresh(f"{cond.operator} {cond.key}")
     if parsed.set_op == "ForAllValues":
-        return conj(*(z3.Implies(v.used, _not_if(test(v), negated)) for v in key.values))
+        return conj(*(implies(v.used, _not_if(test(v), negated)) for v in key.values))
     if parsed.set_op == "ForAnyValue":
         return _if(key.present, disj(*(conj(v.used, _not_if(test(v), negated)) for v in key.values)),
                    parsed.if_exists)
@@ -173,13 +173,13 @@ def condition(ctx: Context, cond: Condition, version: str | None) -> z3.BoolRef 
     return _if(key.present, _not_if(some, negated), negated or parsed.if_exists)
 
 
-def _not_if(term: z3.BoolRef, negate: bool) -> z3.BoolRef:
-    return z3.Not(term) if negate else term
+def _not_if(term: z3.BoolRef, flip: bool) -> z3.BoolRef:
+    return negate(term) if flip else term
 
 
 def _if(test: z3.BoolRef, then: z3.BoolRef | bool, otherwise: bool) -> z3.BoolRef:
     """`If(test, then, otherwise)` for a constant `otherwise`, as a connective (cheaper to build)."""
-    return disj(z3.Not(test), then) if otherwise else conj(test, then)
+    return disj(negate(test), then) if otherwise else conj(test, then)
 
 
 @lru_cache(maxsize=16384)
@@ -220,23 +220,23 @@ def _principals(p) -> _Principals:
 def reach(st: Statement, caller: Caller) -> Reach:
     p = st.principal or st.not_principal
     if p is None:  # identity policies and SCPs: the caller itself
-        return Reach(z3.BoolVal(True), z3.BoolVal(False))
+        return Reach(TRUE, FALSE)
     parsed = _principals(p)
     if caller.kind != IAM:  # `*` names it, a service also by its name; a NotPrincipal excludes it likewise
         names = disj(parsed.wildcard, *(is_text(caller.arn, s) for s in sorted(parsed.services)))
-        return Reach(z3.Not(names) if st.not_principal is not None else names, z3.BoolVal(False))
+        return Reach(negate(names) if st.not_principal is not None else names, FALSE)
     if caller.concrete is not None:
         is_named = parsed.wildcard or caller.concrete in parsed.arns
         in_account = caller.concrete_account in parsed.accounts
         if st.not_principal is not None:
-            return Reach(z3.BoolVal(not (parsed.wildcard or (is_named and in_account))), z3.BoolVal(False))
-        return Reach(z3.BoolVal(is_named), z3.BoolVal(in_account and not is_named))
-    named = disj(z3.BoolVal(parsed.wildcard), *(is_text(caller.arn, a) for a in sorted(parsed.arns)))
+            return Reach(boolean(not (parsed.wildcard or (is_named and in_account))), FALSE)
+        return Reach(boolean(is_named), boolean(in_account and not is_named))
+    named = disj(parsed.wildcard, *(is_text(caller.arn, a) for a in sorted(parsed.arns)))
     account = disj(*(is_text(caller.account, a) for a in sorted(parsed.accounts)))
     if st.not_principal is not None:
-        covered = disj(z3.BoolVal(parsed.wildcard), conj(named, account))
-        return Reach(z3.Not(covered), z3.BoolVal(False))
-    return Reach(named, conj(account, z3.Not(named)))
+        covered = disj(parsed.wildcard, conj(named, account))
+        return Reach(negate(covered), FALSE)
+    return Reach(named, conj(account, negate(named)))
 
 
 class Encoded:
@@ -320,7 +320,7 @@ def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], ver
     if st.resources and "*" not in st.resources:
         terms.append(_resources(ctx, st.resources, version))
     elif st.not_resources:
-        terms.append(z3.Not(_resources(ctx, st.not_resources, version)))
+        terms.append(negate(_resources(ctx, st.not_resources, version)))
     if is_false(terms[-1]):
         return None
     return conj(*terms)
@@ -330,6 +330,11 @@ def _applies(ctx: Context, st: Statement, kind: str, actions: Sequence[str], ver
 def could_match(pattern: str, arn: str, objects: bool) -> bool:
     """Whether an ARN pattern can match the target at all (`arn`, or some `arn/...` for objects):
     a cheap, exact test that leaves most statements of a large deployment out of the terms."""
+    head = arn + "/" if objects else arn
+    literal = pattern[:min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=len(pattern))]
+    n = min(len(literal), len(head))
+    if literal[:n] != head[:n]:  # the pattern's text before its first wildcard rules the target out
+        return False
     if not objects:
         return wildcard_match(pattern, arn)
     states = _closure(pattern, {0})
@@ -389,14 +394,14 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
     vpce = ctx.key("aws:SourceVpce")
     through = lambda vids: disj(*(conj(v.used, is_text(v.term, vid))  # noqa: E731
                                   for v in vpce.values for vid in vids))
-    denies, filters = [], [z3.Not(through(pol.closed))]
+    denies, filters = [], [negate(through(pol.closed))]
     for vid, doc in sorted(pol.endpoints.items()):
         e = enc(doc, "endpoint")
         denies.append(conj(through([vid]), e.denies))
-        filters.append(z3.Implies(through([vid]), e.allows))
+        filters.append(implies(through([vid]), e.allows))
     denies += [p.denies for p in identity + rcps + ([resource] if resource else [])]
     denies += [conj(scp_applies, p.denies) for p in scps]
-    filters += [z3.Implies(scp_applies, p.allows) for p in scps]
+    filters += [implies(scp_applies, p.allows) for p in scps]
     ident = disj(*(p.allows for p in identity))
     res_names = resource.names_caller if resource else z3.BoolVal(False)
     res_any = resource.allows if resource else z3.BoolVal(False)
@@ -406,7 +411,7 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
         grant = conj(res_any, disj(conj(same_account, res_names), ident))
     else:
         grant = z3.If(same_account, disj(res_names, ident), conj(ident, res_any))
-    return conj(z3.Not(disj(*denies)), *filters, grant)
+    return conj(negate(disj(*denies)), *filters, grant)
 
 
 def behind_access_point(ctx: Context, bucket: PolicyDocument | None, endpoints: dict[str, PolicyDocument],
@@ -429,7 +434,7 @@ def behind_access_point(ctx: Context, bucket: PolicyDocument | None, endpoints: 
         for vid, doc in sorted(endpoints.items()):
             e = enc(doc, "endpoint")
             denies.append(conj(through(vid), e.denies))
-            filters.append(z3.Implies(through(vid), e.allows))
-        return conj(z3.Not(disj(*denies)), *filters, policy.allows)
+            filters.append(implies(through(vid), e.allows))
+        return conj(negate(disj(*denies)), *filters, policy.allows)
     finally:
         ctx.resource, ctx.scope = saved

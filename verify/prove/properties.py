@@ -22,7 +22,7 @@ from slpc.compiler.values import DNS_SUFFIX
 from .symbolic_meaning import SymbolicMeaning
 from .solver import (ANONYMOUS, PROVED, REFUTED, SERVICE, UNKNOWN, Either, Outcome, Query, run,
                      with_and_without_star)
-from .terms import conj, disj, is_text, text
+from .terms import conj, disj, implies, is_text, negate, text
 from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World
 
 
@@ -92,7 +92,7 @@ def network_perimeter(w: World, t: Target) -> Iterator[Query]:
     for who in _callers(w, t):
         star = w.has_resource_policy(t)  # else the spec's roles hold only their compiled identity policies
         q = Query(f"{_who(who)} · {t.label}", w, t, who, t.actions[DATA], star=star, guardrails=False)
-        q.goal = conj(q.allowed, _outsider_scope(w, q), z3.Not(q.per_action(lambda a: _inside(w, sm, q, a))))
+        q.goal = conj(q.allowed, _outsider_scope(w, q), negate(q.per_action(lambda a: _inside(w, sm, q, a))))
         yield q
 
 
@@ -102,7 +102,7 @@ def encryption(w: World, t: Target) -> Iterator[Query]:
         return
     for who in _callers(w, t):
         q = Query(f"{_who(who)} · {t.label}", w, t, who, ("s3:PutObject",), star=True, guardrails=False)
-        q.goal = conj(q.allowed, z3.Not(sm.encryption_ok(q.ctx, t.asset)))
+        q.goal = conj(q.allowed, negate(sm.encryption_ok(q.ctx, t.asset)))
         yield q
 
 
@@ -139,7 +139,7 @@ def _realistic(w: World, q: Query) -> z3.BoolRef:
     ctx = q.ctx
     via_service = ctx.key("kms:ViaService")
     return conj(disj(*(ctx.equals_text("aws:RequestedRegion", r) for r in w.model.deployment.regions)),
-                z3.Implies(via_service.present, ctx.equals_text("aws:ViaAWSService", "true")))
+                implies(via_service.present, ctx.equals_text("aws:ViaAWSService", "true")))
 
 
 def completeness(w: World, t: Target) -> Iterator[Query]:
@@ -151,7 +151,7 @@ def completeness(w: World, t: Target) -> Iterator[Query]:
         actions = tuple(a for a in t.actions[DATA] if a in granted)
         if actions:
             q = Query(f"{who} · {t.label}", w, t, who, actions, star=False, guardrails=True)
-            q.goal = conj(q.permits(), z3.Not(q.allowed), _realistic(w, q))
+            q.goal = conj(q.permits(), negate(q.allowed), _realistic(w, q))
             yield q
 
 

@@ -20,7 +20,7 @@ from slpc.verify.request import Request
 
 from .context import DERIVED_KEYS, IAM, Context, SharedRequest
 from .encode import allowed, behind_access_point
-from .terms import _id, assert_all, conj, disj, is_text, text
+from .terms import _id, assert_all, conj, disj, implies, is_text, negate, text
 from .world import DATA, LOCK, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
@@ -82,7 +82,7 @@ class Situation:
 
     def no_bystander(self) -> z3.BoolRef:
         v = self.ctx.key("aws:SourceVpce").values[0]
-        return z3.Implies(v.used, conj(*(v.term != text(vid) for vid in sorted(self.bystanders))))
+        return implies(v.used, conj(*(v.term != text(vid) for vid in sorted(self.bystanders))))
 
     def per_action(self, term, actions) -> z3.BoolRef:
         """`term(action)` (a term or a Python bool) for whichever of `actions` the request names."""
@@ -109,7 +109,7 @@ class Situation:
         stay in the universe. A key in its exact form is held to the spec on its own."""
         if not self.target.kms or self.target.arn not in self.world.coarser:
             return []
-        return [z3.Implies(self.world.meaning.through_s3_into(self.ctx, self.target.asset), self.permits)]
+        return [implies(self.world.meaning.through_s3_into(self.ctx, self.target.asset), self.permits)]
 
 
 def access_point_keys(ctx: Context, target: Target) -> list[z3.BoolRef]:
@@ -118,7 +118,7 @@ def access_point_keys(ctx: Context, target: Target) -> list[z3.BoolRef]:
     names = ("s3:DataAccessPointArn", "s3:DataAccessPointAccount", "s3:AccessPointNetworkOrigin")
     ap = target.access_point
     if ap is None:
-        return [z3.Not(ctx.key(n).present) for n in names]
+        return [negate(ctx.key(n).present) for n in names]
     values = (ap.arn, ap.arn.split(":")[4], "Internet")
     return [ctx.equals_text(n, z3.StringVal(v)) for n, v in zip(names, values)]
 
@@ -137,7 +137,7 @@ def shared_request(world: World, target: Target) -> SharedRequest:
         if not target.kms and target.asset.kind == "bucket":
             facts += access_point_keys(ctx, target)
         # a request through a VPC endpoint carries no public source address (aws:SourceIp)
-        facts.append(z3.Implies(ctx.key("aws:SourceVpce").present, z3.Not(ctx.key("aws:SourceIp").present)))
+        facts.append(implies(ctx.key("aws:SourceVpce").present, negate(ctx.key("aws:SourceIp").present)))
         hit.facts += facts
     return hit
 
@@ -201,7 +201,7 @@ class Either:
         facts = [without.facts, with_star.facts]
         both = {_id(f) for f in facts[0]} & {_id(f) for f in facts[1]}
         self.facts = [f for f in facts[0] if _id(f) in both]
-        self.goal = disj(conj(z3.Not(self.star), *(f for f in facts[0] if _id(f) not in both), without.goal),
+        self.goal = disj(conj(negate(self.star), *(f for f in facts[0] if _id(f) not in both), without.goal),
                          conj(self.star, *(f for f in facts[1] if _id(f) not in both), with_star.goal))
 
     def answering(self, model: z3.ModelRef) -> Query:

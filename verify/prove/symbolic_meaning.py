@@ -18,7 +18,7 @@ from slpc.verify.meaning import own_s3_actions
 
 from .context import BOOL, DATE, IP, NUM, STR, Caller, Context
 from .encode import in_network
-from .terms import conj, disj, is_text, text
+from .terms import conj, disj, implies, is_text, negate, text
 
 # The families of the keys the meaning reads, whatever the policies do with them.
 SEEDS = {
@@ -133,7 +133,7 @@ class SymbolicMeaning:
         policed = ctx.memo(("policed", ctx.bystanders), lambda: conj(present, disj(
             *(is_text(vpce.term, vid) for vid in sorted(set(self.places) - ctx.bystanders)))))
         letting = self.letting(who, action, asset)
-        return z3.Implies(policed, disj(*(is_text(vpce.term, vid) for vid in letting)))
+        return implies(policed, disj(*(is_text(vpce.term, vid) for vid in letting)))
 
     def letting(self, who: str | None, action: str, asset) -> list[str]:
         """The spec's endpoints through which it lets `who` perform `action` on `asset`
@@ -179,9 +179,9 @@ class SymbolicMeaning:
         tls_p, tls = _first(ctx, "s3:TlsVersion")
         age_p, age = _first(ctx, "s3:signatureAge")
         inside = self.in_networks(ctx, self._union(asset), ("s3",))
-        return conj(z3.Not(_is(ctx, "aws:SecureTransport", "false")),
-                    z3.Implies(tls_p, tls.term >= z3.RealVal("1.2")),
-                    z3.Implies(age_p, age.term <= asset.signature_age_ms),
+        return conj(negate(_is(ctx, "aws:SecureTransport", "false")),
+                    implies(tls_p, tls.term >= z3.RealVal("1.2")),
+                    implies(age_p, age.term <= asset.signature_age_ms),
                     disj(inside, self.service_exempt(ctx)))
 
     def s3(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool,
@@ -192,7 +192,7 @@ class SymbolicMeaning:
         pre = [ctx.memo(("s3", asset.name), lambda: self._transport(ctx, asset))]
         if asset.object_lock and action in ("s3:PutObject", "s3:PutObjectRetention"):
             days_p, days = _first(ctx, "s3:object-lock-remaining-retention-days")
-            pre.append(z3.Implies(days_p, days.term <= asset.object_lock[1]))
+            pre.append(implies(days_p, days.term <= asset.object_lock[1]))
         inside = self.in_networks(ctx, self._union(asset), ("s3",))
         is_object = action in OBJECT_LEVEL
         entitled, holds = self.s3_grants(ctx, asset, who, action, is_object, via)
@@ -245,9 +245,9 @@ class SymbolicMeaning:
         key_p, key = _first(ctx, "s3:x-amz-server-side-encryption-aws-kms-key-id")
         ssec_p, _ = _first(ctx, "s3:x-amz-server-side-encryption-customer-algorithm")
         kms = text("aws:kms")
-        return conj(z3.Not(ssec_p), z3.Implies(sse_p, sse.term == kms),
-                    z3.Not(conj(sse_p, sse.term == kms, z3.Not(key_p))),
-                    z3.Implies(key_p, is_text(key.term, self.m.keys[asset.key].arn)))
+        return conj(negate(ssec_p), implies(sse_p, sse.term == kms),
+                    negate(conj(sse_p, sse.term == kms, negate(key_p))),
+                    implies(key_p, is_text(key.term, self.m.keys[asset.key].arn)))
 
     def through_s3_into(self, ctx: Context, key: Key) -> z3.BoolRef:
         """The request is a use of `key` that S3 makes for an object (or, with S3 Bucket Keys,
@@ -274,7 +274,7 @@ class SymbolicMeaning:
             return disj(*terms)
         ok = z3.BoolVal(action in V.KMS_ADMIN_ACTIONS and who in key.admins)
         if action == "kms:PutKeyPolicy":
-            return conj(z3.Not(_is(ctx, "kms:BypassPolicyLockoutSafetyCheck", "true")), ok)
+            return conj(negate(_is(ctx, "kms:BypassPolicyLockoutSafetyCheck", "true")), ok)
         return ok
 
     def ecr(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:

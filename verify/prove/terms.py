@@ -60,6 +60,33 @@ def disj(*terms) -> z3.BoolRef:
     return _connective(terms, _FALSE_ID, _TRUE_ID, z3.Z3_mk_or)
 
 
+def boolean(value: bool) -> z3.BoolRef:
+    """`z3.BoolVal`, without building a term."""
+    return TRUE if value else FALSE
+
+
+def negate(t) -> z3.BoolRef:
+    """`z3.Not`, folded."""
+    if t is True or t is False:
+        return boolean(not t)
+    i = _id(t)
+    if i == _TRUE_ID or i == _FALSE_ID:
+        return boolean(i == _FALSE_ID)
+    return z3.BoolRef(z3.Z3_mk_not(_CTX.ref(), t.as_ast()), _CTX)
+
+
+def implies(a, b) -> z3.BoolRef:
+    """`z3.Implies` (folded when `a` is a constant)."""
+    if a is True or a is False:
+        a = boolean(a)
+    if b is True or b is False:
+        b = boolean(b)
+    i = _id(a)
+    if i == _TRUE_ID or i == _FALSE_ID:
+        return b if i == _TRUE_ID else TRUE
+    return z3.BoolRef(z3.Z3_mk_implies(_CTX.ref(), a.as_ast(), b.as_ast()), _CTX)
+
+
 def is_false(t: z3.BoolRef) -> bool:
     """`z3.is_false` by the constant's id (its operator lookup cost a second per thousand queries)."""
     return _id(t) == _FALSE_ID

@@ -30,7 +30,7 @@ from slpc.policy.matching import has_wildcard, wildcard_match
 from .context import STR, Context, KeyType, key_types
 from .encode import Applicable, could_match, tests
 from .symbolic_meaning import OBJECT_LEVEL, SEEDS, SymbolicMeaning
-from .terms import conj, disj, is_text, text
+from .terms import conj, disj, implies, is_text, negate, text
 
 STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
 
@@ -87,7 +87,7 @@ class KeyContext:
         named = [disj(is_text(v.term, b), z3.PrefixOf(text(b + "/"), v.term)) for b in self.buckets]
         inside = [x for x in values if x.split("*", 1)[0].split("?", 1)[0].startswith(
             tuple(b + "/" for b in self.buckets))]
-        return [z3.Not(conj(v.used, disj(*named)))] + [z3.Implies(v.used, z3.Not(t))
+        return [negate(conj(v.used, disj(*named)))] + [implies(v.used, negate(t))
                                                        for x in inside for t in tests(v.term, x)]
 
     def holds(self, context: dict[str, str]) -> bool:
