@@ -29,7 +29,7 @@ class PolicyFormatError(ValueError):
 
 def _cached_hash(self) -> int:
     """The hash of a frozen value's fields, computed once: the optimizer and the
-    verifiers key dicts on statements, conditions and principals many times over."""
+    verifiers key dicts on statements and principals many times over."""
     try:
         return self.__dict__["_hash"]
     except KeyError:
