@@ -65,7 +65,8 @@ def bucket_policy(model: Model, asset: Asset) -> tuple[PolicyDocument, list[Diag
     doc, diags = _bucket_policy(model, asset)
     if asset.access_points != "always":
         return doc, diags
-    listed, limit = measure(KIND, optimize(doc)), RULES[KIND].limit
+    doc = optimize(doc)
+    listed, limit = measure(KIND, doc), RULES[KIND].limit
     if listed <= limit:
         return doc, diags
     doc, diags = _bucket_policy(model, asset, by_pattern=True)

@@ -287,7 +287,8 @@ def endpoint_artifacts(model: Model):
         forms = allowed_forms(service, nets)
         doc, more = endpoint_policy(model, nets, service)
         for form in forms[1:]:
-            size = measure(KIND, optimize(doc))
+            doc = optimize(doc)
+            size = measure(KIND, doc)
             if size <= RULES[KIND].limit:
                 break
             doc = endpoint_policy(model, nets, service, form)[0]

@@ -87,8 +87,8 @@ def key_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
     the key's `key_policy` allows it (held exact, an oversize policy is E501 later)."""
     arts, diags = [], []
     for k in model.keys.values():
-        doc, coarser = key_policy(model, k), None
-        exact = measure(KIND, optimize(doc))
+        doc, coarser = optimize(key_policy(model, k)), None
+        exact = measure(KIND, doc)
         if exact > RULES[KIND].limit and k.key_policy == "auto":
             doc = key_policy(model, k, account_wide=True)
             accounts = _accounts(model, _key_uses(model, k))

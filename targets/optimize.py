@@ -186,4 +186,11 @@ def optimize_statements(statements: tuple[Statement, ...] | list[Statement]) -> 
 
 
 def optimize(doc: PolicyDocument) -> PolicyDocument:
-    return replace(doc, statements=optimize_statements(doc.statements))
+    """The optimized document, marked as such: a target that optimizes a document to
+    measure it keeps the result, and `build`'s own pass over every document then
+    returns it as it is instead of optimizing it again."""
+    if doc.__dict__.get("_optimized"):
+        return doc
+    out = replace(doc, statements=optimize_statements(doc.statements))
+    object.__setattr__(out, "_optimized", True)
+    return out
