@@ -30,6 +30,7 @@ keeps that member's Sid, so Sids stay unique and stable for tools that key on th
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 from operator import attrgetter, lt
 
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
@@ -53,6 +54,14 @@ def _ascending(values: tuple) -> bool:
     return type(values) is tuple and (len(values) < 2 or all(map(lt, values, values[1:])))
 
 
+def _ascending_lists(lists: tuple) -> bool:
+    """`_ascending` of each; most lists in a statement are empty or one value, tested inline."""
+    for values in lists:
+        if type(values) is not tuple or (len(values) > 1 and not all(map(lt, values, values[1:]))):
+            return False
+    return True
+
+
 _LISTS = attrgetter("actions", "resources", "not_actions", "not_resources")
 
 
@@ -60,11 +69,10 @@ def _is_normal(s: Statement) -> bool:
     """Whether `normalise` would return an equal statement, as it does for nearly every
     statement a target builds: then it need not build one. (Conditions are named
     tuples, so they compare as normalise sorts them: operator, key, values.)"""
-    for values in _LISTS(s):
-        if not _ascending(values):
-            return False
+    if not _ascending_lists(_LISTS(s)):
+        return False
     conditions = s.conditions
-    if conditions and not (all(_ascending(c.values) for c in conditions) and _ascending(conditions)):
+    if conditions and not (_ascending_lists([c.values for c in conditions]) and _ascending(conditions)):
         return False
     return _normal_principal(s.principal) and _normal_principal(s.not_principal)
 
@@ -136,6 +144,7 @@ _ORED = frozenset(("StringEquals", "StringEqualsIgnoreCase", "StringLike", "Nume
                    "BinaryEquals", "IpAddress", "ArnEquals", "ArnLike"))
 
 
+@cache  # a handful of operators, asked for every condition of every statement
 def ored(operator: str) -> bool:
     """Whether a request meets the condition when it meets it for one of its values."""
     if operator == "Null":
@@ -157,7 +166,11 @@ def _merge_conditions(statements: list[Statement]) -> list[Statement]:
     home: dict[tuple, int] = {}  # a key of _condition_keys -> the statement's index in out
     for s in statements:
         keys = _condition_keys(s)
-        key = next((k for k in keys if k in home), None)
+        for key in keys:
+            if key in home:
+                break
+        else:
+            key = None
         if key is None:
             home.update((k, len(out)) for k in keys)
             out.append(s)
