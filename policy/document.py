@@ -157,7 +157,16 @@ def to_json(doc: PolicyDocument) -> dict:
 
 def dumps(doc: PolicyDocument) -> str:
     """The artifact text: `pretty(to_json(doc))`, written from the document's fields in
-    their sorted JSON order without building the dicts first (a fifth of a large build)."""
+    their sorted JSON order without building the dicts first (a fifth of a large build).
+    Kept on the document: a target measures a policy, then the build writes the same one."""
+    text = doc.__dict__.get("_text")
+    if text is None:
+        text = _dumps(doc)
+        object.__setattr__(doc, "_text", text)
+    return text
+
+
+def _dumps(doc: PolicyDocument) -> str:
     fields = []
     if doc.id is not None:
         fields.append(f'\n  "Id": {_encode(doc.id)}')
