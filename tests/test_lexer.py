@@ -29,16 +29,25 @@ def _fields(tok):
     return (tok.type, tok.value, tok.start_pos, tok.line, tok.column, tok.end_line, tok.end_column, tok.end_pos)
 
 
+class Continuations:
+    """The continuation rule as a lark post-lexer (the reference; slpc's lexer builds it in):
+    a newline inside [...], after a comma, `[` or another newline, or at the start, is dropped."""
+
+    always_accept = ()
+
+    def process(self, stream):
+        depth, prev = 0, "_NL"
+        for tok in stream:
+            if tok.type == "_NL" and (depth > 0 or prev in ("_NL", "COMMA", "LSQB")):
+                continue
+            depth = depth + 1 if tok.type == "LSQB" else max(0, depth - 1) if tok.type == "RSQB" else depth
+            prev = tok.type
+            yield tok
+
+
 def _reference(text: str) -> list[tuple]:
-    """Lark's tokens with the continuation rule applied, as slpc's lexer applies it."""
-    out, depth, prev = [], 0, "_NL"
-    for tok in _LARK.lex(text):
-        if tok.type == "_NL" and (depth > 0 or prev in ("_NL", "COMMA", "LSQB")):
-            continue
-        depth = depth + 1 if tok.type == "LSQB" else max(0, depth - 1) if tok.type == "RSQB" else depth
-        prev = tok.type
-        out.append(_fields(tok))
-    return out
+    """Lark's tokens with the continuation rule applied."""
+    return [_fields(t) for t in Continuations().process(_LARK.lex(text))]
 
 
 def _ours(text: str) -> list[tuple]:
