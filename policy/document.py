@@ -8,9 +8,9 @@ Nothing else in slpc builds policy JSON by hand.
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring
+from json.encoder import encode_basestring, encode_basestring_ascii
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 VERSION = "2012-10-17"
 
@@ -239,38 +239,39 @@ def _strings(values: tuple[str, ...], newline: str) -> str:
     return "[" + inner + ("," + inner).join(map(encode_basestring, values)) + newline + "]"
 
 
-def pretty(value: Any) -> str:
-    """json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\\n" for JSON
+def pretty(value: Any, ascii: bool = False) -> str:
+    """json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ascii) + "\n" for JSON
     data (string keys, lists not tuples), several times faster (see `_pretty`)."""
-    return _pretty(value, "\n") + "\n"
+    return _pretty(value, "\n", encode_basestring_ascii if ascii else encode_basestring) + "\n"
 
 
-_VALUE = json.JSONEncoder(ensure_ascii=False).encode  # the C encoder, for one value
+_VALUE = json.JSONEncoder().encode  # the C encoder, for one value other than a string
 
 
 def _encode(value: Any) -> str:
-    """One leaf as json.dumps writes it; a string straight through the C function
-    that `_VALUE` would reach through two Python calls."""
+    """One leaf as json.dumps writes it (ensure_ascii=False); a string straight through
+    the C function that `_VALUE` would reach through two Python calls."""
     return encode_basestring(value) if type(value) is str else _VALUE(value)
 
 
-def _pretty(value: Any, newline: str) -> str:
-    """json.dumps's indent=2 layout, built with the C encoder for the values: the
-    standard library falls back to its pure-Python encoder whenever it indents."""
+def _pretty(value: Any, newline: str, string: Callable[[str], str]) -> str:
+    """json.dumps's indent=2 layout, built with the C encoder for the values (`string`
+    for strings: one C call each): the standard library falls back to its pure-Python
+    encoder whenever it indents."""
     if isinstance(value, dict):
         if not value:
             return "{}"
         inner = newline + "  "
-        return "{" + ",".join([f"{inner}{_encode(k)}: {_pretty(value[k], inner)}" for k in sorted(value)]) \
+        return "{" + ",".join([f"{inner}{string(k)}: {_pretty(value[k], inner, string)}" for k in sorted(value)]) \
             + newline + "}"
     if isinstance(value, list):
         if not value:
             return "[]"
         inner = newline + "  "
-        if all(type(v) is str for v in value):  # the common leaf: one C call per string
-            return "[" + inner + ("," + inner).join(map(encode_basestring, value)) + newline + "]"
-        return "[" + ",".join([inner + _pretty(v, inner) for v in value]) + newline + "]"
-    return _encode(value)
+        if all(type(v) is str for v in value):  # the common leaf
+            return "[" + inner + ("," + inner).join(map(string, value)) + newline + "]"
+        return "[" + ",".join([inner + _pretty(v, inner, string) for v in value]) + newline + "]"
+    return string(value) if type(value) is str else _VALUE(value)
 
 
 def minify(doc: PolicyDocument) -> str:

@@ -28,6 +28,7 @@ from slpc.policy.limits import RULES, count
 from slpc.verify.catalogue import Catalogue
 from slpc.verify.lint.registry import covers
 from slpc.policy.matching import has_wildcard, wildcard_match
+from test_lexer import Continuations
 from test_optimize import docs
 
 optimize = import_module("slpc.targets.optimize")  # the module: slpc.targets exports a function of that name
@@ -40,7 +41,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.
 
 
 class _PropagatedSpans(syntax._Builder):
-    """The slow path: spans from lark's `propagate_positions` metadata."""
+    """The slow path: spans from lark's `propagate_positions` metadata, on lark's own lexer."""
 
     def tree_span(self, tree):
         m = tree.meta
@@ -49,7 +50,7 @@ class _PropagatedSpans(syntax._Builder):
 
 def _slow_parse(text: str) -> list[syntax.Stmt]:
     grammar = resources.files("slpc.dsl").joinpath("grammar.lark").read_text("utf-8")
-    parser = Lark(grammar, parser="lalr", lexer="basic", postlex=syntax._Continuations(),
+    parser = Lark(grammar, parser="lalr", lexer="basic", postlex=Continuations(),
                   propagate_positions=True, maybe_placeholders=False)
     builder = _PropagatedSpans("f", 0, [])
     return [builder.stmt(c) for c in parser.parse(text).children if isinstance(c, syntax.Tree)]
@@ -153,9 +154,9 @@ _json = st.recursive(
 )
 
 
-@given(_json)
-def test_pretty_is_json_dumps_indented(value):
-    assert pretty(value) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+@given(_json, st.booleans())
+def test_pretty_is_json_dumps_indented(value, ascii):
+    assert pretty(value, ascii) == json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ascii) + "\n"
 
 
 _texts = st.lists(st.text(max_size=6), max_size=3)
