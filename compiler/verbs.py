@@ -8,6 +8,7 @@ other module names an action that a verb grants.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 # How an action is scoped by a grant:
 OBJECT = "object"            # resource: the asset's objects under the prefix
@@ -29,6 +30,11 @@ class Verb:
 
     def actions_with(self, scope: str) -> tuple[str, ...]:
         return tuple(a for a, s in self.actions if s == scope)
+
+    @cached_property  # read for every grant of a build
+    def scopes(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(scope, its actions) for each scope of the verb, in the order they first appear."""
+        return tuple((scope, self.actions_with(scope)) for scope in dict.fromkeys(s for _, s in self.actions))
 
 
 _PULL = (

@@ -7,10 +7,10 @@ the same function, so a grant means the same thing on both sides.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from functools import lru_cache
 from operator import attrgetter
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from slpc.compiler import verbs as V
 from slpc.compiler.model import AccessPoint, Asset, Grant, Model
@@ -66,9 +66,9 @@ def unique_sids(statements: Iterable[Statement]) -> tuple[Statement, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class Use:
-    """The actions of one grant that share a scope."""
+class Use(NamedTuple):
+    """The actions of one grant that share a scope (a named tuple: a build makes one for
+    every scope of every grant, several times over)."""
 
     grant: Grant
     scope: str
@@ -76,12 +76,9 @@ class Use:
 
 
 def uses(model: Model, grants: Iterable[Grant] | None = None) -> list[Use]:
-    out = []
-    for g in model.grants if grants is None else grants:
-        verb = V.VERBS[(model.assets[g.asset].kind, g.verb)]
-        for scope in dict.fromkeys(s for _, s in verb.actions):
-            out.append(Use(g, scope, verb.actions_with(scope)))
-    return out
+    assets = model.assets
+    return [Use(g, scope, actions) for g in (model.grants if grants is None else grants)
+            for scope, actions in V.VERBS[(assets[g.asset].kind, g.verb)].scopes]
 
 
 def object_resources(asset: Asset, prefixes: Iterable[str]) -> tuple[str, ...]:
