@@ -29,7 +29,7 @@ keeps that member's Sid, so Sids stay unique and stable for tools that key on th
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from functools import cache
 from operator import attrgetter, lt
 
@@ -99,36 +99,38 @@ def normalise(s: Statement) -> Statement:
                      not_resources=_values(s.not_resources))
 
 
-def _without(s: Statement, element: str) -> tuple:
+_FIELDS = tuple(f.name for f in fields(Statement) if f.name != "sid")
+
+
+def _without(element: str) -> attrgetter:
     """What must be equal for two statements to merge on `element`: all but it and the Sid."""
-    return (s.effect, s.conditions, s.not_principal, s.not_actions, s.not_resources,
-            None if element == "actions" else s.actions, None if element == "resources" else s.resources,
-            None if element == "principal" else s.principal)
+    return attrgetter(*(f for f in _FIELDS if f != element))
 
 
 def _union_principal(a: Principal, b: Principal) -> Principal:
     return _principal(Principal(entries=a.entries + b.entries))
 
 
-# Each mergeable element: how to blank it for grouping, whether a statement may
-# take part, and how two values combine.
+# Each mergeable element: what else must be equal, whether a statement may take part,
+# and how two values combine.
 _ELEMENTS = {
-    "actions": (lambda s: bool(s.actions), lambda a, b: _values(a + b)),
-    "resources": (lambda s: bool(s.resources), lambda a, b: _values(a + b)),
-    "principal": (lambda s: s.principal is not None and not s.principal.wildcard, _union_principal),
+    "actions": (_without("actions"), lambda s: bool(s.actions), lambda a, b: _values(a + b)),
+    "resources": (_without("resources"), lambda s: bool(s.resources), lambda a, b: _values(a + b)),
+    "principal": (_without("principal"), lambda s: s.principal is not None and not s.principal.wildcard,
+                  _union_principal),
 }
 
 
 def _merge_on(statements: list[Statement], element: str) -> list[Statement]:
     """One pass: statements equal but for `element` merged into the first of them."""
-    eligible, combine = _ELEMENTS[element]
+    rest, eligible, combine = _ELEMENTS[element]
     out: list[Statement] = []
     home: dict[tuple, int] = {}  # the statement without Sid and element -> its index in out
     for s in statements:
         if not eligible(s):
             out.append(s)
             continue
-        key = _without(s, element)
+        key = rest(s)
         i = home.get(key)
         if i is None:
             home[key] = len(out)
