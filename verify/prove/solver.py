@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import cache
 
 import z3
 
@@ -264,12 +265,17 @@ def run(q: Query | Either, timeout_ms: int) -> Outcome:
     return Outcome(refuted.label, REFUTED if note is None else UNKNOWN, seconds, cex, note)
 
 
+@cache
+def _default_tactic() -> z3.Tactic:
+    return z3.Tactic("default")
+
+
 def _new_solver() -> z3.Solver:
     """Z3's default tactic as a solver of its own. `z3.Solver()` is the same tactic paired
     with an incremental solver that simplifies every assertion as it arrives, for a check
     after push/pop that these one-shot queries never make: that pairing spent half of the
     prover's time outside the search (asserting and freeing), for the same answers."""
-    return z3.Tactic("default").solver()
+    return _default_tactic().solver()
 
 
 def _try(q: Query | Either, timeout_ms: int, seed: int) -> tuple[z3.Solver, z3.CheckSatResult]:
