@@ -100,6 +100,11 @@ class Statement:
     __getstate__ = _state_without_hash
 
 
+# A statement's content: every field but its Sid (what two statements must share to be
+# the same grant or deny, however they are named).
+CONTENT = tuple(name for name in Statement.__dataclass_fields__ if name != "sid")
+
+
 @dataclass(frozen=True)
 class PolicyDocument:
     statements: tuple[Statement, ...]

@@ -7,7 +7,7 @@ the same function, so a grant means the same thing on both sides.
 from __future__ import annotations
 
 import re
-from dataclasses import fields, replace
+from dataclasses import replace
 from functools import lru_cache
 from operator import attrgetter
 from typing import Iterable, NamedTuple
@@ -17,7 +17,7 @@ from slpc.compiler.model import AccessPoint, Asset, Grant, Model
 from slpc.compiler.values import DNS_SUFFIX
 
 from . import perimeter
-from slpc.policy.document import Condition, Principal, Statement
+from slpc.policy.document import CONTENT, Condition, Principal, Statement
 
 SCOPE_SERVICES = {
     V.OBJECT: ("s3",), V.BUCKET_PREFIX: ("s3",), V.BUCKET: ("s3",),
@@ -45,9 +45,7 @@ def sid(*words: str) -> str:
     return "".join(parts) or "Statement"
 
 
-# A statement's content: every field but its Sid (what `replace(s, sid=None)` keeps,
-# read without building a statement).
-_content = attrgetter(*(f.name for f in fields(Statement) if f.name != "sid"))
+_content = attrgetter(*CONTENT)  # what `replace(s, sid=None)` keeps, read without building a statement
 
 
 def unique_sids(statements: Iterable[Statement]) -> tuple[Statement, ...]:

@@ -29,11 +29,11 @@ keeps that member's Sid, so Sids stay unique and stable for tools that key on th
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from functools import cache
 from operator import attrgetter, lt
 
-from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
+from slpc.policy.document import CONTENT, Condition, PolicyDocument, Principal, Statement
 
 
 def _values(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -51,11 +51,11 @@ def _principal(p: Principal | None) -> Principal | None:
 
 def _ascending(values: tuple) -> bool:
     """Whether `_values` would return the values as they are: a tuple, sorted, each once."""
-    return type(values) is tuple and (len(values) < 2 or all(map(lt, values, values[1:])))
+    return _ascending_lists((values,))
 
 
-def _ascending_lists(lists: tuple) -> bool:
-    """`_ascending` of each; most lists in a statement are empty or one value, tested inline."""
+def _ascending_lists(lists) -> bool:
+    """`_ascending` of each (most lists in a statement are empty or one value)."""
     for values in lists:
         if type(values) is not tuple or (len(values) > 1 and not all(map(lt, values, values[1:]))):
             return False
@@ -99,12 +99,9 @@ def normalise(s: Statement) -> Statement:
                      not_resources=_values(s.not_resources))
 
 
-_FIELDS = tuple(f.name for f in fields(Statement) if f.name != "sid")
-
-
 def _without(element: str) -> attrgetter:
     """What must be equal for two statements to merge on `element`: all but it and the Sid."""
-    return attrgetter(*(f for f in _FIELDS if f != element))
+    return attrgetter(*(f for f in CONTENT if f != element))
 
 
 def _union_principal(a: Principal, b: Principal) -> Principal:
