@@ -71,9 +71,10 @@ class _Lexer(Lexer):
         self.ignore = frozenset(conf.ignore)
 
     def lex(self, state, parser_state) -> Iterator[Token]:
-        text = state.text.text
+        text = state.text  # lark 1.3 hands a TextSlice, earlier releases the text
+        text, first, last = (text, 0, len(text)) if isinstance(text, str) else (text.text, text.start, text.end)
         line, line_start, depth, prev = 1, 0, 0, "_NL"  # "_NL": leading blank lines are swallowed
-        for m in self.pattern.finditer(text, state.text.start, state.text.end):
+        for m in self.pattern.finditer(text, first, last):
             kind = m.lastgroup
             if kind in self.ignore:
                 continue
