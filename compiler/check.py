@@ -17,6 +17,7 @@ from slpc.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 
 from . import values
 from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
+from .trust import ROLE, TrustChecker
 from .verbs import reachable_from_cidrs
 from .verbs import ACCOUNT, ASSET_SERVICES, KEY_VIA_S3, KNOWN_ENDPOINT_SERVICES, VERBS, verbs_for
 
@@ -25,7 +26,6 @@ GUARDRAILS = ("scp", "rcp")
 # IAM's "managed policies per role" quota: 10 by default, raisable to 20 (Service Quotas)
 MANAGED_POLICIES_DEFAULT, MANAGED_POLICIES_MAX = 10, 20
 # Presigned URLs: how long a signature stays usable on a model bucket.
-TIME_UNITS_MS = {"seconds": 1000, "minutes": 60_000, "hours": 3_600_000}
 DEFAULT_SIGNATURE_AGE_MS = 15 * 60_000
 MAX_SIGNATURE_AGE_MS = 7 * 24 * 3_600_000  # SigV4 presigned URLs live at most 7 days
 LOCK_MODES = ("governance", "compliance")
@@ -308,12 +308,12 @@ class _Checker:
         age_ms = DEFAULT_SIGNATURE_AGE_MS
         if b.signature_age:
             unit = b.signature_age.unit.text
-            if unit not in TIME_UNITS_MS:
+            if unit not in values.TIME_UNITS_MS:
                 self.err("E323", f"unknown unit `{unit}`", b.signature_age.unit.span,
-                         did_you_mean(unit, TIME_UNITS_MS) or "units: seconds, minutes, hours")
+                         did_you_mean(unit, values.TIME_UNITS_MS) or "units: seconds, minutes, hours")
                 ok = False
             else:
-                age_ms = b.signature_age.amount * TIME_UNITS_MS[unit]
+                age_ms = b.signature_age.amount * values.TIME_UNITS_MS[unit]
                 if not 1000 <= age_ms <= MAX_SIGNATURE_AGE_MS:
                     self.err("E324", "a signature age must be between 1 second and 7 days", b.signature_age.span,
                              "presigned URLs cannot live longer than 7 days")
@@ -496,6 +496,7 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
             principals[name] = p
         elif isinstance(d, ast.Key) and (k := c.key(d, dep)):
             keys[name] = k
+    _trust(c, dep, networks, principals)
     _warn_shared_endpoints(c, specs)
     for name, d in sorted(c.decls.items()):
         asset = None
@@ -530,6 +531,29 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
         return CheckResult(None, c.diags)
     model = Model(dep, networks, principals, keys, assets, tuple(grants))
     return CheckResult(model, c.diags)
+
+
+def _trust(c: _Checker, dep: Deployment, networks: dict, principals: dict) -> None:
+    """Give each role who may obtain it; drop the roles whose trust is in error."""
+    accounts = {dep.account} | {n.account for n in networks.values()} | {p.account for p in principals.values()}
+    checker = TrustChecker(c, accounts)
+    for name in list(principals):
+        p = checker.role(c.decls[name], principals[name])
+        if p is None:
+            del principals[name]
+        else:
+            principals[name] = p
+    for p in principals.values():
+        for w in p.trust or ():
+            via = principals.get(w.subject) if w.via == ROLE else None
+            if via is None:
+                continue
+            if via.trust is None or any(v.via == "account" for v in via.trust):
+                how = "does not say who may obtain it" if via.trust is None else "trusts a whole account"
+                c.warn("W433", f"role `{p.name}` is obtained through role `{via.name}`, which {how}",
+                       c.decls[p.name].name.span,
+                       f"whoever can become `{via.name}` can become `{p.name}`: declare `{via.name}`'s trust "
+                       "as narrowly as this role's")
 
 
 def _refuse_aliases(c: _Checker, principals: dict, keys: dict, assets: dict) -> None:

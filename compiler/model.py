@@ -43,10 +43,42 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Way:
+    """One way to obtain a role's credentials (compiler/trust.py names the kinds).
+
+    `subject` is in AWS terms: a service principal, an EKS cluster ARN, an OIDC issuer,
+    a GitHub repository, a permission set name, a declared role or an account id."""
+
+    via: str
+    subject: str
+    qualifiers: tuple[tuple[str, str], ...] = ()  # sorted (word, value) pairs
+
+    def qualifier(self, word: str) -> str | None:
+        return dict(self.qualifiers).get(word)
+
+
+@dataclass(frozen=True)
 class Principal:
     name: str
     arn: str
     account: str
+    # Who may obtain the role: None when the spec does not say (slpc then writes no trust
+    # policy for it); () when nothing may.
+    trust: tuple[Way, ...] | None = None
+    passers: tuple[tuple[str, str], ...] = ()  # (declared role, service principal) for iam:PassRole
+    admins: tuple[str, ...] = ()  # declared roles that may change its policies and trust
+    session_s: int | None = None  # its maximum session duration; None: IAM's default (1 hour)
+
+    @property
+    def name_in_iam(self) -> str:
+        """The role's name, without its path."""
+        return self.arn.rsplit("/", 1)[1]
+
+    @property
+    def path(self) -> str:
+        """The role's IAM path: `/` or `/a/b/`."""
+        rest = self.arn.split(":role", 1)[1]
+        return rest[: rest.rindex("/") + 1]
 
 
 @dataclass(frozen=True)
@@ -136,6 +168,25 @@ class Model:
         for a in self.assets.values():
             for r in dict.fromkeys(a.admins + a.breakglass):
                 out.setdefault(r, ([], []))[1].append(a)
+        return out
+
+    def obtains(self, role: str) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
+        """The roles this role may pass (with the service principals it may pass each to) and
+        the roles it may assume (role chaining), each in name order."""
+        return self._obtains.get(role, ([], []))
+
+    @cached_property
+    def _obtains(self) -> dict[str, tuple[list[tuple[str, tuple[str, ...]]], list[str]]]:
+        out: dict[str, tuple[list, list]] = {}
+        for target in sorted(self.principals.values(), key=lambda p: p.name):
+            services: dict[str, list[str]] = {}
+            for passer, service in target.passers:
+                services.setdefault(passer, []).append(service)
+            for passer, svcs in services.items():
+                out.setdefault(passer, ([], []))[0].append((target.name, tuple(sorted(svcs))))
+            for w in target.trust or ():
+                if w.via == "role":
+                    out.setdefault(w.subject, ([], []))[1].append(target.name)
         return out
 
     def access_points(self, bucket: str) -> dict[str, AccessPoint]:

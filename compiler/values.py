@@ -12,6 +12,9 @@ from datetime import datetime, timezone
 
 Problem = tuple[str, str] | None
 
+# The units a spec writes durations in (signature ages, session durations).
+TIME_UNITS_MS = {"seconds": 1000, "minutes": 60_000, "hours": 3_600_000}
+
 PARTITIONS = {
     # partition: the region name pattern it admits
     "aws": r"(?:us|eu|ap|ca|sa|me|af|il|mx)-[a-z]+-\d",

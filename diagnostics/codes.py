@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .core import ERROR, WARNING
 
 DOCS = "docs/language.md#diagnostics"
-STAGES = ("input", "syntax", "shape", "names", "values", "grants", "duties", "emit", "output")
+STAGES = ("input", "syntax", "shape", "names", "values", "grants", "duties", "trust", "emit", "output")
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,28 @@ CODES: dict[str, Code] = {c.code: c for c in (
                            "resource policy (API Gateway endpoints accept such grants)."),
     Code("E408", "grants", "One principal's grants on nested prefixes of one asset differ in networks or expiry."),
     Code("W409", "duties", "One role is both admin and breakglass of a bucket."),
+    Code("E420", "trust", "Unknown way to obtain a role in `assumed_by`."),
+    Code("E421", "trust", "Unknown service in `assumed_by service` or `passed_by ... to`."),
+    Code("E422", "trust", "A wildcard in what a role trusts: a repository, ref, environment, namespace or service "
+                          "account."),
+    Code("E423", "trust", "An `assumed_by` qualifier its way does not take, given twice, or missing: EKS Pod Identity "
+                          "and IRSA need `namespace` and `service_account`, GitHub exactly one of `ref` or "
+                          "`environment`."),
+    Code("E424", "trust", "A malformed subject of `assumed_by`: cluster ARN, OIDC issuer, repository, ref, "
+                          "environment, permission set or Kubernetes name."),
+    Code("E425", "trust", "Trust that admits too much: a role trusting itself, its own account as a whole, or an "
+                          "account the spec does not name."),
+    Code("E426", "trust", "`passed_by` to a service that does not assume the role, or by a role of another account."),
+    Code("E427", "trust", "A `session` outside IAM's range of 1 to 12 hours."),
+    Code("W430", "trust", "A role without a block: the spec does not say who may obtain it, and slpc writes no trust "
+                          "policy for it."),
+    Code("W431", "trust", "Nothing can obtain a role: it has no `assumed_by`, or a service or EKS Pod Identity that "
+                          "assumes it has nobody to pass it."),
+    Code("W432", "trust", "A role trusts another account as a whole."),
+    Code("W433", "trust", "A role is obtained through another spec role whose own trust is unsaid or account-wide."),
+    Code("W434", "trust", "A `session` over one hour on a role obtained by role chaining, which AWS caps at one "
+                          "hour."),
+    Code("W435", "trust", "A role with a block has no admins: the SCP lets nobody change its policies or trust."),
     Code("W331", "emit", "A bucket has no grants: its policy denies every request."),
     Code("W332", "emit", "A repository has no grants: its policy denies every image action."),
     Code("W333", "duties", "A bucket or repository has no admins: nobody can change its policy (the account root can"

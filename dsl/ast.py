@@ -76,9 +76,34 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Way:
+    """`assumed_by KIND SUBJECT [WORD "value" ...]`: one way to obtain a role's credentials."""
+
+    kind: Name  # service | eks_pod | irsa | github | identity_center | role | account
+    subject: Name | Str  # a name for `service` and `role`, a string for the others
+    qualifiers: tuple[tuple[Name, Str], ...] = ()  # e.g. (namespace "ml"), (environment "prod")
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Pass:
+    """`passed_by ROLE to SERVICE`: who may hand the role to a service (iam:PassRole)."""
+
+    passer: Name
+    service: Name
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Role:
     name: Name
     arn: Str
+    # A block says who may obtain the role: without one the spec leaves its trust unsaid.
+    block: bool = False
+    assumed_by: tuple[Way, ...] = ()
+    passed_by: tuple[Pass, ...] = ()
+    admins: tuple[Name, ...] = ()
+    session: Duration | None = None
     span: Span = _span()
 
 

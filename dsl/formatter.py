@@ -117,6 +117,17 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
             add("region", decl.region, quote(decl.region.value))
         if decl.admins:
             add("admins", decl.admins[0], _names(decl.admins))
+    elif isinstance(decl, ast.Role):
+        for way in decl.assumed_by:
+            subject = way.subject.text if isinstance(way.subject, ast.Name) else quote(way.subject.value)
+            text = " ".join([way.kind.text, subject] + [f"{w.text} {quote(v.value)}" for w, v in way.qualifiers])
+            add("assumed_by", way, text)
+        for p in decl.passed_by:
+            add("passed_by", p, f"{p.passer.text} to {p.service.text}")
+        if decl.admins:
+            add("admins", decl.admins[0], _names(decl.admins))
+        if decl.session:
+            add("session", decl.session, f"{decl.session.amount} {decl.session.unit.text}")
     elif isinstance(decl, ast.Endpoint):
         for key in ("sagemaker", "apigateway", "stage"):
             value = getattr(decl, key)
@@ -148,6 +159,8 @@ def _network_lines(net: ast.Network) -> list[tuple[int, str]]:
 
 
 def _header(decl: ast.Declaration) -> str:
+    if isinstance(decl, ast.Role):
+        return f"role {decl.name.text} {quote(decl.arn.value)} {{"
     kind = {ast.Deployment: "deployment", ast.Network: "network", ast.Key: "key",
             ast.Bucket: "bucket", ast.Repository: "repository", ast.Endpoint: "endpoint"}[type(decl)]
     name = quote(decl.name.value) if isinstance(decl, ast.Deployment) else decl.name.text
@@ -163,10 +176,11 @@ def _allow_cells(a: ast.Allow) -> tuple[str, str, str, str]:
 
 
 def _runs(decls: tuple[ast.Declaration, ...]) -> list[list[ast.Declaration]]:
-    """Group consecutive role lines and consecutive allow lines."""
+    """Group consecutive role lines (roles without a block) and consecutive allow lines."""
     runs: list[list[ast.Declaration]] = []
+    line = lambda d: isinstance(d, ast.Allow) or (isinstance(d, ast.Role) and not d.block)
     for d in decls:
-        if runs and isinstance(d, (ast.Role, ast.Allow)) and type(runs[-1][0]) is type(d):
+        if runs and line(d) and line(runs[-1][0]) and type(runs[-1][0]) is type(d):
             runs[-1].append(d)
         else:
             runs.append([d])
@@ -180,7 +194,7 @@ def format_spec(spec: ast.Spec) -> str:
         if i:
             out.append("")
         first = run[0]
-        if isinstance(first, ast.Role):
+        if isinstance(first, ast.Role) and not first.block:
             width = max(len(r.name.text) for r in run)
             for r in run:
                 out += comments.before(r.span.line, "")

@@ -137,6 +137,25 @@ def _endpoint(a: _Args) -> ast.VpcEndpoint:
     return ast.VpcEndpoint(service, vpce, service.span.to(vpce.span))
 
 
+def _way(a: _Args) -> ast.Way:
+    kind = a.name("how the role is obtained: `service`, `eks_pod`, `irsa`, `github`, `identity_center`, "
+                  "`role` or `account`")
+    subject: ast.Name | ast.Str = a.name("a name") if a.peek("NAME") else a.string("a name or a quoted string")
+    qualifiers = []
+    while a.i < len(a.args):
+        word = a.name('a qualifier such as `namespace "..."`')
+        qualifiers.append((word, a.string(f"the {word.text} in quotes")))
+    end = qualifiers[-1][1].span if qualifiers else subject.span
+    return ast.Way(kind, subject, tuple(qualifiers), kind.span.to(end))
+
+
+def _pass(a: _Args) -> ast.Pass:
+    passer = a.name("the role that may pass this role")
+    a.word("to", "write `passed_by ROLE to SERVICE`")
+    service = a.name("a service such as `sagemaker`")
+    return ast.Pass(passer, service, passer.span.to(service.span))
+
+
 @dataclass(frozen=True)
 class Attr:
     field: str
@@ -203,6 +222,14 @@ FORMS: dict[str, Form] = {
     )
 }
 
+# A role is a line (`role NAME "ARN"`) with an optional block saying who may obtain it.
+ROLE_FORM = Form("role", ast.Role, "NAME", {
+    "assumed_by": Attr("assumed_by", _way, repeatable=True),
+    "passed_by": Attr("passed_by", _pass, repeatable=True),
+    "admins": Attr("admins", _Args.names),
+    "session": Attr("session", _duration),
+}, ())
+
 LINE_FORMS = ("role", "allow")
 KEYWORDS = tuple(FORMS) + LINE_FORMS
 
@@ -221,6 +248,13 @@ def _block(stmt: Stmt, form: Form, diags: list[Diagnostic]) -> ast.Declaration |
         diags.append(error("E115", f"`{form.keyword} {name_text(name)}` needs a {{ ... }} block",
                            stmt.span, f"write `{form.keyword} {name_text(name)} {{` and its attributes, then `}}`"))
         return None
+    fields = _attributes(stmt, form, name, diags)
+    return None if fields is None else form.node(name=name, span=stmt.span, **fields)
+
+
+def _attributes(stmt: Stmt, form: Form, name: ast.Name | ast.Str,
+                diags: list[Diagnostic]) -> dict[str, object] | None:
+    """The fields a block's attribute lines give, or None after an error."""
     fields: dict[str, object] = {}
     seen: dict[str, Tok] = {}
     ok = True
@@ -259,9 +293,7 @@ def _block(stmt: Stmt, form: Form, diags: list[Diagnostic]) -> ast.Declaration |
             diags.append(error("E114", f"{form.keyword} `{name_text(name)}` is missing `{req}`",
                                name.span, f"add a line `{req} ...` inside the block"))
             ok = False
-    if not ok:
-        return None
-    return form.node(name=name, span=stmt.span, **fields)
+    return fields if ok else None
 
 
 def name_text(name: ast.Name | ast.Str) -> str:
@@ -276,10 +308,10 @@ def _role(stmt: Stmt, diags: list[Diagnostic]) -> ast.Role | None:
         a.end()
     except _Bad:
         return None
-    if stmt.block is not None:
-        diags.append(error("E115", "`role` takes no block", stmt.span, 'write `role NAME "ARN"` on one line'))
-        return None
-    return ast.Role(name, arn, stmt.span)
+    if stmt.block is None:
+        return ast.Role(name, arn, span=stmt.span)
+    fields = _attributes(stmt, ROLE_FORM, name, diags)
+    return None if fields is None else ast.Role(name, arn, block=True, span=stmt.span, **fields)
 
 
 def _allow(stmt: Stmt, diags: list[Diagnostic]) -> ast.Allow | None:

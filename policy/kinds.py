@@ -31,6 +31,9 @@ KINDS: dict[str, PolicyKind] = {k.name: k for k in (
     # a role's policies split when they do not fit inline
     PolicyKind("iam-managed-policy", IDENTITY, "identity", None, "aws_iam_policy", "AWS::IAM::ManagedPolicy",
                "iam:CreatePolicy, iam:AttachRolePolicy"),
+    # a role's trust policy: its resource policy for STS, applied with the role itself
+    PolicyKind("iam-role-trust-policy", RESOURCE, "resource", "AWS::IAM::AssumeRolePolicyDocument", "aws_iam_role",
+               "AWS::IAM::Role", "iam:UpdateAssumeRolePolicy"),
     PolicyKind("s3-bucket-policy", RESOURCE, "resource", "AWS::S3::Bucket", "aws_s3_bucket_policy",
                "AWS::S3::BucketPolicy", "s3:PutBucketPolicy"),
     # the policy of an access point slpc creates for one grantee of a bucket reached through them

@@ -23,6 +23,8 @@ class SizeRule:
 RULES: dict[str, SizeRule] = {
     "iam-identity-policy": SizeRule(10240, "characters", "no-whitespace", "inline policies of one IAM role"),
     "iam-managed-policy": SizeRule(6144, "characters", "no-whitespace", "IAM managed policy"),
+    # 2,048 by default; Service Quotas raises it to 4,096
+    "iam-role-trust-policy": SizeRule(2048, "characters", "no-whitespace", "role trust policy"),
     "s3-bucket-policy": SizeRule(20480, "bytes", "as-written", "S3 bucket policy"),
     "s3-access-point-policy": SizeRule(20480, "bytes", "as-written", "S3 access point policy"),
     "kms-key-policy": SizeRule(32768, "bytes", "as-written", "KMS key policy"),

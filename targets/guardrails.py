@@ -114,6 +114,17 @@ ACCESS_POINT_CHANGES = ("s3:CreateAccessPoint", "s3:DeleteAccessPoint", "s3:Dele
 S3_REPLICATION_CHANGES = ("s3:PutReplicationConfiguration",)
 ECR_REPLICATION_CHANGES = ("ecr:PutReplicationConfiguration",)
 
+# Who may become the spec's roles: changing a role's trust or policies, or handing it to a
+# service, is as good as becoming it. Only its admins may change it, only its declared
+# passers may pass it (targets/trust.py writes their identity side).
+ROLE_CHANGES = ("iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
+                "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
+                "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy",
+                "iam:UpdateRole")
+PASSED_TO_SERVICE = "iam:PassedToService"
+# STS calls that obtain a role's credentials with AWS credentials (RCP: from the declared accounts only)
+STS_WITH_CREDENTIALS = ("sts:AssumeRole", "sts:SetContext", "sts:SetSourceIdentity", "sts:TagSession")
+
 # RCPs: what the perimeter covers on each kind of resource.
 RCP_ASSET_ACTIONS = {"bucket": ("s3:*",), "repository": ("ecr:*",), "key": ("kms:*",)}
 # EBS calls KMS for encrypted volumes (SageMaker's, with the spec's volume key) as
@@ -184,6 +195,7 @@ def scp_statements(model: Model) -> tuple[list[Statement], list[Diagnostic]]:
         _deny("DenyEcrReplicationChanges", ECR_REPLICATION_CHANGES,
               *perimeter.principal_is_not(_admins(model, ("repository",)))),
     ]
+    out += _role_statements(model)
     reached = [a for a in model.assets_of("bucket") if model.access_points(a.name)]
     if reached:
         admins = _sorted(model.principals[n].arn for a in reached for n in a.admins)
@@ -205,6 +217,35 @@ def _briefly(resources: Iterable[str], every: Iterable[str] | None = None) -> tu
     for r, pattern in patterns.items():
         members.setdefault(pattern, set()).add(r)
     return _sorted(patterns[r] if r in patterns and members[patterns[r]] <= resources else r for r in resources)
+
+
+def _governed_roles(model: Model) -> list:
+    """The roles whose trust the spec declares, in name order (the others are W430's)."""
+    return sorted((p for p in model.principals.values() if p.trust is not None), key=lambda p: p.name)
+
+
+def _grouped(roles, by: Callable) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(a key, the ARNs of the roles that share it), in key order."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for p in roles:
+        groups.setdefault(by(p), []).append(p.arn)
+    return sorted((k, _briefly(arns)) for k, arns in groups.items())
+
+
+def _role_statements(model: Model) -> list[Statement]:
+    roles = _governed_roles(model)
+    arn = lambda names: _sorted(model.principals[n].arn for n in names)
+    out = []
+    for passers, arns in _grouped(roles, lambda p: arn(x for x, _ in p.passers)):
+        out.append(_deny("DenyPassingRolesButByTheirPassers", ("iam:PassRole",), *perimeter.principal_is_not(passers),
+                         resources=arns))
+    for services, arns in _grouped([p for p in roles if p.passers], lambda p: _sorted(s for _, s in p.passers)):
+        out.append(_deny("DenyPassingRolesToOtherServices", ("iam:PassRole",),
+                         Condition("StringNotEquals", PASSED_TO_SERVICE, services), resources=arns))
+    for admins, arns in _grouped(roles, lambda p: arn(p.admins)):
+        out.append(_deny("DenyRoleChangesButByTheirAdmins", ROLE_CHANGES, *perimeter.principal_is_not(admins),
+                         resources=arns))
+    return out
 
 
 def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Statement]:
@@ -258,7 +299,7 @@ def rcp_statements(model: Model) -> list[Statement]:
     accounts = spec_accounts(model)
     targets = _rcp_targets(model)
     if not targets:
-        return []
+        return _assume_statements(model)
     every = _sorted(r for _, _, _, resources in targets for r in resources)
     all_resources = _briefly(every)
     # The identity perimeter covers every action of the service on the resource.
@@ -272,7 +313,8 @@ def rcp_statements(model: Model) -> list[Statement]:
     if org:
         identity.append(Condition("StringNotEqualsIfExists", PRINCIPAL_ORG, (org,)))
         deputy.append(Condition("StringNotEqualsIfExists", SOURCE_ORG, (org,)))
-    out = [
+    out = _assume_statements(model)
+    out += [
         _deny("DenyPrincipalsOutsidePerimeter", all_actions, *identity, resources=all_resources, rcp=True),
         _deny("DenyServicesForOthers", all_actions, *deputy, resources=all_resources, rcp=True),
     ]
@@ -284,6 +326,29 @@ def rcp_statements(model: Model) -> list[Statement]:
         label = {"s3": "Buckets", "ecr": "Repositories", "kms": "Keys"}[actions[0].split(":")[0]]
         out.append(_deny(sid("DenyOutsideNetworks", label), actions, *conditions,
                          resources=_briefly(resources, every), rcp=True))
+    return out
+
+
+def _assume_statements(model: Model) -> list[Statement]:
+    """STS on the spec's roles: with AWS credentials only from the accounts their trust
+    names; never with SAML (no way of the spec uses it); with a web identity token only
+    for the roles that trust an OIDC provider. AWS services (SageMaker, EKS Pod Identity)
+    are governed by iam:PassRole and the trust policy's conditions instead."""
+    roles = _governed_roles(model)
+    def accounts(p) -> tuple[str, ...]:
+        named = [model.principals[w.subject].account for w in p.trust if w.via == "role"]
+        return _sorted([p.account] + named + [w.subject for w in p.trust if w.via == "account"])
+    out = [_deny("DenyAssumingRolesFromOtherAccounts", STS_WITH_CREDENTIALS,
+                 Condition("StringNotEqualsIfExists", PRINCIPAL_ACCOUNT, accts),
+                 Condition("BoolIfExists", perimeter.PRINCIPAL_IS_SERVICE, ("false",)), resources=arns, rcp=True)
+           for accts, arns in _grouped(roles, accounts)]
+    if roles:
+        out.append(_deny("DenySamlForRoles", ("sts:AssumeRoleWithSAML",), resources=_briefly(p.arn for p in roles),
+                         rcp=True))
+    no_oidc = [p.arn for p in roles if not any(w.via in ("irsa", "github") for w in p.trust)]
+    if no_oidc:
+        out.append(_deny("DenyWebIdentityForRoles", ("sts:AssumeRoleWithWebIdentity",), resources=_briefly(no_oidc),
+                         rcp=True))
     return out
 
 

@@ -1,7 +1,9 @@
-"""IAM identity policies: one per declared role that has grants or duties.
+"""IAM identity policies: one per declared role that has grants, duties or trust paths.
 
 Grants become network- and time-conditioned Allows (targets/grants.py); duties
-(admin, breakglass) become configuration-only Allows on the resources they manage.
+(admin, breakglass) become configuration-only Allows on the resources they manage;
+passing or assuming another role of the spec becomes iam:PassRole / sts:AssumeRole on
+exactly that role (targets/trust.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from slpc.compiler.model import Model, Principal
 
 from slpc.policy.document import PolicyDocument, Statement
 from .grants import allow_statements, ap_resources, sid, unique_sids, uses
+from .trust import obtain_statements
 
 
 def duty_statements(model: Model, role: str) -> list[Statement]:
@@ -39,6 +42,7 @@ def identity_policy(model: Model, principal: Principal) -> PolicyDocument | None
     for use in uses(model, grants):
         statements += allow_statements(model, use)
     statements += duty_statements(model, principal.name)
+    statements += obtain_statements(model, principal.name)
     if not statements:
         return None
     return PolicyDocument(unique_sids(statements))

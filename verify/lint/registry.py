@@ -26,7 +26,8 @@ from slpc.verify.catalogue import Catalogue
 from slpc.policy.matching import has_wildcard, wildcard_match
 
 POLICY_TYPES = ("identity", "resource", "scp", "rcp", "vpc-endpoint")
-RESOURCE_TYPES = ("AWS::S3::Bucket", "AWS::S3::AccessPoint", "AWS::KMS::Key", "AWS::ECR::Repository", "AWS::ApiGateway::RestApi")
+RESOURCE_TYPES = ("AWS::S3::Bucket", "AWS::S3::AccessPoint", "AWS::KMS::Key", "AWS::ECR::Repository", "AWS::ApiGateway::RestApi",
+                  "AWS::IAM::AssumeRolePolicyDocument")
 
 
 class FindingType(str, Enum):

@@ -17,7 +17,8 @@ STATEMENT_ELEMENTS = {
 EXCLUSIVE_PAIRS = (("Action", "NotAction"), ("Resource", "NotResource"), ("Principal", "NotPrincipal"))
 # Policy types whose statements must say which resources they cover. ECR
 # repository policies may omit Resource (the repository is implied).
-_RESOURCE_OPTIONAL = {("resource", "AWS::ECR::Repository")}
+# A role trust policy names no Resource: the role is the resource (IAM refuses one).
+_RESOURCE_OPTIONAL = {("resource", "AWS::ECR::Repository"), ("resource", "AWS::IAM::AssumeRolePolicyDocument")}
 # Duplicate Sids are rejected by IAM and Organizations; resource policies only
 # recommend unique ones.
 _SIDS_REQUIRED = {"identity", "scp", "rcp"}
