@@ -8,7 +8,9 @@ is shared: two VPCs (training, serving) with S3, KMS, ECR and SageMaker-runtime
 endpoints, an evaluation account's VPC and a CI address range; four keys by data
 class; weights buckets each shared by 10 teams and dataset buckets each shared by
 15, every team under its own prefix; per team a training, a serving and a frontend
-role; repositories and SageMaker endpoints shared by several teams; cross-account
+role, obtained through SageMaker or EKS Pod Identity once the CI deployer passes them;
+people through IAM Identity Center, pipelines through GitHub's OIDC; repositories and
+SageMaker endpoints shared by several teams; cross-account
 evaluators whose grants expire; a release pipeline that is every weights bucket's
 breakglass and also holds grants of its own there. Guardrails are on. The shape
 is fixed for a number of teams: no randomness.
@@ -42,8 +44,13 @@ def _network(name: str, vpc: int, services: tuple[str, ...], account: str | None
     return "\n".join(lines + ["}"])
 
 
-def _role(name: str, path: str, account: str = ACCOUNT) -> str:
-    return f'role {name} "arn:aws:iam::{account}:role/{path}"'
+def _role(name: str, path: str, *trust: str, account: str = ACCOUNT) -> str:
+    """A role and who may become it (its block's lines)."""
+    return f'role {name} "arn:aws:iam::{account}:role/{path}" {{\n' + "".join(f"  {t}\n" for t in trust) + "}"
+
+
+def _cluster(name: str, account: str = ACCOUNT) -> str:
+    return f"arn:aws:eks:{REGION}:{account}:cluster/{name}"
 
 
 def platform(teams: int = 120) -> str:
@@ -61,8 +68,15 @@ def platform(teams: int = 120) -> str:
            _network("train_vpc", 1, full), _network("serve_vpc", 2, full),
            _network("eval_vpc", 3, ("s3", "kms"), EVAL_ACCOUNT),
            'network ci {\n  cidr "203.0.113.0/24"\n}',
-           _role("platform_admin", "platform/admin"), _role("breakglass", "platform/breakglass"),
-           _role("release_pipeline", "platform/release-pipeline"), _role("ci_deployer", "platform/ci-deployer")]
+           _role("platform_admin", "platform/admin", 'assumed_by identity_center "PlatformAdmin"', "admins [breakglass]"),
+           _role("breakglass", "platform/breakglass", 'assumed_by identity_center "PlatformBreakGlass"',
+                 "admins [platform_admin]", "session 1 hours"),
+           _role("release_pipeline", "platform/release-pipeline",
+                 'assumed_by github "acme/ml-release" environment "release"', "admins [platform_admin]"),
+           _role("ci_deployer", "platform/ci-deployer", 'assumed_by github "acme/ml-platform" ref "refs/heads/main"',
+                 "admins [platform_admin]"),
+           _role("eval_admin", "evaluation/admin", 'assumed_by identity_center "EvaluationAdmin"',
+                 "admins [eval_admin]", account=EVAL_ACCOUNT)]
     for i, k in enumerate(KEYS):
         out.append(f'key {k}_key {{\n  arn    "arn:aws:kms:{REGION}:{ACCOUNT}:key/'
                    f'{i:08x}-0000-4000-8000-{i:012x}"\n  admins [platform_admin]\n}}')
@@ -85,8 +99,12 @@ def platform(teams: int = 120) -> str:
     for t in range(teams):
         team = f"team{t:03d}"
         prefix = f"team-{t:03d}/"
-        for kind in ("training", "serving", "frontend"):
-            out.append(_role(f"{team}_{kind}", f"ml-platform/{team}-{kind}"))
+        for kind in ("training", "serving"):
+            out.append(_role(f"{team}_{kind}", f"ml-platform/{team}-{kind}", "assumed_by service sagemaker",
+                             "passed_by ci_deployer to sagemaker", "admins [platform_admin]"))
+        out.append(_role(f"{team}_frontend", f"ml-platform/{team}-frontend",
+                         f'assumed_by eks_pod "{_cluster("serving")}" namespace "{team}" service_account "frontend"',
+                         "passed_by ci_deployer to eks_pod", "admins [platform_admin]"))
         weights = f"weights_{t // TEAMS_PER_WEIGHTS_BUCKET:02d}"
         for j in range(DATASET_BUCKETS_PER_TEAM):
             dataset = (t * DATASET_BUCKETS_PER_TEAM + j) % n_datasets
@@ -99,7 +117,10 @@ def platform(teams: int = 120) -> str:
             f'allow {team}_frontend invoke chat_{t % n_endpoints:02d} from serve_vpc',
         ]
     for e in range(n_evaluators):
-        out.append(_role(f"evaluator_{e:02d}", f"evaluation/evaluator-{e:02d}", EVAL_ACCOUNT))
+        out.append(_role(f"evaluator_{e:02d}", f"evaluation/evaluator-{e:02d}",
+                         f'assumed_by eks_pod "{_cluster("evaluation", EVAL_ACCOUNT)}" namespace "evaluator-{e:02d}" '
+                         'service_account "harness"', "passed_by eval_admin to eks_pod", "admins [eval_admin]",
+                         account=EVAL_ACCOUNT))
         for k in range(TEAMS_PER_EVALUATOR_GRANTS):
             t = (e * TEAMS_PER_EVALUATOR + k) % teams
             allows.append(f'allow evaluator_{e:02d} read weights_{t // TEAMS_PER_WEIGHTS_BUCKET:02d} '

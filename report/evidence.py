@@ -13,7 +13,8 @@ from typing import Sequence
 
 from slpc import __version__
 from slpc.compiler import verbs as V
-from slpc.compiler.model import Grant, Model
+from slpc.compiler import trust as T
+from slpc.compiler.model import Grant, Model, Way
 from slpc.policy.kinds import LINT_TYPES
 from slpc.targets.manifest import MANIFEST_VERSION, manifest
 from slpc.verify import catalogue
@@ -24,7 +25,8 @@ from . import controls as C
 from . import proof as proofs
 from . import validation as live
 
-EVIDENCE_VERSION = 3  # 2: proof results (`proof`, per-control proof properties); 3: `coarser` layers
+# 2: proof results (`proof`, per-control proof properties); 3: `coarser` layers; 4: `becoming`
+EVIDENCE_VERSION = 4
 _OUTSIDE_IP = "192.0.2.77"  # TEST-NET-1: outside every network unless a spec declares it
 
 def _glance(model: Model) -> dict:
@@ -48,6 +50,35 @@ def _glance(model: Model) -> dict:
                     "object_lock": {"mode": a.object_lock[0], "days": a.object_lock[1]} if a.object_lock else None}
                    for a in model.assets.values()],
     }
+
+
+# -- who may become each role ------------------------------------------------ #
+def _way(model: Model, w: Way) -> str:
+    """One way to obtain a role, in words an auditor reads."""
+    q = dict(w.qualifiers)
+    if w.via == T.SERVICE:
+        return f"the {w.subject} service ({T.TRUSTED_SERVICES[w.subject].runs})"
+    if w.via == T.EKS_POD:
+        return f"EKS pods of service account {q['namespace']}/{q['service_account']} on cluster {w.subject}"
+    if w.via == T.IRSA:
+        return f"Kubernetes service account {q['namespace']}/{q['service_account']} through OIDC issuer {w.subject}"
+    if w.via == T.GITHUB:
+        (word, value), = w.qualifiers
+        return f"GitHub Actions of {w.subject}, {word} {value}"
+    if w.via == T.IDENTITY_CENTER:
+        return f"people with IAM Identity Center permission set {w.subject}"
+    if w.via == T.ROLE:
+        return f"role {w.subject} (role chaining)"
+    return f"any principal account {w.subject} allows"
+
+
+def becoming(model: Model) -> list[dict]:
+    """For each role: who may obtain its credentials, pass it to a service, change it."""
+    return [{"role": p.name, "arn": p.arn, "declared": p.trust is not None,
+             "ways": [_way(model, w) for w in p.trust or ()],
+             "passed_by": [{"role": r, "service": s} for r, s in p.passers],
+             "admins": list(p.admins), "session_seconds": p.session_s}
+            for p in sorted(model.principals.values(), key=lambda p: p.name)]
 
 
 # -- the access matrix, confirmed by the spec's meaning --------------------- #
@@ -236,6 +267,7 @@ def build(model: Model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]
         **_glance(model),
         "matrix": matrix,
         "by_asset": _by_asset(model, matrix),
+        "becoming": becoming(model),
         "coarser": [{"artifact": a.path, "name": a.name, "kind": a.kind, "how": a.coarser}
                     for a in sorted(artifacts, key=lambda a: a.path) if a.coarser],
         "mapping": {"note": cat.note, "frameworks": {

@@ -23,6 +23,7 @@ from . import perimeter
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from .access_points import access_point_pattern
 from .patterns import family_patterns
+from .role_families import role_families
 from .grants import sid, unique_sids
 from .fit import pack
 from slpc.policy.limits import RULES, measure
@@ -224,25 +225,25 @@ def _governed_roles(model: Model) -> list:
     return sorted((p for p in model.principals.values() if p.trust is not None), key=lambda p: p.name)
 
 
-def _grouped(roles, by: Callable) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+def _grouped(model: Model, roles, by: Callable) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """(a key, the ARNs of the roles that share it), in key order."""
-    groups: dict[tuple[str, ...], list[str]] = {}
+    groups: dict[tuple[str, ...], list] = {}
     for p in roles:
-        groups.setdefault(by(p), []).append(p.arn)
-    return sorted((k, _briefly(arns)) for k, arns in groups.items())
+        groups.setdefault(by(p), []).append(p)
+    return sorted((k, role_families(model, members)) for k, members in groups.items())
 
 
 def _role_statements(model: Model) -> list[Statement]:
     roles = _governed_roles(model)
     arn = lambda names: _sorted(model.principals[n].arn for n in names)
     out = []
-    for passers, arns in _grouped(roles, lambda p: arn(x for x, _ in p.passers)):
+    for passers, arns in _grouped(model, roles, lambda p: arn(x for x, _ in p.passers)):
         out.append(_deny("DenyPassingRolesButByTheirPassers", ("iam:PassRole",), *perimeter.principal_is_not(passers),
                          resources=arns))
-    for services, arns in _grouped([p for p in roles if p.passers], lambda p: _sorted(s for _, s in p.passers)):
+    for services, arns in _grouped(model, [p for p in roles if p.passers], lambda p: _sorted(s for _, s in p.passers)):
         out.append(_deny("DenyPassingRolesToOtherServices", ("iam:PassRole",),
                          Condition("StringNotEquals", PASSED_TO_SERVICE, services), resources=arns))
-    for admins, arns in _grouped(roles, lambda p: arn(p.admins)):
+    for admins, arns in _grouped(model, roles, lambda p: arn(p.admins)):
         out.append(_deny("DenyRoleChangesButByTheirAdmins", ROLE_CHANGES, *perimeter.principal_is_not(admins),
                          resources=arns))
     return out
@@ -341,14 +342,14 @@ def _assume_statements(model: Model) -> list[Statement]:
     out = [_deny("DenyAssumingRolesFromOtherAccounts", STS_WITH_CREDENTIALS,
                  Condition("StringNotEqualsIfExists", PRINCIPAL_ACCOUNT, accts),
                  Condition("BoolIfExists", perimeter.PRINCIPAL_IS_SERVICE, ("false",)), resources=arns, rcp=True)
-           for accts, arns in _grouped(roles, accounts)]
+           for accts, arns in _grouped(model, roles, accounts)]
     if roles:
-        out.append(_deny("DenySamlForRoles", ("sts:AssumeRoleWithSAML",), resources=_briefly(p.arn for p in roles),
+        out.append(_deny("DenySamlForRoles", ("sts:AssumeRoleWithSAML",), resources=role_families(model, roles),
                          rcp=True))
-    no_oidc = [p.arn for p in roles if not any(w.via in ("irsa", "github") for w in p.trust)]
+    no_oidc = [p for p in roles if not any(w.via in ("irsa", "github") for w in p.trust)]
     if no_oidc:
-        out.append(_deny("DenyWebIdentityForRoles", ("sts:AssumeRoleWithWebIdentity",), resources=_briefly(no_oidc),
-                         rcp=True))
+        out.append(_deny("DenyWebIdentityForRoles", ("sts:AssumeRoleWithWebIdentity",),
+                         resources=role_families(model, no_oidc), rcp=True))
     return out
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from slpc.compiler import trust as T
 from slpc.compiler.model import Model, Principal as Role, Way
-from slpc.diagnostics import Diagnostic
+from slpc.diagnostics import Diagnostic, warning
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 
 from .artifact import Artifact
 from .grants import sid, unique_sids
+from .role_families import role_families
 
 KIND = "iam-role-trust-policy"
 ASSUME, TAG, WEB_IDENTITY, SAML = ("sts:AssumeRole", "sts:TagSession", "sts:AssumeRoleWithWebIdentity",
@@ -24,6 +25,9 @@ ASSUME, TAG, WEB_IDENTITY, SAML = ("sts:AssumeRole", "sts:TagSession", "sts:Assu
 STS_OBTAIN = (ASSUME, SAML, WEB_IDENTITY, "sts:SetContext", "sts:SetSourceIdentity", TAG)
 PASS_ROLE, PASSED_TO_SERVICE = "iam:PassRole", "iam:PassedToService"
 SOURCE_ACCOUNT, SOURCE_ARN, PRINCIPAL_ARN = "aws:SourceAccount", "aws:SourceArn", "aws:PrincipalArn"
+# A role that passes more roles than this to the same services names them by family
+# (role_families): a platform's deployer passes thousands, which no identity policy can list.
+EXACT_PASSES = 20
 
 
 def root(partition: str, account: str) -> str:
@@ -94,8 +98,9 @@ def _account(model: Model, role: Role, w: Way) -> Statement:
 
 _BY_WAY = {T.SERVICE: _service, T.EKS_POD: _eks_pod, T.IRSA: _irsa, T.GITHUB: _github,
            T.IDENTITY_CENTER: _identity_center, T.ROLE: _role, T.ACCOUNT: _account}
-# A role that nothing may obtain: a trust policy needs a statement, so it denies everyone.
-NOBODY = Statement("Deny", actions=STS_OBTAIN, sid="NobodyObtainsThisRole", principal=Principal.any())
+# A role that nothing may obtain: only an Allow lets anyone in, but a trust policy needs a
+# statement, so it denies every AWS principal (trust policies refuse a bare `"*"`).
+NOBODY = Statement("Deny", actions=STS_OBTAIN, sid="NobodyObtainsThisRole", principal=Principal.aws("*"))
 
 
 def trust_policy(model: Model, role: Role) -> PolicyDocument | None:
@@ -107,24 +112,47 @@ def trust_policy(model: Model, role: Role) -> PolicyDocument | None:
 
 
 def trust_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
-    arts = []
+    arts, diags = [], []
     for p in model.principals.values():
         doc = trust_policy(model, p)
         if doc is not None:
             arts.append(Artifact(KIND, p.arn, p.account, f"iam/{p.account}/{p.name}.trust.json", p.name, doc))
-    return arts, []
+        for services, arns in _passes(model, p.name):
+            coarse = [a for a in arns if "*" in a]
+            if coarse:
+                diags.append(warning(
+                    "W436", f"`{p.name}` passes {len(_targets(model, p.name, services))} roles to "
+                    f"{', '.join(services)}: its identity policy names them as {', '.join(coarse)}", None,
+                    "coarser than the spec: the patterns also match roles outside the spec so named, which it "
+                    "could pass to these services; the SCP still keeps it from passing the spec's other roles"))
+    return arts, diags
+
+
+def _targets(model: Model, role: str, services: tuple[str, ...]) -> list[Role]:
+    return [model.principals[t] for t, svcs in model.obtains(role)[0] if svcs == services]
+
+
+def _passes(model: Model, role: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(services, the ARNs or families of the roles `role` may pass to exactly them)."""
+    out = []
+    for services in sorted({svcs for _, svcs in model.obtains(role)[0]}):
+        targets = _targets(model, role, services)
+        arns = (role_families(model, targets) if len(targets) > EXACT_PASSES
+                else tuple(sorted(t.arn for t in targets)))
+        out.append((services, arns))
+    return out
 
 
 def obtain_statements(model: Model, role: str) -> list[Statement]:
     """The identity side of the trust paths `role` is part of: iam:PassRole on each role
     it may pass (only to the declared services), sts:AssumeRole on each role it may chain to."""
-    out = []
-    passes, chains = model.obtains(role)
-    for target, services in passes:
-        out.append(Statement("Allow", actions=(PASS_ROLE,), resources=(model.principals[target].arn,),
-                             conditions=(Condition("StringEquals", PASSED_TO_SERVICE, services),),
-                             sid=sid("Pass", target)))
-    for target in chains:
-        out.append(Statement("Allow", actions=(ASSUME,), resources=(model.principals[target].arn,),
-                             sid=sid("Assume", target)))
+    out = [Statement("Allow", actions=(PASS_ROLE,), resources=arns,
+                     conditions=(Condition("StringEquals", PASSED_TO_SERVICE, services),),
+                     sid=sid("PassRolesTo", *(s.split(".")[0] for s in services)))
+           for services, arns in _passes(model, role)]
+    chains = model.obtains(role)[1]
+    if chains:
+        out.append(Statement("Allow", actions=(ASSUME,), resources=tuple(sorted(model.principals[t].arn
+                                                                                for t in chains)),
+                             sid="AssumeRoles"))
     return out

@@ -182,13 +182,13 @@ def test_irsa_chaining_and_nobody():
     assert chain["Principal"] == {"AWS": ["arn:aws:iam::111122223333:role/llm-ci-deployer"]}
     deployer = _doc(built, "iam/111122223333/deployer.json")["Statement"]
     assume = [s for s in deployer if s["Action"] == ["sts:AssumeRole"]]
-    assert assume == [{"Action": ["sts:AssumeRole"], "Effect": "Allow", "Sid": "AssumeTrainer",
+    assert assume == [{"Action": ["sts:AssumeRole"], "Effect": "Allow", "Sid": "AssumeRoles",
                        "Resource": ["arn:aws:iam::111122223333:role/llm-trainer"]}]
     # nobody: a block with no way in
     built, diags = _built(_trainer("admins [security_admin]"))
     doc = _doc(built, "iam/111122223333/trainer.trust.json")
     assert doc["Statement"] == [json.loads(json.dumps({"Action": list(NOBODY.actions), "Effect": "Deny",
-                                                      "Principal": "*", "Sid": NOBODY.sid}))]
+                                                      "Principal": {"AWS": ["*"]}, "Sid": NOBODY.sid}))]
     assert any(d.code == "W431" for d in diags)
 
 
@@ -227,3 +227,26 @@ def test_guardrails_keep_others_from_passing_changing_or_assuming_the_roles():
     assert covering(rcp, "sts:AssumeRoleWithSAML", trainer) and covering(rcp, "sts:AssumeRoleWithWebIdentity", trainer)
     deployer = "arn:aws:iam::111122223333:role/llm-ci-deployer"
     assert not covering(rcp, "sts:AssumeRoleWithWebIdentity", deployer)  # GitHub's OIDC is its way in
+
+
+def test_a_deployer_of_many_roles_passes_them_by_family_and_says_so():
+    """Past EXACT_PASSES roles to the same services, the identity policy names the family
+    (W436); a family reaching a role the deployer may not pass is never used."""
+    from slpc.targets.trust import EXACT_PASSES
+    teams = [f'role t{i:02d}_train "arn:aws:iam::111122223333:role/ml/t{i:02d}-train" {{\n'
+             f'  assumed_by service sagemaker\n  passed_by  deployer to sagemaker\n  admins     [security_admin]\n}}'
+             for i in range(EXACT_PASSES + 1)]
+    odd = ('role t99_train "arn:aws:iam::111122223333:role/ml/t99-train" {\n  assumed_by service sagemaker\n'
+           '  passed_by  security_admin to sagemaker\n  admins     [security_admin]\n}')
+    built, diags = _built(EX + "\n" + "\n\n".join(teams) + "\n")
+    passes = [s for s in _doc(built, "iam/111122223333/deployer.json")["Statement"] if s["Sid"] == "PassRolesToSagemaker"]
+    assert passes[0]["Resource"] == ["arn:aws:iam::111122223333:role/llm-inference",
+                                     "arn:aws:iam::111122223333:role/llm-trainer",
+                                     "arn:aws:iam::111122223333:role/ml/*"]
+    assert any(d.code == "W436" and "role/ml/*" in d.message for d in list(diags) + list(built.diagnostics))
+    built, _ = _built(EX + "\n" + "\n\n".join(teams + [odd]) + "\n")
+    (passes,) = [s for s in _doc(built, "iam/111122223333/deployer.json")["Statement"]
+                 if s["Sid"] == "PassRolesToSagemaker"]
+    assert "arn:aws:iam::111122223333:role/ml/t99-train" not in passes["Resource"]
+    assert not any("*" in r for r in passes["Resource"])  # every family pattern would reach t99
+    assert len(passes["Resource"]) == EXACT_PASSES + 3
