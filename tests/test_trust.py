@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import EXAMPLE
+from strategies import PROPERTY
 from slpc.app.cli import main
 from slpc.compiler.check import check
 from slpc.dsl import ast, format_spec, parse
@@ -250,3 +253,35 @@ def test_a_deployer_of_many_roles_passes_them_by_family_and_says_so():
     assert "arn:aws:iam::111122223333:role/ml/t99-train" not in passes["Resource"]
     assert not any("*" in r for r in passes["Resource"])  # every family pattern would reach t99
     assert len(passes["Resource"]) == EXACT_PASSES + 3
+
+
+_NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+_VALUES = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@st.composite
+def _role_blocks(draw) -> ast.Spec:
+    """Roles with blocks of any shape the grammar admits (meaning is the compiler's)."""
+    roles = []
+    for i in range(draw(st.integers(1, 4))):
+        ways = tuple(ast.Way(ast.Name(draw(_NAMES)),
+                             ast.Name(draw(_NAMES)) if draw(st.booleans()) else ast.Str(draw(_VALUES)),
+                             tuple((ast.Name(draw(_NAMES)), ast.Str(draw(_VALUES)))
+                                   for _ in range(draw(st.integers(0, 3)))))
+                     for _ in range(draw(st.integers(0, 3))))
+        passes = tuple(ast.Pass(ast.Name(draw(_NAMES)), ast.Name(draw(_NAMES))) for _ in range(draw(st.integers(0, 2))))
+        admins = tuple(ast.Name(n) for n in draw(st.lists(_NAMES, max_size=3)))
+        session = ast.Duration(draw(st.integers(0, 99)), ast.Name(draw(_NAMES))) if draw(st.booleans()) else None
+        roles.append(ast.Role(ast.Name(f"r{i}"), ast.Str(draw(_VALUES)), draw(st.booleans()) or bool(
+            ways or passes or admins or session), ways, passes, admins, session))
+    return ast.Spec(tuple(roles))
+
+
+@PROPERTY
+@given(_role_blocks())
+def test_role_blocks_round_trip_through_the_formatter(spec):
+    text = format_spec(spec)
+    parsed = parse(text, "gen.slp")
+    assert parsed.ok, [d.message for d in parsed.diagnostics]
+    assert parsed.spec == spec
+    assert format_spec(parsed.spec) == text
