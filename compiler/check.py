@@ -522,6 +522,7 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
                 seen[g] = g
                 grants.append(g)
     c.duties(grants, assets, keys)
+    _inherited_duties(c, principals, grants, assets, keys)
     c.nested(grants, assets)
     for k in keys.values():
         if not any(a.key == k.name for a in assets.values()):
@@ -554,6 +555,24 @@ def _trust(c: _Checker, dep: Deployment, networks: dict, principals: dict) -> No
                        c.decls[p.name].name.span,
                        f"whoever can become `{via.name}` can become `{p.name}`: declare `{via.name}`'s trust "
                        "as narrowly as this role's")
+
+
+def _inherited_duties(c: _Checker, principals: dict, grants: list[Grant], assets: dict, keys: dict) -> None:
+    """Whoever may pass or assume a role uses its grants: an admin who may is an admin
+    who touches data (E405's rule, one step removed)."""
+    by_role: dict[str, list[Grant]] = {}
+    for g in grants:
+        by_role.setdefault(g.principal, []).append(g)
+    for p in principals.values():
+        others = {x for x, _ in p.passers} | {w.subject for w in p.trust or () if w.via == ROLE}
+        for x in sorted(others):
+            for g in by_role.get(p.name, ()):
+                asset = assets[g.asset]
+                if x in asset.admins or (asset.key and x in keys[asset.key].admins):
+                    c.warn("W437", f"`{x}` administers {asset.kind} `{asset.name}` and may also become `{p.name}`, "
+                           f"which is granted `{g.verb}` on it", c.decls[p.name].name.span,
+                           f"through `{p.name}` an admin touches data: let another role pass or assume it")
+                    break
 
 
 def _refuse_aliases(c: _Checker, principals: dict, keys: dict, assets: dict) -> None:

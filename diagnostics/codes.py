@@ -131,6 +131,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W434", "trust", "A `session` over one hour on a role obtained by role chaining, which AWS caps at one "
                           "hour."),
     Code("W435", "trust", "A role with a block has no admins: the SCP lets nobody change its policies or trust."),
+    Code("W437", "trust", "An admin of an asset (or of its key) may pass or assume a role that is granted a verb on "
+                          "it, and so touch its data."),
     Code("W436", "emit", "A role passes more than 20 roles to the same services: its identity policy names them by "
                          "family (`role/PATH/*`), which also matches roles outside the spec so named."),
     Code("W331", "emit", "A bucket has no grants: its policy denies every request."),

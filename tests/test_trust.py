@@ -104,6 +104,8 @@ CASES = [
 }''', 'role deployer "arn:aws:iam::111122223333:role/llm-ci-deployer"'), "trainer", "whoever can become"),
     ("W434", _trainer("assumed_by role security_admin", "admins [security_admin]", "session 4 hours"), "4 hours",
      "at most 1 hour"),
+    ("W437", _trainer("assumed_by service sagemaker", "passed_by security_admin to sagemaker",
+                      "admins [security_admin]"), "trainer", "an admin touches data"),
     ("W435", _trainer("assumed_by service sagemaker", "passed_by deployer to sagemaker"), "trainer",
      "only the management account"),
 ]
