@@ -38,12 +38,13 @@ def role_families(model: Model, roles: Iterable[Principal]) -> tuple[str, ...]:
     roles = list(roles)
     mine = {p.arn for p in roles}
     every = [q.arn for q in model.principals.values()]
-    covered: dict[str, set[str]] = {}  # pattern -> the spec's roles it matches (few patterns, many roles)
+    verdicts: dict[str, bool] = {}  # pattern -> whether it names only these (few patterns, many roles)
 
     def only_these(pattern: str) -> bool:
-        if pattern not in covered:
+        if pattern not in verdicts:
             matcher = wildcard_regex(pattern)
-            covered[pattern] = {arn for arn in every if matcher.fullmatch(arn)}
-        return len(covered[pattern]) > 1 and covered[pattern] <= mine
+            covered = {arn for arn in every if matcher.fullmatch(arn)}
+            verdicts[pattern] = len(covered) > 1 and covered <= mine
+        return verdicts[pattern]
 
     return tuple(sorted({next((c for c in candidates(p) if only_these(c)), p.arn) for p in roles}))
