@@ -19,7 +19,7 @@ from slpc.targets import Artifact, build
 from slpc.targets.manifest import manifest
 from slpc.policy.kinds import LINT_TYPES
 from slpc.verify.lint import REGISTRY, FindingType, lint
-from slpc.verify.lint.size import IDENTITY, RCP, RESOURCE, SCP
+from slpc.verify.lint.size import IDENTITY, RCP, RESOURCE, ROLE_TRUST_QUOTA, SCP
 
 from slpc.compiler.check import check
 from slpc.compiler.model import Model
@@ -51,7 +51,7 @@ _BLOCKING = (FindingType.ERROR, FindingType.SECURITY_WARNING)
 # The build measures every policy against slpc.policy.limits, the table these checks
 # read, and fits or refuses it (E501, E502); the checks would only repeat that, and
 # they hold an inline policy to the managed-policy limit, not to the role's 10,240.
-_MEASURED = {IDENTITY, RESOURCE, SCP, RCP}
+_MEASURED = {IDENTITY, RESOURCE, ROLE_TRUST_QUOTA, SCP, RCP}
 # A check's findings all have its type, so the checks whose findings the build would
 # drop (suggestions, sizes) are not run: a fifth of the lint's time at 1,200 teams.
 _KEPT = tuple(c for c in REGISTRY.values() if c.finding_type != FindingType.SUGGESTION and c.id not in _MEASURED)

@@ -19,6 +19,22 @@ BASE = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": OBJ}
 RES = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "s3:GetObject", "Resource": OBJ}
 DENY_RCP = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}
 SCP = {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}
+TRUST = "AWS::IAM::AssumeRolePolicyDocument"
+ACCOUNT = {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}
+GITHUB = "token.actions.githubusercontent.com"
+IRSA = "oidc.eks.eu-central-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+
+
+def oidc(issuer: str, sub: str | None = "repo:acme/llm:ref:refs/heads/main", aud: bool = True, like: bool = False) -> dict:
+    """A web identity trust statement for `issuer`, with the claims asked for."""
+    claims = {f"{issuer}:aud": "sts.amazonaws.com"} if aud else {}
+    exact = {**claims, **({f"{issuer}:sub": sub} if sub and not like else {})}
+    condition = {"StringEquals": exact} if exact else {}
+    if sub and like:
+        condition["StringLike"] = {f"{issuer}:sub": sub}
+    return {"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+            "Principal": {"Federated": f"arn:aws:iam::111122223333:oidc-provider/{issuer}"},
+            **({"Condition": condition} if condition else {})}
 
 
 def doc(*statements: dict, **top) -> dict:
@@ -37,6 +53,10 @@ def cond(operator: str, key: str, values) -> dict:
 
 def big(n: int) -> list[str]:
     return [f"arn:aws:s3:::bucket-{i:05d}/*" for i in range(n)]
+
+
+def accounts(n: int) -> list[str]:
+    return [f"arn:aws:iam::{111122220000 + i}:root" for i in range(n)]
 
 
 def pretty(d: dict) -> str:
@@ -125,10 +145,47 @@ CASES = {
     "EMPTY_ARRAY_CONDITION_FORANYVALUE": ("identity", None, doc(cond("ForAnyValue:StringEquals", "aws:TagKeys", [])), doc(cond("ForAnyValue:StringEquals", "aws:TagKeys", ["team"]))),
     "EMPTY_ARRAY_CONDITION_IFEXISTS": ("identity", None, doc(cond("StringEqualsIfExists", "aws:SourceVpce", [])), doc(cond("StringEqualsIfExists", "aws:SourceVpce", ["vpce-1"]))),
     "FORALLVALUES_WITH_SINGLE_VALUED_KEY": ("identity", None, doc(cond("ForAllValues:StringEquals", "aws:SourceVpce", ["vpce-1"])), doc(cond("ForAllValues:StringEquals", "aws:TagKeys", ["team"]))),
+    # Role trust policies.
+    "ROLE_TRUST_POLICY_SYNTAX_ERROR_RESOURCE": ("resource", TRUST, doc(st(ACCOUNT, Resource="*")), doc(ACCOUNT)),
+    "ROLE_TRUST_POLICY_SYNTAX_ERROR_NOTPRINCIPAL": (
+        "resource", TRUST, doc(st(ACCOUNT, drop=("Principal",), Effect="Deny", NotPrincipal={"AWS": "111122223333"})),
+        doc(st(ACCOUNT, Effect="Deny")),
+    ),
+    "ROLE_TRUST_POLICY_UNSUPPORTED_WILDCARD_IN_PRINCIPAL": ("resource", TRUST, doc(st(ACCOUNT, Effect="Deny", Principal="*")),
+                                                            doc(st(ACCOUNT, Effect="Deny", Principal={"AWS": "*"}))),
+    "UNSUPPORTED_ACTION_IN_POLICY": ("resource", TRUST, doc(st(ACCOUNT, Action=["sts:AssumeRole", "s3:GetObject"])),
+                                     doc(st(ACCOUNT, Action=["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]))),
+    "INVALID_FEDERATED_PRINCIPAL_SYNTAX_IN_ROLE_TRUST_POLICY": (
+        "resource", TRUST, doc(st(oidc(GITHUB), Principal={"Federated": "*"})), doc(st(oidc(GITHUB), Principal={"Federated": "accounts.google.com"})),
+    ),
+    "FEDERATED_PRINCIPAL_NOT_SUPPORTED": ("resource", "AWS::S3::Bucket", doc(st(RES, Principal={"Federated": "accounts.google.com"})), doc(RES)),
+    "MISMATCHED_ACTION_FOR_PRINCIPAL": ("resource", TRUST, doc(st(ACCOUNT, Action="sts:AssumeRoleWithSAML")), doc(ACCOUNT)),
+    "MISSING_ACTION_FOR_ROLES_ANYWHERE_TRUST_POLICY": (
+        "resource", TRUST, doc(st(ACCOUNT, Principal={"Service": "rolesanywhere.amazonaws.com"})),
+        doc(st(ACCOUNT, Principal={"Service": "rolesanywhere.amazonaws.com"}, Action=["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"])),
+    ),
+    "ROLE_TRUST_POLICY_ANY_AWS_PRINCIPAL": (
+        "resource", TRUST, doc(st(ACCOUNT, Principal={"AWS": "*"})),
+        doc(st(ACCOUNT, Principal={"AWS": "*"}, Condition={"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}})),
+    ),
+    "MISSING_CONDITION_KEY_FOR_OIDC_PRINCIPAL": ("resource", TRUST, doc(oidc(GITHUB, sub=None, aud=False)), doc(oidc(GITHUB))),
+    "MISSING_AUDIENCE_CONDITION_KEY_FOR_OIDC_PRINCIPAL": ("resource", TRUST, doc(oidc(IRSA, "system:serviceaccount:ml:trainer", aud=False)),
+                                                          doc(oidc(IRSA, "system:serviceaccount:ml:trainer"))),
+    "MISSING_GITHUB_REPO_CONDITION_KEY": ("resource", TRUST, doc(oidc(GITHUB, sub=None)), doc(oidc(GITHUB))),
+    "GITHUB_SUB_WILDCARD_OWNER": ("resource", TRUST, doc(oidc(GITHUB, "repo:*", like=True)), doc(oidc(GITHUB, "repo:acme/*", like=True))),
+    "SPECIFIC_GITHUB_REPO_AND_BRANCH_RECOMMENDED": (
+        "resource", TRUST, doc(oidc(GITHUB, "repo:acme/llm:*", like=True)),
+        doc(oidc(GITHUB, "repo:acme/llm:environment:production", like=True)),
+    ),
+    "EKS_SERVICE_ACCOUNT_NOT_PINNED": ("resource", TRUST, doc(oidc(IRSA, "system:serviceaccount:ml:*", like=True)),
+                                       doc(oidc(IRSA, "system:serviceaccount:ml:trainer"))),
     # Size quotas: the passing policy is the same shape but small enough under that type's counting rule.
     "POLICY_SIZE_EXCEEDS_IDENTITY_POLICY_QUOTA": ("identity", None, doc(st(Resource=big(260))), pretty(doc(st(Resource=big(200))))),
     "POLICY_SIZE_EXCEEDS_RESOURCE_POLICY_QUOTA": ("resource", "AWS::ECR::Repository", doc(st(RES, Resource=big(400))), doc(st(RES, Resource=big(300)))),
     "POLICY_SIZE_EXCEEDS_SCP_QUOTA": ("scp", None, doc(st(SCP, Resource=big(210))), pretty(doc(st(SCP, Resource=big(150))))),
+    "POLICY_SIZE_EXCEEDS_ROLE_TRUST_POLICY_QUOTA": (
+        "resource", TRUST, doc(st(ACCOUNT, Principal={"AWS": accounts(60)})), pretty(doc(st(ACCOUNT, Principal={"AWS": accounts(45)}))),
+    ),
     "POLICY_SIZE_EXCEEDS_RCP_QUOTA": ("rcp", None, doc(st(DENY_RCP, Resource=big(210))), pretty(doc(st(DENY_RCP, Resource=big(150))))),
 }
 

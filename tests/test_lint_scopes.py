@@ -15,10 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slpc.verify.catalogue import Catalogue
-from slpc.verify.lint import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, lint
+from slpc.verify.lint import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, ROLE_TRUST, lint
 from slpc.verify.lint.registry import (
     ACTION, CONDITION, ENTRIES, POLICY, RESOURCE, Context, Verdicts, check, forget, items, judge, parse_operator, run_check, texts,
 )
+from slpc.verify.lint.trust import claims_catalogue
 from strategies import PROPERTY
 
 ENTRY_CHECKS = [c for c in REGISTRY.values() if c.scope != POLICY]
@@ -36,7 +37,9 @@ OPERATORS = st.sampled_from(["StringEquals", "StringLike", "StringEqualsIfExists
                              "ArnEquals", "StringEqual", "Foo:StringEquals"])
 KEYS = st.sampled_from(["aws:SourceVpce", "aws:SourceIp", "aws:TagKeys", "aws:SecureTransport", "aws:CurrentTime",
                         "s3:prefix", "s3:prefixes", "s4:x", "SourceIp", "aws:SourceVpcId", "aws:PrincipalArn",
-                        "iam:PassedToService", "s3:TlsVersion", "aws:UserAgent", "aws:ResourceTag/team"])
+                        "iam:PassedToService", "s3:TlsVersion", "aws:UserAgent", "aws:ResourceTag/team",
+                        "token.actions.githubusercontent.com:sub", "oidc.eks.eu-west-1.amazonaws.com/id/AB:subject",
+                        "cognito-identity.amazonaws.com:amr"])
 VALUES = st.sampled_from(["vpce-1", "vpce-*", "10.0.0.0/8", "192.168.0.0/16", "203.0.113.0/24", "203.0.113", "true",
                           "TRUE", "yes", "1", "1.0", "2027-01-01T00:00:00Z", "tomorrow", "aGVsbG8=", "not base64!",
                           "${aws:username}*", "arn:aws:iam::1:role/*"])
@@ -89,12 +92,13 @@ class Afresh(Verdicts):
 def test_reused_verdicts_equal_judging_each_entry_afresh(policy):
     statements, (policy_type, resource_type) = policy
     text = json.dumps({"Version": "2012-10-17", "Statement": statements})
-    ctx = Context(text, json.loads(text), policy_type, resource_type, CATALOGUE)
+    reading = claims_catalogue(CATALOGUE) if resource_type == ROLE_TRUST else CATALOGUE  # as lint reads it
+    ctx = Context(text, json.loads(text), policy_type, resource_type, reading)
     for chk in ENTRY_CHECKS:
         afresh = [(path, message) for path, said in ENTRIES[chk.scope](ctx, {scope: Afresh(scope) for scope in ENTRIES})
                   for id, message in said if id == chk.id]
         assert [(f.path, f.message) for f in run_check(chk, ctx)] == afresh
-        plainly = [(path, message) for path, entry in each_entry(ctx, chk.scope) for message in chk.judge(CATALOGUE, *entry)]
+        plainly = [(path, message) for path, entry in each_entry(ctx, chk.scope) for message in chk.judge(reading, *entry)]
         assert afresh == plainly
 
 

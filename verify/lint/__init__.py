@@ -13,10 +13,12 @@ from typing import Iterable
 from slpc.verify.catalogue import Catalogue, default
 
 # Import order is registration order: document grammar first, size last.
-from . import structure, principals, org, actions, resources, condition_checks, size  # noqa: F401,I001  (registration)
-from .registry import POLICY_TYPES, REGISTRY, RESOURCE_TYPES, Check, Context, Finding, FindingType, entry_hits, run_check
+from . import structure, principals, org, trust, actions, resources, condition_checks, size  # noqa: F401,I001  (registration)
+from .registry import (
+    POLICY_TYPES, REGISTRY, RESOURCE_TYPES, ROLE_TRUST, Check, Context, Finding, FindingType, entry_hits, run_check,
+)
 
-__all__ = ["lint", "Finding", "FindingType", "Check", "REGISTRY", "POLICY_TYPES", "RESOURCE_TYPES"]
+__all__ = ["lint", "Finding", "FindingType", "Check", "REGISTRY", "POLICY_TYPES", "RESOURCE_TYPES", "ROLE_TRUST"]
 
 _SYNTAX = "JSON_SYNTAX_ERROR"
 
@@ -44,7 +46,10 @@ def lint(
             f"resource type {resource_type!r} needs --type resource and one of {', '.join(RESOURCE_TYPES)}"
         )
     doc, error = _decode(policy_text)
-    ctx = Context(policy_text, doc, policy_type, resource_type, catalogue or default(), syntax_error=error)
+    catalogue = catalogue or default()  # (kept here: a trust policy's reading holds it weakly)
+    # a trust policy may also name the claim keys of the identity providers it trusts
+    reading = trust.claims_catalogue(catalogue) if resource_type == ROLE_TRUST else catalogue
+    ctx = Context(policy_text, doc, policy_type, resource_type, reading, syntax_error=error)
     if error:
         return run_check(REGISTRY[_SYNTAX], ctx)
     findings = []

@@ -80,17 +80,10 @@ def invalid_global_key(cat: Catalogue, op: Operator, key: str):
         yield f"The condition key {key} does not exist. Use a valid global condition key."
 
 
-def _federated(prefix: str) -> bool:
-    """An identity provider's claim keys (`token.actions.githubusercontent.com:sub`,
-    `oidc.eks.REGION.amazonaws.com/id/ID:aud`) are prefixed by the provider's host, never a
-    service prefix (those have no dot)."""
-    return "." in prefix
-
-
 @check("INVALID_SERVICE", E, "A condition key whose service prefix AWS does not define.", scope=K)
 def invalid_service(cat: Catalogue, op: Operator, key: str):
     prefix, sep, name = key.partition(":")
-    if sep and name and not _federated(prefix) and not cat.knows_key_prefix(prefix) and cat.service(prefix) is None:
+    if sep and name and not cat.knows_key_prefix(prefix) and cat.service(prefix) is None:
         yield f"The service {prefix} does not exist. Use a valid service name."
 
 
@@ -98,7 +91,7 @@ def invalid_service(cat: Catalogue, op: Operator, key: str):
 def invalid_service_key(cat: Catalogue, op: Operator, key: str):
     prefix, sep, name = key.partition(":")
     known_prefix = cat.knows_key_prefix(prefix) or cat.service(prefix) is not None
-    if sep and name and prefix.lower() != "aws" and not _federated(prefix) and known_prefix and _condition_key(cat, key) is None:
+    if sep and name and prefix.lower() != "aws" and known_prefix and _condition_key(cat, key) is None:
         yield f"The condition key {key} does not exist in the service {prefix}."
 
 

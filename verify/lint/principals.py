@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .registry import Context, FindingType, check
+from .registry import ROLE_TRUST, Context, FindingType, check
 
 E, SW, S = FindingType.ERROR, FindingType.SECURITY_WARNING, FindingType.SUGGESTION
 
@@ -63,3 +63,14 @@ def empty_array_principal(ctx: Context):
             for kind, vals in value.items():
                 if vals == []:
                     yield f"{s.path}.{name}.{kind}", "This principal list is empty and names no one. Specify principals."
+
+
+@check("FEDERATED_PRINCIPAL_NOT_SUPPORTED", E, "A Federated principal in a policy other than a role trust policy.",
+       policy_types={"resource", "vpc-endpoint"})
+def federated_elsewhere(ctx: Context):
+    if ctx.resource_type == ROLE_TRUST:  # the one policy that trusts identity providers
+        return
+    for s in ctx.statements:
+        for name in ("Principal", "NotPrincipal"):
+            if isinstance(s.get(name), dict) and "Federated" in s.get(name):
+                yield f"{s.path}.{name}.Federated", "Only a role trust policy can trust an identity provider. Name an AWS principal."

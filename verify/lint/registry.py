@@ -26,8 +26,10 @@ from slpc.verify.catalogue import Catalogue
 from slpc.policy.matching import has_wildcard, wildcard_match
 
 POLICY_TYPES = ("identity", "resource", "scp", "rcp", "vpc-endpoint")
+# A role's trust policy: its resource policy, with the role as the resource (Access Analyzer's name).
+ROLE_TRUST = "AWS::IAM::AssumeRolePolicyDocument"
 RESOURCE_TYPES = ("AWS::S3::Bucket", "AWS::S3::AccessPoint", "AWS::KMS::Key", "AWS::ECR::Repository", "AWS::ApiGateway::RestApi",
-                  "AWS::IAM::AssumeRolePolicyDocument")
+                  ROLE_TRUST)
 
 
 class FindingType(str, Enum):
@@ -155,6 +157,7 @@ class Check:
     scope: str = POLICY
     judge: Callable[..., Iterable[str]] | None = None  # an entry-scoped check's own function
     policy_types: frozenset[str] | None = None  # the only policy types it can find anything in; None: all
+    resource_types: frozenset[str] | None = None  # the only resource types (of resource policies) it reads; None: all
 
 
 REGISTRY: dict[str, Check] = {}
@@ -163,21 +166,24 @@ _JUDGES: dict[str, list[Check]] = {}
 
 
 def check(id: str, finding_type: FindingType, doc: str, *, access_analyzer: bool = True, scope: str = POLICY,
-          policy_types: Iterable[str] | None = None):
+          policy_types: Iterable[str] | None = None, resource_types: Iterable[str] | None = None):
     """Register the decorated function as check ``id``; with `policy_types`, it is run
-    only on policies of those types."""
+    only on policies of those types, with `resource_types` only on resource policies of those."""
     types = None if policy_types is None else frozenset(policy_types)
+    resources = None if resource_types is None else frozenset(resource_types)
 
     def register(fn: Callable) -> Callable:
         if id in REGISTRY:
             raise ValueError(f"check {id} registered twice")
         if types is not None and not types <= set(POLICY_TYPES):
             raise ValueError(f"check {id}: unknown policy types {sorted(types - set(POLICY_TYPES))}")
+        if resources is not None and not resources <= set(RESOURCE_TYPES):
+            raise ValueError(f"check {id}: unknown resource types {sorted(resources - set(RESOURCE_TYPES))}")
         if scope == POLICY:
-            chk = Check(id, finding_type, doc, fn, access_analyzer, policy_types=types)
+            chk = Check(id, finding_type, doc, fn, access_analyzer, policy_types=types, resource_types=resources)
         elif scope in ENTRIES:
             chk = Check(id, finding_type, doc, lambda ctx: entry_hits(ctx).get(id, ()), access_analyzer, scope,
-                        fn, types)
+                        fn, types, resources)
             _JUDGES.setdefault(scope, []).append(chk)
             for memos in _MEMOS.values():  # verdicts given without this check are incomplete
                 memos.clear()
@@ -205,6 +211,8 @@ def run_check(chk: Check, ctx: Context) -> list[Finding]:
     """The check's findings (a list, not a generator: lint runs ~50 checks per policy
     and most find nothing)."""
     if chk.policy_types is not None and ctx.policy_type not in chk.policy_types:
+        return []
+    if chk.resource_types is not None and ctx.resource_type not in chk.resource_types:
         return []
     found = []
     for path, message in chk.run(ctx) if chk.judge is None else entry_hits(ctx).get(chk.id, ()):

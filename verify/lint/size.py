@@ -1,8 +1,8 @@
 """Policy size quotas, as Access Analyzer's POLICY_SIZE_EXCEEDS_* checks.
 
-AWS counts each policy kind its own way: IAM ignores whitespace, Organizations
-counts the minified text, S3 and KMS count bytes, ECR and VPC endpoints count the
-characters as submitted. The limits themselves live in slpc.policy.limits.
+AWS counts each policy kind its own way: IAM ignores whitespace (identity and trust
+policies), Organizations counts the minified text, S3 and KMS count bytes, ECR and VPC
+endpoints count the characters as submitted. The limits themselves live in slpc.policy.limits.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 from slpc.policy.limits import RULES, SizeRule, count
 
-from .registry import Context, FindingType, check
+from .registry import ROLE_TRUST, Context, FindingType, check
 
 
 IDENTITY = "POLICY_SIZE_EXCEEDS_IDENTITY_POLICY_QUOTA"
 RESOURCE = "POLICY_SIZE_EXCEEDS_RESOURCE_POLICY_QUOTA"
 SCP = "POLICY_SIZE_EXCEEDS_SCP_QUOTA"
 RCP = "POLICY_SIZE_EXCEEDS_RCP_QUOTA"
+ROLE_TRUST_QUOTA = "POLICY_SIZE_EXCEEDS_ROLE_TRUST_POLICY_QUOTA"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ SIZE_LIMITS: dict[tuple[str, str | None], SizeLimit] = {
     ("resource", "AWS::KMS::Key"): SizeLimit(RESOURCE, RULES["kms-key-policy"]),
     ("resource", "AWS::ECR::Repository"): SizeLimit(RESOURCE, RULES["ecr-repository-policy"]),
     ("resource", "AWS::ApiGateway::RestApi"): SizeLimit(RESOURCE, RULES["apigateway-resource-policy"]),
+    ("resource", ROLE_TRUST): SizeLimit(ROLE_TRUST_QUOTA, RULES["iam-role-trust-policy"]),
     ("vpc-endpoint", None): SizeLimit(RESOURCE, RULES["vpc-endpoint-policy"]),
     ("scp", None): SizeLimit(SCP, RULES["scp"]),
     ("rcp", None): SizeLimit(RCP, RULES["rcp"]),
@@ -66,6 +68,12 @@ def identity_size(ctx: Context):
 @check(RESOURCE, FindingType.WARNING, "A resource or endpoint policy over its service's size quota.")
 def resource_size(ctx: Context):
     yield from _exceeded(ctx, RESOURCE)
+
+
+# A warning, as Access Analyzer's: Service Quotas raises the limit, which the text cannot show.
+@check(ROLE_TRUST_QUOTA, FindingType.WARNING, "A role trust policy over IAM's default trust policy size (whitespace not counted).")
+def role_trust_size(ctx: Context):
+    yield from _exceeded(ctx, ROLE_TRUST_QUOTA)
 
 
 @check(SCP, FindingType.ERROR, "An SCP over the Organizations size quota (minified).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from .registry import POLICY_TYPES, STRING_ELEMENTS, Context, FindingType, check
+from .registry import POLICY_TYPES, ROLE_TRUST, STRING_ELEMENTS, Context, FindingType, check
 
 E, W, S = FindingType.ERROR, FindingType.WARNING, FindingType.SUGGESTION
 
@@ -18,7 +18,7 @@ EXCLUSIVE_PAIRS = (("Action", "NotAction"), ("Resource", "NotResource"), ("Princ
 # Policy types whose statements must say which resources they cover. ECR
 # repository policies may omit Resource (the repository is implied).
 # A role trust policy names no Resource: the role is the resource (IAM refuses one).
-_RESOURCE_OPTIONAL = {("resource", "AWS::ECR::Repository"), ("resource", "AWS::IAM::AssumeRolePolicyDocument")}
+_RESOURCE_OPTIONAL = {("resource", "AWS::ECR::Repository"), ("resource", ROLE_TRUST)}
 # Duplicate Sids are rejected by IAM and Organizations; resource policies only
 # recommend unique ones.
 _SIDS_REQUIRED = {"identity", "scp", "rcp"}
