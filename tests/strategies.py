@@ -147,3 +147,61 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
 
     decls = [deployment, *networks, *roles, *keys, *buckets, *repos, *endpoints, *grants]
     return ast.Spec(tuple(decls))
+
+
+# --- who may obtain each role --------------------------------------------------------
+
+TRUSTED = ("sagemaker", "bedrock", "ecs_tasks", "ec2", "lambda")
+PERMISSION_SETS = ("SecurityAdmin", "DataScience")
+GITHUB_PINS = (("environment", "production"), ("ref", "refs/heads/main"))
+K8S = ("ml", "chat")
+
+
+def _account_of(role: ast.Role) -> str:
+    return role.arn.value.split(":")[4]
+
+
+def _some(draw, names, max_size: int) -> list:
+    return draw(st.lists(st.sampled_from(sorted(names)), max_size=max_size, unique=True)) if names else []
+
+
+@st.composite
+def trusted_specs(draw, max_grants: int = 3) -> ast.Spec:
+    """A valid deployment (`specs`) whose roles say who may obtain them: some every way
+    there is (services with their passers, EKS pods, IRSA, GitHub, Identity Center, other
+    roles, other accounts), some nothing, some leave it unsaid."""
+    spec = draw(specs(max_grants=max_grants))
+    roles = [d for d in spec.declarations if isinstance(d, ast.Role)]
+    accounts = {_account_of(r) for r in roles} | {MAIN_ACCOUNT}
+    blocks = {r.name.text: draw(_role_block(r, roles, accounts)) for r in roles}
+    return ast.Spec(tuple(blocks.get(d.name.text, d) if isinstance(d, ast.Role) else d for d in spec.declarations))
+
+
+@st.composite
+def _role_block(draw, role: ast.Role, roles: list[ast.Role], accounts: set[str]) -> ast.Role:
+    if not draw(st.integers(0, 5)):
+        return role  # its trust unsaid
+    own = _account_of(role)
+    ways: list[ast.Way] = []
+    passes: list[ast.Pass] = []
+    same = [r.name.text for r in roles if _account_of(r) == own and r is not role]
+    for service in draw(st.lists(st.sampled_from(TRUSTED), max_size=2, unique=True)):
+        ways.append(ast.Way(N("service"), N(service)))
+        passes += [ast.Pass(N(p), N(service)) for p in _some(draw, same, 2)]
+    if draw(st.booleans()):
+        ns, sa = draw(st.sampled_from(K8S)), draw(st.sampled_from(K8S))
+        cluster = f"arn:aws:eks:{REGIONS[0]}:{own}:cluster/c{draw(st.integers(0, 1))}"
+        ways.append(ast.Way(N("eks_pod"), S(cluster), ((N("namespace"), S(ns)), (N("service_account"), S(sa)))))
+        passes += [ast.Pass(N(p), N("eks_pod")) for p in _some(draw, same, 1)]
+    if draw(st.booleans()):
+        issuer = f"oidc.eks.{REGIONS[0]}.amazonaws.com/id/{draw(st.sampled_from(('A' * 32, 'B' * 32)))}"
+        ways.append(ast.Way(N("irsa"), S(issuer), ((N("namespace"), S(draw(st.sampled_from(K8S)))),
+                                                   (N("service_account"), S(draw(st.sampled_from(K8S)))))))
+    if draw(st.booleans()):
+        word, value = draw(st.sampled_from(GITHUB_PINS))
+        ways.append(ast.Way(N("github"), S(f"acme/repo{draw(st.integers(0, 1))}"), ((N(word), S(value)),)))
+    ways += [ast.Way(N("identity_center"), S(ps)) for ps in _some(draw, PERMISSION_SETS, 1)]
+    others = [r.name.text for r in roles if r is not role]
+    ways += [ast.Way(N("role"), N(other)) for other in _some(draw, others, 2)]
+    ways += [ast.Way(N("account"), S(account)) for account in _some(draw, accounts - {own}, 1)]
+    return ast.Role(role.name, role.arn, True, tuple(ways), tuple(dict.fromkeys(passes)))

@@ -122,3 +122,125 @@ def test_compiled_evaluator_agrees_with_fresh_compilation(identity, resource, re
 def test_cross_account_never_allowed_without_resource_policy(identity, request):
     cross = Request(ROLES[2], request.action, request.resource, resource_account=ACCT, context={})
     assert Evaluator(identity=[identity]).evaluate(cross).effect != ALLOW
+
+
+# --------------------------------------------------------------------------- #
+# Obtaining a role: the trust policy must allow, web identities, iam:PassRole
+
+TARGET = f"arn:aws:iam::{ACCT}:role/target"
+FOREIGN_ROLE = f"arn:aws:iam::{OTHER}:role/target"
+SAME_CALLERS = [ROLES[0], ROLES[1], f"arn:aws:sts::{ACCT}:assumed-role/a/s1"]
+ISSUER = "token.actions.githubusercontent.com"
+PROVIDER = f"arn:aws:iam::{ACCT}:oidc-provider/{ISSUER}"
+SERVICES = ["sagemaker.amazonaws.com", "pods.eks.amazonaws.com", "ec2.amazonaws.com"]
+STS_ACTIONS = ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]
+
+ACCOUNT_PRINCIPALS = [Principal.aws(f"arn:aws:iam::{ACCT}:root"), Principal.aws(ACCT),
+                      Principal.aws(f"arn:aws:iam::{OTHER}:root")]
+AWS_PRINCIPALS = ACCOUNT_PRINCIPALS + [Principal.aws(r) for r in ROLES] + [Principal.aws(SAME_CALLERS[2])]
+OTHER_PRINCIPALS = [Principal.any(), Principal(entries=(("Federated", (PROVIDER,)),))] + [
+    Principal(entries=(("Service", (s,)),)) for s in SERVICES]
+trust_conditions = st.sampled_from([
+    Condition("StringEquals", "aws:SourceAccount", (ACCT,)),
+    Condition("ArnLike", "aws:SourceArn", (f"arn:aws:sagemaker:*:{ACCT}:*",)),
+    Condition("ArnLike", "aws:PrincipalArn", (f"arn:aws:iam::{ACCT}:role/a",)),
+    Condition("StringEquals", f"{ISSUER}:sub", ("repo:acme/x:environment:prod",)),
+    Condition("StringEquals", "aws:RequestTag/kubernetes-namespace", ("chat",)),
+    Condition("StringEquals", "iam:PassedToService", ("sagemaker.amazonaws.com",)),
+])
+role_actions = st.sampled_from(STS_ACTIONS + ["sts:AssumeRoleWithWebIdentity", "sts:*", "iam:PassRole", "*"])
+
+
+@st.composite
+def role_statements(draw, principals=AWS_PRINCIPALS + OTHER_PRINCIPALS, effect=None):
+    """A trust-policy statement (`principals` given) or an identity statement on roles (`principals` None)."""
+    return Statement(
+        effect=effect or draw(st.sampled_from(["Allow", "Deny"])),
+        actions=tuple(draw(st.lists(role_actions, min_size=1, max_size=2))),
+        resources=() if principals else tuple(draw(st.lists(st.sampled_from([TARGET, FOREIGN_ROLE, "*"]), min_size=1,
+                                                                        max_size=2))),
+        conditions=tuple(draw(st.lists(trust_conditions, max_size=2, unique_by=lambda c: c.key))),
+        principal=draw(st.sampled_from(principals)) if principals else None,
+    )
+
+
+def role_docs(principals=AWS_PRINCIPALS + OTHER_PRINCIPALS, effect=None):
+    return st.lists(role_statements(principals, effect), max_size=4).map(lambda s: PolicyDocument(tuple(s)))
+
+
+@st.composite
+def role_contexts(draw):
+    ctx = {}
+    if draw(st.booleans()):
+        ctx["aws:SourceAccount"] = draw(st.sampled_from([ACCT, OTHER]))
+        ctx["aws:SourceArn"] = f"arn:aws:sagemaker:eu-west-1:{ctx['aws:SourceAccount']}:training-job/t"
+    if draw(st.booleans()):
+        ctx[f"{ISSUER}:sub"] = draw(st.sampled_from(["repo:acme/x:environment:prod", "repo:evil/x:ref:refs/heads/x"]))
+    if draw(st.booleans()):
+        ctx["aws:RequestTag/kubernetes-namespace"] = draw(st.sampled_from(["chat", "other"]))
+    if draw(st.booleans()):
+        ctx["iam:PassedToService"] = draw(st.sampled_from(SERVICES))
+    return ctx
+
+
+def on_role(principal, action, context, role=TARGET, **policies) -> str:
+    return Evaluator(**policies).evaluate(Request(principal, action, role, context=context)).effect
+
+
+@EXAMPLES
+@given(trust=role_docs(ACCOUNT_PRINCIPALS, "Allow"), identity=docs(), caller=st.sampled_from(SAME_CALLERS),
+       action=st.sampled_from(STS_ACTIONS), ctx=role_contexts())
+def test_a_trust_policy_naming_only_accounts_needs_an_identity_permission(trust, identity, caller, action, ctx):
+    """Naming the account root delegates to IAM: a caller whose identity policies grant no STS stays out."""
+    no_sts = PolicyDocument(tuple(s for s in identity.statements if "*" not in s.actions))
+    assert on_role(caller, action, ctx, identity=[no_sts], resource=trust) != ALLOW
+
+
+@EXAMPLES
+@given(trust=role_docs(), identity=role_docs(None), action=st.sampled_from(STS_ACTIONS), ctx=role_contexts())
+def test_a_cross_account_caller_needs_both_the_trust_and_the_identity_policy(trust, identity, action, ctx):
+    assert on_role(ROLES[2], action, ctx, resource=trust) != ALLOW
+    assert on_role(ROLES[2], action, ctx, identity=[identity]) != ALLOW
+    if on_role(ROLES[2], action, ctx, identity=[identity], resource=trust) == ALLOW:
+        assert on_role(ROLES[2], action, ctx, identity=[identity], resource=PolicyDocument(())) != ALLOW
+
+
+@EXAMPLES
+@given(trust=role_docs(AWS_PRINCIPALS), identity=role_docs(None), service=st.sampled_from(SERVICES),
+       action=st.sampled_from(STS_ACTIONS), ctx=role_contexts())
+def test_a_service_is_never_allowed_by_a_statement_naming_aws_principals(trust, identity, service, action, ctx):
+    assert on_role(service, action, ctx, identity=[identity], resource=trust) != ALLOW
+
+
+@EXAMPLES
+@given(trust=role_docs(), identity=role_docs(None), scp=role_docs(None), ctx=role_contexts())
+def test_a_web_identity_ignores_identity_policies_and_scps(trust, identity, scp, ctx):
+    action = "sts:AssumeRoleWithWebIdentity"
+    alone = on_role(PROVIDER, action, ctx, resource=trust)
+    assert on_role(PROVIDER, action, ctx, resource=trust, identity=[identity], scps=[scp]) == alone
+
+
+@EXAMPLES
+@given(trust=role_docs(), identity=role_docs(None), ctx=role_contexts(),
+       caller=st.sampled_from(SAME_CALLERS + ROLES[2:]))
+def test_a_role_of_another_account_is_never_passed(trust, identity, ctx, caller):
+    star = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
+    role = FOREIGN_ROLE if caller.split(":")[4] == ACCT else TARGET
+    assert on_role(caller, "iam:PassRole", ctx, role, identity=[identity, star], resource=trust) != ALLOW
+
+
+@EXAMPLES
+@given(trust=role_docs(effect="Allow"), identity=role_docs(None), ctx=role_contexts(),
+       caller=st.sampled_from(SAME_CALLERS))
+def test_pass_role_is_decided_by_the_identity_policy_alone(trust, identity, ctx, caller):
+    with_trust = on_role(caller, "iam:PassRole", ctx, identity=[identity], resource=trust)
+    assert with_trust == on_role(caller, "iam:PassRole", ctx, identity=[identity])
+
+
+@EXAMPLES
+@given(identity=role_docs(None, "Allow"), caller=st.sampled_from(SAME_CALLERS), action=st.sampled_from(STS_ACTIONS),
+       ctx=role_contexts())
+def test_a_trust_policy_naming_the_callers_role_suffices_in_its_account(identity, caller, action, ctx):
+    role = f"arn:aws:iam::{ACCT}:role/{caller.split('/')[1]}"
+    named = PolicyDocument((Statement("Allow", actions=(action,), principal=Principal.aws(role)),))
+    assert on_role(caller, action, ctx, identity=[identity], resource=named) == ALLOW

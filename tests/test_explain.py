@@ -1,8 +1,12 @@
-"""`slpc explain`: the decision, the deciding statements, and the spec's own answer."""
+"""`slpc explain`: the decision, the deciding statements, and the spec's own answer; who may become a role."""
 
 import json
 
+import pytest
+
 from slpc.app.cli import main
+from slpc.policy.document import PolicyDocument, Principal, Statement
+from slpc.targets import trust as trust_targets
 from conftest import EXAMPLE
 
 INFERENCE = "arn:aws:iam::111122223333:role/llm-inference"
@@ -58,3 +62,77 @@ def test_help_topics(capsys):
     assert "s3:GetObject" in out and "sagemaker:InvokeEndpointWithResponseStream" in out
     assert main(["help", "verb"]) == 2
     assert "did you mean `verbs`" in capsys.readouterr().err
+
+
+# --- who may become a role --------------------------------------------------------
+
+def test_who_can_become_the_trainer(capsys):
+    code, out, _ = explain(capsys, "--who-can-become", "trainer")
+    assert code == 0
+    assert "role `deployer` passes `trainer` to sagemaker.amazonaws.com, which assumes it" in out
+    assert ("with subject repo:acme/llm-platform:environment:production becomes `deployer`; then role `deployer` "
+            "passes `trainer`") in out
+    assert "iam/111122223333/trainer.trust.json  ServiceSagemaker  (Allow)" in out
+    assert "the spec declares the same" in out
+
+
+def test_who_can_become_takes_a_role_arn_and_answers_in_json(capsys):
+    code, out, _ = explain(capsys, "--who-can-become", "arn:aws:iam::111122223333:role/llm-ci-deployer",
+                           "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["role"] == "deployer" and data["agrees"] is True
+    (path,) = data["paths"]
+    assert path["steps"] == [{"how": "web_identity", "becomes": "deployer",
+                              "source": "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com",
+                              "detail": "repo:acme/llm-platform:environment:production"}]
+    assert data["spec_paths"] == [{"steps": path["steps"]}]
+
+
+@pytest.mark.parametrize("origin, could", [("deployer", True), ("inference", False), ("security_admin", False)])
+def test_could_one_role_run_code_as_another(capsys, origin, could):
+    code, out, _ = explain(capsys, "--could", origin, "--become", "trainer", "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["could"] is could and data["spec_could"] is could and data["agrees"] is True
+    assert all(p["steps"][0]["source"] == origin for p in data["paths"])
+
+
+def test_could_in_text(capsys):
+    code, out, _ = explain(capsys, "--could", "inference", "--become", "trainer")
+    assert code == 0 and "AWS would DENY it" in out and "no chain of hops from `inference` reaches it" in out
+
+
+def test_a_role_whose_trust_the_spec_leaves_unsaid(tmp_path, capsys):
+    spec = tmp_path / "spec.slp"
+    block = EXAMPLE.read_text().split('role evaluator "arn:aws:iam::444455556666:role/model-evaluator" {')
+    spec.write_text(block[0] + 'role evaluator "arn:aws:iam::444455556666:role/model-evaluator"\n'
+                    + block[1].split("}", 1)[1])
+    code = main(["explain", str(spec), "--who-can-become", "evaluator"])
+    out = capsys.readouterr().out
+    assert code == 0 and "the spec does not say who may obtain role `evaluator`" in out
+
+
+def test_a_trust_policy_wider_than_the_spec_is_a_bug(monkeypatch, capsys):
+    built = trust_targets.trust_policy
+
+    def widened(model, role):
+        doc = built(model, role)
+        if role.name != "trainer":
+            return doc
+        extra = Statement("Allow", actions=("sts:AssumeRole",), principal=Principal.aws(INFERENCE), sid="Oops")
+        return PolicyDocument(doc.statements + (extra,), doc.version)
+
+    monkeypatch.setattr(trust_targets, "trust_policy", widened)
+    code, out, _ = explain(capsys, "--who-can-become", "trainer")
+    assert code == 1 and "DISAGREEMENT" in out
+    assert "only AWS: role `inference` assumes `trainer`" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--could", "deployer"], "go together"),
+    (["--who-can-become", "trainer", "--could", "deployer", "--become", "trainer"], "give one"),
+    (["--who-can-become", "nobody"], "no role `nobody`"),
+    ([], "--principal, --action, --resource required"),
+])
+def test_role_question_usage_errors(capsys, args, message):
+    code, _, err = explain(capsys, *args)
+    assert code == 2 and message in err

@@ -2,9 +2,17 @@
 
 Routes a request to the principal's identity policies (inline and managed, which
 AWS unions) and the resource's policy
-(bucket, repository or key) by ARN, exactly as AWS would pick them, so tests,
+(bucket, repository, key, or a role's trust policy) by ARN, exactly as AWS would pick them, so tests,
 `slpc explain` and the differential properties ask one question: "would AWS
 allow this request under these artifacts?"
+
+Requests on a role are how its credentials are obtained, so they also meet the
+organization's guardrails: the SCPs of the caller's account and the RCPs of the
+role's. "May X assume role R with context C?" is
+`decide(X, "sts:AssumeRole", R, C)`; "may X pass R to service S?" is
+`decide(X, "iam:PassRole", R, {"iam:PassedToService": S})`; a web identity is the
+caller `arn:aws:iam::<acct>:oidc-provider/<issuer>` with its token's claims
+(`<issuer>:sub`, `<issuer>:aud`) in C (see `request`).
 """
 
 from __future__ import annotations
@@ -14,14 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from slpc.policy.document import PolicyDocument, from_json
-from slpc.policy.kinds import IDENTITY_KINDS, RESOURCE_KINDS
+from slpc.policy.document import PolicyDocument, Statement, from_json
+from slpc.policy.kinds import GUARDRAIL_KINDS, IDENTITY_KINDS, RESOURCE_KINDS
 
-from .evaluate import Decision, Evaluator, both, compile_policy
-from .request import ContextValue, Request
+from .evaluate import CompiledPolicy, Decision, Evaluator, both, compile_policy
+from .request import ContextValue, Request, classify_principal
 
 IDENTITY = "iam-identity-policy"
 ENDPOINT = "vpc-endpoint-policy"
+TRUST = "iam-role-trust-policy"
+SCP, RCP = "scp", "rcp"
+# AWS's FullAWSAccess, beside which slpc's deny-only SCPs are attached (docs/guardrails.md)
+FULL_ACCESS = Statement("Allow", actions=("*",), resources=("*",), sid="FullAWSAccess")
+EXTRA_IDENTITY = "extra identity policy"  # the label of `decide`'s extra_identity policies
 
 
 @dataclass(frozen=True)
@@ -46,13 +59,22 @@ def resource_owner(resource_arn: str) -> str:
     return resource_arn
 
 
+def names_role(arn: str) -> bool:
+    """Whether the ARN is an IAM role's: requests on it obtain or change the role."""
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[0] == "arn" and parts[2] == "iam" and parts[5].startswith("role/")
+
+
 class Deployment:
     def __init__(self, policies: Iterable[Policy]):
         self.identity: dict[str, list] = {}
         self.resource: dict[str, tuple[Policy, object]] = {}
         self.endpoints: dict[str, object] = {}  # VPC endpoint id -> its compiled policy
         self.within: dict[str, str] = {}  # access point ARN -> its bucket's ARN
+        self.guardrails: dict[str, list[tuple[Policy, CompiledPolicy]]] = {SCP: [], RCP: []}
+        self.accounts: set[str] = set()  # the accounts of the artifacts: those an organization's guardrails cover
         for p in policies:
+            self.accounts.add(p.account)
             if p.document is None:  # settings, not a policy
                 continue
             if p.kind in IDENTITY_KINDS:
@@ -63,6 +85,11 @@ class Deployment:
                     self.within[p.target] = p.within
             elif p.kind == ENDPOINT:
                 self.endpoints[p.target] = compile_policy(p.document, "endpoint", p.label)
+            elif p.kind == SCP:
+                doc = PolicyDocument(p.document.statements + (FULL_ACCESS,), p.document.version)
+                self.guardrails[SCP].append((p, compile_policy(doc, "scp", p.label)))
+            elif p.kind == RCP:
+                self.guardrails[RCP].append((p, compile_policy(p.document, "rcp", p.label)))
         self._cache: dict[tuple, Evaluator] = {}
 
     @classmethod
@@ -77,23 +104,45 @@ class Deployment:
         manifest = json.loads((root / "manifest.json").read_text())
         return cls(Policy(a["kind"], a["target"], a["account"], a["path"],
                           from_json(json.loads((root / a["path"]).read_text())), a.get("within"))
-                   for a in manifest["artifacts"] if a["kind"] in RESOURCE_KINDS | IDENTITY_KINDS | {ENDPOINT})
+                   for a in manifest["artifacts"]
+                   if a["kind"] in RESOURCE_KINDS | IDENTITY_KINDS | GUARDRAIL_KINDS | {ENDPOINT})
 
     def evaluator(self, principal: str | None, resource: str,
-                  extra_identity: Sequence[PolicyDocument] = (), vpce: str | None = None) -> Evaluator:
+                  extra_identity: Sequence[PolicyDocument] = (), vpce: str | None = None,
+                  action: str | None = None) -> Evaluator:
         """The policies for this caller and resource; a request through a VPC endpoint
-        that has a policy is also filtered by it."""
+        that has a policy is also filtered by it. Given the `action`, a role's trust policy
+        governs only STS requests (IAM has no resource policies), and requests on a role
+        meet the guardrails."""
         endpoint = self.endpoints.get(vpce) if vpce else None
-        key = (principal, resource_owner(resource), tuple(id(d) for d in extra_identity), vpce if endpoint else None)
+        owner = self.resource.get(resource_owner(resource))
+        if owner is not None and owner[0].kind == TRUST and action and not action.lower().startswith("sts:"):
+            owner = None
+        on_role = action is not None and names_role(resource)
+        key = (principal, resource_owner(resource), tuple(id(d) for d in extra_identity), vpce if endpoint else None,
+               owner is not None, on_role)
         ev = self._cache.get(key)
         if ev is None:
             identity = list(self.identity.get(principal or "", []))
-            identity += [("extra identity policy", d) for d in extra_identity]
-            owner = self.resource.get(resource_owner(resource))
+            identity += [(EXTRA_IDENTITY, d) for d in extra_identity]
+            scps, rcps = self._guardrails(principal, resource) if on_role else ([], [])
             ev = Evaluator(identity=identity, resource=owner[1] if owner else None,
-                           endpoint=endpoint, endpoint_id=vpce if endpoint else None)
+                           endpoint=endpoint, endpoint_id=vpce if endpoint else None, scps=scps, rcps=rcps)
             self._cache[key] = ev
         return ev
+
+    def _guardrails(self, principal: str | None, resource: str) -> tuple[list[CompiledPolicy], list[CompiledPolicy]]:
+        """The SCPs of the caller's account and the RCPs of the resource's account."""
+        caller, owner = classify_principal(principal)[1], resource.split(":")[4]
+        return ([c for p, c in self.guardrails[SCP] if self._covers(p, caller)],
+                [c for p, c in self.guardrails[RCP] if self._covers(p, owner)])
+
+    def _covers(self, guardrail: Policy, account: str | None) -> bool:
+        """A guardrail for an organization covers the artifacts' accounts (its members, as the
+        compiler writes it); one for an account covers that account."""
+        if guardrail.target.startswith("o-"):
+            return account in self.accounts
+        return account == guardrail.target
 
     def attach_access_point(self, arn: str, bucket_arn: str) -> None:
         """An access point the compiled artifacts do not declare (someone made it) on one
@@ -120,7 +169,7 @@ class Deployment:
         req = Request(principal, action, resource, context=context,
                       resource_account=resource_account or self.resource_account(resource))
         vpce = req.context.get("aws:sourcevpce", (None,))[0]
-        decision = self.evaluator(principal, resource, extra_identity, vpce).evaluate(req)
+        decision = self.evaluator(principal, resource, extra_identity, vpce, action).evaluate(req)
         if bucket is None:
             return decision
         behind = bucket + resource[len(access_point):].replace("/object/", "/", 1)

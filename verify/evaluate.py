@@ -26,8 +26,23 @@ What is implemented, including the subtle rules:
   caller (or `*`) suffices within the key's account, subject to the grant rules
   above; naming the account root needs the identity policy too; cross-account
   needs key policy and identity policy.
-- Anonymous callers and AWS service principals are allowed only by a resource
-  policy whose Principal matches them (`*`, `{"AWS": "*"}`, `{"Service": ...}`).
+- STS on a role (an `sts:` action on an IAM role ARN: AssumeRole, TagSession,
+  SetSourceIdentity...): the role's trust policy is the resource policy and, like
+  a key policy, must allow: naming the caller's role or user ARN suffices within
+  the role's account; naming only the account root needs the identity policy
+  too; cross-account needs both. The SCPs given are the caller's account's, the
+  RCPs the role's (`deployment.Deployment` picks them). An anonymous caller
+  never obtains a role.
+- iam:PassRole: IAM roles have no resource policy for it, so the identity
+  policy alone decides (with boundary, session policy and SCPs, and
+  `iam:PassedToService` from the context), and only within the role's account:
+  a role of another account can never be passed.
+- Anonymous callers, AWS service principals and federated callers (a web
+  identity or SAML caller, named by its identity provider) are allowed only by a
+  resource policy whose Principal matches them (`*`, `{"AWS": "*"}`,
+  `{"Service": ...}`, `{"Federated": <provider>}`), its conditions read on the
+  request's context (`aws:SourceAccount`, `aws:SourceArn`, `aws:RequestTag/...`,
+  `<issuer>:sub`). Identity policies and SCPs never apply to them; RCPs do.
 - A Deny with NotPrincipal in a resource policy denies every IAM caller that has
   a permissions boundary, as AWS documents. NotPrincipal excludes a caller only
   when all its names are listed: its ARN(s) (role and session ARN for a
@@ -50,13 +65,14 @@ from typing import Callable, Sequence, Union
 from slpc.policy.document import PolicyDocument, Principal, Statement
 from slpc.verify.conditions import Predicate, Template, Value, compile_condition, glob_source, parse_template
 from slpc.policy.matching import has_wildcard, wildcard_regex
-from slpc.verify.request import ANONYMOUS, IAM_KINDS, ROOT, SERVICE, SESSION, USER, Request
+from slpc.verify.request import ANONYMOUS, FEDERATED, IAM_KINDS, ROOT, SERVICE, SESSION, USER, Request
 
 ALLOW = "Allow"
 EXPLICIT_DENY = "ExplicitDeny"
 IMPLICIT_DENY = "ImplicitDeny"
 
 KINDS = ("identity", "resource", "endpoint", "scp", "rcp", "boundary", "session")
+PASS_ROLE = "iam:passrole"
 
 # How far a resource-policy statement's Principal reaches the caller.
 NONE, ACCOUNT, BOUNDED, DIRECT = 0, 1, 2, 3
@@ -109,7 +125,7 @@ def _value_regex(value: Value) -> re.Pattern[str]:
 class _Principals:
     """A Principal/NotPrincipal element, split for set look-ups."""
 
-    __slots__ = ("wildcard", "arns", "accounts", "services")
+    __slots__ = ("wildcard", "arns", "accounts", "services", "federated")
 
     def __init__(self, p: Principal) -> None:
         self.wildcard = p.wildcard
@@ -126,11 +142,14 @@ class _Principals:
             else:
                 self.arns.add(v)
         self.services = {s.lower() for s in p.values("Service")}
+        self.federated = set(p.values("Federated"))
 
     def grant(self, req: Request) -> int:
         kind = req.kind
         if kind == SERVICE:
             return DIRECT if self.wildcard or req.principal.lower() in self.services else NONE  # type: ignore[union-attr]
+        if kind == FEDERATED:
+            return DIRECT if self.wildcard or req.provider in self.federated else NONE
         if self.wildcard:
             return DIRECT if kind in (ANONYMOUS, ROOT) else BOUNDED
         if kind == ANONYMOUS:
@@ -149,6 +168,8 @@ class _Principals:
             return True
         if req.kind == SERVICE:
             return req.principal.lower() in self.services  # type: ignore[union-attr]
+        if req.kind == FEDERATED:
+            return req.provider in self.federated
         if req.kind == ANONYMOUS:
             return False
         names_listed = req.kind == ROOT or req.identities <= self.arns
@@ -169,7 +190,7 @@ def _pattern_matcher(patterns: Sequence[str], ignore_case: bool) -> Callable[[st
 
 
 # A principal element of exactly "*": its reach by caller kind (see _Principals.grant).
-_WILDCARD_LEVEL = {ANONYMOUS: DIRECT, SERVICE: DIRECT, ROOT: DIRECT}
+_WILDCARD_LEVEL = {ANONYMOUS: DIRECT, SERVICE: DIRECT, FEDERATED: DIRECT, ROOT: DIRECT}
 
 
 class _Statement:
@@ -464,7 +485,9 @@ class Evaluator:
         return Decision(ALLOW, (st.ref, *filters), "the bucket policy allows it through the access point")
 
     def _non_iam(self, req: Request, filters: list[StatementRef]) -> Decision:
-        """Anonymous and service callers: only a resource policy naming them allows."""
+        """Anonymous, service and federated callers: only a resource policy naming them allows."""
+        if req.kind == ANONYMOUS and _own_policy(req) == _TRUST:
+            return Decision(IMPLICIT_DENY, (), "STS issues a role's credentials only to a signed or federated caller")
         if self.resource is not None:
             level, st = self.resource.allow(req)
             if level == DIRECT and st is not None:
@@ -479,17 +502,24 @@ class Evaluator:
         limits_ok = (self.boundary is None or bound is not None) and (self.session is None or sess is not None)
         resource_alone = level == DIRECT or (level == BOUNDED and limits_ok)
         identity_ok = ident is not None and limits_ok
+        own = _own_policy(req)
 
         grants: tuple[_Statement | None, ...] = ()
-        if req.resource_service == "kms":
+        if req.action_lower == PASS_ROLE:
+            if not req.same_account:
+                return Decision(IMPLICIT_DENY, (), "iam:PassRole: a role can be passed only within its own account")
+            if identity_ok:
+                grants, how = (ident,), "same account, identity policy allows passing the role"
+        elif own is not None:
+            service, name, what = own
             if self.resource is None:
-                return Decision(IMPLICIT_DENY, (), "KMS: no key policy, and IAM policies alone never grant key use")
+                return Decision(IMPLICIT_DENY, (), f"{service}: no {name}, and IAM policies alone never grant {what}")
             if level == NONE:
-                return Decision(IMPLICIT_DENY, (), "KMS: the key policy names neither the caller nor its account")
+                return Decision(IMPLICIT_DENY, (), f"{service}: the {name} names neither the caller nor its account")
             if req.same_account and resource_alone:
-                grants, how = (res_st,), "key policy allows the caller"
+                grants, how = (res_st,), f"{name} allows the caller"
             elif identity_ok:
-                grants, how = (res_st, ident), "key policy and identity policy allow"
+                grants, how = (res_st, ident), f"{name} and identity policy allow"
         elif req.same_account:
             if resource_alone:
                 grants, how = (res_st,), "same account, resource policy allows"
@@ -510,15 +540,35 @@ class Evaluator:
             return "the permissions boundary does not allow it"
         if self.session is not None and sess is None and (ident or level == BOUNDED):
             return "the session policy does not allow it"
-        if not req.same_account or req.resource_service == "kms":
+        if req.action_lower == PASS_ROLE:
+            return "no identity-based policy allows passing the role (iam:PassRole has no resource policy)"
+        own = _own_policy(req)
+        if not req.same_account or own is not None:
             if not ident:
-                return "no identity-based policy allows it (required cross account and for KMS delegation)"
+                named = f"when the {own[1]} names only the account" if own is not None else "for delegation"
+                return f"no identity-based policy allows it (required cross account, and {named})"
             if self.resource is None:
                 return "cross account and no resource policy"
             return "the resource policy does not allow this caller"
         if level == ACCOUNT:
             return "the resource policy only names the account, which delegates to IAM, and no identity policy allows it"
         return "no identity-based or resource-based policy allows it"
+
+
+# Resources whose own policy must allow, as AWS documents for key policies and role
+# trust policies: (service, the policy's name, what IAM alone never grants).
+_KMS = ("KMS", "key policy", "key use")
+_TRUST = ("STS", "trust policy", "a role's credentials")
+
+
+def _own_policy(req: Request) -> tuple[str, str, str] | None:
+    """The policy that must itself allow this request, if its resource has one: a KMS key's,
+    or, for STS on a role, the role's trust policy."""
+    if req.resource_service == "kms":
+        return _KMS
+    if req.resource_service == "iam" and req.action_lower.startswith("sts:") and ":role/" in req.resource:
+        return _TRUST
+    return None
 
 
 def both(access_point: Decision, bucket: Decision) -> Decision:

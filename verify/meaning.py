@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping, Sequence
 
+from slpc.compiler import trust as T
 from slpc.compiler import verbs as V
-from slpc.compiler.model import Asset, Grant, Model
+from slpc.compiler.model import Asset, Grant, Model, Principal
 from slpc.compiler.values import DNS_SUFFIX
 from slpc.targets.layout import resolve
 
@@ -35,6 +36,25 @@ class Question:
     resource: str
     context: Mapping[str, ContextValue]
     star: bool = False  # the principal also holds `*:*` in IAM
+
+
+# How a hop reaches a role's credentials (see `Hop`).
+ASSUME, PASS, WEB_IDENTITY, IDENTITY_CENTER, ACCOUNT = "assume", "pass", "web_identity", "identity_center", "account"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step to a role's credentials, as `Meaning.obtains` states and `slpc explain` probes.
+
+    ASSUME: the declared role `source` calls sts:AssumeRole. PASS: the declared role `source`
+    passes it to the AWS service `detail`, which then assumes it. WEB_IDENTITY: a token of the
+    OIDC provider `source` (its ARN) whose subject is `detail`. IDENTITY_CENTER: a session of
+    the permission set `source`. ACCOUNT: any principal of account `source` that its own
+    IAM policies allow."""
+
+    how: str
+    source: str
+    detail: str | None = None
 
 
 def _get(ctx: Mapping[str, ContextValue], key: str) -> str | None:
@@ -91,6 +111,36 @@ class Meaning:
     def account_of(self, arn: str | None) -> str | None:
         parts = (arn or "").split(":")
         return parts[4] if len(parts) > 5 and parts[0] == "arn" else None
+
+    # -- who may obtain a role ----------------------------------------------- #
+    def obtains(self, role: str) -> frozenset[Hop] | None:
+        """The hops the spec lets reach role `role` (declared name); None when its trust is
+        unsaid. A service way is a hop only through a declared passer: the service assumes
+        the role for whoever passed it."""
+        p = self.m.principals[role]
+        if p.trust is None:
+            return None
+        hops = {Hop(PASS, passer, service) for passer, service in p.passers}
+        for w in p.trust:
+            if w.via == T.ROLE:
+                hops.add(Hop(ASSUME, w.subject))
+            elif w.via == T.ACCOUNT:
+                hops.add(Hop(ACCOUNT, w.subject))
+            elif w.via == T.IDENTITY_CENTER:
+                hops.add(Hop(IDENTITY_CENTER, w.subject))
+            elif w.via in (T.GITHUB, T.IRSA):
+                hops.add(Hop(WEB_IDENTITY, *self.web_identity(p, w)))
+        return frozenset(hops)
+
+    def web_identity(self, p: Principal, w) -> tuple[str, str]:
+        """(the OIDC provider's ARN in the role's account, the token subject) of a GitHub or IRSA way."""
+        if w.via == T.GITHUB:
+            (word, value), = w.qualifiers
+            issuer, subject = T.GITHUB_ISSUER, f"repo:{w.subject}:{word}:{value}"
+        else:
+            issuer = w.subject
+            subject = f"system:serviceaccount:{w.qualifier('namespace')}:{w.qualifier('service_account')}"
+        return f"arn:{self.m.deployment.partition}:iam::{p.account}:oidc-provider/{issuer}", subject
 
     # -- the question ------------------------------------------------------- #
     def permits(self, q: Question) -> bool:

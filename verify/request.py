@@ -3,6 +3,13 @@
 Everything the evaluator needs per request (lower-cased action, the principal's
 identities, a normalised context with the global keys filled in) is computed
 once here, so a request can be evaluated against many policy sets cheaply.
+
+A web identity or SAML caller (sts:AssumeRoleWithWebIdentity, ...WithSAML) is named by
+its identity provider: the provider's ARN (`arn:aws:iam::<acct>:oidc-provider/<issuer>`,
+`...:saml-provider/<name>`) or `federated:<provider>` for a provider named without an
+ARN (`federated:accounts.google.com`). It holds no AWS credentials: it is no IAM
+principal, so neither identity policies nor SCPs apply to it; the token's claims
+(`<issuer>:sub`, `<issuer>:aud`) are context keys.
 """
 
 from __future__ import annotations
@@ -18,8 +25,10 @@ USER = "user"
 ROLE = "role"  # a role ARN: stands for "some session of this role"
 SESSION = "session"  # arn:aws:sts::<acct>:assumed-role/<role>/<session>
 ROOT = "root"
-OTHER = "other"  # federated users and other ARNs we do not model further
+FEDERATED = "federated"  # a web identity or SAML caller, named by its identity provider
+OTHER = "other"  # federated-user sessions and other ARNs we do not model further
 IAM_KINDS = frozenset({USER, ROLE, SESSION, ROOT, OTHER})
+FEDERATED_PREFIX = "federated:"
 
 
 def _text(value: str | bool | int | float) -> str:
@@ -47,6 +56,8 @@ def classify_principal(principal: str | None) -> tuple[str, str | None, str | No
     """(kind, account, principal ARN as `aws:PrincipalArn` reports it)."""
     if principal is None or principal == "*":
         return ANONYMOUS, None, None
+    if principal.startswith(FEDERATED_PREFIX):
+        return FEDERATED, None, None
     parts = _arn_parts(principal)
     if parts is None:
         return (SERVICE if principal.endswith((".amazonaws.com", ".amazonaws.com.cn")) else OTHER), None, None
@@ -57,6 +68,8 @@ def classify_principal(principal: str | None) -> tuple[str, str | None, str | No
         return USER, account, principal
     if service == "iam" and rest.startswith("role/"):
         return ROLE, account, principal
+    if service == "iam" and rest.startswith(("oidc-provider/", "saml-provider/")):
+        return FEDERATED, account, None
     if service == "sts" and rest.startswith("assumed-role/"):
         role = rest.split("/")[1]
         return SESSION, account, f"arn:{partition}:iam::{account}:role/{role}"
@@ -74,7 +87,7 @@ class Request:
     __slots__ = (
         "principal", "action", "resource", "kind", "principal_account",
         "resource_account", "resource_service", "principal_arn", "identities", "action_lower",
-        "context", "caller",
+        "context", "caller", "provider",
     )  # fmt: skip
 
     def __init__(
@@ -93,6 +106,8 @@ class Request:
         self.action = action
         self.resource = resource
         self.kind = kind
+        # a federated caller's identity provider, as a trust policy's `Federated` names it
+        self.provider = principal.removeprefix(FEDERATED_PREFIX) if principal and kind == FEDERATED else None
         self.principal_account = principal_account or arn_account
         parts = _arn_parts(resource)
         self.resource_account = resource_account or (parts[4] if parts and parts[4] else None) or self.principal_account
@@ -100,7 +115,7 @@ class Request:
         self.principal_arn = ctx.get("aws:principalarn", (principal_arn,))[0] if kind in IAM_KINDS else None
         self.action_lower = action.lower()
         # Principal-element names that denote this caller (account root aside).
-        names = {principal} if principal else set()
+        names = {self.provider} if kind == FEDERATED else {principal} if principal else set()
         if self.principal_arn:
             names.add(self.principal_arn)
         self.identities = frozenset(names)
