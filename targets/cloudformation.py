@@ -32,6 +32,7 @@ DESCRIPTION_MAX = 1024  # CloudFormation's limit on a template Description
 # kinds a template can attach to resources it does not own).
 OWNED_ONLY = {
     # kind: what CloudFormation would have to own (for the Description and the docs)
+    "iam-role-trust-policy": "IAM role trust policies (AWS::IAM::Role AssumeRolePolicyDocument)",
     "kms-key-policy": "KMS key policies (AWS::KMS::Key KeyPolicy)",
     "ecr-repository-policy": "ECR repository policies (AWS::ECR::Repository RepositoryPolicyText)",
     "vpc-endpoint-policy": "VPC endpoint policies (AWS::EC2::VPCEndpoint PolicyDocument)",
@@ -361,6 +362,31 @@ def _vpc_endpoint(t: _Template, model: Model, art) -> None:
     t.add(logical_id(art.name, "Endpoint"), KINDS[art.kind].cloudformation, props, [art], retain=True)
 
 
+# checkov's CKV_AWS_61 flags a trust policy that names an account root (`arn:...:iam::<account>:root`).
+_ROOT_NARROWED = ("CKV_AWS_61", "every account root this trust policy names is narrowed by aws:PrincipalArn "
+                                "to the roles IAM Identity Center creates for the spec's permission sets")
+
+
+def trust_skips(art) -> list[tuple[str, str]]:
+    """The reviewed checkov skips of a trust policy, for both IaC targets: CKV_AWS_61 only when
+    every Allow naming an account root also pins aws:PrincipalArn (IAM Identity Center's
+    roles), so a role trusting an account as a whole keeps the finding."""
+    roots = [st for st in art.document.statements if st.effect == "Allow" and st.principal is not None
+             and any(v.endswith(":root") for v in st.principal.values("AWS"))]
+    pinned = all(any(c.key == "aws:PrincipalArn" for c in st.conditions) for st in roots)
+    return [_ROOT_NARROWED] if roots and pinned else []
+
+
+def _role(t: _Template, model: Model, art) -> None:
+    """The role itself, which CloudFormation can give a trust policy only as its owner."""
+    role = model.principals[art.name]
+    props: dict = {"RoleName": role.name_in_iam, "Path": role.path, "AssumeRolePolicyDocument": _policy(art)}
+    if role.session_s is not None:
+        props["MaxSessionDuration"] = role.session_s
+    t.add(logical_id(art.name, "Role"), KINDS[art.kind].cloudformation, props, [art], retain=True,
+          skips=trust_skips(art))
+
+
 def _key(t: _Template, model: Model, art) -> None:
     key = model.keys[art.name]
     t.add(logical_id(art.name, "Key"), KINDS[art.kind].cloudformation,
@@ -413,8 +439,9 @@ def _trail(t: _Template, model: Model, art) -> None:
 
 # the owned template's resources, per artifact kind (bucket settings are grouped per bucket)
 OWNED: dict[str, Callable[[_Template, Model, Any], None]] = {
-    "kms-key-policy": _key, "ecr-repository-policy": _repository, "vpc-endpoint-policy": _vpc_endpoint,
-    "apigateway-resource-policy": _rest_api, "guardduty-feature": _detector, "cloudtrail-event-selectors": _trail,
+    "iam-role-trust-policy": _role, "kms-key-policy": _key, "ecr-repository-policy": _repository,
+    "vpc-endpoint-policy": _vpc_endpoint, "apigateway-resource-policy": _rest_api, "guardduty-feature": _detector,
+    "cloudtrail-event-selectors": _trail,
 }
 
 

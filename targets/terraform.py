@@ -9,8 +9,11 @@ module under ``terraform/``. The HCL is rendered from the jinja2 templates in
 already in ``terraform fmt`` layout.
 
 What the module manages, and what it only references, is in docs/terraform.md.
-Nothing here creates a bucket, key, role, endpoint, trail, topic or detector: those
-are referenced by the identifiers in the spec, or are module variables.
+Nothing here creates a bucket, key, endpoint, trail, topic or detector: those are
+referenced by the identifiers in the spec, or are module variables. The exception is
+a role whose trust the spec states: its trust policy is part of the role, so the
+module manages the role (`aws_iam_role`); an existing one is adopted with
+`terraform import`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import jinja2
 from slpc.compiler.model import Model
 from slpc.policy.kinds import KINDS
 
+from .cloudformation import trust_skips
 from .fit import managed_number, managed_policy_name
 
 PROVIDER_SOURCE = "hashicorp/aws"
@@ -297,6 +301,7 @@ class Resource:
     provider: Provider
     data: dict = field(default_factory=dict)  # template values, already HCL text
     source: str = ""  # the artifact path it comes from
+    role_arn: str | None = None  # a role policy's role: `_link` refers to it when the module manages it
 
 
 def _policy(art) -> Any:
@@ -359,6 +364,7 @@ class _Module:
         self.providers.get(model.deployment.account, None)  # the default provider always exists
         self.label = _deployment_label(model)
         self.res: dict[str, list[Resource]] = {}
+        self.roles: dict[str, Resource] = {}  # role ARN -> its aws_iam_role
         self.variables: dict[str, dict] = {}
         self.locals: dict[str, str] = {}
         self.outputs: dict[str, dict] = {}
@@ -374,12 +380,28 @@ class _Module:
 # Emitters: artifact -> resources (and the variables, locals, outputs they need)
 
 
+def _role(m: _Module, art) -> None:
+    """A role whose trust the spec states: the module manages its name, path, trust policy
+    and session length, and its policies refer to it, so Terraform applies them after it."""
+    role = m.model.principals[art.name]
+    r = Resource(KINDS[art.kind].terraform, identifier(art.name), m.provider_for(art), {
+        "import_id": role.name_in_iam,  # what `terraform import` adopts an existing role by
+        "name": hcl_string(role.name_in_iam),
+        "path": hcl_string(role.path),
+        "assume_role_policy": hcl_expr(_policy(art), 1),
+        "max_session_duration": None if role.session_s is None else hcl_expr(role.session_s),
+        "skips": [f"{check}:{why}" for check, why in trust_skips(art)],
+    }, art.path)
+    m.add("iam_roles", r)
+    m.roles[art.target] = r
+
+
 def _role_policy(m: _Module, art) -> None:
     m.add("iam", Resource(KINDS[art.kind].terraform, identifier(art.name), m.provider_for(art), {
         "role": hcl_string(_role_name(art.target)),
         "name": hcl_string(f"slpc-{m.label}"[:128]),  # IAM: 1-128 characters
         "policy": hcl_expr(_policy(art), 1),
-    }, art.path))
+    }, art.path, art.target))
 
 
 def _managed_policy(m: _Module, art) -> None:
@@ -388,7 +410,7 @@ def _managed_policy(m: _Module, art) -> None:
         "role": hcl_string(_role_name(art.target)),
         "name": hcl_string(managed_policy_name(m.model, art)),
         "policy": hcl_expr(_policy(art), 1),
-    }, art.path))
+    }, art.path, art.target))
 
 
 def _attached_policy(family: str, target_key: str, target: Callable[[Any], str],
@@ -503,6 +525,7 @@ def _bucket_setting_resource(m: _Module, art) -> None:
 
 
 EMITTERS: dict[str, Callable[[_Module, Any], None]] = {
+    "iam-role-trust-policy": _role,
     "iam-identity-policy": _role_policy,
     "iam-managed-policy": _managed_policy,
     "s3-bucket-policy": _bucket_policy,
@@ -522,7 +545,7 @@ EMITTERS: dict[str, Callable[[_Module, Any], None]] = {
                                                    "s3-versioning", "s3-ownership-controls", "s3-object-lock")},
 }
 # One .tf file per family, in this order.
-FAMILIES = ("iam", "iam_managed", "s3", "kms", "ecr", "vpce", "apigateway", "audit", "organizations")
+FAMILIES = ("iam_roles", "iam", "iam_managed", "s3", "kms", "ecr", "vpce", "apigateway", "audit", "organizations")
 
 
 def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
@@ -544,8 +567,9 @@ def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
 
 
 def _link(m: _Module) -> None:
-    """Stable names, then what each resource waits for: its provider's guards, and
-    Object Lock its bucket's versioning."""
+    """Stable names, then what each resource waits for: its provider's guards, a role
+    policy the role the module manages (by referring to it), and Object Lock its
+    bucket's versioning."""
     for family in m.res.values():
         _unique_names(family)
         family.sort(key=lambda r: (r.source, r.type, r.name))
@@ -557,6 +581,9 @@ def _link(m: _Module) -> None:
                 r.data["guards"] = [f"data.aws_organizations_organization.{p.guard}"] if m.providers.org else []
             else:
                 r.data["guards"] = [f"data.aws_caller_identity.{p.guard}", f"data.aws_region.{p.guard}"]
+            role = m.roles.get(r.role_arn)
+            if role is not None:
+                r.data["role"] = f"{role.type}.{role.name}.name"
             if r.type == "aws_s3_bucket_object_lock_configuration":
                 # Object Lock needs versioning on: configure it after the bucket's versioning
                 versioning = by_source.get(r.source.rsplit("/", 1)[0] + "/versioning.json")

@@ -1,7 +1,8 @@
 """A local AWS endpoint (moto's server) and a small deployment applied to it.
 
 `LIVE_SPEC` is one account (moto's 123456789012) with a bucket under Object Lock
-and audited data events, a plain bucket, a key, roles, a repository, a private
+and audited data events, a plain bucket, a key, roles (three of which state who may
+obtain them: a service, GitHub Actions, IAM Identity Center), a repository, a private
 REST API and VPC endpoints, plus the default organization guardrails (SCP, RCP).
 moto cannot create a key, endpoint or API with a chosen id, so the spec is
 compiled after the resources exist, with their real ids substituted (`{key_arn}`,
@@ -33,10 +34,21 @@ network prod_vpc {{
 network corp_office {{
   cidr "198.51.100.0/24"
 }}
-role trainer        "arn:aws:iam::123456789012:role/llm-trainer"
+role trainer "arn:aws:iam::123456789012:role/llm-trainer" {{
+  assumed_by service sagemaker
+  passed_by  deployer to sagemaker
+  admins     [security_admin]
+}}
+role deployer "arn:aws:iam::123456789012:role/llm-ci-deployer" {{
+  assumed_by github "acme/llm-platform" environment "production"
+  admins     [security_admin]
+  session    1 hours
+}}
+role security_admin "arn:aws:iam::123456789012:role/security-admin" {{
+  assumed_by identity_center "SecurityAdmin"
+  admins     [breakglass]
+}}
 role inference      "arn:aws:iam::123456789012:role/llm-inference"
-role deployer       "arn:aws:iam::123456789012:role/llm-ci-deployer"
-role security_admin "arn:aws:iam::123456789012:role/security-admin"
 role breakglass     "arn:aws:iam::123456789012:role/security-breakglass"
 key model_key {{
   arn    "{key_arn}"
@@ -171,6 +183,8 @@ def apply(live: Live, artifacts) -> None:
             c("kms").put_key_policy(KeyId=a.target, PolicyName="default", Policy=a.text)
         elif a.kind == "ecr-repository-policy":
             c("ecr").set_repository_policy(repositoryName=a.target.rsplit("/", 1)[1], policyText=a.text)
+        elif a.kind == "iam-role-trust-policy":
+            iam.update_assume_role_policy(RoleName=a.target.rsplit("/", 1)[1], PolicyDocument=a.text)
         elif a.kind == "iam-identity-policy":
             iam.put_role_policy(RoleName=a.target.rsplit("/", 1)[1], PolicyName="slpc", PolicyDocument=a.text)
         elif a.kind == "iam-managed-policy":

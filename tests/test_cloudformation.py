@@ -13,6 +13,7 @@ from slpc.app.pipeline import compile_text
 from slpc.targets import Artifact
 from slpc.targets.cloudformation import ATTACHABLE, OWNED_ONLY, cloudformation_templates, logical_id
 from conftest import API_SPEC, EXAMPLE
+from test_terraform import TRUST_SPEC
 
 
 MULTI_REGION_SPEC = '''deployment "multi" {
@@ -48,7 +49,7 @@ allow app read data from vpc
 allow app pull images from vpc
 '''
 
-SPECS = {"example": None, "api": API_SPEC, "multi-region": MULTI_REGION_SPEC}
+SPECS = {"example": None, "api": API_SPEC, "multi-region": MULTI_REGION_SPEC, "trust": TRUST_SPEC}
 
 
 def _compile(text, name):
@@ -133,6 +134,7 @@ def test_templates_are_plain_yaml_with_sections_in_order(built):
 # --- contents -------------------------------------------------------------------------
 
 POLICY_PROPERTY = {
+    "iam-role-trust-policy": ("AWS::IAM::Role", "AssumeRolePolicyDocument"),
     "iam-identity-policy": ("AWS::IAM::RolePolicy", "PolicyDocument"),
     "s3-bucket-policy": ("AWS::S3::BucketPolicy", "PolicyDocument"),
     "scp": ("AWS::Organizations::Policy", "Content"),
@@ -164,7 +166,11 @@ def test_resources_name_their_targets(built):
     owners = _owners(templates)
     for art in c.artifacts:
         props = owners[art.path][2]["Properties"]
-        if art.kind == "iam-identity-policy":
+        if art.kind == "iam-role-trust-policy":
+            role = c.model.principals[art.name]
+            assert (props["RoleName"], props["Path"]) == (role.name_in_iam, role.path)
+            assert props.get("MaxSessionDuration") == role.session_s
+        elif art.kind == "iam-identity-policy":
             assert props["RoleName"] == art.target.rsplit("/", 1)[1]
             assert props["PolicyName"] == f"slpc-{c.model.deployment.name}"
         elif art.kind == "s3-bucket-policy":
@@ -215,6 +221,35 @@ def test_bucket_settings_become_bucket_properties(example):
     assert set(res["Metadata"]["slpc"]["artifacts"]) == {a.path for a in c.artifacts if a.name == "weights"
                                                          and a.kind.startswith("s3-") and a.settings}
     assert "ObjectLockEnabled" not in owners["s3/finetune_data/encryption.json"][2]["Properties"]
+
+
+def test_roles_with_trust_are_owned_and_retained():
+    """CloudFormation sets a trust policy only on a role the stack owns: the role is in the
+    owned-resources template (imported, retained); its policies, in the policies template,
+    name it (a Ref across stacks would need exports)."""
+    c = _compile(TRUST_SPEC, "trust.slp")
+    templates = cloudformation_templates(c.model, c.artifacts)
+    owned = _parse(templates["cloudformation/111122223333-owned-resources.yaml"])["Resources"]
+    roles = {rid: r for rid, r in owned.items() if r["Type"] == "AWS::IAM::Role"}
+    assert sorted(roles) == ["AdminRole", "AppRole", "CiRole"]  # legacy's trust is unsaid: not owned
+    assert roles["AppRole"]["Properties"] == {
+        "RoleName": "app", "Path": "/team/ml/", "MaxSessionDuration": 14400,
+        "AssumeRolePolicyDocument": json.loads(next(a.text for a in c.artifacts if a.path.endswith("app.trust.json")))}
+    assert "MaxSessionDuration" not in roles["CiRole"]["Properties"]
+    policies = _parse(templates["cloudformation/111122223333.yaml"])["Resources"]
+    assert policies["AppRolePolicy"]["Properties"]["RoleName"] == "app"
+    assert "IAM role trust policies" in _parse(templates["cloudformation/111122223333.yaml"])["Description"]
+
+
+def test_checkov_skip_only_where_every_account_root_is_narrowed(example):
+    _, templates = example
+    skipped = {rid for text in templates.values() for rid, r in _parse(text)["Resources"].items()
+               if r["Type"] == "AWS::IAM::Role"
+               and [s["id"] for s in r["Metadata"].get("checkov", {}).get("skip", [])] == ["CKV_AWS_61"]}
+    assert skipped == {"BreakglassRole", "SecurityAdminRole", "EvaluationAdminRole"}  # identity_center ways
+    c = _compile(TRUST_SPEC, "trust.slp")
+    owned = _parse(cloudformation_templates(c.model, c.artifacts)["cloudformation/111122223333-owned-resources.yaml"])
+    assert "checkov" not in owned["Resources"]["AdminRole"]["Metadata"]  # it also trusts an account as a whole
 
 
 RETAINED_POLICIES = {"AWS::S3::BucketPolicy", "AWS::Organizations::Policy"}  # perimeter denies

@@ -133,7 +133,7 @@ def test_every_artifact_of_the_example_fits_its_limit(compiled):
         assert count(rule, art.text) <= rule.limit, art.path
         kinds.add(art.kind)
     assert kinds == {"iam-identity-policy", "s3-bucket-policy", "kms-key-policy", "ecr-repository-policy",
-                     "vpc-endpoint-policy", "scp", "rcp"}
+                     "vpc-endpoint-policy", "scp", "rcp", "iam-role-trust-policy"}
 
 
 # --- API Gateway private APIs ---------------------------------------------------------

@@ -35,8 +35,8 @@ from conftest import API_SPEC, EXAMPLE
 from strategies import PROPERTY
 
 OTHER = "444455556666"
-POLICY_KINDS = {"iam-identity-policy", "s3-bucket-policy", "kms-key-policy", "ecr-repository-policy",
-                "vpc-endpoint-policy", "apigateway-resource-policy", "scp", "rcp"}
+POLICY_KINDS = {"iam-role-trust-policy", "iam-identity-policy", "s3-bucket-policy", "kms-key-policy",
+                "ecr-repository-policy", "vpc-endpoint-policy", "apigateway-resource-policy", "scp", "rcp"}
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 PLUGIN_DIR = os.environ.get("SLPC_TF_PLUGIN_DIR", "/opt/tf-plugins")
 TERRAFORM = shutil.which("terraform")
@@ -155,6 +155,47 @@ allow app read data "in/" from vpc
 '''
 
 
+# Roles whose trust the spec states (one with an IAM path and a session length, one that
+# also trusts another account as a whole), and two whose trust it leaves unsaid.
+TRUST_SPEC = '''deployment "trusting" {
+  account "111122223333"
+  regions ["eu-central-1"]
+}
+network vpc {
+  endpoint s3 "vpce-00000000000000001"
+}
+role app "arn:aws:iam::111122223333:role/team/ml/app" {
+  assumed_by service sagemaker
+  passed_by  ci to sagemaker
+  admins     [admin]
+  session    4 hours
+}
+role ci "arn:aws:iam::111122223333:role/ci" {
+  assumed_by github "acme/models" ref "refs/heads/main"
+  admins     [admin]
+}
+role admin "arn:aws:iam::111122223333:role/admin" {
+  assumed_by identity_center "Admin"
+  assumed_by account "444455556666"
+  admins     [admin]
+}
+role legacy "arn:aws:iam::111122223333:role/legacy"
+role partner "arn:aws:iam::444455556666:role/partner"
+key k {
+  arn    "arn:aws:kms:eu-central-1:111122223333:key/1b2c3d4e-1111-2222-3333-444455556666"
+  admins [admin]
+}
+bucket data {
+  name    "trusting-data"
+  encrypt k
+  admins  [admin]
+}
+allow app read data "in/" from vpc
+allow legacy read data "in/" from vpc
+allow partner read data "in/" from vpc
+'''
+
+
 def compiled(text: str, name: str = "spec.slp"):
     c = compile_text(text, name)
     assert c.ok, [d.message for d in c.diagnostics if d.is_error]
@@ -180,17 +221,18 @@ def _embedded(body: dict, attr: str):
 def test_files_and_every_example_kind(example):
     c, files, _ = example
     assert all(p.startswith("terraform/") and p.endswith(".tf") for p in files)
-    for f in ("versions.tf", "variables.tf", "outputs.tf", "providers.tf", "iam.tf", "s3.tf", "kms.tf", "ecr.tf",
-              "vpce.tf", "audit.tf", "organizations.tf", "locals.tf"):
+    for f in ("versions.tf", "variables.tf", "outputs.tf", "providers.tf", "iam_roles.tf", "iam.tf", "s3.tf",
+              "kms.tf", "ecr.tf", "vpce.tf", "audit.tf", "organizations.tf", "locals.tf"):
         assert f"terraform/{f}" in files
     kinds = {a.kind for a in c.artifacts}
-    assert len(c.artifacts) == 37 and len(kinds) == 15
+    assert len(c.artifacts) == 47 and len(kinds) == 16
 
 
 def _expected(art) -> tuple[str, str, str]:
     """(resource type, attribute naming the target, value) for a policy artifact."""
     last = art.target.rsplit("/", 1)[-1]
     return {
+        "iam-role-trust-policy": ("aws_iam_role", "name", last),
         "iam-identity-policy": ("aws_iam_role_policy", "role", last),
         "s3-bucket-policy": ("aws_s3_bucket_policy", "bucket", art.target.rsplit(":", 1)[-1]),
         "kms-key-policy": ("aws_kms_key_policy", "key_id", art.target),
@@ -200,6 +242,15 @@ def _expected(art) -> tuple[str, str, str]:
         "scp": ("aws_organizations_policy", "name", None),
         "rcp": ("aws_organizations_policy", "name", None),
     }[art.kind]
+
+
+POLICY_ATTRIBUTE = {"iam-role-trust-policy": "assume_role_policy"}
+
+
+def role_name(res: dict, value: str) -> str:
+    """A role argument's role name: a literal, or the name of the aws_iam_role it refers to."""
+    ref = re.fullmatch(r"\$\{aws_iam_role\.(\w+)\.name\}", value)
+    return literal(res[("aws_iam_role", ref.group(1))]["name"]) if ref else literal(value)
 
 
 def check_policies(c, parsed) -> None:
@@ -220,9 +271,9 @@ def check_policies(c, parsed) -> None:
             assert _embedded(res[key], "content") == want
             assert provider(res[key]) == "aws.organizations"
         else:
-            hits = [k for k, b in res.items() if k[0] == rtype and literal(b[attr]) == target]
+            hits = [k for k, b in res.items() if k[0] == rtype and role_name(res, b[attr]) == target]
             (key,) = hits
-            assert _embedded(res[key], "policy") == want, art.path
+            assert _embedded(res[key], POLICY_ATTRIBUTE.get(art.kind, "policy")) == want, art.path
         matched.add(key)
     policy_types = {_expected(a)[0] for a in c.artifacts if a.kind in POLICY_KINDS}
     assert {k for k in res if k[0] in policy_types} == matched
@@ -233,14 +284,73 @@ def test_every_policy_is_embedded_exactly(example):
     check_policies(c, parsed)
 
 
-def test_iam_policies_on_existing_roles_by_name(example):
+def test_iam_policies_on_the_roles_by_reference(example):
     _, _, parsed = example
     res = resources(parsed)
-    roles = {literal(b["role"]) for (t, _), b in res.items() if t == "aws_iam_role_policy"}
-    assert roles == {"llm-trainer", "llm-inference", "llm-ci-deployer", "chat-frontend", "security-admin",
-                     "security-breakglass", "model-evaluator"}
-    assert not any(t in ("aws_iam_role", "aws_s3_bucket", "aws_kms_key", "aws_ecr_repository", "aws_vpc_endpoint")
-                   for t, _ in res)
+    # every role of the example states its trust: the module manages it, its policy refers to it
+    policies = {n: b for (t, n), b in res.items() if t == "aws_iam_role_policy"}
+    assert {n: b["role"] for n, b in policies.items()} == {n: f"${{aws_iam_role.{n}.name}}" for n in policies}
+    assert {role_name(res, b["role"]) for b in policies.values()} == {
+        "llm-trainer", "llm-inference", "llm-ci-deployer", "chat-frontend", "security-admin",
+        "security-breakglass", "evaluation-admin", "model-evaluator"}
+    assert not any(t in ("aws_s3_bucket", "aws_kms_key", "aws_ecr_repository", "aws_vpc_endpoint") for t, _ in res)
+
+
+def test_roles_with_trust_are_managed_roles(example):
+    c, files, parsed = example
+    res = resources(parsed)
+    roles = {n: b for (t, n), b in res.items() if t == "aws_iam_role"}
+    trusts = [a for a in c.artifacts if a.kind == "iam-role-trust-policy"]
+    assert sorted(roles) == sorted(a.name for a in trusts)
+    for art in trusts:
+        role, body = c.model.principals[art.name], roles[art.name]
+        assert literal(body["name"]) == role.name_in_iam and literal(body["path"]) == "/"
+        assert body.get("max_session_duration") == role.session_s
+        assert block(body, "lifecycle")["ignore_changes"] == ["description", "permissions_boundary", "tags"]
+        assert f"# {art.path}\n# import id: {role.name_in_iam}\n" in files["terraform/iam_roles.tf"]
+    assert roles["deployer"]["max_session_duration"] == 3600 and "max_session_duration" not in roles["trainer"]
+    assert provider(roles["evaluator"]) == f"aws.account_{OTHER}"
+    assert "terraform import" in files["terraform/iam_roles.tf"]
+
+
+def test_trust_policy_roles_paths_and_references():
+    c = compiled(TRUST_SPEC)
+    files = terraform_module(c.model, c.artifacts)
+    parsed = {p: hcl2.loads(t) for p, t in files.items()}
+    check_policies(c, parsed)
+    res = resources(parsed)
+    app = res[("aws_iam_role", "app")]
+    assert (literal(app["name"]), literal(app["path"]), app["max_session_duration"]) == ("app", "/team/ml/", 14400)
+    assert res[("aws_iam_role_policy", "app")]["role"] == "${aws_iam_role.app.name}"
+    # a role whose trust is unsaid is not managed: its policy names it, as before
+    assert ("aws_iam_role", "legacy") not in res and literal(res[("aws_iam_role_policy", "legacy")]["role"]) == "legacy"
+    assert literal(res[("aws_iam_role_policy", "partner")]["role"]) == "partner"
+
+
+def test_checkov_skip_only_where_every_account_root_is_narrowed():
+    """CKV_AWS_61 flags a trust policy naming an account root: skipped (with its reason)
+    for Identity Center's roles, whose aws:PrincipalArn condition narrows the root, never
+    for a role that trusts an account as a whole."""
+    c = compiled(TRUST_SPEC)
+    text = terraform_module(c.model, c.artifacts)["terraform/iam_roles.tf"]
+    assert "checkov:skip" not in text  # admin also trusts account 444455556666 as a whole
+    example = compiled(EXAMPLE.read_text(), "example.slp")
+    text = terraform_module(example.model, example.artifacts)["terraform/iam_roles.tf"]
+    skipped = re.findall(r'resource "aws_iam_role" "(\w+)" \{\n  #checkov:skip=CKV_AWS_61:', text)
+    assert sorted(skipped) == ["breakglass", "evaluation_admin", "security_admin"]  # identity_center ways
+
+
+def test_managed_policies_of_a_managed_role_refer_to_it():
+    c = compiled(TRUST_SPEC)
+    doc = PolicyDocument((Statement("Allow", actions=("s3:GetObject",), resources=("arn:aws:s3:::b/*",), sid="B"),))
+    managed = Artifact("iam-managed-policy", c.model.principals["app"].arn, "111122223333",
+                       "iam/111122223333/app/managed-1.json", "app", doc)
+    legacy = Artifact("iam-managed-policy", c.model.principals["legacy"].arn, "111122223333",
+                      "iam/111122223333/legacy/managed-1.json", "legacy", doc)
+    files = terraform_module(c.model, list(c.artifacts) + [managed, legacy])
+    res = resources({p: hcl2.loads(t) for p, t in files.items()})
+    assert res[("aws_iam_role_policy_attachment", "app_managed_1")]["role"] == "${aws_iam_role.app.name}"
+    assert literal(res[("aws_iam_role_policy_attachment", "legacy_managed_1")]["role"]) == "legacy"
 
 
 def test_cross_account_artifacts_use_the_account_alias(example):
@@ -256,7 +366,8 @@ def test_cross_account_artifacts_use_the_account_alias(example):
     # every other resource of the deployment account uses the default provider
     for (t, n), body in res.items():
         if provider(body) != "aws":
-            assert n == "evaluator" or t.startswith("aws_organizations") or t == "aws_vpc_endpoint_policy"
+            assert n in ("evaluator", "evaluation_admin") or t.startswith("aws_organizations") \
+                or t == "aws_vpc_endpoint_policy", (t, n)
     (tf,) = parsed["terraform/versions.tf"]["terraform"]
     aws = tf["required_providers"][0]["aws"]
     assert literal(aws["source"]) == "hashicorp/aws"

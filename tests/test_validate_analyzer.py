@@ -12,7 +12,7 @@ boto3 = pytest.importorskip("boto3")
 from botocore.stub import Stubber  # noqa: E402
 
 from slpc.verify.live import analyzer  # noqa: E402
-from test_validate_compare import example_artifacts  # noqa: E402
+from test_validate_compare import example_artifacts, trust_artifacts  # noqa: E402
 
 EXPECTED = {
     "iam-identity-policy": ("IDENTITY_POLICY", None),
@@ -20,6 +20,7 @@ EXPECTED = {
     "kms-key-policy": ("RESOURCE_POLICY", None),
     "ecr-repository-policy": ("RESOURCE_POLICY", None),
     "vpc-endpoint-policy": ("RESOURCE_POLICY", None),
+    "iam-role-trust-policy": ("RESOURCE_POLICY", "AWS::IAM::AssumeRolePolicyDocument"),
 }
 
 
@@ -74,6 +75,20 @@ def test_settings_scp_and_rcp_kinds():
         assert analyzer.POLICY_TYPES[kind] == (ptype, rtype)
 
 
+def test_trust_policies_are_validated_as_assume_role_policy_documents():
+    """The Stubber holds each request to the API model, where the resource type is an enum."""
+    arts = trust_artifacts()
+    c = client()
+    stub = Stubber(c)
+    for a in arts:
+        stub.add_response("validate_policy", {"findings": []}, {
+            "policyDocument": a.text, "policyType": "RESOURCE_POLICY", "locale": "EN",
+            "validatePolicyResourceType": "AWS::IAM::AssumeRolePolicyDocument"})
+    with stub:
+        assert analyzer.validate(c, arts) == []
+        stub.assert_no_pending_responses()
+
+
 def test_access_denied_is_a_cannot_verify_finding_and_the_run_goes_on():
     arts = list(example_artifacts())[:2]
     c = client()
@@ -110,6 +125,26 @@ def test_public_access_checks_use_the_resource_type_of_each_kind_on_both_sides()
     with stub:
         assert analyzer.custom_checks(c, arts, deployed) == []
         stub.assert_no_pending_responses()
+
+
+def test_trust_policies_get_the_public_and_new_access_checks():
+    a = next(a for a in trust_artifacts() if a.name == "deployer")
+    deployed = a.text.replace("environment:production", "ref:refs/heads/dev")
+    c = client()
+    stub = Stubber(c)
+    for text in (a.text, deployed):
+        stub.add_response("check_no_public_access", PASS,
+                          {"policyDocument": text, "resourceType": "AWS::IAM::AssumeRolePolicyDocument"})
+    # what Access Analyzer answers for a deployed policy that admits a caller the compiled one does not
+    stub.add_response("check_no_new_access", {
+        "result": "FAIL", "message": "The modified permissions grant new access compared to your existing policy.",
+        "reasons": [{"description": "New access in the statement with index: 0.", "statementIndex": 0,
+                     "statementId": "GitHubAcmeLlmPlatformProduction"}]},
+        {"existingPolicyDocument": a.text, "newPolicyDocument": deployed, "policyType": "RESOURCE_POLICY"})
+    with stub:
+        (f,) = analyzer.custom_checks(c, [a], {a.path: deployed})
+        stub.assert_no_pending_responses()
+    assert (f.kind, f.code, f.sids) == ("drift", "CheckNoNewAccess", ("GitHubAcmeLlmPlatformProduction",))
 
 
 def test_custom_check_access_denied_is_cannot_verify():

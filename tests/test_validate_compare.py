@@ -7,6 +7,7 @@ removing the perimeter Deny always drifts with a request from outside the perime
 from __future__ import annotations
 
 import json
+import random
 from functools import lru_cache
 
 import pytest
@@ -32,8 +33,14 @@ def example_artifacts():
     return tuple(a for a in compile_sources(sources).artifacts if a.kind in POLICY_KINDS)
 
 
+@lru_cache(maxsize=1)
+def trust_artifacts():
+    sources, _ = read_sources([str(EXAMPLE)])
+    return tuple(a for a in compile_sources(sources).artifacts if a.kind == "iam-role-trust-policy")
+
+
 def by_path(path):
-    return next(a for a in example_artifacts() if a.path == path)
+    return next(a for a in example_artifacts() + trust_artifacts() if a.path == path)
 
 
 def drop(doc: PolicyDocument, sid: str) -> PolicyDocument:
@@ -105,6 +112,58 @@ def test_removing_an_allow_is_missing_access_and_adding_one_is_extra():
     wide = PolicyDocument(a.document.statements + (Statement("Allow", ("s3:GetObject",), ("*",), sid="Wide"),))
     found = compare(wide, a.document, a.kind, a.target, a.account)
     assert [d.direction for d in found] == [EXTRA] and found[0].probe.action == "s3:GetObject"
+
+
+# --------------------------------------------------------------------------- #
+# Role trust policies: who may obtain the role
+
+
+@pytest.mark.parametrize("path", [a.path for a in trust_artifacts()])
+def test_every_trust_policy_is_in_sync_with_itself_however_written(path):
+    a = by_path(path)
+    assert compare(a.document, a.document, a.kind, a.target, a.account) == []
+    assert compare(_reformatted(a.document, random.Random(3)), a.document, a.kind, a.target, a.account) == []
+
+
+def _trust_without_condition(a, key: str) -> PolicyDocument:
+    obj = json.loads(a.text)
+    for st in obj["Statement"]:
+        kept = {op: {k: v for k, v in block.items() if k != key} for op, block in st.pop("Condition", {}).items()}
+        if any(kept.values()):
+            st["Condition"] = {op: block for op, block in kept.items() if block}
+    return from_json(obj)
+
+
+def test_identity_center_trust_without_its_principal_arn_lets_any_role_of_the_account_in():
+    a = by_path("iam/111122223333/security_admin.trust.json")
+    found = compare(_trust_without_condition(a, "aws:PrincipalArn"), a.document, a.kind, a.target, a.account)
+    assert found and {d.direction for d in found} == {EXTRA}
+    d = found[0]
+    assert d.probe.action == "sts:AssumeRole" and d.probe.resource == a.target
+    assert d.probe.principal.startswith("arn:aws:iam::111122223333:")  # the root, or any role of the account
+    assert "aws-reserved/sso.amazonaws.com" not in d.probe.principal
+    assert d.sids == ("IdentityCenterSecurityAdmin",)
+
+
+def test_github_trust_of_another_subject_drifts_both_ways():
+    a = by_path("iam/111122223333/deployer.trust.json")
+    obj = json.loads(a.text)
+    sub = "token.actions.githubusercontent.com:sub"
+    obj["Statement"][0]["Condition"]["StringEquals"][sub] = "repo:acme/llm-platform:ref:refs/heads/dev"
+    found = compare(from_json(obj), a.document, a.kind, a.target, a.account)
+    assert [d.direction for d in found] == [EXTRA, MISSING]
+    provider = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"
+    assert all(d.probe.principal == provider and d.probe.action == "sts:AssumeRoleWithWebIdentity" for d in found)
+    assert dict(found[0].probe.context)[sub] == "repo:acme/llm-platform:ref:refs/heads/dev"
+    assert dict(found[1].probe.context)[sub] == "repo:acme/llm-platform:environment:production"
+
+
+def test_service_trust_without_its_source_conditions_is_extra_access():
+    a = by_path("iam/111122223333/trainer.trust.json")
+    found = compare(_trust_without_condition(a, "aws:SourceArn"), a.document, a.kind, a.target, a.account)
+    assert found and {d.direction for d in found} == {EXTRA}
+    assert found[0].probe.principal == "sagemaker.amazonaws.com"
+    assert dict(found[0].probe.context).get("aws:sourcearn") != "arn:aws:sagemaker:eu-central-1:111122223333:x"
 
 
 def _compiled_generated(spec):

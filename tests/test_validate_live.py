@@ -111,7 +111,7 @@ def test_freshly_applied_deployment_is_in_sync(live):
     assert kinds >= {"s3-bucket-policy", "kms-key-policy", "ecr-repository-policy", "iam-identity-policy",
                      "vpc-endpoint-policy", "s3-versioning", "s3-object-lock", "s3-bucket-encryption",
                      "s3-public-access-block", "s3-ownership-controls", "apigateway-resource-policy", "scp", "rcp",
-                     "cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature"}
+                     "cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature", "iam-role-trust-policy"}
     assert rep.skipped == [] and sorted(rep.checked) == sorted(a.path for a in live.artifacts)
 
 
@@ -131,7 +131,7 @@ def test_validate_is_strictly_read_only(live):
     live.client("s3").delete_bucket_policy(Bucket="live-llm-finetune")  # some drift too
     validate(live, session)
     assert rec.ops, "the recorder saw nothing"
-    assert {"GetBucketPolicy", "GetKeyPolicy", "GetRepositoryPolicy", "GetRolePolicy",
+    assert {"GetBucketPolicy", "GetKeyPolicy", "GetRepositoryPolicy", "GetRolePolicy", "GetRole",
             "DescribeVpcEndpoints", "GetBucketVersioning", "GetRestApi", "DescribeTrails", "GetEventSelectors",
             "DescribeRule", "ListDetectors", "GetDetector", "ListPolicies", "DescribePolicy"} <= set(rec.ops)
     assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
@@ -185,6 +185,37 @@ def test_deleted_role_policy_is_missing_access(live):
     found = drifts(validate(live), "iam/123456789012/trainer.json")
     assert found and all(f.code == "missing-access" for f in found)
     assert found[0].request["principal"] == "arn:aws:iam::123456789012:role/llm-trainer"
+
+
+def test_trust_policy_of_another_repository_is_drift_both_ways(live):
+    """moto, like IAM, returns the trust policy URL-encoded; boto3 hands it back decoded."""
+    path = "iam/123456789012/deployer.trust.json"
+    text = art(live, path).text.replace("environment:production", "ref:refs/heads/dev")
+    live.client("iam").update_assume_role_policy(RoleName="llm-ci-deployer", PolicyDocument=text)
+    found = drifts(validate(live), path)
+    assert [f.code for f in found] == ["extra-access", "missing-access"]
+    provider = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    assert {(f.request["principal"], f.request["action"]) for f in found} == {
+        (provider, "sts:AssumeRoleWithWebIdentity")}
+    assert found[0].request["context"]["token.actions.githubusercontent.com:sub"] == \
+        "repo:acme/llm-platform:ref:refs/heads/dev"
+
+
+def test_trust_policy_widened_and_role_deleted(live):
+    iam = live.client("iam")
+    path = "iam/123456789012/security_admin.trust.json"
+    wide = json.loads(art(live, path).text)
+    del wide["Statement"][0]["Condition"]  # any principal of the account, not Identity Center's roles
+    iam.update_assume_role_policy(RoleName="security-admin", PolicyDocument=json.dumps(wide))
+    found = drifts(validate(live), path)
+    assert found and {f.code for f in found} == {"extra-access"}
+    assert all(f.request["action"] == "sts:AssumeRole" and "sso.amazonaws.com" not in f.request["principal"]
+               for f in found)
+    iam.delete_role_policy(RoleName="security-admin", PolicyName="slpc")
+    iam.delete_role(RoleName="security-admin")
+    found = drifts(validate(live), path)
+    assert [(f.kind, f.code, f.message) for f in found] == [
+        ("missing", "missing-resource", "iam-role-trust-policy: no such role")]
 
 
 def test_extra_managed_policy_on_role_is_drift(live):
@@ -707,7 +738,8 @@ def test_organizations_unreadable_is_cannot_verify(live, code, words):
         400, {"Error": {"Code": code, "Message": "x"}}))
     rep = validate(live, session)
     found = [f for f in rep.findings if f.artifact.startswith("org/")]
-    assert {f.artifact for f in found} == {"org/scp-1.json", "org/rcp-1.json"}
+    guardrails = {a.path for a in live.artifacts if a.kind in ("scp", "rcp")}
+    assert {f.artifact for f in found} == guardrails >= {"org/scp-1.json", "org/rcp-1.json"}
     assert all(f.kind == "cannot-verify" and f.message == words for f in found)
     assert "s3/weights.json" in rep.checked
 

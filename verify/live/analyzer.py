@@ -2,13 +2,14 @@
 
 `validate`: `ValidatePolicy` on every compiled policy. Each artifact kind maps to
 its `policyType` and, where AWS has one, its `validatePolicyResourceType` (none
-for KMS, ECR, VPC endpoint and API Gateway policies). Pagination is followed
-through `nextToken`.
+for KMS, ECR, VPC endpoint and API Gateway policies; a role trust policy is a
+resource policy of type `AWS::IAM::AssumeRolePolicyDocument`, so the checks of
+trust policies run on it). Pagination is followed through `nextToken`.
 
 `custom_checks`: `CheckNoPublicAccess` on the compiled and the deployed bucket,
-key and REST API policies, and `CheckNoNewAccess` of each deployed resource and
-identity policy against the compiled one (the deployed policy must grant nothing
-the compiled one does not). `scan_roles`: `CheckAccessNotGranted` of every other
+key, REST API and role trust policies, and `CheckNoNewAccess` of each deployed
+resource and identity policy against the compiled one (the deployed policy must
+grant nothing the compiled one does not). `scan_roles`: `CheckAccessNotGranted` of every other
 role's policies against the data actions on the spec's assets. The custom checks
 are charged per call by AWS. Findings carry source "access-analyzer".
 """
@@ -25,6 +26,7 @@ from .findings import ANALYZER, CANNOT_VERIFY, DRIFT, SOURCE_ANALYZER, Finding
 POLICY_TYPES: dict[str, tuple[str, str | None]] = {
     "iam-identity-policy": ("IDENTITY_POLICY", None),
     "iam-managed-policy": ("IDENTITY_POLICY", None),
+    "iam-role-trust-policy": ("RESOURCE_POLICY", "AWS::IAM::AssumeRolePolicyDocument"),
     "s3-bucket-policy": ("RESOURCE_POLICY", "AWS::S3::Bucket"),
     "kms-key-policy": ("RESOURCE_POLICY", None),
     "ecr-repository-policy": ("RESOURCE_POLICY", None),
@@ -105,9 +107,10 @@ def validate(client, artifacts) -> list[Finding]:
 
 # artifact kind -> CheckNoPublicAccess resourceType (the kinds AWS can judge public)
 PUBLIC_TYPES = {"s3-bucket-policy": "AWS::S3::Bucket", "kms-key-policy": "AWS::KMS::Key",
-                "apigateway-resource-policy": "AWS::ApiGateway::RestApi"}
-NO_NEW_ACCESS_KINDS = {"iam-identity-policy", "s3-bucket-policy", "kms-key-policy", "ecr-repository-policy",
-                       "apigateway-resource-policy"}
+                "apigateway-resource-policy": "AWS::ApiGateway::RestApi",
+                "iam-role-trust-policy": "AWS::IAM::AssumeRolePolicyDocument"}
+NO_NEW_ACCESS_KINDS = {"iam-identity-policy", "iam-role-trust-policy", "s3-bucket-policy", "kms-key-policy",
+                       "ecr-repository-policy", "apigateway-resource-policy"}
 MAX_ITEMS = 100  # CheckAccessNotGranted: at most 100 actions and 100 resources per call
 
 

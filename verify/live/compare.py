@@ -30,7 +30,7 @@ from slpc.policy.kinds import RESOURCE_KINDS
 from slpc.policy.document import PolicyDocument, Principal, Statement
 from slpc.verify.evaluate import Decision, Evaluator, compile_policy
 from slpc.policy.matching import has_wildcard, wildcard_regex
-from slpc.verify.request import Request
+from slpc.verify.request import FEDERATED_PREFIX, Request
 
 EXTRA, MISSING = "extra-access", "missing-access"
 WEAKENED = "weakened-deny"  # a Deny of the spec is gone, though no Allow uses the gap today
@@ -247,6 +247,7 @@ def _principals_of(st: Statement) -> list[str | None]:
             else:
                 out.append(instantiate(v))
         out += list(p.values("Service"))
+        out += [v if v.startswith("arn:") else FEDERATED_PREFIX + v for v in p.values("Federated")]
     if any(c.key.lower() in ("aws:principalisawsservice", "aws:sourceaccount") for c in st.conditions):
         out += sorted({f"{a.split(':')[0].lower()}.amazonaws.com" for a in st.actions if ":" in a})[:2]
     for c in st.conditions:

@@ -270,6 +270,13 @@ class Fetcher:
             out.append((f"managed {pol['PolicyArn']}", ver.value))
         return Read(out)
 
+    def role_trust(self, role_arn: str) -> Read:
+        """The role's trust policy: iam:GetRole's AssumeRolePolicyDocument, URL-encoded JSON
+        in the API, which boto3 hands back decoded."""
+        r = self.call("iam", "get_role", "iam:GetRole", {"NoSuchEntity": "no such role"},
+                      RoleName=role_arn.rsplit("/", 1)[1])
+        return self.parsed(r, lambda v: _document(v["Role"]["AssumeRolePolicyDocument"]))
+
     def roles(self) -> Read:
         """The ARNs of every role of the account (iam:ListRoles)."""
         r = self.pages("iam", "list_roles", "iam:ListRoles", {}, "Roles", "Marker")

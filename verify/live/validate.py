@@ -16,7 +16,7 @@ from .fetch import Fetcher, Read
 from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report
 
 POLICY_KINDS = {"s3-bucket-policy", "s3-access-point-policy", "kms-key-policy", "ecr-repository-policy", "vpc-endpoint-policy",
-                "iam-identity-policy", "apigateway-resource-policy", "scp", "rcp"}
+                "iam-identity-policy", "iam-role-trust-policy", "apigateway-resource-policy", "scp", "rcp"}
 AUDIT_KINDS = {"cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature"}
 ORG_KINDS = C.ORG_KINDS
 WORKERS = 6  # small: AWS throttles per account, and botocore retries adaptively
@@ -224,6 +224,8 @@ class Validator:
             return f.endpoint_policy(art.target)
         if art.kind == "apigateway-resource-policy":
             return f.rest_api_policy(art.target)
+        if art.kind == "iam-role-trust-policy":
+            return f.role_trust(art.target)
         if art.kind in ORG_KINDS:
             read = f.org_policies(art.kind)
             if read.value == []:
