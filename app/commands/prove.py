@@ -1,4 +1,4 @@
-"""`slpc prove SPEC... [--policies DIR]`: the six properties, as text or JSON.
+"""`slpc prove SPEC... [--policies DIR]`: the seven properties, as text or JSON.
 
 Exit codes: 0 every property proved, 1 a property refuted or unknown, 2 usage.
 Each counterexample is printed as the `slpc explain` command line that replays it.
@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout-ms", type=int, default=DEFAULT_TIMEOUT_MS, metavar="N",
                    help="per solver query; a query that runs out answers unknown (default 10000)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="prove in N processes, each taking a share of the asset parts (default 1; the "
+                   help="prove in N processes, each taking a share of the asset and role parts (default 1; the "
                         "results are the same, only faster on several cores)")
 
 
@@ -54,7 +54,7 @@ def proof_results(c: Compiled, io: IO, *, policies: str | None = None, timeout_m
     except (OSError, ValueError, KeyError, PolicyFormatError) as exc:
         raise ValueError(f"cannot read policies from {policies}: {exc}") from None
     return prove(world, timeout_ms, jobs=jobs,
-                 progress=Progress(io.err, "slpc prove", "asset parts") if progress and is_tty(io.err) else None)
+                 progress=Progress(io.err, "slpc prove", "parts") if progress and is_tty(io.err) else None)
 
 
 def prove_compiled(args: argparse.Namespace, io: IO, c: Compiled) -> int:

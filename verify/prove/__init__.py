@@ -6,7 +6,8 @@ Kept apart in steps, each readable alone:
 - `context` / `encode`: policy documents -> Z3 terms over one symbolic request,
   mirroring `slpc.verify.evaluate` (and AWS) rule for rule;
 - `symbolic_meaning`: the spec's own meaning (`slpc.verify.meaning`) as Z3 terms;
-- `properties`: the six claims, each a set of solver queries;
+- `roles`: who the spec lets obtain, pass and change each role, as Z3 terms;
+- `properties`: the seven claims, each a set of solver queries;
 - `solver`: runs the queries (timeouts answer "unknown", never "proved") and
   replays every counterexample through the evaluator before reporting it.
 - `results`: the results as the JSON and text `slpc prove` prints (the CLI is `slpc.app.commands.prove`).

@@ -47,8 +47,9 @@ CALLER_KEYS = ("aws:principal", "aws:userid", "aws:username")
 # The keys of those that describe an IAM identity, absent when an AWS service principal
 # calls (it has no ARN, account or organization of its own; the evaluator's `Request._fill`).
 IAM_CALLER_KEYS = ("aws:principalarn", "aws:principalaccount", "aws:principalorg", "aws:userid", "aws:username")
-# Who calls: the spec's roles and the outsider are IAM identities.
-IAM, ANONYMOUS, SERVICE = "iam", "anonymous", "service"
+# Who calls: the spec's roles and the outsider are IAM identities; a federated caller
+# presents a web identity or SAML token to STS (no AWS credentials).
+IAM, ANONYMOUS, SERVICE, FEDERATED = "iam", "anonymous", "service", "federated"
 # Keys AWS derives from the caller and the resource (the evaluator's `Request._fill`).
 DERIVED_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:principalisawsservice",
                           "aws:principalservicename", "aws:resourceaccount"})
@@ -160,6 +161,9 @@ class SharedRequest:
         self.memo: dict = {}
         self.resource = z3.String(f"resource_{self.tag}")
         self.action = z3.Int(f"action_{self.tag}")
+        # The resource is one of these ARNs (roles): each Resource pattern is matched against
+        # them in Python, as a regular expression over a free string made Z3 search for seconds.
+        self.choices: tuple[str, ...] = ()
 
 
 class Context:
@@ -293,6 +297,24 @@ class Context:
         self._never(IAM_CALLER_KEYS)
         return Caller(name, z3.StringVal(""), None, None, kind=SERVICE)
 
+    def federated(self, partition: str, providers: Iterable[str]) -> Caller:
+        """A caller with a web identity or SAML token from any identity provider of any account,
+        named by the provider's ARN, with any token: STS reads its claims (`ISSUER:sub`,
+        `ISSUER:aud` ...) as condition keys, any value or absent here. It has no AWS identity.
+
+        A Principal names a provider exactly (no wildcards but `*`), and nothing else reads its
+        ARN, so the ARN is one of the `providers` the policies and the spec name, or one
+        provider named nowhere, which stands for every other (as one symbolic string with a
+        regular expression, it left Z3 searching for seconds)."""
+        named = sorted(set(providers))
+        other = next(a for i in count() if (a := f"arn:{partition}:iam::000000000000:oidc-provider/unnamed/{i}")
+                     not in named)
+        arn = z3.String(f"provider_{self.tag}")
+        self.add(disj(*(arn == z3.StringVal(a) for a in [*named, other])))
+        self._never(IAM_CALLER_KEYS)
+        head = len(f"arn:{partition}:iam::")
+        return Caller(arn, z3.SubString(arn, head, 12), None, None, kind=FEDERATED)
+
     def _never(self, prefixes: tuple[str, ...]) -> None:
         self.absent = prefixes  # `facts` makes each such key absent
 
@@ -304,6 +326,8 @@ class Context:
             return
         self.known["aws:resourceaccount"] = resource_account
         self.add(account)
+        if caller.kind == FEDERATED:
+            return
         if caller.kind == SERVICE:
             self.known["aws:principalisawsservice"] = "true"
             self.add(self.equals_text("aws:PrincipalIsAWSService", "true"),

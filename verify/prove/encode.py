@@ -8,9 +8,10 @@ missing-key, `...IfExists`, `Null`, negation and set-operator rules of
 wins; every SCP and an applying VPC endpoint policy must allow; then same
 account, the resource policy naming the caller or the identity policy allows;
 cross account, both; for a KMS key, the key policy must name the caller or its
-account. Callers are IAM roles and users without permissions boundaries or
-session policies (the spec's roles, and the outsider), so "the role ARN" and
-"the session" reach equally far.
+account, and so must a role's trust policy for STS. Callers are IAM roles and
+users without permissions boundaries or session policies (the spec's roles, and
+the outsider), so "the role ARN" and "the session" reach equally far; anonymous,
+AWS service and (for STS) federated callers are let in by a resource policy only.
 
 Actions are concrete per query (an index into the query's action list), so
 action patterns are matched here in Python, case-insensitively; tests the
@@ -32,7 +33,7 @@ from slpc.verify.conditions import compile_condition, parse_date, parse_operator
 from slpc.verify.evaluate import _Principals
 from slpc.policy.matching import has_wildcard, wildcard_match
 
-from .context import BOOL, DATE, IAM, IP, NUM, Caller, Context, Key, Value, bool_index
+from .context import BOOL, DATE, FEDERATED, IAM, IP, NUM, Caller, Context, Key, Value, bool_index
 from .terms import FALSE, TRUE, _id, boolean, conj, disj, implies, is_false, is_text, negate
 
 _ANY = z3.AllChar(z3.ReSort(z3.StringSort()))
@@ -222,8 +223,9 @@ def reach(st: Statement, caller: Caller) -> Reach:
     if p is None:  # identity policies and SCPs: the caller itself
         return Reach(TRUE, FALSE)
     parsed = _principals(p)
-    if caller.kind != IAM:  # `*` names it, a service also by its name; a NotPrincipal excludes it likewise
-        names = disj(parsed.wildcard, *(is_text(caller.arn, s) for s in sorted(parsed.services)))
+    if caller.kind != IAM:  # `*` names it, a service or a provider also by its name; NotPrincipal likewise
+        listed = sorted(parsed.services) if caller.kind != FEDERATED else sorted(p.values("Federated"))
+        names = disj(parsed.wildcard, *(is_text(caller.arn, s) for s in listed))
         return Reach(negate(names) if st.not_principal is not None else names, FALSE)
     if caller.concrete is not None:
         is_named = parsed.wildcard or caller.concrete in parsed.arns
@@ -359,7 +361,11 @@ def _closure(pattern: str, states: set[int]) -> set[int]:
 def _resources(ctx: Context, patterns: Sequence[str], version: str | None) -> z3.BoolRef:
     variable = [p for p in patterns if version == VERSION and "${" in p]
     static = [p for p in patterns if p not in variable and (ctx.scope is None or could_match(p, *ctx.scope))]
-    term = matches(ctx.resource, static)
+    if ctx.request.choices and ctx.resource is ctx.request.resource:  # a few known ARNs: decided here, exactly
+        term = disj(*(is_text(ctx.resource, a) for a in ctx.request.choices
+                      if any(wildcard_match(p, a) for p in static)))
+    else:
+        term = matches(ctx.resource, static)
     if variable:
         term = disj(term, ctx.fresh("Resource with a policy variable"))
     return term
@@ -379,7 +385,7 @@ class Applicable:
     closed: tuple[str, ...]  # endpoints whose policies have nothing for this resource: they deny
     scps: list[PolicyDocument]
     rcps: list[PolicyDocument]
-    kms: bool  # the resource is a KMS key
+    own_policy: bool  # the resource's own policy must allow: a KMS key's policy, a role's trust policy (STS)
 
 
 def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Caller,
@@ -407,7 +413,7 @@ def allowed(ctx: Context, pol: Applicable, actions: Sequence[str], caller: Calle
     res_any = resource.allows if resource else z3.BoolVal(False)
     if caller.kind != IAM:
         grant = res_names
-    elif pol.kms:
+    elif pol.own_policy:
         grant = conj(res_any, disj(conj(same_account, res_names), ident))
     else:
         grant = z3.If(same_account, disj(res_names, ident), conj(ident, res_any))

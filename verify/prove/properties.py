@@ -1,11 +1,13 @@
-"""The six claims of `slpc prove`, each as solver queries (see docs/prove.md).
+"""The seven claims of `slpc prove`, each as solver queries (see docs/prove.md).
 
 Safety claims (1-4) give every caller `*:*` in IAM and leave the organization
 guardrails out: they must hold on the account's own policies alone, so SCPs and
 RCPs stay defence in depth (adding them can only deny more). Completeness (5)
 applies the guardrails and gives the grantee only its compiled identity policy,
 so it shows the grants work as deployed. Equivalence (6) compares with the spec's
-meaning without guardrails, as the differential tests do.
+meaning without guardrails, as the differential tests do. Role trust (7) is asked
+of the roles, not the assets: who obtains a role from STS rests on its trust policy
+alone, who passes or changes it on the SCPs (a `*:*` holder may do both in IAM).
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from typing import Callable, Iterable, Iterator
 import z3
 
 from slpc.compiler import verbs as V
-from slpc.compiler.model import Key
+from slpc.compiler.model import Key, Principal
 from slpc.compiler.values import DNS_SUFFIX
 
+from . import roles
 from .symbolic_meaning import SymbolicMeaning
-from .solver import (ANONYMOUS, PROVED, REFUTED, SERVICE, UNKNOWN, Either, Outcome, Query, run,
+from .solver import (ANONYMOUS, FEDERATED, PROVED, REFUTED, SERVICE, UNKNOWN, Either, Outcome, Query, run,
                      with_and_without_star)
-from .terms import conj, disj, implies, is_text, negate, text
-from .world import DATA, ENCRYPTION_SETTINGS, LOCK, Target, World
+from .terms import conj, disj, implies, is_false, is_text, negate, text
+from .world import BY_CREDENTIALS, BY_TOKEN, DATA, ENCRYPTION_SETTINGS, LOCK, PASS_ROLE, RoleTarget, Target, World
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,8 @@ class Property:
     number: int
     name: str
     claim: str
-    queries: Callable[[World, Target], Iterator[Query | Either]]  # the queries about one asset part
+    queries: Callable[[World, Target], Iterator[Query | Either]]  # the queries about one part
+    roles: bool = False  # asked of the roles' parts (`RoleTarget`), else of the assets'
 
 
 def _callers(w: World, t: Target) -> list[str | None]:
@@ -185,6 +189,31 @@ def equivalence(w: World, t: Target) -> Iterator[Query | Either]:
             yield from with_and_without_star(f"{_who(who)} (with and without *:*) · {t.label}", *halves)
 
 
+def role_trust(w: World, t: Target | RoleTarget) -> Iterator[Query]:
+    """Obtaining a role (without guardrails: its trust policy must hold alone), or passing and
+    changing an account's roles (with the SCPs: in IAM a `*:*` holder of the account could do
+    both). Nothing is asked about an asset."""
+    if not isinstance(t, RoleTarget):
+        return
+    if t.sts:
+        for who, actions in ((None, BY_CREDENTIALS), (SERVICE, BY_CREDENTIALS), (FEDERATED, BY_TOKEN)):
+            q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=False)
+            q.goal = conj(q.allowed, negate(roles.obtains(w.model, t.role, q.ctx, q.caller)))
+            if not is_false(q.goal):  # else no statement of the trust policy reaches such a caller
+                yield q
+        return
+    q = Query(f"outsider · {t.label}", w, t, None, t.actions[LOCK], star=True, guardrails=True)
+    passing = _naming(q, t, lambda role: roles.passes(w.model, role, q.ctx, q.caller))
+    changing = _naming(q, t, lambda role: roles.changes(w.model, role, q.caller))
+    q.goal = conj(q.allowed, negate(q.per_action(lambda a: passing if a == PASS_ROLE else changing)))
+    yield q
+
+
+def _naming(q: Query, t: RoleTarget, may: Callable[[Principal], z3.BoolRef]) -> z3.BoolRef:
+    """`may` of the role the request names (the part asks about several)."""
+    return disj(*(conj(is_text(q.ctx.resource, role.arn), may(role)) for role in t.roles))
+
+
 PROPERTIES: tuple[Property, ...] = (
     Property(1, "identity perimeter", "no principal outside the spec (any IAM role or user, any account, holding *:*; "
              "an anonymous caller; an AWS service principal) can perform a data action on a model asset",
@@ -198,6 +227,10 @@ PROPERTIES: tuple[Property, ...] = (
     Property(5, "completeness", "every granted tuple is allowed (with the organization guardrails applied)",
              completeness),
     Property(6, "equivalence", "the policies allow exactly what the spec's meaning allows", equivalence),
+    Property(7, "role trust", "for each role whose trust the spec declares, only its declared ways obtain it "
+             "(sts:AssumeRole, TagSession, AssumeRoleWithWebIdentity, AssumeRoleWithSAML), only its declared "
+             "passers pass it, to its declared services, and only its admins change it (with the SCPs)",
+             role_trust, roles=True),
 )
 
 
@@ -238,10 +271,10 @@ def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None 
     """
     wanted = set(numbers) if numbers is not None else None
     props = [p for p in PROPERTIES if wanted is None or p.number in wanted]
-    results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [], world.assumptions)
-               for p in props]
-    parts = _outcomes_in_workers(world, props, timeout_ms, jobs, progress) if jobs > 1 and len(world.targets) > 1 \
-        else _outcomes(world, props, range(len(world.targets)), timeout_ms, progress)
+    results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [],
+                      world.assumptions + (world.role_assumptions if p.roles else ())) for p in props]
+    parts = _outcomes_in_workers(world, props, timeout_ms, jobs, progress) if jobs > 1 and len(world.parts) > 1 \
+        else _outcomes(world, props, range(len(world.parts)), timeout_ms, progress)
     for _, per_property in sorted(parts, key=lambda part: part[0]):
         for r, outcomes in zip(results, per_property):
             r.outcomes += outcomes
@@ -250,15 +283,16 @@ def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None 
 
 def _outcomes(world: World, props: list[Property], indices: Iterable[int], timeout_ms: int,
               progress: Callable[[int, int], None] | None = None) -> list[tuple[int, list[list[Outcome]]]]:
-    """(target index, each property's outcomes on it) for these targets."""
+    """(part index, each property's outcomes on it) for these parts (`World.parts`)."""
     out = []
     for done, i in enumerate(indices, 1):
-        t = world.targets[i]
-        out.append((i, [[run(q, timeout_ms) for q in p.queries(world, t)] for p in props]))
+        t = world.parts[i]
+        out.append((i, [[run(q, timeout_ms) for q in p.queries(world, t)] if p.roles == isinstance(t, RoleTarget)
+                        else [] for p in props]))
         world.situations.clear()
         world.requests.clear()
         if progress is not None:
-            progress(done, len(world.targets))
+            progress(done, len(world.parts))
     return out
 
 
@@ -268,7 +302,7 @@ _FORKED: tuple | None = None  # what a forked worker proves: (world, properties,
 def _worker(share: tuple[int, int]) -> list[tuple[int, list[list[Outcome]]]]:
     world, props, timeout_ms = _FORKED
     start, step = share
-    return _outcomes(world, props, range(start, len(world.targets), step), timeout_ms)
+    return _outcomes(world, props, range(start, len(world.parts), step), timeout_ms)
 
 
 def _outcomes_in_workers(world: World, props: list[Property], timeout_ms: int, jobs: int,
@@ -285,7 +319,7 @@ def _outcomes_in_workers(world: World, props: list[Property], timeout_ms: int, j
             for part in pool.imap_unordered(_worker, [(j, jobs) for j in range(jobs)]):
                 out += part
                 if progress is not None:
-                    progress(len(out), len(world.targets))
+                    progress(len(out), len(world.parts))
             return out
     finally:
         _FORKED = None

@@ -13,9 +13,11 @@ from .world import STAR
 
 UNIVERSE = ("requests: every data action (read, write, delete, list, decrypt, pull, push, invoke), perimeter, "
             "governance-bypass and key-administration action on the spec's buckets (objects and bucket), keys, "
-            "repositories, SageMaker endpoints and API stages; callers: the spec's roles and any other IAM role or "
-            "user (any path, any account) holding *:* (the outsider), anonymous callers and AWS service principals; "
-            "every value of every condition key, present or absent")
+            "repositories, SageMaker endpoints and API stages, and every STS call that obtains, IAM call that "
+            "passes or changes a role whose trust the spec declares; callers: the spec's roles and any other IAM "
+            "role or user (any path, any account) holding *:* (the outsider), anonymous callers, AWS service "
+            "principals and web identity or SAML callers of any identity provider; every value of every condition "
+            "key, present or absent")
 
 
 def universe(results: Sequence[PropertyResult]) -> str:

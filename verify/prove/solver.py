@@ -21,16 +21,18 @@ from slpc.verify.request import Request
 from .context import DERIVED_KEYS, IAM, Context, SharedRequest
 from .encode import allowed, behind_access_point
 from .terms import _id, assert_all, conj, disj, implies, is_text, negate, text
-from .world import DATA, LOCK, Target, World
+from .world import DATA, LOCK, RoleTarget, Target, World
 
 PROVED, REFUTED, UNKNOWN = "proved", "refuted", "unknown"
 # `who` of the callers that are not IAM identities (not names a spec can declare)
-ANONYMOUS, SERVICE = "(anonymous)", "(AWS service)"
+ANONYMOUS, SERVICE, FEDERATED = "(anonymous)", "(AWS service)", "(federated)"
+NOT_IAM = (ANONYMOUS, SERVICE, FEDERATED)
 
 
 class Situation:
-    """One caller before one part of one asset, under the policies that apply: the terms
-    every property asks about, built once (over all the target's actions) and shared.
+    """One caller before one part of one asset (or of the roles), under the policies that
+    apply: the terms every property asks about, built once (over all the target's actions)
+    and shared.
 
     Bystanders: the spec's VPC endpoints whose policies have nothing for this asset
     part and through which the spec lets this caller do nothing here. AWS denies a
@@ -40,18 +42,20 @@ class Situation:
     with it); a solver model that lands on one is checked again with them excluded.
     """
 
-    def __init__(self, world: World, target: Target, who: str | None, star: bool, guardrails: bool):
+    def __init__(self, world: World, target: Target | RoleTarget, who: str | None, star: bool, guardrails: bool):
         m = world.model
         self.world, self.target, self.who, self.star, self.guardrails = world, target, who, star, guardrails
         self.actions = target.actions[DATA] + target.actions[LOCK]
         self.ctx = ctx = Context(world.types, shared_request(world, target))
-        ctx.scope = (target.arn, target.objects)
+        ctx.scope = target.scope
         if who is None:
             self.caller = ctx.outsider(m.deployment.partition, [m.principals[n].arn for n in world.related(target)])
         elif who == ANONYMOUS:
             self.caller = ctx.anonymous()
         elif who == SERVICE:
             self.caller = ctx.service()
+        elif who == FEDERATED:
+            self.caller = ctx.federated(m.deployment.partition, world.providers)
         else:
             p = m.principals[who]
             self.caller = ctx.caller(p.arn, p.account, who)
@@ -60,7 +64,7 @@ class Situation:
         pol = world.applicable(self.caller.concrete, target, star, guardrails, self.caller.kind == IAM)
         self.bystanders = ctx.bystanders = self._bystanders(pol)
         pol = replace(pol, closed=tuple(vid for vid in pol.closed if vid not in self.bystanders))
-        scp_applies = disj(*(is_text(self.caller.account, f.account) for f in world.scps))
+        scp_applies = disj(*(is_text(self.caller.account, a) for a in sorted(world.scp_accounts(target))))
         self.allowed = allowed(ctx, pol, self.actions, self.caller, is_text(self.caller.account, account),
                                scp_applies)
         if target.access_point is not None:
@@ -72,6 +76,8 @@ class Situation:
     def _bystanders(self, pol) -> frozenset[str]:
         if self.ctx.key("aws:SourceVpce").type.bound != 1:  # several values: one could be a bystander
             return frozenset()
+        if isinstance(self.target, RoleTarget):  # the spec lets nothing through an endpoint to a role
+            return frozenset(pol.closed)
         sm = self.world.meaning
         letting = {vid for a in self.actions for vid in sm.letting(self.who, a, self.target.asset)}
         return frozenset(vid for vid in pol.closed if vid in sm.places and vid not in letting)
@@ -123,18 +129,20 @@ def access_point_keys(ctx: Context, target: Target) -> list[z3.BoolRef]:
     return [ctx.equals_text(n, z3.StringVal(v)) for n, v in zip(names, values)]
 
 
-def shared_request(world: World, target: Target) -> SharedRequest:
+def shared_request(world: World, target: Target | RoleTarget) -> SharedRequest:
     """The target's symbolic request, made once and shared by every situation on it, with
     what is true of every request on the target whoever calls."""
     hit = world.requests.get(target.label)
     if hit is None:
         hit = world.requests[target.label] = SharedRequest(world.types)
+        if isinstance(target, RoleTarget):
+            hit.choices = target.arns
         ctx = Context(world.types, hit)
-        ctx.scope = (target.arn, target.objects)
+        ctx.scope = target.scope
         facts = target.context.constrain(ctx, world.context_values) if target.context is not None else []
         actions = len(target.actions[DATA] + target.actions[LOCK])
         facts += [target.resource(ctx), ctx.action >= 0, ctx.action < actions]
-        if not target.kms and target.asset.kind == "bucket":
+        if isinstance(target, Target) and not target.kms and target.asset.kind == "bucket":
             facts += access_point_keys(ctx, target)
         # a request through a VPC endpoint carries no public source address (aws:SourceIp)
         facts.append(implies(ctx.key("aws:SourceVpce").present, negate(ctx.key("aws:SourceIp").present)))
@@ -142,7 +150,7 @@ def shared_request(world: World, target: Target) -> SharedRequest:
     return hit
 
 
-def situation(world: World, target: Target, who: str | None, star: bool, guardrails: bool) -> Situation:
+def situation(world: World, target: Target | RoleTarget, who: str | None, star: bool, guardrails: bool) -> Situation:
     key = (target.label, who, star, guardrails)
     hit = world.situations.get(key)
     if hit is None:
@@ -155,9 +163,9 @@ def situation(world: World, target: Target, who: str | None, star: bool, guardra
 class Query:
     """One question to the solver: can a request naming one of `actions` make `goal` true?"""
 
-    def __init__(self, label: str, world: World, target: Target, who: str | None, actions: tuple[str, ...],
-                 star: bool, guardrails: bool):
-        star = star and who not in (ANONYMOUS, SERVICE)  # no IAM policy applies to them: one situation each
+    def __init__(self, label: str, world: World, target: Target | RoleTarget, who: str | None,
+                 actions: tuple[str, ...], star: bool, guardrails: bool):
+        star = star and who not in NOT_IAM  # no IAM policy applies to them: one situation each
         self.label, self.actions = label, actions
         self.s = situation(world, target, who, star, guardrails)
         self.world, self.target, self.who, self.star = world, target, who, star
@@ -330,7 +338,7 @@ def evaluator(q: Query, request: Request) -> Evaluator:
     pol = w.applicable(q.caller.concrete, q.target, q.star, q.s.guardrails, q.caller.kind == IAM)
     vpce = request.context.get("aws:sourcevpce", (None,))[0]
     endpoint = w.endpoints[vpce].document if vpce in w.endpoints else None  # closed ones too: they deny
-    scps = pol.scps if any(f.account == request.principal_account for f in w.scps) else []
+    scps = pol.scps if request.principal_account in w.scp_accounts(q.target) else []
     label = w.label
     return Evaluator(identity=[label(d) for d in pol.identity], resource=pol.resource and label(pol.resource),
                      endpoint=endpoint and label(endpoint), endpoint_id=vpce if endpoint else None,

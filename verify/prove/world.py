@@ -7,6 +7,8 @@ governs on them (data actions; perimeter, governance-bypass and key-administrati
 actions). Callers are the spec's roles, one symbolic outsider (any other IAM
 role or user, with any path, in any account, holding `*:*` in IAM) and, where a
 resource policy could let them in, an anonymous caller and any AWS service principal.
+Beside the assets, the roles whose trust the spec declares (`RoleTarget`): obtaining
+their credentials from STS, and passing and changing them in IAM.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from typing import Iterable
 import z3
 
 from slpc.compiler import verbs as V
-from slpc.compiler.model import AccessPoint, Asset, Key, Model
+from slpc.compiler.model import AccessPoint, Asset, Key, Model, Principal
 from slpc.policy.document import PolicyDocument, Statement, from_json
 from slpc.policy.kinds import GUARDRAIL_KINDS, RESOURCE_KINDS
 from slpc.verify.deployment import ENDPOINT, IDENTITY, resource_owner
 from slpc.policy.matching import has_wildcard, wildcard_match
+from slpc.targets.guardrails import ROLE_CHANGES
 
+from . import roles
 from .context import STR, Context, KeyType, key_types
 from .encode import Applicable, could_match, tests
 from .symbolic_meaning import OBJECT_LEVEL, SEEDS, SymbolicMeaning
@@ -127,6 +131,89 @@ class Target:
     def kms(self) -> bool:
         return isinstance(self.asset, Key)
 
+    @property
+    def own_policy(self) -> bool:
+        """The asset's own policy must allow (a key's)."""
+        return self.kms
+
+    @property
+    def arns(self) -> tuple[str, ...]:
+        return (self.arn,)
+
+    @property
+    def scope(self) -> tuple[str, bool]:
+        """Where the resource lies (`arn`, or under `arn/` for objects)."""
+        return self.arn, self.objects
+
+    @property
+    def account(self) -> str:
+        return self.asset.account
+
+
+# What obtains a role's credentials from STS: with AWS credentials (a role, a user, a service
+# principal), or with a web identity or SAML token (a federated caller).
+BY_CREDENTIALS = ("sts:AssumeRole", "sts:TagSession")
+BY_TOKEN = ("sts:AssumeRoleWithWebIdentity", "sts:AssumeRoleWithSAML")
+OBTAIN = BY_CREDENTIALS + BY_TOKEN
+PASS_ROLE = "iam:PassRole"
+# Roles of one account asked about together in IAM. A query per role pays the solver's
+# start each time (4 s for the benchmark platform's 385 roles); all of them in one query
+# make the search itself slow (a second); 128 at a time take a tenth of a second each.
+ROLES_PER_PART = 128
+
+
+@dataclass(frozen=True)
+class RoleTarget:
+    """Roles whose trust the spec declares, as requests name them (their ARNs), in one of two
+    parts: obtaining one role's credentials from STS (`sts`: its trust policy is the resource
+    policy, and must allow, as a key policy must), or passing and changing some roles of one
+    account in IAM (no resource policy applies: identity policies and SCPs decide, within the
+    account only; asked together, as the SCPs that decide are shared)."""
+
+    label: str
+    roles: tuple[Principal, ...]
+    sts: bool
+    actions: dict[str, tuple[str, ...]]  # DATA: the STS actions, LOCK: passing and changing
+    objects = False  # what an asset `Target` also answers, for the code both go through
+    access_point = None
+    context = None
+    kms = False
+    scope = None  # the resource is one of `arns`, each pattern matched against them (`SharedRequest.choices`)
+
+    @property
+    def role(self) -> Principal:
+        """The STS part's role."""
+        return self.roles[0]
+
+    @property
+    def arns(self) -> tuple[str, ...]:
+        return tuple(p.arn for p in self.roles)
+
+    @property
+    def account(self) -> str:
+        return self.roles[0].account
+
+    @property
+    def own_policy(self) -> bool:
+        return self.sts
+
+    def resource(self, ctx: Context) -> z3.BoolRef:
+        return disj(*(is_text(ctx.resource, a) for a in self.arns))
+
+
+def role_targets(model: Model) -> list[RoleTarget]:
+    """Per role whose trust the spec declares (a role without a block is out of scope), its STS
+    part; then such roles of each account, `ROLES_PER_PART` at a time, in IAM."""
+    governed = sorted((p for p in model.principals.values() if p.trust is not None), key=lambda p: p.name)
+    out = [RoleTarget(f"{p.name} role in STS", (p,), True, {DATA: OBTAIN, LOCK: ()}) for p in governed]
+    for account in sorted({p.account for p in governed}):
+        mine = [p for p in governed if p.account == account]
+        for i in range(0, len(mine), ROLES_PER_PART):
+            some = tuple(mine[i:i + ROLES_PER_PART])
+            names = some[0].name if len(some) == 1 else f"{some[0].name} .. {some[-1].name}"
+            out.append(RoleTarget(f"{names} in IAM", some, False, {DATA: (), LOCK: (PASS_ROLE, *ROLE_CHANGES)}))
+    return out
+
 
 def _mutating(action: str) -> bool:
     return not action.split(":", 1)[1].startswith(("Describe", "Get", "List"))
@@ -183,12 +270,13 @@ def _names_action(st: Statement, acts: tuple[str, ...]) -> bool:
     return any(not any(wildcard_match(p, a, True) for p in st.not_actions) for a in acts)
 
 
-def touches(st: Statement, target: Target) -> bool:
+def touches(st: Statement, target: Target | RoleTarget) -> bool:
     """Whether a statement can apply to some request of the target (its actions and resources)."""
     if not _names_action(st, target.actions[DATA] + target.actions[LOCK]):
         return False
     if st.resources:
-        return "*" in st.resources or any(could_match(p, target.arn, target.objects) for p in st.resources)
+        return "*" in st.resources or any(could_match(p, a, target.objects)
+                                          for p in st.resources for a in target.arns)
     return True  # NotResource, or no Resource (a resource policy's own resource)
 
 
@@ -215,8 +303,8 @@ class StatementIndex:
             for root in roots:
                 self.by_root[root].append((owner, st))
 
-    def touching(self, target: Target) -> list[tuple[str, Statement]]:
-        roots = {None, target.arn.split("/", 1)[0]}
+    def touching(self, target: Target | RoleTarget) -> list[tuple[str, Statement]]:
+        roots = {None} | {a.split("/", 1)[0] for a in target.arns}
         return [(o, st) for r in roots for o, st in self.by_root.get(r, ()) if touches(st, target)]
 
 
@@ -246,11 +334,17 @@ class World:
              if c.key.lower() == CONTEXT_KEY.lower() for v in c.values}
             | {f"{model.assets[g.asset].arn}/{g.prefix}*" for g in model.grants if model.assets[g.asset].key})
         self.targets = targets(model, split=self.types.get(CONTEXT_KEY.lower(), KeyType(STR)).bound == 1)
+        self.roles = role_targets(model)
+        self.providers = sorted(roles.providers(model) | {  # what a federated caller's ARN can be told apart from
+            v for f in docs if f.kind in RESOURCE_KINDS for st in f.document.statements
+            for p in (st.principal, st.not_principal) if p is not None for v in p.values("Federated")})
+        self.parts: list[Target | RoleTarget] = [*self.targets, *self.roles]  # what `prove` asks about
+        self.role_assumptions = self._scp_assumptions()
         self.situations: dict = {}  # solver.Situation, built once per caller and target
         self.requests: dict = {}  # solver.shared_request: each target's symbolic request, shared by its callers
         self.meaning = SymbolicMeaning(model)
         self._paths = {id(f.document): f.path for f in docs} | {id(STAR): "*:* (identity)"}
-        governed = frozenset(a for t in self.targets for part in (DATA, LOCK) for a in t.actions[part])
+        governed = frozenset(a for t in self.parts for part in (DATA, LOCK) for a in t.actions[part])
         self._endpoint_index = StatementIndex(((f.target, st) for f in self.endpoints.values()
                                                for st in f.document.statements), governed)
         self._identity_index = StatementIndex(((f.target, st) for fs in self.identity.values() for f in fs
@@ -258,6 +352,22 @@ class World:
         self._by_arn = {p.arn: p.name for p in model.principals.values()}
         self._open: dict[str, set[str]] = {}
         self._related: dict[str, list[str]] = {}
+
+    def _scp_assumptions(self) -> tuple[str, ...]:
+        """What claim 7 assumes of the roles whose account no SCP file names (`scp_accounts`)."""
+        named = {f.account for f in self.scps}
+        elsewhere: dict[str, list[str]] = {}
+        for t in self.roles:
+            if named and t.sts and t.account not in named:
+                elsewhere.setdefault(t.account, []).append(t.role.name)
+        return tuple(f"the SCPs are attached above account {a}, where role{'s' if len(names) > 1 else ''} "
+                     f"{', '.join(names)} can be passed and changed" for a, names in elsewhere.items())
+
+    def scp_accounts(self, target: Target | RoleTarget) -> set[str]:
+        """The accounts whose callers the SCPs bind: those the files name, and a role's own account
+        (the SCPs go on the OU holding the spec's accounts, docs/guardrails.md)."""
+        named = {f.account for f in self.scps}
+        return named | {target.account} if isinstance(target, RoleTarget) and named else named
 
     def open_endpoints(self, target: Target) -> set[str]:
         """The endpoints with a statement that can touch the target; through the others it is denied."""
@@ -271,6 +381,8 @@ class World:
         Any other role is covered by the outsider there: no statement that can apply
         tells it apart from an unnamed role, and the spec gives it nothing on the asset.
         """
+        if isinstance(target, RoleTarget):  # the outsider is anyone there; the claim says whom it may be
+            return []
         if target.label not in self._related and target.kms and target.context and target.context.bucket:
             self._related[target.label] = self._key_part_related(target)
         if target.label not in self._related:
@@ -334,18 +446,24 @@ class World:
         owner = self.resource.get(target.asset.arn) if target.access_point is not None else None
         return owner.document if owner else None
 
+    def owner(self, target: Target | RoleTarget) -> PolicyFile | None:
+        """The resource policy that applies to the target's requests (a role's trust policy in STS only)."""
+        if isinstance(target, RoleTarget):
+            return self.resource.get(target.role.arn) if target.sts else None
+        return self.resource.get(resource_owner(target.arn))
+
     def has_resource_policy(self, target: Target) -> bool:
-        return resource_owner(target.arn) in self.resource
+        return self.owner(target) is not None
 
-    def resource_account(self, target: Target) -> str:
-        owner = self.resource.get(resource_owner(target.arn))
-        return owner.account if owner else target.asset.account
+    def resource_account(self, target: Target | RoleTarget) -> str:
+        owner = self.owner(target)
+        return owner.account if owner else target.account
 
-    def applicable(self, principal: str | None, target: Target, star: bool, guardrails: bool,
+    def applicable(self, principal: str | None, target: Target | RoleTarget, star: bool, guardrails: bool,
                    iam: bool = True) -> Applicable:
         """`principal` None is the outsider (whose only identity policy is `*:*`), or without
-        `iam` an anonymous or AWS service caller, to whom neither IAM policies nor SCPs apply."""
-        owner = self.resource.get(resource_owner(target.arn))
+        `iam` an anonymous, AWS service or federated caller, to whom neither IAM policies nor SCPs apply."""
+        owner = self.owner(target)
         identity = [f.document for f in self.identity.get(principal, [])] if principal else []
         account = self.resource_account(target)
         return Applicable(
@@ -355,5 +473,5 @@ class World:
             closed=tuple(sorted(set(self.endpoints) - self.open_endpoints(target))),
             scps=[beside_full_access(f.document) for f in self.scps] if guardrails and iam else [],
             rcps=[f.document for f in self.rcps if f.account == account] if guardrails else [],
-            kms=target.kms,
+            own_policy=target.own_policy,
         )
