@@ -168,8 +168,9 @@ def test_example_report_renders_offline_with_matrix_and_picture(browser, tmp_pat
         box = _box(browser, selector)
         assert box["width"] > 200 and box["height"] > 100, (selector, box)
     # every principal is a row of the matrix, every grant edge and box is drawn
-    assert browser.evaluate("document.querySelectorAll('#access-matrix tr').length") == 1 + 7
-    assert browser.evaluate("document.querySelectorAll('#perimeter .box').length") == 3 + 4 + 1 + 7
+    assert browser.evaluate("document.querySelectorAll('#access-matrix tr').length") == 1 + 8
+    assert browser.evaluate("document.querySelectorAll('#becoming-table tr').length") == 1 + 8
+    assert browser.evaluate("document.querySelectorAll('#perimeter .box').length") == 3 + 4 + 1 + 8
     assert browser.evaluate("document.querySelectorAll('#perimeter .edge').length") > 7
     assert browser.evaluate("document.scripts.length") == 0
     png = _screenshot(browser, tmp_path / "report.png")
