@@ -186,16 +186,7 @@ STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
 TRAINING_JOB = {"aws:SourceAccount": ACCT, "aws:SourceArn": f"arn:aws:sagemaker:eu-central-1:{ACCT}:training-job/t"}
 
 
-@pytest.fixture(scope="module")
-def compiled():
-    c = compile_text(EXAMPLE.read_text(), "example.slp")
-    assert c.ok
-    return c
-
-
-@pytest.fixture(scope="module")
-def world(compiled):
-    return Deployment.from_artifacts(compiled.artifacts)
+from test_perimeter import compiled, world  # noqa: F401,E402  (the compiled example and its world, as fixtures)
 
 
 def passes(world, who, role, service, star=False):

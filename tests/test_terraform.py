@@ -202,6 +202,14 @@ def compiled(text: str, name: str = "spec.slp"):
     return c
 
 
+def _rendered(text: str) -> dict:
+    """The resources of the spec's Terraform module, every policy in it checked."""
+    c = compiled(text)
+    parsed = {p: hcl2.loads(t) for p, t in terraform_module(c.model, c.artifacts).items()}
+    check_policies(c, parsed)
+    return resources(parsed)
+
+
 @pytest.fixture(scope="module")
 def example():
     c = compiled(EXAMPLE.read_text(), "example.slp")
@@ -314,11 +322,7 @@ def test_roles_with_trust_are_managed_roles(example):
 
 
 def test_trust_policy_roles_paths_and_references():
-    c = compiled(TRUST_SPEC)
-    files = terraform_module(c.model, c.artifacts)
-    parsed = {p: hcl2.loads(t) for p, t in files.items()}
-    check_policies(c, parsed)
-    res = resources(parsed)
+    res = _rendered(TRUST_SPEC)
     app = res[("aws_iam_role", "app")]
     assert (literal(app["name"]), literal(app["path"]), app["max_session_duration"]) == ("app", "/team/ml/", 14400)
     assert res[("aws_iam_role_policy", "app")]["role"] == "${aws_iam_role.app.name}"
@@ -534,11 +538,7 @@ def test_layout_matches_terraform_fmt_rules(example):
 
 
 def test_api_gateway_policy_and_cross_account_identity():
-    c = compiled(API_SPEC)
-    files = terraform_module(c.model, c.artifacts)
-    parsed = {p: hcl2.loads(t) for p, t in files.items()}
-    check_policies(c, parsed)
-    res = resources(parsed)
+    res = _rendered(API_SPEC)
     api = res[("aws_api_gateway_rest_api_policy", "api_a1b2c3d4e5")]
     assert literal(api["rest_api_id"]) == "a1b2c3d4e5" and provider(api) == "aws"
     assert provider(res[("aws_iam_role_policy", "partner")]) == f"aws.account_{OTHER}"
@@ -546,8 +546,7 @@ def test_api_gateway_policy_and_cross_account_identity():
 
 def test_regions_other_than_the_first_use_region_aliases():
     c = compiled(REGIONS_SPEC)
-    files = terraform_module(c.model, c.artifacts)
-    parsed = {p: hcl2.loads(t) for p, t in files.items()}
+    parsed = {p: hcl2.loads(t) for p, t in terraform_module(c.model, c.artifacts).items()}
     check_policies(c, parsed)
     res = resources(parsed)
     # the bucket follows its key into eu-west-1
