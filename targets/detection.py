@@ -23,7 +23,7 @@ from slpc.compiler.verbs import (
     S3_BREAKGLASS_ACTIONS, S3_BUCKET_DATA_ACTIONS, S3_OBJECT_DATA_ACTIONS, S3_PERIMETER_ACTIONS,
     VERBS,
 )
-from slpc.diagnostics import Diagnostic, error
+from slpc.diagnostics import Diagnostic, error, warning
 from .artifact import Artifact
 
 
@@ -48,6 +48,16 @@ RULE_NAME_MAX = 64
 RULE_PATTERN_MAX = 4096
 RULE_DESCRIPTION_MAX = 512
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+# CloudTrail "Logging network activity events": the services whose VPC endpoints record
+# network activity events, by the spec's endpoint service names -- of the documented list
+# (CloudTrail, EC2, KMS, Secrets Manager), the one a spec's network declares. A request an
+# endpoint policy denies is recorded with errorCode VpceAccessDenied, the only errorCode a
+# selector takes; EventBridge receives it as NETWORK_DETAIL_TYPE ("AWS service events
+# delivered via AWS CloudTrail"). The events go to the endpoint owner's account.
+NETWORK_ACTIVITY_SOURCES = {"kms": "kms"}  # spec service -> event source prefix (`kms.amazonaws.com`)
+VPCE_DENIED = "VpceAccessDenied"
+NETWORK_DETAIL_TYPE = "AWS Network Activity Event via CloudTrail"
 
 # The CloudTrail eventName(s) of the requests each IAM action authorises. Keys are
 # exactly the actions of the verb table's families used below (tests/test_audit.py
@@ -170,6 +180,16 @@ def event_selectors(model: Model) -> tuple[list[dict], list[Diagnostic]]:
                 {"Field": "resources.ARN", "StartsWith": prefixes},
             ],
         })
+    for service, ids in network_activity(model).items():
+        selectors.append({
+            "Name": f"slpc {dep.name}: requests the {service} endpoint policies deny",
+            "FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["NetworkActivity"]},
+                {"Field": "eventSource", "Equals": [f"{NETWORK_ACTIVITY_SOURCES[service]}.amazonaws.com"]},
+                {"Field": "errorCode", "Equals": [VPCE_DENIED]},
+                {"Field": "vpcEndpointId", "Equals": list(ids)},
+            ],
+        })
     diags = []
     values = count_values(selectors)
     if values > CLOUDTRAIL_MAX_VALUES or len(selectors) > CLOUDTRAIL_MAX_SELECTORS:
@@ -181,6 +201,27 @@ def event_selectors(model: Model) -> tuple[list[dict], list[Diagnostic]]:
             f"audit at most {CLOUDTRAIL_MAX_VALUES - values + len(prefixes)} buckets per deployment, or split "
             "the deployment over several specs (each with its own trail)"))
     return selectors, diags
+
+
+def network_activity(model: Model) -> dict[str, tuple[str, ...]]:
+    """service -> the deployment account's VPC endpoints of it whose denials CloudTrail can
+    record (NETWORK_ACTIVITY_SOURCES), for the services that have such endpoints."""
+    dep = model.deployment
+    out: dict[str, set[str]] = {}
+    for n in model.networks.values():
+        if n.account == dep.account:
+            for service, vid in n.endpoints:
+                if service in NETWORK_ACTIVITY_SOURCES:
+                    out.setdefault(service, set()).add(vid)
+    return {s: tuple(sorted(ids)) for s, ids in sorted(out.items())}
+
+
+def unrecorded_endpoints(model: Model) -> list[str]:
+    """`network.service` of each VPC endpoint of the deployment account whose denials CloudTrail
+    cannot record (its service logs no network activity events)."""
+    dep = model.deployment
+    return sorted(f"{n.name}.{s}" for n in model.networks.values() if n.account == dep.account
+                  for s, _ in n.endpoints if s not in NETWORK_ACTIVITY_SOURCES)
 
 
 # --------------------------------------------------------------------------- #
@@ -343,6 +384,13 @@ def perimeter_patterns(model: Model) -> list[tuple[str, str, dict]]:
     if any(n.endpoints and n.account == dep.account for n in model.networks.values()):
         out.append(("ec2", f"slpc {dep.name}: VPC endpoint policy changes and deletions in account {dep.account}",
                     pattern("ec2", EC2_ENDPOINT_EVENTS)))
+    for service, ids in network_activity(model).items():
+        source = NETWORK_ACTIVITY_SOURCES[service]
+        out.append((f"vpce-denied-{service}", f"slpc {dep.name}: requests the {service} VPC endpoint policies "
+                    "denied (someone tried the model perimeter from inside the network)",
+                    {"source": [f"aws.{source}"], "detail-type": [NETWORK_DETAIL_TYPE],
+                     "detail": {"eventSource": [f"{source}.amazonaws.com"], "errorCode": [VPCE_DENIED],
+                                "vpcEndpointId": list(ids)}}))
     return out
 
 
@@ -364,6 +412,13 @@ def audit_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
     if audited:
         selectors, more = event_selectors(model)
         diags += more
+        unrecorded = unrecorded_endpoints(model)
+        if unrecorded:
+            diags.append(warning(
+                "W543", f"CloudTrail cannot record the requests that the endpoint policies of {', '.join(unrecorded)} "
+                "deny: their services log no network activity events", None,
+                "AWS documents network activity events for CloudTrail, EC2, KMS and Secrets Manager endpoints "
+                "only; slpc records them for the spec's kms endpoints (docs/audit.md)"))
         arts.append(Artifact("cloudtrail-event-selectors", "trail", dep.account,
                              "audit/cloudtrail-event-selectors.json", dep.name,
                              settings={"AdvancedEventSelectors": selectors}))

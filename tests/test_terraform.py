@@ -233,7 +233,7 @@ def test_files_and_every_example_kind(example):
               "kms.tf", "ecr.tf", "vpce.tf", "audit.tf", "organizations.tf", "locals.tf"):
         assert f"terraform/{f}" in files
     kinds = {a.kind for a in c.artifacts}
-    assert len(c.artifacts) == 47 and len(kinds) == 16
+    assert len(c.artifacts) == 48 and len(kinds) == 16
 
 
 def _expected(art) -> tuple[str, str, str]:
