@@ -62,7 +62,10 @@ def problem(text: str) -> tuple[str, str, str] | None:
     if "*" in stem or "?" in stem:
         return "E343", "a wildcard is only allowed as a trailing `/*`", \
             "end the path with `/*` to cover it and everything under it"
-    if stem in ("", "/"):
+    if stem == "/":  # its ARN would end in the method's `/`, an empty resource path
+        return "E342", "the root path alone cannot be granted", \
+            f'grant "{method} /*" (the root and everything under it), or name the paths under it'
+    if stem == "":
         return None
     for seg in stem.split("/")[1:]:
         if not seg:

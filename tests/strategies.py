@@ -21,7 +21,7 @@ PUBLIC_CIDRS = ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.128/25")
 PREFIXES = ("", "released/", "released/v2/", "checkpoints/", "data", "r")
 UNTILS = ("2031-01-01T00:00:00Z", "2032-06-30T12:00:00Z")
 # Routes of API stages: exact and subtree paths, one method and ANY, the root, and near misses of each other.
-ROUTES = ("", "POST /v1/chat", "POST /v1/chat/*", "GET /v1/*", "ANY /v1/chat", "GET /", "DELETE /v1/chatx", "PUT /*")
+ROUTES = ("", "POST /v1/chat", "POST /v1/chat/*", "GET /v1/*", "ANY /v1/chat", "DELETE /v1/chatx", "PUT /*")
 
 EXAMPLES = int(os.environ.get("SLPC_PROPERTY_EXAMPLES", "200"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None)
