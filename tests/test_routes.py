@@ -173,3 +173,22 @@ def test_a_route_on_other_assets_is_refused(tmp_path, capsys, old, new, under):
     text = EXAMPLE.read_text().replace(old, new)
     rc, err, _, _ = run(tmp_path, capsys, text)
     assert rc == 2 and "error[E402]" in err and caret_under(err, under), err
+
+
+# -- slpc diff -------------------------------------------------------------------
+def _changes(old: str, new: str):
+    from slpc.compiler.diff import diff_models
+    models = [compile_text(t, "spec.slp", emit=False).model for t in (old, new)]
+    return diff_models(*models)
+
+
+@pytest.mark.parametrize("new, effect", [
+    ('"POST /v1/chat/*"', "widens"), ('"ANY /v1/chat"', "widens"), ('"POST /v1/*"', "widens"),
+    ('"POST /v1/chatx"', "narrows"), ("", "widens"),
+])
+def test_a_changed_route_is_a_widening_or_a_narrowing(new, effect):
+    old_line = 'allow app     invoke assistant     "POST /v1/chat"      from vpc'
+    cs = _changes(API, API.replace(old_line, f"allow app invoke assistant {new} from vpc"))
+    assert effect in {c.effect for c in cs}, [(c.kind, c.effect, c.description) for c in cs]
+    if effect == "widens":
+        assert all(c.effect != "narrows" for c in cs), [(c.kind, c.effect) for c in cs]
