@@ -192,3 +192,10 @@ def test_a_changed_route_is_a_widening_or_a_narrowing(new, effect):
     assert effect in {c.effect for c in cs}, [(c.kind, c.effect, c.description) for c in cs]
     if effect == "widens":
         assert all(c.effect != "narrows" for c in cs), [(c.kind, c.effect) for c in cs]
+
+
+def test_the_report_confirms_each_scoped_grant_on_its_route(compiled):
+    from slpc.report.evidence import access_matrix
+    cells = access_matrix(compiled.model, "2029-01-01T00:00:00Z")
+    assert cells and all(c["meaning_confirms"] for c in cells), cells
+    assert {g["prefix"] for c in cells for g in c["grants"]} >= {"POST /v1/chat", "GET /v1/models/*"}
