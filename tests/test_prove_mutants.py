@@ -105,8 +105,8 @@ MUTANTS = {
         lambda c: c._replace(values=("3650",))))),
     # SageMaker endpoints have no resource policy: in their account only the SCP stops an
     # administrator holding *:* from invoking them, or a grantee from outside its network
-    "drop the SCP's deny of invoking to others": _edit(SCP, _drop("DenyChatActionsExceptChatFrontend")),
-    "drop the SCP's deny of invoking outside the grant": _edit(SCP, _drop("DenyChatFrontendOutsideGrant")),
+    "drop the SCP's deny of invoking to others": _edit(SCP, _drop("DenyInvokingChatButByItsGrantees")),
+    "drop the SCP's deny of invoking outside the grant": _edit(SCP, _drop("DenyInvokingChatFrontendOutsideGrant")),
     "drop an endpoint policy's allow": _edit("vpce/vpce-01a2b3c4d5e6f7a80.json", _drop("AllowTrainer")),
     # the data-perimeter "service exemption" written with Bool instead of BoolIfExists: an anonymous
     # request has no aws:PrincipalIsAWSService, so every deny skips it; any role is still denied
