@@ -29,7 +29,8 @@ from typing import Callable, Iterable, Sequence
 
 from . import routes
 from .model import Asset, Grant, Model, Network
-from .verbs import ACCOUNT, API, ASSET_KINDS, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS, reachable_from_cidrs
+from .verbs import (ACCOUNT, API, ASSET_KINDS, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS,
+                    reachable_from_cidrs)
 
 WIDENS, NARROWS, NEUTRAL = "widens", "narrows", "neutral"
 EFFECTS = (WIDENS, NARROWS, NEUTRAL)

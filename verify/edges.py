@@ -124,8 +124,9 @@ class _Builder:
                     resources = ["*"]
                 elif scope == V.API:
                     # on the route and just off it (routes.matches: the request itself, or under it)
-                    resources = [f"{asset.arn}/{start}{'' if whole else 'x'}" for start, whole in routes.matches(g.prefix)]
-                    resources += [f"{asset.arn}/{start}x" for start, whole in routes.matches(g.prefix) if whole]
+                    on = routes.matches(g.prefix)
+                    resources = [f"{asset.arn}/{start}{'' if whole else 'x'}" for start, whole in on]
+                    resources += [f"{asset.arn}/{start}x" for start, whole in on if whole]
                 else:
                     resources = [asset.arn]
                 for r in resources + self.through_access_points(asset, g.principal, resources):
