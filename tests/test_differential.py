@@ -14,6 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.app.pipeline import compile_text
 from slpc.dsl import format_spec
@@ -151,6 +152,11 @@ def questions(draw, model):
         if grants and draw(st.integers(0, 2)):  # mostly a grantee, from one of its grant's networks
             g = draw(st.sampled_from(grants))
             principal = model.principals[g.principal].arn
+            if g.until and draw(st.booleans()):
+                ctx["aws:CurrentTime"] = TIMES[0]  # before every expiry drawn
+            if draw(st.booleans()):  # on its route, or just past it
+                start, whole = draw(st.sampled_from(routes.matches(g.prefix)))
+                resource = f"{api.arn}/{start}{draw(st.sampled_from(('', 'x', '/x') if whole else ('', 'x', 'x/y')))}"
             ctx.pop("aws:PrincipalIsAWSService", None)
             ids = model.networks[draw(st.sampled_from(g.networks))].endpoint_ids(("execute-api",))
             ctx.update({"aws:SourceVpce": ids[0]} if ids else _network(draw, vpces))
