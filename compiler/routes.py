@@ -81,10 +81,7 @@ def problem(text: str) -> tuple[str, str, str] | None:
 
 def canonical(text: str) -> str:
     """The stored form of a checked route string."""
-    method, _, path = text.partition(" ")
-    subtree = path.endswith(SUBTREE)
-    stem = path.removesuffix(SUBTREE) if subtree else path
-    return Route(method, stem or "/", subtree).text()
+    return parse(text).text()
 
 
 def matches(text: str) -> tuple[tuple[str, bool], ...]:
@@ -122,7 +119,7 @@ def contains(outer: str, inner: str) -> bool:
     """Every request `inner` covers, `outer` covers too."""
     if not outer:
         return True
-    o, i = parse(outer), parse(inner) if inner else Route(ANY, "/", True)
+    o, i = parse(outer), parse(inner)
     if not set(i.methods()) <= set(o.methods()):
         return False
     return i.path == o.path and (o.subtree or not i.subtree) or (o.subtree and i.path.startswith(o.under()))
