@@ -15,7 +15,7 @@ from typing import Sequence
 from slpc.dsl import ast
 from slpc.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 
-from . import values
+from . import routes, values
 from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
 from .trust import ROLE, TrustChecker
 from .verbs import reachable_from_cidrs
@@ -397,9 +397,12 @@ class _Checker:
             ok = False
         prefix = ""
         if a.prefix is not None:
-            if kind not in (None, "bucket"):
-                self.err("E402", f"a prefix only applies to buckets; `{a.asset.text}` is a {kind}", a.prefix.span,
-                         "remove the prefix")
+            if kind == "api":
+                prefix = self.route(a.prefix)
+                ok = ok and prefix is not None
+            elif kind not in (None, "bucket"):
+                self.err("E402", f"a prefix or route only applies to buckets and API stages; `{a.asset.text}` "
+                         f"is a {kind}", a.prefix.span, "remove the prefix")
                 ok = False
             elif self.value(values.prefix(a.prefix.value), a.prefix.span, "E318"):
                 prefix = a.prefix.value
@@ -445,6 +448,17 @@ class _Checker:
         return Grant(a.principal.text, a.verb.text, a.asset.text, prefix,
                      tuple(dict.fromkeys(n.text for n in a.networks)), until, a.span, a.principal.span)
 
+    def route(self, node) -> str | None:
+        """The canonical route of an `invoke` grant on an API stage, or None after an error."""
+        found = routes.problem(node.value)
+        if found is None:
+            return routes.canonical(node.value)
+        code, message, hint = found
+        if code == "E340":
+            hint = did_you_mean(node.value.partition(" ")[0].upper(), routes.METHODS + (routes.ANY,)) or hint
+        self.err(code, message, node.span, hint)
+        return None
+
     def nested(self, grants: list[Grant], assets: dict[str, Asset]) -> None:
         """A resource policy cannot tell "under a/ but not a/b/" apart, so one principal's
         grants on nested prefixes must agree on networks and expiry to be enforced exactly."""
@@ -455,9 +469,16 @@ class _Checker:
             for h in pairs[:-1]:
                 if g.prefix == h.prefix:
                     continue
+                kind = assets[g.asset].kind
+                if kind == "api":
+                    if routes.overlap(g.prefix, h.prefix) and (g.networks, g.until) != (h.networks, h.until):
+                        self.err("E344", f"`{g.principal}` has grants on overlapping routes \"{h.prefix or 'ANY /*'}\" "
+                                 f"and \"{g.prefix or 'ANY /*'}\" of `{g.asset}` with different networks or expiry",
+                                 g.span, f"the grant at line {h.span.line} covers some of these requests too; give "
+                                 "both the same `from` and `until`, or use routes no request shares")
+                    continue
                 if not (g.prefix.startswith(h.prefix) or h.prefix.startswith(g.prefix)):
                     continue
-                kind = assets[g.asset].kind
                 shared = _resource_actions(kind, g.verb) & _resource_actions(kind, h.verb)
                 if shared and (g.networks, g.until) != (h.networks, h.until):
                     self.err("E408", f"`{g.principal}` has grants on nested prefixes \"{h.prefix}\" and "

@@ -27,8 +27,10 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+from . import routes
 from .model import Asset, Grant, Model, Network
-from .verbs import ACCOUNT, ASSET_KINDS, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS, reachable_from_cidrs
+from .verbs import (ACCOUNT, API, ASSET_KINDS, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS,
+                    reachable_from_cidrs)
 
 WIDENS, NARROWS, NEUTRAL = "widens", "narrows", "neutral"
 EFFECTS = (WIDENS, NARROWS, NEUTRAL)
@@ -98,7 +100,7 @@ def _what(g: Grant, kind: str, prefix: str | None = None) -> str:
     if kind == "endpoint":
         return f"invoke SageMaker endpoint {g.asset}"
     if kind == "api":
-        return f"call private API {g.asset}"
+        return f"call private API {g.asset}" + (f' on route "{prefix}"' if prefix else "")
     return f"{g.verb} {g.asset}"
 
 
@@ -156,9 +158,17 @@ def _atoms(model: Model) -> list[tuple[_Atom, _Origin]]:
             for way in _ways(model.networks[n], asset.kind):
                 for action, scope in verb.actions:
                     resource = "*" if scope == ACCOUNT else asset.arn
-                    prefix = g.prefix if scope in (OBJECT, BUCKET_PREFIX, KEY_VIA_S3) else ""
+                    prefix = g.prefix if scope in (OBJECT, BUCKET_PREFIX, KEY_VIA_S3, API) else ""
                     out.append((_Atom(arn, action, resource, prefix, way, until), _Origin(g, n)))
     return out
+
+
+def _within(kind_or_action: str, outer: str, inner: str) -> bool:
+    """Everything under `inner` is under `outer`: API routes (by asset kind or execute-api
+    action), else key prefixes."""
+    if kind_or_action == "api" or kind_or_action.startswith("execute-api:"):
+        return routes.contains(outer, inner)
+    return inner.startswith(outer)
 
 
 class _Cover:
@@ -176,7 +186,7 @@ class _Cover:
 
     def by(self, a: _Atom) -> _Origin | None:
         for b, origin in self.index.get(self._key(a), ()):
-            if not a.prefix.startswith(b.prefix) or a.until > b.until:
+            if not _within(a.action, b.prefix, a.prefix) or a.until > b.until:
                 continue
             # a range counts as covered when one range of the other side contains it (conservative)
             if a.way[0] == "cidr" and not a.way[1].subnet_of(b.way[1]):
@@ -322,8 +332,8 @@ class _Differ:
             self.add_pending(("net-", id(h), n), _Pending("grant-network-removed", NARROWS, subject, describe,
                                                           {**fields, "network": n, "old": n}))
         if g.prefix != h.prefix:
-            direction = WIDENS if h.prefix.startswith(g.prefix) else NARROWS
-            old_what = f'"{h.prefix}"' if h.prefix else "the whole bucket"
+            direction = WIDENS if _within(kind, g.prefix, h.prefix) else NARROWS
+            old_what = f'"{h.prefix}"' if h.prefix else "every route" if kind == "api" else "the whole bucket"
 
             def describe(effect, _h):
                 if effect == WIDENS:

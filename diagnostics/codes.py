@@ -97,8 +97,15 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E326", "values", "Unknown `access_points` mode (only `auto`, `always`, `never`)."),
     Code("E327", "values", "Unknown `endpoint_policies` mode (only `auto`, `no_gaps`, `exact`)."),
     Code("E328", "values", "Unknown `key_policy` mode (only `auto`, `exact`)."),
+    Code("E340", "values", "Unknown method in an API route (only GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, ANY)."),
+    Code("E341", "values", "An API route's path does not start with `/`."),
+    Code("E342", "values", "A character outside letters, digits and `-._~` in an API route's path, an empty "
+                           "segment, or a trailing `/`."),
+    Code("E343", "values", "A wildcard in an API route other than a trailing `/*`."),
+    Code("E344", "grants", "One principal's grants on overlapping routes of one API stage differ in networks or "
+                           "expiry."),
     Code("E401", "grants", "The verb does not apply to this kind of asset."),
-    Code("E402", "grants", "A prefix on a repository or endpoint."),
+    Code("E402", "grants", "A prefix on a repository or SageMaker endpoint."),
     Code("E403", "grants", "A network has no way to reach the asset's service. For a repository, both `ecr.api` and "
                            "`ecr.dkr` are needed. For an API Gateway endpoint, only an `execute-api` endpoint "
                            "counts, never a CIDR."),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 from slpc import __version__
+from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.compiler import trust as T
 from slpc.compiler.model import Grant, Model, Way
@@ -115,7 +116,8 @@ def _inside(model: Model, g: Grant) -> list[tuple[str, str, dict]]:
         elif scope == V.BUCKET_PREFIX:
             out.append((action, itself, {"s3:prefix": g.prefix} if g.prefix else {}))
         elif scope == V.API:
-            out.append((action, f"{asset.arn}/GET/evidence", {}))
+            start, whole = routes.matches(g.prefix or "GET /*")[0]  # on the grant's route
+            out.append((action, f"{asset.arn}/{start}{'' if whole else 'evidence'}", {}))
         elif scope == V.ACCOUNT:
             out.append((action, "*", {}))
         else:

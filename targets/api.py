@@ -9,6 +9,7 @@ conditions are meaningless.
 
 from __future__ import annotations
 
+from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Model
 
@@ -35,12 +36,24 @@ def api_policy(model: Model, stages: list[Asset]) -> PolicyDocument:
                        sid="DenyOutsideNetworks", conditions=perimeter.outside(model, sorted(union), SERVICES))]
     for asset in stages:
         g_here = [g for g in grants if g.asset == asset.name]
-        ents = [Entitlement(u.grant.principal, a, "", u.grant.networks, u.grant.until)
+        ents = [Entitlement(u.grant.principal, a, u.grant.prefix, u.grant.networks, u.grant.until)
                 for u in uses(model, g_here) for a in u.actions]
         here = (f"{asset.arn}/*",)
         stmts += deny_ungranted(model, ("execute-api:Invoke",), ents, lambda a: here, lambda a: asset.name)
-        stmts += deny_outside_grants(model, ents, SERVICES, lambda a: V.API, lambda kind, mode, prefixes: (here, (), ()))
+        others = tuple(f"{a.arn}/*" for a in stages if a is not asset)
+        stmts += deny_outside_grants(model, ents, SERVICES, lambda a: V.API, _target(asset, others), routes.contains)
         for use in uses(model, g_here):
             p = model.principals[use.grant.principal]
             stmts += allow_statements(model, use, principal=Principal.aws(p.arn), sid_prefix=p.name)
     return PolicyDocument(unique_sids(stmts))
+
+
+def _target(stage: Asset, others: tuple[str, ...]):
+    """Resources of a stage's routes: "within" names them; "limit" names everything but
+    them and the API's other stages (each limited by its own statements), as NotResource."""
+    def target(kind: str, mode: str, prefixes: tuple[str, ...]):
+        named = tuple(sorted({p for r in prefixes for p in routes.patterns(stage.arn, r)}))
+        if mode == "limit":
+            return (), (), tuple(sorted(named + others))
+        return named or (f"{stage.arn}/*",), (), ()
+    return target

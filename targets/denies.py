@@ -67,6 +67,7 @@ Target = Callable[[str, str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Cond
 
 def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[str, ...],
                         kind_of: Callable[[str], str], target: Target,
+                        contains: Callable[[str, str], bool] = lambda outer, inner: inner.startswith(outer),
                         guarded: Iterable[str] | None = None) -> list[Statement]:
     """Per grantee: deny its actions outside its prefixes, networks and time windows.
 
@@ -75,7 +76,9 @@ def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[s
     everything outside the prefixes, mode "within" everything inside them (no
     prefixes = the whole resource). `guarded`: the actions the resource policy
     denies to every principal without an entitlement (`deny_ungranted`'s universe;
-    None: every action of `ents`); only those merge across principals.
+    None: every action of `ents`); only those merge across principals. `contains(outer,
+    inner)`: every resource under prefix `inner` is under `outer` (key prefixes: `inner`
+    starts with `outer`; API routes: `compiler.routes.contains`).
     """
     guarded = None if guarded is None else frozenset(guarded)
     out: list[Statement] = []
@@ -117,7 +120,7 @@ def deny_outside_grants(model: Model, ents: list[Entitlement], services: tuple[s
             # a duty on the whole bucket (breakglass) holds inside a grant's prefix too, and the
             # checker refuses nested prefixes whose grants differ (E408)
             for prefix in prefixes:
-                scoped = sorted({(n, u) for p, n, u in scopes if prefix.startswith(p)},
+                scoped = sorted({(n, u) for p, n, u in scopes if contains(p, prefix)},
                                 key=lambda c: (c[0], c[1] or ""))
                 res, conds, _ = target(kind, "within", (prefix,) if prefix else ())
                 for extra in _outside_conditions(model, scoped, services):

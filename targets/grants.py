@@ -12,6 +12,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Iterable, NamedTuple
 
+from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.compiler.model import AccessPoint, Asset, Grant, Model
 from slpc.compiler.values import DNS_SUFFIX
@@ -126,7 +127,7 @@ def scope_target(model: Model, use: Use) -> tuple[tuple[str, ...], tuple[Conditi
     if use.scope == V.ACCOUNT:
         return ("*",), ()
     if use.scope == V.API:
-        return (f"{asset.arn}/*",), ()
+        return routes.patterns(asset.arn, g.prefix), ()
     if use.scope == V.KEY_VIA_S3:
         return (model.keys[asset.key].arn,), key_via_s3(model, asset) + (key_context(asset, g.prefix),)
     raise ValueError(f"unknown scope {use.scope}")

@@ -31,3 +31,33 @@ endpoint chat_api {
 allow app invoke chat_api from vpc
 allow partner invoke chat_api from vpc until "2030-01-01T00:00:00Z"
 '''
+
+# Scoped `invoke` grants on API routes: a same-account and a cross-account grantee on one
+# stage (exact, subtree and ANY routes; two networks, one grant with an expiry), another stage.
+ROUTES_SPEC = '''deployment "d" {
+  account "111122223333"
+  regions ["eu-central-1"]
+}
+network vpc {
+  endpoint execute-api "vpce-00000000000000005"
+}
+network partner_vpc {
+  account "444455556666"
+  endpoint execute-api "vpce-00000000000000006"
+}
+role app "arn:aws:iam::111122223333:role/app"
+role partner "arn:aws:iam::444455556666:role/partner"
+endpoint assistant {
+  apigateway "a1b2c3d4e5"
+  stage      "prod"
+}
+endpoint assistant_dev {
+  apigateway "a1b2c3d4e5"
+  stage      "dev"
+}
+allow app     invoke assistant     "POST /v1/chat"      from vpc
+allow app     invoke assistant     "GET /v1/models/*"   from vpc
+allow partner invoke assistant     "POST /v1/chat"      from partner_vpc until "2030-01-01T00:00:00Z"
+allow partner invoke assistant     "ANY /v1/status"     from vpc
+allow app     invoke assistant_dev                       from vpc
+'''

@@ -11,6 +11,7 @@ import os
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from slpc.compiler import routes
 from slpc.dsl import ast
 
 MAIN_ACCOUNT = "111122223333"
@@ -19,6 +20,8 @@ REGIONS = ("eu-central-1", "eu-west-1")
 PUBLIC_CIDRS = ("198.51.100.0/24", "203.0.113.0/24", "192.0.2.128/25")
 PREFIXES = ("", "released/", "released/v2/", "checkpoints/", "data", "r")
 UNTILS = ("2031-01-01T00:00:00Z", "2032-06-30T12:00:00Z")
+# Routes of API stages: exact and subtree paths, one method and ANY, the root, and near misses of each other.
+ROUTES = ("", "POST /v1/chat", "POST /v1/chat/*", "GET /v1/*", "ANY /v1/chat", "DELETE /v1/chatx", "PUT /*")
 
 EXAMPLES = int(os.environ.get("SLPC_PROPERTY_EXAMPLES", "200"))
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None)
@@ -134,14 +137,15 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
         if principal in barred:  # a breakglass role that also administers the bucket or its key
             continue
         chosen = draw(st.lists(st.sampled_from(nets), min_size=1, max_size=len(nets), unique=True))
-        prefix = draw(st.sampled_from(PREFIXES)) if kind == "bucket" else ""
+        prefix = draw(st.sampled_from(PREFIXES if kind == "bucket" else ROUTES if kind == "api" else ("",)))
         until = draw(st.sampled_from((None,) + UNTILS))
         grant = ast.Allow(N(principal), N(draw(st.sampled_from(verbs[kind]))), N(asset), tuple(N(c) for c in chosen),
                           S(prefix) if prefix else None, S(until) if until else None)
-        def clash(h):  # nested prefixes with different networks or expiry are refused (E408)
+        def clash(h):  # nested prefixes (E408) or overlapping routes (E344) with different networks or expiry
             a, b = (h.prefix.value if h.prefix else ""), prefix
-            return ((h.principal, h.asset) == (grant.principal, grant.asset) and a != b
-                    and (a.startswith(b) or b.startswith(a)) and (h.networks, h.until) != (grant.networks, grant.until))
+            near = routes.overlap(a, b) if kind == "api" else a != b and (a.startswith(b) or b.startswith(a))
+            return ((h.principal, h.asset) == (grant.principal, grant.asset) and near
+                    and (h.networks, h.until) != (grant.networks, grant.until))
         if grant not in grants and not any(clash(h) for h in grants):
             grants.append(grant)
 

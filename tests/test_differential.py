@@ -14,6 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.app.pipeline import compile_text
 from slpc.dsl import format_spec
@@ -42,6 +43,10 @@ S3_ACTIONS = sorted(set(V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS + V.
 KMS_ACTIONS = sorted(set(V.KMS_CRYPTO_ACTIONS + V.KMS_ADMIN_ACTIONS) | {"kms:ReplicateKey"})
 ECR_ACTIONS = sorted(set(V.ECR_IMAGE_ACTIONS + V.ECR_PERIMETER_ACTIONS + V.ECR_ADMIN_ACTIONS) | {"ecr:DescribeImages"})
 DATA_ACTIONS = set(V.S3_OBJECT_DATA_ACTIONS + V.S3_BUCKET_DATA_ACTIONS)
+# Requests on API stages: on the drawn routes (strategies.ROUTES), next to them and under them.
+API_ROUTES = ("POST/v1/chat", "GET/v1/chat", "POST/v1/chatx", "POST/v1/chat/x", "POST/v1/chat/", "GET/v1",
+              "GET/v1/models/a", "PUT/v1/chat", "DELETE/v1/chatx", "DELETE/v1/chat", "GET/", "GET/x",
+              "PUT/v2/x", "OPTIONS/v1/chat", "POST/x/v1/chat", "GET/chat", "POST/v1/complete")
 SM_ACTIONS = sorted(set(V.VERBS[("endpoint", "invoke")].actions_with(V.ENDPOINT)) | {"sagemaker:DescribeEndpoint"})
 
 
@@ -142,8 +147,21 @@ def questions(draw, model):
     elif target == "api":
         api = draw(st.sampled_from(model.assets_of("api")))
         action = draw(st.sampled_from(("execute-api:Invoke", "execute-api:Invoke", "execute-api:ManageConnections")))
-        resource = f"{api.arn}/{draw(st.sampled_from(('GET/chat', 'POST/v1/complete')))}"
-        ctx.update(_network(draw, vpces))
+        resource = f"{api.arn}/{draw(st.sampled_from(API_ROUTES))}"
+        grants = [g for g in model.grants if g.asset == api.name]
+        if grants and draw(st.integers(0, 2)):  # mostly a grantee, from one of its grant's networks
+            g = draw(st.sampled_from(grants))
+            principal = model.principals[g.principal].arn
+            if g.until and draw(st.booleans()):
+                ctx["aws:CurrentTime"] = TIMES[0]  # before every expiry drawn
+            if draw(st.booleans()):  # on its route, or just past it
+                start, whole = draw(st.sampled_from(routes.matches(g.prefix)))
+                resource = f"{api.arn}/{start}{draw(st.sampled_from(('', 'x', '/x') if whole else ('', 'x', 'x/y')))}"
+            ctx.pop("aws:PrincipalIsAWSService", None)
+            ids = model.networks[draw(st.sampled_from(g.networks))].endpoint_ids(("execute-api",))
+            ctx.update({"aws:SourceVpce": ids[0]} if ids else _network(draw, vpces))
+        else:
+            ctx.update(_network(draw, vpces))
     else:
         ep = draw(st.sampled_from(model.assets_of("endpoint")))
         action, resource = draw(st.sampled_from(SM_ACTIONS)), ep.arn

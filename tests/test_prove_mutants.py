@@ -105,8 +105,8 @@ MUTANTS = {
         lambda c: c._replace(values=("3650",))))),
     # SageMaker endpoints have no resource policy: in their account only the SCP stops an
     # administrator holding *:* from invoking them, or a grantee from outside its network
-    "drop the SCP's deny of invoking to others": _edit(SCP, _drop("DenyChatActionsExceptChatFrontend")),
-    "drop the SCP's deny of invoking outside the grant": _edit(SCP, _drop("DenyChatFrontendOutsideGrant")),
+    "drop the SCP's deny of invoking to others": _edit(SCP, _drop("DenyInvokingChatButByItsGrantees")),
+    "drop the SCP's deny of invoking outside the grant": _edit(SCP, _drop("DenyInvokingChatFrontendOutsideGrant")),
     "drop an endpoint policy's allow": _edit("vpce/vpce-01a2b3c4d5e6f7a80.json", _drop("AllowTrainer")),
     # the data-perimeter "service exemption" written with Bool instead of BoolIfExists: an anonymous
     # request has no aws:PrincipalIsAWSService, so every deny skips it; any role is still denied
@@ -193,3 +193,36 @@ def test_account_wide_key_mutant_is_refuted_with_a_real_counterexample(account_w
     for r in refuted:
         if r.counterexample is not None:
             _confirm(account_wide_key, artifacts, r.counterexample.counterexample)
+
+
+# A resource policy whose grantee's route is widened: `POST /v1/chat` read as a prefix
+# (`.../POST/v1/chat*`, which also names `/v1/chatx` and everything under the path), in
+# the Allow and in the deny that limits the grantee to its routes. The identity policy
+# of a grantee holding `*:*` no longer stops it, so the API must.
+API_POLICY = "apigateway/a1b2c3d4e5.json"
+ROUTE = "/prod/POST/v1/chat"
+
+
+def _widen_route(s: Statement) -> Statement:
+    def wider(arns):
+        return tuple(a + "*" if a.endswith(ROUTE) else a for a in arns)
+    return replace(s, resources=wider(s.resources), not_resources=wider(s.not_resources))
+
+
+@pytest.fixture(scope="module")
+def scoped_routes():
+    from conftest import ROUTES_SPEC
+    compiled = compile_text(ROUTES_SPEC, "routes.slp")
+    assert compiled.ok
+    return compiled
+
+
+def test_a_widened_route_is_refuted_with_a_real_counterexample(scoped_routes):
+    artifacts = _edit(API_POLICY, lambda sts: [_widen_route(s) for s in sts])(scoped_routes.artifacts)
+    assert artifacts != list(scoped_routes.artifacts), "the mutant changed nothing"
+    refuted = [r for r in prove(World.from_artifacts(scoped_routes.model, artifacts), timeout_ms=20_000)
+               if r.verdict == REFUTED]
+    assert refuted, "mutant survived: a widened route"
+    for r in refuted:
+        if r.counterexample is not None:
+            _confirm(scoped_routes, artifacts, r.counterexample.counterexample)

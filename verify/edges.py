@@ -6,7 +6,7 @@ again one step off each edge the compiled policies must enforce: another network
 (each declared endpoint, a foreign endpoint, each CIDR and an address outside them,
 none), through an AWS service, the second the grant expires, a wrong encryption
 header, a wrong `kms:ViaService` / caller account / encryption context, an object
-outside the prefix; and by every other role and by outsiders. Any evaluator can
+outside the prefix or off the route; and by every other role and by outsiders. Any evaluator can
 answer these; `slpc validate` uses them so that dropping a Deny the spec needs is
 seen even when nothing in the two policy texts points at the request that shows it.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime, timedelta
 
+from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Model
 from slpc.compiler.values import DNS_SUFFIX
@@ -122,7 +123,10 @@ class _Builder:
                 elif scope == V.ACCOUNT:
                     resources = ["*"]
                 elif scope == V.API:
-                    resources = [f"{asset.arn}/GET/x"]
+                    # on the route and just off it (routes.matches: the request itself, or under it)
+                    on = routes.matches(g.prefix)
+                    resources = [f"{asset.arn}/{start}{'' if whole else 'x'}" for start, whole in on]
+                    resources += [f"{asset.arn}/{start}x" for start, whole in on if whole]
                 else:
                     resources = [asset.arn]
                 for r in resources + self.through_access_points(asset, g.principal, resources):

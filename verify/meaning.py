@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping, Sequence
 
+from slpc.compiler import routes
 from slpc.compiler import trust as T
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Grant, Model, Principal
@@ -353,7 +354,8 @@ class Meaning:
         return star and same
 
     def api(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
-        """Private APIs: the resource policy decides, through the API's networks only."""
+        """Private APIs: the resource policy decides, through the API's networks only; a
+        grant holds only on the methods and paths of its route (`compiler.routes`)."""
         services = V.ASSET_SERVICES["api"]
         union = sorted({n for a in self.m.assets_of("api") if a.resource_name == asset.resource_name
                         for g in self.m.grants if g.asset == a.name for n in g.networks})
@@ -361,7 +363,9 @@ class Meaning:
             return False
         if q.action not in V.VERBS[("api", "invoke")].actions_with(V.API):
             return star and self._same_account(q.principal, asset.account)
-        return any(self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name))
+        route = q.resource[len(asset.arn) + 1:]  # "METHOD/path"
+        return any(routes.covers(g.prefix, route) and self.grant_holds(g, services, q.context)
+                   for g in self.grants_of(who, asset.name))
 
     def endpoint(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
         """Invoking is the grants' alone, whatever else the caller holds; other SageMaker calls

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import z3
 
+from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.compiler.model import AccessPoint, Asset, Grant, Key, Model
 from slpc.compiler.values import DNS_SUFFIX
@@ -299,7 +300,15 @@ class SymbolicMeaning:
         pre = self.in_networks(ctx, union, services)
         if action not in V.VERBS[("api", "invoke")].actions_with(V.API):
             return conj(pre, z3.BoolVal(star), self._same(caller, asset))
-        return conj(pre, disj(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name))))
+        return conj(pre, disj(*(conj(self.grant_holds(ctx, g, services), self.on_route(ctx, asset, g.prefix))
+                                for g in self.grants_of(who, asset.name))))
+
+    @staticmethod
+    def on_route(ctx: Context, asset: Asset, route: str) -> z3.BoolRef:
+        """The request's resource is on the grant's route (`routes.covers` as a term)."""
+        return disj(*(is_text(ctx.resource, f"{asset.arn}/{start}") if whole
+                      else z3.PrefixOf(text(f"{asset.arn}/{start}"), ctx.resource)
+                      for start, whole in routes.matches(route)))
 
     def endpoint(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["endpoint"]
