@@ -55,7 +55,8 @@ def test_manifest_describes_every_file(tmp_path):
     assert kinds == {"iam-identity-policy", "s3-bucket-policy", "ecr-repository-policy", "kms-key-policy",
                      "cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature", "scp", "rcp",
                      "vpc-endpoint-policy", "s3-bucket-encryption", "s3-public-access-block", "s3-versioning",
-                     "s3-ownership-controls", "s3-object-lock", "iam-role-trust-policy"}
+                     "s3-ownership-controls", "s3-object-lock", "iam-role-trust-policy",
+                     "ec2-endpoint-security-group", "ec2-workload-security-group"}
     evaluator = [a for a in m["artifacts"] if a["name"] == "evaluator"]
     assert evaluator[0]["account"] == "444455556666"
 
@@ -110,7 +111,7 @@ def test_console_script_runs_and_reads_stdin(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "slpc.app.cli", "check", "-"], input=EXAMPLE.read_bytes(),
                           capture_output=True)
     assert proc.returncode == 0, proc.stderr
-    assert b"47 artifacts" in proc.stdout
+    assert b"50 artifacts" in proc.stdout
 
 
 def test_oversized_policy_is_an_error_naming_the_heaviest_grants(tmp_path, capsys, example_text):
