@@ -282,3 +282,63 @@ def test_the_manifest_lists_the_groups(tmp_path):
         ("ec2-endpoint-security-group", "prod_vpc", "vpc-0a1b2c3d4e5f67890"),
         ("ec2-workload-security-group", "prod_vpc", "vpc-0a1b2c3d4e5f67890"),
         ("ec2-endpoint-security-group", "eval_vpc", "vpc-0f9e8d7c6b5a43210")}
+
+
+# --------------------------------------------------------------------------- #
+# slpc diff
+
+
+def _diff(old: str, new: str):
+    from slpc.compiler.diff import diff_models
+    a, b = compile_text(old, "old.slp", emit=False), compile_text(new, "new.slp", emit=False)
+    assert a.ok and b.ok
+    return [c for c in diff_models(a.model, b.model) if c.kind.startswith("network-security-group")]
+
+
+def _effects(changes) -> set[tuple[str, str]]:
+    return {(c.effect, c.new or c.old or "") for c in changes}
+
+
+def test_a_broader_range_widens_and_the_ranges_it_covers_are_neutral():
+    wide = clients("10.20.0.0/16", "sg-0123456789abcdef0")
+    assert _effects(_diff(EX, wide)) == {("widens", "ingress tcp 443 from 10.20.0.0/16"),
+                                         ("neutral", "ingress tcp 443 from 10.20.0.0/19"),
+                                         ("neutral", "ingress tcp 443 from 10.20.32.0/19")}
+    # and back: the same changes, mirrored
+    assert _effects(_diff(wide, EX)) == {("narrows", "ingress tcp 443 from 10.20.0.0/16"),
+                                         ("neutral", "ingress tcp 443 from 10.20.0.0/19"),
+                                         ("neutral", "ingress tcp 443 from 10.20.32.0/19")}
+
+
+def test_a_new_source_widens_a_removed_one_narrows():
+    more = clients("10.20.0.0/19", "10.20.32.0/19", "sg-0123456789abcdef0", "sg-0123456789abcdef1")
+    (c,) = _diff(EX, more)
+    assert (c.effect, c.kind, c.network) == ("widens", "network-security-group-rule-added", "prod_vpc")
+    assert "sg-0123456789abcdef1" in c.description
+    (c,) = _diff(more, EX)
+    assert c.effect == "narrows"
+
+
+def test_a_new_port_widens():
+    """A rule on another port (the model's rules compared directly) widens; the same port does not."""
+    from slpc.compiler.security_groups import Rule
+    old = Rule("ingress", "tcp", 443, 443, "cidr", "10.20.0.0/19")
+    assert not old.covers(Rule("ingress", "tcp", 8443, 8443, "cidr", "10.20.0.0/19"))
+    assert not old.covers(Rule("ingress", "-1", -1, -1, "cidr", "10.20.0.0/19"))
+    assert Rule("ingress", "-1", -1, -1, "cidr", "10.0.0.0/8").covers(old)
+    assert not old.covers(Rule("egress", "tcp", 443, 443, "cidr", "10.20.0.0/19"))
+
+
+def test_an_s3_gateway_gives_the_workload_group_the_prefix_list():
+    interface = EX.replace(S3_LINE, '  endpoint s3                "vpce-01a2b3c4d5e6f7a80" interface\n')
+    changes = _diff(interface, EX)
+    assert ("widens", "egress tcp 443 to prefix list com.amazonaws.eu-central-1.s3") in _effects(changes)
+
+
+def test_a_group_slpc_stops_writing_widens():
+    (c,) = _diff(EX, EX.replace('  clients ["10.40.0.0/16"]\n', ""))
+    assert (c.kind, c.effect, c.network) == ("network-security-group-dropped", "widens", "eval_vpc")
+
+
+def test_unchanged_groups_have_no_changes():
+    assert _diff(EX, EX) == []
