@@ -49,7 +49,6 @@ OWNED_ONLY = {
     "cloudtrail-event-selectors": "CloudTrail event selectors (AWS::CloudTrail::Trail AdvancedEventSelectors)",
 }
 ORG_POLICY_TYPES = {"scp": "SERVICE_CONTROL_POLICY", "rcp": "RESOURCE_CONTROL_POLICY"}
-GATEWAY_ENDPOINT_SERVICES = ("s3",)  # slpc writes gateway endpoints for these, interface for the rest
 
 # Retain what the stack owns: deleting the stack (or a replacement) must never delete
 # model data, keys or the perimeter; CloudFormation's resource import also needs a
@@ -395,7 +394,7 @@ def _vpc_endpoint(t: _Template, model: Model, art) -> None:
     vpc = net.vpc or t.parameter(f"{nid}VpcId", {
         "Type": "AWS::EC2::VPC::Id", "Description": f"The VPC of network `{net.name}` (the spec names none)."})
     props: dict = {"VpcId": vpc, "ServiceName": {"Fn::Sub": f"com.amazonaws.${{AWS::Region}}.{service}"}}
-    if service in GATEWAY_ENDPOINT_SERVICES:
+    if art.target in net.gateways:  # the spec's endpoint type (s3 defaults to gateway)
         props["VpcEndpointType"] = "Gateway"
         props["RouteTableIds"] = t.parameter(f"{nid}RouteTableIds", {
             "Type": "CommaDelimitedList",
