@@ -3,8 +3,6 @@ created by hand with boto3 (as Terraform or CloudFormation would), then drifted.
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 pytest.importorskip("moto.server")
@@ -16,6 +14,7 @@ from slpc.app.pipeline import compile_text  # noqa: E402
 from slpc.policy.kinds import SECURITY_GROUP_KINDS  # noqa: E402
 from slpc.verify.live.fetch import Fetcher  # noqa: E402
 from slpc.verify.live.validate import Validator  # noqa: E402
+from test_validate_live import server  # noqa: E402,F401  (moto's server on 127.0.0.1, one per module)
 
 SPEC = '''deployment "net" {{
   account "123456789012"
@@ -31,18 +30,6 @@ network prod_vpc {{
 '''
 ENDPOINTS = "network/prod_vpc/endpoints-security-group.json"
 WORKLOAD = "network/prod_vpc/workload-security-group.json"
-
-
-@pytest.fixture(scope="module")
-def server():
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = L.free_port()
-    srv = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    srv.start()
-    yield f"http://127.0.0.1:{port}"
-    srv.stop()
 
 
 def _https(**peer) -> dict:
