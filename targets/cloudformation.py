@@ -413,7 +413,8 @@ def _vpc_endpoint(t: _Template, model: Model, art) -> None:
         props["SecurityGroupIds"] = t.parameter(f"{nid}EndpointSecurityGroupIds", groups)
         props["PrivateDnsEnabled"] = True
     props["PolicyDocument"] = _policy(art)
-    t.add(logical_id(art.name, "Endpoint"), KINDS[art.kind].cloudformation, props, [art], retain=True)
+    t.add(logical_id(art.name, "Endpoint"), KINDS[art.kind].cloudformation, props, [art], region=net.region,
+          retain=True)
 
 
 # checkov's CKV_AWS_61 flags a trust policy that names an account root (`arn:...:iam::<account>:root`).
