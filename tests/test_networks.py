@@ -342,3 +342,40 @@ def test_a_group_slpc_stops_writing_widens():
 
 def test_unchanged_groups_have_no_changes():
     assert _diff(EX, EX) == []
+
+
+def test_terraform_rules_are_the_artifacts_rules():
+    """Parsed back with python-hcl2: each group's rule resources carry exactly the artifact's rules
+    (protocol, ports, one peer), and refer to their group."""
+    import hcl2
+    from test_terraform import literal, resources
+
+    c = _example()
+    files = render("terraform", c.model, c.artifacts)
+    res = resources({"network.tf": hcl2.loads(files["terraform/network.tf"])})
+    names = {a.settings["GroupName"]: a for a in _groups(c).values()}
+    group_res = {literal(b["name"]): n for (t, n), b in res.items() if t == "aws_security_group"}
+    assert set(group_res) == set(names)
+    for gname, art in names.items():
+        want = set()
+        for direction, field in (("ingress", "Ingress"), ("egress", "Egress")):
+            for r in art.settings[field]:
+                peer = r.get("CidrIp") or r.get("CidrIpv6") or r.get("ReferencedGroupId") or r.get("PrefixListName") \
+                    or f"aws_security_group.{group_res[r['ReferencedGroupName']]}.id"
+                ports = None if r["IpProtocol"] == "-1" else (r["FromPort"], r["ToPort"])
+                want.add((direction, r["IpProtocol"], ports, peer, r["Description"]))
+        have = set()
+        for (t, n), b in res.items():
+            if not t.startswith("aws_vpc_security_group_") or b["security_group_id"] != \
+                    f"${{aws_security_group.{group_res[gname]}.id}}":
+                continue
+            peers = [b[k] for k in ("cidr_ipv4", "cidr_ipv6", "referenced_security_group_id", "prefix_list_id")
+                     if k in b]
+            assert len(peers) == 1, b
+            peer = literal(peers[0]) if peers[0].startswith('"') else peers[0][2:-1]
+            if peer.startswith("data.aws_ec2_managed_prefix_list."):
+                peer = "com.amazonaws.eu-central-1.s3"
+            ports = (b["from_port"], b["to_port"]) if "from_port" in b else None
+            have.add(("ingress" if t.endswith("ingress_rule") else "egress", literal(b["ip_protocol"]), ports, peer,
+                      literal(b["description"])))
+        assert have == want, gname
