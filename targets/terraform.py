@@ -550,7 +550,8 @@ def _security_group(m: _Module, art) -> None:
                  "peer_group": rule.get("ReferencedGroupName"), "prefix_list": rule.get("PrefixListName"),
                  "description": hcl_string(rule["Description"])}
         rules.append(entry)
-    m.add("network", Resource("aws_security_group", identifier(art.name, art.path.rsplit("/", 1)[-1].split("-")[0]),
+    m.add("network", Resource(SETTINGS_KINDS[art.kind].terraform[0],
+                              identifier(art.name, art.path.rsplit("/", 1)[-1].split("-")[0]),
                               provider, {
         "group_name": s["GroupName"],
         "name": hcl_string(s["GroupName"]),

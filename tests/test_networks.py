@@ -379,3 +379,17 @@ def test_terraform_rules_are_the_artifacts_rules():
             have.add(("ingress" if t.endswith("ingress_rule") else "egress", literal(b["ip_protocol"]), ports, peer,
                       literal(b["description"])))
         assert have == want, gname
+
+
+def test_the_emitted_resources_are_the_settings_tables_types():
+    import re
+    from slpc.policy.kinds import SETTINGS_KINDS
+
+    c = _example()
+    tf = render("terraform", c.model, c.artifacts)["terraform/network.tf"]
+    assert set(re.findall(r'^resource "(\w+)"', tf, re.M)) == {
+        t for k in SETTINGS_KINDS.values() for t in k.terraform}
+    doc = yaml.safe_load(render("cloudformation", c.model, c.artifacts)["cloudformation/111122223333.yaml"]
+                         .split("\n", 1)[1])
+    types = {r["Type"] for r in doc["Resources"].values() if r["Type"].startswith("AWS::EC2::SecurityGroup")}
+    assert types == {t for k in SETTINGS_KINDS.values() for t in k.cloudformation}
