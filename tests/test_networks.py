@@ -393,3 +393,22 @@ def test_the_emitted_resources_are_the_settings_tables_types():
                          .split("\n", 1)[1])
     types = {r["Type"] for r in doc["Resources"].values() if r["Type"].startswith("AWS::EC2::SecurityGroup")}
     assert types == {t for k in SETTINGS_KINDS.values() for t in k.cloudformation}
+
+
+def test_fmt_keeps_regions_endpoint_types_and_clients():
+    from slpc.dsl import ast, format_spec, parse
+
+    text = ('deployment "d" {\n  account "111122223333"\n  regions ["eu-central-1"]\n}\n\n'
+            'network n {\n  clients ["10.0.0.0/16", "sg-0123456789abcdef0"]\n  vpc "vpc-0a1b2c3d4e5f67890"\n'
+            '  endpoint s3 "vpce-01a2b3c4d5e6f7a80" interface\n  region "eu-central-1"\n'
+            '  endpoint kms "vpce-01a2b3c4d5e6f7a81"\n}\n')
+    r = parse(text, "n.slp")
+    assert not r.diagnostics
+    out = format_spec(r.spec)
+    assert 'endpoint s3  "vpce-01a2b3c4d5e6f7a80" interface\n' in out
+    assert 'region "eu-central-1"\n' in out and 'clients ["10.0.0.0/16", "sg-0123456789abcdef0"]\n' in out
+    again = parse(out, "n.slp").spec
+    (net,) = [d for d in again.declarations if isinstance(d, ast.Network)]
+    assert net.endpoints[0].type.text == "interface" and net.endpoints[1].type is None
+    assert [c.value for c in net.clients] == ["10.0.0.0/16", "sg-0123456789abcdef0"]
+    assert format_spec(again) == out
