@@ -110,6 +110,8 @@ class _Checker:
         ok &= self.value(values.account(d.account.value), d.account.span)
         if d.org:
             ok &= self.value(values.org(d.org.value), d.org.span)
+        if d.management_account:
+            ok &= self.value(values.account(d.management_account.value), d.management_account.span)
         if not d.regions:
             self.err("E302", "the deployment names no region", d.span, 'regions ["eu-central-1"]')
             ok = False
@@ -138,7 +140,7 @@ class _Checker:
             return None
         return Deployment(d.name.value, part, d.account.value,
                           tuple(dict.fromkeys(r.value for r in d.regions)), d.org.value if d.org else None,
-                          guardrails, managed)
+                          guardrails, managed, d.management_account.value if d.management_account else None)
 
     def network(self, n: ast.Network, dep: Deployment) -> Network | None:
         ok = True

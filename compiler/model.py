@@ -25,6 +25,7 @@ class Deployment:
     guardrails: tuple[str, ...] = ("scp", "rcp")
     # IAM: managed policies attached to one role (AWS's default quota 10, raisable to 20)
     managed_policies: int = 10
+    management_account: str | None = None  # declared: where the SCPs do not apply (W534)
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,10 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W531", "emit", "The spec declares no key: the SCP does not restrict SageMaker's volume and output keys."),
     Code("W532", "emit", "The SCPs or RCPs take more than 4 files, more than AWS Organizations can attach to one "
                          "target beside the AWS-managed full-access policy."),
+    Code("W533", "emit", "The deployment writes no SCP, yet only the SCP holds SageMaker endpoints (which have no "
+                         "resource policy) and who passes or changes the spec's roles to the spec."),
+    Code("W534", "emit", "A SageMaker endpoint or a role whose trust the spec declares is in the organization's "
+                         "management account, where no SCP applies: what only the SCP enforces is open there."),
     Code("E541", "emit", "The audited buckets need more CloudTrail selector values than one trail allows "
                          "(500 values) ([audit.md](audit.md))."),
     Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters even after a data "

@@ -52,6 +52,7 @@ class Deployment:
     org: Str | None = None
     guardrails: tuple[Name, ...] | None = None  # None: the default (all)
     managed_policies: Number | None = None  # managed policies per role; None: AWS's default quota
+    management_account: Str | None = None  # the organization's management account, where SCPs do not apply
     span: Span = _span()
 
 

@@ -81,6 +81,8 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
         add("account", decl.account, quote(decl.account.value))
         if decl.org:
             add("org", decl.org, quote(decl.org.value))
+        if decl.management_account:
+            add("management_account", decl.management_account, quote(decl.management_account.value))
         add("regions", decl.regions[0] if decl.regions else decl, _strs(decl.regions))
         if decl.guardrails is not None:
             add("guardrails", decl.guardrails[0] if decl.guardrails else decl, _names(decl.guardrails))

@@ -184,6 +184,7 @@ FORMS: dict[str, Form] = {
             "regions": Attr("regions", _Args.strings),
             "guardrails": Attr("guardrails", _Args.names),
             "managed_policies_per_role": Attr("managed_policies", _number),
+            "management_account": Attr("management_account", _Args.string),
         }, ("account", "regions")),
         Form("network", ast.Network, "NAME", {
             "account": Attr("account", _Args.string),

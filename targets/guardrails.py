@@ -13,6 +13,7 @@ Deny-only: SCPs and RCPs never grant.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterable, Sequence
 
 from slpc.compiler import verbs as V
@@ -24,7 +25,8 @@ from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from .access_points import access_point_pattern
 from .patterns import family_patterns
 from .role_families import role_families
-from .grants import sid, unique_sids
+from .denies import Entitlement, deny_outside_grants, deny_ungranted
+from .grants import sid, unique_sids, uses
 from .fit import pack
 from slpc.policy.limits import RULES, measure
 from .artifact import Artifact
@@ -186,6 +188,7 @@ def scp_statements(model: Model) -> tuple[list[Statement], list[Diagnostic]]:
               resources=s3_regional_resources(dep.partition)),
     ]
     out += _sagemaker_statements(model, diags)
+    out += _endpoint_statements(model)
     out += [
         _deny("DenyAuditTampering", AUDIT_TAMPERING_ACTIONS,
               *perimeter.principal_is_not(_admins(model, ("bucket", "repository", "key")))),
@@ -291,6 +294,27 @@ def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Stateme
     return out
 
 
+def _endpoint_statements(model: Model) -> list[Statement]:
+    """Invoking the spec's SageMaker endpoints: only their grantees, from their grants' networks,
+    within their windows. An endpoint has no resource policy, so in its account an identity
+    policy allowing `sagemaker:*` (an administrator's) would otherwise invoke it from anywhere;
+    the SCP is the only policy that can hold such a caller to the spec (docs/guardrails.md).
+    The same denies a private API's resource policy carries (targets/denies.py), without its
+    Principal."""
+    services = V.ASSET_SERVICES["endpoint"]
+    invoke = V.ASSET_KINDS["endpoint"].data_actions
+    out: list[Statement] = []
+    for asset in model.assets_of("endpoint"):
+        ents = [Entitlement(u.grant.principal, a, "", u.grant.networks, u.grant.until)
+                for u in uses(model, model.grants_on(asset.name)) for a in u.actions]
+        here = (asset.arn,)
+        denies = deny_ungranted(model, invoke, ents, lambda a: here, lambda a: asset.name)
+        denies += deny_outside_grants(model, ents, services, lambda a: V.ENDPOINT,
+                                      lambda kind, mode, prefixes: (here, (), ()))
+        out += [replace(st, principal=None) for st in denies]
+    return out
+
+
 # --------------------------------------------------------------------------- #
 # RCP statements
 
@@ -390,6 +414,35 @@ def _rcp_targets(model: Model) -> list[tuple[str, tuple[str, ...], tuple[Conditi
 # Entry point
 
 
+def _resting_on_scp(model: Model, account: str | None = None) -> list[str]:
+    """What only the SCP holds to the spec (in `account`, or anywhere): each SageMaker endpoint
+    (no resource policy), and who passes or changes each role whose trust the spec declares."""
+    endpoints = [f"SageMaker endpoint `{a.name}`" for a in model.assets_of("endpoint")
+                 if account in (None, a.account)]
+    roles = [p.name for p in _governed_roles(model) if account in (None, p.account)]
+    return endpoints + ([f"role{'s' if len(roles) > 1 else ''} {', '.join(f'`{r}`' for r in roles)}"] if roles else [])
+
+
+def scp_gaps(model: Model) -> list[Diagnostic]:
+    """Where the spec says more than AWS enforces without an SCP: the deployment writes none
+    (W533), or the asset lives in the organization's management account, which no SCP
+    restricts (W534). Each names what is left open."""
+    dep = model.deployment
+    gap = ("an identity policy of its account allowing sagemaker:InvokeEndpoint (an administrator's) "
+           "invokes the endpoints from anywhere, and one allowing iam:PassRole or iam:PutRolePolicy "
+           "passes or changes the roles")
+    if SCP not in dep.guardrails:
+        return [warning("W533", f"{what} is held to the spec only by the SCP, which this deployment does not "
+                        "write", None, f"without it {gap}: keep `scp` in guardrails")
+                for what in _resting_on_scp(model)]
+    if dep.management_account is None:
+        return []
+    return [warning("W534", f"{what} is in the organization's management account {dep.management_account}, "
+                    "where SCPs do not apply", None,
+                    f"there {gap}; move them to a member account (docs/guardrails.md)")
+            for what in _resting_on_scp(model, dep.management_account)]
+
+
 def guardrail_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
     """The SCP and RCP artifacts of the deployment (kinds `scp`, `rcp`), each within
     5,120 characters minified, skipping a kind the deployment opted out of."""
@@ -401,6 +454,7 @@ def guardrail_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]
         SCP: lambda: scp_statements(model),
         RCP: lambda: (rcp_statements(model), []),
     }
+    diags += scp_gaps(model)
     if SCP not in dep.guardrails:
         for a in model.assets_of("bucket"):
             if model.access_points(a.name):

@@ -90,6 +90,7 @@ def questions(draw, model):
                 if draw(st.integers(0, 3)):  # mostly its own grantee, doing what its grants name
                     owner = ap.principal
                     principal = model.principals[ap.principal].arn
+                    ctx.pop("aws:PrincipalIsAWSService", None)  # a role now, not the service drawn above
                     own = sorted({a for g in model.grants_of(ap.principal) if g.asset == bucket.name
                                   for a, sc in V.VERBS[("bucket", g.verb)].actions if sc != V.KEY_VIA_S3})
                     action = draw(st.sampled_from(own or sorted(V.S3_BREAKGLASS_ACTIONS)))

@@ -50,6 +50,28 @@ def test_extra_identity_policies_cannot_widen_access(tmp_path, capsys):
     assert code == 0 and "AWS would DENY" in out and "DenyObjectActionsExceptEvaluatorInference" in out
 
 
+@pytest.mark.parametrize("principal, context, allowed", [
+    ("arn:aws:iam::111122223333:role/Admin", "aws:SourceIp=203.0.113.50", False),  # *:*, no grant, the internet
+    ("arn:aws:iam::111122223333:role/Admin", "aws:SourceVpce=vpce-01a2b3c4d5e6f7a84", False),
+    ("arn:aws:iam::111122223333:role/chat-frontend", "aws:SourceIp=203.0.113.50", False),  # outside prod_vpc
+    ("arn:aws:iam::111122223333:role/chat-frontend", "aws:SourceVpce=vpce-01a2b3c4d5e6f7a84", True),
+])
+def test_an_endpoint_is_invoked_only_as_the_spec_says_whatever_else_the_caller_holds(
+        tmp_path, capsys, principal, context, allowed):
+    """A SageMaker endpoint has no resource policy: the spec's meaning is still "only chat_frontend,
+    from prod_vpc", and the SCP is what makes AWS agree for a caller holding *:*."""
+    admin = tmp_path / "admin.json"
+    admin.write_text(json.dumps({"Version": "2012-10-17",
+                                 "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    code, out, _ = explain(capsys, "--principal", principal, "--action", "sagemaker:InvokeEndpoint",
+                           "--resource", "arn:aws:sagemaker:eu-central-1:111122223333:endpoint/llm-chat-prod",
+                           "--context", context, "--identity-policy", str(admin), "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and data["agrees"] is True
+    assert data["allowed"] is allowed and data["spec_permits"] is allowed
+    assert allowed or {s["policy"] for s in data["statements"]} == {"org/scp-1.json"}
+
+
 def test_bad_context_is_a_usage_error(capsys):
     code, _, err = explain(capsys, "--principal", INFERENCE, "--action", "s3:GetObject",
                            "--resource", f"{WEIGHTS}/x", "--context", "novalue")

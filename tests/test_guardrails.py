@@ -472,3 +472,61 @@ def test_property_every_policy_fits_and_the_perimeter_holds(buckets, subnets, ad
     sev = scp_evaluator(arts)
     ctx = {"aws:RequestedRegion": "us-west-2"}
     assert not sev.evaluate(Request(TRAINER, "s3:GetObject", "arn:aws:s3:::x/y", context=ctx)).allowed
+
+
+# --------------------------------------------------------------------------- #
+# SageMaker endpoints: no resource policy, so the SCP holds the account's own callers
+
+CHAT = f"arn:aws:sagemaker:{REGION}:{ACCT}:endpoint/llm-chat-prod"
+FRONTEND = f"arn:aws:iam::{ACCT}:role/chat-frontend"
+SM_VPCE = "vpce-01a2b3c4d5e6f7a84"
+
+
+@pytest.mark.parametrize("principal, ctx, allowed", [
+    (FRONTEND, {"aws:SourceVpce": SM_VPCE}, True),
+    (FRONTEND, {"aws:SourceIp": "203.0.113.50"}, False),  # its grant is from prod_vpc only
+    (FRONTEND, {"aws:SourceVpce": "vpce-0ffffffffffffffff"}, False),
+    (f"arn:aws:iam::{ACCT}:role/Admin", {"aws:SourceIp": "203.0.113.50"}, False),  # *:*, no grant
+    (f"arn:aws:iam::{ACCT}:role/Admin", {"aws:SourceVpce": SM_VPCE}, False),
+    (TRAINER, {"aws:SourceVpce": SM_VPCE}, False),  # a spec role without a grant on it
+])
+@pytest.mark.parametrize("action", ["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointAsync",
+                                    "sagemaker:InvokeEndpointWithResponseStream"])
+def test_only_grantees_invoke_an_endpoint_and_only_from_their_networks(built, principal, ctx, allowed, action):
+    arts, _ = built
+    req = Request(principal, action, CHAT, context={"aws:RequestedRegion": REGION, **ctx})
+    assert scp_evaluator(arts).evaluate(req).allowed is allowed
+
+
+def test_other_sagemaker_calls_on_an_endpoint_stay_with_iam(built):
+    arts, _ = built
+    req = Request(f"arn:aws:iam::{ACCT}:role/Admin", "sagemaker:DescribeEndpoint", CHAT,
+                  context={"aws:RequestedRegion": REGION})
+    assert scp_evaluator(arts).evaluate(req).allowed
+
+
+def test_an_endpoint_grant_until_a_date_ends_in_the_scp_too():
+    text = example().replace("allow chat_frontend invoke chat                   from prod_vpc",
+                             'allow chat_frontend invoke chat from prod_vpc until "2027-06-30T00:00:00Z"')
+    arts, _ = artifacts(text)
+    for when, allowed in (("2027-06-29T23:59:59Z", True), ("2027-06-30T00:00:00Z", False)):
+        req = Request(FRONTEND, "sagemaker:InvokeEndpoint", CHAT, context={
+            "aws:RequestedRegion": REGION, "aws:SourceVpce": SM_VPCE, "aws:CurrentTime": when})
+        assert scp_evaluator(arts).evaluate(req).allowed is allowed
+
+
+def test_without_the_scp_each_endpoint_and_the_roles_are_named_as_open():
+    _, diags = artifacts(example(deployment_extra="  guardrails [rcp]\n"))
+    w533 = [d.message for d in diags if d.code == "W533"]
+    assert any("SageMaker endpoint `chat`" in m for m in w533)
+    assert any("`trainer`" in m and "`deployer`" in m for m in w533)
+    assert not [d for d in diags if d.code == "W534"]
+
+
+def test_in_the_management_account_what_rests_on_the_scp_is_named_as_open():
+    _, diags = artifacts(example(deployment_extra=f'  management_account "{ACCT}"\n'))
+    w534 = [d.message for d in diags if d.code == "W534"]
+    assert any("SageMaker endpoint `chat`" in m and ACCT in m for m in w534)
+    assert any("`trainer`" in m for m in w534) and not any("`evaluator`" in m for m in w534)  # 444455556666's
+    _, elsewhere = artifacts(example(deployment_extra=f'  management_account "{FOREIGN}"\n'))
+    assert not [d for d in elsewhere if d.code in ("W533", "W534")]

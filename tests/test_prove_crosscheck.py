@@ -57,7 +57,8 @@ def _situation(world: World, q: Question) -> Situation | None:
             continue  # no such caller there (properties._not_iam)
         inside = inside and (t.context is None or t.context.holds(q.context))  # a key's part
         if inside and q.action in t.actions["data"] + t.actions["lock"]:
-            return Situation(world, t, who, q.star and iam, guardrails=False)
+            # as the claims ask it: with the guardrails where no resource policy applies (properties._on_scp)
+            return Situation(world, t, who, q.star and iam, guardrails=not world.has_resource_policy(t))
     return None
 
 
@@ -104,7 +105,10 @@ def _crosscheck(spec, data):
     deployment, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
     for i in range(10):
         q = data.draw(questions(compiled.model), label=f"request {i}")
-        q = Question(q.principal, q.action, q.resource, {"aws:SecureTransport": "true", **q.context}, q.star)
+        region = (q.resource.split(":") + [""] * 4)[3]  # as AWS sets it (and verify.request fills it in)
+        q = Question(q.principal, q.action, q.resource,
+                     {"aws:SecureTransport": "true", **({"aws:RequestedRegion": region} if region else {}),
+                      **q.context}, q.star)
         q = _with_access_point_keys(q)
         for asked in (q, *(dataclasses.replace(q, principal=p, star=False) for p in (None, SERVICE_NAME))):
             _agree(spec, world, deployment, meaning, asked)

@@ -23,7 +23,7 @@ from slpc.verify.prove.world import STAR, World
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sovereign_llm.slp"
 INTRUDER = "arn:aws:iam::999988887777:role/intruder"
-WEIGHTS, KEY, ECR = "s3/weights.json", "kms/model_key.json", "ecr/serving.json"
+WEIGHTS, KEY, ECR, SCP = "s3/weights.json", "kms/model_key.json", "ecr/serving.json", "org/scp-1.json"
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,10 @@ MUTANTS = {
         lambda c: Condition("ArnNotLike", c.key, ("arn:aws:iam::111122223333:role/*",))))),
     "shorter lock period": _edit(WEIGHTS, _each("DenyRetentionBeyondLockPeriod", _conditions(
         lambda c: c._replace(values=("3650",))))),
+    # SageMaker endpoints have no resource policy: in their account only the SCP stops an
+    # administrator holding *:* from invoking them, or a grantee from outside its network
+    "drop the SCP's deny of invoking to others": _edit(SCP, _drop("DenyChatActionsExceptChatFrontend")),
+    "drop the SCP's deny of invoking outside the grant": _edit(SCP, _drop("DenyChatFrontendOutsideGrant")),
     "drop an endpoint policy's allow": _edit("vpce/vpce-01a2b3c4d5e6f7a80.json", _drop("AllowTrainer")),
     # the data-perimeter "service exemption" written with Bool instead of BoolIfExists: an anonymous
     # request has no aws:PrincipalIsAWSService, so every deny skips it; any role is still denied

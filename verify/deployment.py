@@ -6,9 +6,9 @@ AWS unions) and the resource's policy
 `slpc explain` and the differential properties ask one question: "would AWS
 allow this request under these artifacts?"
 
-Requests on a role are how its credentials are obtained, so they also meet the
-organization's guardrails: the SCPs of the caller's account and the RCPs of the
-role's. "May X assume role R with context C?" is
+Requests on a role are how its credentials are obtained, and a SageMaker endpoint
+has no resource policy, so requests on either also meet the organization's
+guardrails: the SCPs of the caller's account and the RCPs of the resource's. "May X assume role R with context C?" is
 `decide(X, "sts:AssumeRole", R, C)`; "may X pass R to service S?" is
 `decide(X, "iam:PassRole", R, {"iam:PassedToService": S})`; a web identity is the
 caller `arn:aws:iam::<acct>:oidc-provider/<issuer>` with its token's claims
@@ -57,6 +57,13 @@ def resource_owner(resource_arn: str) -> str:
     if len(parts) == 6 and parts[0] == "arn" and parts[2] == "execute-api":  # the REST API's own policy
         return f"arn:{parts[1]}:apigateway:{parts[3]}::/restapis/{parts[5].split('/', 1)[0]}"
     return resource_arn
+
+
+def rests_on_guardrails(arn: str) -> bool:
+    """A role, or a SageMaker endpoint: no resource policy of its own holds an account's
+    callers to the spec there (IAM has none, SageMaker endpoints have none), the SCPs do."""
+    parts = arn.split(":", 5)
+    return names_role(arn) or (len(parts) == 6 and parts[2] == "sagemaker" and parts[5].startswith("endpoint/"))
 
 
 def names_role(arn: str) -> bool:
@@ -112,20 +119,20 @@ class Deployment:
                   action: str | None = None) -> Evaluator:
         """The policies for this caller and resource; a request through a VPC endpoint
         that has a policy is also filtered by it. Given the `action`, a role's trust policy
-        governs only STS requests (IAM has no resource policies), and requests on a role
-        meet the guardrails."""
+        governs only STS requests (IAM has no resource policies), and requests on a role or
+        a SageMaker endpoint meet the guardrails."""
         endpoint = self.endpoints.get(vpce) if vpce else None
         owner = self.resource.get(resource_owner(resource))
         if owner is not None and owner[0].kind == TRUST and action and not action.lower().startswith("sts:"):
             owner = None
-        on_role = action is not None and names_role(resource)
+        guarded = action is not None and rests_on_guardrails(resource)
         key = (principal, resource_owner(resource), tuple(id(d) for d in extra_identity), vpce if endpoint else None,
-               owner is not None, on_role)
+               owner is not None, guarded)
         ev = self._cache.get(key)
         if ev is None:
             identity = list(self.identity.get(principal or "", []))
             identity += [(EXTRA_IDENTITY, d) for d in extra_identity]
-            scps, rcps = self._guardrails(principal, resource) if on_role else ([], [])
+            scps, rcps = self._guardrails(principal, resource) if guarded else ([], [])
             ev = Evaluator(identity=identity, resource=owner[1] if owner else None,
                            endpoint=endpoint, endpoint_id=vpce if endpoint else None, scps=scps, rcps=rcps)
             self._cache[key] = ev

@@ -10,7 +10,9 @@ it, arbitrary IAM permissions (`star`: an identity policy allowing `*:*`).
 The spec governs every data, key, image and perimeter action on its assets
 exactly; other actions on its assets stay with IAM (allowed to a same-account
 `star` holder that passes the perimeter). SageMaker endpoints have no resource
-policy, so there IAM alone decides and a `star` holder may invoke.
+policy, yet the spec's meaning is the same there: only grantees invoke, from their
+grants' networks and within their windows. What enforces it for a `star` holder is
+the SCP (targets/guardrails.py); where no SCP applies, the compiler warns (W533, W534).
 """
 
 from __future__ import annotations
@@ -362,10 +364,12 @@ class Meaning:
         return any(self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name))
 
     def endpoint(self, asset: Asset, who: str | None, q: Question, star: bool) -> bool:
+        """Invoking is the grants' alone, whatever else the caller holds; other SageMaker calls
+        on the endpoint (describe, update) stay with IAM in its own account."""
         services = V.ASSET_SERVICES["endpoint"]
-        if any(q.action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)
-               and self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name)):
-            return True
+        if q.action in V.ASSET_KINDS["endpoint"].data_actions:
+            return any(q.action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)
+                       and self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name))
         return star and self._same_account(q.principal, asset.account)
 
 

@@ -86,7 +86,7 @@ class Request:
 
     __slots__ = (
         "principal", "action", "resource", "kind", "principal_account",
-        "resource_account", "resource_service", "principal_arn", "identities", "action_lower",
+        "resource_account", "resource_service", "resource_region", "principal_arn", "identities", "action_lower",
         "context", "caller", "provider",
     )  # fmt: skip
 
@@ -112,6 +112,7 @@ class Request:
         parts = _arn_parts(resource)
         self.resource_account = resource_account or (parts[4] if parts and parts[4] else None) or self.principal_account
         self.resource_service = parts[2] if parts else None
+        self.resource_region = parts[3] if parts and parts[3] else None
         self.principal_arn = ctx.get("aws:principalarn", (principal_arn,))[0] if kind in IAM_KINDS else None
         self.action_lower = action.lower()
         # Principal-element names that denote this caller (account root aside).
@@ -140,6 +141,8 @@ class Request:
         elif self.kind == SERVICE:
             fills = {"aws:principalisawsservice": "true", "aws:principalservicename": self.principal}
         fills["aws:resourceaccount"] = self.resource_account
+        # a regional resource is called at its region's endpoint (S3 buckets and IAM roles name none)
+        fills["aws:requestedregion"] = self.resource_region
         for key, value in fills.items():
             if value is not None and key not in ctx:
                 ctx[key] = (value,)

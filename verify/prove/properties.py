@@ -2,7 +2,10 @@
 
 Safety claims (1-4) give every caller `*:*` in IAM and leave the organization
 guardrails out: they must hold on the account's own policies alone, so SCPs and
-RCPs stay defence in depth (adding them can only deny more). Completeness (5)
+RCPs stay defence in depth (adding them can only deny more). A SageMaker endpoint
+is the exception: it has no resource policy, so what holds its own account's `*:*`
+holders to the spec is the SCP, and every claim about it applies the guardrails (the
+compiler warns where none can apply, W533/W534). Completeness (5)
 applies the guardrails and gives the grantee only its compiled identity policy,
 so it shows the grants work as deployed. Equivalence (6) compares with the spec's
 meaning without guardrails, as the differential tests do. Role trust (7) is asked
@@ -54,19 +57,25 @@ def _who(who: str | None) -> str:
     return who or "outsider"
 
 
-def _outsider_scope(w: World, q: Query) -> z3.BoolRef:
-    """Without a resource policy (SageMaker endpoints) IAM alone decides: a `*:*` holder in the
-    asset's own account gets in by design, so the outsider is then one from another account."""
-    if w.has_resource_policy(q.target) or q.who is not None:
+def _on_scp(w: World, t: Target) -> bool:
+    """Whether the claims about the target rest on the SCPs: it has no resource policy (a
+    SageMaker endpoint), so IAM alone would let a `*:*` holder of its account in."""
+    return not w.has_resource_policy(t)
+
+
+def _as_called(w: World, q: Query) -> z3.BoolRef:
+    """What AWS sets on every request the SCPs then read: `aws:RequestedRegion` is the region of
+    the endpoint called, which for a SageMaker endpoint is its own."""
+    if not _on_scp(w, q.target):
         return z3.BoolVal(True)
-    return q.caller.account != text(w.resource_account(q.target))
+    return q.ctx.equals_text("aws:RequestedRegion", q.target.asset.region)
 
 
 def identity_perimeter(w: World, t: Target) -> Iterator[Query]:
     if not t.actions[DATA]:
         return
-    q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=False)
-    q.goal = conj(q.allowed, _outsider_scope(w, q))
+    q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=_on_scp(w, t))
+    q.goal = conj(q.allowed, _as_called(w, q))
     yield q
     for who in _not_iam(w, t):
         q = Query(f"{who} · {t.label}", w, t, who, t.actions[DATA], star=False, guardrails=False)
@@ -94,9 +103,8 @@ def network_perimeter(w: World, t: Target) -> Iterator[Query]:
     if not t.actions[DATA]:
         return
     for who in _callers(w, t):
-        star = w.has_resource_policy(t)  # else the spec's roles hold only their compiled identity policies
-        q = Query(f"{_who(who)} · {t.label}", w, t, who, t.actions[DATA], star=star, guardrails=False)
-        q.goal = conj(q.allowed, _outsider_scope(w, q), negate(q.per_action(lambda a: _inside(w, sm, q, a))))
+        q = Query(f"{_who(who)} · {t.label}", w, t, who, t.actions[DATA], star=True, guardrails=_on_scp(w, t))
+        q.goal = conj(q.allowed, _as_called(w, q), negate(q.per_action(lambda a: _inside(w, sm, q, a))))
         yield q
 
 
@@ -133,8 +141,8 @@ def lock(w: World, t: Target) -> Iterator[Query]:
     for who in _callers(w, t) + _not_iam(w, t):
         actions = tuple(a for a in t.actions[LOCK] if not _may_lock(t, who, a))
         if actions:
-            q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=False)
-            q.goal = q.allowed
+            q = Query(f"{_who(who)} · {t.label}", w, t, who, actions, star=True, guardrails=_on_scp(w, t))
+            q.goal = conj(q.allowed, _as_called(w, q))
             yield q
 
 
@@ -180,8 +188,8 @@ def equivalence(w: World, t: Target) -> Iterator[Query | Either]:
         halves = []
         for star in ((True,) if who is None else (False, True)):
             label = f"{_who(who)}{' (*:*)' if star and who else ''} · {t.label}"
-            q = Query(label, w, t, who, actions, star=star, guardrails=False)
-            q.goal = q.allowed != q.permits()
+            q = Query(label, w, t, who, actions, star=star, guardrails=_on_scp(w, t))
+            q.goal = conj(q.allowed != q.permits(), _as_called(w, q))
             halves.append(q)
         if len(halves) == 1:
             yield halves[0]

@@ -303,6 +303,7 @@ class SymbolicMeaning:
 
     def endpoint(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["endpoint"]
-        granted = disj(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
+        if action in V.ASSET_KINDS["endpoint"].data_actions:  # the grants' alone, as in `Meaning.endpoint`
+            return disj(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
                           if action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)))
-        return disj(granted, conj(z3.BoolVal(star), self._same(caller, asset)))
+        return conj(z3.BoolVal(star), self._same(caller, asset))

@@ -364,10 +364,12 @@ class World:
                      f"{', '.join(names)} can be passed and changed" for a, names in elsewhere.items())
 
     def scp_accounts(self, target: Target | RoleTarget) -> set[str]:
-        """The accounts whose callers the SCPs bind: those the files name, and a role's own account
-        (the SCPs go on the OU holding the spec's accounts, docs/guardrails.md)."""
+        """The accounts whose callers the SCPs bind: those the files name, and the own account of a
+        role or of a target without a resource policy (the SCPs go on the OU holding the spec's
+        accounts, docs/guardrails.md)."""
         named = {f.account for f in self.scps}
-        return named | {target.account} if isinstance(target, RoleTarget) and named else named
+        rests = isinstance(target, RoleTarget) or not self.has_resource_policy(target)
+        return named | {target.account} if rests and named else named
 
     def open_endpoints(self, target: Target) -> set[str]:
         """The endpoints with a statement that can touch the target; through the others it is denied."""
