@@ -199,6 +199,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
                          "resource policy) and who passes or changes the spec's roles to the spec."),
     Code("W534", "emit", "A SageMaker endpoint or a role whose trust the spec declares is in the organization's "
                          "management account, where no SCP applies: what only the SCP enforces is open there."),
+    Code("W535", "emit", "The SCPs hold the SageMaker endpoints to the grantees of any of them, not each to its own: "
+                         "the exact form takes more SCPs than AWS Organizations attaches to one target."),
     Code("E541", "emit", "The audited buckets need more CloudTrail selector values than one trail allows "
                          "(500 values) ([audit.md](audit.md))."),
     Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters even after a data "

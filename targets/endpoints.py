@@ -264,7 +264,8 @@ def _stated(model: Model, uses: _Uses, service: str, form: str) -> tuple[str, st
     if form == ACCOUNTS:
         return ("W357", "names accounts, not principals, and no resource policy decides who",
                 f"lets any principal of {accounts} invoke the grants' endpoints through it; a SageMaker endpoint "
-                "has no resource policy, so for principals outside the spec IAM alone decides who (a gap)")
+                "has no resource policy, so for principals outside the spec the SCP decides who, and where no "
+                "SCP applies (W533, W534) IAM alone (a gap)")
     if form == PATTERNS:
         p = Patterns(model)
         return ("W356", "names buckets by pattern",

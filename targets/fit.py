@@ -101,6 +101,10 @@ def pack(kind: str, statements: Sequence[Statement]) -> tuple[list[PolicyDocumen
             bins[home].append(s)
             used[home] += w
             continue
+        if not s.resources:  # NotResource: no piece of it means a part of it; a new policy, whole
+            bins.append([s])
+            used.append(w)
+            continue
         rest, pieces = list(s.resources), 0
         for i in list(range(len(bins))) + [None]:  # the room left in each policy, then new policies
             while rest:

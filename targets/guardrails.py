@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Callable, Iterable, Sequence
 
 from slpc.compiler import verbs as V
+from slpc.compiler.trust import TRUSTED_SERVICES
 from slpc.compiler.model import Model
 from slpc.diagnostics import Diagnostic, error, warning
 
@@ -50,6 +51,8 @@ SM_SUBNETS = "sagemaker:VpcSubnets"
 SM_SECURITY_GROUPS = "sagemaker:VpcSecurityGroupIds"
 SM_ISOLATION = "sagemaker:NetworkIsolation"
 SM_ICT_ENCRYPTION = "sagemaker:InterContainerTrafficEncryption"
+SM_DIRECT_INTERNET = "sagemaker:DirectInternetAccess"
+SM_APP_NETWORK = "sagemaker:AppNetworkAccessType"
 # The Service Authorization Reference names these `...KmsKey` (type ARN); there is
 # no `...KmsKeyArn` form in it.
 SM_VOLUME_KEY = "sagemaker:VolumeKmsKey"
@@ -85,11 +88,19 @@ SM_VPC_JOBS = ("sagemaker:CreateHyperParameterTuningJob", "sagemaker:CreateProce
 SM_MODEL = ("sagemaker:CreateModel",)
 SM_ENDPOINT_CONFIG = ("sagemaker:CreateEndpointConfig",)
 SM_TRANSFORM = ("sagemaker:CreateTransformJob",)
+# Where people work on models: notebook instances and Studio domains. Both default to direct
+# internet access (DirectInternetAccess "Enabled", AppNetworkAccessType "PublicInternetOnly"),
+# so only an explicit "Disabled" / "VpcOnly" is allowed at creation; an update that leaves the
+# setting out keeps it.
+SM_NOTEBOOK = ("sagemaker:CreateNotebookInstance",)
+SM_DOMAIN_CREATE = ("sagemaker:CreateDomain",)
+SM_DOMAIN_UPDATE = ("sagemaker:UpdateDomain",)
 # Must run in the spec's subnets (absent VPC config denied).
 SM_REQUIRE_VPC = SM_VPC_JOBS + SM_MODEL
 # Must not name a foreign subnet or security group. CreateEndpointConfig's VpcConfig
-# is optional (classic endpoints take the model's), so only a foreign value is denied.
-SM_NO_FOREIGN_VPC = SM_REQUIRE_VPC + SM_ENDPOINT_CONFIG
+# is optional (classic endpoints take the model's), so only a foreign value is denied;
+# a notebook without a subnet is denied by its internet rule, and a domain always has subnets.
+SM_NO_FOREIGN_VPC = SM_REQUIRE_VPC + SM_ENDPOINT_CONFIG + SM_NOTEBOOK + SM_DOMAIN_CREATE + SM_DOMAIN_UPDATE
 SM_REQUIRE_ISOLATION = SM_VPC_JOBS + SM_MODEL
 SM_REQUIRE_ICT_ENCRYPTION = SM_VPC_JOBS
 SM_OUTPUT_KEY_ACTIONS = SM_VPC_JOBS + SM_TRANSFORM
@@ -177,7 +188,7 @@ def spec_accounts(model: Model) -> tuple[str, ...]:
 # SCP statements
 
 
-def scp_statements(model: Model) -> tuple[list[Statement], list[Diagnostic]]:
+def scp_statements(model: Model, exact_endpoints: bool = True) -> tuple[list[Statement], list[Diagnostic]]:
     dep = model.deployment
     diags: list[Diagnostic] = []
     out = [
@@ -188,7 +199,7 @@ def scp_statements(model: Model) -> tuple[list[Statement], list[Diagnostic]]:
               resources=s3_regional_resources(dep.partition)),
     ]
     out += _sagemaker_statements(model, diags)
-    out += _endpoint_statements(model)
+    out += _endpoint_statements(model, exact_endpoints)
     out += [
         _deny("DenyAuditTampering", AUDIT_TAMPERING_ACTIONS,
               *perimeter.principal_is_not(_admins(model, ("bucket", "repository", "key")))),
@@ -278,7 +289,19 @@ def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Stateme
               Condition("Bool", SM_ISOLATION, ("false",))),
         _deny("DenySageMakerUnencryptedInterContainerTraffic", SM_REQUIRE_ICT_ENCRYPTION,
               Condition("BoolIfExists", SM_ICT_ENCRYPTION, ("false",))),
+        _deny("DenySageMakerNotebooksWithInternet", SM_NOTEBOOK,
+              Condition("StringNotEquals", SM_DIRECT_INTERNET, ("Disabled",))),
+        _deny("DenySageMakerStudioWithInternet", SM_DOMAIN_CREATE,
+              Condition("StringNotEquals", SM_APP_NETWORK, ("VpcOnly",))),
+        _deny("DenySageMakerStudioOpenedToInternet", SM_DOMAIN_UPDATE,
+              Condition("StringNotEquals", SM_APP_NETWORK, ("VpcOnly",)), Condition("Null", SM_APP_NETWORK, ("false",))),
     ]
+    sagemaker = TRUSTED_SERVICES["sagemaker"].principal
+    runners = role_families(model, [p for p in _governed_roles(model) if any(s == sagemaker for _, s in p.passers)])
+    if runners:  # jobs and models run only as roles the spec passes to SageMaker: their S3 access is its grants
+        out.append(Statement("Deny", actions=("iam:PassRole",), not_resources=runners,
+                             conditions=(Condition("StringEquals", PASSED_TO_SERVICE, (sagemaker,)),),
+                             sid="DenyPassingOtherRolesToSageMaker"))
     if keys:
         volume_present = () if REQUIRE_VOLUME_KEY else (Condition("Null", SM_VOLUME_KEY, ("false",)),)
         out += [
@@ -294,25 +317,59 @@ def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Stateme
     return out
 
 
-def _endpoint_statements(model: Model) -> list[Statement]:
+def _endpoint_statements(model: Model, exact: bool = True) -> list[Statement]:
     """Invoking the spec's SageMaker endpoints: only their grantees, from their grants' networks,
     within their windows. An endpoint has no resource policy, so in its account an identity
     policy allowing `sagemaker:*` (an administrator's) would otherwise invoke it from anywhere;
     the SCP is the only policy that can hold such a caller to the spec (docs/guardrails.md).
-    The same denies a private API's resource policy carries (targets/denies.py), without its
-    Principal."""
+
+    Exact: each endpoint denied to all but its own grantees. Not `exact` (when the exact form
+    would take more SCPs than AWS attaches, W535): every endpoint denied to all but the grantees
+    of any of them, so a grantee of one that also holds broad IAM permissions reaches the others.
+    The network and window denies are those of a resource policy (targets/denies.py), merged
+    over all endpoints for each grantee whose grants share one class."""
+    endpoints = model.assets_of("endpoint")
+    if not endpoints:
+        return []
     services = V.ASSET_SERVICES["endpoint"]
     invoke = V.ASSET_KINDS["endpoint"].data_actions
-    out: list[Statement] = []
-    for asset in model.assets_of("endpoint"):
-        ents = [Entitlement(u.grant.principal, a, "", u.grant.networks, u.grant.until)
-                for u in uses(model, model.grants_on(asset.name)) for a in u.actions]
-        here = (asset.arn,)
-        denies = deny_ungranted(model, invoke, ents, lambda a: here, lambda a: asset.name)
-        denies += deny_outside_grants(model, ents, services, lambda a: V.ENDPOINT,
-                                      lambda kind, mode, prefixes: (here, (), ()))
-        out += [replace(st, principal=None) for st in denies]
-    return out
+    every = _briefly(a.arn for a in endpoints)
+    ents = {a.name: [Entitlement(u.grant.principal, act, "", u.grant.networks, u.grant.until)
+                     for u in uses(model, model.grants_on(a.name)) for act in u.actions] for a in endpoints}
+    grantees = lambda es: [model.principals[n] for n in sorted({e.principal for e in es})]  # noqa: E731
+    if exact:
+        out = [_deny(sid("DenyInvoking", a.name, "ButByItsGrantees"), invoke,
+                     *perimeter.principal_is_not(p.arn for p in grantees(ents[a.name])), resources=(a.arn,))
+               for a in endpoints]
+    else:
+        everyone = grantees(e for es in ents.values() for e in es)
+        out = [_deny("DenyInvokingEndpointsButByTheirGrantees", invoke,
+                     *perimeter.principal_is_not(role_families(model, everyone)), resources=every)]
+    classes: dict[str, set] = {}
+    for e in (e for es in ents.values() for e in es):
+        classes.setdefault(e.principal, set()).add((e.networks, e.until))
+    within = lambda resources: lambda kind, mode, prefixes: (resources, (), ())  # noqa: E731
+    one_class = [e for es in ents.values() for e in es if len(classes[e.principal]) == 1]
+    denies = deny_outside_grants(model, one_class, services, lambda a: V.ENDPOINT, within(every))
+    for a in endpoints:  # a grantee whose grants differ by endpoint: per endpoint, or their union
+        several = [e for e in ents[a.name] if len(classes[e.principal]) > 1]
+        if several and exact:
+            denies += deny_outside_grants(model, several, services, lambda a: V.ENDPOINT, within((a.arn,)))
+    if not exact:
+        several = [e for es in ents.values() for e in es if len(classes[e.principal]) > 1]
+        denies += deny_outside_grants(model, several, services, lambda a: V.ENDPOINT, within(every))
+    return out + [replace(st, principal=None, sid=sid("DenyInvoking", st.sid.removeprefix("Deny")),
+                          conditions=tuple(_as_families(model, c) for c in st.conditions))
+                  for st in denies]
+
+
+def _as_families(model: Model, c: Condition) -> Condition:
+    """A Deny's "the caller is one of these roles" with each family of them as one pattern
+    (`role_families`): stricter only, it also names roles outside the spec so named."""
+    if c.operator != "ArnEquals" or c.key != perimeter.PRINCIPAL_ARN:
+        return c
+    by_arn = {p.arn: p for p in model.principals.values()}
+    return c._replace(values=role_families(model, [by_arn[v] for v in c.values]))
 
 
 # --------------------------------------------------------------------------- #
@@ -466,8 +523,17 @@ def guardrail_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]
         if kind not in dep.guardrails:
             continue
         statements, more = builders[kind]()
-        diags += more
         docs, too_big = pack(kind, unique_sids(statements))
+        if kind == SCP and len(docs) > ATTACH_QUOTA - 1 and len(model.assets_of("endpoint")) > 1:
+            statements, more = scp_statements(model, exact_endpoints=False)
+            docs, too_big = pack(kind, unique_sids(statements))
+            more.append(warning(
+                "W535", f"the SCPs hold the {len(model.assets_of('endpoint'))} SageMaker endpoints to the grantees "
+                "of any of them, not each to its own: exact, they take more SCPs than AWS Organizations "
+                "attaches", None, "a grantee of one endpoint whose IAM policies also allow "
+                "sagemaker:InvokeEndpoint on the others (beyond what slpc gives it) can invoke them; keep "
+                "grantees' IAM policies to slpc's, or give each group of endpoints its own account"))
+        diags += more
         rule = RULES[kind]
         diags += [error("E530", f"the {rule.what} statement {s.sid} is {measure(kind, PolicyDocument((s,))):,} "
                         f"{rule.unit} on its own, over AWS's limit of {rule.limit:,}: it cannot be split without "

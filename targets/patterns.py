@@ -36,8 +36,9 @@ def families(names: Iterable[str]) -> dict[str, list[str]]:
 
 def named(resource: str) -> tuple[str, str] | None:
     """(everything before the name, the name) of a bucket or object-pattern ARN, a
-    repository ARN or an access point pattern; None for what has no name to number."""
-    for marker in (":s3:::", ":repository/", ":accesspoint/"):
+    repository or SageMaker endpoint ARN or an access point pattern; None for what has
+    no name to number."""
+    for marker in (":s3:::", ":repository/", ":accesspoint/", ":endpoint/"):
         head, found, rest = resource.partition(marker)
         if found:
             return head + marker, rest.removesuffix("/*") if marker == ":s3:::" else rest

@@ -138,7 +138,8 @@ def test_policies_follow_aws_rules_and_lint_clean(built):
         assert len({s.sid for s in doc.statements}) == len(doc.statements)
         assert measure(a.kind, doc) <= RULES[a.kind].limit
         for s in doc.statements:
-            assert not s.not_principal and not s.not_resources
+            # SCPs take NotResource (AWS Organizations, "SCP syntax"); RCPs do not
+            assert not s.not_principal and (a.kind == "scp" or not s.not_resources)
             if a.kind == "rcp":
                 assert s.principal == Principal.any() and not s.not_actions
             else:
@@ -154,7 +155,8 @@ def test_sagemaker_condition_keys_are_supported_by_each_action():
         (G.SM_NO_FOREIGN_VPC, G.SM_SECURITY_GROUPS), (G.SM_REQUIRE_ISOLATION, G.SM_ISOLATION),
         (G.SM_ENDPOINT_CONFIG, G.SM_ISOLATION), (G.SM_REQUIRE_ICT_ENCRYPTION, G.SM_ICT_ENCRYPTION),
         (G.SM_OUTPUT_KEY_ACTIONS, G.SM_OUTPUT_KEY), (G.SM_VOLUME_KEY_ACTIONS, G.SM_VOLUME_KEY),
-        (("kms:CreateKey",), G.KMS_MULTI_REGION),
+        (("kms:CreateKey",), G.KMS_MULTI_REGION), (G.SM_NOTEBOOK, G.SM_DIRECT_INTERNET),
+        (G.SM_DOMAIN_CREATE + G.SM_DOMAIN_UPDATE, G.SM_APP_NETWORK),
     ]
     for actions, key in rules:
         for name in actions:
@@ -530,3 +532,42 @@ def test_in_the_management_account_what_rests_on_the_scp_is_named_as_open():
     assert any("`trainer`" in m for m in w534) and not any("`evaluator`" in m for m in w534)  # 444455556666's
     _, elsewhere = artifacts(example(deployment_extra=f'  management_account "{FOREIGN}"\n'))
     assert not [d for d in elsewhere if d.code in ("W533", "W534")]
+
+
+# --------------------------------------------------------------------------- #
+# SageMaker: where people work on models, and which roles SageMaker runs as
+
+@pytest.mark.parametrize("action, ctx, allowed", [
+    ("sagemaker:CreateNotebookInstance", {G.SM_DIRECT_INTERNET: "Disabled", G.SM_SUBNETS: [SUBNETS[0]]}, True),
+    ("sagemaker:CreateNotebookInstance", {G.SM_DIRECT_INTERNET: "Enabled", G.SM_SUBNETS: [SUBNETS[0]]}, False),
+    ("sagemaker:CreateNotebookInstance", {}, False),  # AWS's default is direct internet access
+    ("sagemaker:CreateNotebookInstance", {G.SM_DIRECT_INTERNET: "Disabled", G.SM_SUBNETS: ["subnet-0ffffffffffffffff"]},
+     False),
+    ("sagemaker:CreateDomain", {G.SM_APP_NETWORK: "VpcOnly", G.SM_SUBNETS: SUBNETS}, True),
+    ("sagemaker:CreateDomain", {G.SM_APP_NETWORK: "PublicInternetOnly", G.SM_SUBNETS: SUBNETS}, False),
+    ("sagemaker:CreateDomain", {G.SM_SUBNETS: SUBNETS}, False),  # the default is PublicInternetOnly
+    ("sagemaker:UpdateDomain", {}, True),  # leaves the setting as it is
+    ("sagemaker:UpdateDomain", {G.SM_APP_NETWORK: "PublicInternetOnly"}, False),
+    ("sagemaker:UpdateDomain", {G.SM_SECURITY_GROUPS: ["sg-0ffffffffffffffff"]}, False),
+])
+def test_notebooks_and_studio_without_direct_internet(built, action, ctx, allowed):
+    arts, _ = built
+    req = Request(TRAINER, action, f"arn:aws:sagemaker:{REGION}:{ACCT}:x/y", context={"aws:RequestedRegion": REGION,
+                                                                                    **ctx})
+    assert scp_evaluator(arts).evaluate(req).allowed is allowed
+
+
+DEPLOYER = f"arn:aws:iam::{ACCT}:role/llm-ci-deployer"
+
+
+@pytest.mark.parametrize("role, service, allowed", [
+    (TRAINER, "sagemaker.amazonaws.com", True),
+    (f"arn:aws:iam::{ACCT}:role/llm-inference", "sagemaker.amazonaws.com", True),
+    (f"arn:aws:iam::{ACCT}:role/data-science-broad", "sagemaker.amazonaws.com", False),  # a role outside the spec
+    (f"arn:aws:iam::{ACCT}:role/chat-frontend", "sagemaker.amazonaws.com", False),  # declared for EKS only
+    (f"arn:aws:iam::{ACCT}:role/data-science-broad", "lambda.amazonaws.com", True),  # not SageMaker: not ours
+])
+def test_sagemaker_runs_only_as_the_roles_the_spec_passes_to_it(built, role, service, allowed):
+    arts, _ = built
+    req = Request(DEPLOYER, "iam:PassRole", role, context={"iam:PassedToService": service})
+    assert scp_evaluator(arts).evaluate(req).allowed is allowed

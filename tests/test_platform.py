@@ -22,9 +22,11 @@ from slpc.policy.limits import RULES
 from slpc.targets import endpoints, key
 from slpc.targets.manifest import manifest
 from slpc.verify.deployment import Deployment
+from slpc.verify.evaluate import Evaluator
 from slpc.verify.prove.properties import PROVED, prove
 from slpc.verify.prove import results as R
 from slpc.verify.prove.world import World
+from slpc.verify.request import Request
 from conftest import EXAMPLE, ROOT
 
 SHARED = ROOT / "examples" / "shared_bucket.slp"
@@ -256,7 +258,10 @@ def test_the_gaps_are_stated_and_are_exactly_what_they_say():
     assert world.decide(INFERENCE, "ecr:BatchGetImage", SERVING, ecr).allowed
     sm = {**ecr, "aws:SourceVpce": "vpce-01a2b3c4d5e6f7a84"}
     chat = "arn:aws:sagemaker:eu-central-1:111122223333:endpoint/llm-chat-prod"
-    assert world.decide(ADMIN, "sagemaker:InvokeEndpoint", chat, sm, extra_identity=star).allowed  # the gap
+    # the endpoint policy lets the account through; the SCP closes it to the grantee (no SCP: W533, W534)
+    assert not world.decide(ADMIN, "sagemaker:InvokeEndpoint", chat, sm, extra_identity=star).allowed
+    assert Deployment.from_artifacts([a for a in compiled.artifacts if a.kind != "scp"]).decide(
+        ADMIN, "sagemaker:InvokeEndpoint", chat, sm, extra_identity=star).allowed  # the gap without it
     assert not world.decide(ADMIN, "sagemaker:InvokeEndpoint", chat.replace("prod", "other"), sm,
                             extra_identity=star).allowed
     assert world.decide("arn:aws:iam::111122223333:role/chat-frontend", "sagemaker:InvokeEndpoint", chat, sm).allowed
@@ -342,3 +347,30 @@ def test_a_keys_form_is_chosen_at_the_limit_itself(monkeypatch, mode):
             assert next(a for a in compiled.artifacts if a.kind == key.KIND).coarser
         else:
             assert not compiled.ok and "E501" in codes and "W352" not in codes
+
+
+def test_many_shared_endpoints_are_held_to_their_grantees_together_and_say_so():
+    """300 teams share 20 endpoints: each endpoint to its own 15 grantees takes more SCPs than AWS
+    attaches, so the SCP holds all endpoints to all their grantees (W535), which still keeps out
+    everyone else and every grantee outside its network; the gap it names is real."""
+    compiled = compile_text(platform(300), "platform.slp")
+    assert compiled.ok
+    assert [d for d in compiled.diagnostics if d.code == "W535"]
+    assert not [d for d in compiled.diagnostics if d.code == "W532"]
+    scps = [a for a in compiled.artifacts if a.kind == "scp"]
+    ev = Evaluator(scps=[PolicyDocument(tuple(s for a in scps for s in a.document.statements)
+                                        + (Statement("Allow", actions=("*",), resources=("*",)),))],
+                   identity=[PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))])
+    chat = "arn:aws:sagemaker:eu-central-1:111122223333:endpoint/llm-chat-00"
+    serve = next(v for n in compiled.model.networks.values() if n.name == "serve_vpc"
+                 for s, v in n.endpoints if s == "sagemaker.runtime")
+    role = lambda name: f"arn:aws:iam::111122223333:role/ml-platform/{name}"  # noqa: E731
+
+    def invoke(principal: str, ctx: dict) -> bool:
+        return ev.evaluate(Request(principal, "sagemaker:InvokeEndpoint", chat,
+                                   context={"aws:RequestedRegion": "eu-central-1", **ctx})).allowed
+    assert invoke(role("team000-frontend"), {"aws:SourceVpce": serve})
+    assert not invoke(role("team000-frontend"), {"aws:SourceIp": "203.0.113.50"})
+    assert not invoke("arn:aws:iam::111122223333:role/Admin", {"aws:SourceVpce": serve})
+    assert not invoke(role("team000-training"), {"aws:SourceVpce": serve})
+    assert invoke(role("team001-frontend"), {"aws:SourceVpce": serve})  # chat_01's grantee: W535's gap
