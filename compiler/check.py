@@ -16,6 +16,7 @@ from slpc.dsl import ast
 from slpc.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 
 from . import routes, values
+from . import networks as netcheck
 from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
 from .trust import ROLE, TrustChecker
 from .verbs import reachable_from_cidrs
@@ -149,6 +150,7 @@ class _Checker:
             acct = n.account.value
         if n.vpc:
             ok &= self.value(values.vpc(n.vpc.value), n.vpc.span)
+        gateways = []
         for e in n.endpoints:
             if e.service.text not in KNOWN_ENDPOINT_SERVICES:
                 self.err("E303", f"unknown endpoint service `{e.service.text}`", e.service.span,
@@ -156,6 +158,10 @@ class _Checker:
                          or "services: " + ", ".join(KNOWN_ENDPOINT_SERVICES))
                 ok = False
             ok &= self.value(values.vpce(e.id.value), e.id.span)
+            kind = netcheck.endpoint_type(self, e)
+            ok &= kind is not None
+            if kind == netcheck.GATEWAY:
+                gateways.append(e.id.value)
         for c in n.cidrs:
             ok &= self.value(values.public_cidr(c.value), c.span, "E304")
         for sn in n.subnets:
@@ -168,12 +174,19 @@ class _Checker:
             self.err("E305", f"network `{n.name.text}` has no endpoint and no cidr", n.name.span,
                      'a network is entered through its VPC endpoints (endpoint s3 "vpce-...") or from public ranges (cidr "...")')
             ok = False
+        region = None
+        if n.vpc or n.endpoints or n.region:  # a VPC is regional; public ranges alone need no region
+            region = self.single_region(n.region, dep, f"network `{n.name.text}`", n.name.span)
+            ok &= region is not None
+        reach = netcheck.clients(self, n)
+        ok &= reach is not None
+        netcheck.placement(self, n, [e.id.value for e in n.endpoints if e.id.value not in gateways])
         if not ok:
             return None
         return Network(n.name.text, acct, n.vpc.value if n.vpc else None,
                        tuple((e.service.text, e.id.value) for e in n.endpoints),
                        tuple(c.value for c in n.cidrs), tuple(x.value for x in n.subnets),
-                       tuple(x.value for x in n.security_groups), mode)
+                       tuple(x.value for x in n.security_groups), mode, region, reach, tuple(gateways))
 
     def role(self, r: ast.Role, dep: Deployment) -> Principal | None:
         parsed = values.role_arn(r.arn.value)
@@ -425,6 +438,13 @@ class _Checker:
                     self.err("E403", f"network `{n.text}` has no {' or '.join(need)} endpoint for {kind} `{a.asset.text}`",
                              n.span, f"add `endpoint {need[0]} \"vpce-...\"` to network `{n.text}`, or grant from another network")
                     ok = False
+                elif kind == "bucket" and a.asset.text in assets and net.gateway_for("s3") \
+                        and assets[a.asset.text].region != net.region:
+                    self.err("E441", f"bucket `{a.asset.text}` is in {assets[a.asset.text].region}, and network "
+                             f"`{n.text}` reaches S3 through a gateway endpoint in {net.region}", n.span,
+                             "an S3 gateway endpoint reaches only buckets of its own region: grant from a network "
+                             "of the bucket's region")
+                    ok = False
                 elif touches and not set(need) <= have:
                     missing = [s for s in need if s not in have]
                     self.err("E403", f"network `{n.text}` lacks the {', '.join(missing)} endpoint a {kind} needs",
@@ -519,6 +539,7 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
             principals[name] = p
         elif isinstance(d, ast.Key) and (k := c.key(d, dep)):
             keys[name] = k
+    netcheck.foreign_groups(c, [d for d in c.decls.values() if isinstance(d, ast.Network)])
     _trust(c, dep, networks, principals)
     _warn_shared_endpoints(c, specs)
     for name, d in sorted(c.decls.items()):

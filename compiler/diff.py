@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Sequence
 
 from . import routes
 from .model import Asset, Grant, Model, Network
+from .security_groups import security_groups
 from .verbs import (ACCOUNT, API, ASSET_KINDS, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS,
                     reachable_from_cidrs)
 
@@ -417,7 +418,7 @@ class _Differ:
         for name in sorted(set(old) & set(new)):
             o, n = old[name], new[name]
             subject = f"network {name}"
-            for attr in ("account", "vpc"):
+            for attr in ("account", "vpc", "region"):
                 if getattr(o, attr) != getattr(n, attr):
                     self.fixed(f"network-{attr}-changed", NEUTRAL, subject,
                                f"network {name}'s {attr} is now {getattr(n, attr) or 'unset'} "
@@ -441,6 +442,34 @@ class _Differ:
                     self.fixed(f"network-{word.replace(' ', '-')}-removed", NARROWS, subject,
                                f"SageMaker jobs and models may no longer run in {word} {x} of network {name}",
                                network=name, old=x)
+
+    def security_groups(self) -> None:
+        """The rules of the security groups slpc writes: a rule no rule of the other side
+        covers widens (added) or narrows (removed); one covered is neutral (a range split,
+        a rule made redundant)."""
+        old = {(g.network, g.role): g for g in security_groups(self.old)}
+        new = {(g.network, g.role): g for g in security_groups(self.new)}
+        for key in sorted(set(old) | set(new)):
+            network, role = key
+            subject = f"network {network}"
+            if key not in new:  # slpc stops writing it: what its members may reach is no longer slpc's
+                self.fixed("network-security-group-dropped", WIDENS, subject,
+                           f"slpc no longer writes the {role} security group of network {network}: the deployed "
+                           "group stays until deleted, and nothing in the spec confines it any more",
+                           network=network, old=old[key].name)
+                continue
+            before = old[key].rules if key in old else ()
+            after = new[key].rules
+            for sign, mine, theirs in (("+", after, before), ("-", before, after)):
+                for r in [r for r in mine if r not in theirs]:
+                    covered = any(t.covers(r) for t in theirs)
+                    effect = NEUTRAL if covered else (WIDENS if sign == "+" else NARROWS)
+                    verb = "now allows" if sign == "+" else "no longer allows"
+                    tail = (" (another rule already allows it)" if sign == "+" else " (another rule still allows it)") \
+                        if covered else ""
+                    self.fixed(f"network-security-group-rule-{'added' if sign == '+' else 'removed'}", effect, subject,
+                               f"the {role} security group of network {network} {verb} {r.text()}{tail}",
+                               network=network, **({"new": r.text()} if sign == "+" else {"old": r.text()}))
 
     def way_pending(self, name: str, wkind: str, value, label: str, sign: str) -> None:
         direction = WIDENS if sign == "+" else NARROWS
@@ -628,6 +657,7 @@ class _Differ:
         self.old_cover, self.new_cover = _Cover(old_atoms), _Cover(new_atoms)
         self.grants()
         self.networks()
+        self.security_groups()
         self.roles()
         self.keys()
         self.assets()

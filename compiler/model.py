@@ -38,9 +38,21 @@ class Network:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     endpoint_policies: str = "auto"  # how coarse its endpoints' policies may become to fit (ENDPOINT_POLICY_MODES)
+    region: str | None = None  # where its VPC and endpoints are; None only for a network of public CIDRs alone
+    clients: tuple[str, ...] = ()  # private CIDRs (normalised) and security group ids that may reach its endpoints
+    gateways: tuple[str, ...] = ()  # the ids of its gateway endpoints (the others are interface endpoints)
 
     def endpoint_ids(self, services: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(vid for svc, vid in self.endpoints if svc in services)
+
+    @property
+    def interface_endpoints(self) -> tuple[tuple[str, str], ...]:
+        """(service, vpce id) of the endpoints that have network interfaces (and so security groups)."""
+        return tuple((svc, vid) for svc, vid in self.endpoints if vid not in self.gateways)
+
+    def gateway_for(self, service: str) -> bool:
+        """Whether this network reaches `service` through a gateway endpoint."""
+        return any(svc == service and vid in self.gateways for svc, vid in self.endpoints)
 
 
 @dataclass(frozen=True)

@@ -80,16 +80,23 @@ def region(value: str, part: str) -> Problem:
     return f'"{value}" is not an AWS region name', 'a region looks like "eu-central-1"'
 
 
-def public_cidr(value: str) -> Problem:
-    """A public range usable with aws:SourceIp (private ranges never appear there)."""
+def cidr(value: str, example: str = "198.51.100.0/24"):
+    """(the parsed range, None) or (None, the problem): not a range, or host bits set."""
     try:
-        net = ipaddress.ip_network(value, strict=True)
+        return ipaddress.ip_network(value, strict=True), None
     except ValueError as exc:
         try:
             loose = ipaddress.ip_network(value, strict=False)
         except ValueError:
-            return f'"{value}" is not a CIDR range ({exc})', 'write a range such as "198.51.100.0/24"'
-        return f'"{value}" has host bits set', f'did you mean "{loose}"?'
+            return None, (f'"{value}" is not a CIDR range ({exc})', f'write a range such as "{example}"')
+        return None, (f'"{value}" has host bits set', f'did you mean "{loose}"?')
+
+
+def public_cidr(value: str) -> Problem:
+    """A public range usable with aws:SourceIp (private ranges never appear there)."""
+    net, problem = cidr(value)
+    if problem:
+        return problem
     if net.prefixlen == 0:
         return f'"{value}" is the whole Internet', "name the public ranges your offices or CI egress from"
     if net.prefixlen < (8 if net.version == 4 else 16):
@@ -106,6 +113,17 @@ _NON_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
     "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
     "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8"))
+
+
+# The private ranges a network's clients may come from: RFC 1918, RFC 6598 (shared address
+# space) and IPv6 unique local addresses (RFC 4193).
+PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                                   "100.64.0.0/10", "fc00::/7"))
+
+
+def private(net) -> bool:
+    """Whether a parsed range lies wholly inside one private range."""
+    return any(net.version == p.version and net.subnet_of(p) for p in PRIVATE)
 
 
 def role_arn(value: str) -> tuple[str, str] | Problem:

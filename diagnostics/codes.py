@@ -71,10 +71,10 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E306", "values", "Not an IAM role ARN (user ARNs included)."),
     Code("E307", "values", "A role or key is in another partition than the deployment."),
     Code("E308", "values", "Not a KMS key ARN (alias ARNs included)."),
-    Code("E309", "values", "A key, repository or endpoint is in a region that the deployment does not list."),
+    Code("E309", "values", "A key, network, repository or endpoint is in a region that the deployment does not list."),
     Code("E310", "values", "A key is not in the deployment account."),
     Code("W311", "values", "A multi-Region key (`mrk-`): its replicas can decrypt in other regions."),
-    Code("E312", "values", "A repository or endpoint needs `region`, because the deployment has several regions."),
+    Code("E312", "values", "A network (with a `vpc` or endpoints), repository or endpoint needs `region`, because the deployment has several regions."),
     Code("E313", "values", "A bucket has no `encrypt` key."),
     Code("E314", "values", "Unknown Object Lock mode."),
     Code("E315", "values", "Object Lock period outside 1–36500 days."),
@@ -140,6 +140,23 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W435", "trust", "A role with a block has no admins: the SCP lets nobody change its policies or trust."),
     Code("W437", "trust", "An admin of an asset (or of its key) may pass or assume a role that is granted a verb on "
                           "it, and so touch its data."),
+    Code("E440", "values", "An endpoint's type is not `gateway` or `interface`, or `gateway` is given for a service "
+                           "that has no gateway endpoints (only `s3` has)."),
+    Code("E441", "grants", "A grant on a bucket of another region through a network whose S3 endpoint is a gateway "
+                           "endpoint, which reaches only buckets of its own region."),
+    Code("E442", "values", "A network client is neither a CIDR range nor a security group id, or has host bits set."),
+    Code("E443", "values", "A network client admits every address (`0.0.0.0/0`, `::/0`)."),
+    Code("E444", "values", "A network client range is not private (RFC 1918, RFC 6598 100.64.0.0/10, IPv6 ULA "
+                           "fc00::/7)."),
+    Code("E445", "values", "Two client ranges of one network overlap."),
+    Code("E446", "values", "A security group id is declared in two networks of different VPCs: a group of another "
+                           "VPC."),
+    Code("E447", "values", "A network has `clients` but no `vpc`, so its endpoint security group has no VPC."),
+    Code("W450", "values", "A network has interface endpoints but no `clients`: slpc writes no endpoint security "
+                           "group for it."),
+    Code("W451", "values", "A network lists `clients` but has no interface endpoint: they are not used."),
+    Code("W452", "values", "A network has `subnets` but no `vpc`: slpc writes no workload security group for it."),
+    Code("W453", "values", "A network client is listed twice."),
     Code("W436", "emit", "A role passes more than 20 roles to the same services: its identity policy names them by "
                          "family (`role/PATH/*`), which also matches roles outside the spec so named."),
     Code("W331", "emit", "A bucket has no grants: its policy denies every request."),

@@ -61,6 +61,7 @@ class VpcEndpoint:
     service: Name
     id: Str
     span: Span = _span()
+    type: Name | None = None  # `gateway` or `interface`; None: the service's default (compiler/check.py)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ class Network:
     security_groups: tuple[Str, ...] = ()
     endpoint_policies: Name | None = None
     span: Span = _span()
+    region: Str | None = None
+    clients: tuple[Str, ...] = ()  # CIDRs and security group ids that may reach its interface endpoints
 
 
 @dataclass(frozen=True)

@@ -146,12 +146,15 @@ def _network_lines(net: ast.Network) -> list[tuple[int, str]]:
         rows.append((net.account.span.line, f"account {quote(net.account.value)}"))
     if net.vpc:
         rows.append((net.vpc.span.line, f"vpc {quote(net.vpc.value)}"))
+    if net.region:
+        rows.append((net.region.span.line, f"region {quote(net.region.value)}"))
     width = max((len(e.service.text) for e in net.endpoints), default=0)
     for e in net.endpoints:
-        rows.append((e.span.line, f"endpoint {e.service.text.ljust(width)} {quote(e.id.value)}"))
+        kind = f" {e.type.text}" if e.type else ""
+        rows.append((e.span.line, f"endpoint {e.service.text.ljust(width)} {quote(e.id.value)}{kind}"))
     for c in net.cidrs:
         rows.append((c.span.line, f"cidr {quote(c.value)}"))
-    for key in ("subnets", "security_groups"):
+    for key in ("clients", "subnets", "security_groups"):
         values = getattr(net, key)
         if values:
             rows.append((values[0].span.line, f"{key} {_strs(values)}"))

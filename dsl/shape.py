@@ -134,7 +134,8 @@ def _duration(a: _Args) -> ast.Duration:
 def _endpoint(a: _Args) -> ast.VpcEndpoint:
     service = a.name("a service name such as `s3` or `ecr.dkr`")
     vpce = a.string("a VPC endpoint id in quotes")
-    return ast.VpcEndpoint(service, vpce, service.span.to(vpce.span))
+    kind = a.name("`gateway` or `interface`") if a.i < len(a.args) else None
+    return ast.VpcEndpoint(service, vpce, service.span.to((kind or vpce).span), kind)
 
 
 def _way(a: _Args) -> ast.Way:
@@ -193,6 +194,8 @@ FORMS: dict[str, Form] = {
             "subnets": Attr("subnets", _Args.strings),
             "security_groups": Attr("security_groups", _Args.strings),
             "endpoint_policies": Attr("endpoint_policies", _Args.name),
+            "region": Attr("region", _Args.string),
+            "clients": Attr("clients", _Args.strings),
         }, ()),
         Form("key", ast.Key, "NAME", {
             "arn": Attr("arn", _Args.string),

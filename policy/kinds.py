@@ -63,3 +63,29 @@ LINT_TYPES = {k.name: (k.lint_type, k.resource_type) for k in KINDS.values()}
 IDENTITY_KINDS = of_side(IDENTITY)
 RESOURCE_KINDS = of_side(RESOURCE)
 GUARDRAIL_KINDS = of_side(GUARDRAIL)
+
+
+@dataclass(frozen=True)
+class SettingsKind:
+    """An artifact that is not a policy but the configuration of a resource slpc creates."""
+
+    name: str  # the manifest's `kind`
+    terraform: tuple[str, ...]  # the Terraform resources that apply it
+    cloudformation: tuple[str, ...]  # the CloudFormation resource types that carry it
+    applied: str  # the AWS API calls that apply it
+    read: str  # what `slpc validate` reads back (read-only)
+
+
+# The security groups of a network (compiler/security_groups.py, docs/manifest.md).
+_SG_TF = ("aws_security_group", "aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
+_SG_APPLY = "ec2:CreateSecurityGroup, ec2:AuthorizeSecurityGroupIngress, ec2:AuthorizeSecurityGroupEgress"
+_SG_READ = "ec2:DescribeSecurityGroups, ec2:DescribeSecurityGroupRules"
+SETTINGS_KINDS: dict[str, SettingsKind] = {k.name: k for k in (
+    SettingsKind("ec2-endpoint-security-group", _SG_TF + ("aws_vpc_endpoint_security_group_association",),
+                 ("AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress"),
+                 _SG_APPLY + ", ec2:ModifyVpcEndpoint", _SG_READ),
+    SettingsKind("ec2-workload-security-group", _SG_TF,
+                 ("AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"),
+                 _SG_APPLY, _SG_READ),
+)}
+SECURITY_GROUP_KINDS = frozenset(SETTINGS_KINDS)

@@ -29,10 +29,11 @@ from typing import Any, Callable, Sequence
 import jinja2
 
 from slpc.compiler.model import Model
-from slpc.policy.kinds import KINDS
+from slpc.policy.kinds import KINDS, SECURITY_GROUP_KINDS, SETTINGS_KINDS
 
 from .cloudformation import trust_skips
 from .fit import managed_number, managed_policy_name
+from .security_groups import endpoint_region, ingress_and_egress
 
 PROVIDER_SOURCE = "hashicorp/aws"
 # aws_organizations_policy type RESOURCE_CONTROL_POLICY, aws_guardduty_detector_feature,
@@ -322,7 +323,11 @@ def _region_of(model: Model, art) -> str | None:
         return art.target.split(":")[3]
     if kind == "guardduty-feature":
         return art.target
-    return None  # IAM (global), VPC endpoints (the default region: networks have no region)
+    if kind == "vpc-endpoint-policy":
+        return endpoint_region(model, art.target)
+    if kind in SECURITY_GROUP_KINDS:
+        return art.settings["Region"]
+    return None  # IAM (global)
 
 
 def _role_name(arn: str) -> str:
@@ -520,6 +525,45 @@ def _trail_selectors(m: _Module, art) -> None:
     }
 
 
+_ENDPOINTS_ATTACHED = ("CKV2_AWS_5:attached to the network's interface endpoints by the "
+                       "aws_vpc_endpoint_security_group_association resources below, which the check does not follow")
+_WORKLOAD_UNATTACHED = ("CKV2_AWS_5:SageMaker jobs, models and endpoint configs use this group through their "
+                        "VpcConfig (the SCP pins them to the network's declared groups), outside this module")
+
+
+def _security_group(m: _Module, art) -> None:
+    """The group (no inline rules: the provider revokes AWS's default allow-all egress when it
+    creates a group), one rule resource per rule, and for an endpoint group its association
+    with each interface endpoint it protects."""
+    s = art.settings
+    provider = m.provider_for(art)
+    rules = []
+    for direction, rule in ingress_and_egress(s):
+        peer = {"cidr_ipv4": rule.get("CidrIp"), "cidr_ipv6": rule.get("CidrIpv6"),
+                "referenced_security_group_id": rule.get("ReferencedGroupId")}
+        entry = {"type": SETTINGS_KINDS[art.kind].terraform[1 if direction == "ingress" else 2],
+                 "name": identifier(direction, next((v for v in (*peer.values(), rule.get("ReferencedGroupName"),
+                                                                 rule.get("PrefixListName")) if v))),
+                 "ip_protocol": hcl_string(rule["IpProtocol"]),
+                 "ports": None if rule["IpProtocol"] == "-1" else (rule["FromPort"], rule["ToPort"]),
+                 "peer": {k: hcl_string(v) for k, v in peer.items() if v},
+                 "peer_group": rule.get("ReferencedGroupName"), "prefix_list": rule.get("PrefixListName"),
+                 "description": hcl_string(rule["Description"])}
+        rules.append(entry)
+    m.add("network", Resource(SETTINGS_KINDS[art.kind].terraform[0],
+                              identifier(art.name, art.path.rsplit("/", 1)[-1].split("-")[0]),
+                              provider, {
+        "group_name": s["GroupName"],
+        "name": hcl_string(s["GroupName"]),
+        "description": hcl_string(s["Description"]),
+        "vpc_id": hcl_string(s["VpcId"]),
+        "rules": rules,
+        "prefix_lists": sorted({r["prefix_list"] for r in rules if r["prefix_list"]}),
+        "endpoints": [(identifier(v), hcl_string(v)) for v in s.get("AttachTo", {}).get("VpcEndpointIds", [])],
+        "skips": [_ENDPOINTS_ATTACHED if "AttachTo" in s else _WORKLOAD_UNATTACHED],
+    }, art.path))
+
+
 def _bucket_setting_resource(m: _Module, art) -> None:
     m.add("s3", _bucket_setting(art, m.provider_for(art)))
 
@@ -541,11 +585,13 @@ EMITTERS: dict[str, Callable[[_Module, Any], None]] = {
     "eventbridge-rule": _event_rule,
     "guardduty-feature": _guardduty_features,
     "cloudtrail-event-selectors": _trail_selectors,
+    **{kind: _security_group for kind in SECURITY_GROUP_KINDS},
     **{kind: _bucket_setting_resource for kind in ("s3-bucket-encryption", "s3-public-access-block",
                                                    "s3-versioning", "s3-ownership-controls", "s3-object-lock")},
 }
 # One .tf file per family, in this order.
-FAMILIES = ("iam_roles", "iam", "iam_managed", "s3", "kms", "ecr", "vpce", "apigateway", "audit", "organizations")
+FAMILIES = ("iam_roles", "iam", "iam_managed", "s3", "kms", "ecr", "vpce", "network", "apigateway", "audit",
+            "organizations")
 
 
 def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
@@ -584,6 +630,11 @@ def _link(m: _Module) -> None:
             role = m.roles.get(r.role_arn)
             if role is not None:
                 r.data["role"] = f"{role.type}.{role.name}.name"
+            if r.type == "aws_security_group":
+                groups = {g.data["group_name"]: g.name for g in m.res.get("network", ())}
+                for rule in r.data["rules"]:
+                    if rule["peer_group"]:
+                        rule["peer"]["referenced_security_group_id"] = f"aws_security_group.{groups[rule['peer_group']]}.id"
             if r.type == "aws_s3_bucket_object_lock_configuration":
                 # Object Lock needs versioning on: configure it after the bucket's versioning
                 versioning = by_source.get(r.source.rsplit("/", 1)[0] + "/versioning.json")

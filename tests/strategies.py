@@ -65,11 +65,16 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
                 while vid in used_vpce:
                     vid = "vpce-" + _hex(draw, 17)
                 used_vpce.add(vid)
-                eps.append(ast.VpcEndpoint(N(svc), S(vid)))
+                # an S3 gateway endpoint reaches only its own region's buckets (E441): interface
+                # endpoints where buckets may be in another region
+                kind = draw(st.sampled_from((None, "gateway", "interface"))) if svc == "s3" and len(regions) == 1 \
+                    else ("interface" if svc == "s3" else None)
+                eps.append(ast.VpcEndpoint(N(svc), S(vid), type=N(kind) if kind else None))
         cidrs = (S(draw(st.sampled_from(PUBLIC_CIDRS))),) if cidr or not eps else ()
         acct = S(OTHER_ACCOUNT) if draw(st.booleans()) and eps else None
         vpc = S("vpc-" + _hex(draw, 17)) if eps else None
-        net = ast.Network(N(f"net{i}"), acct, vpc, tuple(eps), cidrs)
+        region = S(draw(st.sampled_from(regions))) if eps and len(regions) > 1 else None
+        net = ast.Network(N(f"net{i}"), acct, vpc, tuple(eps), cidrs, region=region)
         networks.append(net)
         reach[f"net{i}"] = {
             "bucket": s3 or bool(cidrs), "repository": ecr or bool(cidrs), "endpoint": sm or bool(cidrs),

@@ -35,6 +35,7 @@ deployment "acme-llm" {{
 }}
 network prod_vpc {{
   vpc "vpc-0a1b2c3d4e5f67890"
+  region "eu-central-1"
   endpoint s3 "vpce-01a2b3c4d5e6f7a80"
 }}
 role security_admin "arn:aws:iam::{ACCT}:role/security-admin"

@@ -22,6 +22,7 @@ MULTI_REGION_SPEC = '''deployment "multi" {
 }
 network vpc {
   vpc "vpc-0a1b2c3d4e5f67890"
+  region "eu-west-1"
   subnets ["subnet-0a1b2c3d4e5f67890"]
   security_groups ["sg-0a1b2c3d4e5f67890"]
   endpoint s3 "vpce-00000000000000001"
@@ -284,7 +285,7 @@ def test_vpc_endpoints_use_the_spec_and_parameters_for_the_rest(example):
     dkr = doc["Resources"]["ProdVpcEcrDkrEndpoint"]["Properties"]
     assert dkr["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.ecr.dkr"}
     assert dkr["SubnetIds"] == {"Ref": "ProdVpcEndpointSubnetIds"}
-    assert "Default" not in doc["Parameters"]["ProdVpcEndpointSubnetIds"]
+    assert doc["Parameters"]["ProdVpcEndpointSubnetIds"]["Default"] == "subnet-0a1b2c3d4e5f67890,subnet-0a1b2c3d4e5f67891"
     multi = _compile(MULTI_REGION_SPEC, "multi.slp")
     doc = _parse(cloudformation_templates(multi.model, multi.artifacts)["cloudformation/111122223333-owned-resources.yaml"])
     assert doc["Parameters"]["VpcEndpointSubnetIds"]["Default"] == "subnet-0a1b2c3d4e5f67890"

@@ -41,6 +41,10 @@ ALLOW_ALL = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",),
 
 def example(subnets: bool = True, deployment_extra: str = "", org: bool = True) -> str:
     text = EXAMPLE.read_text()
+    for line in ('  subnets ["subnet-0a1b2c3d4e5f67890", "subnet-0a1b2c3d4e5f67891"]\n',
+                 '  security_groups ["sg-0a1b2c3d4e5f67890"]\n'):  # the example's own; replaced below
+        assert line in text
+        text = text.replace(line, "")
     if subnets:
         text = text.replace(
             '  vpc "vpc-0a1b2c3d4e5f67890"\n',

@@ -137,6 +137,7 @@ REGIONS_SPEC = '''deployment "multi" {
   regions ["eu-central-1", "eu-west-1"]
 }
 network vpc {
+  region "eu-west-1"
   endpoint s3 "vpce-00000000000000001"
 }
 role app "arn:aws:iam::111122223333:role/path/app"
@@ -230,10 +231,10 @@ def test_files_and_every_example_kind(example):
     c, files, _ = example
     assert all(p.startswith("terraform/") and p.endswith(".tf") for p in files)
     for f in ("versions.tf", "variables.tf", "outputs.tf", "providers.tf", "iam_roles.tf", "iam.tf", "s3.tf",
-              "kms.tf", "ecr.tf", "vpce.tf", "audit.tf", "organizations.tf", "locals.tf"):
+              "kms.tf", "ecr.tf", "vpce.tf", "network.tf", "audit.tf", "organizations.tf", "locals.tf"):
         assert f"terraform/{f}" in files
     kinds = {a.kind for a in c.artifacts}
-    assert len(c.artifacts) == 48 and len(kinds) == 16
+    assert len(c.artifacts) == 51 and len(kinds) == 18
 
 
 def _expected(art) -> tuple[str, str, str]:
@@ -371,7 +372,7 @@ def test_cross_account_artifacts_use_the_account_alias(example):
     for (t, n), body in res.items():
         if provider(body) != "aws":
             assert n in ("evaluator", "evaluation_admin") or t.startswith("aws_organizations") \
-                or t == "aws_vpc_endpoint_policy", (t, n)
+                or t == "aws_vpc_endpoint_policy" or n.startswith("eval_vpc_"), (t, n)
     (tf,) = parsed["terraform/versions.tf"]["terraform"]
     aws = tf["required_providers"][0]["aws"]
     assert literal(aws["source"]) == "hashicorp/aws"
@@ -394,7 +395,9 @@ def test_each_provider_is_checked_against_its_account_and_region(example):
     assert checks[("aws_organizations_organization", "organizations")][1] == '${self.id == "o-a1b2c3d4e5"}'
     # and every resource that lands somewhere depends on its provider's checks
     for (t, n), body in resources(parsed).items():
-        if t in ("aws_cloudwatch_event_target", "aws_organizations_policy_attachment"):
+        if t in ("aws_cloudwatch_event_target", "aws_organizations_policy_attachment",
+                 "aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule",
+                 "aws_vpc_endpoint_security_group_association"):
             continue  # they reference a checked resource
         guard = provider(body).removeprefix("aws.") if provider(body) != "aws" else "default"
         deps = body["depends_on"]

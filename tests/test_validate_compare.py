@@ -250,7 +250,7 @@ FORMERLY_MISSED = [
     ("iam/111122223333/security_admin.json", "AdministerModelKey"),
     ("vpce/vpce-01a2b3c4d5e6f7a83.json", "AllowSecurityAdmin"),
     ("vpce/vpce-0f9e8d7c6b5a43211.json", "AllowBreakglass"), ("vpce/vpce-0f9e8d7c6b5a43211.json", "AllowSecurityAdmin"),
-    ("org/scp-1.json", "DenyAuditTampering"), ("org/rcp-1.json", "DenyServicesForOthers"),
+    ("org/scp-2.json", "DenyAuditTampering"), ("org/rcp-1.json", "DenyServicesForOthers"),
     ("org/rcp-1.json", "DenyPrincipalsOutsidePerimeter"), ("org/rcp-1.json", "DenyOutsideNetworksKeys"),
 ]
 

@@ -296,6 +296,34 @@ class Fetcher:
                 return Read(items)
             params[token] = r.value[token]
 
+    # -- EC2 security groups ------------------------------------------------ #
+    def security_groups(self, vpc: str, names: list[str], region: str) -> Read:
+        """The groups of a VPC with these names (ec2:DescribeSecurityGroups): name -> group."""
+        r = self.pages("ec2", "describe_security_groups", "ec2:DescribeSecurityGroups", {}, "SecurityGroups",
+                       "NextToken", region, Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                     {"Name": "group-name", "Values": sorted(names)}])
+        return self.parsed(r, lambda v: {g["GroupName"]: g for g in v})
+
+    def security_group_rules(self, group_id: str, region: str) -> Read:
+        """A group's rules (ec2:DescribeSecurityGroupRules), each with IsEgress."""
+        return self.pages("ec2", "describe_security_group_rules", "ec2:DescribeSecurityGroupRules", {},
+                          "SecurityGroupRules", "NextToken", region,
+                          Filters=[{"Name": "group-id", "Values": [group_id]}])
+
+    def prefix_lists(self, region: str) -> Read:
+        """The region's managed prefix lists: id -> name (ec2:DescribeManagedPrefixLists)."""
+        def read() -> Read:
+            r = self.pages("ec2", "describe_managed_prefix_lists", "ec2:DescribeManagedPrefixLists", {},
+                           "PrefixLists", "NextToken", region)
+            return self.parsed(r, lambda v: {p["PrefixListId"]: p["PrefixListName"] for p in v})
+        return self.once(("prefix-lists", region), read)
+
+    def endpoint_groups(self, vpce_id: str, region: str) -> Read:
+        """The security group ids an interface endpoint uses (ec2:DescribeVpcEndpoints)."""
+        r = self.call("ec2", "describe_vpc_endpoints", "ec2:DescribeVpcEndpoints",
+                      {"InvalidVpcEndpointId.NotFound": "no such VPC endpoint"}, region, VpcEndpointIds=[vpce_id])
+        return self.parsed(r, lambda v: sorted(g["GroupId"] for g in v["VpcEndpoints"][0].get("Groups", [])))
+
     # -- API Gateway, CloudTrail, EventBridge, GuardDuty, Organizations ----- #
     def rest_api_policy(self, api_arn: str) -> Read:
         """The REST API's resource policy (arn:aws:apigateway:REGION::/restapis/ID)."""

@@ -1,0 +1,116 @@
+"""A network's place in the VPC: its region, its endpoints' types and the clients that
+may reach its interface endpoints (the E44x/W45x checks). Called from `check.py`, whose
+checker reports the diagnostics.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from slpc.dsl import ast
+
+from . import values
+
+GATEWAY, INTERFACE = "gateway", "interface"
+ENDPOINT_TYPES = (GATEWAY, INTERFACE)
+# Services AWS offers gateway endpoints for (among those slpc knows). S3's default is the
+# gateway: it has no hourly charge, and is the endpoint the S3 prefix list routes to.
+GATEWAY_SERVICES = ("s3",)
+ANYWHERE = ("0.0.0.0/0", "::/0")
+
+
+def endpoint_type(c, e: ast.VpcEndpoint) -> str | None:
+    """`gateway` or `interface` for one endpoint line, or None after an error."""
+    default = GATEWAY if e.service.text in GATEWAY_SERVICES else INTERFACE
+    if e.type is None:
+        return default
+    word = e.type.text
+    if word not in ENDPOINT_TYPES:
+        c.err("E440", f"unknown endpoint type `{word}`", e.type.span,
+              f"write `gateway` or `interface` after the id (the default for {e.service.text} is {default})")
+        return None
+    if word == GATEWAY and e.service.text not in GATEWAY_SERVICES:
+        c.err("E440", f"{e.service.text} has no gateway endpoints", e.type.span,
+              f"AWS offers gateway endpoints only for {', '.join(GATEWAY_SERVICES)} here; remove `gateway`")
+        return None
+    return word
+
+
+def clients(c, n: ast.Network) -> tuple[str, ...] | None:
+    """The network's clients: private ranges (normalised) and security group ids, or None
+    after an error."""
+    ok = True
+    seen: dict[str, ast.Str] = {}
+    ranges: list[tuple[object, ast.Str]] = []
+    for item in n.clients:
+        text = item.value
+        if text.startswith("sg-"):
+            ok &= c.value(values.security_group(text), item.span, "E442")
+        elif text in ANYWHERE or text.endswith("/0"):
+            c.err("E443", f'"{text}" admits every address', item.span,
+                  "name the private ranges (or security groups) your workloads reach the endpoints from")
+            ok = False
+            continue
+        else:
+            net, problem = values.cidr(text, "10.20.0.0/19")
+            if problem:
+                c.err("E442", problem[0], item.span, problem[1] + ' (or a security group id "sg-...")')
+                ok = False
+                continue
+            if not values.private(net):
+                c.err("E444", f'"{text}" is not a private range', item.span,
+                      "endpoint clients are inside your VPC: RFC 1918 (10/8, 172.16/12, 192.168/16), "
+                      "RFC 6598 (100.64/10) or IPv6 unique local (fc00::/7)")
+                ok = False
+                continue
+            for other, where in ranges:
+                if net.version == other.version and net.overlaps(other):
+                    c.err("E445", f'"{text}" overlaps "{where.value}" in the same list', item.span,
+                          f'"{where.value}" is at line {where.span.line}; keep the wider one, or split the ranges '
+                          "so they do not overlap")
+                    ok = False
+                    break
+            else:
+                ranges.append((net, item))
+            text = str(net)
+        if text in seen:
+            c.warn("W453", f'"{text}" is listed twice', item.span, "remove one")
+        seen.setdefault(text, item)
+    return tuple(seen) if ok else None
+
+
+def groups_of(n: ast.Network) -> list[ast.Str]:
+    """Every security group id a network declares (its own and its clients')."""
+    return list(n.security_groups) + [x for x in n.clients if x.value.startswith("sg-")]
+
+
+def foreign_groups(c, decls: Sequence[ast.Network]) -> None:
+    """A security group belongs to one VPC: the same id in networks of two VPCs is refused."""
+    first: dict[str, tuple[ast.Network, ast.Str]] = {}
+    for n in sorted(decls, key=lambda d: (d.span.file, d.span.line)):
+        for sg in groups_of(n):
+            if sg.value not in first:
+                first[sg.value] = (n, sg)
+                continue
+            other, at = first[sg.value]
+            if other is not n and other.vpc and n.vpc and other.vpc.value != n.vpc.value:
+                c.err("E446", f'"{sg.value}" is a security group of another VPC', sg.span,
+                      f"network `{other.name.text}` (line {at.span.line}) has it in {other.vpc.value}, "
+                      f"network `{n.name.text}` is {n.vpc.value}; a group belongs to one VPC")
+
+
+def placement(c, n: ast.Network, interface: Sequence[str]) -> None:
+    """The warnings about what slpc cannot write for a network's security groups."""
+    if n.clients and not n.vpc:
+        c.err("E447", f"network `{n.name.text}` has `clients` but no `vpc`", n.clients[0].span,
+              'the endpoint security group lives in the network\'s VPC: add `vpc "vpc-..."`')
+    if interface and not n.clients:
+        c.warn("W450", f"network `{n.name.text}` has interface endpoints but no `clients`", n.name.span,
+               "slpc writes no endpoint security group for it; add `clients [\"10.0.0.0/16\", ...]` "
+               "(private ranges or security groups) to have one that admits only them on 443")
+    if n.clients and not interface:
+        c.warn("W451", f"network `{n.name.text}` lists `clients` but has no interface endpoint", n.clients[0].span,
+               "only interface endpoints have security groups; the clients are not used")
+    if n.subnets and not n.vpc:
+        c.warn("W452", f"network `{n.name.text}` has `subnets` but no `vpc`", n.subnets[0].span,
+               'slpc writes no workload security group for it; add `vpc "vpc-..."`')
