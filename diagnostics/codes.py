@@ -213,8 +213,6 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters even after a data "
                          "rule is split by `$or` branch (one branch lists more roles of one account than a rule "
                          "holds)."),
-    Code("W543", "emit", "CloudTrail cannot record the requests some VPC endpoints' policies deny: their services log "
-                         "no network activity events ([audit.md](audit.md))."),
     Code("E601", "output", "The output path exists and is not a directory."),
     Code("E602", "output", "The output directory is not empty and holds no slpc `manifest.json`: slpc only replaces "
                            "its own output."),

@@ -23,7 +23,7 @@ from slpc.compiler.verbs import (
     S3_BREAKGLASS_ACTIONS, S3_BUCKET_DATA_ACTIONS, S3_OBJECT_DATA_ACTIONS, S3_PERIMETER_ACTIONS,
     VERBS,
 )
-from slpc.diagnostics import Diagnostic, error, warning
+from slpc.diagnostics import Diagnostic, error
 from .artifact import Artifact
 
 
@@ -216,14 +216,6 @@ def network_activity(model: Model) -> dict[str, tuple[str, ...]]:
     return {s: tuple(sorted(ids)) for s, ids in sorted(out.items())}
 
 
-def unrecorded_endpoints(model: Model) -> list[str]:
-    """`network.service` of each VPC endpoint of the deployment account whose denials CloudTrail
-    cannot record (its service logs no network activity events)."""
-    dep = model.deployment
-    return sorted(f"{n.name}.{s}" for n in model.networks.values() if n.account == dep.account
-                  for s, _ in n.endpoints if s not in NETWORK_ACTIVITY_SOURCES)
-
-
 # --------------------------------------------------------------------------- #
 # EventBridge
 
@@ -412,13 +404,6 @@ def audit_artifacts(model: Model) -> tuple[list[Artifact], list[Diagnostic]]:
     if audited:
         selectors, more = event_selectors(model)
         diags += more
-        unrecorded = unrecorded_endpoints(model)
-        if unrecorded:
-            diags.append(warning(
-                "W543", f"CloudTrail cannot record the requests that the endpoint policies of {', '.join(unrecorded)} "
-                "deny: their services log no network activity events", None,
-                "AWS documents network activity events for CloudTrail, EC2, KMS and Secrets Manager endpoints "
-                "only; slpc records them for the spec's kms endpoints (docs/audit.md)"))
         arts.append(Artifact("cloudtrail-event-selectors", "trail", dep.account,
                              "audit/cloudtrail-event-selectors.json", dep.name,
                              settings={"AdvancedEventSelectors": selectors}))
