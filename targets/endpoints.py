@@ -198,6 +198,21 @@ ACCOUNT_WIDE_SERVICES = {"s3": ("buckets", "bucket"), "ecr.api": ("repositories"
                          "ecr.dkr": ("repositories", "repository")}
 
 
+def _by_guard(grants: dict[tuple[str, tuple[str, ...]], set[str]], service: str):
+    """(the grants' actions that the assets' resource policies deny to every principal
+    without a grant, the rest). Only the first may go to the grantees' whole accounts:
+    the rest (GetBucketLocation of `list`, ECR's account-scope token), which no
+    resource policy keeps to its grantees, keep their principals named."""
+    data = {a for kind in V.kinds_reached_through(service) for a in V.ASSET_KINDS[kind].data_actions}
+    guarded: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+    loose: dict[tuple[str, tuple[str, ...]], set[str]] = {}
+    for key, actions in grants.items():
+        for part, acts in ((guarded, actions & data), (loose, actions - data)):
+            if acts:
+                part[key] = acts
+    return guarded, loose
+
+
 def endpoint_policy(model: Model, nets: list[Network], service: str, form: str = EXACT,
                     uses: _Uses | None = None) -> tuple[PolicyDocument, list[Diagnostic]]:
     """The policy of one endpoint, which may sit in several networks (W324), in one of
@@ -207,13 +222,13 @@ def endpoint_policy(model: Model, nets: list[Network], service: str, form: str =
         stmts = _per_principal(model, _union(uses.grants, uses.duties))
     else:
         coarsen = Patterns(model) if form == PATTERNS else Patterns(model, "repository") if form == TOKENS else None
-        grants = uses.grants
-        scoped = {k: v for k, v in grants.items() if k[1] == ("*",)}  # account-scope: no resource policy guards it
-        named = uses.duties | ({} if form == TOKENS else scoped)
+        guarded, loose = _by_guard(uses.grants, service)
+        scoped = {k: v for k, v in loose.items() if k[1] == ("*",)}  # account-scope: no resource policy guards it
+        named = _union(uses.duties, {k: v for k, v in loose.items() if k[1] != ("*",)},
+                       {} if form == TOKENS else scoped)
         if coarsen is not None:  # duties keep their principals; their buckets go by pattern too
             named = _regrouped(named, coarsen)
-        stmts = _per_principal(model, named, coarsen) + _account_wide(
-            model, {k: v for k, v in grants.items() if k[1] != ("*",)}, coarsen)
+        stmts = _per_principal(model, named, coarsen) + _account_wide(model, guarded, coarsen)
         if form == TOKENS and scoped:
             stmts += _account_wide(model, scoped, sid="AllowAccountScopeToTheGranteesAccounts")
     if service == "s3" and any(svc in ("ecr.api", "ecr.dkr") for net in nets for svc, _ in net.endpoints):

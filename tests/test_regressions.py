@@ -89,3 +89,34 @@ def test_regression(name, spec, question, expected):
                             extra_identity=(STAR,) if question.star else ())
     assert Meaning(compiled.model).permits(question) is expected
     assert decision.allowed is expected, decision.explain()
+
+
+def test_account_wide_s3_endpoint_names_the_holders_of_actions_no_bucket_policy_guards(monkeypatch):
+    """In the account-wide S3 endpoint-policy form (W351), the bucket policy decides who.
+    It does for data actions, which it denies to all but their grantees; GetBucketLocation
+    (of `list`) it leaves to IAM. So the endpoint policy still names that action's holders:
+    an account admin holding `*:*` without a grant gets nothing through the spec's
+    endpoint, while the grantee keeps it."""
+    from slpc.policy.limits import RULES
+    from slpc.targets import endpoints
+
+    spec = HEAD + '''network net0 {
+  endpoint s3 "vpce-00000000000000000"
+}
+bucket b {
+  name    "model-bucket-0"
+  encrypt k
+}
+allow r3 list b "ckpt/" from net0
+'''
+    monkeypatch.setattr(endpoints, "measure", lambda kind, doc: RULES[kind].limit + 1)
+    compiled = compile_text(spec, "account-wide.slp")
+    assert compiled.ok and any(d.code == "W351" for d in compiled.diagnostics)
+    world, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
+    ctx = {"aws:CurrentTime": "2026-11-28T12:00:00Z", "aws:SourceVpce": "vpce-00000000000000000",
+           "aws:SecureTransport": "true"}
+    for who, star, expected in ((R0, True, False), (R3, False, True)):
+        q = Question(who, "s3:GetBucketLocation", "arn:aws:s3:::model-bucket-0", ctx, star=star)
+        assert meaning.permits(q) is expected
+        decision = world.decide(q.principal, q.action, q.resource, q.context, extra_identity=(STAR,) if star else ())
+        assert decision.allowed is expected, decision.explain()
