@@ -208,6 +208,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
                          "management account, where no SCP applies: what only the SCP enforces is open there."),
     Code("W535", "emit", "The SCPs hold the SageMaker endpoints to the grantees of any of them, not each to its own: "
                          "the exact form takes more SCPs than AWS Organizations attaches to one target."),
+    Code("W536", "emit", "A network with a `vpc` and `subnets` declares no `security_groups`: the SCP either refuses "
+                         "SageMaker runs with its workload group or, when no network declares any, does not pin "
+                         "SageMaker's security groups at all."),
     Code("E541", "emit", "The audited buckets need more CloudTrail selector values than one trail allows "
                          "(500 values) ([audit.md](audit.md))."),
     Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters even after a data "

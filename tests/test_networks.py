@@ -412,3 +412,38 @@ def test_fmt_keeps_regions_endpoint_types_and_clients():
     assert net.endpoints[0].type.text == "interface" and net.endpoints[1].type is None
     assert [c.value for c in net.clients] == ["10.0.0.0/16", "sg-0123456789abcdef0"]
     assert format_spec(again) == out
+
+
+def test_terraform_outputs_every_group_id_by_name():
+    import hcl2
+
+    c = _example()
+    out = hcl2.loads(render("terraform", c.model, c.artifacts)["terraform/outputs.tf"])
+    (ids,) = [o['"security_group_ids"'] for o in out["output"] if '"security_group_ids"' in o]
+    value = {k.strip('"'): v for k, v in ids["value"].items()}
+    assert set(value) == {a.settings["GroupName"] for a in _groups(c).values()}
+    assert value["slpc-acme-llm-prod_vpc-workload"] == "${aws_security_group.prod_vpc_workload.id}"
+    assert "security_groups" in ids["description"]
+
+
+NO_GROUPS = EX.replace('  security_groups ["sg-0a1b2c3d4e5f67890"]\n', "")
+
+
+@pytest.mark.parametrize("text, words", [
+    (NO_GROUPS, "no network declares any, so the SCP does not pin SageMaker's security groups at all"),
+    (NO_GROUPS.replace('  clients ["10.40.0.0/16"]\n', '  clients ["10.40.0.0/16"]\n  security_groups ["sg-0f9e8d7c6b5a43219"]\n'),
+     "the SCP refuses SageMaker runs with its workload group slpc-acme-llm-prod_vpc-workload until its id is declared"),
+], ids=["unpinned", "refused"])
+def test_w536_a_workload_group_the_scp_does_not_know(tmp_path, capsys, text, words):
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 0, err
+    assert "warning[W536]: network `prod_vpc` has `subnets` but no `security_groups`" in err and words in err, err
+    assert "Terraform output `security_group_ids`" in err and "`ProdVpcWorkloadSecurityGroupId`" in err
+
+
+def test_w536_not_without_a_scp_or_with_declared_groups(tmp_path, capsys):
+    rc, err, _, _ = run(tmp_path, capsys, EX)
+    assert rc == 0 and "W536" not in err
+    no_scp = NO_GROUPS.replace('  regions   ["eu-central-1"]\n', '  regions   ["eu-central-1"]\n  guardrails [rcp]\n')
+    rc, err, _, _ = run(tmp_path, capsys, no_scp)
+    assert "W536" not in err, err
