@@ -445,6 +445,9 @@ class _Checker:
                              "an S3 gateway endpoint reaches only buckets of its own region: grant from a network "
                              "of the bucket's region")
                     ok = False
+                elif a.asset.text in assets and not netcheck.other_region(
+                        self, n.span, net, a.asset.text, kind, assets[a.asset.text].region, need):
+                    ok = False
                 elif touches and not set(need) <= have:
                     missing = [s for s in need if s not in have]
                     self.err("E403", f"network `{n.text}` lacks the {', '.join(missing)} endpoint a {kind} needs",

@@ -17,6 +17,13 @@ ENDPOINT_TYPES = (GATEWAY, INTERFACE)
 # gateway: it has no hourly charge, and is the endpoint the S3 prefix list routes to.
 GATEWAY_SERVICES = ("s3",)
 ANYWHERE = ("0.0.0.0/0", "::/0")
+# The services (among those slpc knows) for which AWS PrivateLink offers cross-region interface
+# endpoints: an endpoint in the VPC's region created for the service of another region (the
+# VPC user guide, "Cross-region enabled AWS services": S3, ECR's api and dkr, KMS, and IAM,
+# ECS, Lambda, Firehose, Managed Flink and Route 53, which slpc does not use). SageMaker
+# runtime, API Gateway (execute-api), STS and CloudWatch Logs are not among them: their
+# interface endpoints reach only the VPC's own region.
+CROSS_REGION_SERVICES = ("s3", "ecr.api", "ecr.dkr", "kms")
 
 
 def endpoint_type(c, e: ast.VpcEndpoint) -> str | None:
@@ -114,3 +121,32 @@ def placement(c, n: ast.Network, interface: Sequence[str]) -> None:
     if n.subnets and not n.vpc:
         c.warn("W452", f"network `{n.name.text}` has `subnets` but no `vpc`", n.subnets[0].span,
                'slpc writes no workload security group for it; add `vpc "vpc-..."`')
+
+
+def other_region(c, where, net, asset: str, kind: str, region: str, services: Sequence[str]) -> bool:
+    """A grant on an asset of another region than the network's, through the network's interface
+    endpoints (E441 covers an S3 gateway). False after an error.
+
+    An interface endpoint serves the service of the region it was created for, which is the
+    VPC's region unless it is a cross-region endpoint; so for a service without cross-region
+    PrivateLink the request cannot come through the network (E448). For the others it can,
+    through an endpoint created for the asset's region, which the spec does not record
+    (W454: it names the endpoints such a request must use)."""
+    if not net.region or region is None or region == net.region:
+        return True
+    ids = [(svc, vid) for svc, vid in net.interface_endpoints if svc in services]
+    if not ids:
+        return True
+    stuck = sorted({svc for svc, _ in ids if svc not in CROSS_REGION_SERVICES})
+    if stuck:
+        c.err("E448", f"{kind} `{asset}` is in {region}, and network `{net.name}` reaches "
+              f"{' and '.join(stuck)} through interface endpoints of {net.region}", where,
+              f"{' and '.join(stuck)} interface endpoints reach only their VPC's region (AWS PrivateLink has no "
+              f"cross-region endpoints for {'them' if len(stuck) > 1 else 'it'}): grant from a network of {region}")
+        return False
+    c.warn("W454", f"{kind} `{asset}` is in {region}, network `{net.name}` in {net.region}: the grant works "
+           f"through its endpoints only if they are cross-region endpoints for {region}", where,
+           f"{', '.join(v for _, v in ids)} must be created for the service region {region} (AWS PrivateLink's "
+           f"cross-region endpoints); slpc's Terraform and CloudFormation create endpoints of the network's own "
+           f"region, through which the request cannot work")
+    return True

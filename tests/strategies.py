@@ -54,7 +54,7 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
     service_sets = draw(st.lists(
         st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans()),
         min_size=1, max_size=3))
-    networks, reach = [], {}
+    networks, reach, stuck, net_region = [], {}, {}, {}
     used_vpce: set[str] = set()
     for i, (s3, ecr, kms, sm, api, cidr) in enumerate(service_sets):
         eps = []
@@ -80,6 +80,9 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
             "bucket": s3 or bool(cidrs), "repository": ecr or bool(cidrs), "endpoint": sm or bool(cidrs),
             "api": api,  # private APIs are reached through their endpoints only
         }
+        # SageMaker runtime and execute-api endpoints reach only their own region (E448)
+        stuck[f"net{i}"] = {"endpoint": sm, "api": api}
+        net_region[f"net{i}"] = region.value if region else regions[0]
 
     n_roles = draw(st.integers(2, 5))
     roles = [ast.Role(N(f"role{i}"), S(f"arn:aws:iam::{MAIN_ACCOUNT if i < 2 else draw(st.sampled_from((MAIN_ACCOUNT, OTHER_ACCOUNT)))}:role/r{i}"))
@@ -117,15 +120,18 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
         repos.append(ast.Repository(N(f"repo{i}"), S(f"llm/serving-{i}"), region, tuple(N(a) for a in admins)))
         assets[f"repo{i}"] = ("repository", set(admins))
     endpoints = []
+    asset_region: dict[str, str] = {}  # SageMaker endpoints and APIs, for E448
     for i in range(draw(st.integers(0, 1))):
         region = S(draw(st.sampled_from(regions))) if len(regions) > 1 else None
         endpoints.append(ast.Endpoint(N(f"chat{i}"), sagemaker=S(f"LLM-Chat-{i}"), region=region))
         assets[f"chat{i}"] = ("endpoint", set())
+        asset_region[f"chat{i}"] = region.value if region else regions[0]
     for i in range(draw(st.integers(0, 2))):
         region = S(regions[0]) if len(regions) > 1 else None
         api_id = draw(st.sampled_from(("a1b2c3d4e5", "f6g7h8i9j0")))
         endpoints.append(ast.Endpoint(N(f"api{i}"), apigateway=S(api_id), stage=S(f"stage{i}"), region=region))
         assets[f"api{i}"] = ("api", set())
+        asset_region[f"api{i}"] = region.value if region else regions[0]
 
     verbs = {"bucket": ("read", "write", "list", "delete"), "repository": ("pull", "push"), "endpoint": ("invoke",),
              "api": ("invoke",)}
@@ -135,7 +141,8 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
         asset = duty[i][1] if i < len(duty) else draw(st.sampled_from(sorted(assets)))
         kind, barred = assets[asset]
         allowed = [r for r in role_names if r not in barred and (kind != "endpoint" or r in local)]
-        nets = [n for n in sorted(reach) if reach[n][kind]]
+        nets = [n for n in sorted(reach) if reach[n][kind]
+                and not (stuck[n].get(kind) and net_region[n] != asset_region.get(asset, net_region[n]))]
         if not allowed or not nets:
             continue
         principal = duty[i][0] if i < len(duty) else draw(st.sampled_from(allowed))

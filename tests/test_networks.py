@@ -51,6 +51,9 @@ CASES = [
     ("E440", EX.replace('"vpce-01a2b3c4d5e6f7a83"', '"vpce-01a2b3c4d5e6f7a83" gateway'), ("a83", "gateway"),
      "kms has no gateway endpoints"),
     ("E441", two_regions(WEST_KEY), "prod_vpc", "gateway endpoint reaches only"),
+    ("E448", two_regions(EX).replace('  sagemaker "llm-chat-prod"\n  region "eu-central-1"\n',
+                                     '  sagemaker "llm-chat-prod"\n  region "eu-west-1"\n'), ("chat_frontend", "prod_vpc"),
+     "sagemaker.runtime interface endpoints reach only their VPC's region"),
     ("E442", clients("10.20.0.0/19", "vpc-123"), '"vpc-123"', "not a CIDR range"),
     ("E442", clients("10.20.0.1/19"), '"10.20.0.1/19"', 'did you mean "10.20.0.0/19"'),
     ("E442", clients("sg-12"), '"sg-12"', "security group id"),
@@ -74,7 +77,7 @@ def _line_of(text: str, under: str, code: str, marker: str | None = None) -> int
     lines = text.splitlines()
     if marker:
         return next(i for i, ln in enumerate(lines, 1) if marker in ln and under in ln)
-    if code in ("E441",):
+    if code in ("E441", "E448"):
         return next(i for i, ln in enumerate(lines, 1) if ln.startswith("allow") and under in ln)
     if code == "E312":
         return next(i for i, ln in enumerate(lines, 1) if ln.startswith(f"network {under}"))
@@ -447,3 +450,74 @@ def test_w536_not_without_a_scp_or_with_declared_groups(tmp_path, capsys):
     no_scp = NO_GROUPS.replace('  regions   ["eu-central-1"]\n', '  regions   ["eu-central-1"]\n  guardrails [rcp]\n')
     rc, err, _, _ = run(tmp_path, capsys, no_scp)
     assert "W536" not in err, err
+
+
+WEST_INTERFACE = two_regions(WEST_KEY).replace(S3_LINE, '  endpoint s3                "vpce-01a2b3c4d5e6f7a80" interface\n')
+
+
+def test_w454_a_bucket_of_another_region_through_s3_interface_endpoints(tmp_path, capsys):
+    """A cross-region PrivateLink endpoint for S3 can reach it: a warning naming the endpoint, not an error."""
+    rc, err, _, path = run(tmp_path, capsys, WEST_INTERFACE)
+    assert rc == 0, err
+    assert "warning[W454]: bucket `weights` is in eu-west-1, network `prod_vpc` in eu-central-1" in err, err
+    assert "vpce-01a2b3c4d5e6f7a80 must be created for the service region eu-west-1" in err
+    line = next(i for i, ln in enumerate(WEST_INTERFACE.splitlines(), 1)
+                if ln.startswith("allow trainer") and "weights" in ln)
+    assert located(err, path, line, WEST_INTERFACE.splitlines()[line - 1].index("prod_vpc") + 1), err
+
+
+def _serving_in(region: str) -> str:
+    """The example in two regions, every network in eu-central-1, the repository in `region`."""
+    return two_regions(EX).replace('  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-west-1"\n',
+                                   '  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-central-1"\n').replace(
+        '  name   "llm-serving"\n  region "eu-central-1"\n', f'  name   "llm-serving"\n  region "{region}"\n')
+
+
+def test_w454_a_repository_of_another_region_through_ecr_endpoints(tmp_path, capsys):
+    text = _serving_in("eu-west-1")
+    assert text != two_regions(EX)
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 0, err
+    assert "warning[W454]: repository `serving` is in eu-west-1" in err
+    assert "vpce-01a2b3c4d5e6f7a81, vpce-01a2b3c4d5e6f7a82 must be created" in err
+
+
+def test_no_cross_region_diagnostic_in_the_same_region_or_from_public_ranges_alone(tmp_path, capsys):
+    rc, err, _, _ = run(tmp_path, capsys, EX)
+    assert "W454" not in err and "E448" not in err
+    # corp_office has public ranges only: the public endpoint of any region serves them
+    text = _serving_in("eu-west-1").replace(
+        "allow inference     pull   serving                from prod_vpc\n", "").replace(
+        "from prod_vpc, corp_office", "from corp_office")
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 0 and "W454" not in err and "E448" not in err, err
+
+
+def test_e448_execute_api_of_another_region(tmp_path, capsys):
+    """A private API of eu-central-1 from a VPC of eu-west-1: execute-api has no cross-region endpoints."""
+    from slpc.compiler.networks import CROSS_REGION_SERVICES
+
+    assert "execute-api" not in CROSS_REGION_SERVICES and "sagemaker.runtime" not in CROSS_REGION_SERVICES
+    text = '''deployment "d" {
+  account "111122223333"
+  regions ["eu-central-1", "eu-west-1"]
+}
+network vpc {
+  region "eu-west-1"
+  endpoint execute-api "vpce-00000000000000005"
+}
+role app "arn:aws:iam::111122223333:role/app"
+endpoint chat_api {
+  apigateway "a1b2c3d4e5"
+  stage      "prod"
+  region     "eu-central-1"
+}
+allow app invoke chat_api from vpc
+'''
+    rc, err, _, path = run(tmp_path, capsys, text)
+    assert rc == 2 and "error[E448]: api `chat_api` is in eu-central-1, and network `vpc` reaches execute-api " \
+        "through interface endpoints of eu-west-1" in err, err
+    assert located(err, path, 15, text.splitlines()[14].index("vpc") + 1), err
+    same = text.replace('region     "eu-central-1"', 'region     "eu-west-1"')
+    rc, err, _, _ = run(tmp_path, capsys, same)
+    assert rc == 0 and "E448" not in err, err
