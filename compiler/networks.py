@@ -123,30 +123,53 @@ def placement(c, n: ast.Network, interface: Sequence[str]) -> None:
                'slpc writes no workload security group for it; add `vpc "vpc-..."`')
 
 
-def other_region(c, where, net, asset: str, kind: str, region: str, services: Sequence[str]) -> bool:
-    """A grant on an asset of another region than the network's, through the network's interface
-    endpoints (E441 covers an S3 gateway). False after an error.
-
-    An interface endpoint serves the service of the region it was created for, which is the
-    VPC's region unless it is a cross-region endpoint; so for a service without cross-region
-    PrivateLink the request cannot come through the network (E448). For the others it can,
-    through an endpoint created for the asset's region, which the spec does not record
-    (W454: it names the endpoints such a request must use)."""
-    if not net.region or region is None or region == net.region:
-        return True
-    ids = [(svc, vid) for svc, vid in net.interface_endpoints if svc in services]
-    if not ids:
-        return True
-    stuck = sorted({svc for svc, _ in ids if svc not in CROSS_REGION_SERVICES})
-    if stuck:
-        c.err("E448", f"{kind} `{asset}` is in {region}, and network `{net.name}` reaches "
-              f"{' and '.join(stuck)} through interface endpoints of {net.region}", where,
-              f"{' and '.join(stuck)} interface endpoints reach only their VPC's region (AWS PrivateLink has no "
-              f"cross-region endpoints for {'them' if len(stuck) > 1 else 'it'}): grant from a network of {region}")
+def service_region(c, e: ast.VpcEndpoint, kind: str | None, regions: Sequence[str]) -> bool:
+    """`region "R"` on an endpoint line: the service region of a cross-region interface endpoint
+    (E449 where AWS PrivateLink has none, E309 outside the deployment's regions)."""
+    svc, where = e.service.text, e.region.span
+    if kind == GATEWAY:
+        c.err("E449", f"a gateway endpoint reaches only its VPC's region; `{svc}` cannot have a `region`", where,
+              "remove `region`, or make it an interface endpoint (AWS PrivateLink's cross-region endpoints are "
+              "interface endpoints)")
         return False
-    c.warn("W454", f"{kind} `{asset}` is in {region}, network `{net.name}` in {net.region}: the grant works "
-           f"through its endpoints only if they are cross-region endpoints for {region}", where,
-           f"{', '.join(v for _, v in ids)} must be created for the service region {region} (AWS PrivateLink's "
-           f"cross-region endpoints); slpc's Terraform and CloudFormation create endpoints of the network's own "
-           f"region, through which the request cannot work")
+    if svc not in CROSS_REGION_SERVICES:
+        c.err("E449", f"AWS PrivateLink has no cross-region endpoints for {svc}", where,
+              f"remove `region`: a {svc} endpoint reaches only its VPC's region (cross-region services here: "
+              f"{', '.join(CROSS_REGION_SERVICES)})")
+        return False
+    if e.region.value not in regions:
+        c.err("E309", f'endpoint {e.id.value} reaches region "{e.region.value}", which the deployment does not '
+              "allow", where, "allowed regions: " + ", ".join(regions))
+        return False
     return True
+
+
+def other_region(c, where, net, asset: str, kind: str, region: str | None, services: Sequence[str]) -> bool:
+    """A grant through a network's interface endpoints must have, for each service of the asset,
+    an endpoint that reaches the asset's region (E441 covers an S3 gateway). False after E448.
+
+    An interface endpoint serves the service of one region: its VPC's, or for a cross-region
+    endpoint (AWS PrivateLink, `CROSS_REGION_SERVICES`) the one declared with `region`. A
+    request for an asset of another region cannot come through it."""
+    if region is None:
+        return True
+    reach: dict[str, set] = {}
+    for svc, vid in net.interface_endpoints:
+        if svc in services:
+            reach.setdefault(svc, set()).add(net.service_region(vid))
+    missing = sorted(svc for svc, regions in reach.items() if region not in regions)
+    if not missing:
+        return True
+    ids = ", ".join(vid for svc, vid in net.interface_endpoints if svc in missing)
+    where_to = ", ".join(sorted({r for svc in missing for r in reach[svc] if r}))
+    if all(svc in CROSS_REGION_SERVICES for svc in missing):
+        hint = (f"if {ids} {'is a cross-region endpoint' if ', ' not in ids else 'are cross-region endpoints'} "
+                f"for {region}, add `region \"{region}\"` to {'its' if ', ' not in ids else 'their'} line; "
+                f"otherwise grant from a network with endpoints of {region}")
+    else:
+        stuck = [svc for svc in missing if svc not in CROSS_REGION_SERVICES]
+        hint = (f"{' and '.join(stuck)} interface endpoints reach only their VPC's region (AWS PrivateLink has no "
+                f"cross-region endpoints for {'them' if len(stuck) > 1 else 'it'}): grant from a network of {region}")
+    c.err("E448", f"{kind} `{asset}` is in {region}, and network `{net.name}` reaches {' and '.join(missing)} "
+          f"only through interface endpoints of {where_to}", where, hint)
+    return False

@@ -152,17 +152,16 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E446", "values", "A security group id is declared in two networks of different VPCs: a group of another "
                            "VPC."),
     Code("E447", "values", "A network has `clients` but no `vpc`, so its endpoint security group has no VPC."),
-    Code("E448", "grants", "A grant on an asset of another region through a network whose interface endpoints for "
-                           "the asset (SageMaker runtime, execute-api) reach only their own region: AWS PrivateLink "
-                           "has no cross-region endpoints for those services."),
+    Code("E448", "grants", "A grant on an asset of another region through a network none of whose interface "
+                           "endpoints for a service of the asset reaches that region (an endpoint reaches its VPC's "
+                           "region, or the region its line declares)."),
+    Code("E449", "values", "`region` on an endpoint line of a gateway endpoint, or of a service AWS PrivateLink has no "
+                           "cross-region endpoints for (only `s3`, `ecr.api`, `ecr.dkr` and `kms` have)."),
     Code("W450", "values", "A network has interface endpoints but no `clients`: slpc writes no endpoint security "
                            "group for it."),
     Code("W451", "values", "A network lists `clients` but has no interface endpoint: they are not used."),
     Code("W452", "values", "A network has `subnets` but no `vpc`: slpc writes no workload security group for it."),
     Code("W453", "values", "A network client is listed twice."),
-    Code("W454", "grants", "A grant on an asset of another region through a network's S3 interface or ECR endpoints: "
-                           "it works only if they are cross-region endpoints for the asset's region, which slpc's "
-                           "IaC does not create."),
     Code("W436", "emit", "A role passes more than 20 roles to the same services: its identity policy names them by "
                          "family (`role/PATH/*`), which also matches roles outside the spec so named."),
     Code("W331", "emit", "A bucket has no grants: its policy denies every request."),

@@ -441,6 +441,10 @@ def _vpc_endpoint(t: _Template, model: Model, art) -> None:
     vpc = net.vpc or t.parameter(f"{nid}VpcId", {
         "Type": "AWS::EC2::VPC::Id", "Description": f"The VPC of network `{net.name}` (the spec names none)."})
     props: dict = {"VpcId": vpc, "ServiceName": {"Fn::Sub": f"com.amazonaws.${{AWS::Region}}.{service}"}}
+    remote = dict(net.service_regions).get(art.target)
+    if remote:  # a cross-region interface endpoint: the service of its declared region
+        props["ServiceName"] = f"com.amazonaws.{remote}.{service}"
+        props["ServiceRegion"] = remote
     if art.target in net.gateways:  # the spec's endpoint type (s3 defaults to gateway)
         props["VpcEndpointType"] = "Gateway"
         props["RouteTableIds"] = t.parameter(f"{nid}RouteTableIds", {

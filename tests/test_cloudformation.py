@@ -28,8 +28,8 @@ network vpc {
   security_groups ["sg-0a1b2c3d4e5f67890"]
   clients ["10.0.0.0/16"]
   endpoint s3 "vpce-00000000000000001"
-  endpoint ecr.api "vpce-00000000000000002"
-  endpoint ecr.dkr "vpce-00000000000000003"
+  endpoint ecr.api "vpce-00000000000000002" region "eu-central-1"
+  endpoint ecr.dkr "vpce-00000000000000003" region "eu-central-1"
 }
 role app "arn:aws:iam::111122223333:role/team/ml/app"
 role admin "arn:aws:iam::111122223333:role/admin"
