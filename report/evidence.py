@@ -29,7 +29,8 @@ from . import proof as proofs
 from . import validation as live
 
 # 2: proof results (`proof`, per-control proof properties); 3: `coarser` layers; 4: `becoming`;
-# 5: networks' region, clients, subnets, declared groups and the security groups slpc writes
+# 5: networks' region, clients, subnets, declared groups and the security groups slpc writes; each
+# endpoint's type and the region whose service it reaches
 EVIDENCE_VERSION = 5
 _OUTSIDE_IP = "192.0.2.77"  # TEST-NET-1: outside every network unless a spec declares it
 
@@ -76,8 +77,8 @@ def _glance(model: Model, artifacts: Sequence) -> dict:
         "accounts": sorted(accounts),
         "networks": [{"name": n.name, "account": n.account, "vpc": n.vpc, "region": n.region,
                       "cidrs": list(n.cidrs),
-                      "endpoints": [{"service": s, "id": i, "type": "gateway" if i in n.gateways else "interface"}
-                                    for s, i in n.endpoints],
+                      "endpoints": [{"service": s, "id": i, "type": "gateway" if i in n.gateways else "interface",
+                                     "region": n.service_region(i)} for s, i in n.endpoints],
                       "clients": list(n.clients), "subnets": list(n.subnets),
                       "security_groups": list(n.security_groups), "slpc_security_groups": groups.get(n.name, [])}
                      for n in model.networks.values()],

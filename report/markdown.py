@@ -81,7 +81,9 @@ def _glance(ev: dict) -> list[str]:
     out += ["### Networks", ""]
     out += _table(["network", "account", "VPC", "endpoints", "public CIDRs", "subnets", "SageMaker security groups"],
                   [[code(n["name"]), code(n["account"]), code(n["vpc"] or ""),
-                    ", ".join(f"{code(e['service'])} {code(e['id'])}" for e in n["endpoints"]) or "\u2014",
+                    ", ".join(f"{code(e['service'])} {code(e['id'])}" + (
+                        f" \u2192 {code(e['region'])}" if e["region"] != n["region"] else "")
+                              for e in n["endpoints"]) or "\u2014",
                     codes(n["cidrs"]), codes(n["subnets"]), codes(n["security_groups"])] for n in ev["networks"]])
     out += _security_groups(ev)
     out += ["### Assets", ""]

@@ -91,7 +91,8 @@ def _group_lines(g: dict) -> list[tuple[str, str]]:
 
 
 def _network(n: dict) -> Box:
-    lines = [(f"{e['service']} {e['id']}", DETAIL) for e in n["endpoints"]] + [
+    lines = [(f"{e['service']} {e['id']}" + (f" \u2192 {e['region']}" if e["region"] != n["region"] else ""), DETAIL)
+             for e in n["endpoints"]] + [
         (f"cidr {c}", DETAIL) for c in n["cidrs"]] + [(f"subnet {s}", DETAIL) for s in n["subnets"]] + [
         (f"SageMaker sg {g}", DETAIL) for g in n["security_groups"]]
     full = [n["name"], f"account {n['account']}"] + [t for t, _ in lines]

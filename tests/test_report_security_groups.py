@@ -123,3 +123,22 @@ def test_hostile_group_names_are_escaped():
     # test_hostile_names_cannot_break_markdown checks every line of the page
     assert "`slpc-acme <!-- & --> \"quoted\" \\|a\\|b\\|-prod_vpc-workload`" in section
     assert "slpc-acme \\<\\!-- \\& --\\> \"quoted\" \\|a\\|b\\|-prod\\_vpc-workload" in section
+
+
+def test_a_cross_region_endpoint_shows_the_region_it_reaches():
+    text = EX_TEXT.replace('regions   ["eu-central-1"]', 'regions   ["eu-central-1", "eu-west-1"]').replace(
+        '  name   "llm-serving"\n', '  name   "llm-serving"\n  region "eu-central-1"\n').replace(
+        '  sagemaker "llm-chat-prod"\n', '  sagemaker "llm-chat-prod"\n  region "eu-central-1"\n').replace(
+        '  vpc "vpc-0f9e8d7c6b5a43210"\n', '  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-central-1"\n').replace(
+        '  endpoint kms               "vpce-01a2b3c4d5e6f7a83"\n',
+        '  endpoint kms               "vpce-01a2b3c4d5e6f7a83" region "eu-west-1"\n')
+    ev = evidence_of(compiled_example(text=text))
+    prod = next(n for n in ev["networks"] if n["name"] == "prod_vpc")
+    regions = {e["id"]: e["region"] for e in prod["endpoints"]}
+    assert regions["vpce-01a2b3c4d5e6f7a83"] == "eu-west-1" and regions["vpce-01a2b3c4d5e6f7a84"] == "eu-central-1"
+    files = render(ev)
+    assert "`kms` `vpce-01a2b3c4d5e6f7a83` \u2192 `eu-west-1`" in files["report.md"]
+    assert "`vpce-01a2b3c4d5e6f7a84` \u2192" not in files["report.md"]  # its network's own region: not repeated
+    assert "<code>vpce-01a2b3c4d5e6f7a83</code> → <code>eu-west-1</code>" in files["report.html"]
+    box = next(b for b in picture.layout(ev).boxes if b.id == "net:prod_vpc")
+    assert ("kms vpce-01a2b3c4d5e6f7a83 \u2192 eu-west-1", picture.DETAIL) in box.lines
