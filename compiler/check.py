@@ -162,6 +162,8 @@ class _Checker:
             ok &= kind is not None
             if kind == netcheck.GATEWAY:
                 gateways.append(e.id.value)
+            if e.region is not None:
+                ok &= netcheck.service_region(self, e, kind, dep.regions)
         for c in n.cidrs:
             ok &= self.value(values.public_cidr(c.value), c.span, "E304")
         for sn in n.subnets:
@@ -186,7 +188,9 @@ class _Checker:
         return Network(n.name.text, acct, n.vpc.value if n.vpc else None,
                        tuple((e.service.text, e.id.value) for e in n.endpoints),
                        tuple(c.value for c in n.cidrs), tuple(x.value for x in n.subnets),
-                       tuple(x.value for x in n.security_groups), mode, region, reach, tuple(gateways))
+                       tuple(x.value for x in n.security_groups), mode, region, reach, tuple(gateways),
+                       tuple((e.id.value, e.region.value) for e in n.endpoints
+                             if e.region is not None and e.region.value != region))
 
     def role(self, r: ast.Role, dep: Deployment) -> Principal | None:
         parsed = values.role_arn(r.arn.value)
@@ -444,6 +448,9 @@ class _Checker:
                              f"`{n.text}` reaches S3 through a gateway endpoint in {net.region}", n.span,
                              "an S3 gateway endpoint reaches only buckets of its own region: grant from a network "
                              "of the bucket's region")
+                    ok = False
+                elif a.asset.text in assets and not netcheck.other_region(
+                        self, n.span, net, a.asset.text, kind, assets[a.asset.text].region, need):
                     ok = False
                 elif touches and not set(need) <= have:
                     missing = [s for s in need if s not in have]

@@ -41,6 +41,7 @@ class Network:
     region: str | None = None  # where its VPC and endpoints are; None only for a network of public CIDRs alone
     clients: tuple[str, ...] = ()  # private CIDRs (normalised) and security group ids that may reach its endpoints
     gateways: tuple[str, ...] = ()  # the ids of its gateway endpoints (the others are interface endpoints)
+    service_regions: tuple[tuple[str, str], ...] = ()  # (vpce id, region) of its cross-region interface endpoints
 
     def endpoint_ids(self, services: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(vid for svc, vid in self.endpoints if svc in services)
@@ -49,6 +50,10 @@ class Network:
     def interface_endpoints(self) -> tuple[tuple[str, str], ...]:
         """(service, vpce id) of the endpoints that have network interfaces (and so security groups)."""
         return tuple((svc, vid) for svc, vid in self.endpoints if vid not in self.gateways)
+
+    def service_region(self, vpce: str) -> str | None:
+        """The region whose service an endpoint reaches: its declared one, else the network's."""
+        return dict(self.service_regions).get(vpce, self.region)
 
     def gateway_for(self, service: str) -> bool:
         """Whether this network reaches `service` through a gateway endpoint."""

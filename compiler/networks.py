@@ -17,6 +17,13 @@ ENDPOINT_TYPES = (GATEWAY, INTERFACE)
 # gateway: it has no hourly charge, and is the endpoint the S3 prefix list routes to.
 GATEWAY_SERVICES = ("s3",)
 ANYWHERE = ("0.0.0.0/0", "::/0")
+# The services (among those slpc knows) for which AWS PrivateLink offers cross-region interface
+# endpoints: an endpoint in the VPC's region created for the service of another region (the
+# VPC user guide, "Cross-region enabled AWS services": S3, ECR's api and dkr, KMS, and IAM,
+# ECS, Lambda, Firehose, Managed Flink and Route 53, which slpc does not use). SageMaker
+# runtime, API Gateway (execute-api), STS and CloudWatch Logs are not among them: their
+# interface endpoints reach only the VPC's own region.
+CROSS_REGION_SERVICES = ("s3", "ecr.api", "ecr.dkr", "kms")
 
 
 def endpoint_type(c, e: ast.VpcEndpoint) -> str | None:
@@ -114,3 +121,55 @@ def placement(c, n: ast.Network, interface: Sequence[str]) -> None:
     if n.subnets and not n.vpc:
         c.warn("W452", f"network `{n.name.text}` has `subnets` but no `vpc`", n.subnets[0].span,
                'slpc writes no workload security group for it; add `vpc "vpc-..."`')
+
+
+def service_region(c, e: ast.VpcEndpoint, kind: str | None, regions: Sequence[str]) -> bool:
+    """`region "R"` on an endpoint line: the service region of a cross-region interface endpoint
+    (E449 where AWS PrivateLink has none, E309 outside the deployment's regions)."""
+    svc, where = e.service.text, e.region.span
+    if kind == GATEWAY:
+        c.err("E449", f"a gateway endpoint reaches only its VPC's region; `{svc}` cannot have a `region`", where,
+              "remove `region`, or make it an interface endpoint (AWS PrivateLink's cross-region endpoints are "
+              "interface endpoints)")
+        return False
+    if svc not in CROSS_REGION_SERVICES:
+        c.err("E449", f"AWS PrivateLink has no cross-region endpoints for {svc}", where,
+              f"remove `region`: a {svc} endpoint reaches only its VPC's region (cross-region services here: "
+              f"{', '.join(CROSS_REGION_SERVICES)})")
+        return False
+    if e.region.value not in regions:
+        c.err("E309", f'endpoint {e.id.value} reaches region "{e.region.value}", which the deployment does not '
+              "allow", where, "allowed regions: " + ", ".join(regions))
+        return False
+    return True
+
+
+def other_region(c, where, net, asset: str, kind: str, region: str | None, services: Sequence[str]) -> bool:
+    """A grant through a network's interface endpoints must have, for each service of the asset,
+    an endpoint that reaches the asset's region (E441 covers an S3 gateway). False after E448.
+
+    An interface endpoint serves the service of one region: its VPC's, or for a cross-region
+    endpoint (AWS PrivateLink, `CROSS_REGION_SERVICES`) the one declared with `region`. A
+    request for an asset of another region cannot come through it."""
+    if region is None:
+        return True
+    reach: dict[str, set] = {}
+    for svc, vid in net.interface_endpoints:
+        if svc in services:
+            reach.setdefault(svc, set()).add(net.service_region(vid))
+    missing = sorted(svc for svc, regions in reach.items() if region not in regions)
+    if not missing:
+        return True
+    ids = ", ".join(vid for svc, vid in net.interface_endpoints if svc in missing)
+    where_to = ", ".join(sorted({r for svc in missing for r in reach[svc] if r}))
+    if all(svc in CROSS_REGION_SERVICES for svc in missing):
+        hint = (f"if {ids} {'is a cross-region endpoint' if ', ' not in ids else 'are cross-region endpoints'} "
+                f"for {region}, add `region \"{region}\"` to {'its' if ', ' not in ids else 'their'} line; "
+                f"otherwise grant from a network with endpoints of {region}")
+    else:
+        stuck = [svc for svc in missing if svc not in CROSS_REGION_SERVICES]
+        hint = (f"{' and '.join(stuck)} interface endpoints reach only their VPC's region (AWS PrivateLink has no "
+                f"cross-region endpoints for {'them' if len(stuck) > 1 else 'it'}): grant from a network of {region}")
+    c.err("E448", f"{kind} `{asset}` is in {region}, and network `{net.name}` reaches {' and '.join(missing)} "
+          f"only through interface endpoints of {where_to}", where, hint)
+    return False

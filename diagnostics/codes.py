@@ -152,6 +152,11 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E446", "values", "A security group id is declared in two networks of different VPCs: a group of another "
                            "VPC."),
     Code("E447", "values", "A network has `clients` but no `vpc`, so its endpoint security group has no VPC."),
+    Code("E448", "grants", "A grant on an asset of another region through a network none of whose interface "
+                           "endpoints for a service of the asset reaches that region (an endpoint reaches its VPC's "
+                           "region, or the region its line declares)."),
+    Code("E449", "values", "`region` on an endpoint line of a gateway endpoint, or of a service AWS PrivateLink has no "
+                           "cross-region endpoints for (only `s3`, `ecr.api`, `ecr.dkr` and `kms` have)."),
     Code("W450", "values", "A network has interface endpoints but no `clients`: slpc writes no endpoint security "
                            "group for it."),
     Code("W451", "values", "A network lists `clients` but has no interface endpoint: they are not used."),
@@ -208,6 +213,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
                          "management account, where no SCP applies: what only the SCP enforces is open there."),
     Code("W535", "emit", "The SCPs hold the SageMaker endpoints to the grantees of any of them, not each to its own: "
                          "the exact form takes more SCPs than AWS Organizations attaches to one target."),
+    Code("W536", "emit", "A network with a `vpc` and `subnets` declares no `security_groups`: the SCP either refuses "
+                         "SageMaker runs with its workload group or, when no network declares any, does not pin "
+                         "SageMaker's security groups at all."),
     Code("E541", "emit", "The audited buckets need more CloudTrail selector values than one trail allows "
                          "(500 values) ([audit.md](audit.md))."),
     Code("E542", "emit", "An EventBridge rule's pattern is over `PutRule`'s 4,096 characters even after a data "

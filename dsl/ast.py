@@ -62,6 +62,7 @@ class VpcEndpoint:
     id: Str
     span: Span = _span()
     type: Name | None = None  # `gateway` or `interface`; None: the service's default (compiler/check.py)
+    region: Str | None = None  # the service region of a cross-region interface endpoint; None: the network's
 
 
 @dataclass(frozen=True)

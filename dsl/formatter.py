@@ -151,6 +151,7 @@ def _network_lines(net: ast.Network) -> list[tuple[int, str]]:
     width = max((len(e.service.text) for e in net.endpoints), default=0)
     for e in net.endpoints:
         kind = f" {e.type.text}" if e.type else ""
+        kind += f" region {quote(e.region.value)}" if e.region else ""
         rows.append((e.span.line, f"endpoint {e.service.text.ljust(width)} {quote(e.id.value)}{kind}"))
     for c in net.cidrs:
         rows.append((c.span.line, f"cidr {quote(c.value)}"))

@@ -134,8 +134,12 @@ def _duration(a: _Args) -> ast.Duration:
 def _endpoint(a: _Args) -> ast.VpcEndpoint:
     service = a.name("a service name such as `s3` or `ecr.dkr`")
     vpce = a.string("a VPC endpoint id in quotes")
-    kind = a.name("`gateway` or `interface`") if a.i < len(a.args) else None
-    return ast.VpcEndpoint(service, vpce, service.span.to((kind or vpce).span), kind)
+    kind = a.name("`gateway` or `interface`") if a.i < len(a.args) and not a.peek("NAME", "region") else None
+    region = None
+    if a.i < len(a.args):
+        a.word("region", 'write a cross-region endpoint\'s service region as `region "eu-west-1"`')
+        region = a.string('a region in quotes, e.g. "eu-west-1"')
+    return ast.VpcEndpoint(service, vpce, service.span.to((region or kind or vpce).span), kind, region)
 
 
 def _way(a: _Args) -> ast.Way:

@@ -16,7 +16,9 @@ from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.compiler import trust as T
 from slpc.compiler.model import Grant, Model, Way
+from slpc.compiler import security_groups as G
 from slpc.policy.kinds import LINT_TYPES
+from slpc.targets import security_groups as SG
 from slpc.targets.manifest import MANIFEST_VERSION, manifest
 from slpc.verify import catalogue
 from slpc.verify.lint import FindingType, lint
@@ -26,12 +28,46 @@ from . import controls as C
 from . import proof as proofs
 from . import validation as live
 
-# 2: proof results (`proof`, per-control proof properties); 3: `coarser` layers; 4: `becoming`
-EVIDENCE_VERSION = 4
+# 2: proof results (`proof`, per-control proof properties); 3: `coarser` layers; 4: `becoming`;
+# 5: networks' region, clients, subnets, declared groups and the security groups slpc writes; each
+# endpoint's type and the region whose service it reaches
+EVIDENCE_VERSION = 5
 _OUTSIDE_IP = "192.0.2.77"  # TEST-NET-1: outside every network unless a spec declares it
 
-def _glance(model: Model) -> dict:
+def _rule(model: Model, network: str, role: str, r: G.Rule) -> dict:
+    """One rule of a group slpc writes: what it admits, in fields and in words."""
+    ports = "all traffic" if r.protocol == G.ALL else f"{r.protocol.upper()} " + (
+        str(r.from_port) if r.from_port == r.to_port else f"{r.from_port}-{r.to_port}")
+    if r.peer_kind == G.OWN_GROUP:
+        peer = ("members of this group" if r.peer == role
+                else f"slpc's {r.peer} group {G.group_name(model, network, r.peer)}")
+    else:
+        peer = {G.CIDR: "range {}", G.GROUP_ID: "security group {}",
+                G.PREFIX_LIST: "the S3 gateway endpoint (prefix list {})"}[r.peer_kind].format(r.peer)
+    words = f"in: {ports} from {peer}" if r.direction == G.INGRESS else f"out: {ports} to {peer}"
+    return {"direction": r.direction, "protocol": r.protocol, "from_port": r.from_port, "to_port": r.to_port,
+            "peer_kind": r.peer_kind, "peer": r.peer, "text": words}
+
+
+def security_groups(model: Model, artifacts: Sequence) -> dict[str, list[dict]]:
+    """The security groups slpc writes, per network, read back from their artifacts
+    (what the report shows is what was written): each group's name, artifact, what it
+    is attached to or used by, and its rules."""
+    out: dict[str, list[dict]] = {}
+    for art in sorted((a for a in artifacts if a.kind in SG.ROLE), key=lambda a: a.path):
+        s = art.settings
+        out.setdefault(art.name, []).append({
+            "role": SG.ROLE[art.kind], "name": s["GroupName"], "artifact": art.path,
+            "attached_to": list(s.get("AttachTo", {}).get("VpcEndpointIds", [])),
+            "used_by": s.get("UsedBy"),
+            "rules": [_rule(model, art.name, SG.ROLE[art.kind], r)
+                      for r in sorted(SG.rules_of(model, art), key=lambda r: (r.direction != G.INGRESS, r))]})
+    return out
+
+
+def _glance(model: Model, artifacts: Sequence) -> dict:
     d = model.deployment
+    groups = security_groups(model, artifacts)
     accounts = {d.account} | {n.account for n in model.networks.values()} | {
         p.account for p in model.principals.values()} | {a.account for a in model.assets.values()} | {
         k.account for k in model.keys.values()}
@@ -39,8 +75,12 @@ def _glance(model: Model) -> dict:
         "deployment": {"name": d.name, "partition": d.partition, "account": d.account, "org": d.org,
                        "regions": list(d.regions), "guardrails": list(d.guardrails)},
         "accounts": sorted(accounts),
-        "networks": [{"name": n.name, "account": n.account, "vpc": n.vpc, "cidrs": list(n.cidrs),
-                      "endpoints": [{"service": s, "id": i} for s, i in n.endpoints]}
+        "networks": [{"name": n.name, "account": n.account, "vpc": n.vpc, "region": n.region,
+                      "cidrs": list(n.cidrs),
+                      "endpoints": [{"service": s, "id": i, "type": "gateway" if i in n.gateways else "interface",
+                                     "region": n.service_region(i)} for s, i in n.endpoints],
+                      "clients": list(n.clients), "subnets": list(n.subnets),
+                      "security_groups": list(n.security_groups), "slpc_security_groups": groups.get(n.name, [])}
                      for n in model.networks.values()],
         "principals": [{"name": p.name, "arn": p.arn, "account": p.account} for p in model.principals.values()],
         "keys": [{"name": k.name, "arn": k.arn, "account": k.account, "region": k.region, "admins": list(k.admins)}
@@ -266,7 +306,7 @@ def build(model: Model, artifacts: Sequence, sources: Sequence[tuple[str, bytes]
         "evidence_version": EVIDENCE_VERSION,
         "generated_at": generated_at,
         "timestamp_source": timestamp_source,
-        **_glance(model),
+        **_glance(model, artifacts),
         "matrix": matrix,
         "by_asset": _by_asset(model, matrix),
         "becoming": becoming(model),

@@ -15,4 +15,4 @@ def render(ev: dict) -> str:
     cells = {(c["principal"], c["asset"]): c["grants"] for c in ev["matrix"]}
     unconfirmed = [(c["principal"], c["asset"]) for c in ev["matrix"] if not c["meaning_confirms"]]
     return _ENV.get_template("report.html.j2").render(ev=ev, cells=cells, unconfirmed=unconfirmed,
-                                                      pic=picture.layout(ev))
+                                                      pic=picture.layout(ev), indent=picture.INDENT)

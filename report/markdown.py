@@ -57,6 +57,21 @@ def _grant(g: dict) -> str:
     return " ".join(parts) + (" until " + code(g["until"]) if g.get("until") else " \u00b7 no expiry")
 
 
+def _security_groups(ev: dict) -> list[str]:
+    out = ["### Security groups slpc writes", ""]
+    rows = [[code(n["name"]), code(g["name"]) + f" ({text(g['role'])})",
+             codes(g["attached_to"]) if g["role"] == "endpoints" else text(g["used_by"]) + "; subnets " + codes(n["subnets"]),
+             "<br>".join([text(r["text"]) for r in g["rules"]] + [
+                 f"{word}: nothing" for word, d in (("in", "ingress"), ("out", "egress"))
+                 if not any(r["direction"] == d for r in g["rules"])])]
+            for n in ev["networks"] for g in n["slpc_security_groups"]]
+    if not rows:
+        return out + ["None: no network has a `vpc` with interface endpoints and `clients`, or with `subnets`.", ""]
+    out += ["Each group admits only the rules listed (no other ingress; no other egress: slpc replaces the default "
+            "allow-all egress).", ""]
+    return out + _table(["network", "group", "on", "rules"], rows)
+
+
 def _glance(ev: dict) -> list[str]:
     d = ev["deployment"]
     out = ["## The deployment at a glance", ""]
@@ -64,10 +79,13 @@ def _glance(ev: dict) -> list[str]:
                   [[code(d["name"]), code(d["partition"]), code(d["account"]), code(d["org"] or ""),
                     codes(d["regions"]), codes(ev["accounts"])]])
     out += ["### Networks", ""]
-    out += _table(["network", "account", "VPC", "endpoints", "public CIDRs"],
+    out += _table(["network", "account", "VPC", "endpoints", "public CIDRs", "subnets", "SageMaker security groups"],
                   [[code(n["name"]), code(n["account"]), code(n["vpc"] or ""),
-                    ", ".join(f"{code(e['service'])} {code(e['id'])}" for e in n["endpoints"]) or "\u2014",
-                    codes(n["cidrs"])] for n in ev["networks"]])
+                    ", ".join(f"{code(e['service'])} {code(e['id'])}" + (
+                        f" \u2192 {code(e['region'])}" if e["region"] != n["region"] else "")
+                              for e in n["endpoints"]) or "\u2014",
+                    codes(n["cidrs"]), codes(n["subnets"]), codes(n["security_groups"])] for n in ev["networks"]])
+    out += _security_groups(ev)
     out += ["### Assets", ""]
     out += _table(["asset", "kind", "ARN", "key", "admins", "breakglass", "Object Lock", "audit"],
                   [[code(a["name"]), text(a["kind"]), code(a["arn"]), code(a["key"] or ""), codes(a["admins"]),

@@ -1,5 +1,8 @@
 """The perimeter picture's layout: networks and their endpoints on the left, assets
-and keys in the middle, principals on the right, edges labelled by verb.
+and keys in the middle, principals on the right, edges labelled by verb. A network's
+box also lists its subnets, the groups it declares for SageMaker and each security
+group slpc writes for it, with one line per rule: what the group admits (`in`) or
+lets out (`out`), on which ports, from or to whom.
 
 Only geometry and strings are computed here; templates/perimeter.svg.j2 draws
 them (escaped by jinja2), so no name ever reaches the SVG unescaped.
@@ -9,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-WIDTH = 1100
+WIDTH = 1160
 BOX_W = 250
-COLUMNS = {"network": 20, "asset": (WIDTH - BOX_W) // 2, "principal": WIDTH - BOX_W - 20}
+NET_W = 300  # a network's box is wider: its security group rules are its longest lines
+COLUMNS = {"network": 20, "asset": (20 + NET_W + WIDTH - BOX_W - 20 - BOX_W) // 2, "principal": WIDTH - BOX_W - 20}
 TOP, GAP, HEAD, LINE, PORT, STUB = 40, 18, 24, 17, 18, 78
 CHAR_W, TITLE_CHAR_W = 7.0, 8.4  # widest likely glyphs: 11px monospace details, 13px bold names
 VERB_COLOURS = {"read": "#1f6fb2", "list": "#1f6fb2", "write": "#c05a00", "delete": "#b00020",
@@ -25,12 +29,17 @@ def fit(s: str, width: float, char_w: float = CHAR_W) -> str:
     return s if len(s) <= n else s[: n - 1] + "\u2026"
 
 
+DETAIL, GROUP, RULE = "detail", "group", "rule"  # a line's CSS class: plain, a group's heading, one of its rules
+INDENT = {DETAIL: 0, GROUP: 0, RULE: 10}  # pixels: a group's rules sit under its heading
+SHORT_PEER = {"own-group": "slpc {} group", "prefix-list": "S3 (prefix list)"}
+
+
 @dataclass
 class Box:
     id: str
     column: str
     title: str
-    lines: list[str]
+    lines: list[tuple[str, str]]  # (text, DETAIL | GROUP | RULE)
     full: str  # tooltip text
     x: int = 0
     y: int = 0
@@ -58,24 +67,59 @@ class Picture:
     headings: list[tuple[int, str]] = field(default_factory=list)
 
 
+def _rule(r: dict, group: str) -> str:
+    """One rule, short: `in tcp 443 from 10.20.0.0/19`, `out all to itself`."""
+    ports = "all" if r["protocol"] == "-1" else (
+        f"{r['protocol']} {r['from_port']}" + ("" if r["from_port"] == r["to_port"] else f"-{r['to_port']}"))
+    if r["peer_kind"] == "own-group" and r["peer"] == group:
+        peer = "itself"
+    else:
+        peer = SHORT_PEER.get(r["peer_kind"], "{}").format(r["peer"])
+    return f"in  {ports} from {peer}" if r["direction"] == "ingress" else f"out {ports} to {peer}"
+
+
+def _group_lines(g: dict) -> list[tuple[str, str]]:
+    """A group slpc writes: its heading (what it is on), then its rules; a group with
+    no rule in a direction admits nothing that way, which is said too."""
+    on = f"{len(g['attached_to'])} interface endpoint(s)" if g["role"] == "endpoints" else "SageMaker"
+    out = [(f"{g['role']} group: {on}", GROUP)]
+    out += [(_rule(r, g["role"]), RULE) for r in g["rules"]]
+    for direction, word in (("ingress", "in  nothing"), ("egress", "out nothing")):
+        if not any(r["direction"] == direction for r in g["rules"]):
+            out.append((word, RULE))
+    return out
+
+
+def _network(n: dict) -> Box:
+    lines = [(f"{e['service']} {e['id']}" + (f" \u2192 {e['region']}" if e["region"] != n["region"] else ""), DETAIL)
+             for e in n["endpoints"]] + [
+        (f"cidr {c}", DETAIL) for c in n["cidrs"]] + [(f"subnet {s}", DETAIL) for s in n["subnets"]] + [
+        (f"SageMaker sg {g}", DETAIL) for g in n["security_groups"]]
+    full = [n["name"], f"account {n['account']}"] + [t for t, _ in lines]
+    for g in n["slpc_security_groups"]:
+        lines += _group_lines(g)
+        full += [f"security group {g['name']} ({', '.join(g['attached_to']) or g['used_by']}):"]
+        full += [f"  {r['text']}" for r in g["rules"]]
+    return Box(f"net:{n['name']}", "network", n["name"], lines, "\n".join(full))
+
+
 def _boxes(ev: dict) -> list[Box]:
-    out = []
-    for n in ev["networks"]:
-        lines = [f"{e['service']} {e['id']}" for e in n["endpoints"]] + [f"cidr {c}" for c in n["cidrs"]]
-        out.append(Box(f"net:{n['name']}", "network", n["name"], lines,
-                       "\n".join([n["name"], f"account {n['account']}"] + lines)))
+    out = [_network(n) for n in ev["networks"]]
     for a in ev["assets"]:
         lines = [f"{a['kind']} {a['resource_name']}"] + ([f"SSE-KMS key {a['key']}"] if a["key"] else [])
-        out.append(Box(f"asset:{a['name']}", "asset", a["name"], lines, f"{a['name']}\n{a['arn']}"))
+        out.append(Box(f"asset:{a['name']}", "asset", a["name"], [(t, DETAIL) for t in lines],
+                       f"{a['name']}\n{a['arn']}"))
     for k in ev["keys"]:
-        out.append(Box(f"key:{k['name']}", "asset", k["name"], ["KMS key, admins " + ", ".join(k["admins"])],
+        out.append(Box(f"key:{k['name']}", "asset", k["name"], [("KMS key, admins " + ", ".join(k["admins"]), DETAIL)],
                        f"{k['name']}\n{k['arn']}"))
     for p in ev["principals"]:
         out.append(Box(f"principal:{p['name']}", "principal", p["name"],
-                       [p["arn"].split(":", 5)[-1], f"account {p['account']}"], f"{p['name']}\n{p['arn']}"))
+                       [(p["arn"].split(":", 5)[-1], DETAIL), (f"account {p['account']}", DETAIL)],
+                       f"{p['name']}\n{p['arn']}"))
     for b in out:
-        b.title = fit(b.title, BOX_W - 16, TITLE_CHAR_W)
-        b.lines = [fit(s, BOX_W - 16) for s in b.lines]
+        b.width = NET_W if b.column == "network" else BOX_W
+        b.title = fit(b.title, b.width - 16, TITLE_CHAR_W)
+        b.lines = [(fit(s, b.width - 16 - INDENT[cls]), cls) for s, cls in b.lines]
     return out
 
 
@@ -151,6 +195,6 @@ def layout(ev: dict) -> Picture:
         e.points = ((x1, y1), (x1 + out_stub, y1), (x2 - in_stub, y2), (x2, y2))
         e.label_at = (x2 - 4, y2 - 4) if into_middle else (x1 + 4, y1 - 4)
         e.anchor = "end" if into_middle else "start"
-    headings = [(COLUMNS["network"], "networks and endpoints"), (COLUMNS["asset"], "assets and keys"),
+    headings = [(COLUMNS["network"], "networks, endpoints, security groups"), (COLUMNS["asset"], "assets and keys"),
                 (COLUMNS["principal"], "principals")]
     return Picture(WIDTH, TOP + total + 20, boxes, edges, headings)

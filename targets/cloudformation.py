@@ -12,6 +12,7 @@ assembled from text. See docs/cloudformation.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
@@ -22,7 +23,7 @@ import yaml
 from slpc.compiler.model import Model, Network
 from slpc.policy.kinds import KINDS, SECURITY_GROUP_KINDS
 
-from slpc.compiler.security_groups import INGRESS
+from slpc.compiler.security_groups import ENDPOINTS, INGRESS, group_name, has_endpoint_group
 
 from .fit import managed_number, managed_policy_name
 from .security_groups import ingress_and_egress
@@ -102,6 +103,7 @@ class _Template:
         self.parameters: dict[str, dict] = {}
         self.conditions: dict[str, dict] = {}
         self.resources: dict[str, dict] = {}
+        self.outputs: dict[str, dict] = {}
         self.regions: set[str] = set(model.deployment.regions)
         self.sources: list = []  # the artifacts this template carries
 
@@ -172,6 +174,8 @@ class _Template:
         if self.conditions:
             doc["Conditions"] = dict(sorted(self.conditions.items()))
         doc["Resources"] = dict(sorted(self.resources.items()))
+        if self.outputs:
+            doc["Outputs"] = dict(sorted(self.outputs.items()))
         return HEADER.format(name=json.dumps(self.model.deployment.name)) + dump_yaml(doc)
 
 
@@ -306,6 +310,32 @@ def _group_id(model: Model, art) -> str:
     return logical_id(art.name, art.path.rsplit("/", 1)[-1].split("-")[0], "SecurityGroup")
 
 
+def export_name(model: Model, network: str) -> str:
+    """The export of a network's endpoint group id, which the owned-resources stack's
+    interface endpoints import: unique per account and region as CloudFormation requires
+    (the group's own name is unique in its VPC), in letters, digits and hyphens, with a hash
+    of the exact name so that names differing only in other characters stay apart."""
+    name = group_name(model, network, ENDPOINTS)
+    return re.sub(r"[^A-Za-z0-9-]", "-", name) + "-" + hashlib.sha256(name.encode()).hexdigest()[:8] + "-id"
+
+
+def _group_output(t: _Template, model: Model, art, gid: str) -> None:
+    """The group's id as an output: the endpoint group's exported for the endpoints of the
+    owned-resources stack; the workload group's for the network's `security_groups` (the
+    SCP admits SageMaker only with declared groups, docs/cloudformation.md)."""
+    s = art.settings
+    out: dict = {"Description": (f"The id of {s['GroupName']}: " + (
+        "the only security group of the network's interface endpoints " + ", ".join(s["AttachTo"]["VpcEndpointIds"])
+        if "AttachTo" in s else f"list it in network {art.name}'s security_groups so that the SCP lets "
+                                "SageMaker use it"))[:1024],
+                 "Value": {"Fn::GetAtt": [gid, "GroupId"]}}
+    if "AttachTo" in s:
+        out["Export"] = {"Name": export_name(model, art.name)}
+    if "Condition" in t.resources[gid]:
+        out["Condition"] = t.resources[gid]["Condition"]
+    t.outputs[gid + "Id"] = out
+
+
 def _security_group(t: _Template, model: Model, art) -> None:
     """The group, then one ingress or egress resource per rule (rules that name slpc's groups
     refer to them, which inline rules could not do without a cycle)."""
@@ -317,6 +347,7 @@ def _security_group(t: _Template, model: Model, art) -> None:
         "SecurityGroupEgress": [NO_EGRESS],
     }, [art], region=region, metadata={"attach_to": s["AttachTo"]["VpcEndpointIds"]} if "AttachTo" in s
           else {"used_by": s["UsedBy"]})
+    _group_output(t, model, art, gid)
     for direction, rule in ingress_and_egress(s):
         props: dict = {"GroupId": {"Ref": gid}, "IpProtocol": rule["IpProtocol"]}
         if rule["IpProtocol"] != "-1":
@@ -388,12 +419,32 @@ def _endpoint_network(model: Model, art) -> tuple[Network, str]:
     return model.networks[net_name], service
 
 
+def _endpoint_groups(t: _Template, model: Model, net: Network, vpce: str):
+    """An interface endpoint's security groups: exactly the endpoint groups slpc writes for it
+    (imported from the policies stack of the account, which exports their ids), or, where the
+    spec declares no `clients` for it, a parameter to fill in."""
+    owners = sorted(n.name for n in model.networks.values()
+                    if n.account == t.account and has_endpoint_group(n) and vpce in dict(n.interface_endpoints).values())
+    if owners:
+        return [{"Fn::ImportValue": export_name(model, name)} for name in owners]
+    groups = {"Type": "List<AWS::EC2::SecurityGroup::Id>",
+              "Description": f"Security groups of the interface endpoints of network `{net.name}` (the spec "
+                             "declares no `clients`, so slpc writes no endpoint group for them)."}
+    if net.security_groups:
+        groups["Default"] = ",".join(net.security_groups)
+    return t.parameter(f"{logical_id(net.name)}EndpointSecurityGroupIds", groups)
+
+
 def _vpc_endpoint(t: _Template, model: Model, art) -> None:
     net, service = _endpoint_network(model, art)
     nid = logical_id(net.name)
     vpc = net.vpc or t.parameter(f"{nid}VpcId", {
         "Type": "AWS::EC2::VPC::Id", "Description": f"The VPC of network `{net.name}` (the spec names none)."})
     props: dict = {"VpcId": vpc, "ServiceName": {"Fn::Sub": f"com.amazonaws.${{AWS::Region}}.{service}"}}
+    remote = dict(net.service_regions).get(art.target)
+    if remote:  # a cross-region interface endpoint: the service of its declared region
+        props["ServiceName"] = f"com.amazonaws.{remote}.{service}"
+        props["ServiceRegion"] = remote
     if art.target in net.gateways:  # the spec's endpoint type (s3 defaults to gateway)
         props["VpcEndpointType"] = "Gateway"
         props["RouteTableIds"] = t.parameter(f"{nid}RouteTableIds", {
@@ -402,15 +453,11 @@ def _vpc_endpoint(t: _Template, model: Model, art) -> None:
     else:
         subnets = {"Type": "List<AWS::EC2::Subnet::Id>",
                    "Description": f"Subnets of the interface endpoints of network `{net.name}`."}
-        groups = {"Type": "List<AWS::EC2::SecurityGroup::Id>",
-                  "Description": f"Security groups of the interface endpoints of network `{net.name}`."}
         if net.subnets:
             subnets["Default"] = ",".join(net.subnets)
-        if net.security_groups:
-            groups["Default"] = ",".join(net.security_groups)
         props["VpcEndpointType"] = "Interface"
         props["SubnetIds"] = t.parameter(f"{nid}EndpointSubnetIds", subnets)
-        props["SecurityGroupIds"] = t.parameter(f"{nid}EndpointSecurityGroupIds", groups)
+        props["SecurityGroupIds"] = _endpoint_groups(t, model, net, art.target)
         props["PrivateDnsEnabled"] = True
     props["PolicyDocument"] = _policy(art)
     t.add(logical_id(art.name, "Endpoint"), KINDS[art.kind].cloudformation, props, [art], region=net.region,

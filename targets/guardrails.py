@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Sequence
 from slpc.compiler import verbs as V
 from slpc.compiler.trust import TRUSTED_SERVICES
 from slpc.compiler.model import Model
+from slpc.compiler.security_groups import WORKLOAD, group_name
 from slpc.diagnostics import Diagnostic, error, warning
 
 from . import perimeter
@@ -31,6 +32,7 @@ from .grants import sid, unique_sids, uses
 from .fit import pack
 from slpc.policy.limits import RULES, measure
 from .artifact import Artifact
+from .cloudformation import logical_id
 
 
 SCP, RCP = "scp", "rcp"
@@ -263,6 +265,23 @@ def _role_statements(model: Model) -> list[Statement]:
     return out
 
 
+def _undeclared_workload_groups(model: Model, pinned: bool) -> list[Diagnostic]:
+    """W536: slpc writes a workload group for each network with a `vpc` and `subnets`, but its id
+    is known only once created, so the spec cannot yet name it in `security_groups`."""
+    out = []
+    for n in sorted(model.networks.values(), key=lambda n: n.name):
+        if not (n.vpc and n.subnets) or n.security_groups:
+            continue
+        name = group_name(model, n.name, WORKLOAD)
+        what = (f"the SCP refuses SageMaker runs with its workload group {name} until its id is declared" if pinned
+                else "no network declares any, so the SCP does not pin SageMaker's security groups at all")
+        out.append(warning("W536", f"network `{n.name}` has `subnets` but no `security_groups`: {what}", None,
+                           f"after the first deployment, list {name}'s id (Terraform output `security_group_ids`, "
+                           f"CloudFormation output `{logical_id(n.name, WORKLOAD, 'SecurityGroupId')}`) in the "
+                           "network's `security_groups` and recompile"))
+    return out
+
+
 def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Statement]:
     subnets = _sorted(s for n in model.networks.values() for s in n.subnets)
     groups = _sorted(g for n in model.networks.values() for g in n.security_groups)
@@ -277,6 +296,7 @@ def _sagemaker_statements(model: Model, diags: list[Diagnostic]) -> list[Stateme
         if groups:
             out.append(_deny("DenySageMakerForeignSecurityGroups", SM_NO_FOREIGN_VPC,
                              Condition("ForAnyValue:StringNotEquals", SM_SECURITY_GROUPS, groups)))
+        diags += _undeclared_workload_groups(model, bool(groups))
     else:
         diags.append(warning(
             "W530", "no network declares `subnets`: the SCP does not require SageMaker jobs and models "

@@ -609,6 +609,7 @@ def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
         emit(m, art)
     _link(m)
     _summary_outputs(m)
+    _group_outputs(m)
     return _render(m)
 
 
@@ -654,6 +655,20 @@ def _summary_outputs(m: _Module) -> None:
             "description": "The ARNs of slpc's EventBridge rules, by rule name.",
             "value": "{\n" + "\n".join(f"    {r.data['name']} = aws_cloudwatch_event_rule.{r.name}.arn"
                                        for r in rules) + "\n  }",
+        }
+
+
+def _group_outputs(m: _Module) -> None:
+    """The ids of the groups slpc creates, by group name: the workload group's id belongs in its
+    network's `security_groups` (the SCP admits SageMaker only with declared groups)."""
+    groups = [r for r in m.res.get("network", []) if r.type == "aws_security_group"]
+    if groups:
+        m.outputs["security_group_ids"] = {
+            "description": "The ids of the security groups slpc created, by group name. List each workload "
+                           "group's id in its network's security_groups and recompile: the SCP admits SageMaker "
+                           "only with the groups the spec declares.",
+            "value": "{\n" + "\n".join(f"    {hcl_string(r.data['group_name'])} = aws_security_group.{r.name}.id"
+                                       for r in sorted(groups, key=lambda r: r.data["group_name"])) + "\n  }",
         }
 
 

@@ -54,7 +54,7 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
     service_sets = draw(st.lists(
         st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans()),
         min_size=1, max_size=3))
-    networks, reach = [], {}
+    networks, reach, stuck, net_region = [], {}, {}, {}
     used_vpce: set[str] = set()
     for i, (s3, ecr, kms, sm, api, cidr) in enumerate(service_sets):
         eps = []
@@ -65,8 +65,8 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
                 while vid in used_vpce:
                     vid = "vpce-" + _hex(draw, 17)
                 used_vpce.add(vid)
-                # an S3 gateway endpoint reaches only its own region's buckets (E441): interface
-                # endpoints where buckets may be in another region
+                # an S3 gateway endpoint reaches only its own region's buckets (E441), an interface
+                # endpoint those of the region it serves (E448); both kinds where there is one region
                 kind = draw(st.sampled_from((None, "gateway", "interface"))) if svc == "s3" and len(regions) == 1 \
                     else ("interface" if svc == "s3" else None)
                 eps.append(ast.VpcEndpoint(N(svc), S(vid), type=N(kind) if kind else None))
@@ -80,6 +80,9 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
             "bucket": s3 or bool(cidrs), "repository": ecr or bool(cidrs), "endpoint": sm or bool(cidrs),
             "api": api,  # private APIs are reached through their endpoints only
         }
+        # a network's endpoints reach only its own region (E441, E448): grants through them stay there
+        stuck[f"net{i}"] = {"bucket": s3, "repository": ecr, "endpoint": sm, "api": api}
+        net_region[f"net{i}"] = region.value if region else regions[0]
 
     n_roles = draw(st.integers(2, 5))
     roles = [ast.Role(N(f"role{i}"), S(f"arn:aws:iam::{MAIN_ACCOUNT if i < 2 else draw(st.sampled_from((MAIN_ACCOUNT, OTHER_ACCOUNT)))}:role/r{i}"))
@@ -97,9 +100,11 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
                             tuple(N(a) for a in admins)))
 
     assets: dict[str, tuple[str, set[str]]] = {}  # name -> (kind, names barred from grants)
+    asset_region: dict[str, str] = {}  # for E441 and E448
     buckets = []
     for i in range(draw(st.integers(1, 3))):
         key = draw(st.sampled_from(keys))
+        asset_region[f"bucket{i}"] = key.arn.value.split(":")[3]
         admins = draw(st.lists(st.sampled_from(local), max_size=2, unique=True))
         breakglass = draw(st.lists(st.sampled_from(local), max_size=1, unique=True))
         lock = ast.ObjectLock(N(draw(st.sampled_from(("governance", "compliance")))), draw(st.integers(1, 3650))) \
@@ -115,17 +120,20 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
         admins = draw(st.lists(st.sampled_from(local), max_size=2, unique=True))
         region = S(draw(st.sampled_from(regions))) if len(regions) > 1 else None
         repos.append(ast.Repository(N(f"repo{i}"), S(f"llm/serving-{i}"), region, tuple(N(a) for a in admins)))
+        asset_region[f"repo{i}"] = region.value if region else regions[0]
         assets[f"repo{i}"] = ("repository", set(admins))
     endpoints = []
     for i in range(draw(st.integers(0, 1))):
         region = S(draw(st.sampled_from(regions))) if len(regions) > 1 else None
         endpoints.append(ast.Endpoint(N(f"chat{i}"), sagemaker=S(f"LLM-Chat-{i}"), region=region))
         assets[f"chat{i}"] = ("endpoint", set())
+        asset_region[f"chat{i}"] = region.value if region else regions[0]
     for i in range(draw(st.integers(0, 2))):
         region = S(regions[0]) if len(regions) > 1 else None
         api_id = draw(st.sampled_from(("a1b2c3d4e5", "f6g7h8i9j0")))
         endpoints.append(ast.Endpoint(N(f"api{i}"), apigateway=S(api_id), stage=S(f"stage{i}"), region=region))
         assets[f"api{i}"] = ("api", set())
+        asset_region[f"api{i}"] = region.value if region else regions[0]
 
     verbs = {"bucket": ("read", "write", "list", "delete"), "repository": ("pull", "push"), "endpoint": ("invoke",),
              "api": ("invoke",)}
@@ -135,7 +143,8 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
         asset = duty[i][1] if i < len(duty) else draw(st.sampled_from(sorted(assets)))
         kind, barred = assets[asset]
         allowed = [r for r in role_names if r not in barred and (kind != "endpoint" or r in local)]
-        nets = [n for n in sorted(reach) if reach[n][kind]]
+        nets = [n for n in sorted(reach) if reach[n][kind]
+                and not (stuck[n].get(kind) and net_region[n] != asset_region.get(asset, net_region[n]))]
         if not allowed or not nets:
             continue
         principal = duty[i][0] if i < len(duty) else draw(st.sampled_from(allowed))

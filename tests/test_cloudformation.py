@@ -3,6 +3,7 @@ per account, every embedded policy equal to its JSON artifact, cfn-lint clean,
 deterministic."""
 
 import json
+import re
 import random
 
 import pytest
@@ -25,9 +26,10 @@ network vpc {
   region "eu-west-1"
   subnets ["subnet-0a1b2c3d4e5f67890"]
   security_groups ["sg-0a1b2c3d4e5f67890"]
+  clients ["10.0.0.0/16"]
   endpoint s3 "vpce-00000000000000001"
-  endpoint ecr.api "vpce-00000000000000002"
-  endpoint ecr.dkr "vpce-00000000000000003"
+  endpoint ecr.api "vpce-00000000000000002" region "eu-central-1"
+  endpoint ecr.dkr "vpce-00000000000000003" region "eu-central-1"
 }
 role app "arn:aws:iam::111122223333:role/team/ml/app"
 role admin "arn:aws:iam::111122223333:role/admin"
@@ -127,8 +129,10 @@ def test_templates_are_plain_yaml_with_sections_in_order(built):
         assert list(doc)[:2] == ["AWSTemplateFormatVersion", "Description"]
         assert doc["AWSTemplateFormatVersion"] == "2010-09-09"
         assert len(doc["Description"]) <= 1024
-        assert list(doc)[-1] == "Resources" and doc["Resources"]
-        assert all(rid.isalnum() for rid in doc["Resources"])
+        assert list(doc)[-2:] == ["Resources", "Outputs"] if "Outputs" in doc else list(doc)[-1] == "Resources"
+        assert doc["Resources"]
+        assert all(rid.isalnum() for rid in doc["Resources"]) and all(oid.isalnum() for oid in doc.get("Outputs", ()))
+        assert len(doc.get("Outputs", ())) <= 200  # CloudFormation's quota
         assert len(text.encode()) <= 1_000_000 and len(doc["Resources"]) <= 500  # CloudFormation quotas
 
 
@@ -289,7 +293,61 @@ def test_vpc_endpoints_use_the_spec_and_parameters_for_the_rest(example):
     multi = _compile(MULTI_REGION_SPEC, "multi.slp")
     doc = _parse(cloudformation_templates(multi.model, multi.artifacts)["cloudformation/111122223333-owned-resources.yaml"])
     assert doc["Parameters"]["VpcEndpointSubnetIds"]["Default"] == "subnet-0a1b2c3d4e5f67890"
-    assert doc["Parameters"]["VpcEndpointSecurityGroupIds"]["Default"] == "sg-0a1b2c3d4e5f67890"
+    assert "VpcEndpointSecurityGroupIds" not in doc["Parameters"]  # the endpoints import slpc's group
+
+
+def _endpoint_ids(doc):
+    """vpce id -> the owned template's endpoint resource (its artifact path names it)."""
+    return {path.split("/")[1].removesuffix(".json"): r for r in doc["Resources"].values()
+            if r["Type"] == "AWS::EC2::VPCEndpoint" for path in r["Metadata"]["slpc"]["artifacts"]}
+
+
+@pytest.mark.parametrize("spec", ["example", "multi-region"])
+def test_interface_endpoints_use_exactly_the_exported_endpoint_group(spec):
+    c = _compile(MULTI_REGION_SPEC, "multi.slp") if spec != "example" else _compile(EXAMPLE.read_text(), "x.slp")
+    templates = cloudformation_templates(c.model, c.artifacts)
+    checked = 0
+    for account in {a.account for a in c.artifacts}:
+        policies = _parse(templates[f"cloudformation/{account}.yaml"])
+        owned = _parse(templates[f"cloudformation/{account}-owned-resources.yaml"])
+        endpoints = _endpoint_ids(owned)
+        groups = [a for a in c.artifacts if a.account == account and a.kind == "ec2-endpoint-security-group"]
+        for g in groups:
+            gid = next(rid for rid, r in policies["Resources"].items()
+                       if r["Type"] == "AWS::EC2::SecurityGroup" and g.path in r["Metadata"]["slpc"]["artifacts"])
+            out = policies["Outputs"][gid + "Id"]
+            assert out["Value"] == {"Fn::GetAtt": [gid, "GroupId"]}
+            assert out.get("Condition") == policies["Resources"][gid].get("Condition")
+            name = out["Export"]["Name"]
+            assert re.fullmatch(r"[A-Za-z0-9-]{1,255}", name)
+            for vpce in g.settings["AttachTo"]["VpcEndpointIds"]:
+                props = endpoints[vpce]["Properties"]
+                assert props["SecurityGroupIds"] == [{"Fn::ImportValue": name}]  # that group, no other
+                assert endpoints[vpce].get("Condition") == out.get("Condition")  # created in the same region
+                checked += 1
+        exported = [o["Export"]["Name"] for o in policies.get("Outputs", {}).values() if "Export" in o]
+        assert len(exported) == len(set(exported)) == len(groups)  # only endpoint groups are exported
+        workload = [o for oid, o in policies.get("Outputs", {}).items() if oid.endswith("WorkloadSecurityGroupId")]
+        assert all("security_groups" in o["Description"] and "Export" not in o for o in workload)
+    assert checked == (5 if spec == "example" else 2)
+
+
+def test_endpoints_without_an_endpoint_group_keep_a_parameter():
+    c = _compile(EXAMPLE.read_text().replace('  clients ["10.40.0.0/16"]\n', ""), "x.slp")  # eval_vpc: W450
+    templates = cloudformation_templates(c.model, c.artifacts)
+    owned = _parse(templates["cloudformation/444455556666-owned-resources.yaml"])
+    kms = _endpoint_ids(owned)["vpce-0f9e8d7c6b5a43212"]["Properties"]
+    assert kms["SecurityGroupIds"] == {"Ref": "EvalVpcEndpointSecurityGroupIds"}
+    assert "Outputs" not in _parse(templates["cloudformation/444455556666.yaml"]) or not any(
+        "Export" in o for o in _parse(templates["cloudformation/444455556666.yaml"])["Outputs"].values())
+
+
+def test_export_names_keep_apart_names_that_differ_only_in_other_characters():
+    from slpc.targets.cloudformation import export_name
+    a = _compile(EXAMPLE.read_text(), "x.slp").model
+    b = _compile(EXAMPLE.read_text().replace('deployment "acme-llm"', 'deployment "acme_llm"'), "y.slp").model
+    assert export_name(a, "prod_vpc") != export_name(b, "prod_vpc")
+    assert export_name(a, "prod_vpc") == export_name(a, "prod_vpc")
 
 
 def test_multi_region_resources_exist_once(built):

@@ -370,7 +370,8 @@ def large_spec(buckets: int, subnets: int = 2, admins: int = 1, numbered: bool =
         'deployment "big" {\n  partition "aws"\n  account "111122223333"\n  org "o-a1b2c3d4e5"\n'
         '  regions ["eu-central-1"]\n}\n',
         'network vpc {\n  vpc "vpc-0a1b2c3d4e5f67890"\n  endpoint s3 "vpce-01a2b3c4d5e6f7a80"\n'
-        '  subnets [' + ", ".join(f'"subnet-{i:017x}"' for i in range(subnets)) + ']\n}\n',
+        '  subnets [' + ", ".join(f'"subnet-{i:017x}"' for i in range(subnets)) + ']\n'
+        '  security_groups ["sg-0a1b2c3d4e5f67890"]\n}\n',  # the workload group's id, declared (W536 otherwise)
         'role reader "arn:aws:iam::111122223333:role/reader"\n',
     ]
     lines += [f'role admin{i} "arn:aws:iam::111122223333:role/a-rather-long-administrator-role-name-{i:04d}"\n'

@@ -51,6 +51,9 @@ CASES = [
     ("E440", EX.replace('"vpce-01a2b3c4d5e6f7a83"', '"vpce-01a2b3c4d5e6f7a83" gateway'), ("a83", "gateway"),
      "kms has no gateway endpoints"),
     ("E441", two_regions(WEST_KEY), "prod_vpc", "gateway endpoint reaches only"),
+    ("E448", two_regions(EX).replace('  sagemaker "llm-chat-prod"\n  region "eu-central-1"\n',
+                                     '  sagemaker "llm-chat-prod"\n  region "eu-west-1"\n'), ("chat_frontend", "prod_vpc"),
+     "sagemaker.runtime interface endpoints reach only their VPC's region"),
     ("E442", clients("10.20.0.0/19", "vpc-123"), '"vpc-123"', "not a CIDR range"),
     ("E442", clients("10.20.0.1/19"), '"10.20.0.1/19"', 'did you mean "10.20.0.0/19"'),
     ("E442", clients("sg-12"), '"sg-12"', "security group id"),
@@ -74,7 +77,7 @@ def _line_of(text: str, under: str, code: str, marker: str | None = None) -> int
     lines = text.splitlines()
     if marker:
         return next(i for i, ln in enumerate(lines, 1) if marker in ln and under in ln)
-    if code in ("E441",):
+    if code in ("E441", "E448"):
         return next(i for i, ln in enumerate(lines, 1) if ln.startswith("allow") and under in ln)
     if code == "E312":
         return next(i for i, ln in enumerate(lines, 1) if ln.startswith(f"network {under}"))
@@ -401,14 +404,193 @@ def test_fmt_keeps_regions_endpoint_types_and_clients():
     text = ('deployment "d" {\n  account "111122223333"\n  regions ["eu-central-1"]\n}\n\n'
             'network n {\n  clients ["10.0.0.0/16", "sg-0123456789abcdef0"]\n  vpc "vpc-0a1b2c3d4e5f67890"\n'
             '  endpoint s3 "vpce-01a2b3c4d5e6f7a80" interface\n  region "eu-central-1"\n'
-            '  endpoint kms "vpce-01a2b3c4d5e6f7a81"\n}\n')
+            '  endpoint kms "vpce-01a2b3c4d5e6f7a81"\n'
+            '  endpoint ecr.api "vpce-01a2b3c4d5e6f7a82" region "eu-west-1"\n'
+            '  endpoint ecr.dkr "vpce-01a2b3c4d5e6f7a83" interface region "eu-west-1"\n}\n')
     r = parse(text, "n.slp")
     assert not r.diagnostics
     out = format_spec(r.spec)
-    assert 'endpoint s3  "vpce-01a2b3c4d5e6f7a80" interface\n' in out
+    assert 'endpoint s3      "vpce-01a2b3c4d5e6f7a80" interface\n' in out
     assert 'region "eu-central-1"\n' in out and 'clients ["10.0.0.0/16", "sg-0123456789abcdef0"]\n' in out
     again = parse(out, "n.slp").spec
     (net,) = [d for d in again.declarations if isinstance(d, ast.Network)]
     assert net.endpoints[0].type.text == "interface" and net.endpoints[1].type is None
+    assert 'endpoint ecr.api "vpce-01a2b3c4d5e6f7a82" region "eu-west-1"\n' in out
+    assert 'endpoint ecr.dkr "vpce-01a2b3c4d5e6f7a83" interface region "eu-west-1"\n' in out
+    assert [e.region.value if e.region else None for e in net.endpoints] == [None, None, "eu-west-1", "eu-west-1"]
     assert [c.value for c in net.clients] == ["10.0.0.0/16", "sg-0123456789abcdef0"]
     assert format_spec(again) == out
+
+
+def test_terraform_outputs_every_group_id_by_name():
+    import hcl2
+
+    c = _example()
+    out = hcl2.loads(render("terraform", c.model, c.artifacts)["terraform/outputs.tf"])
+    (ids,) = [o['"security_group_ids"'] for o in out["output"] if '"security_group_ids"' in o]
+    value = {k.strip('"'): v for k, v in ids["value"].items()}
+    assert set(value) == {a.settings["GroupName"] for a in _groups(c).values()}
+    assert value["slpc-acme-llm-prod_vpc-workload"] == "${aws_security_group.prod_vpc_workload.id}"
+    assert "security_groups" in ids["description"]
+
+
+NO_GROUPS = EX.replace('  security_groups ["sg-0a1b2c3d4e5f67890"]\n', "")
+
+
+@pytest.mark.parametrize("text, words", [
+    (NO_GROUPS, "no network declares any, so the SCP does not pin SageMaker's security groups at all"),
+    (NO_GROUPS.replace('  clients ["10.40.0.0/16"]\n', '  clients ["10.40.0.0/16"]\n  security_groups ["sg-0f9e8d7c6b5a43219"]\n'),
+     "the SCP refuses SageMaker runs with its workload group slpc-acme-llm-prod_vpc-workload until its id is declared"),
+], ids=["unpinned", "refused"])
+def test_w536_a_workload_group_the_scp_does_not_know(tmp_path, capsys, text, words):
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 0, err
+    assert "warning[W536]: network `prod_vpc` has `subnets` but no `security_groups`" in err and words in err, err
+    assert "Terraform output `security_group_ids`" in err and "`ProdVpcWorkloadSecurityGroupId`" in err
+
+
+def test_w536_not_without_a_scp_or_with_declared_groups(tmp_path, capsys):
+    rc, err, _, _ = run(tmp_path, capsys, EX)
+    assert rc == 0 and "W536" not in err
+    no_scp = NO_GROUPS.replace('  regions   ["eu-central-1"]\n', '  regions   ["eu-central-1"]\n  guardrails [rcp]\n')
+    rc, err, _, _ = run(tmp_path, capsys, no_scp)
+    assert "W536" not in err, err
+
+
+WEST_INTERFACE = two_regions(WEST_KEY).replace(S3_LINE, '  endpoint s3                "vpce-01a2b3c4d5e6f7a80" interface\n')
+# the same, eval_vpc in eu-central-1 too (it reads `weights` through its gateway)
+WEST_INTERFACE = WEST_INTERFACE.replace('  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-west-1"\n',
+                                        '  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-central-1"\n')
+
+
+def test_e448_a_bucket_of_another_region_through_an_s3_interface_endpoint_of_the_network_s(tmp_path, capsys):
+    """The endpoint serves eu-central-1's S3: the request for a bucket of eu-west-1 cannot come through it;
+    the hint says how to declare it if it is a cross-region endpoint."""
+    text = WEST_INTERFACE.replace("allow evaluator     read   weights \"released/\"    from eval_vpc",
+                                  "allow evaluator     read   weights \"released/\"    from prod_vpc")
+    rc, err, _, path = run(tmp_path, capsys, text)
+    assert rc == 2, err
+    assert "error[E448]: bucket `weights` is in eu-west-1, and network `prod_vpc` reaches s3 only through " \
+           "interface endpoints of eu-central-1" in err, err
+    assert 'if vpce-01a2b3c4d5e6f7a80 is a cross-region endpoint for eu-west-1, add `region "eu-west-1"`' in err
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("allow trainer") and "weights" in ln)
+    assert located(err, path, line, text.splitlines()[line - 1].index("prod_vpc") + 1), err
+
+
+def test_a_cross_region_endpoint_reaches_its_region_and_only_it(tmp_path, capsys):
+    cross = '  endpoint s3                "vpce-01a2b3c4d5e6f7a80" interface region "eu-west-1"\n'
+    text = WEST_INTERFACE.replace('  endpoint s3                "vpce-01a2b3c4d5e6f7a80" interface\n', cross).replace(
+        "allow evaluator     read   weights \"released/\"    from eval_vpc",
+        "allow evaluator     read   weights \"released/\"    from prod_vpc")
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 0 and "E448" not in err, err
+    c = compile_text(text, "x.slp")
+    assert c.model.networks["prod_vpc"].service_region("vpce-01a2b3c4d5e6f7a80") == "eu-west-1"
+    assert c.model.networks["prod_vpc"].service_region("vpce-01a2b3c4d5e6f7a81") == "eu-central-1"
+    # ... and only it: the same endpoint cannot serve a bucket of the network's own region
+    same = two_regions(EX).replace(S3_LINE, cross).replace('  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-west-1"\n',
+                                                           '  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-central-1"\n')
+    rc, err, _, _ = run(tmp_path, capsys, same)
+    assert rc == 2 and "error[E448]: bucket `finetune_data` is in eu-central-1, and network `prod_vpc` reaches s3 " \
+        "only through interface endpoints of eu-west-1" in err, err
+    # CloudFormation creates it for its service region
+    owned = yaml.safe_load(render("cloudformation", c.model, c.artifacts)[
+        "cloudformation/111122223333-owned-resources.yaml"].split("\n", 1)[1])
+    props = owned["Resources"]["ProdVpcS3Endpoint"]["Properties"]
+    assert (props["ServiceName"], props["ServiceRegion"], props["VpcEndpointType"]) == (
+        "com.amazonaws.eu-west-1.s3", "eu-west-1", "Interface")
+    other = owned["Resources"]["ProdVpcKmsEndpoint"]["Properties"]
+    assert "ServiceRegion" not in other and other["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.kms"}
+
+
+def _serving_in(region: str) -> str:
+    """The example in two regions, every network in eu-central-1, the repository in `region`."""
+    return two_regions(EX).replace('  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-west-1"\n',
+                                   '  vpc "vpc-0f9e8d7c6b5a43210"\n  region "eu-central-1"\n').replace(
+        '  name   "llm-serving"\n  region "eu-central-1"\n', f'  name   "llm-serving"\n  region "{region}"\n')
+
+
+def test_a_repository_of_another_region_needs_both_ecr_endpoints_to_reach_it(tmp_path, capsys):
+    text = _serving_in("eu-west-1")
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 2 and "error[E448]: repository `serving` is in eu-west-1, and network `prod_vpc` reaches ecr.api " \
+        "and ecr.dkr only through interface endpoints of eu-central-1" in err, err
+    api = text.replace('"vpce-01a2b3c4d5e6f7a81"\n', '"vpce-01a2b3c4d5e6f7a81" region "eu-west-1"\n')
+    rc, err, _, _ = run(tmp_path, capsys, api)
+    assert rc == 2 and "reaches ecr.dkr only through interface endpoints of eu-central-1" in err, err
+    both = api.replace('"vpce-01a2b3c4d5e6f7a82"\n', '"vpce-01a2b3c4d5e6f7a82" region "eu-west-1"\n')
+    rc, err, _, _ = run(tmp_path, capsys, both)
+    assert rc == 0 and "E448" not in err, err
+
+
+def test_no_cross_region_diagnostic_in_the_same_region_or_from_public_ranges_alone(tmp_path, capsys):
+    rc, err, _, _ = run(tmp_path, capsys, EX)
+    assert "E448" not in err and "E449" not in err
+    # corp_office has public ranges only: the public endpoint of any region serves them
+    text = _serving_in("eu-west-1").replace(
+        "allow inference     pull   serving                from prod_vpc\n", "").replace(
+        "from prod_vpc, corp_office", "from corp_office")
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 0 and "E448" not in err, err
+
+
+@pytest.mark.parametrize("line, words", [
+    ('  endpoint s3                "vpce-01a2b3c4d5e6f7a80" gateway region "eu-west-1"\n',
+     "a gateway endpoint reaches only its VPC's region"),
+    ('  endpoint s3                "vpce-01a2b3c4d5e6f7a80" region "eu-west-1"\n',  # s3 defaults to gateway
+     "a gateway endpoint reaches only its VPC's region"),
+    ('  endpoint sagemaker.runtime "vpce-01a2b3c4d5e6f7a84" region "eu-west-1"\n',
+     "AWS PrivateLink has no cross-region endpoints for sagemaker.runtime"),
+], ids=["gateway", "s3-default-gateway", "sagemaker.runtime"])
+def test_e449_region_where_no_cross_region_endpoint_exists(tmp_path, capsys, line, words):
+    old = S3_LINE if line.startswith("  endpoint s3") else '  endpoint sagemaker.runtime "vpce-01a2b3c4d5e6f7a84"\n'
+    text = two_regions(EX).replace(old, line)
+    assert text != two_regions(EX)
+    rc, err, _, path = run(tmp_path, capsys, text)
+    assert rc == 2 and "error[E449]" in err and words in err, err
+    n = next(i for i, ln in enumerate(text.splitlines(), 1) if ln == line.rstrip("\n"))
+    assert located(err, path, n, line.index('"eu-west-1"') + 1), err
+
+
+def test_an_endpoint_region_outside_the_deployment_is_e309(tmp_path, capsys):
+    text = EX.replace('  endpoint kms               "vpce-01a2b3c4d5e6f7a83"\n',
+                      '  endpoint kms               "vpce-01a2b3c4d5e6f7a83" region "us-east-1"\n')
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 2 and 'error[E309]: endpoint vpce-01a2b3c4d5e6f7a83 reaches region "us-east-1"' in err, err
+
+
+def test_an_endpoint_line_with_something_else_after_its_type(tmp_path, capsys):
+    text = EX.replace('"vpce-01a2b3c4d5e6f7a80" gateway', '"vpce-01a2b3c4d5e6f7a80" gateway "eu-west-1"')
+    rc, err, _, _ = run(tmp_path, capsys, text)
+    assert rc == 2 and "error[E112]" in err and "`region`" in err, err
+
+
+def test_e448_execute_api_of_another_region(tmp_path, capsys):
+    """A private API of eu-central-1 from a VPC of eu-west-1: execute-api has no cross-region endpoints."""
+    from slpc.compiler.networks import CROSS_REGION_SERVICES
+
+    assert "execute-api" not in CROSS_REGION_SERVICES and "sagemaker.runtime" not in CROSS_REGION_SERVICES
+    text = '''deployment "d" {
+  account "111122223333"
+  regions ["eu-central-1", "eu-west-1"]
+}
+network vpc {
+  region "eu-west-1"
+  endpoint execute-api "vpce-00000000000000005"
+}
+role app "arn:aws:iam::111122223333:role/app"
+endpoint chat_api {
+  apigateway "a1b2c3d4e5"
+  stage      "prod"
+  region     "eu-central-1"
+}
+allow app invoke chat_api from vpc
+'''
+    rc, err, _, path = run(tmp_path, capsys, text)
+    assert rc == 2 and "error[E448]: api `chat_api` is in eu-central-1, and network `vpc` reaches execute-api " \
+        "only through interface endpoints of eu-west-1" in err, err
+    assert "execute-api interface endpoints reach only their VPC's region" in err
+    assert located(err, path, 15, text.splitlines()[14].index("vpc") + 1), err
+    same = text.replace('region     "eu-central-1"', 'region     "eu-west-1"')
+    rc, err, _, _ = run(tmp_path, capsys, same)
+    assert rc == 0 and "E448" not in err, err

@@ -161,7 +161,7 @@ def test_the_account_wide_form_keeps_the_perimeter(account_wide):
 def test_the_prover_proves_the_account_wide_form(account_wide):
     world = World.from_artifacts(account_wide.model, account_wide.artifacts)
     results = prove(world, timeout_ms=20_000)
-    assert [r.verdict for r in results] == [PROVED] * 7, [(r.prop.name, r.verdict) for r in results]
+    assert [r.verdict for r in results] == [PROVED] * 8, [(r.prop.name, r.verdict) for r in results]
     # the reachability of the coarse key is assumed, and the proof says so; an exact key is not
     assert "assuming S3 calls KMS with key `model_key` for a caller only on a request S3 has authorized" in (
         R.universe(results))
@@ -233,7 +233,7 @@ def test_the_prover_proves_the_patterned_form_through_access_points():
     doc = next(a.document for a in compiled.artifacts if a.kind == "vpc-endpoint-policy" and a.name.endswith(".s3"))
     assert any(r.endswith(":accesspoint/*") for s in doc.statements for r in s.resources)
     results = prove(World.from_artifacts(compiled.model, compiled.artifacts), timeout_ms=20_000)
-    assert [r.verdict for r in results] == [PROVED] * 7, [(r.prop.name, r.verdict) for r in results]
+    assert [r.verdict for r in results] == [PROVED] * 8, [(r.prop.name, r.verdict) for r in results]
 
 
 def test_the_gaps_are_stated_and_are_exactly_what_they_say():

@@ -27,18 +27,18 @@ def build(tmp_path_factory):
     return out
 
 
-def test_the_example_proves_all_seven_properties(capsys):
+def test_the_example_proves_all_eight_properties(capsys):
     assert main(["prove", EXAMPLE]) == 0
     out = capsys.readouterr().out
-    assert out.count("[proved]") == 7 and "[refuted]" not in out and "[unknown]" not in out
+    assert out.count("[proved]") == 8 and "[refuted]" not in out and "[unknown]" not in out
     assert "holding *:*" in out  # the request universe is stated
 
 
 def test_json_output_and_a_compiled_directory(build, capsys):
     assert main(["prove", EXAMPLE, "--policies", str(build), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] and [p["verdict"] for p in report["properties"]] == [PROVED] * 7
-    assert [p["number"] for p in report["properties"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert report["ok"] and [p["verdict"] for p in report["properties"]] == [PROVED] * 8
+    assert [p["number"] for p in report["properties"]] == [1, 2, 3, 4, 5, 6, 7, 8]
 
 
 def test_a_hand_edited_directory_is_refuted_with_a_replayable_request(build, tmp_path, capsys):
@@ -130,7 +130,7 @@ def test_compile_with_prove_writes_once_every_property_holds(tmp_path, capsys):
     out = tmp_path / "build"
     assert main(["compile", EXAMPLE, "-o", str(out), "--prove"]) == 0
     err = capsys.readouterr().err
-    assert err.count("[proved]") == 7
+    assert err.count("[proved]") == 8
     assert (out / "manifest.json").is_file()
 
 

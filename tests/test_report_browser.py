@@ -172,6 +172,16 @@ def test_example_report_renders_offline_with_matrix_and_picture(browser, tmp_pat
     assert browser.evaluate("document.querySelectorAll('#becoming-table tr').length") == 1 + 8
     assert browser.evaluate("document.querySelectorAll('#perimeter .box').length") == 3 + 4 + 1 + 8
     assert browser.evaluate("document.querySelectorAll('#perimeter .edge').length") > 7
+    # each network's security groups are drawn under it, one line per rule, none cut
+    rules = browser.evaluate("Array.from(document.querySelectorAll('#perimeter .rule')).map(t => t.textContent)")
+    assert "in  tcp 443 from 10.20.0.0/19" in rules and "out tcp 443 to slpc endpoints group" in rules
+    assert browser.evaluate("document.querySelectorAll('#perimeter .group').length") == 3
+    widest = browser.evaluate("Math.max(...Array.from(document.querySelectorAll('#perimeter .network')).map("
+                              "g => Math.max(...Array.from(g.querySelectorAll('text')).map(t => t.getBBox().x "
+                              "+ t.getBBox().width - g.querySelector('rect').getBBox().x - "
+                              "g.querySelector('rect').getBBox().width))))")
+    assert widest <= 0  # every line of a network's box ends inside the box
+    assert browser.evaluate("document.querySelectorAll('#security-groups tr').length") == 1 + 3
     assert browser.evaluate("document.scripts.length") == 0
     png = _screenshot(browser, tmp_path / "report.png")
     assert png.startswith(b"\x89PNG") and len(png) > 10_000

@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=iac.TARGETS, default="json",
                    help="json: the policy documents; terraform / cloudformation: IaC only; all: everything")
     p.add_argument("--prove", action="store_true",
-                   help="first prove the seven properties of `slpc prove`; write nothing (exit 1) unless all hold")
+                   help="first prove the eight properties of `slpc prove`; write nothing (exit 1) unless all hold")
     add_format(p, DIAGNOSTICS, DIAGNOSTICS_HELP)
 
 

@@ -1,4 +1,4 @@
-"""`slpc prove SPEC... [--policies DIR]`: the seven properties, as text or JSON.
+"""`slpc prove SPEC... [--policies DIR]`: the eight properties, as text or JSON.
 
 Exit codes: 0 every property proved, 1 a property refuted or unknown, 2 usage.
 Each counterexample is printed as the `slpc explain` command line that replays it.

@@ -7,7 +7,8 @@ Kept apart in steps, each readable alone:
   mirroring `slpc.verify.evaluate` (and AWS) rule for rule;
 - `symbolic_meaning`: the spec's own meaning (`slpc.verify.meaning`) as Z3 terms;
 - `roles`: who the spec lets obtain, pass and change each role, as Z3 terms;
-- `properties`: the seven claims, each a set of solver queries;
+- `properties`: the eight claims, each a set of solver queries (claim 8, the security groups, an exact
+  check of their rules, `slpc.verify.security_groups`);
 - `solver`: runs the queries (timeouts answer "unknown", never "proved") and
   replays every counterexample through the evaluator before reporting it.
 - `results`: the results as the JSON and text `slpc prove` prints (the CLI is `slpc.app.commands.prove`).

@@ -1,4 +1,4 @@
-"""The seven claims of `slpc prove`, each as solver queries (see docs/prove.md).
+"""The eight claims of `slpc prove`, each as solver queries or exact checks (see docs/prove.md).
 
 Safety claims (1-4) give every caller `*:*` in IAM and leave the organization
 guardrails out: they must hold on the account's own policies alone, so SCPs and
@@ -24,6 +24,8 @@ from slpc.compiler import verbs as V
 from slpc.compiler.model import Key, Principal
 from slpc.compiler.values import DNS_SUFFIX
 
+from slpc.verify import security_groups as SG
+
 from . import roles
 from .symbolic_meaning import SymbolicMeaning
 from .solver import (ANONYMOUS, FEDERATED, PROVED, REFUTED, SERVICE, UNKNOWN, Either, Outcome, Query, run,
@@ -39,6 +41,7 @@ class Property:
     claim: str
     queries: Callable[[World, Target], Iterator[Query | Either]]  # the queries about one part
     roles: bool = False  # asked of the roles' parts (`RoleTarget`), else of the assets'
+    problems: Callable[[World], list[str]] | None = None  # what is checked outside the solver
 
 
 def _callers(w: World, t: Target) -> list[str | None]:
@@ -129,6 +132,22 @@ def default_encryption_problems(w: World) -> list[str]:
             problems.append(f"{a.name}: the default encryption is not SSE-KMS with {w.model.keys[a.key].arn}"
                             f" ({ENCRYPTION_SETTINGS} {'missing' if settings is None else 'differs'})")
     return problems
+
+
+def security_group_problems(w: World) -> list[str]:
+    """Claim 8, decided exactly without the solver (verify/security_groups.py): the groups'
+    rules are finite sets of ranges, ports and names."""
+    groups, problems = [], []
+    for f in w.files:
+        if f.kind in SG.KINDS:
+            g, unreadable = SG.read(f.path, f.name, f.kind, f.settings or {})
+            groups.append(g)
+            problems += unreadable
+    return problems + SG.problems(w.model, groups)
+
+
+def _none(w: World, t) -> Iterator[Query]:
+    return iter(())
 
 
 def _may_lock(t: Target, who: str | None, action: str) -> bool:
@@ -228,8 +247,8 @@ PROPERTIES: tuple[Property, ...] = (
              identity_perimeter),
     Property(2, "network perimeter", "no data request from outside the networks of the caller's grants is allowed "
              "(key use: only through S3)", network_perimeter),
-    ENCRYPTION := Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "
-             "bucket's key", encryption),
+    Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "
+             "bucket's key", encryption, problems=default_encryption_problems),
     Property(4, "lock", "nobody but breakglass can bypass governance retention; nobody but admins can change a "
              "perimeter policy", lock),
     Property(5, "completeness", "every granted tuple is allowed (with the organization guardrails applied)",
@@ -239,6 +258,11 @@ PROPERTIES: tuple[Property, ...] = (
              "(sts:AssumeRole, TagSession, AssumeRoleWithWebIdentity, AssumeRoleWithSAML), only its declared "
              "passers pass it, to its declared services, and only its admins change it (with the SCPs)",
              role_trust, roles=True),
+    Property(8, "security groups", "each network's endpoint group admits exactly its declared clients (and its "
+             "workload group), on TCP 443 only, and lets nothing out; each workload group lets out only TCP 443 to "
+             "its network's endpoint group and S3 gateway, and all traffic among its own members; no rule admits "
+             "0.0.0.0/0 or ::/0; each endpoint group is on exactly its network's interface endpoints",
+             _none, problems=security_group_problems),
 )
 
 
@@ -248,7 +272,7 @@ class Result:
 
     prop: Property
     outcomes: list[Outcome]
-    problems: list[str]  # claims checked outside the solver (default encryption settings)
+    problems: list[str]  # claims checked outside the solver (default encryption settings, security groups)
     assumptions: tuple[str, ...] = ()  # what the universe assumes beyond AWS's rules (world.assumptions)
 
     @property
@@ -279,7 +303,7 @@ def prove(world: World, timeout_ms: int = 10_000, numbers: Iterable[int] | None 
     """
     wanted = set(numbers) if numbers is not None else None
     props = [p for p in PROPERTIES if wanted is None or p.number in wanted]
-    results = [Result(p, [], default_encryption_problems(world) if p is ENCRYPTION else [],
+    results = [Result(p, [], p.problems(world) if p.problems else [],
                       world.assumptions + (world.role_assumptions if p.roles else ())) for p in props]
     parts = _outcomes_in_workers(world, props, timeout_ms, jobs, progress) if jobs > 1 and len(world.parts) > 1 \
         else _outcomes(world, props, range(len(world.parts)), timeout_ms, progress)

@@ -57,6 +57,7 @@ class PolicyFile:
     document: PolicyDocument | None
     settings: dict | None = None
     coarser: str | None = None  # the manifest's `coarser`: this layer is exact only with the others
+    name: str = ""  # the manifest's `name` (a network's, for its security groups)
 
 
 CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
@@ -422,7 +423,7 @@ class World:
 
     @classmethod
     def from_artifacts(cls, model: Model, artifacts) -> "World":
-        return cls(model, (PolicyFile(a.kind, a.target, a.account, a.path, a.document, a.settings, a.coarser)
+        return cls(model, (PolicyFile(a.kind, a.target, a.account, a.path, a.document, a.settings, a.coarser, a.name)
                            for a in artifacts))
 
     @classmethod
@@ -436,7 +437,7 @@ class World:
             is_policy = a["kind"] in RESOURCE_KINDS | GUARDRAIL_KINDS | {IDENTITY, ENDPOINT}
             files.append(PolicyFile(a["kind"], a["target"], a["account"], a["path"],
                                     from_json(data) if is_policy else None, None if is_policy else data,
-                                    a.get("coarser")))
+                                    a.get("coarser"), a.get("name", "")))
         return cls(model, files)
 
     def label(self, doc: PolicyDocument) -> tuple[str, PolicyDocument]:
