@@ -123,6 +123,10 @@ class Asset:
     signature_age_ms: int = 0  # buckets: the longest accepted signature age (presigned URLs)
     # buckets: "auto" | "always" | "never"; targets.layout resolves "auto" to one of the others
     access_points: str = "never"
+    # API stages only: the SageMaker endpoint (declared name) its integration calls, and the
+    # role (declared name) API Gateway calls it as; both or neither
+    backend: str | None = None
+    integration_role: str | None = None
 
     @property
     def object_arn_prefix(self) -> str:
@@ -167,6 +171,16 @@ class Model:
         """The grants on these assets, in spec order (indexed: targets ask once per asset)."""
         found = [g for a in dict.fromkeys(assets) for g in self._index[0].get(a, ())]
         return found if len(assets) == 1 else sorted(found, key=self._position.__getitem__)
+
+    def integration_roles(self, endpoint: str) -> tuple[str, ...]:
+        """The roles that API stages call this SageMaker endpoint as (their integrations'
+        credentials), in name order."""
+        return tuple(sorted({a.integration_role for a in self.assets.values()
+                             if a.backend == endpoint and a.integration_role}))
+
+    def backend_of(self, role: str) -> str | None:
+        """The SageMaker endpoint an integration role calls (one at most: compiler/check.py)."""
+        return next((a.backend for a in self.assets.values() if a.integration_role == role), None)
 
     def duties_of(self, role: str) -> tuple[list[Key], list[Asset]]:
         """The keys and assets this role administers or may break glass on, in declaration order."""

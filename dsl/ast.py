@@ -168,6 +168,8 @@ class Endpoint:
     apigateway: Str | None = None
     stage: Str | None = None
     region: Str | None = None
+    backend: Name | None = None  # API only: the spec's SageMaker endpoint behind it
+    integration_role: Name | None = None  # API only: the role API Gateway calls the backend as
     span: Span = _span()
 
 

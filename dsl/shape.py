@@ -222,6 +222,8 @@ FORMS: dict[str, Form] = {
             "apigateway": Attr("apigateway", _Args.string),
             "stage": Attr("stage", _Args.string),
             "region": Attr("region", _Args.string),
+            "backend": Attr("backend", _Args.name),
+            "integration_role": Attr("integration_role", _Args.name),
         }, ()),
     )
 }

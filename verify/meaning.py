@@ -13,6 +13,9 @@ exactly; other actions on its assets stay with IAM (allowed to a same-account
 policy, yet the spec's meaning is the same there: only grantees invoke, from their
 grants' networks and within their windows. What enforces it for a `star` holder is
 the SCP (targets/guardrails.py); where no SCP applies, the compiler warns (W533, W534).
+The one caller from no network of the spec is an API stage's integration role
+(compiler/integrations.py): `sagemaker:InvokeEndpoint` on its backend, from anywhere, as
+API Gateway calls it; who reaches the API is the API's own resource policy's question.
 """
 
 from __future__ import annotations
@@ -372,6 +375,8 @@ class Meaning:
         on the endpoint (describe, update) stay with IAM in its own account."""
         services = V.ASSET_SERVICES["endpoint"]
         if q.action in V.ASSET_KINDS["endpoint"].data_actions:
+            if who in self.m.integration_roles(asset.name):  # through its API, from API Gateway's network
+                return q.action in V.INTEGRATION_ACTIONS
             return any(q.action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)
                        and self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name))
         return star and self._same_account(q.principal, asset.account)

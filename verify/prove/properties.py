@@ -90,6 +90,9 @@ def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
         via = f"s3.{t.asset.region}.{DNS_SUFFIX[w.model.deployment.partition]}"
         key = ctx.key("kms:ViaService")
         return conj(key.present, is_text(key.values[0].term, via))
+    if t.asset.kind == "endpoint" and q.who in w.model.integration_roles(t.asset.name) \
+            and action in V.INTEGRATION_ACTIONS:
+        return z3.BoolVal(True)  # from API Gateway's network: its API's resource policy holds the networks
     services = V.ASSET_SERVICES[t.asset.kind]
     nets = {n for g in sm.grants_of(q.who, t.asset.name)
             if action in dict(V.VERBS[(t.asset.kind, g.verb)].actions) for n in g.networks}
@@ -158,8 +161,10 @@ def completeness(w: World, t: Target) -> Iterator[Query]:
     grants = [g for a in sorted(_assets_of(w, t)) for g in w.meaning.on_asset.get(a, [])]
     if t.access_point is not None:  # through an access point, only its own grantee's grants can hold
         grants = [g for g in grants if g.principal == t.access_point.principal]
-    for who in sorted({g.principal for g in grants}):
+    gateways = w.model.integration_roles(t.asset.name) if getattr(t.asset, "kind", None) == "endpoint" else ()
+    for who in sorted({g.principal for g in grants} | set(gateways)):
         granted = {a for g in grants if g.principal == who for a in _verb_actions(w, g, t)}
+        granted |= set(V.INTEGRATION_ACTIONS) if who in gateways and not t.kms else set()
         actions = tuple(a for a in t.actions[DATA] if a in granted)
         if actions:
             q = Query(f"{who} · {t.label}", w, t, who, actions, star=False, guardrails=True)
@@ -227,7 +232,8 @@ PROPERTIES: tuple[Property, ...] = (
              "an anonymous caller; an AWS service principal) can perform a data action on a model asset",
              identity_perimeter),
     Property(2, "network perimeter", "no data request from outside the networks of the caller's grants is allowed "
-             "(key use: only through S3)", network_perimeter),
+             "(key use: only through S3; an API's integration role invokes its backend from API Gateway)",
+             network_perimeter),
     ENCRYPTION := Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "
              "bucket's key", encryption),
     Property(4, "lock", "nobody but breakglass can bypass governance retention; nobody but admins can change a "

@@ -313,6 +313,8 @@ class SymbolicMeaning:
     def endpoint(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["endpoint"]
         if action in V.ASSET_KINDS["endpoint"].data_actions:  # the grants' alone, as in `Meaning.endpoint`
+            if who in self.m.integration_roles(asset.name):
+                return z3.BoolVal(action in V.INTEGRATION_ACTIONS)
             return disj(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
                           if action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)))
         return conj(z3.BoolVal(star), self._same(caller, asset))
