@@ -105,6 +105,16 @@ class Key:
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """An API stage's Amazon Cognito user pool authorizer: its callers are the pool's users
+    holding every one of `scopes`, from `networks` (compiler/authorizers.py)."""
+
+    pool_arn: str
+    scopes: tuple[str, ...]
+    networks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Asset:
     """A bucket, repository or inference endpoint: something grants name."""
 
@@ -127,6 +137,7 @@ class Asset:
     # role (declared name) API Gateway calls it as; both or neither
     backend: str | None = None
     integration_role: str | None = None
+    authorizer: Authorizer | None = None  # API stages only: None means AWS_IAM (the grants' roles)
 
     @property
     def object_arn_prefix(self) -> str:
@@ -171,6 +182,14 @@ class Model:
         """The grants on these assets, in spec order (indexed: targets ask once per asset)."""
         found = [g for a in dict.fromkeys(assets) for g in self._index[0].get(a, ())]
         return found if len(assets) == 1 else sorted(found, key=self._position.__getitem__)
+
+    def api_networks(self, api_id: str) -> list[str]:
+        """The networks any stage of this REST API is reached from (its grants' and its
+        Cognito authorizers'), sorted: one resource policy serves every stage."""
+        stages = [a for a in self.assets.values() if a.kind == "api" and a.resource_name == api_id]
+        nets = {n for a in stages for g in self.grants_on(a.name) for n in g.networks}
+        nets |= {n for a in stages if a.authorizer for n in a.authorizer.networks}
+        return sorted(nets)
 
     def integration_roles(self, endpoint: str) -> tuple[str, ...]:
         """The roles that API stages call this SageMaker endpoint as (their integrations'

@@ -107,6 +107,12 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E345", "values", "`backend` or `integration_role` on a SageMaker endpoint, or one of the two without the "
                            "other on an API stage."),
     Code("E346", "values", "An API stage's `backend` is not a SageMaker endpoint."),
+    Code("E347", "values", "A malformed `authorizer`: on a SageMaker endpoint, a kind other than `cognito`, or not a "
+                           "Cognito user pool ARN of the deployment's partition."),
+    Code("E348", "values", "A Cognito user pool in another region than its API stage."),
+    Code("E349", "values", "An authorizer's `scopes` are empty, name a scope twice, or hold a scope that is not an "
+                           "OAuth scope (printable characters without spaces, quotes or backslashes)."),
+    Code("E350", "grants", "A grant to a role on an API stage whose callers a Cognito authorizer admits."),
     Code("E401", "grants", "The verb does not apply to this kind of asset."),
     Code("E402", "grants", "A prefix on a repository or SageMaker endpoint."),
     Code("E403", "grants", "A network has no way to reach the asset's service. For a repository, both `ecr.api` and "

@@ -97,3 +97,28 @@ endpoint assistant {
 allow app invoke assistant "POST /v1/chat" from vpc
 allow ops invoke other                     from vpc
 '''
+
+# An API whose `chat` stage admits a Cognito user pool's users from `vpc`, beside a stage
+# granted to an IAM role from `partner_vpc`.
+COGNITO_SPEC = '''deployment "d" {
+  account "111122223333"
+  regions ["eu-central-1"]
+}
+network vpc {
+  endpoint execute-api "vpce-00000000000000005"
+}
+network partner_vpc {
+  endpoint execute-api "vpce-00000000000000006"
+}
+role app "arn:aws:iam::111122223333:role/app"
+endpoint chat {
+  apigateway "a1b2c3d4e5"
+  stage      "prod"
+  authorizer cognito "arn:aws:cognito-idp:eu-central-1:111122223333:userpool/eu-central-1_AbCdEf123" scopes ["chat-api/invoke"] from vpc
+}
+endpoint admin {
+  apigateway "a1b2c3d4e5"
+  stage      "admin"
+}
+allow app invoke admin from partner_vpc
+'''
