@@ -230,3 +230,19 @@ def test_fmt_keeps_backend_and_integration_role_in_place():
     shuffled = BACKEND_SPEC.replace("  backend          chat\n  integration_role chat_gateway\n",
                                     "  integration_role chat_gateway\n  backend chat\n")
     assert format_spec(parse(shuffled, "b.slp").spec).count("  backend          chat\n  integration_role chat_gateway\n") == 1
+
+
+def test_in_the_merged_scp_form_the_integration_role_still_reaches_its_backend_alone(monkeypatch):
+    """W535's merged deny admits every grantee and integration role on every endpoint; the
+    integration role's own denies keep it to InvokeEndpoint on its backend."""
+    from slpc.targets import guardrails
+    monkeypatch.setattr(guardrails, "ATTACH_QUOTA", 1)
+    c = compile_text(BACKEND_SPEC, "b.slp")
+    assert c.ok and [d for d in c.diagnostics if d.code == "W535"]
+    sids = {s.sid for a in c.artifacts if a.path.startswith("org/scp") for s in a.document.statements}
+    assert {"DenyInvokingEndpointsButByTheirGrantees", "DenyInvokingButByChatItsIntegrationRoles"} <= sids
+    ctx = {"aws:RequestedRegion": "eu-central-1"}
+    assert _decide(c, GATEWAY, "sagemaker:InvokeEndpoint", CHAT, ctx, True)
+    for action in V.ASSET_KINDS["endpoint"].data_actions:
+        assert not _decide(c, GATEWAY, action, OTHER, ctx, True)
+        assert _decide(c, GATEWAY, action, CHAT, ctx, True) == (action == "sagemaker:InvokeEndpoint")

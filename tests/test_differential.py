@@ -176,6 +176,15 @@ def test_compiled_policies_mean_exactly_the_spec(spec, data):
 
 
 @PROPERTY
+@given(specs(api_extras=True), st.data())
+def test_api_backends_and_cognito_stages_mean_exactly_the_spec(spec, data):
+    """API stages that call the SageMaker endpoint as an integration role (the SCP admits it
+    there alone) or admit a Cognito pool's users from some networks (policies that name no
+    principal): the deployment still means exactly the spec."""
+    _agrees_with_the_meaning(spec, data)
+
+
+@PROPERTY
 @given(specs(access_points=True, max_grants=8), st.data())
 def test_buckets_reached_through_access_points_mean_exactly_the_spec(spec, data):
     """Buckets reached through access points: a grantee through its own access point gets
