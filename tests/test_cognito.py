@@ -217,3 +217,14 @@ def test_diff_classifies_authorizer_changes(compiled):
         return c.effect
     assert change(iam_only, compiled) == "widens" and change(compiled, iam_only) == "narrows"
     assert change(compiled, more_scopes) == "narrows" and change(more_scopes, compiled) == "widens"
+
+
+def test_explain_says_the_authorizer_decides_after_iam(tmp_path, capsys):
+    from slpc.app.cli import main
+    spec = tmp_path / "c.slp"
+    spec.write_text(COGNITO_SPEC)
+    assert main(["explain", str(spec), "--principal", "anonymous", "--action", "execute-api:Invoke",
+                 "--resource", f"{STAGE}/prod/POST/v1/chat", "--context", f"aws:SourceVpce={USERS_VPCE}"]) == 0
+    out = capsys.readouterr().out
+    assert "AWS would ALLOW" in out and "the spec permits it" in out
+    assert f"Cognito authorizer admits only users of user pool {POOL} whose token holds chat-api/invoke" in out
