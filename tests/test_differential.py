@@ -302,6 +302,23 @@ def test_every_edge_through_access_points_means_exactly_the_spec(spec):
 
 
 @PROPERTY
+@given(specs(api_extras=True, max_grants=4))
+def test_edge_requests_of_api_backends_and_cognito_stages_mean_exactly_the_spec(spec):
+    """Every edge request (verify.edges) of a spec with integration roles and Cognito stages:
+    the integration role on its backend with each invoke action, the pool's users from each
+    network, and the grants' edges around them."""
+    compiled = compile_text(format_spec(spec), "gen.slp")
+    assume(not any(d.code in ("E501", "E502") for d in compiled.diagnostics))
+    assert compiled.ok, [d.message for d in compiled.diagnostics]
+    assume(any(a.backend or a.authorizer for a in compiled.model.assets_of("api")))
+    world, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
+    for q in edge_questions(compiled.model):
+        decision = world.decide(q.principal, q.action, q.resource, q.context, extra_identity=(STAR,) if q.star else ())
+        assert decision.allowed == meaning.permits(q), (
+            f"\n{format_spec(spec)}\nrequest: {q}\nAWS evaluation: {decision.explain()}")
+
+
+@PROPERTY
 @given(specs(duty_grants=True))
 def test_duties_hold_beside_the_duty_holders_own_grants(spec):
     """A bucket's breakglass role that also holds a grant there keeps its duty wherever
