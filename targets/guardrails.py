@@ -384,7 +384,8 @@ def _integration_statements(model: Model, endpoints, ents, exact: bool) -> list[
         if not exact and len(endpoints) > 1:
             out.append(_deny(sid("DenyInvokingButBy", a.name, "ItsIntegrationRoles"), invoke,
                              perimeter.principal_is(model.principals[r].arn for r in roles),
-                             resources=_briefly(e.arn for e in endpoints if e.name != a.name)))
+                             resources=_briefly((e.arn for e in endpoints if e.name != a.name),
+                                                every=[e.arn for e in endpoints])))  # never a family with a.arn
     return out
 
 

@@ -246,3 +246,18 @@ def test_in_the_merged_scp_form_the_integration_role_still_reaches_its_backend_a
     for action in V.ASSET_KINDS["endpoint"].data_actions:
         assert not _decide(c, GATEWAY, action, OTHER, ctx, True)
         assert _decide(c, GATEWAY, action, CHAT, ctx, True) == (action == "sagemaker:InvokeEndpoint")
+
+
+def test_in_the_merged_form_a_family_of_endpoints_never_covers_the_backend(monkeypatch):
+    """Numbered endpoints are named by one pattern in the merged SCP (`_briefly`); the denies
+    keeping an integration role off the others must not name its own backend so."""
+    from slpc.targets import guardrails
+    monkeypatch.setattr(guardrails, "ATTACH_QUOTA", 1)
+    numbered = "".join(f'endpoint chat{i:02} {{\n  sagemaker "llm-chat-{i:02}"\n}}\n' for i in range(6))
+    text = _spec(x=("  backend          chat\n", "  backend          chat03\n")) + numbered
+    c = compile_text(text, "b.slp")
+    assert c.ok and [d for d in c.diagnostics if d.code == "W535"], c.diagnostics
+    ctx = {"aws:RequestedRegion": "eu-central-1"}
+    backend = f"arn:aws:sagemaker:eu-central-1:{ACCOUNT}:endpoint/llm-chat-03"
+    assert _decide(c, GATEWAY, "sagemaker:InvokeEndpoint", backend, ctx, True)
+    assert not _decide(c, GATEWAY, "sagemaker:InvokeEndpoint", backend.replace("03", "04"), ctx, True)
