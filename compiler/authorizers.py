@@ -1,7 +1,8 @@
 """API stages whose callers are Amazon Cognito user pool users, not IAM roles.
 
 `authorizer cognito "POOL-ARN" scopes [...] from NETWORK, ...` says that the stage's
-methods use a COGNITO_USER_POOLS authorizer of that pool, requiring those scopes, and
+methods use a COGNITO_USER_POOLS authorizer of that pool with those authorization scopes
+(an access token holding one of them passes), and
 that its users call from those networks. Their requests carry a token, not a role's
 signature, so the API's resource policy cannot name them: no grant to a role may name
 the stage (E350), and the policies admit any caller through the networks' execute-api
@@ -75,7 +76,7 @@ def _pool(c, z: ast.Authorizer, dep: Deployment, stage: Asset) -> bool:
 def _scopes(c, z: ast.Authorizer) -> bool:
     if not z.scopes:
         c.err("E349", "the authorizer requires no scope", z.pool.span.to(z.span),
-              'name the scopes a caller\'s access token must hold: scopes ["RESOURCE-SERVER/SCOPE"]')
+              'name the scopes of which a caller\'s access token must hold one: scopes ["RESOURCE-SERVER/SCOPE"]')
         return False
     seen: set[str] = set()
     for s in z.scopes:

@@ -565,14 +565,15 @@ class _Differ:
                        "may no longer invoke it", old=o.backend, new=None, **fields)
 
     def authorizer(self, subject: str, o, n, fields: dict) -> None:
-        """A stage's Cognito authorizer: narrower only for the same pool requiring every old
-        scope from no new network, or the authorizer removed (the stage is back to IAM roles)."""
+        """A stage's Cognito authorizer: narrower only for the same pool accepting no new scope
+        (a token holding any one of them passes) from no new network, or the authorizer removed
+        (the stage is back to IAM roles)."""
         if n is None:
             self.fixed("api-authorizer-changed", NARROWS, subject,
                        f"{subject} no longer admits the users of Cognito user pool {o.pool_arn}: only its grantees",
                        old=o.pool_arn, new=None, **fields)
             return
-        narrower = o is not None and o.pool_arn == n.pool_arn and set(o.scopes) <= set(n.scopes) \
+        narrower = o is not None and o.pool_arn == n.pool_arn and set(n.scopes) <= set(o.scopes) \
             and set(n.networks) <= set(o.networks)
         self.fixed("api-authorizer-changed", NARROWS if narrower else WIDENS, subject,
                    f"{subject} admits the users of Cognito user pool {n.pool_arn} with scopes "

@@ -107,7 +107,8 @@ class Key:
 @dataclass(frozen=True)
 class Authorizer:
     """An API stage's Amazon Cognito user pool authorizer: its callers are the pool's users
-    holding every one of `scopes`, from `networks` (compiler/authorizers.py)."""
+    whose access token holds one of `scopes` (as API Gateway checks a method's authorization
+    scopes), from `networks` (compiler/authorizers.py)."""
 
     pool_arn: str
     scopes: tuple[str, ...]

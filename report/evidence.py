@@ -208,7 +208,7 @@ def _authorization(stage) -> str:
     z = stage.authorizer
     if z is None:
         return "AWS_IAM: the roles granted invoke below, signing with their credentials"
-    return f"Amazon Cognito user pool {z.pool_arn}: its users whose token holds every scope of " \
+    return f"Amazon Cognito user pool {z.pool_arn}: its users whose access token holds one of the scopes " \
            + ", ".join(z.scopes)
 
 

@@ -121,7 +121,8 @@ def explain(args: argparse.Namespace, io: IO, compiled: Compiled) -> int:
                       if a.authorizer and args.resource.startswith(a.arn + "/")), None)
         if spec and stage is not None:  # IAM lets the call in; the pool's token decides who gets through
             print(f"then API stage `{stage.name}`'s Cognito authorizer admits only users of user pool "
-                  f"{stage.authorizer.pool_arn} whose token holds {', '.join(stage.authorizer.scopes)}", file=io.out)
+                  f"{stage.authorizer.pool_arn} whose access token holds one of: {', '.join(stage.authorizer.scopes)}",
+                  file=io.out)
         if assumed:
             print("assumed: " + ", ".join(assumed), file=io.out)
     return exits.OK if agrees else exits.FINDINGS
