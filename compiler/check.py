@@ -15,7 +15,7 @@ from typing import Sequence
 from slpc.dsl import ast
 from slpc.diagnostics import Diagnostic, Span, did_you_mean, error, warning
 
-from . import routes, values
+from . import authorizers, integrations, routes, values
 from . import networks as netcheck
 from .model import Asset, Deployment, Grant, Key, Model, Network, Principal
 from .trust import ROLE, TrustChecker
@@ -560,6 +560,7 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
         if asset:
             assets[name] = asset
     _refuse_aliases(c, principals, keys, assets)
+    authorizers.resolve(c, dep, networks, assets)
     parts = {"principals": principals, "assets": assets, "networks": networks, "account": dep.account}
     grants: list[Grant] = []
     seen: dict[Grant, Grant] = {}
@@ -573,6 +574,8 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
                 seen[g] = g
                 grants.append(g)
     c.duties(grants, assets, keys)
+    integrations.resolve(c, dep.account, principals, assets, grants, keys)
+    authorizers.no_role_grants(c, grants, assets)
     _inherited_duties(c, principals, grants, assets, keys)
     c.nested(grants, assets)
     for k in keys.values():

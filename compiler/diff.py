@@ -550,6 +550,37 @@ class _Differ:
             self.duties("key", name, "admin", o.admins, n.admins,
                         "manage (not use) the key, including its key policy")
 
+    def backend(self, subject: str, o: Asset, n: Asset, fields: dict) -> None:
+        """An API stage's backend and integration role: the SCP admits that role to invoke
+        that endpoint from API Gateway's network, so any new pair widens."""
+        if n.backend:
+            self.fixed("api-backend-changed", WIDENS, subject,
+                       f"{subject} now calls SageMaker endpoint {n.backend} as role {n.integration_role}: that role "
+                       f"may invoke it from API Gateway's network" + (f" (was {o.backend} as {o.integration_role})"
+                                                                     if o.backend else ""),
+                       old=o.backend, new=n.backend, **fields)
+        else:
+            self.fixed("api-backend-changed", NARROWS, subject,
+                       f"{subject} no longer calls SageMaker endpoint {o.backend}: role {o.integration_role} "
+                       "may no longer invoke it", old=o.backend, new=None, **fields)
+
+    def authorizer(self, subject: str, o, n, fields: dict) -> None:
+        """A stage's Cognito authorizer: narrower only for the same pool accepting no new scope
+        (a token holding any one of them passes) from no new network, or the authorizer removed
+        (the stage is back to IAM roles)."""
+        if n is None:
+            self.fixed("api-authorizer-changed", NARROWS, subject,
+                       f"{subject} no longer admits the users of Cognito user pool {o.pool_arn}: only its grantees",
+                       old=o.pool_arn, new=None, **fields)
+            return
+        narrower = o is not None and o.pool_arn == n.pool_arn and set(n.scopes) <= set(o.scopes) \
+            and set(n.networks) <= set(o.networks)
+        self.fixed("api-authorizer-changed", NARROWS if narrower else WIDENS, subject,
+                   f"{subject} admits the users of Cognito user pool {n.pool_arn} with scopes "
+                   f"{', '.join(n.scopes)} from {', '.join(n.networks)}"
+                   + (f" (was pool {o.pool_arn}, scopes {', '.join(o.scopes)}, from {', '.join(o.networks)})"
+                      if o else ""), old=o.pool_arn if o else None, new=n.pool_arn, **fields)
+
     def assets(self) -> None:
         old, new = self.old.assets, self.new.assets
         same = {a for a in set(old) & set(new) if old[a].kind == new[a].kind}
@@ -582,6 +613,10 @@ class _Differ:
                     f"manage {word} {name}'s configuration, including its policy", **fields)
         self.duties(word, name, "breakglass", o.breakglass, n.breakglass,
                     f"bypass governance retention and delete object versions in {word} {name}", **fields)
+        if (o.backend, o.integration_role) != (n.backend, n.integration_role):
+            self.backend(subject, o, n, fields)
+        if o.authorizer != n.authorizer:
+            self.authorizer(subject, o.authorizer, n.authorizer, fields)
         if o.key != n.key:
             self.fixed("bucket-key-changed", NEUTRAL, subject,
                        f"{subject} is now encrypted with key {n.key} (was {o.key})", old=o.key, new=n.key, **fields)

@@ -110,6 +110,17 @@ class Key:
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """An API stage's Amazon Cognito user pool authorizer: its callers are the pool's users
+    whose access token holds one of `scopes` (as API Gateway checks a method's authorization
+    scopes), from `networks` (compiler/authorizers.py)."""
+
+    pool_arn: str
+    scopes: tuple[str, ...]
+    networks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Asset:
     """A bucket, repository or inference endpoint: something grants name."""
 
@@ -128,6 +139,11 @@ class Asset:
     signature_age_ms: int = 0  # buckets: the longest accepted signature age (presigned URLs)
     # buckets: "auto" | "always" | "never"; targets.layout resolves "auto" to one of the others
     access_points: str = "never"
+    # API stages only: the SageMaker endpoint (declared name) its integration calls, and the
+    # role (declared name) API Gateway calls it as; both or neither
+    backend: str | None = None
+    integration_role: str | None = None
+    authorizer: Authorizer | None = None  # API stages only: None means AWS_IAM (the grants' roles)
 
     @property
     def object_arn_prefix(self) -> str:
@@ -172,6 +188,24 @@ class Model:
         """The grants on these assets, in spec order (indexed: targets ask once per asset)."""
         found = [g for a in dict.fromkeys(assets) for g in self._index[0].get(a, ())]
         return found if len(assets) == 1 else sorted(found, key=self._position.__getitem__)
+
+    def api_networks(self, api_id: str) -> list[str]:
+        """The networks any stage of this REST API is reached from (its grants' and its
+        Cognito authorizers'), sorted: one resource policy serves every stage."""
+        stages = [a for a in self.assets.values() if a.kind == "api" and a.resource_name == api_id]
+        nets = {n for a in stages for g in self.grants_on(a.name) for n in g.networks}
+        nets |= {n for a in stages if a.authorizer for n in a.authorizer.networks}
+        return sorted(nets)
+
+    def integration_roles(self, endpoint: str) -> tuple[str, ...]:
+        """The roles that API stages call this SageMaker endpoint as (their integrations'
+        credentials), in name order."""
+        return tuple(sorted({a.integration_role for a in self.assets.values()
+                             if a.backend == endpoint and a.integration_role}))
+
+    def backend_of(self, role: str) -> str | None:
+        """The SageMaker endpoint an integration role calls (one at most: compiler/check.py)."""
+        return next((a.backend for a in self.assets.values() if a.integration_role == role), None)
 
     def duties_of(self, role: str) -> tuple[list[Key], list[Asset]]:
         """The keys and assets this role administers or may break glass on, in declaration order."""

@@ -43,6 +43,10 @@ TRUSTED_SERVICES: dict[str, TrustedService] = {
                                 "ECS tasks"),
     "ec2": TrustedService("ec2.amazonaws.com", None, "EC2 instances (instance profiles)"),
     "lambda": TrustedService("lambda.amazonaws.com", None, "Lambda functions"),
+    # API Gateway assumes an integration's credentials role without setting aws:SourceArn or
+    # aws:SourceAccount (docs/language.md#integration-role): a condition on them would break it.
+    "apigateway": TrustedService("apigateway.amazonaws.com", None,
+                                 "API integrations that name the role as their credentials"),
 }
 
 # EKS Pod Identity: the service principal, the actions it calls, and the session tags it sets.

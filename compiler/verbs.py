@@ -206,3 +206,9 @@ def kinds_reached_through(service: str) -> tuple[str, ...]:
 
 # Endpoint services whose endpoints slpc writes a policy for (KMS: key administration).
 POLICED_ENDPOINT_SERVICES = tuple(sorted({s for ss in ASSET_SERVICES.values() for s in ss} | {"kms"}))
+
+# What an API stage's integration role may do on its backend: API Gateway's AWS integration
+# makes one synchronous call per request (docs/language.md#api-stages-in-front-of-a-sagemaker-endpoint);
+# asynchronous invocation reads its input from S3, and streamed responses are not what an AWS
+# integration relays, so neither is given.
+INTEGRATION_ACTIONS = ("sagemaker:InvokeEndpoint",)

@@ -104,6 +104,15 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E343", "values", "A wildcard in an API route other than a trailing `/*`."),
     Code("E344", "grants", "One principal's grants on overlapping routes of one API stage differ in networks or "
                            "expiry."),
+    Code("E345", "values", "`backend` or `integration_role` on a SageMaker endpoint, or one of the two without the "
+                           "other on an API stage."),
+    Code("E346", "values", "An API stage's `backend` is not a SageMaker endpoint."),
+    Code("E347", "values", "A malformed `authorizer`: on a SageMaker endpoint, a kind other than `cognito`, or not a "
+                           "Cognito user pool ARN of the deployment's partition."),
+    Code("E348", "values", "A Cognito user pool in another region than its API stage."),
+    Code("E349", "values", "An authorizer's `scopes` are empty, name a scope twice, or hold a scope that is not an "
+                           "OAuth scope (printable characters without spaces, quotes or backslashes)."),
+    Code("E350", "grants", "A grant to a role on an API stage whose callers a Cognito authorizer admits."),
     Code("E401", "grants", "The verb does not apply to this kind of asset."),
     Code("E402", "grants", "A prefix on a repository or SageMaker endpoint."),
     Code("E403", "grants", "A network has no way to reach the asset's service. For a repository, both `ecr.api` and "
@@ -116,6 +125,9 @@ CODES: dict[str, Code] = {c.code: c for c in (
                            "resource policy (API Gateway endpoints accept such grants)."),
     Code("E408", "grants", "One principal's grants on nested prefixes of one asset differ in networks or expiry."),
     Code("W409", "duties", "One role is both admin and breakglass of a bucket."),
+    Code("E428", "trust", "An integration role could do more than invoke its backend: it is not of the deployment "
+                          "account, its trust is not exactly `assumed_by service apigateway`, it holds grants or "
+                          "duties, passes or assumes roles, or calls several backends."),
     Code("E420", "trust", "Unknown way to obtain a role in `assumed_by`."),
     Code("E421", "trust", "Unknown service in `assumed_by service` or `passed_by ... to`."),
     Code("E422", "trust", "A wildcard in what a role trusts: a repository, ref, environment, namespace or service "

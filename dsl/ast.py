@@ -161,6 +161,17 @@ class Repository:
 
 
 @dataclass(frozen=True)
+class Authorizer:
+    """`authorizer cognito "POOL-ARN" scopes ["..."] from NETWORK, ...` of an API stage."""
+
+    kind: Name
+    pool: Str
+    scopes: tuple[Str, ...]
+    networks: tuple[Name, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """An inference endpoint: a SageMaker endpoint or an API Gateway private API stage."""
 
@@ -169,6 +180,9 @@ class Endpoint:
     apigateway: Str | None = None
     stage: Str | None = None
     region: Str | None = None
+    backend: Name | None = None  # API only: the spec's SageMaker endpoint behind it
+    integration_role: Name | None = None  # API only: the role API Gateway calls the backend as
+    authorizer: Authorizer | None = None  # API only: a Cognito user pool authorizes its callers
     span: Span = _span()
 
 

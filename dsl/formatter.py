@@ -137,6 +137,14 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
                 add(key, value, quote(value.value))
         if decl.region:
             add("region", decl.region, quote(decl.region.value))
+        for key in ("backend", "integration_role"):
+            value = getattr(decl, key)
+            if value:
+                add(key, value, value.text)
+        if decl.authorizer:
+            z = decl.authorizer
+            add("authorizer", z, f"{z.kind.text} {quote(z.pool.value)} scopes {_strs(z.scopes)} from "
+                + ", ".join(n.text for n in z.networks))
     return rows
 
 

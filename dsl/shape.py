@@ -161,6 +161,19 @@ def _pass(a: _Args) -> ast.Pass:
     return ast.Pass(passer, service, passer.span.to(service.span))
 
 
+def _authorizer(a: _Args) -> ast.Authorizer:
+    kind = a.name("an authorizer kind (`cognito`)")
+    pool = a.string("the Cognito user pool's ARN in quotes")
+    a.word("scopes", 'write `scopes ["RESOURCE-SERVER/SCOPE", ...]` after the pool')
+    scopes = a.strings("a list of OAuth scopes in quotes")
+    a.word("from", "say where the pool's users may call from: `from NETWORK, ...`")
+    networks = [a.name("a network name")]
+    while a.peek("COMMA"):
+        a.take("COMMA")
+        networks.append(a.name("a network name"))
+    return ast.Authorizer(kind, pool, scopes, tuple(networks), kind.span.to(networks[-1].span))
+
+
 @dataclass(frozen=True)
 class Attr:
     field: str
@@ -226,6 +239,9 @@ FORMS: dict[str, Form] = {
             "apigateway": Attr("apigateway", _Args.string),
             "stage": Attr("stage", _Args.string),
             "region": Attr("region", _Args.string),
+            "backend": Attr("backend", _Args.name),
+            "integration_role": Attr("integration_role", _Args.name),
+            "authorizer": Attr("authorizer", _authorizer),
         }, ()),
     )
 }

@@ -226,7 +226,13 @@ def _by_asset(model: Model, matrix: list[dict]) -> list[dict]:
                    "detail": "manage the configuration; no access to the data"} for p in a.admins]
         duties += [{"principal": p, "duty": "breakglass",
                     "detail": "bypass governance retention and delete object versions"} for p in a.breakglass]
-        out.append({"asset": a.name, "kind": a.kind, "arn": a.arn, "access": access, "duties": duties})
+        entry = {"asset": a.name, "kind": a.kind, "arn": a.arn, "access": access, "duties": duties}
+        if a.kind == "api":
+            entry["authorization"] = _authorization(a)
+        callers = _callers(model, a)
+        if callers:
+            entry["callers"] = callers
+        out.append(entry)
     for k in model.keys.values():
         access = [{"principal": g.principal, "verb": g.verb, "prefix": g.prefix, "networks": list(g.networks),
                    "until": g.until, "via": g.asset}
@@ -235,6 +241,30 @@ def _by_asset(model: Model, matrix: list[dict]) -> list[dict]:
                   for p in k.admins]
         out.append({"asset": k.name, "kind": "key", "arn": k.arn, "access": access, "duties": duties})
     return out
+
+
+def _authorization(stage) -> str:
+    """Who an API stage's methods admit, in words: IAM roles, or a Cognito pool's users."""
+    z = stage.authorizer
+    if z is None:
+        return "AWS_IAM: the roles granted invoke below, signing with their credentials"
+    return f"Amazon Cognito user pool {z.pool_arn}: its users whose access token holds one of the scopes " \
+           + ", ".join(z.scopes)
+
+
+def _callers(model: Model, a) -> list[dict]:
+    """Who reaches an asset other than by a grant to a role: a Cognito-authorized stage's pool
+    users, and the integration roles API stages call a SageMaker endpoint as."""
+    if a.kind == "api" and a.authorizer is not None:
+        return [{"who": f"users of Cognito user pool {a.authorizer.pool_arn} with scopes "
+                        + ", ".join(a.authorizer.scopes),
+                 "how": "invoke every method of the stage", "networks": list(a.authorizer.networks)}]
+    if a.kind == "endpoint":
+        return [{"who": role, "how": "sagemaker:InvokeEndpoint as the integration credentials of API stage "
+                 + ", ".join(s.name for s in model.assets_of("api") if s.backend == a.name and s.integration_role == role)
+                 + ", from API Gateway's network", "networks": []}
+                for role in model.integration_roles(a.name)]
+    return []
 
 
 # -- verification ----------------------------------------------------------- #

@@ -129,9 +129,13 @@ def _by_asset(ev: dict) -> list[str]:
     out = ["## Who can touch each asset", ""]
     for a in ev["by_asset"]:
         out += [f"### {text(a['kind'])} {code(a['asset'])}", ""]
+        if a.get("authorization"):
+            out += [f"Authorization: {text(a['authorization'])}.", ""]
         rows = [[code(x["principal"]), text(x["verb"]) + (" via " + code(x["via"]) if x.get("via") else ""),
                  code(x["prefix"]), codes(x["networks"]), code(x["until"]) if x["until"] else "no expiry"]
                 for x in a["access"]]
+        rows += [[text(x["who"]), text(x["how"]), "\u2014", codes(x["networks"]) if x["networks"] else "API Gateway",
+                  "no expiry"] for x in a.get("callers", [])]
         rows += [[code(x["principal"]), f"{text(x['duty'])}: {text(x['detail'])}", "\u2014", "\u2014", "\u2014"]
                  for x in a["duties"]]
         out += _table(["who", "what", "prefix", "from", "until"], rows) if rows else ["Nobody.", ""]

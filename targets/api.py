@@ -4,7 +4,8 @@ through the network's execute-api endpoints.
 One policy per REST API (a policy belongs to the API, not to a stage), covering
 every stage the spec declares. Methods must use AWS_IAM
 authorization (callers sign with role credentials), or the policy's principal
-conditions are meaningless.
+conditions are meaningless -- except on a stage with a Cognito authorizer, whose
+statements name no principal (`pool_users_statements`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from slpc.compiler.model import Asset, Model
 from . import perimeter
 from .denies import Entitlement, deny_outside_grants, deny_ungranted
 from slpc.policy.document import PolicyDocument, Principal, Statement
-from .grants import allow_statements, unique_sids, uses
+from .grants import allow_statements, sid, unique_sids, uses
 
 SERVICES = V.ASSET_SERVICES["api"]
 
@@ -30,11 +31,14 @@ def api_policy(model: Model, stages: list[Asset]) -> PolicyDocument:
     """The resource policy of one API, for all its declared stages."""
     names = {a.name for a in stages}
     grants = model.grants_on(*sorted(names))
-    union = frozenset(n for g in grants for n in g.networks)
+    union = model.api_networks(stages[0].resource_name)
     everything = tuple(sorted(f"{a.arn}/*" for a in stages))
     stmts = [Statement("Deny", actions=("execute-api:*",), resources=everything, principal=Principal.any(),
-                       sid="DenyOutsideNetworks", conditions=perimeter.outside(model, sorted(union), SERVICES))]
+                       sid="DenyOutsideNetworks", conditions=perimeter.outside(model, union, SERVICES))]
     for asset in stages:
+        if asset.authorizer is not None:
+            stmts += pool_users_statements(model, asset, union)
+            continue
         g_here = [g for g in grants if g.asset == asset.name]
         ents = [Entitlement(u.grant.principal, a, u.grant.prefix, u.grant.networks, u.grant.until)
                 for u in uses(model, g_here) for a in u.actions]
@@ -46,6 +50,24 @@ def api_policy(model: Model, stages: list[Asset]) -> PolicyDocument:
             p = model.principals[use.grant.principal]
             stmts += allow_statements(model, use, principal=Principal.aws(p.arn), sid_prefix=p.name)
     return PolicyDocument(unique_sids(stmts))
+
+
+def pool_users_statements(model: Model, stage: Asset, union: list[str]) -> list[Statement]:
+    """A stage whose callers a Cognito user pool authorizes (compiler/authorizers.py): their
+    requests carry the pool's token, not a role's signature, so no statement can name them.
+    Anyone may invoke it through its users' networks' execute-api endpoints; the authorizer
+    decides who among them. Nothing here names a principal that would lock them out."""
+    nets = sorted(stage.authorizer.networks)
+    here = (f"{stage.arn}/*",)
+    out = []
+    if nets != union:  # the API's other stages are reached from other networks too
+        out.append(Statement("Deny", actions=("execute-api:*",), resources=here, principal=Principal.any(),
+                             sid=sid("Deny", stage.name, "OutsideItsUsersNetworks"),
+                             conditions=perimeter.outside(model, nets, SERVICES)))
+    for suffix, conditions in perimeter.inside(model, nets, SERVICES):
+        out.append(Statement("Allow", actions=("execute-api:Invoke",), resources=here, principal=Principal.any(),
+                             sid=sid("Allow", stage.name, "PoolUsers", suffix), conditions=conditions))
+    return out
 
 
 def _target(stage: Asset, others: tuple[str, ...]):

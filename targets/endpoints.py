@@ -231,6 +231,7 @@ def endpoint_policy(model: Model, nets: list[Network], service: str, form: str =
         stmts = _per_principal(model, named, coarsen) + _account_wide(model, guarded, coarsen)
         if form == TOKENS and scoped:
             stmts += _account_wide(model, scoped, sid="AllowAccountScopeToTheGranteesAccounts")
+    stmts += _pool_users(model, nets, service)
     if service == "s3" and any(svc in ("ecr.api", "ecr.dkr") for net in nets for svc, _ in net.endpoints):
         # image layers are served from S3: without this, pulls through ECR break
         layers = tuple(f"arn:{model.deployment.partition}:s3:::prod-{r}-starport-layer-bucket/*"
@@ -244,6 +245,18 @@ def endpoint_policy(model: Model, nets: list[Network], service: str, form: str =
         stmts.append(Statement("Deny", actions=("*",), resources=("*",), principal=Principal.any(),
                                sid="DenyEverything"))
     return PolicyDocument(unique_sids(stmts)), diags
+
+
+def _pool_users(model: Model, nets: list[Network], service: str) -> list[Statement]:
+    """Through an execute-api endpoint of a network that a stage's Cognito authorizer names:
+    anyone may invoke that stage (its callers carry the pool's token, not a role's signature;
+    the authorizer decides who). Nothing else of the stage, nothing of any other stage."""
+    if service not in V.ASSET_SERVICES["api"]:
+        return []
+    names = {n.name for n in nets}
+    stages = [a for a in model.assets_of("api") if a.authorizer and names & set(a.authorizer.networks)]
+    return [Statement("Allow", actions=("execute-api:Invoke",), resources=(f"{a.arn}/*",), principal=Principal.any(),
+                      sid=sid("Allow", a.name, "PoolUsers")) for a in sorted(stages, key=lambda a: a.name)]
 
 
 def allowed_forms(service: str, nets: list[Network]) -> tuple[str, ...]:

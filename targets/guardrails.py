@@ -357,14 +357,17 @@ def _endpoint_statements(model: Model, exact: bool = True) -> list[Statement]:
     ents = {a.name: [Entitlement(u.grant.principal, act, "", u.grant.networks, u.grant.until)
                      for u in uses(model, model.grants_on(a.name)) for act in u.actions] for a in endpoints}
     grantees = lambda es: [model.principals[n] for n in sorted({e.principal for e in es})]  # noqa: E731
+    gateways = lambda a: [model.principals[n] for n in model.integration_roles(a.name)]  # noqa: E731
     if exact:
         out = [_deny(sid("DenyInvoking", a.name, "ButByItsGrantees"), invoke,
-                     *perimeter.principal_is_not(p.arn for p in grantees(ents[a.name])), resources=(a.arn,))
+                     *perimeter.principal_is_not(p.arn for p in grantees(ents[a.name]) + gateways(a)),
+                     resources=(a.arn,))
                for a in endpoints]
     else:
-        everyone = grantees(e for es in ents.values() for e in es)
+        everyone = grantees(e for es in ents.values() for e in es) + [p for a in endpoints for p in gateways(a)]
         out = [_deny("DenyInvokingEndpointsButByTheirGrantees", invoke,
                      *perimeter.principal_is_not(role_families(model, everyone)), resources=every)]
+    out += _integration_statements(model, endpoints, ents, exact)
     classes: dict[str, set] = {}
     for e in (e for es in ents.values() for e in es):
         classes.setdefault(e.principal, set()).add((e.networks, e.until))
@@ -381,6 +384,29 @@ def _endpoint_statements(model: Model, exact: bool = True) -> list[Statement]:
     return out + [replace(st, principal=None, sid=sid("DenyInvoking", st.sid.removeprefix("Deny")),
                           conditions=tuple(_as_families(model, c) for c in st.conditions))
                   for st in denies]
+
+
+def _integration_statements(model: Model, endpoints, ents, exact: bool) -> list[Statement]:
+    """The integration roles of API stages (compiler/integrations.py) are admitted above to
+    invoke their backend from API Gateway's network; these denies hold each to
+    `INTEGRATION_ACTIONS` on its own backend alone. Exact: the others are already denied to
+    it by their own statements; the merged form denies it every other endpoint here."""
+    invoke = V.ASSET_KINDS["endpoint"].data_actions
+    others = tuple(sorted(set(invoke) - set(V.INTEGRATION_ACTIONS)))
+    out = []
+    for a in endpoints:
+        roles = model.integration_roles(a.name)
+        if not roles:
+            continue
+        holders = sorted({model.principals[e.principal].arn for e in ents[a.name]})
+        out.append(_deny(sid("DenyInvoking", a.name, "OtherwiseButByItsGrantees"), others,
+                         *perimeter.principal_is_not(holders), resources=(a.arn,)))
+        if not exact and len(endpoints) > 1:
+            out.append(_deny(sid("DenyInvokingButBy", a.name, "ItsIntegrationRoles"), invoke,
+                             perimeter.principal_is(model.principals[r].arn for r in roles),
+                             resources=_briefly((e.arn for e in endpoints if e.name != a.name),
+                                                every=[e.arn for e in endpoints])))  # never a family with a.arn
+    return out
 
 
 def _as_families(model: Model, c: Condition) -> Condition:

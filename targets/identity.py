@@ -35,6 +35,16 @@ def duty_statements(model: Model, role: str) -> list[Statement]:
     return out
 
 
+def integration_statements(model: Model, role: str) -> list[Statement]:
+    """An API stage's integration role: invoke its backend, from API Gateway, nothing else.
+    No network condition: API Gateway calls from its own network, never a VPC endpoint."""
+    backend = model.backend_of(role)
+    if backend is None:
+        return []
+    return [Statement("Allow", actions=V.INTEGRATION_ACTIONS, resources=(model.assets[backend].arn,),
+                      sid=sid("Invoke", backend, "ThroughItsApi"))]
+
+
 def identity_policy(model: Model, principal: Principal) -> PolicyDocument | None:
     """The role's identity policy, or None when the spec gives it nothing."""
     grants = model.grants_of(principal.name)
@@ -43,6 +53,7 @@ def identity_policy(model: Model, principal: Principal) -> PolicyDocument | None
         statements += allow_statements(model, use)
     statements += duty_statements(model, principal.name)
     statements += obtain_statements(model, principal.name)
+    statements += integration_statements(model, principal.name)
     if not statements:
         return None
     return PolicyDocument(unique_sids(statements))

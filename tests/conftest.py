@@ -61,3 +61,64 @@ allow partner invoke assistant     "POST /v1/chat"      from partner_vpc until "
 allow partner invoke assistant     "ANY /v1/status"     from vpc
 allow app     invoke assistant_dev                       from vpc
 '''
+
+# An API stage in front of a SageMaker endpoint: API Gateway calls `chat` as `chat_gateway`.
+BACKEND_SPEC = '''deployment "d" {
+  account "111122223333"
+  regions ["eu-central-1"]
+}
+network vpc {
+  endpoint execute-api       "vpce-00000000000000005"
+  endpoint sagemaker.runtime "vpce-00000000000000007"
+}
+role app "arn:aws:iam::111122223333:role/app"
+role ops "arn:aws:iam::111122223333:role/ops"
+role deployer "arn:aws:iam::111122223333:role/deployer" {
+  assumed_by identity_center "Deployer"
+  admins     [ops]
+}
+role chat_gateway "arn:aws:iam::111122223333:role/chat-gateway" {
+  assumed_by service apigateway
+  passed_by  deployer to apigateway
+  admins     [ops]
+}
+endpoint chat {
+  sagemaker "llm-chat-prod"
+}
+endpoint other {
+  sagemaker "llm-other"
+}
+endpoint assistant {
+  apigateway       "a1b2c3d4e5"
+  stage            "prod"
+  backend          chat
+  integration_role chat_gateway
+}
+allow app invoke assistant "POST /v1/chat" from vpc
+allow ops invoke other                     from vpc
+'''
+
+# An API whose `chat` stage admits a Cognito user pool's users from `vpc`, beside a stage
+# granted to an IAM role from `partner_vpc`.
+COGNITO_SPEC = '''deployment "d" {
+  account "111122223333"
+  regions ["eu-central-1"]
+}
+network vpc {
+  endpoint execute-api "vpce-00000000000000005"
+}
+network partner_vpc {
+  endpoint execute-api "vpce-00000000000000006"
+}
+role app "arn:aws:iam::111122223333:role/app"
+endpoint chat {
+  apigateway "a1b2c3d4e5"
+  stage      "prod"
+  authorizer cognito "arn:aws:cognito-idp:eu-central-1:111122223333:userpool/eu-central-1_AbCdEf123" scopes ["chat-api/invoke"] from vpc
+}
+endpoint admin {
+  apigateway "a1b2c3d4e5"
+  stage      "admin"
+}
+allow app invoke admin from partner_vpc
+'''

@@ -110,6 +110,26 @@ CROSS_ACCOUNT_ROLE = (f'role auditor "arn:aws:iam::{OTHER_ACCOUNT}:role/llm-audi
                       'allow auditor read weights "released/" from prod_vpc\n')
 
 
+# Added to LIVE_SPEC: a stage of the same API that calls a SageMaker endpoint as its own
+# integration role and admits a Cognito pool's users from prod_vpc ({api}: moto's API id).
+API_STAGE_WITH_BACKEND = '''role chat_gateway "arn:aws:iam::123456789012:role/llm-chat-gateway" {{
+  assumed_by service apigateway
+  passed_by  deployer to apigateway
+  admins     [security_admin]
+}}
+endpoint chat_model {{
+  sagemaker "llm-chat-prod"
+}}
+endpoint chat_web {{
+  apigateway       "{api}"
+  stage            "web"
+  backend          chat_model
+  integration_role chat_gateway
+  authorizer cognito "arn:aws:cognito-idp:eu-central-1:123456789012:userpool/eu-central-1_AbCdEf123" scopes ["chat-api/invoke"] from prod_vpc
+}}
+'''
+
+
 @dataclass
 class Live:
     url: str

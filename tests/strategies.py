@@ -40,10 +40,13 @@ def _hex(draw, n: int) -> str:
 
 
 @st.composite
-def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: bool = False) -> ast.Spec:
+def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: bool = False,
+          api_extras: bool = False) -> ast.Spec:
     """A valid deployment; with `duty_grants`, every bucket's breakglass role also
     holds a grant of its own on that bucket (duties and grants must not cut into each other);
-    with `access_points`, some buckets are reached through access points (`access_points always`)."""
+    with `access_points`, some buckets are reached through access points (`access_points always`);
+    with `api_extras`, API stages may call the SageMaker endpoint as an integration role of
+    their own (`backend`) and admit a Cognito pool's users from some networks (`authorizer`)."""
     regions = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
     name = draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12))
     deployment = ast.Deployment(S(name), S(MAIN_ACCOUNT), tuple(S(r) for r in regions), S("aws"),
@@ -128,12 +131,29 @@ def specs(draw, max_grants: int = 6, duty_grants: bool = False, access_points: b
         endpoints.append(ast.Endpoint(N(f"chat{i}"), sagemaker=S(f"LLM-Chat-{i}"), region=region))
         assets[f"chat{i}"] = ("endpoint", set())
         asset_region[f"chat{i}"] = region.value if region else regions[0]
+    # an execute-api endpoint reaches only its own region's APIs (E448)
+    api_nets = [n for n in sorted(reach) if reach[n]["api"] and net_region[n] == regions[0]]
     for i in range(draw(st.integers(0, 2))):
         region = S(regions[0]) if len(regions) > 1 else None
         api_id = draw(st.sampled_from(("a1b2c3d4e5", "f6g7h8i9j0")))
-        endpoints.append(ast.Endpoint(N(f"api{i}"), apigateway=S(api_id), stage=S(f"stage{i}"), region=region))
-        assets[f"api{i}"] = ("api", set())
+        extras: dict = {}
+        if api_extras and endpoints and endpoints[0].sagemaker and draw(st.booleans()):
+            gateway = ast.Role(N(f"gateway{i}"), S(f"arn:aws:iam::{MAIN_ACCOUNT}:role/gateway{i}"), block=True,
+                               assumed_by=(ast.Way(N("service"), N("apigateway")),),
+                               passed_by=(ast.Pass(N(local[0]), N("apigateway")),))
+            roles.append(gateway)
+            extras |= {"backend": N(endpoints[0].name.text), "integration_role": N(gateway.name.text)}
+        cognito = api_extras and api_nets and draw(st.booleans())
+        if cognito:
+            pool = f"arn:aws:cognito-idp:{regions[0]}:{MAIN_ACCOUNT}:userpool/{regions[0]}_Pool{i}"
+            nets = draw(st.lists(st.sampled_from(api_nets), min_size=1, max_size=len(api_nets), unique=True))
+            extras["authorizer"] = ast.Authorizer(N("cognito"), S(pool), (S("chat-api/invoke"),),
+                                                  tuple(N(n) for n in nets))
+        endpoints.append(ast.Endpoint(N(f"api{i}"), apigateway=S(api_id), stage=S(f"stage{i}"), region=region,
+                                      **extras))
         asset_region[f"api{i}"] = region.value if region else regions[0]
+        if not cognito:  # a Cognito stage's callers are its pool's users, never a role's grant (E350)
+            assets[f"api{i}"] = ("api", set())
 
     verbs = {"bucket": ("read", "write", "list", "delete"), "repository": ("pull", "push"), "endpoint": ("invoke",),
              "api": ("invoke",)}

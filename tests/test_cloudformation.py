@@ -13,7 +13,7 @@ from cfnlint.api import ManualArgs, lint
 from slpc.app.pipeline import compile_text
 from slpc.targets import Artifact
 from slpc.targets.cloudformation import ATTACHABLE, OWNED_ONLY, cloudformation_templates, logical_id
-from conftest import API_SPEC, EXAMPLE
+from conftest import API_SPEC, BACKEND_SPEC, COGNITO_SPEC, EXAMPLE
 from test_terraform import TRUST_SPEC
 
 
@@ -52,7 +52,8 @@ allow app read data from vpc
 allow app pull images from vpc
 '''
 
-SPECS = {"example": None, "api": API_SPEC, "multi-region": MULTI_REGION_SPEC, "trust": TRUST_SPEC}
+SPECS = {"example": None, "api": API_SPEC, "multi-region": MULTI_REGION_SPEC, "trust": TRUST_SPEC,
+         "api-backend": BACKEND_SPEC, "cognito": COGNITO_SPEC}
 
 
 def _compile(text, name):

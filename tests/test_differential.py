@@ -176,6 +176,15 @@ def test_compiled_policies_mean_exactly_the_spec(spec, data):
 
 
 @PROPERTY
+@given(specs(api_extras=True), st.data())
+def test_api_backends_and_cognito_stages_mean_exactly_the_spec(spec, data):
+    """API stages that call the SageMaker endpoint as an integration role (the SCP admits it
+    there alone) or admit a Cognito pool's users from some networks (policies that name no
+    principal): the deployment still means exactly the spec."""
+    _agrees_with_the_meaning(spec, data)
+
+
+@PROPERTY
 @given(specs(access_points=True, max_grants=8), st.data())
 def test_buckets_reached_through_access_points_mean_exactly_the_spec(spec, data):
     """Buckets reached through access points: a grantee through its own access point gets
@@ -285,6 +294,23 @@ def test_every_edge_through_access_points_means_exactly_the_spec(spec):
     assume(not any(d.code in ("E501", "E502") for d in compiled.diagnostics))
     assert compiled.ok, [d.message for d in compiled.diagnostics]
     assume(any(compiled.model.access_points(b.name) for b in compiled.model.assets_of("bucket")))
+    world, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
+    for q in edge_questions(compiled.model):
+        decision = world.decide(q.principal, q.action, q.resource, q.context, extra_identity=(STAR,) if q.star else ())
+        assert decision.allowed == meaning.permits(q), (
+            f"\n{format_spec(spec)}\nrequest: {q}\nAWS evaluation: {decision.explain()}")
+
+
+@PROPERTY
+@given(specs(api_extras=True, max_grants=4))
+def test_edge_requests_of_api_backends_and_cognito_stages_mean_exactly_the_spec(spec):
+    """Every edge request (verify.edges) of a spec with integration roles and Cognito stages:
+    the integration role on its backend with each invoke action, the pool's users from each
+    network, and the grants' edges around them."""
+    compiled = compile_text(format_spec(spec), "gen.slp")
+    assume(not any(d.code in ("E501", "E502") for d in compiled.diagnostics))
+    assert compiled.ok, [d.message for d in compiled.diagnostics]
+    assume(any(a.backend or a.authorizer for a in compiled.model.assets_of("api")))
     world, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
     for q in edge_questions(compiled.model):
         decision = world.decide(q.principal, q.action, q.resource, q.context, extra_identity=(STAR,) if q.star else ())

@@ -16,17 +16,30 @@ import subprocess
 import pytest
 
 from slpc.app.cli import main
-from conftest import EXAMPLE, ROOT
+from conftest import BACKEND_SPEC, COGNITO_SPEC, EXAMPLE, ROOT
 from test_terraform import TRUST_SPEC
 
 CHECKOV = os.environ.get("SLPC_CHECKOV") or shutil.which("checkov")
 pytestmark = pytest.mark.skipif(not CHECKOV, reason="checkov is installed by .ci/run (SLPC_CHECKOV)")
 
 
-@pytest.fixture(scope="module", params=[EXAMPLE, ROOT / "examples" / "shared_bucket.slp"], ids=lambda p: p.stem)
+# specs of the tests beside the examples: an API stage calling a SageMaker endpoint as its
+# integration role, and one admitting a Cognito pool's users
+# (with a trust block for its role: else the Cognito spec's CloudFormation holds no resource checkov scans)
+SPECS = {"api-backend": BACKEND_SPEC, "cognito": COGNITO_SPEC.replace(
+    'role app "arn:aws:iam::111122223333:role/app"',
+    'role app "arn:aws:iam::111122223333:role/app" {\n  assumed_by identity_center "App"\n}')}
+
+
+@pytest.fixture(scope="module", params=[EXAMPLE, ROOT / "examples" / "shared_bucket.slp", *SPECS],
+                ids=lambda p: getattr(p, "stem", p))
 def build(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("iac") / "build"
-    assert main(["compile", str(request.param), "-o", str(out), "--target", "all"]) == 0
+    spec = request.param
+    if spec in SPECS:
+        spec = out.parent / f"{spec}.slp"
+        spec.write_text(SPECS[request.param])
+    assert main(["compile", str(spec), "-o", str(out), "--target", "all"]) == 0
     return out
 
 

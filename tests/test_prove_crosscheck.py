@@ -89,6 +89,14 @@ def test_encoding_agrees_through_access_points(spec, data):
     _crosscheck(spec, data)
 
 
+@FEW
+@given(specs(api_extras=True), st.data())
+def test_encoding_agrees_on_api_backends_and_cognito_stages(spec, data):
+    """The same with API stages calling the SageMaker endpoint as an integration role and
+    stages admitting a Cognito pool's users (whose claims compare every caller with the meaning)."""
+    _crosscheck(spec, data)
+
+
 def _with_access_point_keys(q: Question) -> Question:
     """What S3 puts in the context of a request through an access point (as Deployment.decide)."""
     if ":accesspoint/" not in q.resource:
@@ -126,7 +134,9 @@ def _agree(spec, world: World, deployment: Deployment, meaning: Meaning, q: Ques
         assert not decision.allowed and not meaning.permits(q), f"\n{format_spec(spec)}\n{q}"
         return
     assert _proves(s, q, s.allowed, decision.allowed), f"\n{format_spec(spec)}\n{q}\n{decision.explain()}"
-    if s.caller.kind == IAM:  # no claim compares an anonymous or service caller with the meaning
+    # no claim compares an anonymous or service caller with the meaning, but on a Cognito stage
+    open_stage = any(a.authorizer and q.resource.startswith(a.arn + "/") for a in world.model.assets_of("api"))
+    if s.caller.kind == IAM or open_stage:
         assert _proves(s, q, s.permits, meaning.permits(q)), f"\n{format_spec(spec)}\n{q}"
 
 
@@ -139,6 +149,12 @@ def test_prove_on_generated_deployments_reports_only_real_refutations(spec):
 @settings(max_examples=max(3, EXAMPLES // 40), deadline=None)
 @given(specs(max_grants=4, access_points=True))
 def test_prove_through_access_points_reports_only_real_refutations(spec):
+    _only_real_refutations(spec)
+
+
+@settings(max_examples=max(3, EXAMPLES // 40), deadline=None)
+@given(specs(max_grants=3, api_extras=True))
+def test_prove_on_api_backends_and_cognito_stages_reports_only_real_refutations(spec):
     _only_real_refutations(spec)
 
 

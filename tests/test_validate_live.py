@@ -887,3 +887,50 @@ def test_scan_roles_access_denied_on_list_roles_is_a_finding(live, spec_file):
     assert (f["artifact"], f["kind"], f["message"]) == (
         f"iam/{L.ACCOUNT}", "cannot-verify", "cannot verify: needs iam:ListRoles")
     assert "makes 0 Access Analyzer CheckAccessNotGranted call(s)" in err.getvalue()
+
+
+# --------------------------------------------------------------------------- #
+# An API stage in front of a SageMaker endpoint, admitting a Cognito pool's users
+
+GATEWAY = "iam/123456789012/chat_gateway.json"
+
+
+@pytest.fixture
+def gateway(live):
+    """LIVE_SPEC plus a stage calling a SageMaker endpoint as its integration role and
+    admitting a Cognito pool's users, everything applied."""
+    live.client("iam").create_role(RoleName="llm-chat-gateway", AssumeRolePolicyDocument=L.TRUST)
+    api = next(a.target.rsplit("/", 1)[1] for a in live.artifacts if a.kind == "apigateway-resource-policy")
+    live.spec += L.API_STAGE_WITH_BACKEND.format(api=api)
+    compiled = compile_text(live.spec, "live.slp")
+    assert compiled.ok, [str(d) for d in compiled.diagnostics if d.is_error]
+    L.apply(live, compiled.artifacts)
+    live.artifacts = compiled.artifacts
+    live.api = api
+    return live
+
+
+def test_integration_role_and_cognito_stage_are_in_sync(gateway):
+    report = validate(gateway)
+    assert report.findings == []
+    assert GATEWAY in report.checked and "iam/123456789012/chat_gateway.trust.json" in report.checked
+
+
+def test_integration_role_widened_to_every_endpoint_is_drift(gateway):
+    doc = policy(gateway, GATEWAY)
+    doc["Statement"][0]["Resource"] = ["arn:aws:sagemaker:eu-central-1:123456789012:endpoint/*"]
+    gateway.client("iam").put_role_policy(RoleName="llm-chat-gateway", PolicyName="slpc",
+                                          PolicyDocument=json.dumps(doc))
+    assert drifts(validate(gateway), GATEWAY)
+
+
+def test_cognito_stage_opened_to_every_network_is_drift(gateway):
+    path = f"apigateway/{gateway.api}.json"
+    doc = policy(gateway, path)
+    doc["Statement"] = [dict(st, Condition={}) if st["Sid"] == "AllowChatWebPoolUsersViaEndpoint" else st
+                        for st in doc["Statement"] if st["Sid"] not in ("DenyOutsideNetworks",
+                                                                       "DenyChatWebOutsideItsUsersNetworks")]
+    gateway.client("apigateway").update_rest_api(restApiId=gateway.api, patchOperations=[
+        {"op": "replace", "path": "/policy", "value": json.dumps(doc)}])
+    found = drifts(validate(gateway), path)
+    assert found, "an API policy opened to every network must be drift"

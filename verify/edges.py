@@ -6,7 +6,9 @@ again one step off each edge the compiled policies must enforce: another network
 (each declared endpoint, a foreign endpoint, each CIDR and an address outside them,
 none), through an AWS service, the second the grant expires, a wrong encryption
 header, a wrong `kms:ViaService` / caller account / encryption context, an object
-outside the prefix or off the route; and by every other role and by outsiders. Any evaluator can
+outside the prefix or off the route; and by every other role and by outsiders. An API
+stage's integration role is asked on its backend, a Cognito stage's unsigned callers from
+each network. Any evaluator can
 answer these; `slpc validate` uses them so that dropping a Deny the spec needs is
 seen even when nothing in the two policy texts points at the request that shows it.
 """
@@ -176,6 +178,24 @@ class _Builder:
                     self.duty(self.m.principals[name].arn, action, key.arn, {"aws:CurrentTime": NOW}, variants)
 
 
+    def api_callers(self) -> None:
+        """An API stage's integration role on its backend (every invoke action, from no network
+        and from each), and a Cognito stage's unsigned callers from each network."""
+        services = V.ASSET_SERVICES["api"]
+        for a in self.m.assets_of("api"):
+            if a.backend:
+                backend = self.m.assets[a.backend]
+                base = {"aws:CurrentTime": NOW, "aws:RequestedRegion": backend.region}
+                for action in V.ASSET_KINDS["endpoint"].data_actions:
+                    self.duty(self.m.principals[a.integration_role].arn, action, backend.arn, base, [])
+            if a.authorizer:
+                base = {"aws:CurrentTime": NOW, **self.where(a.authorizer.networks, services)}
+                for ctx in [base] + self.nets:
+                    for who in [None] + self.outsiders[-1:]:
+                        self.add(who, "execute-api:Invoke", f"{a.arn}/POST/x", {"aws:CurrentTime": NOW, **ctx},
+                                 False)
+
+
 def _clean(ctx: dict) -> dict:
     return {k: v for k, v in ctx.items() if v is not None}
 
@@ -185,4 +205,5 @@ def questions(model: Model) -> list[Question]:
     b = _Builder(model)
     b.grants()
     b.duties()
+    b.api_callers()
     return list(b.out.values())

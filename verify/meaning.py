@@ -13,6 +13,12 @@ exactly; other actions on its assets stay with IAM (allowed to a same-account
 policy, yet the spec's meaning is the same there: only grantees invoke, from their
 grants' networks and within their windows. What enforces it for a `star` holder is
 the SCP (targets/guardrails.py); where no SCP applies, the compiler warns (W533, W534).
+The one caller from no network of the spec is an API stage's integration role
+(compiler/integrations.py): `sagemaker:InvokeEndpoint` on its backend, from anywhere, as
+API Gateway calls it; who reaches the API is the API's own resource policy's question.
+An API stage with a Cognito authorizer (compiler/authorizers.py) is invoked by the pool's
+users, whose requests name no IAM principal: the policies admit any caller through its
+authorizer's networks, and the authorizer (outside IAM) admits only the pool's users.
 """
 
 from __future__ import annotations
@@ -194,6 +200,9 @@ class Meaning:
                             return True
                     elif on_parts if scope in (V.OBJECT, V.API) else on_itself:
                         return True
+            if asset.authorizer is not None and net.name in asset.authorizer.networks \
+                    and on_parts and q.action in V.VERBS[("api", "invoke")].actions_with(V.API):
+                return True  # anyone: the stage's Cognito authorizer decides who
             union = {n for g in self.m.grants if g.asset == asset.name for n in g.networks}
             if net.name in union:
                 if (on_itself and who in asset.admins and q.action in kind.admin_actions) or (
@@ -357,12 +366,16 @@ class Meaning:
         """Private APIs: the resource policy decides, through the API's networks only; a
         grant holds only on the methods and paths of its route (`compiler.routes`)."""
         services = V.ASSET_SERVICES["api"]
-        union = sorted({n for a in self.m.assets_of("api") if a.resource_name == asset.resource_name
-                        for g in self.m.grants if g.asset == a.name for n in g.networks})
-        if not self.in_networks(union, services, q.context):
+        if not self.in_networks(self.m.api_networks(asset.resource_name), services, q.context):
             return False
         if q.action not in V.VERBS[("api", "invoke")].actions_with(V.API):
             return star and self._same_account(q.principal, asset.account)
+        if asset.authorizer is not None:  # the pool's users: the authorizer, not IAM, decides who
+            iam = q.principal is not None and q.principal.startswith("arn:")
+            # what a Principal-"*" Allow admits: unsigned callers, services, the account's own
+            # principals, and another account's when its IAM policies allow too
+            caller = not iam or star or self._same_account(q.principal, asset.account)
+            return caller and self.in_networks(asset.authorizer.networks, services, q.context)
         route = q.resource[len(asset.arn) + 1:]  # "METHOD/path"
         return any(routes.covers(g.prefix, route) and self.grant_holds(g, services, q.context)
                    for g in self.grants_of(who, asset.name))
@@ -372,6 +385,8 @@ class Meaning:
         on the endpoint (describe, update) stay with IAM in its own account."""
         services = V.ASSET_SERVICES["endpoint"]
         if q.action in V.ASSET_KINDS["endpoint"].data_actions:
+            if who in self.m.integration_roles(asset.name):  # through its API, from API Gateway's network
+                return q.action in V.INTEGRATION_ACTIONS
             return any(q.action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)
                        and self.grant_holds(g, services, q.context) for g in self.grants_of(who, asset.name))
         return star and self._same_account(q.principal, asset.account)

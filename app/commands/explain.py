@@ -117,6 +117,12 @@ def explain(args: argparse.Namespace, io: IO, compiled: Compiled) -> int:
         else:
             print(f"the spec {'permits' if spec else 'does not permit'} it"
                   + ("" if agrees else "  <-- DISAGREEMENT: this is a bug in slpc, please report it"), file=io.out)
+        stage = next((a for a in compiled.model.assets_of("api")
+                      if a.authorizer and args.resource.startswith(a.arn + "/")), None)
+        if spec and stage is not None:  # IAM lets the call in; the pool's token decides who gets through
+            print(f"then API stage `{stage.name}`'s Cognito authorizer admits only users of user pool "
+                  f"{stage.authorizer.pool_arn} whose access token holds one of: {', '.join(stage.authorizer.scopes)}",
+                  file=io.out)
         if assumed:
             print("assumed: " + ", ".join(assumed), file=io.out)
     return exits.OK if agrees else exits.FINDINGS

@@ -78,12 +78,22 @@ def identity_perimeter(w: World, t: Target) -> Iterator[Query]:
     if not t.actions[DATA]:
         return
     q = Query(f"outsider · {t.label}", w, t, None, t.actions[DATA], star=True, guardrails=_on_scp(w, t))
-    q.goal = conj(q.allowed, _as_called(w, q))
+    q.goal = conj(q.allowed, _beyond_pool(q), _as_called(w, q))
     yield q
     for who in _not_iam(w, t):
         q = Query(f"{who} · {t.label}", w, t, who, t.actions[DATA], star=False, guardrails=False)
-        q.goal = q.allowed
+        q.goal = conj(q.allowed, _beyond_pool(q))
         yield q
+
+
+def _beyond_pool(q: Query) -> z3.BoolRef:
+    """On an API stage whose Cognito authorizer admits its callers, any caller may invoke it
+    from the authorizer's networks (the pool's token, not IAM, says who): the claim is that
+    nobody may otherwise. Elsewhere the claim is that nobody may at all."""
+    stage = q.target.asset
+    if getattr(stage, "kind", None) == "api" and stage.authorizer is not None:
+        return negate(q.permits())
+    return z3.BoolVal(True)
 
 
 def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
@@ -93,11 +103,16 @@ def _inside(w: World, sm: SymbolicMeaning, q: Query, action: str) -> z3.BoolRef:
         via = f"s3.{t.asset.region}.{DNS_SUFFIX[w.model.deployment.partition]}"
         key = ctx.key("kms:ViaService")
         return conj(key.present, is_text(key.values[0].term, via))
+    if t.asset.kind == "endpoint" and q.who in w.model.integration_roles(t.asset.name) \
+            and action in V.INTEGRATION_ACTIONS:
+        return z3.BoolVal(True)  # from API Gateway's network: its API's resource policy holds the networks
     services = V.ASSET_SERVICES[t.asset.kind]
     nets = {n for g in sm.grants_of(q.who, t.asset.name)
             if action in dict(V.VERBS[(t.asset.kind, g.verb)].actions) for n in g.networks}
     if t.asset.kind == "bucket" and q.who in t.asset.breakglass and action in V.S3_BREAKGLASS_ACTIONS:
         nets |= set(sm._union(t.asset))
+    if t.asset.kind == "api" and t.asset.authorizer is not None:  # any caller: the pool's users' networks
+        nets |= set(t.asset.authorizer.networks)
     return sm.in_networks(ctx, sorted(nets), services)
 
 
@@ -177,13 +192,20 @@ def completeness(w: World, t: Target) -> Iterator[Query]:
     grants = [g for a in sorted(_assets_of(w, t)) for g in w.meaning.on_asset.get(a, [])]
     if t.access_point is not None:  # through an access point, only its own grantee's grants can hold
         grants = [g for g in grants if g.principal == t.access_point.principal]
-    for who in sorted({g.principal for g in grants}):
+    gateways = w.model.integration_roles(t.asset.name) if getattr(t.asset, "kind", None) == "endpoint" else ()
+    for who in sorted({g.principal for g in grants} | set(gateways)):
         granted = {a for g in grants if g.principal == who for a in _verb_actions(w, g, t)}
+        granted |= set(V.INTEGRATION_ACTIONS) if who in gateways and not t.kms else set()
         actions = tuple(a for a in t.actions[DATA] if a in granted)
         if actions:
             q = Query(f"{who} · {t.label}", w, t, who, actions, star=False, guardrails=True)
             q.goal = conj(q.permits(), negate(q.allowed), _realistic(w, q))
             yield q
+    if getattr(t.asset, "kind", None) == "api" and t.asset.authorizer is not None:
+        # the pool's users: unsigned requests (their token is not an IAM signature), none locked out
+        q = Query(f"{ANONYMOUS} · {t.label}", w, t, ANONYMOUS, t.actions[DATA], star=False, guardrails=True)
+        q.goal = conj(q.permits(), negate(q.allowed), _realistic(w, q))
+        yield q
 
 
 def _assets_of(w: World, t: Target) -> set[str]:
@@ -243,10 +265,13 @@ def _naming(q: Query, t: RoleTarget, may: Callable[[Principal], z3.BoolRef]) -> 
 
 PROPERTIES: tuple[Property, ...] = (
     Property(1, "identity perimeter", "no principal outside the spec (any IAM role or user, any account, holding *:*; "
-             "an anonymous caller; an AWS service principal) can perform a data action on a model asset",
+             "an anonymous caller; an AWS service principal) can perform a data action on a model asset "
+             "(a Cognito-authorized API stage: but from its authorizer's networks)",
              identity_perimeter),
     Property(2, "network perimeter", "no data request from outside the networks of the caller's grants is allowed "
-             "(key use: only through S3)", network_perimeter),
+             "(key use: only through S3; an API's integration role invokes its backend from API Gateway; a "
+             "Cognito-authorized stage: its authorizer's networks)",
+             network_perimeter),
     Property(3, "encryption", "no object is written to a model bucket other than with SSE-KMS under the "
              "bucket's key", encryption, problems=default_encryption_problems),
     Property(4, "lock", "nobody but breakglass can bypass governance retention; nobody but admins can change a "

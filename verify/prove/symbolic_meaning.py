@@ -17,7 +17,7 @@ from slpc.compiler.values import DNS_SUFFIX
 from slpc.verify.conditions import parse_date
 from slpc.verify.meaning import own_s3_actions
 
-from .context import BOOL, DATE, IP, NUM, STR, Caller, Context
+from .context import BOOL, DATE, IAM, IP, NUM, STR, Caller, Context
 from .encode import in_network
 from .terms import conj, disj, implies, is_text, negate, text
 
@@ -149,6 +149,7 @@ class SymbolicMeaning:
             vids = self.kms_places
         else:
             names = {n for g in self.grants_of(who, asset.name) for n in g.networks} | set(self._union(asset))
+            names |= set(asset.authorizer.networks) if getattr(asset, "authorizer", None) else set()
             vids = {vid for n in names for _, vid in self.m.networks[n].endpoints}
         return sorted(vid for vid in vids if vid in self.places
                       and any(self._endpoint_lets(net, svc, who, action, asset) for net, svc in self.places[vid]))
@@ -160,6 +161,9 @@ class SymbolicMeaning:
             return False
         on_parts = asset.kind == "api" or (asset.kind == "bucket" and action in OBJECT_LEVEL)
         on_itself = asset.kind != "api" and not on_parts
+        if asset.kind == "api" and asset.authorizer and net.name in asset.authorizer.networks \
+                and action in V.VERBS[("api", "invoke")].actions_with(V.API):
+            return True  # anyone: the stage's Cognito authorizer decides who (Meaning._endpoint_lets)
         for g in self.grants_of(who, asset.name):
             if net.name in g.networks and any(
                     a == action and scope not in (V.KEY_VIA_S3, V.ACCOUNT)
@@ -295,11 +299,12 @@ class SymbolicMeaning:
 
     def api(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["api"]
-        union = sorted({n for a in self.m.assets_of("api") if a.resource_name == asset.resource_name
-                        for g in self.m.grants if g.asset == a.name for n in g.networks})
-        pre = self.in_networks(ctx, union, services)
+        pre = self.in_networks(ctx, self.m.api_networks(asset.resource_name), services)
         if action not in V.VERBS[("api", "invoke")].actions_with(V.API):
             return conj(pre, z3.BoolVal(star), self._same(caller, asset))
+        if asset.authorizer is not None:  # as in `Meaning.api`
+            caller_ok = disj(z3.BoolVal(caller.kind != IAM or star), self._same(caller, asset))
+            return conj(pre, caller_ok, self.in_networks(ctx, sorted(asset.authorizer.networks), services))
         return conj(pre, disj(*(conj(self.grant_holds(ctx, g, services), self.on_route(ctx, asset, g.prefix))
                                 for g in self.grants_of(who, asset.name))))
 
@@ -313,6 +318,8 @@ class SymbolicMeaning:
     def endpoint(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["endpoint"]
         if action in V.ASSET_KINDS["endpoint"].data_actions:  # the grants' alone, as in `Meaning.endpoint`
+            if who in self.m.integration_roles(asset.name):
+                return z3.BoolVal(action in V.INTEGRATION_ACTIONS)
             return disj(*(self.grant_holds(ctx, g, services) for g in self.grants_of(who, asset.name)
                           if action in V.VERBS[("endpoint", g.verb)].actions_with(V.ENDPOINT)))
         return conj(z3.BoolVal(star), self._same(caller, asset))
