@@ -13,7 +13,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable
 
-from .fetch import Fetcher, LiveConfigError, Read
+from .fetch import Fetcher, LiveConfigError, Read, _document
 from . import inventory as I
 
 WORKERS = 8
@@ -45,15 +45,6 @@ def split_s3(uri: str) -> tuple[str, str] | None:
 def directory(key: str) -> str:
     """The folder of an object key ("" at the root), the prefix a grant on it names."""
     return key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-
-
-def narrowest(prefixes: Iterable[str]) -> tuple[str, ...]:
-    """The prefixes with every one that another covers removed, sorted."""
-    out: list[str] = []
-    for p in sorted(set(prefixes)):
-        if not any(p.startswith(q) for q in out):
-            out.append(p)
-    return tuple(out)
 
 
 def image_repository(uri: str) -> tuple[str, str, str] | None:
@@ -247,7 +238,7 @@ class Discovery:
         locations = sorted(set(locations), key=lambda loc: (loc.bucket, loc.prefix, loc.source, loc.role or ""))
         buckets = []
         for b, _ in results:
-            prefixes = narrowest(loc.prefix for loc in locations if loc.bucket == b.name)
+            prefixes = I.narrowest(loc.prefix for loc in locations if loc.bucket == b.name)
             buckets.append(I.Bucket(b.name, b.region, b.encryption, b.key_arn, b.policy, prefixes, b.why))
         return buckets, locations
 
@@ -318,13 +309,20 @@ class Discovery:
                                                "VpcEndpoints", "NextToken", region,
                                                Filters=[{"Name": "vpc-id", "Values": [vpc]}]),
                                   f"VPC endpoints of {vpc}", [])
-                found = []
+                found, policies = [], []
                 for e in eps:
                     service = e.get("ServiceName", "").split(f".{region}.", 1)[-1]
                     if service in ENDPOINT_SERVICES and e.get("State", "available").lower() not in ("deleted",
                                                                                                     "deleting"):
                         found.append((service, e["VpcEndpointId"], str(e.get("VpcEndpointType", "")).lower()))
-                nets.append(I.Network(vpc, region, tuple(sorted(found)), tuple(sorted(vpcs[vpc]))))
+                        try:
+                            if e.get("PolicyDocument"):
+                                policies.append((e["VpcEndpointId"], _document(e["PolicyDocument"])))
+                        except ValueError:
+                            self.problems.append(I.Problem(e["VpcEndpointId"], "cannot verify: malformed document "
+                                                                               "returned by AWS (endpoint policy)"))
+                nets.append(I.Network(vpc, region, tuple(sorted(found)), tuple(sorted(vpcs[vpc])),
+                                      tuple(sorted(policies, key=lambda p: p[0]))))
         return nets
 
     # -- the run ------------------------------------------------------------ #

@@ -9,7 +9,7 @@ drafting be tested and reasoned about without AWS.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 # What a workload is (the `kind` of a Workload).
 SAGEMAKER_MODEL = "sagemaker model"
@@ -17,6 +17,15 @@ TRAINING_JOB = "sagemaker training job"
 MODEL_PACKAGE = "sagemaker model package"
 SAGEMAKER_ENDPOINT = "sagemaker endpoint"
 ECS_TASK = "ecs task definition"
+
+
+def narrowest(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """The prefixes with every one that another covers removed, sorted."""
+    out: list[str] = []
+    for p in sorted(set(prefixes)):
+        if not any(p.startswith(q) for q in out):
+            out.append(p)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class Network:
     region: str
     endpoints: tuple[tuple[str, str, str], ...] = ()  # (slpc service name, vpce id, "gateway"|"interface")
     subnets: tuple[str, ...] = ()
+    policies: tuple[tuple[str, Any], ...] = ()  # (vpce id, its endpoint policy)
 
 
 @dataclass(frozen=True)
