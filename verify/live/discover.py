@@ -68,7 +68,7 @@ class Discovery:
     def _value(self, read: Read, resource: str, default=None):
         if read.value is None:
             if read.problem:
-                self.problems.append(I.Problem(resource, read.problem))
+                self.problems.append(I.Problem(resource, read.problem.removeprefix("cannot verify: ")))
             return default
         return read.value
 
@@ -333,7 +333,7 @@ class Discovery:
             for read in (self._sagemaker_models, self._training_jobs, self._model_packages, self._endpoints,
                          self._ecs_tasks):
                 workloads += read(region)
-        if self.problems and not workloads and all("cannot verify: needs" in p.message for p in self.problems):
+        if self.problems and not workloads and all(p.message.startswith("needs ") for p in self.problems):
             first = self._listing_problem()
             if first:
                 raise LiveConfigError(first)
@@ -371,7 +371,7 @@ class Discovery:
         s3 = self.f.pages("s3", "list_buckets", "s3:ListAllMyBuckets", {}, "Buckets", "ContinuationToken")
         if s3.value is not None:
             return None
-        needs = sorted({p.message.removeprefix("cannot verify: needs ") for p in self.problems} | {
+        needs = sorted({p.message.removeprefix("needs ") for p in self.problems} | {
             "s3:ListAllMyBuckets"})
         return (f"no permission to read this account's model assets (refused: {', '.join(needs)}); "
                 "slpc import needs read-only access (e.g. the ReadOnlyAccess managed policy)")
