@@ -174,3 +174,30 @@ def test_names_are_unique_and_valid_identifiers():
     names = _Names()
     assert [names(x) for x in ("acme-models", "acme_models", "9lives", "---")] == [
         "acme_models", "acme_models_2", "x_9lives", "asset"]
+
+
+def test_keys_a_spec_cannot_write_become_placeholders():
+    """An AWS managed key, and a key of another account, are not keys a spec declares."""
+    other = "arn:aws:kms:eu-central-1:210987654321:key/1b2c3d4e-1111-2222-3333-444455556666"
+    for key in (I.Key(KEY, REGION, None, managed_by_aws=True), I.Key(other, REGION, None)):
+        inv = inventory([])
+        inv = I.Inventory(inv.account, inv.partition, inv.regions, roles=inv.roles, keys=(key,),
+                          buckets=(I.Bucket(BUCKET, REGION, "aws:kms", key.arn, None, ("a/",), "its name"),))
+        text = spec_text(inv)
+        compiles(text)
+        assert key.arn not in text and "key/00000000-0000-0000-0000-000000000000" in text
+
+
+def test_a_role_of_another_account_is_not_granted_a_sagemaker_endpoint():
+    """SageMaker endpoints have no resource policy, so another account's role cannot invoke
+    one whatever its own policy says (and a spec could not grant it: E407)."""
+    other = "arn:aws:iam::210987654321:role/partner"
+    endpoint = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/chat-prod"
+    inv = I.Inventory(ACCOUNT, "aws", (REGION,), endpoints=(I.Endpoint("chat-prod", REGION, endpoint, ("m",)),),
+                      roles=(I.Role(other, None, (("inline p", {"Statement": [
+                          {"Effect": "Allow", "Action": "sagemaker:InvokeEndpoint*", "Resource": "*"}]}),),
+                          ("sagemaker model m",)),))
+    text = spec_text(inv)
+    compiles(text)
+    assert not [line for line in text.splitlines() if line.startswith("allow ")]
+    assert f'role partner "{other}"' in text

@@ -100,6 +100,15 @@ def test_discovery_pages_through_every_listing(account):
     assert [e.name for e in inv.endpoints] == ["chat-canary", "chat-prod"]
 
 
+def test_only_the_newest_revision_of_a_task_definition_is_read(account):
+    account_client(account, "ecs").register_task_definition(
+        family="chat-frontend", taskRoleArn=account.roles["trainer"],
+        containerDefinitions=[{"name": "web", "image": F.IMAGE.format("chat-frontend"), "memory": 512}])
+    inv = discover(account)
+    assert [(w.name, w.roles) for w in inv.workloads if w.kind == "ecs task definition"] == [
+        ("chat-frontend:2", (account.roles["trainer"],))]
+
+
 def account_client(acct, service):
     return L.session().client(service, endpoint_url=acct.url, region_name=L.REGION)
 

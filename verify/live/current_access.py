@@ -229,7 +229,8 @@ def key_admins(inv: I.Inventory, today: "Today") -> dict[str, list[str]]:
     administration action on it today."""
     out: dict[str, list[str]] = {}
     for k in inv.keys:
-        candidates = sorted({r.arn for r in inv.roles if r.read} | role_principals(k.policy, inv.account))
+        candidates = sorted({r.arn for r in inv.roles if r.read and r.arn.split(":")[4] == inv.account}
+                            | role_principals(k.policy, inv.account))
         out[k.arn] = [r for r in candidates
                       if all(today.allowed(r, a, k.arn, {}) for a in KMS_ADMIN_ACTIONS)]
     return out

@@ -181,7 +181,12 @@ class Discovery:
             return I.Workload(I.ECS_TASK, arn.rsplit("/", 1)[-1], region, roles=roles,
                               images=tuple(sorted({c["image"] for c in td.get("containerDefinitions") or []
                                                    if c.get("image")})))
-        return [w for w in self._map(one, sorted(arns)) if w]
+        latest: dict[str, tuple[int, str]] = {}  # family -> its newest revision: what new tasks run
+        for arn in arns:
+            family, _, rev = arn.rsplit("/", 1)[-1].rpartition(":")
+            if rev.isdigit() and int(rev) > latest.get(family, (-1, ""))[0]:
+                latest[family] = (int(rev), arn)
+        return [w for w in self._map(one, sorted(arn for _, arn in latest.values())) if w]
 
     # -- buckets ------------------------------------------------------------ #
     def _bucket_region(self, name: str) -> str | None:

@@ -182,15 +182,13 @@ def _grant_networks(d: _Draft, a: Access) -> tuple[str, ...]:
 def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
     """Each bucket's key name; a placeholder key for the buckets without a key of their own."""
     inv = d.inv
-    keys = {k.arn: k for k in inv.keys}
     out: dict[str, str] = {}
     placeholders: dict[str, list[str]] = {}
     for b in inv.buckets:
-        k = keys.get(b.key_arn or "")
-        if k is None or k.managed_by_aws or k.arn.split(":")[4] != inv.account or k.region not in inv.regions:
+        if _own_key(inv, b) is None:
             placeholders.setdefault(b.region, []).append(b.name)
-    for k in sorted(keys.values(), key=lambda k: k.arn):
-        if k.managed_by_aws or k.arn.split(":")[4] != inv.account or k.region not in inv.regions:
+    for k in sorted(inv.keys, key=lambda k: k.arn):
+        if not _writable(inv, k):
             continue
         name = d.names("key_" + k.arn.rsplit("/", 1)[-1][:8])
         for b in inv.buckets:
@@ -212,6 +210,16 @@ def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
         d.decls.append(ast.Key(_n(name), _s(f"arn:{inv.partition}:kms:{region}:{inv.account}:key/{PLACEHOLDER_KEY}"),
                                admins=(_n(d.role_names[_placeholder_admin(inv)]),), span=d.lines.span()))
     return out
+
+
+def _writable(inv: I.Inventory, k: I.Key) -> bool:
+    """A key whose policy a spec of this deployment writes: customer-managed, of the
+    deployment's account and one of its regions."""
+    return not k.managed_by_aws and k.arn.split(":")[4] == inv.account and k.region in inv.regions
+
+
+def _own_key(inv: I.Inventory, b: I.Bucket) -> I.Key | None:
+    return next((k for k in inv.keys if k.arn == b.key_arn and _writable(inv, k)), None)
 
 
 def _placeholder_admin(inv: I.Inventory) -> str:
@@ -276,10 +284,10 @@ def draft(inv: I.Inventory, accesses: list[Access], exposures: list[Exposure],
     _header(d, accesses, exposures)
     _deployment(d)
     _networks(d, accesses)
-    needs_placeholder_admin = any(not key_admins.get(k.arn) for k in inv.keys) or any(
-        b.key_arn not in {k.arn for k in inv.keys if not k.managed_by_aws} for b in inv.buckets)
-    _roles(d, sorted({a for admins in key_admins.values() for a in admins} |
-                     ({_placeholder_admin(inv)} if needs_placeholder_admin and inv.buckets else set())))
+    needs_placeholder_admin = any(not key_admins.get(k.arn) for k in inv.keys if _writable(inv, k)) or any(
+        _own_key(inv, b) is None for b in inv.buckets)
+    _roles(d, sorted({a for k in inv.keys if _writable(inv, k) for a in key_admins.get(k.arn, ())} |
+                     ({_placeholder_admin(inv)} if needs_placeholder_admin else set())))
     key_names = _keys(d, key_admins)
     asset_names = _assets(d, key_names, exposures)
     _grants(d, accesses, asset_names)
