@@ -194,7 +194,9 @@ def test_json_summary(account, tmp_path):
 def test_progress_line_on_a_terminal_only(account, tmp_path):
     out, err = io.StringIO(), io.StringIO()
     assert command.run(args(account, tmp_path / "d.slp"), IO(out, err), session=L.session(), tty=True) == 0
-    assert err.getvalue().startswith("\rslpc import: ") and err.getvalue().endswith(" resources read\n")
+    lines = err.getvalue().split("\n")
+    assert lines[0].startswith("\rslpc import: ") and lines[0].endswith(" resources read")
+    assert lines[1].startswith("\rslpc import: ") and lines[1].endswith(" draft policies compared") and lines[2] == ""
     assert run(account, tmp_path / "d.slp")[2] == ""
 
 
@@ -267,3 +269,36 @@ def test_access_denied_on_one_resource_is_a_finding(account, tmp_path, monkeypat
     assert f"not read: s3 bucket {F.PUBLIC}: needs s3:GetBucketPolicy" in out
     assert {(b, p) for b, p in F.MODEL_LOCATIONS if b != F.FINETUNE} <= {  # found by their keys still
         (loc.bucket, loc.prefix) for loc in discover(account, session).locations}
+
+
+# --------------------------------------------------------------------------- #
+# What is wider today than the draft
+
+
+def test_what_is_wider_today_is_what_validate_reports_of_the_compiled_draft(account, tmp_path):
+    """`slpc validate` of the compiled draft against the same account reports, on the
+    draft's policies for the found assets and roles, exactly the extra access `slpc import`
+    lists; the public and the cross-account bucket are listed with a request each."""
+    from slpc.app.commands import validate
+    from slpc.verify.live.wider import compared
+
+    draft = tmp_path / "draft.slp"
+    code, out, _ = run(account, draft, fmt="json")
+    mine = json.loads(out)
+    key = lambda f: (f["artifact"], json.dumps(f["request"], sort_keys=True))  # noqa: E731
+    wider = {key(f) for f in mine["wider"]}
+    vout = io.StringIO()
+    assert validate.run(argparse.Namespace(files=[str(draft)], profile=None, account_profile=[], region=L.REGION,
+                                           endpoint_url=account.url, format="json", checks="drift"),
+                        IO(vout, io.StringIO()), session=L.session()) == 1
+    paths = {a.path for a in compared(compile_text(draft.read_text(), str(draft)).artifacts)}
+    theirs = {key(f) for f in json.loads(vout.getvalue())["findings"]
+              if f["code"] == "extra-access" and f["artifact"] in paths}
+    assert code == 0 and wider and wider == theirs
+    assert {f["artifact"] for f in mine["wider"]} >= {"s3/acme_public_share.json", "s3/acme_partner_exchange.json",
+                                                     f"iam/{L.ACCOUNT}/llm_inference.json",
+                                                     f"iam/{L.ACCOUNT}/llm_inference.trust.json"}
+    assert {(x["asset"], r["principal"], r["action"]) for x in mine["exposures"] for r in x["requests"]} == {
+        (F.PUBLIC, "*anonymous*", "s3:GetObject"),
+        (F.PARTNER, f"arn:aws:iam::{F.OTHER_ACCOUNT}:role/slpc-import-probe", "s3:GetObject"),
+        (F.PARTNER, f"arn:aws:iam::{F.OTHER_ACCOUNT}:role/slpc-import-probe", "s3:ListBucket")}

@@ -19,6 +19,7 @@ from slpc.verify.live.current_access import current_access
 from slpc.verify.live.discover import Discovery
 from slpc.verify.live.draft import draft
 from slpc.verify.live.fetch import Fetcher, LiveConfigError
+from slpc.verify.live.wider import wider
 from slpc.verify.progress import Progress, is_tty
 
 from .. import exits
@@ -49,29 +50,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_format(parser, FORMATS, help="the inventory summary on stdout as text or JSON")
 
 
-def text(inv, accesses, exposures, output: str) -> str:
+def text(inv, accesses, exposures, extra, output: str) -> str:
     lines = [f"account {inv.account}, regions {', '.join(inv.regions)}"]
     for loc in inv.locations:
         lines.append(f"model data: s3://{loc.bucket}/{loc.prefix} ({loc.source})")
     for r in inv.roles:
         lines.append(f"role: {r.arn} ({', '.join(r.used_by)})")
     for x in exposures:
-        lines.append(f"exposed: {x.asset} to {x.who}: {', '.join(x.actions)}")
+        for r in x.requests:
+            ctx = ", ".join(f"{k}={v}" for k, v in sorted(r["context"].items())) or "no context"
+            lines.append(f"wider today than the draft: {x.asset}: its policy allows {r['principal']} "
+                         f"{r['action']} {r['resource']} [{ctx}]")
     for p in inv.problems:
         lines.append(f"not read: {p.resource}: {p.message}")
+    for f in extra:
+        lines.append(f"wider today than the draft: {f.artifact}: {f.message}")
     lines.append(f"{len(inv.buckets)} bucket(s), {len(inv.repositories)} repository(ies), {len(inv.keys)} key(s), "
-                 f"{len(inv.roles)} role(s), {len(inv.endpoints)} endpoint(s), {len(accesses)} grant(s): "
+                 f"{len(inv.roles)} role(s), {len(inv.endpoints)} endpoint(s), {len(accesses)} grant(s), "
+                 f"{len(extra) + sum(len(x.requests) for x in exposures)} access(es) wider today than the draft: "
                  f"draft written to {output}")
     return "\n".join(lines) + "\n"
 
 
-def to_json(inv, accesses, exposures, output: str) -> dict:
+def to_json(inv, accesses, exposures, extra, output: str) -> dict:
     return {"version": JSON_VERSION, "draft": output, "inventory": inv.to_json(),
             "access": [{"role": a.role, "verb": a.verb, "kind": a.kind, "asset": a.asset, "prefix": a.prefix,
                         "networks": list(a.networks), "anywhere": a.anywhere, "whole_bucket": a.whole,
                         "lacks": list(a.lacks)} for a in accesses],
-            "exposures": [{"kind": x.kind, "asset": x.asset, "who": x.who, "actions": list(x.actions)}
-                          for x in exposures]}
+            "exposures": [{"kind": x.kind, "asset": x.asset, "who": x.who, "actions": list(x.actions),
+                           "requests": list(x.requests)} for x in exposures],
+            "wider": [f.to_json() for f in extra]}
 
 
 def run(args: argparse.Namespace, io: IO, *, session=None, sessions: dict | None = None,
@@ -112,12 +120,18 @@ def run(args: argparse.Namespace, io: IO, *, session=None, sessions: dict | None
         err.write("slpc import: the draft does not compile; nothing written\n")
         return exits.USAGE
     try:
+        extra = wider(fetcher, account, others, compiled.model, compiled.artifacts,
+                      Progress(err, "slpc import", "draft policies compared") if tty else None)
+    except LiveConfigError as exc:
+        err.write(f"slpc import: {exc}\n")
+        return exits.USAGE
+    try:
         Path(args.output).write_text(spec_text, encoding="utf-8")
     except OSError as exc:
         err.write(f"slpc import: cannot write {args.output}: {exc.strerror}\n")
         return exits.USAGE
     if args.format == "json":
-        out.write(json.dumps(to_json(inv, accesses, exposures, args.output), indent=2, sort_keys=True) + "\n")
+        out.write(json.dumps(to_json(inv, accesses, exposures, extra, args.output), indent=2, sort_keys=True) + "\n")
     else:
-        out.write(text(inv, accesses, exposures, args.output))
+        out.write(text(inv, accesses, exposures, extra, args.output))
     return exits.OK

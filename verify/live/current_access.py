@@ -57,6 +57,7 @@ class Exposure:
     asset: str
     who: str  # "anyone" or an account id
     actions: tuple[str, ...]
+    requests: tuple[dict, ...] = ()  # one request the deployed policies allow, for each action
 
 
 def deployment(inv: I.Inventory) -> tuple[Deployment, list[I.Problem]]:
@@ -163,9 +164,15 @@ class Today:
         for who, principal, extra in [("anyone", None, ())] + [
                 (acct, f"arn:{self.inv.partition}:iam::{acct}:role/{PROBE}", (ALLOW_ALL,))
                 for acct in sorted(foreign_accounts(policy, self.inv.account))]:
-            held = sorted({a for verb in verbs_of(kind) for a in self.holds(principal, kind, asset, verb, "", {}, extra)})
-            if held:
-                out.append(Exposure(kind, asset, who, tuple(held)))
+            allowed: dict[str, dict] = {}
+            for verb in verbs_of(kind):
+                for _, action, resource, ctx in self._requests(kind, asset, verb, ""):
+                    if action not in allowed and self.allowed(principal, action, resource, ctx, extra):
+                        allowed[action] = {"principal": principal or "*anonymous*", "action": action,
+                                           "resource": resource, "context": ctx}
+            if allowed:
+                out.append(Exposure(kind, asset, who, tuple(sorted(allowed)),
+                                    tuple(allowed[a] for a in sorted(allowed))))
         return out
 
 

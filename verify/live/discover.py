@@ -82,7 +82,7 @@ class Discovery:
             for fut in futures:
                 out.append(fut.result())
                 self._done += 1
-                if self.progress:
+                if self.progress and self._done < self._total:  # the total grows: one newline, at the end
                     self.progress(self._done, self._total)
         return out
 
@@ -360,7 +360,7 @@ class Discovery:
                                                   f"{w.name.lower()}", w.models)
                      for w in workloads if w.kind == I.SAGEMAKER_ENDPOINT]
         networks = self._networks(workloads)
-        if self.progress and self._total and self._done < self._total:
+        if self.progress and self._total:
             self.progress(self._total, self._total)
         return I.Inventory(self.account, partition, self.regions, tuple(workloads), tuple(locations),
                            tuple(buckets), tuple(repositories), tuple(keys), tuple(roles), tuple(endpoints),
