@@ -201,3 +201,20 @@ def test_a_role_of_another_account_is_not_granted_a_sagemaker_endpoint():
     compiles(text)
     assert not [line for line in text.splitlines() if line.startswith("allow ")]
     assert f'role partner "{other}"' in text
+
+
+def test_a_network_without_both_ecr_endpoints_does_not_carry_a_repository_grant():
+    """A spec's network reaches a repository only with ecr.api and ecr.dkr (E403): a pull
+    held through a VPC with one of them is drafted from the placeholder network."""
+    repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/llm-serving"
+    stmts = [{"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                                            "ecr:BatchCheckLayerAvailability", "ecr:GetAuthorizationToken"],
+              "Resource": "*"}]
+    nets = (I.Network("vpc-0a1b2c3d4e5f67890", REGION, (("ecr.api", "vpce-01a2b3c4d5e6f7a81", "interface"),),
+                      ("subnet-0a1b2c3d4e5f67890",)),)
+    inv = inventory(stmts, networks=nets)
+    inv = I.Inventory(inv.account, inv.partition, inv.regions, roles=inv.roles, networks=nets,
+                      repositories=(I.Repository("llm-serving", REGION, repo),))
+    text = spec_text(inv)
+    compiles(text)
+    assert "allow llm_inference pull llm_serving from todo_network" in text

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace, io: IO, *, session=None, sessions: dict | None
         err.write(f"slpc import: {exc}\n")
         return exits.USAGE
     try:
-        import botocore  # noqa: F401
+        import botocore  # noqa: F401  (boto3 is an optional dependency)
     except ImportError:
         err.write("slpc import: boto3 is not installed (pip install boto3)\n")
         return exits.USAGE

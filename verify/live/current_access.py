@@ -26,7 +26,7 @@ PROBE = "slpc-import-probe"  # an object name under a prefix: no real key is nee
 ALLOW_ALL = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
 SCOPES_ASKED = (OBJECT, BUCKET_PREFIX, BUCKET, REPOSITORY, ACCOUNT, ENDPOINT)
 # the VPC endpoints a request on each kind of asset comes through (docs/language.md, verb table)
-ASSET_SERVICES = {"bucket": ("s3",), "repository": ("ecr.api", "ecr.dkr"), "endpoint": ("sagemaker.runtime",)}
+ASSET_SERVICES = {"bucket": ("s3",), "repository": ("ecr.dkr", "ecr.api"), "endpoint": ("sagemaker.runtime",)}
 
 
 @dataclass(frozen=True)
@@ -118,13 +118,14 @@ class Today:
                 yield scope, action, arn, {}
 
     def _networks(self, region: str, services: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
-        """(VPC id, the network context of a request through its endpoint) for each found
-        network of the region with one of the services' endpoints."""
+        """(VPC id, the network context of a request through the first service's endpoint)
+        for each found network of the region with an endpoint of every one of the services
+        (a spec's network reaches a repository only with both ECR endpoints: E403)."""
         out = []
         for n in self.inv.networks:
-            ids = [i for s in services for svc, i, _ in n.endpoints if svc == s]
-            if n.region == region and ids:
-                out.append((n.vpc, {"aws:SourceVpce": ids[0], "aws:SourceVpc": n.vpc}))
+            ids = {svc: i for svc, i, _ in reversed(n.endpoints)}
+            if n.region == region and all(svc in ids for svc in services):
+                out.append((n.vpc, {"aws:SourceVpce": ids[services[0]], "aws:SourceVpc": n.vpc}))
         return out
 
     def holds(self, principal, kind, asset, verb, prefix, context, extra=()) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable
+from typing import Callable
 
 from .fetch import Fetcher, LiveConfigError, Read, _document
 from . import inventory as I

@@ -104,7 +104,7 @@ def _trust_ways(trust: dict | None) -> tuple[list[str], list[str]]:
     return sorted(set(services)), sorted(set(other))
 
 
-def _header(d: _Draft, accesses: list[Access], exposures: list[Exposure]) -> None:
+def _header(d: _Draft) -> None:
     inv = d.inv
     d.lines.comment(f"Drafted by `slpc import` from account {inv.account} ({', '.join(inv.regions)}).")
     d.lines.comment("Review every TODO: the grants are what the found roles hold today, narrowed to the")
@@ -281,7 +281,7 @@ def draft(inv: I.Inventory, accesses: list[Access], exposures: list[Exposure],
           key_admins: dict[str, list[str]]) -> ast.Spec:
     """The draft spec. `key_admins`: key ARN -> the role ARNs that administer it today."""
     d = _Draft(inv)
-    _header(d, accesses, exposures)
+    _header(d)
     _deployment(d)
     _networks(d, accesses)
     needs_placeholder_admin = any(not key_admins.get(k.arn) for k in inv.keys if _writable(inv, k)) or any(
