@@ -218,3 +218,22 @@ def test_a_network_without_both_ecr_endpoints_does_not_carry_a_repository_grant(
     text = spec_text(inv)
     compiles(text)
     assert "allow llm_inference pull llm_serving from todo_network" in text
+
+
+def test_a_draft_of_two_regions_says_each_block_s_region():
+    west = "eu-west-1"
+    nets = tuple(I.Network(f"vpc-0a1b2c3d4e5f6789{i}", r, (("s3", f"vpce-01a2b3c4d5e6f7a8{i}", "gateway"),
+                                                              ("ecr.api", f"vpce-01a2b3c4d5e6f7b8{i}", "interface"),
+                                                              ("ecr.dkr", f"vpce-01a2b3c4d5e6f7c8{i}", "interface")),
+                           (f"subnet-0a1b2c3d4e5f6789{i}",)) for i, r in enumerate((REGION, west)))
+    stmts = [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    base = inventory(stmts)
+    inv = I.Inventory(ACCOUNT, "aws", (REGION, west), roles=base.roles, networks=nets, keys=base.keys,
+                      buckets=base.buckets + (I.Bucket("acme-west", west, "AES256", None, None, ("m/",), "its name"),),
+                      repositories=(I.Repository("llm-serving", west,
+                                                 f"arn:aws:ecr:{west}:{ACCOUNT}:repository/llm-serving"),))
+    text = spec_text(inv)
+    compiles(text)
+    assert f'region "{west}"' in text and f'key/00000000-0000-0000-0000-000000000000' in text
+    assert re.search(r"allow llm_inference +push +llm_serving +from vpc_0a1b2c3d4e5f67891", text)
+    assert re.search(r'allow llm_inference +read +acme_west "m/" +from vpc_0a1b2c3d4e5f67891', text)

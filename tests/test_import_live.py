@@ -302,3 +302,41 @@ def test_what_is_wider_today_is_what_validate_reports_of_the_compiled_draft(acco
         (F.PUBLIC, "*anonymous*", "s3:GetObject"),
         (F.PARTNER, f"arn:aws:iam::{F.OTHER_ACCOUNT}:role/slpc-import-probe", "s3:GetObject"),
         (F.PARTNER, f"arn:aws:iam::{F.OTHER_ACCOUNT}:role/slpc-import-probe", "s3:ListBucket")}
+
+
+# --------------------------------------------------------------------------- #
+# Several accounts: --account-profile ACCOUNT=PROFILE (tests inject the sessions)
+
+
+def _cross_account_model(acct) -> str:
+    """A model of the main account running as a role of the other account."""
+    iam = L.session(F.OTHER_ACCOUNT).client("iam", endpoint_url=acct.url, region_name=L.REGION)
+    arn = iam.create_role(RoleName="partner-inference", AssumeRolePolicyDocument=json.dumps({
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="partner-inference", PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{F.PARTNER}/*"}]}))
+    account_client(acct, "sagemaker").create_model(
+        ModelName="partner-v1", ExecutionRoleArn=arn,
+        PrimaryContainer={"Image": F.IMAGE.format("llm-serving"), "ModelDataUrl": f"s3://{F.PARTNER}/exports/m.tar.gz"})
+    return arn
+
+
+def test_a_role_of_another_account_is_read_with_its_profile(account, tmp_path):
+    arn = _cross_account_model(account)
+    out, err = io.StringIO(), io.StringIO()
+    code = command.run(args(account, tmp_path / "d.slp"), IO(out, err), session=L.session(),
+                       sessions={F.OTHER_ACCOUNT: L.session(F.OTHER_ACCOUNT)})
+    text = (tmp_path / "d.slp").read_text()
+    assert code == 0 and compile_text(text, "d.slp").ok and f'"{arn}"' in text
+    assert ("partner-inference", "read", F.PARTNER, "exports/") in grants(text)  # its policy, the bucket's: both allow
+
+
+def test_without_its_profile_a_role_of_another_account_is_not_read(account, tmp_path):
+    arn = _cross_account_model(account)
+    code, out, _ = run(account, tmp_path / "d.slp")
+    text = (tmp_path / "d.slp").read_text()
+    assert code == 0 and f"not read: {arn}: role of account {F.OTHER_ACCOUNT} not read (add --account-profile " \
+                         f"{F.OTHER_ACCOUNT}=PROFILE)" in out
+    assert "partner_inference" in text and ("partner-inference", "read", F.PARTNER, "exports/") not in grants(text)

@@ -97,7 +97,8 @@ class Discovery:
                             f"sagemaker model {name}")
             if d is None:
                 return None
-            containers = ([d["PrimaryContainer"]] if d.get("PrimaryContainer") else []) + list(d.get("Containers") or [])
+            containers = [d["PrimaryContainer"]] if d.get("PrimaryContainer") else []
+            containers += d.get("Containers") or []
             uris = [c.get("ModelDataUrl") for c in containers]
             uris += [(c.get("ModelDataSource") or {}).get("S3DataSource", {}).get("S3Uri") for c in containers]
             return I.Workload(I.SAGEMAKER_MODEL, name, region, roles=tuple(filter(None, [d.get("ExecutionRoleArn")])),

@@ -110,7 +110,8 @@ def _header(d: _Draft) -> None:
     d.lines.comment("Review every TODO: the grants are what the found roles hold today, narrowed to the")
     d.lines.comment("prefixes where their model data is; anything wider is left out on purpose.")
     if inv.empty:
-        d.lines.comment(f"TODO: nothing found in {', '.join(inv.regions)}: no SageMaker or ECS workload, no model bucket.")
+        d.lines.comment(f"TODO: nothing found in {', '.join(inv.regions)}: no SageMaker or ECS workload, "
+                        "no model bucket.")
     for p in inv.problems:
         d.lines.comment(f"TODO: not read: {p.resource}: {p.message}")
 
@@ -226,6 +227,13 @@ def _placeholder_admin(inv: I.Inventory) -> str:
     return f"arn:{inv.partition}:iam::{inv.account}:role/{PLACEHOLDER_ADMIN}"
 
 
+def _exposed(d: _Draft, exposures: list[Exposure]) -> None:
+    for x in exposures:
+        who = "anyone (no credentials)" if x.who == "anyone" else f"account {x.who}"
+        d.lines.comment(f"TODO: today its policy lets {who} {', '.join(x.actions)}; the spec keeps only the "
+                        "grants below.")
+
+
 def _assets(d: _Draft, key_names: dict[str, str], exposures: list[Exposure]) -> dict[str, str]:
     inv = d.inv
     names: dict[str, str] = {}
@@ -236,15 +244,11 @@ def _assets(d: _Draft, key_names: dict[str, str], exposures: list[Exposure]) -> 
         names[b.name] = d.names(b.name)
         found = ", ".join(f"{p or '(the root)'}" for p in b.prefixes) or "no model files in the sample"
         d.lines.comment(f"Found: {b.why}. Model data under {found}.")
-        for x in exposed.get(b.name, []):
-            who = "anyone (no credentials)" if x.who == "anyone" else f"account {x.who}"
-            d.lines.comment(f"TODO: today its policy lets {who} {', '.join(x.actions)}: the spec grants it nothing.")
+        _exposed(d, exposed.get(b.name, []))
         d.decls.append(ast.Bucket(_n(names[b.name]), _s(b.name), encrypt=_n(key_names[b.name]), span=d.lines.span()))
     for r in inv.repositories:
         names[r.arn] = d.names(r.name)
-        for x in exposed.get(r.arn, []):
-            who = "anyone (no credentials)" if x.who == "anyone" else f"account {x.who}"
-            d.lines.comment(f"TODO: today its policy lets {who} {', '.join(x.actions)}: the spec grants it nothing.")
+        _exposed(d, exposed.get(r.arn, []))
         d.decls.append(ast.Repository(_n(names[r.arn]), _s(r.name), region=d.region(r.region), span=d.lines.span()))
     for e in inv.endpoints:
         names[e.arn] = d.names(e.name)
