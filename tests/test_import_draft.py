@@ -234,6 +234,6 @@ def test_a_draft_of_two_regions_says_each_block_s_region():
                                                  f"arn:aws:ecr:{west}:{ACCOUNT}:repository/llm-serving"),))
     text = spec_text(inv)
     compiles(text)
-    assert f'region "{west}"' in text and f'key/00000000-0000-0000-0000-000000000000' in text
+    assert f'region "{west}"' in text and 'key/00000000-0000-0000-0000-000000000000' in text
     assert re.search(r"allow llm_inference +push +llm_serving +from vpc_0a1b2c3d4e5f67891", text)
     assert re.search(r'allow llm_inference +read +acme_west "m/" +from vpc_0a1b2c3d4e5f67891', text)
