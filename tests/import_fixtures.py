@@ -4,7 +4,8 @@ What an account looks like before slpc: buckets with model files under prefixes,
 public bucket, a bucket shared with another account by its policy, a SageMaker model
 and endpoint running as an execution role, a training job, an ECS task definition,
 ECR repositories (one no workload uses) and a KMS key with AWS's default key policy.
-`MODEL_LOCATIONS` is every (bucket, prefix) where model data lives.
+`MODEL_LOCATIONS` is every (bucket, prefix) where model data lives; `TAGGED` is an empty
+bucket whose tags say it is for model data.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ import live_fixtures as L
 
 ACCOUNT, REGION, OTHER_ACCOUNT = L.ACCOUNT, L.REGION, L.OTHER_ACCOUNT
 
-MODELS, FINETUNE, PUBLIC, PARTNER, UNRELATED = ("acme-models", "acme-finetune", "acme-public-share",
-                                                "acme-partner-exchange", "acme-billing-reports")
+MODELS, FINETUNE, PUBLIC, PARTNER, UNRELATED, TAGGED = ("acme-models", "acme-finetune", "acme-public-share",
+                                                        "acme-partner-exchange", "acme-billing-reports", "acme-ml-team")
 OBJECTS = {
     MODELS: ["released/v1/model.tar.gz", "released/v1/tokenizer.json", "checkpoints/step-100.pt", "README.md"],
     FINETUNE: ["train/part-0001.jsonl", "train/part-0002.jsonl"],
     PUBLIC: ["gguf/llama-7b.Q4.gguf"],
     PARTNER: ["exports/model.onnx"],
     UNRELATED: ["2026/11/report.csv"],
+    TAGGED: [],  # empty, but tagged as holding model data
 }
 # (bucket, prefix) of every model location: what the workloads name and what the key names show
 MODEL_LOCATIONS = {(MODELS, "released/v1/"), (MODELS, "checkpoints/"), (FINETUNE, "train/"),
@@ -71,6 +73,8 @@ def build(url: str) -> Account:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         for k in keys:
             s3.put_object(Bucket=bucket, Key=k, Body=b"x")
+    s3.put_bucket_tagging(Bucket=TAGGED, Tagging={"TagSet": [{"Key": "data-class", "Value": "model-weights"}]})
+    s3.put_bucket_tagging(Bucket=UNRELATED, Tagging={"TagSet": [{"Key": "team", "Value": "finance"}]})
     s3.put_bucket_encryption(Bucket=MODELS, ServerSideEncryptionConfiguration={"Rules": [
         {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]})
     s3.put_bucket_policy(Bucket=PUBLIC, Policy=_policy(

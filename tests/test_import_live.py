@@ -75,6 +75,7 @@ def test_every_model_location_is_found(account):
     inv = discover(account)
     assert {(b.name, p) for b in inv.buckets for p in b.prefixes} == F.MODEL_LOCATIONS
     assert F.UNRELATED not in {b.name for b in inv.buckets}
+    assert [b.why for b in inv.buckets if b.name == F.TAGGED] == ["its tags"]
     assert {r.name for r in inv.repositories} == {"llm-serving", "chat-frontend"}  # the images the workloads run
     assert {r.arn for r in inv.roles} == set(account.roles.values())
     assert [k.arn for k in inv.keys] == [account.key_arn]
@@ -179,7 +180,7 @@ def test_import_is_strictly_read_only(account, tmp_path):
             "DescribeEndpoint", "DescribeEndpointConfig", "ListModelPackages", "ListTaskDefinitions",
             "DescribeTaskDefinition", "DescribeRepositories", "GetRepositoryPolicy", "DescribeKey", "GetKeyPolicy",
             "GetRole", "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies", "GetPolicyVersion",
-            "DescribeSubnets", "DescribeVpcEndpoints"} <= set(rec.ops)
+            "DescribeSubnets", "DescribeVpcEndpoints", "GetBucketTagging"} <= set(rec.ops)
     assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
 
 

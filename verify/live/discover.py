@@ -205,6 +205,14 @@ class Discovery:
         listed = self._value(r, f"s3 bucket {name}", {})
         return tuple(sorted(o["Key"] for o in listed.get("Contents") or [] if looks_like_model(o["Key"])))
 
+    def _tagged(self, name: str, region: str) -> bool:
+        """Whether a tag of the bucket (key or value) says model data."""
+        r = self.f.call("s3", "get_bucket_tagging", "s3:GetBucketTagging",
+                        {"NoSuchTagSet": "no tags", "NoSuchTagSetError": "no tags", "NoSuchBucket": "no such bucket"},
+                        region, Bucket=name)
+        tags = self._value(r, f"s3 bucket {name}", {}).get("TagSet") or []
+        return any(MODEL_WORDS.search(f"{t.get('Key', '')} {t.get('Value', '')}".lower()) for t in tags)
+
     def _encryption(self, name: str, region: str) -> tuple[str, str | None]:
         r = self.f.parsed(self.f.call("s3", "get_bucket_encryption", "s3:GetEncryptionConfiguration",
                                       {"ServerSideEncryptionConfigurationNotFoundError": "no default encryption"},
@@ -231,7 +239,8 @@ class Discovery:
             keys = self._sample(name, region)
             found = [I.Location(name, directory(k), f"sampled key {k}") for k in keys]
             why = [w for w, yes in (("used by a workload", name in referenced), ("model files in its keys", bool(keys)),
-                                    ("its name", bool(MODEL_WORDS.search(name)))) if yes]
+                                    ("its name", bool(MODEL_WORDS.search(name))),
+                                    ("its tags", self._tagged(name, region))) if yes]
             if not why:
                 return None
             algorithm, key = self._encryption(name, region)

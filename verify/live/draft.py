@@ -242,8 +242,9 @@ def _assets(d: _Draft, key_names: dict[str, str], exposures: list[Exposure]) -> 
         exposed.setdefault(x.asset, []).append(x)
     for b in inv.buckets:
         names[b.name] = d.names(b.name)
-        found = ", ".join(f"{p or '(the root)'}" for p in b.prefixes) or "no model files in the sample"
-        d.lines.comment(f"Found: {b.why}. Model data under {found}.")
+        found = ", ".join(f"{p or '(the root)'}" for p in b.prefixes)
+        d.lines.comment(f"Found: {b.why}. " + (f"Model data under {found}." if found else
+                                                "No model data in the sampled keys."))
         _exposed(d, exposed.get(b.name, []))
         d.decls.append(ast.Bucket(_n(names[b.name]), _s(b.name), encrypt=_n(key_names[b.name]), span=d.lines.span()))
     for r in inv.repositories:
