@@ -341,3 +341,10 @@ def test_without_its_profile_a_role_of_another_account_is_not_read(account, tmp_
     assert code == 0 and f"not read: {arn}: role of account {F.OTHER_ACCOUNT} not read (add --account-profile " \
                          f"{F.OTHER_ACCOUNT}=PROFILE)" in out
     assert "partner_inference" in text and ("partner-inference", "read", F.PARTNER, "exports/") not in grants(text)
+
+
+def test_a_region_slpc_does_not_know_exit_2(account, tmp_path):
+    code, out, err = run(account, tmp_path / "d.slp", regions=("moon-central-1",))
+    assert code == 2 and out == "" and "error[E301]" in err and "moon-central-1" in err
+    assert err.endswith("slpc import: the draft does not compile (see above); nothing written\n")
+    assert not (tmp_path / "d.slp").exists() and "Traceback" not in err

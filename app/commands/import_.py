@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "endpoints, model packages, buckets whose keys look like model files), the ECR "
                           "repositories and KMS keys of those assets, the roles that run the workloads and what "
                           "they can do today, the VPCs and endpoints they use. Writes a draft spec with `# TODO` "
-                          "comments where slpc had to guess (see docs/import.md).")
+                          "comments where slpc had to guess, and lists what is wider today than the draft, each "
+                          "with a request the deployed policies allow (see docs/import.md).")
     parser.add_argument("--profile", help="AWS profile to use (default: the standard credential chain)")
     parser.add_argument("--account-profile", action="append", default=[], metavar="ACCOUNT=PROFILE",
                         help="read the roles of account ACCOUNT (12 digits) with AWS profile PROFILE; repeatable")
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace, io: IO, *, session=None, sessions: dict | None
     if errors:  # a region slpc does not know, or a bug: never write a draft that does not compile
         for d in errors:
             err.write(render(d, {args.output: spec_text}) + "\n\n")
-        err.write("slpc import: the draft does not compile; nothing written\n")
+        err.write("slpc import: the draft does not compile (see above); nothing written\n")
         return exits.USAGE
     try:
         extra = wider(fetcher, account, others, compiled.model, compiled.artifacts,
