@@ -237,3 +237,25 @@ def test_a_draft_of_two_regions_says_each_block_s_region():
     assert f'region "{west}"' in text and 'key/00000000-0000-0000-0000-000000000000' in text
     assert re.search(r"allow llm_inference +push +llm_serving +from vpc_0a1b2c3d4e5f67891", text)
     assert re.search(r'allow llm_inference +read +acme_west "m/" +from vpc_0a1b2c3d4e5f67891', text)
+
+
+def test_an_answer_without_its_documented_fields_is_a_problem_not_a_crash():
+    from slpc.verify.live.discover import Discovery
+
+    class Broken:  # DescribeModel answers without the fields AWS documents
+        region = REGION
+
+        def pages(self, *a, **k):
+            from slpc.verify.live.fetch import Read
+            return Read([{"ModelName": "m"}] if a[1] == "list_models" else [])
+
+        def call(self, *a, **k):
+            from slpc.verify.live.fetch import Read
+            return Read({"PrimaryContainer": "not a dict"} if a[1] == "describe_model" else {"Arn": "arn:aws:sts::x"})
+
+        def bucket_policy(self, name):
+            raise AssertionError("no bucket is listed")
+
+    inv = Discovery(Broken(), ACCOUNT, (REGION,)).run()
+    assert inv.workloads == () and [p.resource for p in inv.problems] == ["m"]
+    assert inv.problems[0].message.startswith("malformed answer from AWS (")

@@ -73,11 +73,19 @@ class Discovery:
         return read.value
 
     def _map(self, fn, items: list) -> list:
-        """fn over items in the pool, results in the items' order; progress after each."""
+        """fn over items in the pool, results in the items' order; progress after each. An
+        answer without the fields AWS documents is a problem of that item (None), not a crash."""
         items = list(items)
         self._total += len(items)
+
+        def guarded(item):
+            try:
+                return fn(item)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.problems.append(I.Problem(str(item), f"malformed answer from AWS ({type(exc).__name__}: {exc})"))
+                return None
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            futures = [pool.submit(fn, x) for x in items]
+            futures = [pool.submit(guarded, x) for x in items]
             out = []
             for fut in futures:
                 out.append(fut.result())
@@ -272,7 +280,7 @@ class Discovery:
             arn = meta["Arn"]
             policy = self._value(self.f.key_policy(arn), f"kms key {arn}")
             return ref, I.Key(arn, arn.split(":")[3], policy, meta.get("KeyManager") == "AWS")
-        out = self._map(one, wanted)
+        out = [r for r in self._map(one, wanted) if r]
         keys = {k.arn: k for _, k in out if k}
         return sorted(keys.values(), key=lambda k: k.arn), {ref: k.arn for ref, k in out if k}
 
@@ -303,7 +311,7 @@ class Discovery:
             trust = self._value(fetcher.role_trust(arn), arn)
             policies = self._value(fetcher.role_policies(arn), arn)
             return I.Role(arn, trust, tuple(policies or ()), tuple(sorted(users[arn])), policies is not None)
-        return self._map(one, sorted(users))
+        return [r for r in self._map(one, sorted(users)) if r]
 
     def _networks(self, workloads: list[I.Workload]) -> list[I.Network]:
         by_region: dict[str, set[str]] = {}
