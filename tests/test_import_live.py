@@ -188,6 +188,7 @@ def test_json_summary(account, tmp_path):
     code, out, _ = run(account, tmp_path / "draft.slp", fmt="json")
     doc = json.loads(out)
     assert code == 0 and doc["version"] == 1 and doc["draft"] == str(tmp_path / "draft.slp")
+    assert "W430" in doc["draft_warnings"] and not [c for c in doc["draft_warnings"] if c.startswith("E")]
     assert {(b["name"], p) for b in doc["inventory"]["buckets"] for p in b["prefixes"]} == F.MODEL_LOCATIONS
     assert {(x["asset"], x["who"]) for x in doc["exposures"]} == {(F.PUBLIC, "anyone"), (F.PARTNER, F.OTHER_ACCOUNT)}
 

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_format(parser, FORMATS, help="the inventory summary on stdout as text or JSON")
 
 
-def text(inv, accesses, exposures, extra, output: str) -> str:
+def text(inv, accesses, exposures, extra, output: str, warnings: int) -> str:
     lines = [f"account {inv.account}, regions {', '.join(inv.regions)}"]
     for loc in inv.locations:
         lines.append(f"model data: s3://{loc.bucket}/{loc.prefix} ({loc.source})")
@@ -69,12 +69,12 @@ def text(inv, accesses, exposures, extra, output: str) -> str:
     lines.append(f"{len(inv.buckets)} bucket(s), {len(inv.repositories)} repository(ies), {len(inv.keys)} key(s), "
                  f"{len(inv.roles)} role(s), {len(inv.endpoints)} endpoint(s), {len(accesses)} grant(s), "
                  f"{len(extra) + sum(len(x.requests) for x in exposures)} access(es) wider today than the draft: "
-                 f"draft written to {output}")
+                 f"draft written to {output} ({warnings} warning(s): `slpc check {output}` shows them)")
     return "\n".join(lines) + "\n"
 
 
-def to_json(inv, accesses, exposures, extra, output: str) -> dict:
-    return {"version": JSON_VERSION, "draft": output, "inventory": inv.to_json(),
+def to_json(inv, accesses, exposures, extra, output: str, warnings: list[str]) -> dict:
+    return {"version": JSON_VERSION, "draft": output, "draft_warnings": warnings, "inventory": inv.to_json(),
             "access": [{"role": a.role, "verb": a.verb, "kind": a.kind, "asset": a.asset, "prefix": a.prefix,
                         "networks": list(a.networks), "anywhere": a.anywhere, "whole_bucket": a.whole,
                         "lacks": list(a.lacks)} for a in accesses],
@@ -132,7 +132,8 @@ def run(args: argparse.Namespace, io: IO, *, session=None, sessions: dict | None
         err.write(f"slpc import: cannot write {args.output}: {exc.strerror}\n")
         return exits.USAGE
     if args.format == "json":
-        out.write(json.dumps(to_json(inv, accesses, exposures, extra, args.output), indent=2, sort_keys=True) + "\n")
+        out.write(json.dumps(to_json(inv, accesses, exposures, extra, args.output,
+                                     [d.code for d in compiled.diagnostics]), indent=2, sort_keys=True) + "\n")
     else:
-        out.write(text(inv, accesses, exposures, extra, args.output))
+        out.write(text(inv, accesses, exposures, extra, args.output, len(compiled.diagnostics)))
     return exits.OK
