@@ -173,6 +173,9 @@ def _roles(d: _Draft, admins: list[str]) -> None:
                                 "(docs/language.md, role).")
             elif r is not None:
                 d.lines.comment("TODO: say who may obtain it (docs/language.md, role).")
+            elif not arn.endswith("/" + PLACEHOLDER_ADMIN):
+                d.lines.comment("Administers a key below today (its key policy names it). TODO: say who may")
+                d.lines.comment("obtain it (docs/language.md, role); its trust and policies were not read.")
             d.decls.append(ast.Role(_n(d.role_names[arn]), _s(arn), span=d.lines.span()))
 
 
