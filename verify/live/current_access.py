@@ -1,11 +1,11 @@
 """What each found role can do today on each found asset, decided by slpc's evaluator.
 
 The deployed documents of an `Inventory` (the roles' inline and managed policies,
-bucket and repository policies, the VPC endpoints' policies) become a
+bucket, repository and key policies, the VPC endpoints' policies) become a
 `verify.deployment.Deployment`, the same routing `slpc explain` uses, and each
 (role, verb, asset, prefix) is asked for every action of the verb's table in
-`compiler.verbs` (the S3 actions' KMS side aside: it follows the bucket's key), from
-each network the role's workloads use and from nowhere in particular. A verb
+`compiler.verbs` (the S3 actions' KMS side aside: it follows the bucket's key), through
+each found network with the asset's endpoints and from no network in particular. A verb
 held in part is reported with the actions it lacks (a grant of it would add them),
 unless a verb held in full on the same asset and prefix already covers what it holds
 (`pull` beside a partial `push`).
@@ -24,6 +24,7 @@ from . import inventory as I
 
 PROBE = "slpc-import-probe"  # an object name under a prefix: no real key is needed to ask the evaluator
 ALLOW_ALL = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
+# the verb scopes asked (KMS through S3 follows the bucket's key; API stages are not found)
 SCOPES_ASKED = (OBJECT, BUCKET_PREFIX, BUCKET, REPOSITORY, ACCOUNT, ENDPOINT)
 # the VPC endpoints a request on each kind of asset comes through (docs/language.md, verb table)
 ASSET_SERVICES = {"bucket": ("s3",), "repository": ("ecr.dkr", "ecr.api"), "endpoint": ("sagemaker.runtime",)}
