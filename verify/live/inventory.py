@@ -2,8 +2,9 @@
 
 `discover` fills an `Inventory` from the account (read-only); `current_access`
 decides with slpc's evaluator what each found role can do today on each found
-asset; `draft` turns both into a spec. Keeping the inventory plain data lets the
-drafting be tested and reasoned about without AWS.
+asset; `draft` turns both into a spec; `wider` compares the compiled draft with what
+is deployed. Keeping the inventory plain data lets the drafting be tested and
+reasoned about without AWS.
 """
 
 from __future__ import annotations
