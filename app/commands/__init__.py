@@ -11,7 +11,7 @@ from types import ModuleType
 
 # command name -> module, in `slpc --help` order
 MODULES = {"compile": "compile", "check": "check", "fmt": "fmt", "explain": "explain", "prove": "prove",
-           "diff": "diff", "help": "help", "validate": "validate", "report": "report",
+           "diff": "diff", "help": "help", "validate": "validate", "import": "import_", "report": "report",
            "lint-policy": "lint_policy"}
 
 

@@ -42,6 +42,7 @@ def formats() -> str:
         "  check, compile:  --format text | json | sarif (SARIF 2.1.0 for code-scanning UIs)",
         "  lint-policy:     --format text | json | sarif",
         "  explain, prove:  --format text | json",
+        "  import:          --format text | json (the inventory summary; the draft goes to -o FILE)",
         "  report:          report.html, report.md and evidence.json in -o DIR",
     ])
 

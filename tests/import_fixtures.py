@@ -1,0 +1,127 @@
+"""A model deployment built by hand on moto's server (not by slpc), for `slpc import`.
+
+What an account looks like before slpc: buckets with model files under prefixes, a
+public bucket, a bucket shared with another account by its policy, a SageMaker model
+and endpoint running as an execution role, a training job, an ECS task definition,
+ECR repositories (one no workload uses) and a KMS key with AWS's default key policy.
+`MODEL_LOCATIONS` is every (bucket, prefix) where model data lives; `TAGGED` is an empty
+bucket whose tags say it is for model data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import live_fixtures as L
+
+ACCOUNT, REGION, OTHER_ACCOUNT = L.ACCOUNT, L.REGION, L.OTHER_ACCOUNT
+
+MODELS, FINETUNE, PUBLIC, PARTNER, UNRELATED, TAGGED = ("acme-models", "acme-finetune", "acme-public-share",
+                                                        "acme-partner-exchange", "acme-billing-reports", "acme-ml-team")
+OBJECTS = {
+    MODELS: ["released/v1/model.tar.gz", "released/v1/tokenizer.json", "checkpoints/step-100.pt", "README.md"],
+    FINETUNE: ["train/part-0001.jsonl", "train/part-0002.jsonl"],
+    PUBLIC: ["gguf/llama-7b.Q4.gguf"],
+    PARTNER: ["exports/model.onnx"],
+    UNRELATED: ["2026/11/report.csv"],
+    TAGGED: [],  # empty, but tagged as holding model data
+}
+# (bucket, prefix) of every model location: what the workloads name and what the key names show
+MODEL_LOCATIONS = {(MODELS, "released/v1/"), (MODELS, "checkpoints/"), (FINETUNE, "train/"),
+                   (PUBLIC, "gguf/"), (PARTNER, "exports/")}
+IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{{}}:1"
+
+
+def _trust(service: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+
+
+def _policy(*statements) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _allow(actions, resources) -> dict:
+    return {"Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+@dataclass
+class Account:
+    url: str
+    key_arn: str
+    vpc: str
+    subnet: str
+    vpces: dict  # service -> id
+    roles: dict  # short name -> ARN
+
+
+def build(url: str) -> Account:
+    s = L.session()
+    c = lambda svc: s.client(svc, endpoint_url=url, region_name=REGION)  # noqa: E731
+    key_arn = c("kms").create_key(Description="models")["KeyMetadata"]["Arn"]
+    ec2 = c("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    vpces = {"s3": ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3",
+                                          VpcEndpointType="Gateway")["VpcEndpoint"]["VpcEndpointId"]}
+    for svc in ("ecr.api", "ecr.dkr", "sagemaker.runtime"):
+        vpces[svc] = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{svc}",
+                                             VpcEndpointType="Interface")["VpcEndpoint"]["VpcEndpointId"]
+    s3 = c("s3")
+    for bucket, keys in OBJECTS.items():
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        for k in keys:
+            s3.put_object(Bucket=bucket, Key=k, Body=b"x")
+    s3.put_bucket_tagging(Bucket=TAGGED, Tagging={"TagSet": [{"Key": "data-class", "Value": "model-weights"}]})
+    s3.put_bucket_tagging(Bucket=UNRELATED, Tagging={"TagSet": [{"Key": "team", "Value": "finance"}]})
+    s3.put_bucket_encryption(Bucket=MODELS, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]})
+    s3.put_bucket_policy(Bucket=PUBLIC, Policy=_policy(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{PUBLIC}/*"}))
+    s3.put_bucket_policy(Bucket=PARTNER, Policy=_policy(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT}:root"},
+         "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": [f"arn:aws:s3:::{PARTNER}", f"arn:aws:s3:::{PARTNER}/*"]}))
+    iam = c("iam")
+    roles = {}
+    for short, name, service in (("inference", "llm-inference", "sagemaker.amazonaws.com"),
+                                 ("trainer", "llm-trainer", "sagemaker.amazonaws.com"),
+                                 ("frontend", "chat-frontend-task", "ecs-tasks.amazonaws.com")):
+        roles[short] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust(service))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="llm-inference", PolicyName="models", PolicyDocument=_policy(
+        _allow(["s3:GetObject", "s3:GetObjectVersion"], f"arn:aws:s3:::{MODELS}/*"),
+        _allow("s3:ListBucket", f"arn:aws:s3:::{MODELS}"),
+        _allow(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+               f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/llm-serving"),
+        _allow("ecr:GetAuthorizationToken", "*")))
+    managed = iam.create_policy(PolicyName="trainer-data", PolicyDocument=_policy(
+        _allow("s3:*", [f"arn:aws:s3:::{FINETUNE}", f"arn:aws:s3:::{FINETUNE}/*"]),
+        _allow(["s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+               f"arn:aws:s3:::{MODELS}/checkpoints/*")))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="llm-trainer", PolicyArn=managed)
+    iam.put_role_policy(RoleName="chat-frontend-task", PolicyName="invoke", PolicyDocument=_policy(
+        _allow("sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/chat-prod")))
+    ecr = c("ecr")
+    for repo in ("llm-serving", "chat-frontend", "unused-experiments"):
+        ecr.create_repository(repositoryName=repo)
+    sm = c("sagemaker")
+    sm.create_model(ModelName="chat-v1", ExecutionRoleArn=roles["inference"],
+                    PrimaryContainer={"Image": IMAGE.format("llm-serving"),
+                                      "ModelDataUrl": f"s3://{MODELS}/released/v1/model.tar.gz"},
+                    VpcConfig={"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": [subnet]})
+    sm.create_endpoint_config(EndpointConfigName="chat-prod-config", ProductionVariants=[
+        {"VariantName": "main", "ModelName": "chat-v1", "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}])
+    sm.create_endpoint(EndpointName="chat-prod", EndpointConfigName="chat-prod-config")
+    sm.create_training_job(
+        TrainingJobName="finetune-1", RoleArn=roles["trainer"],
+        AlgorithmSpecification={"TrainingImage": IMAGE.format("llm-serving"), "TrainingInputMode": "File"},
+        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
+            "S3DataType": "S3Prefix", "S3Uri": f"s3://{FINETUNE}/train/"}}}],
+        OutputDataConfig={"S3OutputPath": f"s3://{MODELS}/checkpoints/"},
+        ResourceConfig={"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+        VpcConfig={"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": [subnet]})
+    c("ecs").register_task_definition(family="chat-frontend", taskRoleArn=roles["frontend"], containerDefinitions=[
+        {"name": "web", "image": IMAGE.format("chat-frontend"), "memory": 512}])
+    return Account(url, key_arn, vpc, subnet, vpces, roles)

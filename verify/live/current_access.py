@@ -1,0 +1,267 @@
+"""What each found role can do today on each found asset, decided by slpc's evaluator.
+
+The deployed documents of an `Inventory` (the roles' inline and managed policies,
+bucket, repository and key policies, the VPC endpoints' policies) become a
+`verify.deployment.Deployment`, the same routing `slpc explain` uses, and each
+(role, verb, asset, prefix) is asked for every action of the verb's table in
+`compiler.verbs` (the S3 actions' KMS side aside: it follows the bucket's key), through
+each found network with the asset's endpoints and from no network in particular. A verb
+held in part is reported with the actions it lacks (a grant of it would add them),
+unless a verb held in full on the same asset and prefix already covers what it holds
+(`pull` beside a partial `push`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from slpc.compiler.verbs import ACCOUNT, BUCKET, BUCKET_PREFIX, ENDPOINT, KMS_ADMIN_ACTIONS, OBJECT, REPOSITORY, VERBS
+from slpc.policy.document import PolicyFormatError, Statement, PolicyDocument, from_json
+
+from ..deployment import ENDPOINT as ENDPOINT_POLICY, IDENTITY, Deployment, Policy
+from . import inventory as I
+
+PROBE = "slpc-import-probe"  # an object name under a prefix: no real key is needed to ask the evaluator
+ALLOW_ALL = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
+# the verb scopes asked (KMS through S3 follows the bucket's key; API stages are not found)
+SCOPES_ASKED = (OBJECT, BUCKET_PREFIX, BUCKET, REPOSITORY, ACCOUNT, ENDPOINT)
+# the VPC endpoints a request on each kind of asset comes through (docs/language.md, verb table)
+ASSET_SERVICES = {"bucket": ("s3",), "repository": ("ecr.dkr", "ecr.api"), "endpoint": ("sagemaker.runtime",)}
+
+
+@dataclass(frozen=True)
+class Access:
+    """A verb a role holds today on an asset (under `prefix`, for buckets)."""
+
+    role: str
+    verb: str
+    kind: str  # bucket | repository | endpoint
+    asset: str  # bucket name, repository ARN or endpoint ARN
+    prefix: str = ""
+    networks: tuple[str, ...] = ()  # VPC ids whose endpoints let it through
+    anywhere: bool = False  # allowed without any network condition
+    whole: bool = False  # a bucket verb allowed beyond the prefix (on the whole bucket)
+    lacks: tuple[str, ...] = ()  # the verb's actions it does not hold today (a grant would add them)
+
+    @property
+    def holds(self) -> tuple[str, ...]:
+        return tuple(a for a, scope in VERBS[(self.kind, self.verb)].actions
+                     if scope in SCOPES_ASKED and a not in self.lacks)
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Someone outside the found roles whom a resource policy lets in today."""
+
+    kind: str
+    asset: str
+    who: str  # "anyone" or an account id
+    actions: tuple[str, ...]
+    requests: tuple[dict, ...] = ()  # one request the deployed policies allow, for each action
+
+
+def deployment(inv: I.Inventory) -> tuple[Deployment, list[I.Problem]]:
+    """The deployed documents as the evaluator's Deployment; a malformed one is a problem."""
+    policies, problems = [], []
+
+    def add(kind: str, target: str, account: str, label: str, raw) -> None:
+        try:
+            policies.append(Policy(kind, target, account, label, from_json(raw)))
+        except PolicyFormatError as exc:
+            problems.append(I.Problem(target, f"cannot read {label}: {exc}"))
+    for r in inv.roles:
+        for label, doc in r.policies:
+            add(IDENTITY, r.arn, r.arn.split(":")[4], f"{r.arn} {label}", doc)
+    for b in inv.buckets:
+        if b.policy:
+            add("s3-bucket-policy", bucket_arn(inv, b.name), inv.account, f"bucket policy of {b.name}", b.policy)
+    for repo in inv.repositories:
+        if repo.policy:
+            add("ecr-repository-policy", repo.arn, inv.account, f"repository policy of {repo.name}", repo.policy)
+    for k in inv.keys:
+        if k.policy:
+            add("kms-key-policy", k.arn, k.arn.split(":")[4], f"key policy of {k.arn}", k.policy)
+    for n in inv.networks:
+        for vpce, doc in n.policies:
+            add(ENDPOINT_POLICY, vpce, inv.account, f"endpoint policy of {vpce}", doc)
+    return Deployment(policies), problems
+
+
+def bucket_arn(inv: I.Inventory, name: str) -> str:
+    return f"arn:{inv.partition}:s3:::{name}"
+
+
+class Today:
+    """Asks the evaluator what the deployed policies allow."""
+
+    def __init__(self, inv: I.Inventory):
+        self.inv = inv
+        self.dep, self.problems = deployment(inv)
+
+    def allowed(self, principal, action, resource, context, extra=()) -> bool:
+        return self.dep.decide(principal, action, resource, context, extra_identity=extra,
+                               resource_account=self.inv.account).allowed
+
+    def _requests(self, kind: str, asset: str, verb: str, prefix: str):
+        """(action, resource, context) of each action of the verb on the asset under the prefix."""
+        arn = bucket_arn(self.inv, asset) if kind == "bucket" else asset
+        for action, scope in VERBS[("endpoint" if kind == "endpoint" else kind, verb)].actions:
+            if scope not in SCOPES_ASKED:
+                continue
+            if scope == OBJECT:
+                yield scope, action, f"{arn}/{prefix}{PROBE}", {}
+            elif scope == BUCKET_PREFIX:
+                yield scope, action, arn, ({"s3:prefix": prefix} if prefix else {})
+            elif scope == ACCOUNT:
+                yield scope, action, "*", {}
+            else:
+                yield scope, action, arn, {}
+
+    def _networks(self, region: str, services: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
+        """(VPC id, the network context of a request through the first service's endpoint)
+        for each found network of the region with an endpoint of every one of the services
+        (a spec's network reaches a repository only with both ECR endpoints: E403)."""
+        out = []
+        for n in self.inv.networks:
+            ids = {svc: i for svc, i, _ in reversed(n.endpoints)}
+            if n.region == region and all(svc in ids for svc in services):
+                out.append((n.vpc, {"aws:SourceVpce": ids[services[0]], "aws:SourceVpc": n.vpc}))
+        return out
+
+    def holds(self, principal, kind, asset, verb, prefix, context, extra=()) -> tuple[str, ...]:
+        """The actions of the verb the principal is allowed in this network context."""
+        return tuple(action for scope, action, resource, ctx in self._requests(kind, asset, verb, prefix)
+                     if self.allowed(principal, action, resource, {**context, **ctx}, extra))
+
+    def access(self, role: str, kind: str, asset: str, region: str, verb: str, prefix: str) -> Access | None:
+        """The verb as the role holds it today under the prefix: from which networks, and
+        which of its actions it lacks. Actions anyone may take (a public bucket policy) are
+        not the role's; a verb of which it holds only account-level actions
+        (ecr:GetAuthorizationToken) is not held."""
+        requests = list(self._requests(kind, asset, verb, prefix))
+        every = tuple(a for _, a, _, _ in requests)
+        asset_actions = {a for scope, a, _, _ in requests if scope != ACCOUNT}
+        nets, anywhere, held_everywhere = [], False, None
+        for vpc, ctx in self._networks(region, ASSET_SERVICES[kind]) + [(None, {})]:
+            held = set(self.holds(role, kind, asset, verb, prefix, ctx)) - set(
+                self.holds(None, kind, asset, verb, prefix, ctx))
+            if not held & asset_actions:
+                continue
+            held_everywhere = held if held_everywhere is None else held_everywhere & held
+            if vpc is None:
+                anywhere = True
+            else:
+                nets.append(vpc)
+        if held_everywhere is None:
+            return None
+        lacks = tuple(a for a in every if a not in held_everywhere)
+        root = self.access(role, kind, asset, region, verb, "") if prefix else None
+        whole = root is not None and not root.lacks
+        return Access(role, verb, kind, asset, prefix, tuple(sorted(nets)), anywhere, whole, lacks)
+
+    def exposures(self, kind: str, asset: str, policy: dict | None) -> list[Exposure]:
+        """Anonymous callers, and each other account the resource policy names, that it lets in."""
+        out = []
+        for who, principal, extra in [("anyone", None, ())] + [
+                (acct, f"arn:{self.inv.partition}:iam::{acct}:role/{PROBE}", (ALLOW_ALL,))
+                for acct in sorted(foreign_accounts(policy, self.inv.account))]:
+            allowed: dict[str, dict] = {}
+            for verb in verbs_of(kind):
+                for _, action, resource, ctx in self._requests(kind, asset, verb, ""):
+                    if action not in allowed and self.allowed(principal, action, resource, ctx, extra):
+                        allowed[action] = {"principal": principal or "*anonymous*", "action": action,
+                                           "resource": resource, "context": ctx}
+            if allowed:
+                out.append(Exposure(kind, asset, who, tuple(sorted(allowed)),
+                                    tuple(allowed[a] for a in sorted(allowed))))
+        return out
+
+
+def verbs_of(kind: str) -> list[str]:
+    return [verb for (k, verb) in VERBS if k == kind]
+
+
+def foreign_accounts(policy: dict | None, account: str) -> set[str]:
+    """The accounts other than `account` named in a resource policy's AWS principals."""
+    found: set[str] = set()
+    for st in _statements(policy):
+        principal = st.get("Principal")
+        values: Iterable = ()
+        if isinstance(principal, dict):
+            aws = principal.get("AWS", ())
+            values = [aws] if isinstance(aws, str) else aws
+        for v in values:
+            acct = v if len(v) == 12 and v.isdigit() else (v.split(":")[4] if v.count(":") >= 5 else "")
+            if acct and acct != account:
+                found.add(acct)
+    return found
+
+
+def _statements(policy: dict | None) -> list[dict]:
+    st = (policy or {}).get("Statement") or []
+    return [s for s in ([st] if isinstance(st, dict) else st) if isinstance(s, dict)]
+
+
+def prefixes_for(inv: I.Inventory, role: str, bucket: I.Bucket) -> tuple[str, ...]:
+    """The prefixes to ask about: where the role's own workloads use the bucket, else where
+    model data was found in it, else the whole bucket."""
+    own = I.narrowest(loc.prefix for loc in inv.locations if loc.bucket == bucket.name and loc.role == role)
+    return own or bucket.prefixes or ("",)
+
+
+def _covered(found: list[Access]) -> list[Access]:
+    """Drop each partial verb whose held actions a fully held verb on the same asset and
+    prefix already has."""
+    full: dict[tuple, set[str]] = {}
+    for a in found:
+        if not a.lacks:
+            full.setdefault((a.role, a.asset, a.prefix), set()).update(a.holds)
+    return [a for a in found if not a.lacks or not set(a.holds) <= full.get((a.role, a.asset, a.prefix), set())]
+
+
+def role_principals(policy: dict | None, account: str) -> set[str]:
+    """The role ARNs of `account` that a resource policy names."""
+    found: set[str] = set()
+    for st in _statements(policy):
+        principal = st.get("Principal")
+        aws = principal.get("AWS", ()) if isinstance(principal, dict) else ()
+        for v in [aws] if isinstance(aws, str) else aws:
+            if isinstance(v, str) and v.count(":") >= 5 and v.split(":")[4] == account and \
+                    v.split(":", 5)[5].startswith("role/"):
+                found.add(v)
+    return found
+
+
+def key_admins(inv: I.Inventory, today: "Today") -> dict[str, list[str]]:
+    """Key ARN -> the roles (found, or named by its key policy) allowed every key
+    administration action on it today."""
+    out: dict[str, list[str]] = {}
+    for k in inv.keys:
+        candidates = sorted({r.arn for r in inv.roles if r.read and r.arn.split(":")[4] == inv.account}
+                            | role_principals(k.policy, inv.account))
+        out[k.arn] = [r for r in candidates
+                      if all(today.allowed(r, a, k.arn, {}) for a in KMS_ADMIN_ACTIONS)]
+    return out
+
+
+def current_access(inv: I.Inventory) -> tuple[list[Access], list[Exposure], dict[str, list[str]], list[I.Problem]]:
+    """Every verb each found role holds on each found asset today, the exposures, and
+    each key's admins."""
+    today = Today(inv)
+    out: list[Access] = []
+    for role in (r for r in inv.roles if r.read):
+        for b in inv.buckets:
+            for prefix in prefixes_for(inv, role.arn, b):
+                out += _covered([a for verb in verbs_of("bucket")
+                                 if (a := today.access(role.arn, "bucket", b.name, b.region, verb, prefix))])
+        for repo in inv.repositories:
+            out += _covered([a for verb in verbs_of("repository")
+                             if (a := today.access(role.arn, "repository", repo.arn, repo.region, verb, ""))])
+        for e in inv.endpoints:
+            a = today.access(role.arn, "endpoint", e.arn, e.region, "invoke", "")
+            if a:
+                out.append(a)
+    exposures = [x for b in inv.buckets for x in today.exposures("bucket", b.name, b.policy)]
+    exposures += [x for r in inv.repositories for x in today.exposures("repository", r.arn, r.policy)]
+    return out, exposures, key_admins(inv, today), today.problems

@@ -1,0 +1,302 @@
+"""The draft spec of `slpc import`: an Inventory and today's access as a `dsl.ast.Spec`.
+
+The draft is an AST, printed by `dsl.format_spec` like any spec; its comments are
+AST comments placed on the lines of the declarations they explain. Where the
+account does not say what the spec needs, the draft says so in a `# TODO` comment
+and uses a placeholder that grants nothing anyone holds: a documentation address
+range (192.0.2.0/24, TEST-NET-1, routed nowhere) for a network, an all-zero key
+ARN, a role named `TODO-...`. Everything is sorted, so the same account gives the
+same text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from slpc.compiler.trust import TRUSTED_SERVICES
+from slpc.diagnostics import Span
+from slpc.dsl import ast
+
+from . import inventory as I
+from .current_access import Access, Exposure
+
+FILE = "draft.slp"
+PLACEHOLDER_CIDR = "192.0.2.0/24"  # TEST-NET-1 (RFC 5737): documentation only, no request comes from it
+PLACEHOLDER_KEY = "00000000-0000-0000-0000-000000000000"
+PLACEHOLDER_ADMIN = "TODO-key-admin"
+SERVICE_WAYS = {s.principal: name for name, s in TRUSTED_SERVICES.items()}
+DEFAULT_TYPE = {"s3": "gateway"}  # every other endpoint service is an interface endpoint by default
+
+
+class _Lines:
+    """Hands out source lines, so each comment lands right before (or on) its declaration."""
+
+    def __init__(self) -> None:
+        self.line = 0
+        self.comments: list[ast.Comment] = []
+
+    def span(self) -> Span:
+        self.line += 1
+        return Span(FILE, self.line, 1, self.line, 1)
+
+    def comment(self, text: str) -> None:
+        self.comments.append(ast.Comment("# " + text, self.span()))
+
+    def trailing(self, span: Span, text: str) -> None:
+        self.comments.append(ast.Comment("# " + text, span))
+
+
+class _Names:
+    """Spec names from AWS names: one namespace, unique, deterministic."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def __call__(self, text: str) -> str:
+        base = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "asset"
+        if not base[0].isalpha():
+            base = "x_" + base
+        name, n = base, 2
+        while name in self.taken:
+            name, n = f"{base}_{n}", n + 1
+        self.taken.add(name)
+        return name
+
+
+@dataclass
+class _Draft:
+    inv: I.Inventory
+    lines: _Lines = field(default_factory=_Lines)
+    names: _Names = field(default_factory=_Names)
+    decls: list = field(default_factory=list)
+    role_names: dict[str, str] = field(default_factory=dict)
+    network_names: dict[str, str] = field(default_factory=dict)
+    placeholder_network: str | None = None
+
+    def region(self, region: str) -> ast.Str | None:
+        """A block's region, written only when the deployment has several."""
+        return ast.Str(region) if len(self.inv.regions) > 1 else None
+
+
+def _s(value: str) -> ast.Str:
+    return ast.Str(value)
+
+
+def _n(text: str) -> ast.Name:
+    return ast.Name(text)
+
+
+def _trust_ways(trust: dict | None) -> tuple[list[str], list[str]]:
+    """(services the trust policy admits that a spec can say, everything else it admits)."""
+    services, other = [], []
+    st = (trust or {}).get("Statement") or []
+    for s in [st] if isinstance(st, dict) else st:
+        if not isinstance(s, dict) or s.get("Effect") != "Allow":
+            continue
+        for kind, values in (s.get("Principal") or {}).items() if isinstance(s.get("Principal"), dict) else [
+                ("AWS", s.get("Principal"))]:
+            for v in [values] if isinstance(values, str) else values or ():
+                if kind == "Service" and v in SERVICE_WAYS and not s.get("Condition"):
+                    services.append(SERVICE_WAYS[v])
+                else:
+                    other.append(f"{kind} {v}")
+    return sorted(set(services)), sorted(set(other))
+
+
+def _header(d: _Draft) -> None:
+    inv = d.inv
+    d.lines.comment(f"Drafted by `slpc import` from account {inv.account} ({', '.join(inv.regions)}).")
+    d.lines.comment("Review every TODO: the grants are what the found roles hold today, narrowed to the")
+    d.lines.comment("prefixes where their model data is; anything wider is left out on purpose.")
+    if inv.empty:
+        d.lines.comment(f"TODO: nothing found in {', '.join(inv.regions)}: no SageMaker or ECS workload, "
+                        "no model bucket.")
+    for p in inv.problems:
+        d.lines.comment(f"TODO: not read: {p.resource}: {p.message}")
+
+
+def _deployment(d: _Draft) -> None:
+    inv = d.inv
+    span = d.lines.span()
+    d.decls.append(ast.Deployment(_s(f"imported-{inv.account}"), _s(inv.account), tuple(_s(r) for r in inv.regions),
+                                  partition=_s(inv.partition) if inv.partition != "aws" else None, span=span))
+
+
+def _networks(d: _Draft, accesses: list[Access]) -> None:
+    for n in d.inv.networks:
+        if not n.endpoints:
+            d.lines.comment(f"TODO: {n.vpc} ({n.region}), where workloads run, has no VPC endpoint slpc knows: "
+                            "its requests reach AWS some other way (a NAT gateway?)")
+            continue
+        name = d.names(n.vpc)
+        d.network_names[n.vpc] = name
+        eps = tuple(ast.VpcEndpoint(_n(svc), _s(vid), type=_n(kind) if kind and kind != DEFAULT_TYPE.get(svc,
+                                                                                                      "interface")
+                                    else None)
+                    for svc, vid, kind in n.endpoints)
+        d.lines.comment(f"The VPC of the workloads in subnets {', '.join(n.subnets)}.")
+        d.decls.append(ast.Network(_n(name), vpc=_s(n.vpc), endpoints=eps, subnets=tuple(_s(x) for x in n.subnets),
+                                   region=d.region(n.region), span=d.lines.span()))
+    if any(not _grant_networks(d, a) for a in accesses):
+        d.placeholder_network = d.names("todo_network")
+        d.lines.comment("TODO: a placeholder (TEST-NET-1, routed nowhere) for grants held today from outside")
+        d.lines.comment("every network found: replace it with the networks requests really come from.")
+        d.decls.append(ast.Network(_n(d.placeholder_network), cidrs=(_s(PLACEHOLDER_CIDR),), span=d.lines.span()))
+
+
+def _roles(d: _Draft, admins: list[str]) -> None:
+    for r in d.inv.roles:
+        d.role_names[r.arn] = d.names(r.arn.rsplit("/", 1)[-1])
+    for arn in admins:
+        if arn not in d.role_names:
+            d.role_names[arn] = d.names(arn.rsplit("/", 1)[-1])
+    used = {r.arn: r for r in d.inv.roles}
+    for arn in sorted(d.role_names, key=lambda a: d.role_names[a]):
+        r = used.get(arn)
+        services, other = _trust_ways(r.trust if r else None)
+        if r is not None:
+            d.lines.comment(f"Runs {', '.join(r.used_by)}.")
+        if r is not None and not r.read:
+            d.lines.comment("TODO: its policies were not read: no grant is drafted for it.")
+        if arn.endswith("/" + PLACEHOLDER_ADMIN):
+            d.lines.comment("TODO: a placeholder: no role found administers the keys below today;")
+            d.lines.comment("name the roles that should.")
+        if services and not other:
+            d.lines.comment("TODO: add `passed_by ROLE to SERVICE` for who may hand it to the service, and `admins`.")
+            d.decls.append(ast.Role(_n(d.role_names[arn]), _s(arn), block=True,
+                                    assumed_by=tuple(ast.Way(_n("service"), _n(s)) for s in services),
+                                    span=d.lines.span()))
+        else:
+            if other:
+                d.lines.comment(f"TODO: its trust policy admits {'; '.join(other)}: say who may obtain it "
+                                "(docs/language.md, role).")
+            elif r is not None:
+                d.lines.comment("TODO: say who may obtain it (docs/language.md, role).")
+            elif not arn.endswith("/" + PLACEHOLDER_ADMIN):
+                d.lines.comment("Administers a key below today (its key policy names it). TODO: say who may")
+                d.lines.comment("obtain it (docs/language.md, role); its trust and policies were not read.")
+            d.decls.append(ast.Role(_n(d.role_names[arn]), _s(arn), span=d.lines.span()))
+
+
+def _grant_networks(d: _Draft, a: Access) -> tuple[str, ...]:
+    return tuple(d.network_names[v] for v in a.networks if v in d.network_names)
+
+
+def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
+    """Each bucket's key name; a placeholder key for the buckets without a key of their own."""
+    inv = d.inv
+    out: dict[str, str] = {}
+    placeholders: dict[str, list[str]] = {}
+    for b in inv.buckets:
+        if _own_key(inv, b) is None:
+            placeholders.setdefault(b.region, []).append(b.name)
+    for k in sorted(inv.keys, key=lambda k: k.arn):
+        if not _writable(inv, k):
+            continue
+        name = d.names("key_" + k.arn.rsplit("/", 1)[-1][:8])
+        for b in inv.buckets:
+            if b.key_arn == k.arn:
+                out[b.name] = name
+        how = admins.get(k.arn)
+        if not how:
+            d.lines.comment("TODO: its key policy names no role that administers it (AWS's default policy leaves")
+            d.lines.comment("that to IAM): the admin below is a placeholder.")
+        d.decls.append(ast.Key(_n(name), _s(k.arn), admins=tuple(_n(d.role_names[a]) for a in
+                                                                  (how or [_placeholder_admin(inv)])),
+                               span=d.lines.span()))
+    for region, buckets in sorted(placeholders.items()):
+        name = d.names(f"todo_key_{region}")
+        for b in buckets:
+            out[b] = name
+        d.lines.comment(f"TODO: no customer-managed KMS key encrypts {', '.join(sorted(buckets))} today:")
+        d.lines.comment("create one and put its ARN here (this one is a placeholder), with its admins.")
+        d.decls.append(ast.Key(_n(name), _s(f"arn:{inv.partition}:kms:{region}:{inv.account}:key/{PLACEHOLDER_KEY}"),
+                               admins=(_n(d.role_names[_placeholder_admin(inv)]),), span=d.lines.span()))
+    return out
+
+
+def _writable(inv: I.Inventory, k: I.Key) -> bool:
+    """A key whose policy a spec of this deployment writes: customer-managed, of the
+    deployment's account and one of its regions."""
+    return not k.managed_by_aws and k.arn.split(":")[4] == inv.account and k.region in inv.regions
+
+
+def _own_key(inv: I.Inventory, b: I.Bucket) -> I.Key | None:
+    return next((k for k in inv.keys if k.arn == b.key_arn and _writable(inv, k)), None)
+
+
+def _placeholder_admin(inv: I.Inventory) -> str:
+    return f"arn:{inv.partition}:iam::{inv.account}:role/{PLACEHOLDER_ADMIN}"
+
+
+def _exposed(d: _Draft, exposures: list[Exposure]) -> None:
+    for x in exposures:
+        who = "anyone (no credentials)" if x.who == "anyone" else f"account {x.who}"
+        d.lines.comment(f"TODO: today its policy lets {who} {', '.join(x.actions)}; the spec keeps only the "
+                        "grants below.")
+
+
+def _assets(d: _Draft, key_names: dict[str, str], exposures: list[Exposure]) -> dict[str, str]:
+    inv = d.inv
+    names: dict[str, str] = {}
+    exposed: dict[str, list[Exposure]] = {}
+    for x in exposures:
+        exposed.setdefault(x.asset, []).append(x)
+    for b in inv.buckets:
+        names[b.name] = d.names(b.name)
+        found = ", ".join(f"{p or '(the root)'}" for p in b.prefixes)
+        d.lines.comment(f"Found: {b.why}. " + (f"Model data under {found}." if found else
+                                                "No model data in the sampled keys."))
+        _exposed(d, exposed.get(b.name, []))
+        d.decls.append(ast.Bucket(_n(names[b.name]), _s(b.name), encrypt=_n(key_names[b.name]), span=d.lines.span()))
+    for r in inv.repositories:
+        names[r.arn] = d.names(r.name)
+        _exposed(d, exposed.get(r.arn, []))
+        d.decls.append(ast.Repository(_n(names[r.arn]), _s(r.name), region=d.region(r.region), span=d.lines.span()))
+    for e in inv.endpoints:
+        names[e.arn] = d.names(e.name)
+        d.lines.comment(f"Serves {', '.join(e.models) or 'no model'}.")
+        d.decls.append(ast.Endpoint(_n(names[e.arn]), sagemaker=_s(e.name), region=d.region(e.region),
+                                    span=d.lines.span()))
+    return names
+
+
+def _grants(d: _Draft, accesses: list[Access], asset_names: dict[str, str]) -> None:
+    rows = []
+    for a in accesses:
+        if a.role not in d.role_names or a.asset not in asset_names:
+            continue
+        nets = _grant_networks(d, a) or (d.placeholder_network,)
+        notes = []
+        if a.lacks:
+            notes.append(f"adds {', '.join(a.lacks)} (not held today)")
+        wider = [w for w, yes in (("the whole bucket", a.whole),
+                                  ("outside these networks", a.anywhere and bool(_grant_networks(d, a)))) if yes]
+        if wider:
+            notes.append("held today on " + " and from ".join(wider) if a.whole else
+                         "held today from " + wider[0])
+        rows.append((d.role_names[a.role], asset_names[a.asset], a.prefix, a.verb, nets, notes))
+    for role, asset, prefix, verb, nets, notes in sorted(rows, key=lambda r: r[:4]):
+        span = d.lines.span()
+        d.decls.append(ast.Allow(_n(role), _n(verb), _n(asset), tuple(_n(n) for n in nets),
+                                 prefix=_s(prefix) if prefix else None, span=span))
+        if notes:
+            d.lines.trailing(span, "TODO: " + "; ".join(notes))
+
+
+def draft(inv: I.Inventory, accesses: list[Access], exposures: list[Exposure],
+          key_admins: dict[str, list[str]]) -> ast.Spec:
+    """The draft spec. `key_admins`: key ARN -> the role ARNs that administer it today."""
+    d = _Draft(inv)
+    _header(d)
+    _deployment(d)
+    _networks(d, accesses)
+    needs_placeholder_admin = any(not key_admins.get(k.arn) for k in inv.keys if _writable(inv, k)) or any(
+        _own_key(inv, b) is None for b in inv.buckets)
+    _roles(d, sorted({a for k in inv.keys if _writable(inv, k) for a in key_admins.get(k.arn, ())} |
+                     ({_placeholder_admin(inv)} if needs_placeholder_admin else set())))
+    key_names = _keys(d, key_admins)
+    asset_names = _assets(d, key_names, exposures)
+    _grants(d, accesses, asset_names)
+    return ast.Spec(tuple(d.decls), tuple(d.lines.comments), FILE)
