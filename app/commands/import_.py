@@ -26,7 +26,7 @@ from .. import exits
 from ..formats import add_format
 from ..io import IO
 from ..pipeline import compile_text
-from .validate import _account_fetchers, parse_account_profiles
+from ..accounts import account_fetchers, parse_account_profiles
 
 NAME = "import"
 HELP = "inventory a live account's model assets and draft their spec (read-only)"
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, io: IO, *, session=None, sessions: dict | None
         fetcher = Fetcher(session, region=regions[0] if regions else None, endpoint_url=args.endpoint_url,
                           profile=args.profile)
         account = fetcher.caller_account()
-        others = _account_fetchers(account_profiles, sessions or {}, fetcher.region, args.endpoint_url)
+        others = account_fetchers(account_profiles, sessions or {}, fetcher.region, args.endpoint_url)
         progress = Progress(err, "slpc import", "resources read") if tty else None
         inv = Discovery(fetcher, account, regions or (fetcher.region,), others, progress).run()
     except LiveConfigError as exc:

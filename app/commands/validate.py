@@ -22,6 +22,7 @@ from slpc.verify.live.validate import Validator, whole_roles
 from slpc.verify.progress import Progress, is_tty
 
 from .. import exits
+from ..accounts import account_fetchers, parse_account_profiles
 from ..formats import DIAGNOSTICS, add_format
 from ..io import IO
 from ..pipeline import compile_sources, read_sources
@@ -53,23 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "by AWS; the number of calls is printed first)")
 
 
-def parse_account_profiles(values) -> dict[str, str]:
-    """`ACCOUNT=PROFILE` values as {account: profile}; ValueError with a one-line reason."""
-    out: dict[str, str] = {}
-    for v in values or ():
-        account, sep, profile = str(v).partition("=")
-        account, profile = account.strip(), profile.strip()
-        if not sep or not profile:
-            raise ValueError(f"--account-profile {v!r}: expected ACCOUNT=PROFILE (e.g. 210987654321=audit)")
-        if not (len(account) == 12 and account.isdigit() and account.isascii()):
-            raise ValueError(f"--account-profile {v!r}: the account must be 12 digits, got {account!r}")
-        if out.get(account, profile) != profile:
-            raise ValueError(f"--account-profile: account {account} is given two profiles "
-                             f"({out[account]}, {profile})")
-        out[account] = profile
-    return out
-
-
 def _compile(files, err: TextIO):
     sources, diags = read_sources(files)
     compiled = compile_sources(sources) if not diags else None
@@ -83,24 +67,6 @@ def _compile(files, err: TextIO):
         err.write(f"slpc validate: the spec does not compile ({len(errors)} error(s))\n")
         return None
     return compiled
-
-
-def _account_fetchers(profiles: dict[str, str], sessions: dict, region, endpoint_url) -> dict:
-    """{account: Fetcher} for --account-profile (and injected sessions); each
-    session must belong to its account, checked with sts:GetCallerIdentity."""
-    out = {}
-    for account in sorted(set(profiles) | set(sessions)):
-        profile = profiles.get(account)
-        where = f"--account-profile {account}={profile}" if profile else f"the session for account {account}"
-        try:
-            f = Fetcher(sessions.get(account), region=region, endpoint_url=endpoint_url, profile=profile)
-            actual = f.caller_account()
-        except LiveConfigError as exc:
-            raise LiveConfigError(f"{where}: {exc}") from None
-        if actual != account:
-            raise LiveConfigError(f"{where}: the credentials are for account {actual}, not {account}")
-        out[account] = f
-    return out
 
 
 def to_json(report: Report, artifacts=()) -> dict:
@@ -206,7 +172,7 @@ def run(args: argparse.Namespace, io: IO, *, session=None, analyzer_client=None,
     try:
         fetcher = Fetcher(session, region=region, endpoint_url=args.endpoint_url, profile=args.profile)
         account = fetcher.caller_account()
-        others = _account_fetchers(account_profiles, sessions or {}, region, args.endpoint_url)
+        others = account_fetchers(account_profiles, sessions or {}, region, args.endpoint_url)
         if "drift" in checks:
             sub = Validator(fetcher, account, others, model=compiled.model).run(
                 compiled.artifacts, progress=Progress(err, "slpc validate", "artifacts read") if tty else None)
