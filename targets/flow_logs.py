@@ -41,13 +41,15 @@ def delivery_policy(dest: F.Destination) -> PolicyDocument:
 
 def logs_key_statement(model: Model, key: Key) -> Statement | None:
     """The key policy's admission of CloudWatch Logs: its regional service principal, only for
-    the flow-log group's encryption context (AWS's documented form, actions named)."""
+    the flow-log group's encryption context (AWS's documented form, actions named; `StringEquals`
+    on the exact ARN where AWS's example has an ARN operator: the key is a String key, and Access
+    Analyzer flags an ARN operator on it, TYPE_MISMATCH)."""
     dest = F.destination(model)
     if dest is None or dest.key != key.name:
         return None
     return Statement("Allow", actions=F.LOGS_KEY_ACTIONS, resources=("*",), sid="CloudWatchLogsForTheFlowLogGroup",
                      principal=Principal(entries=(("Service", (dest.logs_principal,)),)),
-                     conditions=(Condition("ArnEquals", F.LOGS_CONTEXT_KEY, (dest.arn,)),))
+                     conditions=(Condition("StringEquals", F.LOGS_CONTEXT_KEY, (dest.arn,)),))
 
 
 def logs_exemption(model: Model, key: Key) -> tuple[Condition, ...]:
