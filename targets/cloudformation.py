@@ -517,8 +517,8 @@ def _trail(t: _Template, model: Model, art) -> None:
         "IsMultiRegionTrail": True,
         "AdvancedEventSelectors": art.settings["AdvancedEventSelectors"],
     }, [art], retain=True,
-        skips=[("CKV_AWS_35", "the spec's keys protect model data and admit no service principal; "
-                              "encrypt the log bucket with its own key")])
+        skips=[("CKV_AWS_35", "the spec's keys protect model data and admit no service principal but CloudWatch "
+                              "Logs for the flow-log group; encrypt the log bucket with its own key")])
 
 
 # the owned template's resources, per artifact kind (bucket settings are grouped per bucket)
