@@ -163,8 +163,8 @@ def flow_logs(c, d: ast.Deployment, account: str, networks: dict, keys: dict) ->
     for n in sorted(networks.values(), key=lambda n: n.name):
         if n.vpc and n.account == account and n.region != key.region:
             c.err("E449", f"network `{n.name}` is in {n.region}, and flow-log key `{key.name}` in {key.region}",
-                  fl.key.span, f"a flow log delivers to a log group of its VPC's region, which CloudWatch Logs "
-                               f"encrypts only with a key of that region; use a key in {n.region}, or declare "
-                               f"network `{n.name}` in {key.region}")
+                  fl.key.span, f"slpc keeps each flow log, its log group and the group's key in one region (it "
+                               f"relies on no cross-region delivery or key use); use a key in {n.region}, or "
+                               f"declare network `{n.name}` in {key.region}")
             ok = False
     return FlowLogs(name, key.name, days) if ok else None

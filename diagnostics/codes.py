@@ -159,8 +159,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W453", "values", "A network client is listed twice."),
     Code("E448", "values", "The flow-log log group name is not one CloudWatch Logs accepts, or its `retain` is not "
                            "a CloudWatch Logs retention period."),
-    Code("E449", "values", "A network of the deployment account is in another region than the flow-log key: its "
-                           "log group could not be encrypted with it."),
+    Code("E449", "values", "A network of the deployment account is in another region than the flow-log key: slpc "
+                           "keeps a flow log, its log group and the key in one region."),
     Code("W454", "values", "A network has a `vpc` but the deployment declares no `flow_logs`: its traffic is not "
                            "recorded."),
     Code("W455", "values", "A network with a `vpc` is in another account than the deployment: slpc writes no flow "

@@ -1,13 +1,14 @@
 """The flow-log artifacts: each network's flow log (`network/<name>/flow-log.json`, shaped like
 EC2's CreateFlowLogs request) and their one destination (`logs/flow-logs.json`: the log group,
 its key and retention, and the delivery role with its trust and permissions policies). What
-they say is `slpc.compiler.flow_logs`; the key policy's statement for CloudWatch Logs is
-`logs_key_statement`, read by targets/key.py. See docs/manifest.md for the shapes.
+they say is `slpc.compiler.flow_logs`; the key policy's statements for CloudWatch Logs are
+`logs_statements`, read by targets/key.py. See docs/manifest.md for the shapes.
 """
 
 from __future__ import annotations
 
 from slpc.compiler import flow_logs as F
+from slpc.compiler import verbs as V
 from slpc.compiler.model import Key, Model
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement, to_json
 
@@ -39,22 +40,31 @@ def delivery_policy(dest: F.Destination) -> PolicyDocument:
                                      sid="DeliverToTheFlowLogGroup"),))
 
 
-def logs_key_statement(model: Model, key: Key) -> Statement | None:
-    """The key policy's admission of CloudWatch Logs: its regional service principal, only for
-    the flow-log group's encryption context (AWS's documented form, actions named; `StringEquals`
-    on the exact ARN where AWS's example has an ARN operator: the key is a String key, and Access
-    Analyzer flags an ARN operator on it, TYPE_MISMATCH)."""
+def logs_statements(model: Model, key: Key) -> list[Statement]:
+    """The key policy's admission of CloudWatch Logs and the denies that hold it, whatever else
+    the policy allows to `Principal "*"` (the account-wide form), to the flow-log group's
+    encryption context and CloudWatch Logs' actions. The Allow is AWS's documented form with
+    its wildcards named and `StringEquals` on the exact ARN where AWS's example has an ARN
+    operator: the key is a String key, and Access Analyzer flags an ARN operator on it."""
     dest = F.destination(model)
     if dest is None or dest.key != key.name:
-        return None
-    return Statement("Allow", actions=F.LOGS_KEY_ACTIONS, resources=("*",), sid="CloudWatchLogsForTheFlowLogGroup",
-                     principal=Principal(entries=(("Service", (dest.logs_principal,)),)),
-                     conditions=(Condition("StringEquals", F.LOGS_CONTEXT_KEY, (dest.arn,)),))
+        return []
+    logs = Condition("StringEquals", PRINCIPAL_SERVICE, (dest.logs_principal,))
+    others = tuple(sorted(set(V.KMS_CRYPTO_ACTIONS) - set(F.LOGS_KEY_ACTIONS)))
+    return [Statement("Allow", actions=F.LOGS_KEY_ACTIONS, resources=("*",), sid="CloudWatchLogsForTheFlowLogGroup",
+                      principal=Principal(entries=(("Service", (dest.logs_principal,)),)),
+                      conditions=(Condition("StringEquals", F.LOGS_CONTEXT_KEY, (dest.arn,)),)),
+            Statement("Deny", actions=tuple(sorted(V.KMS_CRYPTO_ACTIONS)), resources=("*",), principal=Principal.any(),
+                      sid="DenyCloudWatchLogsOtherLogGroups",
+                      conditions=(logs, Condition("StringNotEquals", F.LOGS_CONTEXT_KEY, (dest.arn,)))),
+            Statement("Deny", actions=others, resources=("*",), principal=Principal.any(),
+                      sid="DenyCloudWatchLogsOtherActions", conditions=(logs,))]
 
 
 def logs_exemption(model: Model, key: Key) -> tuple[Condition, ...]:
-    """What the key's crypto denies add so that they leave CloudWatch Logs to its one Allow
-    (a service principal carries no `aws:PrincipalArn`, so a deny on it would catch the service)."""
+    """What the key's other crypto denies add so that they leave CloudWatch Logs to the
+    statements above (a service principal carries no `aws:PrincipalArn`, so a deny on it
+    would catch the service)."""
     dest = F.destination(model)
     if dest is None or dest.key != key.name:
         return ()

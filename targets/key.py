@@ -21,7 +21,7 @@ from . import perimeter
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from slpc.policy.limits import RULES, measure
 from .artifact import Artifact
-from .flow_logs import logs_exemption, logs_key_statement
+from .flow_logs import logs_exemption, logs_statements
 from .grants import S3_KEY_CONTEXT, Use, allow_statements, key_via_s3, unique_sids, uses
 from .optimize import optimize
 
@@ -43,8 +43,7 @@ def key_policy(model: Model, key: Key, account_wide: bool = False) -> PolicyDocu
     stmts = [Statement("Allow", actions=tuple(sorted(V.KMS_ADMIN_ACTIONS)), resources=("*",),
                        principal=Principal.aws(*(P[a].arn for a in key.admins)), sid="KeyAdministration")]
     key_uses = _key_uses(model, key)
-    logs = logs_key_statement(model, key)
-    stmts += [logs] if logs else []
+    stmts += logs_statements(model, key)
     exempt = logs_exemption(model, key)
     if account_wide:
         stmts += [replace(st, conditions=st.conditions + exempt) if st.effect == "Deny" else st

@@ -198,9 +198,15 @@ def test_the_example_is_proved_with_the_logs_statement(example):
 
 
 def test_a_wildcard_log_group_context_is_refuted_by_claim_1(example):
-    wide = lambda s: replace(s, conditions=(Condition("StringLike", F.LOGS_CONTEXT_KEY, (  # noqa: E731
-        "arn:aws:logs:eu-central-1:111122223333:log-group:*",)),)) if s.sid == "CloudWatchLogsForTheFlowLogGroup" else s
-    assert _verdicts(example, _mutant(example, wide))[1] == REFUTED
+    """Widened in the Allow alone, the deny still holds Logs to the group (proved); in both, refuted."""
+    group = "arn:aws:logs:eu-central-1:111122223333:log-group:*"
+    allow = lambda s: replace(s, conditions=(Condition("StringLike", F.LOGS_CONTEXT_KEY, (group,)),)) \
+        if s.sid == "CloudWatchLogsForTheFlowLogGroup" else s  # noqa: E731
+    both = lambda s: replace(allow(s), conditions=tuple(  # noqa: E731
+        Condition("StringNotLike", c.key, (group,)) if c.key == F.LOGS_CONTEXT_KEY else c for c in s.conditions)) \
+        if s.sid == "DenyCloudWatchLogsOtherLogGroups" else allow(s)
+    assert _verdicts(example, _mutant(example, allow))[1] == "proved"
+    assert _verdicts(example, _mutant(example, both))[1] == REFUTED
 
 
 def test_the_logs_service_of_another_region_is_refuted_by_claim_1(example):
@@ -271,3 +277,28 @@ def test_diff_a_lost_flow_log_or_shorter_retention_widens(example):
                                                                                   "widens")]
     assert [(c.kind, c.effect) for c in diff_models(shorter, example.model)] == [("flow-logs-retention-changed",
                                                                                   "neutral")]
+
+
+def test_the_account_wide_key_form_admits_cloudwatch_logs_the_same_way():
+    """A key policy too large to name its grantees (W352) keeps the logs statement, and its
+    denies spare CloudWatch Logs only: proved, and the evaluator agrees."""
+    from slpc.policy.limits import RULES
+    from slpc.targets import key
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(key, "measure", lambda kind, doc: RULES[kind].limit + 1)
+        c = compile_text(EX, "example.slp")
+    doc = _arts(c)[KEY_PATH]
+    assert doc.coarser is not None and "CloudWatchLogsForTheFlowLogGroup" in doc.text
+    assert all(any(k.key == "aws:PrincipalServiceName" for k in st.conditions)
+               for st in doc.document.statements if st.effect == "Deny" and "kms:Decrypt" in st.actions)
+    assert _decide(c, LOGS, "kms:GenerateDataKey", {F.LOGS_CONTEXT_KEY: GROUP_ARN}).allowed
+    assert not _decide(c, LOGS, "kms:GenerateDataKey", {F.LOGS_CONTEXT_KEY: GROUP_ARN + "x"}).allowed
+    # the account-wide Allow (Principal "*", kms:CallerAccount, kms:ViaService) would let Logs in too
+    s3_like = {"kms:CallerAccount": "111122223333", "kms:ViaService": "s3.eu-central-1.amazonaws.com"}
+    assert not _decide(c, LOGS, "kms:Decrypt", s3_like).allowed
+    assert set(_verdicts(c, c.artifacts).values()) == {"proved"}
+    # without the deny that holds Logs to the group, that Allow lets it in: refuted
+    dropped = [replace(a, document=replace(a.document, statements=tuple(
+        s for s in a.document.statements if s.sid != "DenyCloudWatchLogsOtherLogGroups"))) if a.path == KEY_PATH
+        else a for a in c.artifacts]
+    assert _verdicts(c, dropped)[1] == REFUTED
