@@ -65,6 +65,8 @@ class Net:
         import json
         role = self.dest["DeliveryRole"]
         iam.create_role(RoleName=role["RoleName"], AssumeRolePolicyDocument=json.dumps(role["AssumeRolePolicyDocument"]))
+        iam.put_role_policy(RoleName=role["RoleName"], PolicyName="slpc-net", PolicyDocument=json.dumps(role["Policy"]))
+        self.iam, self.role = iam, role
         if make_flow_log:
             self.flow_log()
 
@@ -149,5 +151,28 @@ def test_the_log_group_with_another_key_or_retention_is_drift(server):
 def test_a_missing_log_group_is_missing(server):
     net = Net(server)
     net.logs.delete_log_group(logGroupName=net.dest["LogGroupName"])
+    rep = net.validate()
+    assert [(f.kind, f.code) for f in rep.findings if f.artifact == DESTINATION] == [("missing", "missing-resource")]
+
+
+def test_a_delivery_role_that_writes_anywhere_or_trusts_more_is_drift(server):
+    import json
+    net = Net(server)
+    wide = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents",
+                                                    "Resource": "*"}]}
+    net.iam.put_role_policy(RoleName=net.role["RoleName"], PolicyName="extra", PolicyDocument=json.dumps(wide))
+    trust = dict(net.role["AssumeRolePolicyDocument"])
+    trust["Statement"] = [{k: v for k, v in st.items() if k != "Condition"} for st in trust["Statement"]]
+    net.iam.update_assume_role_policy(RoleName=net.role["RoleName"], PolicyDocument=json.dumps(trust))
+    rep = net.validate()
+    found = [f for f in rep.findings if f.artifact == DESTINATION]
+    assert {f.code for f in found} == {"extra-access"} and len(found) >= 2, [f.message for f in rep.findings]
+    assert all("delivery role" in f.message for f in found)
+
+
+def test_a_missing_delivery_role_is_missing(server):
+    net = Net(server)
+    net.iam.delete_role_policy(RoleName=net.role["RoleName"], PolicyName="slpc-net")
+    net.iam.delete_role(RoleName=net.role["RoleName"])
     rep = net.validate()
     assert [(f.kind, f.code) for f in rep.findings if f.artifact == DESTINATION] == [("missing", "missing-resource")]

@@ -1,14 +1,17 @@
 """`slpc validate` for the flow logs slpc writes, read-only: each declared VPC must have a flow
 log of all traffic to the compiled log group, through the compiled role, whose format records
 at least the default fields and the egress fields (ec2:DescribeFlowLogs); the log group must
-exist with the compiled key and retention (logs:DescribeLogGroups). A VPC without any flow log
-is missing evidence; one logging elsewhere, or without the fields, is drift.
+exist with the compiled key and retention (logs:DescribeLogGroups), and the delivery role with
+the compiled trust and permissions (iam:GetRole, its policies). A VPC without any flow log is
+missing evidence; one logging elsewhere, or without the fields, is drift.
 """
 
 from __future__ import annotations
 
 from slpc.compiler.flow_logs import REQUIRED_FIELDS, fields_of
+from slpc.policy.document import PolicyDocument, PolicyFormatError, from_json
 
+from . import compare as C
 from .fetch import Fetcher
 from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report
 
@@ -84,5 +87,32 @@ def check_destination(f: Fetcher, art, rep: Report) -> None:
         rep.findings.append(Finding(DRIFT, art.path, art.target, f"{art.kind}: {s['LogGroupName']} keeps events "
                                     f"{'forever' if kept is None else f'{kept} days'}, not {s['RetentionInDays']} days",
                                     code="log-group-retention"))
+    _role(f, art, rep)
     if len(rep.findings) == before:
         rep.checked.append(art.path)
+
+
+def _role(f: Fetcher, art, rep: Report) -> None:
+    """The delivery role's trust policy and its policies (all of them, as one identity
+    policy), compared with the compiled documents by meaning, as `slpc validate` compares
+    every role."""
+    role = art.settings["DeliveryRole"]
+    for kind, read, compiled in (
+            ("iam-role-trust-policy", f.role_trust(role["Arn"]), role["AssumeRolePolicyDocument"]),
+            ("iam-identity-policy", f.role_policies(role["Arn"]), role["Policy"])):
+        if read.problem or read.missing:
+            rep.findings.append(Finding(CANNOT_VERIFY if read.problem else MISSING, art.path, role["Arn"],
+                                        read.problem or f"{art.kind}: delivery role: {read.missing}",
+                                        code="cannot-verify" if read.problem else "missing-resource"))
+            return
+        try:
+            deployed = (PolicyDocument(tuple(st for _, doc in read.value for st in from_json(doc).statements))
+                        if kind == "iam-identity-policy" else from_json(read.value))
+        except (PolicyFormatError, ValueError, TypeError) as exc:
+            rep.findings.append(Finding(CANNOT_VERIFY, art.path, role["Arn"],
+                                        f"cannot verify: the delivery role's policy is malformed ({exc})",
+                                        code="malformed-policy"))
+            continue
+        for d in C.compare(deployed, from_json(compiled), kind, role["Arn"], art.account):
+            rep.findings.append(Finding(DRIFT, art.path, role["Arn"], f"{art.kind}: delivery role: {d.message}",
+                                        code=d.direction, sids=d.sids, request=d.probe.to_json()))
