@@ -123,25 +123,25 @@ LOG_GROUP_NAME = re.compile(r"[A-Za-z0-9._/#-]{1,512}")
 
 
 def flow_logs(c, d: ast.Deployment, account: str, networks: dict, keys: dict) -> FlowLogs | None:
-    """The deployment's flow-log destination (E448, E449), and the networks whose traffic goes
-    unrecorded (W454, W455). None when none is declared or it is in error."""
+    """The deployment's flow-log destination (E455, E456), and the networks whose traffic goes
+    unrecorded (W457, W458). None when none is declared or it is in error."""
     fl = d.flow_logs
     for n in sorted(networks.values(), key=lambda n: n.name):
         decl = c.decls[n.name]
         if n.vpc and n.account != account:
-            c.warn("W455", f"slpc writes no flow log for network `{n.name}` of account {n.account}", decl.name.span,
+            c.warn("W458", f"slpc writes no flow log for network `{n.name}` of account {n.account}", decl.name.span,
                    "a flow log and its delivery role live in the VPC's account, and the flow-log key in the "
                    f"deployment's ({account}); create the flow log for {n.vpc} in that account's own IaC "
                    "(docs/language.md#flow-logs)")
         elif n.vpc and fl is None:
-            c.warn("W454", f"network `{n.name}` has a `vpc` but no flow log records its traffic", decl.name.span,
+            c.warn("W457", f"network `{n.name}` has a `vpc` but no flow log records its traffic", decl.name.span,
                    'declare where flow logs go: `flow_logs "/slpc/NAME/vpc-flow-logs" key KEY` in the deployment')
     if fl is None:
         return None
     ok = True
     name = fl.log_group.value
     if not LOG_GROUP_NAME.fullmatch(name) or name.startswith("aws/"):
-        c.err("E448", f'"{name}" is not a log group name slpc can create', fl.log_group.span,
+        c.err("E455", f'"{name}" is not a log group name slpc can create', fl.log_group.span,
               "1-512 letters, digits and `. _ - / #`, not starting with `aws/` (reserved for AWS), "
               'e.g. "/slpc/acme-llm/vpc-flow-logs"')
         ok = False
@@ -150,7 +150,7 @@ def flow_logs(c, d: ast.Deployment, account: str, networks: dict, keys: dict) ->
         days = fl.retention.amount
         if fl.retention.unit.text != "days" or days not in RETENTION_DAYS:
             nearest = min(RETENTION_DAYS, key=lambda r: (abs(r - days), r))
-            c.err("E448", f"`retain {days} {fl.retention.unit.text}` is not a CloudWatch Logs retention period",
+            c.err("E455", f"`retain {days} {fl.retention.unit.text}` is not a CloudWatch Logs retention period",
                   fl.retention.span, f"CloudWatch Logs keeps log events for one of {', '.join(map(str, RETENTION_DAYS))} "
                                      f"days; did you mean `retain {nearest} days`?")
             ok = False
@@ -162,7 +162,7 @@ def flow_logs(c, d: ast.Deployment, account: str, networks: dict, keys: dict) ->
         return None  # the key itself is in error, already reported
     for n in sorted(networks.values(), key=lambda n: n.name):
         if n.vpc and n.account == account and n.region != key.region:
-            c.err("E449", f"network `{n.name}` is in {n.region}, and flow-log key `{key.name}` in {key.region}",
+            c.err("E456", f"network `{n.name}` is in {n.region}, and flow-log key `{key.name}` in {key.region}",
                   fl.key.span, f"slpc keeps each flow log, its log group and the group's key in one region (it "
                                f"relies on no cross-region delivery or key use); use a key in {n.region}, or "
                                f"declare network `{n.name}` in {key.region}")

@@ -134,7 +134,7 @@ def test_json_diagnostics(tmp_path, capsys):
     assert rc == 2
     data = json.loads(out)
     assert data["ok"] is False
-    (d,) = [d for d in data["diagnostics"] if d["code"] != "W455"]  # the example's eval_vpc: no flow log
+    (d,) = [d for d in data["diagnostics"] if d["code"] != "W458"]  # the example's eval_vpc: no flow log
     assert d == {"severity": "error", "code": "E201", "message": "unknown role `trainr`", "file": path,
                  "range": {"start": {"line": 117, "column": 7}, "end": {"line": 117, "column": 13}},
                  "hint": "did you mean `trainer`?"}
@@ -187,8 +187,8 @@ def test_sarif_diagnostics(tmp_path, capsys):
     log = json.loads(out)
     assert log["version"] == "2.1.0"
     run_ = log["runs"][0]
-    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["E201", "W455"]  # W455: the example's eval_vpc
-    (res,) = [r for r in run_["results"] if r["ruleId"] != "W455"]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["E201", "W458"]  # W458: the example's eval_vpc
+    (res,) = [r for r in run_["results"] if r["ruleId"] != "W458"]
     assert res["ruleId"] == "E201" and res["level"] == "error" and res["ruleIndex"] == 0
     loc = res["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] == path

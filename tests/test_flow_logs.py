@@ -54,11 +54,11 @@ def _arts(c):
 # Bad input
 
 CASES = [  # (code, spec, text under the caret, words in the message or hint)
-    ("E448", flow('"/slpc/acme llm" key model_key'), '"/slpc/acme llm"', "not a log group name"),
-    ("E448", flow('"aws/vpc" key model_key'), '"aws/vpc"', "reserved for AWS"),
-    ("E448", flow(f'"{GROUP}" key model_key retain 100 days'), "100 days", "did you mean `retain 90 days`"),
-    ("E448", flow(f'"{GROUP}" key model_key retain 2 hours'), "2 hours", "retention period"),
-    ("E449", two_regions(EX).replace('network eval_vpc {\n  account "444455556666"\n', "network eval_vpc {\n"),
+    ("E455", flow('"/slpc/acme llm" key model_key'), '"/slpc/acme llm"', "not a log group name"),
+    ("E455", flow('"aws/vpc" key model_key'), '"aws/vpc"', "reserved for AWS"),
+    ("E455", flow(f'"{GROUP}" key model_key retain 100 days'), "100 days", "did you mean `retain 90 days`"),
+    ("E455", flow(f'"{GROUP}" key model_key retain 2 hours'), "2 hours", "retention period"),
+    ("E456", two_regions(EX).replace('network eval_vpc {\n  account "444455556666"\n', "network eval_vpc {\n"),
      "model_key", "eval_vpc` is in eu-west-1"),
     ("E201", flow(f'"{GROUP}" key model_kye'), "model_kye", "did you mean `model_key`"),
     ("E203", flow(f'"{GROUP}" key weights'), "weights", "must be a key"),
@@ -80,14 +80,14 @@ def test_bad_flow_logs_are_diagnosed(tmp_path, capsys, code, text, under, words)
 def test_a_vpc_without_flow_logs_is_warned_about_by_name(tmp_path, capsys):
     rc, err, _, _ = run(tmp_path, capsys, EX.replace(LINE, ""))
     assert rc == 0
-    assert "warning[W454]: network `prod_vpc` has a `vpc` but no flow log records its traffic" in err, err
+    assert "warning[W457]: network `prod_vpc` has a `vpc` but no flow log records its traffic" in err, err
     assert caret_under(err, "prod_vpc")
-    assert "`eval_vpc` has a `vpc`" not in err and "warning[W455]" in err  # another account: W455, not W454
+    assert "`eval_vpc` has a `vpc`" not in err and "warning[W458]" in err  # another account: W458, not W457
 
 
 def test_a_network_of_another_account_gets_w455_and_no_flow_log(tmp_path, capsys, example):
     rc, err, _, _ = run(tmp_path, capsys, EX)
-    assert rc == 0 and "warning[W455]: slpc writes no flow log for network `eval_vpc` of account 444455556666" in err
+    assert rc == 0 and "warning[W458]: slpc writes no flow log for network `eval_vpc` of account 444455556666" in err
     assert caret_under(err, "eval_vpc")
     assert [a.path for a in example.artifacts if a.kind == "ec2-flow-log"] == [PROD]
 

@@ -118,9 +118,9 @@ def test_network_warnings(tmp_path, capsys, code, text, under, words):
 
 
 def test_the_example_declares_its_networks_cleanly(tmp_path, capsys):
-    """Its one warning: the evaluation account's VPC gets no flow log from slpc (W455)."""
+    """Its one warning: the evaluation account's VPC gets no flow log from slpc (W458)."""
     rc, err, _, _ = run(tmp_path, capsys, EX)
-    assert rc == 0 and err.count("warning[") == 1 and "warning[W455]" in err and "`eval_vpc`" in err, err
+    assert rc == 0 and err.count("warning[") == 1 and "warning[W458]" in err and "`eval_vpc`" in err, err
 
 
 def test_s3_defaults_to_gateway_and_other_services_to_interface():
