@@ -8,7 +8,7 @@ partition and region mismatches, separation-of-duty conflicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Sequence
 
@@ -547,6 +547,7 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
         elif isinstance(d, ast.Key) and (k := c.key(d, dep)):
             keys[name] = k
     netcheck.foreign_groups(c, [d for d in c.decls.values() if isinstance(d, ast.Network)])
+    dep = replace(dep, flow_logs=netcheck.flow_logs(c, dep_decl, dep.account, networks, keys))
     _trust(c, dep, networks, principals)
     _warn_shared_endpoints(c, specs)
     for name, d in sorted(c.decls.items()):
@@ -579,7 +580,7 @@ def check(specs: Sequence[ast.Spec], now: datetime | None = None) -> CheckResult
     _inherited_duties(c, principals, grants, assets, keys)
     c.nested(grants, assets)
     for k in keys.values():
-        if not any(a.key == k.name for a in assets.values()):
+        if not any(a.key == k.name for a in assets.values()) and not (dep.flow_logs and dep.flow_logs.key == k.name):
             c.warn("W323", f"key `{k.name}` encrypts no bucket", c.decls[k.name].name.span,
                    "its policy will let only its admins manage it")
     if any(d.is_error for d in c.diags):

@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Sequence
 
 from . import routes
 from .model import Asset, Grant, Model, Network
+from .flow_logs import destination, flow_logs
 from .security_groups import security_groups
 from .verbs import (ACCOUNT, API, ASSET_KINDS, ASSET_SERVICES, BUCKET_PREFIX, KEY_VIA_S3, OBJECT, VERBS,
                     reachable_from_cidrs)
@@ -471,6 +472,39 @@ class _Differ:
                                f"the {role} security group of network {network} {verb} {r.text()}{tail}",
                                network=network, **({"new": r.text()} if sign == "+" else {"old": r.text()}))
 
+    def flow_logs(self) -> None:
+        """The flow logs slpc writes are evidence, not access: losing one (a network no longer
+        logged, or a shorter retention) is reported as widening, since egress that was recorded
+        no longer is; gaining one is neutral. (Their fields are slpc's own, the same on both
+        sides; `slpc validate` checks the deployed format.)"""
+        old = {f.network: f for f in flow_logs(self.old)}
+        new = {f.network: f for f in flow_logs(self.new)}
+        for name in sorted(set(old) | set(new)):
+            subject = f"network {name}"
+            if name not in new:
+                self.fixed("network-flow-log-dropped", WIDENS, subject,
+                           f"slpc no longer writes the flow log of network {name} ({old[name].vpc}): its traffic, "
+                           "and where it leaves to, is no longer recorded", network=name, old=old[name].vpc)
+            elif name not in old:
+                self.fixed("network-flow-log-added", NEUTRAL, subject,
+                           f"network {name} ({new[name].vpc}) gets a flow log to {new[name].destination.log_group}",
+                           network=name, new=new[name].vpc)
+        o, n = destination(self.old), destination(self.new)
+        if o is None or n is None:
+            return
+        subject = "flow logs"
+        for attr in ("log_group", "key"):
+            if getattr(o, attr) != getattr(n, attr):
+                self.fixed(f"flow-logs-{attr.replace('_', '-')}-changed", NEUTRAL, subject,
+                           f"flow logs now go to {attr.replace('_', ' ')} {getattr(n, attr)} (was {getattr(o, attr)})",
+                           old=getattr(o, attr), new=getattr(n, attr))
+        if n.retention_days != o.retention_days:
+            shorter = n.retention_days < o.retention_days
+            self.fixed("flow-logs-retention-changed", WIDENS if shorter else NEUTRAL, subject,
+                       f"flow log records are kept {n.retention_days} days (was {o.retention_days})"
+                       + (": older evidence is deleted sooner" if shorter else ""),
+                       old=str(o.retention_days), new=str(n.retention_days))
+
     def way_pending(self, name: str, wkind: str, value, label: str, sign: str) -> None:
         direction = WIDENS if sign == "+" else NARROWS
         text = value if wkind == "cidr" else f"{value[0]} {value[1]}"
@@ -693,6 +727,7 @@ class _Differ:
         self.grants()
         self.networks()
         self.security_groups()
+        self.flow_logs()
         self.roles()
         self.keys()
         self.assets()

@@ -16,6 +16,15 @@ from slpc.diagnostics import Span
 
 
 @dataclass(frozen=True)
+class FlowLogs:
+    """Where the networks' VPC flow logs go: a CloudWatch Logs log group in the key's region."""
+
+    log_group: str
+    key: str  # a declared key's name
+    retention_days: int
+
+
+@dataclass(frozen=True)
 class Deployment:
     name: str
     partition: str
@@ -26,6 +35,7 @@ class Deployment:
     # IAM: managed policies attached to one role (AWS's default quota 10, raisable to 20)
     managed_policies: int = 10
     management_account: str | None = None  # declared: where the SCPs do not apply (W534)
+    flow_logs: FlowLogs | None = None  # declared: the networks' VPC flow logs (compiler/flow_logs.py)
 
 
 @dataclass(frozen=True)

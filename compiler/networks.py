@@ -1,15 +1,18 @@
-"""A network's place in the VPC: its region, its endpoints' types and the clients that
-may reach its interface endpoints (the E44x/W45x checks). Called from `check.py`, whose
+"""A network's place in the VPC: its region, its endpoints' types, the clients that
+may reach its interface endpoints and where its flow logs go (the E44x/W45x checks). Called from `check.py`, whose
 checker reports the diagnostics.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 from slpc.dsl import ast
 
 from . import values
+from .flow_logs import DEFAULT_RETENTION_DAYS, RETENTION_DAYS
+from .model import FlowLogs
 
 GATEWAY, INTERFACE = "gateway", "interface"
 ENDPOINT_TYPES = (GATEWAY, INTERFACE)
@@ -173,3 +176,54 @@ def other_region(c, where, net, asset: str, kind: str, region: str | None, servi
     c.err("E448", f"{kind} `{asset}` is in {region}, and network `{net.name}` reaches {' and '.join(missing)} "
           f"only through interface endpoints of {where_to}", where, hint)
     return False
+
+
+LOG_GROUP_NAME = re.compile(r"[A-Za-z0-9._/#-]{1,512}")
+
+
+def flow_logs(c, d: ast.Deployment, account: str, networks: dict, keys: dict) -> FlowLogs | None:
+    """The deployment's flow-log destination (E455, E456), and the networks whose traffic goes
+    unrecorded (W457, W458). None when none is declared or it is in error."""
+    fl = d.flow_logs
+    for n in sorted(networks.values(), key=lambda n: n.name):
+        decl = c.decls[n.name]
+        if n.vpc and n.account != account:
+            c.warn("W458", f"slpc writes no flow log for network `{n.name}` of account {n.account}", decl.name.span,
+                   "a flow log and its delivery role live in the VPC's account, and the flow-log key in the "
+                   f"deployment's ({account}); create the flow log for {n.vpc} in that account's own IaC "
+                   "(docs/language.md#flow-logs)")
+        elif n.vpc and fl is None:
+            c.warn("W457", f"network `{n.name}` has a `vpc` but no flow log records its traffic", decl.name.span,
+                   'declare where flow logs go: `flow_logs "/slpc/NAME/vpc-flow-logs" key KEY` in the deployment')
+    if fl is None:
+        return None
+    ok = True
+    name = fl.log_group.value
+    if not LOG_GROUP_NAME.fullmatch(name) or name.startswith("aws/"):
+        c.err("E455", f'"{name}" is not a log group name slpc can create', fl.log_group.span,
+              "1-512 letters, digits and `. _ - / #`, not starting with `aws/` (reserved for AWS), "
+              'e.g. "/slpc/acme-llm/vpc-flow-logs"')
+        ok = False
+    days = DEFAULT_RETENTION_DAYS
+    if fl.retention is not None:
+        days = fl.retention.amount
+        if fl.retention.unit.text != "days" or days not in RETENTION_DAYS:
+            nearest = min(RETENTION_DAYS, key=lambda r: (abs(r - days), r))
+            c.err("E455", f"`retain {days} {fl.retention.unit.text}` is not a CloudWatch Logs retention period",
+                  fl.retention.span, f"CloudWatch Logs keeps log events for one of {', '.join(map(str, RETENTION_DAYS))} "
+                                     f"days; did you mean `retain {nearest} days`?")
+            ok = False
+    if not isinstance(c.decls.get(fl.key.text), ast.Key):
+        c.unknown(fl.key, ast.Key, "key", "flow-log key")
+        return None
+    key = keys.get(fl.key.text)
+    if key is None:
+        return None  # the key itself is in error, already reported
+    for n in sorted(networks.values(), key=lambda n: n.name):
+        if n.vpc and n.account == account and n.region != key.region:
+            c.err("E456", f"network `{n.name}` is in {n.region}, and flow-log key `{key.name}` in {key.region}",
+                  fl.key.span, f"slpc keeps each flow log, its log group and the group's key in one region (it "
+                               f"relies on no cross-region delivery or key use); use a key in {n.region}, or "
+                               f"declare network `{n.name}` in {key.region}")
+            ok = False
+    return FlowLogs(name, key.name, days) if ok else None

@@ -174,6 +174,14 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("W451", "values", "A network lists `clients` but has no interface endpoint: they are not used."),
     Code("W452", "values", "A network has `subnets` but no `vpc`: slpc writes no workload security group for it."),
     Code("W453", "values", "A network client is listed twice."),
+    Code("E455", "values", "The flow-log log group name is not one CloudWatch Logs accepts, or its `retain` is not "
+                           "a CloudWatch Logs retention period."),
+    Code("E456", "values", "A network of the deployment account is in another region than the flow-log key: slpc "
+                           "keeps a flow log, its log group and the key in one region."),
+    Code("W457", "values", "A network has a `vpc` but the deployment declares no `flow_logs`: its traffic is not "
+                           "recorded."),
+    Code("W458", "values", "A network with a `vpc` is in another account than the deployment: slpc writes no flow "
+                           "log for it."),
     Code("W436", "emit", "A role passes more than 20 roles to the same services: its identity policy names them by "
                          "family (`role/PATH/*`), which also matches roles outside the spec so named."),
     Code("W331", "emit", "A bucket has no grants: its policy denies every request."),

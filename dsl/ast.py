@@ -54,6 +54,18 @@ class Deployment:
     managed_policies: Number | None = None  # managed policies per role; None: AWS's default quota
     management_account: Str | None = None  # the organization's management account, where SCPs do not apply
     span: Span = _span()
+    flow_logs: FlowLogs | None = None  # where the VPC flow logs of the spec's networks go
+
+
+@dataclass(frozen=True)
+class FlowLogs:
+    """`flow_logs "LOG-GROUP" key KEY [retain N days]`: the CloudWatch Logs log group the
+    networks' VPC flow logs are delivered to, the spec key that encrypts it, its retention."""
+
+    log_group: Str
+    key: Name
+    retention: Duration | None = None  # None: the default (compiler/flow_logs.py)
+    span: Span = _span()
 
 
 @dataclass(frozen=True)

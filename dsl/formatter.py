@@ -88,6 +88,10 @@ def _block_lines(decl: ast.Declaration) -> list[tuple[int, str, str]]:
             add("guardrails", decl.guardrails[0] if decl.guardrails else decl, _names(decl.guardrails))
         if decl.managed_policies is not None:
             add("managed_policies_per_role", decl.managed_policies, str(decl.managed_policies.value))
+        if decl.flow_logs is not None:
+            fl = decl.flow_logs
+            keep = f" retain {fl.retention.amount} {fl.retention.unit.text}" if fl.retention else ""
+            add("flow_logs", fl, f"{quote(fl.log_group.value)} key {fl.key.text}{keep}")
     elif isinstance(decl, ast.Key):
         add("arn", decl.arn, quote(decl.arn.value))
         if decl.admins:

@@ -142,6 +142,20 @@ def _endpoint(a: _Args) -> ast.VpcEndpoint:
     return ast.VpcEndpoint(service, vpce, service.span.to((region or kind or vpce).span), kind, region)
 
 
+def _flow_logs(a: _Args) -> ast.FlowLogs:
+    start = a.args[0].span if a.args else a.stmt.keyword.span
+    group = a.string("the log group's name in quotes")
+    a.word("key", 'write `flow_logs "LOG-GROUP" key KEY`')
+    key = a.name("the key that encrypts the log group")
+    retention = None
+    if a.i < len(a.args):
+        a.word("retain", "write the retention as `retain N days`")
+        amount = a.take("NUMBER", "a number of days")
+        unit = a.name("`days`")
+        retention = ast.Duration(int(amount.text), unit, amount.span.to(unit.span))
+    return ast.FlowLogs(group, key, retention, start.to((retention or key).span))
+
+
 def _way(a: _Args) -> ast.Way:
     kind = a.name("how the role is obtained: `service`, `eks_pod`, `irsa`, `github`, `identity_center`, "
                   "`role` or `account`")
@@ -202,6 +216,7 @@ FORMS: dict[str, Form] = {
             "guardrails": Attr("guardrails", _Args.names),
             "managed_policies_per_role": Attr("managed_policies", _number),
             "management_account": Attr("management_account", _Args.string),
+            "flow_logs": Attr("flow_logs", _flow_logs),
         }, ("account", "regions")),
         Form("network", ast.Network, "NAME", {
             "account": Attr("account", _Args.string),

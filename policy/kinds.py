@@ -87,5 +87,13 @@ SETTINGS_KINDS: dict[str, SettingsKind] = {k.name: k for k in (
     SettingsKind("ec2-workload-security-group", _SG_TF,
                  ("AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"),
                  _SG_APPLY, _SG_READ),
+    # The VPC flow logs and their destination (compiler/flow_logs.py, docs/manifest.md).
+    SettingsKind("ec2-flow-log", ("aws_flow_log",), ("AWS::EC2::FlowLog",), "ec2:CreateFlowLogs",
+                 "ec2:DescribeFlowLogs"),
+    SettingsKind("logs-flow-log-destination", ("aws_cloudwatch_log_group", "aws_iam_role", "aws_iam_role_policy"),
+                 ("AWS::Logs::LogGroup", "AWS::IAM::Role"),
+                 "logs:CreateLogGroup, logs:PutRetentionPolicy, iam:CreateRole, iam:PutRolePolicy",
+                 "logs:DescribeLogGroups"),
 )}
-SECURITY_GROUP_KINDS = frozenset(SETTINGS_KINDS)
+SECURITY_GROUP_KINDS = frozenset({"ec2-endpoint-security-group", "ec2-workload-security-group"})
+FLOW_LOG_KINDS = frozenset({"ec2-flow-log", "logs-flow-log-destination"})

@@ -22,6 +22,7 @@ from .guardrails import guardrail_artifacts
 from .identity import identity_policy
 from .key import key_artifacts
 from .security_groups import security_group_artifacts
+from .flow_logs import flow_log_artifacts
 from .trust import trust_artifacts
 from .layout import coarser, resolve
 from .fit import fit_identity, oversize
@@ -64,7 +65,7 @@ def build(model: Model) -> BuildResult:
         arts.append(Artifact("apigateway-resource-policy", policy_target(model, first), first.account,
                              f"apigateway/{api_id}.json", api_id, api_policy(model, stages)))
     for family in (access_point_artifacts, key_artifacts, trust_artifacts, bucket_setting_artifacts, endpoint_artifacts, audit_artifacts, guardrail_artifacts,
-                   security_group_artifacts):
+                   security_group_artifacts, flow_log_artifacts):
         more_arts, more_diags = family(model)
         arts += more_arts
         diags += more_diags

@@ -370,11 +370,40 @@ def _security_group(t: _Template, model: Model, art) -> None:
               props, [], region=region, metadata={"rule_of": art.path})
 
 
+FLOW_LOG_GROUP, FLOW_LOG_ROLE = "SlpcFlowLogGroup", "SlpcFlowLogDeliveryRole"
+
+
+def _flow_log_destination(t: _Template, model: Model, art) -> None:
+    """The log group slpc creates for the flow logs (its key's policy must already admit
+    CloudWatch Logs for it) and the delivery role with its one inline policy."""
+    s, role = art.settings, art.settings["DeliveryRole"]
+    t.add(FLOW_LOG_GROUP, "AWS::Logs::LogGroup", {
+        "LogGroupName": s["LogGroupName"], "KmsKeyId": s["KmsKeyId"], "RetentionInDays": s["RetentionInDays"],
+    }, [art], region=s["Region"], retain=True)
+    t.add(FLOW_LOG_ROLE, "AWS::IAM::Role", {
+        "RoleName": role["RoleName"], "AssumeRolePolicyDocument": role["AssumeRolePolicyDocument"],
+        "Policies": [{"PolicyName": role_policy_name(model), "PolicyDocument": role["Policy"]}],
+    }, [], metadata={"part_of": art.path})
+
+
+def _flow_log(t: _Template, model: Model, art) -> None:
+    s = art.settings
+    rid = logical_id(art.name, "FlowLog")
+    t.add(rid, "AWS::EC2::FlowLog", {
+        "ResourceId": s["ResourceIds"][0], "ResourceType": s["ResourceType"], "TrafficType": s["TrafficType"],
+        "LogDestinationType": s["LogDestinationType"], "LogDestination": s["LogDestination"],
+        "DeliverLogsPermissionArn": {"Fn::GetAtt": [FLOW_LOG_ROLE, "Arn"]}, "LogFormat": s["LogFormat"],
+        "MaxAggregationInterval": s["MaxAggregationInterval"],
+    }, [art], region=s["Region"])
+    t.resources[rid]["DependsOn"] = [FLOW_LOG_GROUP]  # the destination is named by its ARN, as the artifact says
+
+
 # the attachable template's resources, per artifact kind, in the order the Description names them
 ATTACHABLE: dict[str, Callable[[_Template, Model, Any], None]] = {
     "iam-identity-policy": _role_policy, "iam-managed-policy": _managed_policy, "s3-bucket-policy": _bucket_policy,
     "s3-access-point-policy": _access_point, **{kind: _org_policy for kind in ORG_POLICY_TYPES}, "eventbridge-rule": _event_rule,
     **{kind: _security_group for kind in sorted(SECURITY_GROUP_KINDS)},
+    "logs-flow-log-destination": _flow_log_destination, "ec2-flow-log": _flow_log,
 }
 
 
@@ -535,8 +564,8 @@ def _trail(t: _Template, model: Model, art) -> None:
         "IsMultiRegionTrail": True,
         "AdvancedEventSelectors": art.settings["AdvancedEventSelectors"],
     }, [art], retain=True,
-        skips=[("CKV_AWS_35", "the spec's keys protect model data and admit no service principal; "
-                              "encrypt the log bucket with its own key")])
+        skips=[("CKV_AWS_35", "the spec's keys protect model data and admit no service principal but CloudWatch "
+                              "Logs for the flow-log group; encrypt the log bucket with its own key")])
 
 
 # the owned template's resources, per artifact kind (bucket settings are grouped per bucket)
@@ -573,7 +602,8 @@ ATTACHABLE_WHAT = {"iam-identity-policy": "IAM role policies", "iam-managed-poli
                    "s3-bucket-policy": "S3 bucket policies", "s3-access-point-policy": "S3 access points",
                    "scp": "Organizations guardrails", "rcp": "Organizations guardrails",
                    "eventbridge-rule": "EventBridge detection rules",
-                   **{kind: "VPC security groups" for kind in sorted(SECURITY_GROUP_KINDS)}}
+                   **{kind: "VPC security groups" for kind in sorted(SECURITY_GROUP_KINDS)},
+                   "logs-flow-log-destination": "VPC flow logs", "ec2-flow-log": "VPC flow logs"}
 
 
 def _policies_description(model: Model, account: str, kinds: Sequence[str], owned_kinds: Sequence[str]) -> str:

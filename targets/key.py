@@ -1,4 +1,5 @@
-"""KMS key policies: admins manage, grantees decrypt only through S3, nobody else.
+"""KMS key policies: admins manage, grantees decrypt only through S3, CloudWatch Logs
+encrypts the flow-log group (its key only, targets/flow_logs.py), nobody else.
 
 The policy does not delegate to IAM (no account-root statement), so no IAM
 policy, not even `kms:*`, can reach the key; only the principals named here can.
@@ -10,6 +11,8 @@ takes that form: a policy naming each grantee that does not fit is E501.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Key, Model
 from slpc.diagnostics import Diagnostic, warning
@@ -18,6 +21,7 @@ from . import perimeter
 from slpc.policy.document import Condition, PolicyDocument, Principal, Statement
 from slpc.policy.limits import RULES, measure
 from .artifact import Artifact
+from .flow_logs import logs_exemption, logs_statements
 from .grants import S3_KEY_CONTEXT, Use, allow_statements, key_via_s3, unique_sids, uses
 from .optimize import optimize
 
@@ -39,8 +43,11 @@ def key_policy(model: Model, key: Key, account_wide: bool = False) -> PolicyDocu
     stmts = [Statement("Allow", actions=tuple(sorted(V.KMS_ADMIN_ACTIONS)), resources=("*",),
                        principal=Principal.aws(*(P[a].arn for a in key.admins)), sid="KeyAdministration")]
     key_uses = _key_uses(model, key)
+    stmts += logs_statements(model, key)
+    exempt = logs_exemption(model, key)
     if account_wide:
-        stmts += _account_wide(model, key_uses)
+        stmts += [replace(st, conditions=st.conditions + exempt) if st.effect == "Deny" else st
+                  for st in _account_wide(model, key_uses)]
     else:
         users = set()
         for use in key_uses:
@@ -50,7 +57,7 @@ def key_policy(model: Model, key: Key, account_wide: bool = False) -> PolicyDocu
             stmts += allow_statements(model, use, principal=Principal.aws(p.arn), resources=("*",),
                                       extra=(caller,), sid_prefix=p.name)
         stmts.append(Statement("Deny", actions=tuple(sorted(V.KMS_CRYPTO_ACTIONS)), resources=("*",),
-                               principal=Principal.any(), conditions=perimeter.principal_is_not(users),
+                               principal=Principal.any(), conditions=perimeter.principal_is_not(users) + exempt,
                                sid="DenyCryptoToOthers"))
     stmts.append(Statement("Deny", actions=("kms:PutKeyPolicy",), resources=("*",), principal=Principal.any(),
                            conditions=(Condition("Bool", "kms:BypassPolicyLockoutSafetyCheck", ("true",)),),

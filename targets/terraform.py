@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 import jinja2
 
 from slpc.compiler.model import Model
-from slpc.policy.kinds import KINDS, SECURITY_GROUP_KINDS, SETTINGS_KINDS
+from slpc.policy.kinds import FLOW_LOG_KINDS, KINDS, SECURITY_GROUP_KINDS, SETTINGS_KINDS
 
 from .cloudformation import trust_skips
 from .fit import managed_number, managed_policy_name
@@ -325,7 +325,7 @@ def _region_of(model: Model, art) -> str | None:
         return art.target
     if kind == "vpc-endpoint-policy":
         return endpoint_region(model, art.target)
-    if kind in SECURITY_GROUP_KINDS:
+    if kind in SECURITY_GROUP_KINDS or kind in FLOW_LOG_KINDS:
         return art.settings["Region"]
     return None  # IAM (global)
 
@@ -564,6 +564,38 @@ def _security_group(m: _Module, art) -> None:
     }, art.path))
 
 
+def _flow_log_destination(m: _Module, art) -> None:
+    """The log group (its key and retention), the delivery role and its policy on the group."""
+    s, role = art.settings, art.settings["DeliveryRole"]
+    provider, kind = m.provider_for(art), SETTINGS_KINDS[art.kind]
+    group = identifier("slpc_flow_logs")
+    m.add("flow_logs", Resource(kind.terraform[0], group, provider, {"arguments": [
+        ("name", hcl_string(s["LogGroupName"])), ("kms_key_id", hcl_string(s["KmsKeyId"])),
+        ("retention_in_days", hcl_expr(s["RetentionInDays"]))], "key_policy": s["KmsKeyId"]}, art.path))
+    m.add("flow_logs", Resource(kind.terraform[1], identifier("slpc_flow_logs_delivery"), m.providers.get(art.account, None),
+                                {"arguments": [("name", hcl_string(role["RoleName"])),
+                                               ("assume_role_policy",
+                                                f"jsonencode({hcl_expr(role['AssumeRolePolicyDocument'], 1)})")]},
+                                art.path))
+    m.add("flow_logs", Resource(kind.terraform[2], identifier("slpc_flow_logs_delivery"), m.providers.get(art.account, None),
+                                {"arguments": [("name", hcl_string(f"slpc-{m.label}"[:128])),
+                                               ("role", "aws_iam_role.slpc_flow_logs_delivery.name"),
+                                               ("policy", f"jsonencode({hcl_expr(role['Policy'], 1)})")]},
+                                art.path))
+
+
+def _flow_log(m: _Module, art) -> None:
+    s = art.settings
+    m.add("flow_logs", Resource(SETTINGS_KINDS[art.kind].terraform[0], identifier(art.name), m.provider_for(art),
+                                {"arguments": [
+        ("vpc_id", hcl_string(s["ResourceIds"][0])), ("traffic_type", hcl_string(s["TrafficType"])),
+        ("log_destination_type", hcl_string(s["LogDestinationType"])),
+        ("log_destination", "aws_cloudwatch_log_group.slpc_flow_logs.arn"),
+        ("iam_role_arn", "aws_iam_role.slpc_flow_logs_delivery.arn"),
+        ("log_format", hcl_string(s["LogFormat"])),
+        ("max_aggregation_interval", hcl_expr(s["MaxAggregationInterval"]))]}, art.path))
+
+
 def _bucket_setting_resource(m: _Module, art) -> None:
     m.add("s3", _bucket_setting(art, m.provider_for(art)))
 
@@ -586,12 +618,14 @@ EMITTERS: dict[str, Callable[[_Module, Any], None]] = {
     "guardduty-feature": _guardduty_features,
     "cloudtrail-event-selectors": _trail_selectors,
     **{kind: _security_group for kind in SECURITY_GROUP_KINDS},
+    "logs-flow-log-destination": _flow_log_destination,
+    "ec2-flow-log": _flow_log,
     **{kind: _bucket_setting_resource for kind in ("s3-bucket-encryption", "s3-public-access-block",
                                                    "s3-versioning", "s3-ownership-controls", "s3-object-lock")},
 }
 # One .tf file per family, in this order.
-FAMILIES = ("iam_roles", "iam", "iam_managed", "s3", "kms", "ecr", "vpce", "network", "apigateway", "audit",
-            "organizations")
+FAMILIES = ("iam_roles", "iam", "iam_managed", "s3", "kms", "ecr", "vpce", "network", "flow_logs", "apigateway",
+            "audit", "organizations")
 
 
 def terraform_module(model: Model, artifacts: Sequence) -> dict[str, str]:
@@ -636,6 +670,10 @@ def _link(m: _Module) -> None:
                 for rule in r.data["rules"]:
                     if rule["peer_group"]:
                         rule["peer"]["referenced_security_group_id"] = f"aws_security_group.{groups[rule['peer_group']]}.id"
+            if r.type == "aws_cloudwatch_log_group":
+                # CloudWatch Logs checks the key policy when the group is created with the key
+                keys = [k for k in m.res.get("kms", ()) if k.data["key_id"] == hcl_string(r.data["key_policy"])]
+                r.data["after"] = [f"{k.type}.{k.name}" for k in keys]
             if r.type == "aws_s3_bucket_object_lock_configuration":
                 # Object Lock needs versioning on: configure it after the bucket's versioning
                 versioning = by_source.get(r.source.rsplit("/", 1)[0] + "/versioning.json")

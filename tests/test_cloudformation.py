@@ -258,7 +258,8 @@ def test_checkov_skip_only_where_every_account_root_is_narrowed(example):
     assert "checkov" not in owned["Resources"]["AdminRole"]["Metadata"]  # it also trusts an account as a whole
 
 
-RETAINED_POLICIES = {"AWS::S3::BucketPolicy", "AWS::Organizations::Policy"}  # perimeter denies
+# perimeter denies, and the flow-log group (evidence: deleting the stack must not delete it)
+RETAINED_POLICIES = {"AWS::S3::BucketPolicy", "AWS::Organizations::Policy", "AWS::Logs::LogGroup"}
 
 
 def test_owned_resources_and_perimeter_denies_are_retained(built):

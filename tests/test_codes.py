@@ -65,7 +65,7 @@ _SECOND_REGION = _region_list('["eu-central-1", "eu-west-1"]')
 _NO_KEY_USE = EX.replace("  encrypt     model_key\n", "  encrypt     spare\n").replace(
     "bucket weights {", 'key spare {\n  arn    "arn:aws:kms:eu-central-1:111122223333:key/1b2c3d4e-1111-2222-3333-'
     '444455556667"\n  admins [security_admin]\n}\n\nbucket weights {').replace(
-    "  encrypt model_key\n", "  encrypt spare\n")
+    "  encrypt model_key\n", "  encrypt spare\n").replace("key model_key retain", "key spare retain")
 
 # (code, spec text): bad input for every code that no other test file produces.
 CASES = [

@@ -56,7 +56,8 @@ def test_manifest_describes_every_file(tmp_path):
                      "cloudtrail-event-selectors", "eventbridge-rule", "guardduty-feature", "scp", "rcp",
                      "vpc-endpoint-policy", "s3-bucket-encryption", "s3-public-access-block", "s3-versioning",
                      "s3-ownership-controls", "s3-object-lock", "iam-role-trust-policy",
-                     "ec2-endpoint-security-group", "ec2-workload-security-group"}
+                     "ec2-endpoint-security-group", "ec2-workload-security-group", "ec2-flow-log",
+                     "logs-flow-log-destination"}
     evaluator = [a for a in m["artifacts"] if a["name"] == "evaluator"]
     assert evaluator[0]["account"] == "444455556666"
 

@@ -44,45 +44,45 @@ CASES = [
     ("E102", 'role a "arn:aws:iam::1\n', 1, '"', "unterminated"),
     ("E103", 'role a "x\\q"\n', 1, "\\q", "escapes are"),
     ("E101", "role a @\n", 1, "@", "unexpected character"),
-    ("E110", EX.replace("bucket weights {", "buckt weights {"), 91, "buckt", "did you mean `bucket`"),
-    ("E111", EX.replace("  encrypt     model_key", "  encrpyt     model_key", 1), 93, "encrpyt", "did you mean `encrypt`"),
-    ("E112", EX.replace("object_lock governance 365 days", "object_lock governance 365 weeks"), 94, "weeks", "`days`"),
-    ("E113", EX.replace('  name    "acme-llm-finetune"', '  name    "acme-llm-finetune"\n  name    "x"'), 102, "name", "given twice"),
-    ("E114", EX.replace('  name   "llm-serving"\n', ""), 107, "serving", "missing `name`"),
-    ("E201", EX.replace("allow trainer       read", "allow trainr        read"), 116, "trainr", "did you mean `trainer`"),
-    ("E202", EX.replace("role breakglass ", "role trainer "), 69, "trainer", "declared twice"),
-    ("E203", EX.replace("allow trainer       read", "allow weights       read"), 116, "weights", "not a role"),
-    ("E204", EX.replace("read   finetune_data", "raed   finetune_data"), 116, "raed", "did you mean `read`"),
+    ("E110", EX.replace("bucket weights {", "buckt weights {"), 92, "buckt", "did you mean `bucket`"),
+    ("E111", EX.replace("  encrypt     model_key", "  encrpyt     model_key", 1), 94, "encrpyt", "did you mean `encrypt`"),
+    ("E112", EX.replace("object_lock governance 365 days", "object_lock governance 365 weeks"), 95, "weeks", "`days`"),
+    ("E113", EX.replace('  name    "acme-llm-finetune"', '  name    "acme-llm-finetune"\n  name    "x"'), 103, "name", "given twice"),
+    ("E114", EX.replace('  name   "llm-serving"\n', ""), 108, "serving", "missing `name`"),
+    ("E201", EX.replace("allow trainer       read", "allow trainr        read"), 117, "trainr", "did you mean `trainer`"),
+    ("E202", EX.replace("role breakglass ", "role trainer "), 70, "trainer", "declared twice"),
+    ("E203", EX.replace("allow trainer       read", "allow weights       read"), 117, "weights", "not a role"),
+    ("E204", EX.replace("read   finetune_data", "raed   finetune_data"), 117, "raed", "did you mean `read`"),
     ("E210", 'role a "arn:aws:iam::111122223333:role/a"\n', 1, "r", "no `deployment`"),
     ("E301", EX.replace('"111122223333"\n  org', '"11112222333"\n  org'), 5, '"11112222333"', "12 digits"),
-    ("E301", EX.replace('vpc "vpc-0a1b2c3d4e5f67890"', 'vpc "vpc-xyz"'), 11, '"vpc-xyz"', "VPC id"),
-    ("E301", EX.replace('"vpce-01a2b3c4d5e6f7a81"', '"vpce-1"'), 14, '"vpce-1"', "endpoint id"),
+    ("E301", EX.replace('vpc "vpc-0a1b2c3d4e5f67890"', 'vpc "vpc-xyz"'), 12, '"vpc-xyz"', "VPC id"),
+    ("E301", EX.replace('"vpce-01a2b3c4d5e6f7a81"', '"vpce-1"'), 15, '"vpce-1"', "endpoint id"),
     ("E301", EX.replace('["eu-central-1"]', '["eu-centrl-1", "cn-north-1"]'), 7, '"cn-north-1"', "partition"),
     ("E301", EX.replace('"o-a1b2c3d4e5"', '"org-1"'), 6, '"org-1"', "organization id"),
-    ("E304", EX.replace('"198.51.100.0/24"', '"10.0.0.0/8"'), 32, '"10.0.0.0/8"', "non-public"),
-    ("E304", EX.replace('"198.51.100.0/24"', '"0.0.0.0/0"'), 32, '"0.0.0.0/0"', "whole Internet"),
-    ("E304", EX.replace('"198.51.100.0/24"', '"198.51.100.7/24"'), 32, '"198.51.100.7/24"', "did you mean \"198.51.100.0/24\""),
-    ("E304", EX.replace('"198.51.100.0/24"', '"0.0.0.0/1"'), 32, '"0.0.0.0/1"', "too broad"),
-    ("E304", EX.replace('"198.51.100.0/24"', '"100.0.0.0/8"'), 32, '"100.0.0.0/8"', "overlaps the non-public range 100.64.0.0/10"),
-    ("E301", EX.replace('"acme-llm-weights"', '"acme-llm-weights--ol-s3"'), 92, '"acme-llm-weights--ol-s3"', "valid S3 bucket name"),
-    ("E306", EX.replace('"arn:aws:iam::111122223333:role/llm-trainer"', '"arn:aws:iam::111122223333:user/bob"'), 40, '"arn:aws:iam::111122223333:user/bob"', "user ARN"),
-    ("E307", EX.replace('"arn:aws:iam::444455556666:role/model-evaluator"', '"arn:aws-cn:iam::444455556666:role/model-evaluator"'), 80, '"arn:aws-cn:iam::444455556666:role/model-evaluator"', "partition"),
-    ("E308", EX.replace("key/1b2c3d4e-1111-2222-3333-444455556666", "key/nope"), 87, '"arn:aws:kms:eu-central-1:111122223333:key/nope"', "key ARN"),
-    ("E309", EX.replace("arn:aws:kms:eu-central-1:", "arn:aws:kms:us-east-1:"), 87, '"arn:aws:kms:us-east-1:111122223333:key/1b2c3d4e-1111-2222-3333-444455556666"', "allowed regions"),
-    ("E318", EX.replace('"released/"    from prod_vpc', '"released/*"   from prod_vpc'), 118, '"released/*"', "literal"),
-    ("E319", EX.replace('"2027-06-30T00:00:00Z"', '"2027-13-30T00:00:00Z"'), 122, '"2027-13-30T00:00:00Z"', "valid date"),
+    ("E304", EX.replace('"198.51.100.0/24"', '"10.0.0.0/8"'), 33, '"10.0.0.0/8"', "non-public"),
+    ("E304", EX.replace('"198.51.100.0/24"', '"0.0.0.0/0"'), 33, '"0.0.0.0/0"', "whole Internet"),
+    ("E304", EX.replace('"198.51.100.0/24"', '"198.51.100.7/24"'), 33, '"198.51.100.7/24"', "did you mean \"198.51.100.0/24\""),
+    ("E304", EX.replace('"198.51.100.0/24"', '"0.0.0.0/1"'), 33, '"0.0.0.0/1"', "too broad"),
+    ("E304", EX.replace('"198.51.100.0/24"', '"100.0.0.0/8"'), 33, '"100.0.0.0/8"', "overlaps the non-public range 100.64.0.0/10"),
+    ("E301", EX.replace('"acme-llm-weights"', '"acme-llm-weights--ol-s3"'), 93, '"acme-llm-weights--ol-s3"', "valid S3 bucket name"),
+    ("E306", EX.replace('"arn:aws:iam::111122223333:role/llm-trainer"', '"arn:aws:iam::111122223333:user/bob"'), 41, '"arn:aws:iam::111122223333:user/bob"', "user ARN"),
+    ("E307", EX.replace('"arn:aws:iam::444455556666:role/model-evaluator"', '"arn:aws-cn:iam::444455556666:role/model-evaluator"'), 81, '"arn:aws-cn:iam::444455556666:role/model-evaluator"', "partition"),
+    ("E308", EX.replace("key/1b2c3d4e-1111-2222-3333-444455556666", "key/nope"), 88, '"arn:aws:kms:eu-central-1:111122223333:key/nope"', "key ARN"),
+    ("E309", EX.replace("arn:aws:kms:eu-central-1:", "arn:aws:kms:us-east-1:"), 88, '"arn:aws:kms:us-east-1:111122223333:key/1b2c3d4e-1111-2222-3333-444455556666"', "allowed regions"),
+    ("E318", EX.replace('"released/"    from prod_vpc', '"released/*"   from prod_vpc'), 119, '"released/*"', "literal"),
+    ("E319", EX.replace('"2027-06-30T00:00:00Z"', '"2027-13-30T00:00:00Z"'), 123, '"2027-13-30T00:00:00Z"', "valid date"),
     ("E325", EX.replace('  regions   ["eu-central-1"]\n', '  regions   ["eu-central-1"]\n  managed_policies_per_role 21\n'),
      8, "21", "at most 20"),
     ("E325", EX.replace('  regions   ["eu-central-1"]\n', '  regions   ["eu-central-1"]\n  managed_policies_per_role 0\n'),
      8, "0", "by default"),
     ("E112", EX.replace('  regions   ["eu-central-1"]\n', '  regions   ["eu-central-1"]\n  managed_policies_per_role "9"\n'),
      8, '"9"', "a number"),
-    ("E401", EX.replace("inference     pull   serving", "inference     pull   weights"), 119, "pull", "bucket verbs"),
-    ("E403", EX.replace("invoke chat                   from prod_vpc", "invoke chat                   from eval_vpc"), 121, "eval_vpc", "no sagemaker.runtime endpoint"),
-    ("E404", EX.replace("  admins [security_admin]\n}\n\nbucket weights", "}\n\nbucket weights"), 86, "model_key", "no admins"),
-    ("E405", EX.replace("allow trainer       read", "allow security_admin read"), 116, "security_admin", "admin of bucket `finetune_data`"),
-    ("E406", EX.replace("  admins [security_admin]\n}\n\nbucket weights", "  admins [evaluator]\n}\n\nbucket weights"), 88, "evaluator", "account"),
-    ("E402", EX.replace('pull   serving  ', 'pull   serving "x/"'), 119, '"x/"', "only applies to buckets"),
+    ("E401", EX.replace("inference     pull   serving", "inference     pull   weights"), 120, "pull", "bucket verbs"),
+    ("E403", EX.replace("invoke chat                   from prod_vpc", "invoke chat                   from eval_vpc"), 122, "eval_vpc", "no sagemaker.runtime endpoint"),
+    ("E404", EX.replace("  admins [security_admin]\n}\n\nbucket weights", "}\n\nbucket weights"), 87, "model_key", "no admins"),
+    ("E405", EX.replace("allow trainer       read", "allow security_admin read"), 117, "security_admin", "admin of bucket `finetune_data`"),
+    ("E406", EX.replace("  admins [security_admin]\n}\n\nbucket weights", "  admins [evaluator]\n}\n\nbucket weights"), 89, "evaluator", "account"),
+    ("E402", EX.replace('pull   serving  ', 'pull   serving "x/"'), 120, '"x/"', "only applies to buckets"),
 ]
 
 
@@ -109,7 +109,7 @@ def test_network_without_the_service_endpoint(tmp_path, capsys):
 def test_past_until_is_a_warning_only(tmp_path, capsys):
     rc, err, out, path = run(tmp_path, capsys, EX.replace('"2027-06-30T00:00:00Z"', '"2020-01-01T00:00:00Z"'))
     assert rc == 0
-    assert "warning[W321]" in err and located(err, path, 122, 71) and caret_under(err, '"2020-01-01T00:00:00Z"')
+    assert "warning[W321]" in err and located(err, path, 123, 71) and caret_under(err, '"2020-01-01T00:00:00Z"')
 
 
 def test_several_errors_in_one_run(tmp_path, capsys):
@@ -134,9 +134,9 @@ def test_json_diagnostics(tmp_path, capsys):
     assert rc == 2
     data = json.loads(out)
     assert data["ok"] is False
-    (d,) = data["diagnostics"]
+    (d,) = [d for d in data["diagnostics"] if d["code"] != "W458"]  # the example's eval_vpc: no flow log
     assert d == {"severity": "error", "code": "E201", "message": "unknown role `trainr`", "file": path,
-                 "range": {"start": {"line": 116, "column": 7}, "end": {"line": 116, "column": 13}},
+                 "range": {"start": {"line": 117, "column": 7}, "end": {"line": 117, "column": 13}},
                  "hint": "did you mean `trainer`?"}
 
 
@@ -177,7 +177,7 @@ def test_two_names_for_one_resource(tmp_path, capsys):
                       'role breakglass "arn:aws:iam::111122223333:role/llm-trainer"')
     rc, err, _, path = run(tmp_path, capsys, text)
     assert rc == 2 and "error[E205]" in err and "same AWS resource as `trainer`" in err
-    assert located(err, path, 69, 6)
+    assert located(err, path, 70, 6)
 
 
 def test_sarif_diagnostics(tmp_path, capsys):
@@ -187,12 +187,12 @@ def test_sarif_diagnostics(tmp_path, capsys):
     log = json.loads(out)
     assert log["version"] == "2.1.0"
     run_ = log["runs"][0]
-    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["E201"]
-    (res,) = run_["results"]
+    assert [r["id"] for r in run_["tool"]["driver"]["rules"]] == ["E201", "W458"]  # W458: the example's eval_vpc
+    (res,) = [r for r in run_["results"] if r["ruleId"] != "W458"]
     assert res["ruleId"] == "E201" and res["level"] == "error" and res["ruleIndex"] == 0
     loc = res["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] == path
-    assert loc["region"] == {"startLine": 116, "startColumn": 7, "endLine": 116, "endColumn": 13}
+    assert loc["region"] == {"startLine": 117, "startColumn": 7, "endLine": 117, "endColumn": 13}
 
 
 def test_unknown_endpoint_policies_mode(tmp_path, capsys):

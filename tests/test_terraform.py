@@ -41,6 +41,7 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
 PLUGIN_DIR = os.environ.get("SLPC_TF_PLUGIN_DIR", "/opt/tf-plugins")
 TERRAFORM = shutil.which("terraform")
 needs_terraform = pytest.mark.skipif(TERRAFORM is None, reason="no terraform binary")
+FLOW_ROLE = "slpc_flow_logs_delivery"  # the flow logs' delivery role, which slpc creates
 
 
 # --------------------------------------------------------------------------- #
@@ -231,10 +232,11 @@ def test_files_and_every_example_kind(example):
     c, files, _ = example
     assert all(p.startswith("terraform/") and p.endswith(".tf") for p in files)
     for f in ("versions.tf", "variables.tf", "outputs.tf", "providers.tf", "iam_roles.tf", "iam.tf", "s3.tf",
-              "kms.tf", "ecr.tf", "vpce.tf", "network.tf", "audit.tf", "organizations.tf", "locals.tf"):
+              "kms.tf", "ecr.tf", "vpce.tf", "network.tf", "flow_logs.tf", "audit.tf", "organizations.tf",
+              "locals.tf"):
         assert f"terraform/{f}" in files
     kinds = {a.kind for a in c.artifacts}
-    assert len(c.artifacts) == 51 and len(kinds) == 18
+    assert len(c.artifacts) == 53 and len(kinds) == 20
 
 
 def _expected(art) -> tuple[str, str, str]:
@@ -284,6 +286,12 @@ def check_policies(c, parsed) -> None:
             (key,) = hits
             assert _embedded(res[key], POLICY_ATTRIBUTE.get(art.kind, "policy")) == want, art.path
         matched.add(key)
+    for art in c.artifacts:  # the flow logs' delivery role: its two documents, as the artifact holds them
+        if art.kind == "logs-flow-log-destination":
+            role = art.settings["DeliveryRole"]
+            assert _embedded(res[("aws_iam_role", FLOW_ROLE)], "assume_role_policy") == role["AssumeRolePolicyDocument"]
+            assert _embedded(res[("aws_iam_role_policy", FLOW_ROLE)], "policy") == role["Policy"]
+            matched |= {("aws_iam_role", FLOW_ROLE), ("aws_iam_role_policy", FLOW_ROLE)}
     policy_types = {_expected(a)[0] for a in c.artifacts if a.kind in POLICY_KINDS}
     assert {k for k in res if k[0] in policy_types} == matched
 
@@ -297,7 +305,8 @@ def test_iam_policies_on_the_roles_by_reference(example):
     _, _, parsed = example
     res = resources(parsed)
     # every role of the example states its trust: the module manages it, its policy refers to it
-    policies = {n: b for (t, n), b in res.items() if t == "aws_iam_role_policy"}
+    # (the flow logs' delivery role is slpc's own, not a spec role: test_flow_logs.py)
+    policies = {n: b for (t, n), b in res.items() if t == "aws_iam_role_policy" and n != FLOW_ROLE}
     assert {n: b["role"] for n, b in policies.items()} == {n: f"${{aws_iam_role.{n}.name}}" for n in policies}
     assert {role_name(res, b["role"]) for b in policies.values()} == {
         "llm-trainer", "llm-inference", "llm-ci-deployer", "chat-frontend", "security-admin",
@@ -308,7 +317,7 @@ def test_iam_policies_on_the_roles_by_reference(example):
 def test_roles_with_trust_are_managed_roles(example):
     c, files, parsed = example
     res = resources(parsed)
-    roles = {n: b for (t, n), b in res.items() if t == "aws_iam_role"}
+    roles = {n: b for (t, n), b in res.items() if t == "aws_iam_role" and n != FLOW_ROLE}
     trusts = [a for a in c.artifacts if a.kind == "iam-role-trust-policy"]
     assert sorted(roles) == sorted(a.name for a in trusts)
     for art in trusts:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping, Sequence
 
-from slpc.compiler import routes
+from slpc.compiler import flow_logs, routes
 from slpc.compiler import trust as T
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Grant, Model, Principal
@@ -326,8 +326,18 @@ class Meaning:
             return False  # S3 would use the AWS managed key
         return key is None or key == self.m.keys[asset.key].arn
 
+    def service_key_use(self, key, q: Question) -> bool:
+        """What the spec lets an AWS service principal do with a key: CloudWatch Logs of the
+        key's region, for the flow-log group's encryption context only (compiler/flow_logs.py)."""
+        dest = flow_logs.destination(self.m)
+        return (dest is not None and dest.key == key.name and q.principal == dest.logs_principal
+                and q.action in flow_logs.LOGS_KEY_ACTIONS
+                and _get(q.context, flow_logs.LOGS_CONTEXT_KEY) == dest.arn)
+
     def kms(self, key, who: str | None, q: Question) -> bool:
         ctx, action = q.context, q.action
+        if self.service_key_use(key, q):
+            return True
         if action in V.KMS_CRYPTO_ACTIONS:
             buckets = [a for a in self.m.assets_of("bucket") if a.key == key.name]
             for asset in buckets:

@@ -324,6 +324,21 @@ class Fetcher:
                       {"InvalidVpcEndpointId.NotFound": "no such VPC endpoint"}, region, VpcEndpointIds=[vpce_id])
         return self.parsed(r, lambda v: sorted(g["GroupId"] for g in v["VpcEndpoints"][0].get("Groups", [])))
 
+    # -- VPC flow logs and their log group --------------------------------- #
+    def flow_logs(self, vpc: str, region: str) -> Read:
+        """The flow logs of a VPC (ec2:DescribeFlowLogs)."""
+        return self.pages("ec2", "describe_flow_logs", "ec2:DescribeFlowLogs", {}, "FlowLogs", "NextToken", region,
+                          Filters=[{"Name": "resource-id", "Values": [vpc]}])
+
+    def log_group(self, name: str, region: str) -> Read:
+        """The log group of this exact name (logs:DescribeLogGroups by prefix), or missing."""
+        r = self.pages("logs", "describe_log_groups", "logs:DescribeLogGroups", {}, "logGroups", "nextToken", region,
+                       logGroupNamePrefix=name)
+        if r.value is None:
+            return r
+        found = [g for g in r.value if g.get("logGroupName") == name]
+        return Read(found[0]) if found else Read(missing=f"no log group named {name}")
+
     # -- API Gateway, CloudTrail, EventBridge, GuardDuty, Organizations ----- #
     def rest_api_policy(self, api_arn: str) -> Read:
         """The REST API's resource policy (arn:aws:apigateway:REGION::/restapis/ID)."""

@@ -10,10 +10,11 @@ from typing import Any, Callable, Iterable
 from slpc.policy.document import PolicyDocument, PolicyFormatError, Statement, dumps, from_json
 from slpc.verify.edges import questions as edge_questions
 
-from slpc.policy.kinds import SECURITY_GROUP_KINDS
+from slpc.policy.kinds import FLOW_LOG_KINDS, SECURITY_GROUP_KINDS
 
 from . import detection as A
 from . import compare as C
+from . import flow_logs as FL
 from . import security_groups as SG
 from .fetch import Fetcher, Read
 from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report
@@ -144,7 +145,7 @@ class Validator:
 
     def _one(self, art) -> Report:
         rep = Report()
-        if art.kind not in SETTING_KINDS | POLICY_KINDS | AUDIT_KINDS | SECURITY_GROUP_KINDS:
+        if art.kind not in SETTING_KINDS | POLICY_KINDS | AUDIT_KINDS | SECURITY_GROUP_KINDS | FLOW_LOG_KINDS:
             rep.skipped.append((art.path, f"{art.kind}: not checked by this version of slpc validate"))
             return rep
         f = self.fetcher_for(art.account)
@@ -156,6 +157,10 @@ class Validator:
             self._setting(f, art, rep)
         elif art.kind in SECURITY_GROUP_KINDS:
             SG.check(f, art, rep)
+        elif art.kind == "ec2-flow-log":
+            FL.check_flow_log(f, art, rep)
+        elif art.kind in FLOW_LOG_KINDS:
+            FL.check_destination(f, art, rep)
         elif art.kind in AUDIT_KINDS:
             self._audit(f, art, rep)
         else:

@@ -334,6 +334,8 @@ class Context:
                      self.equals_text("aws:PrincipalServiceName", caller.arn))
             return
         self.known["aws:principalisawsservice"] = "false"
+        if "aws:principalservicename" in self.types:  # AWS sets it only on a service principal's own call
+            self.add(negate(self.key("aws:PrincipalServiceName").present))
         if caller.concrete is not None:
             self.known.update({"aws:principalarn": caller.concrete, "aws:principalaccount": caller.concrete_account})
         self.add(self.equals_text("aws:PrincipalArn", caller.arn),

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator
 
 import z3
 
+from slpc.compiler import flow_logs
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Key, Principal
 from slpc.compiler.values import DNS_SUFFIX
@@ -83,6 +84,9 @@ def identity_perimeter(w: World, t: Target) -> Iterator[Query]:
     for who in _not_iam(w, t):
         q = Query(f"{who} · {t.label}", w, t, who, t.actions[DATA], star=False, guardrails=False)
         q.goal = conj(q.allowed, _beyond_pool(q))
+        if who == SERVICE and t.kms:  # the one service the spec lets in: CloudWatch Logs, for the flow logs
+            q.goal = conj(q.goal, negate(q.per_action(
+                lambda a: w.meaning.service_key_use(q.ctx, q.caller, t.asset, a))))
         yield q
 
 
@@ -206,6 +210,24 @@ def completeness(w: World, t: Target) -> Iterator[Query]:
         q = Query(f"{ANONYMOUS} · {t.label}", w, t, ANONYMOUS, t.actions[DATA], star=False, guardrails=True)
         q.goal = conj(q.permits(), negate(q.allowed), _realistic(w, q))
         yield q
+    yield from flow_log_delivery(w, t)
+
+
+def flow_log_delivery(w: World, t: Target) -> Iterator[Query]:
+    """Completeness for the one service the spec lets use a key: CloudWatch Logs encrypts the
+    flow-log group with it (with the guardrails; its calls to KMS come through no VPC endpoint)."""
+    dest = flow_logs.destination(w.model)
+    if not t.kms or not t.actions[DATA] or dest is None or dest.key != t.asset.name:
+        return
+    q = Query(f"{SERVICE} · {t.label}", w, t, SERVICE, t.actions[DATA], star=False, guardrails=True)
+    ctx, org = q.ctx, w.model.deployment.org
+    # what a service acting for the log group's account sends, if it sends these keys at all
+    sent = [implies(ctx.key("aws:SourceAccount").present, ctx.equals_text("aws:SourceAccount", dest.account)),
+            implies(ctx.key("aws:SourceOrgID").present,
+                    ctx.equals_text("aws:SourceOrgID", org) if org else z3.BoolVal(False))]
+    q.goal = conj(q.per_action(lambda a: w.meaning.service_key_use(ctx, q.caller, t.asset, a)),
+                  negate(q.allowed), negate(ctx.key("aws:SourceVpce").present), *sent)
+    yield q
 
 
 def _assets_of(w: World, t: Target) -> set[str]:

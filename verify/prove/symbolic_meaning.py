@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import z3
 
-from slpc.compiler import routes
+from slpc.compiler import flow_logs, routes
 from slpc.compiler import verbs as V
 from slpc.compiler.model import AccessPoint, Asset, Grant, Key, Model
 from slpc.compiler.values import DNS_SUFFIX
@@ -30,6 +30,7 @@ SEEDS = {
     "s3:prefix": STR, "s3:x-amz-server-side-encryption": STR, "s3:x-amz-server-side-encryption-aws-kms-key-id": STR,
     "s3:x-amz-server-side-encryption-customer-algorithm": STR, "kms:viaservice": STR, "kms:calleraccount": STR,
     "kms:encryptioncontext:aws:s3:arn": STR, "kms:bypasspolicylockoutsafetycheck": BOOL,
+    "kms:encryptioncontext:aws:logs:arn": STR,
 }
 TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
 OBJECT_LEVEL = frozenset(V.S3_OBJECT_DATA_ACTIONS) | {
@@ -281,6 +282,14 @@ class SymbolicMeaning:
         if action == "kms:PutKeyPolicy":
             return conj(negate(_is(ctx, "kms:BypassPolicyLockoutSafetyCheck", "true")), ok)
         return ok
+
+    def service_key_use(self, ctx: Context, caller: Caller, key: Key, action: str) -> z3.BoolRef:
+        """What the spec lets an AWS service principal do with a key (`Meaning.service_key_use`):
+        CloudWatch Logs of the key's region, for the flow-log group's encryption context only."""
+        dest = flow_logs.destination(self.m)
+        if dest is None or dest.key != key.name or action not in flow_logs.LOGS_KEY_ACTIONS:
+            return FALSE
+        return conj(is_text(caller.arn, dest.logs_principal), _is(ctx, flow_logs.LOGS_CONTEXT_KEY, dest.arn))
 
     def ecr(self, ctx: Context, asset: Asset, who, caller: Caller, action: str, star: bool) -> z3.BoolRef:
         services = V.ASSET_SERVICES["repository"]
