@@ -17,6 +17,7 @@ from dataclasses import replace
 from slpc.dsl import ast
 from slpc.diagnostics import did_you_mean
 
+from . import networks as netcheck
 from .model import Asset, Authorizer, Deployment, Grant, Network
 from .verbs import ASSET_SERVICES
 
@@ -40,7 +41,7 @@ def resolve(c, dep: Deployment, networks: dict[str, Network], assets: dict[str, 
             c.err("E347", f"`authorizer` belongs to API Gateway endpoints, not SageMaker endpoint `{name}`",
                   z.kind.span, "remove it: SageMaker endpoints are invoked by roles (grants)")
             continue
-        ok = _kind(c, z) & _pool(c, z, dep, asset) & _scopes(c, z) & _networks(c, z, networks)
+        ok = _kind(c, z) & _pool(c, z, dep, asset) & _scopes(c, z) & _networks(c, z, networks, asset)
         if ok:
             nets = tuple(dict.fromkeys(n.text for n in z.networks))
             assets[name] = replace(asset, authorizer=Authorizer(z.pool.value, tuple(s.value for s in z.scopes), nets))
@@ -92,7 +93,9 @@ def _scopes(c, z: ast.Authorizer) -> bool:
     return True
 
 
-def _networks(c, z: ast.Authorizer, networks: dict[str, Network]) -> bool:
+def _networks(c, z: ast.Authorizer, networks: dict[str, Network], stage: Asset) -> bool:
+    """Each network names a way into the stage: an execute-api endpoint (E403) of the stage's
+    region (E448: an interface endpoint reaches only its own region's private APIs)."""
     ok = True
     for n in z.networks:
         if not isinstance(c.decls.get(n.text), ast.Network):
@@ -101,6 +104,9 @@ def _networks(c, z: ast.Authorizer, networks: dict[str, Network]) -> bool:
         elif n.text in networks and not networks[n.text].endpoint_ids(ASSET_SERVICES["api"]):
             c.err("E403", f"network `{n.text}` has no execute-api endpoint, the only way into a private API",
                   n.span, 'add `endpoint execute-api "vpce-..."` to the network, or name another one')
+            ok = False
+        elif n.text in networks and not netcheck.other_region(c, n.span, networks[n.text], stage.name, stage.kind,
+                                                             stage.region, ASSET_SERVICES["api"]):
             ok = False
     return ok
 

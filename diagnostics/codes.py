@@ -166,7 +166,8 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("E447", "values", "A network has `clients` but no `vpc`, so its endpoint security group has no VPC."),
     Code("E448", "grants", "A grant on an asset of another region through a network none of whose interface "
                            "endpoints for a service of the asset reaches that region (an endpoint reaches its VPC's "
-                           "region, or the region its line declares)."),
+                           "region, or the region its line declares); likewise a network of a Cognito authorizer "
+                           "whose execute-api endpoints do not reach the stage's region."),
     Code("E449", "values", "`region` on an endpoint line of a gateway endpoint, or of a service AWS PrivateLink has no "
                            "cross-region endpoints for (only `s3`, `ecr.api`, `ecr.dkr` and `kms` have)."),
     Code("W450", "values", "A network has interface endpoints but no `clients`: slpc writes no endpoint security "

@@ -194,6 +194,22 @@ def test_bad_authorizer_is_located_and_explained(tmp_path, capsys, case):
     assert caret_under(err, under.split('"')[0] if under.startswith("arn") else under) or under in err, err
 
 
+def test_an_authorizer_network_of_another_region_is_refused(tmp_path, capsys):
+    """An execute-api endpoint reaches only its own region's private APIs: users calling from
+    a network of eu-west-1 can never reach a stage of eu-central-1 (E448, as for a grant)."""
+    text = COGNITO_SPEC.replace('regions ["eu-central-1"]', 'regions ["eu-central-1", "eu-west-1"]').replace(
+        "network vpc {\n", 'network vpc {\n  region "eu-west-1"\n').replace(
+        "network partner_vpc {\n", 'network partner_vpc {\n  region "eu-central-1"\n').replace(
+        '  stage      "prod"\n', '  stage      "prod"\n  region     "eu-central-1"\n').replace(
+        '  stage      "admin"\n', '  stage      "admin"\n  region     "eu-central-1"\n')
+    code, err, _, _ = run(tmp_path, capsys, text)
+    assert code == 2 and "error[E448]: api `chat` is in eu-central-1, and network `vpc` reaches execute-api " \
+        "only through interface endpoints of eu-west-1" in err, err
+    assert caret_under(err, "vpc"), err
+    ok = text.replace("from vpc", "from partner_vpc")
+    assert compile_text(ok, "ok.slp").ok
+
+
 def test_a_role_granted_a_cognito_stage_is_refused(tmp_path, capsys):
     code, err, _, _ = run(tmp_path, capsys, COGNITO_SPEC + "allow app invoke chat from vpc\n")
     assert code == 2 and "error[E350]" in err and caret_under(err, "app"), err
