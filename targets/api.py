@@ -10,6 +10,8 @@ statements name no principal (`pool_users_statements`).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from slpc.compiler import routes
 from slpc.compiler import verbs as V
 from slpc.compiler.model import Asset, Model
@@ -46,10 +48,25 @@ def api_policy(model: Model, stages: list[Asset]) -> PolicyDocument:
         stmts += deny_ungranted(model, ("execute-api:Invoke",), ents, lambda a: here, lambda a: asset.name)
         others = tuple(f"{a.arn}/*" for a in stages if a is not asset)
         stmts += deny_outside_grants(model, ents, SERVICES, lambda a: V.API, _target(asset, others), routes.contains)
-        for use in uses(model, g_here):
-            p = model.principals[use.grant.principal]
-            stmts += allow_statements(model, use, principal=Principal.aws(p.arn), sid_prefix=p.name)
+        stmts += _allows(model, g_here, here)
     return PolicyDocument(unique_sids(stmts))
+
+
+def _allows(model: Model, grants, stage: tuple[str, ...]) -> list[Statement]:
+    """Each grantee's Allow, on the whole stage: its routes are held by the denies above
+    (`OutsidePrefixes` names them, as NotResource, for a grantee without a whole-stage
+    grant; `OutsideGrant` holds each route to its networks and expiry, which E344 keeps
+    apart for overlapping routes), so naming the routes' ARNs here too would only double
+    the policy's size (7 methods x 2 ARNs a route of `ANY`) against its 8,192 characters.
+    Grants of one grantee with the same networks and expiry share one Allow."""
+    out: list[Statement] = []
+    for use in uses(model, grants):
+        p = model.principals[use.grant.principal]
+        whole = use._replace(grant=replace(use.grant, prefix=""))
+        for s in allow_statements(model, whole, principal=Principal.aws(p.arn), resources=stage, sid_prefix=p.name):
+            if s not in out:
+                out.append(s)
+    return out
 
 
 def pool_users_statements(model: Model, stage: Asset, union: list[str]) -> list[Statement]:

@@ -9,6 +9,7 @@ routes are compared in test_differential.py (strategies.ROUTES).
 from __future__ import annotations
 
 import json
+from itertools import product
 
 import pytest
 from hypothesis import given
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from conftest import EXAMPLE, ROUTES_SPEC
 from slpc.app.pipeline import compile_text
 from slpc.compiler import routes
+from slpc.policy.document import PolicyDocument, Statement
 from slpc.policy.matching import wildcard_match
 from slpc.verify.deployment import Deployment
 from slpc.verify.prove.properties import PROVED, prove
@@ -24,6 +26,7 @@ from slpc.verify.prove.world import World
 from strategies import PROPERTY
 from test_diagnostics import caret_under, located, run
 
+STAR = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
 STAGE = "arn:aws:execute-api:eu-central-1:111122223333:a1b2c3d4e5/prod"
 SEGMENTS = ("v1", "chat", "chatx", "x")
 
@@ -199,3 +202,31 @@ def test_the_report_confirms_each_scoped_grant_on_its_route(compiled):
     cells = access_matrix(compiled.model, "2029-01-01T00:00:00Z")
     assert cells and all(c["meaning_confirms"] for c in cells), cells
     assert {g["prefix"] for c in cells for g in c["grants"]} >= {"POST /v1/chat", "GET /v1/models/*"}
+
+
+def test_shared_stage_routes_are_written_once_and_still_exact():
+    """Teams sharing one stage, each with its own `ANY` subtrees: each route's ARNs appear
+    once in the API's policy (in the grantee's `NotResource` deny; its Allow names the
+    stage), so four such grants fit the 8,192 characters, and each team still reaches only
+    its own routes, through its network only, as the meaning says."""
+    roles = "".join(f'role t{i} "arn:aws:iam::111122223333:role/team-{i}"\n' for i in range(2))
+    grants = "".join(f'allow t{i} invoke api "ANY /v{j}/team{i}/*" from vpc\n' for i in range(2) for j in range(2))
+    spec = ('deployment "d" {\n  account "111122223333"\n  regions ["eu-central-1"]\n}\n'
+            'network vpc {\n  endpoint execute-api "vpce-01a2b3c4d5e6f7a80"\n}\n'
+            'network other {\n  endpoint execute-api "vpce-01a2b3c4d5e6f7a81"\n}\n'
+            + roles + 'endpoint api {\n  apigateway "a1b2c3d4e5"\n  stage "prod"\n}\n' + grants)
+    compiled = compile_text(spec, "teams.slp")
+    assert compiled.ok, [d.message for d in compiled.diagnostics]
+    text = next(a.text for a in compiled.artifacts if a.kind == "apigateway-resource-policy")
+    for i, j, m in ((i, j, m) for i in range(2) for j in range(2) for m in routes.METHODS):
+        assert text.count(f'"{STAGE}/{m}/v{j}/team{i}/*"') == 1, (i, j, m)
+    from slpc.verify.meaning import Meaning, Question
+    world, meaning = Deployment.from_artifacts(compiled.artifacts), Meaning(compiled.model)
+    for who, path, vpce in product(range(2), ("v0/team0/x", "v1/team1/y", "v2/team0/z"),
+                                   ("vpce-01a2b3c4d5e6f7a80", "vpce-01a2b3c4d5e6f7a81")):
+        q = Question(f"arn:aws:iam::111122223333:role/team-{who}", "execute-api:Invoke", f"{STAGE}/POST/{path}",
+                     {"aws:SourceVpce": vpce}, star=True)
+        expected = vpce.endswith("80") and path.split("/")[1] == f"team{who}" and path[:2] in ("v0", "v1")
+        assert meaning.permits(q) is expected, q
+        decision = world.decide(q.principal, q.action, q.resource, q.context, extra_identity=(STAR,))
+        assert decision.allowed is expected, (q, decision.explain())
