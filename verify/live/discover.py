@@ -73,8 +73,9 @@ class Discovery:
         return read.value
 
     def _map(self, fn, items: list) -> list:
-        """fn over items in the pool, results in the items' order; progress after each. An
-        answer without the fields AWS documents is a problem of that item (None), not a crash."""
+        """fn over items in the pool, its answers in the items' order, progress after each; an
+        item without an answer (None: not found, refused, or an answer without the fields AWS
+        documents, recorded as a problem of that item rather than a crash) is left out."""
         items = list(items)
         self._total += len(items)
 
@@ -88,7 +89,8 @@ class Discovery:
             futures = [pool.submit(guarded, x) for x in items]
             out = []
             for fut in futures:
-                out.append(fut.result())
+                if (result := fut.result()):
+                    out.append(result)
                 self._done += 1
                 if self.progress and self._done < self._total:  # the total grows: one newline, at the end
                     self.progress(self._done, self._total)
@@ -113,7 +115,7 @@ class Discovery:
                               images=tuple(sorted({c["Image"] for c in containers if c.get("Image")})),
                               model_uris=tuple(sorted(set(filter(None, uris)))),
                               subnets=tuple(sorted((d.get("VpcConfig") or {}).get("Subnets") or ())))
-        return [w for w in self._map(one, sorted(m["ModelName"] for m in names)) if w]
+        return self._map(one, sorted(m["ModelName"] for m in names))
 
     def _training_jobs(self, region: str) -> list[I.Workload]:
         jobs = self._value(self.f.pages("sagemaker", "list_training_jobs", "sagemaker:ListTrainingJobs", {},
@@ -135,7 +137,7 @@ class Discovery:
                               images=tuple(filter(None, [image])), data_uris=tuple(sorted(set(filter(None, inputs)))),
                               output_uris=tuple(sorted(set(filter(None, outputs)))),
                               subnets=tuple(sorted((d.get("VpcConfig") or {}).get("Subnets") or ())))
-        return [w for w in self._map(one, sorted(j["TrainingJobName"] for j in jobs)) if w]
+        return self._map(one, sorted(j["TrainingJobName"] for j in jobs))
 
     def _model_packages(self, region: str) -> list[I.Workload]:
         pkgs = self._value(self.f.pages("sagemaker", "list_model_packages", "sagemaker:ListModelPackages", {},
@@ -153,7 +155,7 @@ class Discovery:
                               images=tuple(sorted({c["Image"] for c in containers if c.get("Image")})),
                               model_uris=tuple(sorted({c["ModelDataUrl"] for c in containers
                                                        if c.get("ModelDataUrl")})))
-        return [w for w in self._map(one, sorted(p["ModelPackageArn"] for p in pkgs)) if w]
+        return self._map(one, sorted(p["ModelPackageArn"] for p in pkgs))
 
     def _endpoints(self, region: str) -> list[I.Workload]:
         eps = self._value(self.f.pages("sagemaker", "list_endpoints", "sagemaker:ListEndpoints", {}, "Endpoints",
@@ -172,7 +174,7 @@ class Discovery:
                               f"sagemaker endpoint config {d['EndpointConfigName']}", {})
             models = tuple(sorted({v["ModelName"] for v in cfg.get("ProductionVariants") or [] if v.get("ModelName")}))
             return I.Workload(I.SAGEMAKER_ENDPOINT, name, region, models=models)
-        return [w for w in self._map(one, sorted(e["EndpointName"] for e in eps)) if w]
+        return self._map(one, sorted(e["EndpointName"] for e in eps))
 
     def _ecs_tasks(self, region: str) -> list[I.Workload]:
         arns = self._value(self.f.pages("ecs", "list_task_definitions", "ecs:ListTaskDefinitions", {},
@@ -195,7 +197,7 @@ class Discovery:
             family, _, rev = arn.rsplit("/", 1)[-1].rpartition(":")
             if rev.isdigit() and int(rev) > latest.get(family, (-1, ""))[0]:
                 latest[family] = (int(rev), arn)
-        return [w for w in self._map(one, sorted(arn for _, arn in latest.values())) if w]
+        return self._map(one, sorted(arn for _, arn in latest.values()))
 
     # -- buckets ------------------------------------------------------------ #
     def _bucket_region(self, name: str) -> str | None:
@@ -255,7 +257,7 @@ class Discovery:
             policy = self.f.bucket_policy(name)
             return (I.Bucket(name, region, algorithm, key, self._value(policy, f"s3 bucket {name}"),
                              why=", ".join(why)), found)
-        results = [r for r in self._map(one, names) if r]
+        results = self._map(one, names)
         kept = {b.name for b, _ in results}
         locations = [loc for loc in locations if loc.bucket in kept] + [loc for _, found in results for loc in found]
         locations = sorted(set(locations), key=lambda loc: (loc.bucket, loc.prefix, loc.source, loc.role or ""))
@@ -280,7 +282,7 @@ class Discovery:
             arn = meta["Arn"]
             policy = self._value(self.f.key_policy(arn), f"kms key {arn}")
             return ref, I.Key(arn, arn.split(":")[3], policy, meta.get("KeyManager") == "AWS")
-        out = [r for r in self._map(one, wanted) if r]
+        out = self._map(one, wanted)
         keys = {k.arn: k for _, k in out if k}
         return sorted(keys.values(), key=lambda k: k.arn), {ref: k.arn for ref, k in out if k}
 
@@ -299,7 +301,7 @@ class Discovery:
             arn = d["repositories"][0]["repositoryArn"]
             policy = self.f.repository_policy(arn)
             return I.Repository(name, region, arn, self._value(policy, f"ecr repository {name}"))
-        return [r for r in self._map(one, wanted) if r]
+        return self._map(one, wanted)
 
     def _roles(self, users: dict[str, set[str]]) -> list[I.Role]:
         def one(arn: str) -> I.Role:
@@ -311,7 +313,7 @@ class Discovery:
             trust = self._value(fetcher.role_trust(arn), arn)
             policies = self._value(fetcher.role_policies(arn), arn)
             return I.Role(arn, trust, tuple(policies or ()), tuple(sorted(users[arn])), policies is not None)
-        return [r for r in self._map(one, sorted(users)) if r]
+        return self._map(one, sorted(users))
 
     def _networks(self, workloads: list[I.Workload]) -> list[I.Network]:
         by_region: dict[str, set[str]] = {}
