@@ -3,7 +3,8 @@
 What an account looks like before slpc: buckets with model files under prefixes, a
 public bucket, a bucket shared with another account by its policy, a SageMaker model
 and endpoint running as an execution role, a training job, an ECS task definition,
-ECR repositories (one no workload uses) and a KMS key with AWS's default key policy.
+ECR repositories (one no workload uses) and KMS keys with AWS's default key policy (one the
+models bucket's, one SageMaker's volumes', named by its alias and its key id).
 `MODEL_LOCATIONS` is every (bucket, prefix) where model data lives; `TAGGED` is an empty
 bucket whose tags say it is for model data.
 """
@@ -50,6 +51,7 @@ def _allow(actions, resources) -> dict:
 class Account:
     url: str
     key_arn: str
+    volume_key_arn: str  # the SageMaker volumes' key (named by its alias and by its key id)
     vpc: str
     subnet: str
     vpces: dict  # service -> id
@@ -60,6 +62,8 @@ def build(url: str) -> Account:
     s = L.session()
     c = lambda svc: s.client(svc, endpoint_url=url, region_name=REGION)  # noqa: E731
     key_arn = c("kms").create_key(Description="models")["KeyMetadata"]["Arn"]
+    volume_key = c("kms").create_key(Description="sagemaker volumes")["KeyMetadata"]
+    c("kms").create_alias(AliasName="alias/sagemaker-volumes", TargetKeyId=volume_key["KeyId"])
     ec2 = c("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
@@ -111,17 +115,19 @@ def build(url: str) -> Account:
                                       "ModelDataUrl": f"s3://{MODELS}/released/v1/model.tar.gz"},
                     VpcConfig={"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": [subnet]})
     sm.create_endpoint_config(EndpointConfigName="chat-prod-config", ProductionVariants=[
-        {"VariantName": "main", "ModelName": "chat-v1", "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}])
+        {"VariantName": "main", "ModelName": "chat-v1", "InitialInstanceCount": 1, "InstanceType": "ml.g4dn.xlarge"}],
+        KmsKeyId=volume_key["KeyId"])
     sm.create_endpoint(EndpointName="chat-prod", EndpointConfigName="chat-prod-config")
     sm.create_training_job(
         TrainingJobName="finetune-1", RoleArn=roles["trainer"],
         AlgorithmSpecification={"TrainingImage": IMAGE.format("llm-serving"), "TrainingInputMode": "File"},
         InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
             "S3DataType": "S3Prefix", "S3Uri": f"s3://{FINETUNE}/train/"}}}],
-        OutputDataConfig={"S3OutputPath": f"s3://{MODELS}/checkpoints/"},
-        ResourceConfig={"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        OutputDataConfig={"S3OutputPath": f"s3://{MODELS}/checkpoints/", "KmsKeyId": key_arn},
+        ResourceConfig={"InstanceType": "ml.g4dn.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50,
+                        "VolumeKmsKeyId": "alias/sagemaker-volumes"},
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
         VpcConfig={"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": [subnet]})
     c("ecs").register_task_definition(family="chat-frontend", taskRoleArn=roles["frontend"], containerDefinitions=[
         {"name": "web", "image": IMAGE.format("chat-frontend"), "memory": 512}])
-    return Account(url, key_arn, vpc, subnet, vpces, roles)
+    return Account(url, key_arn, volume_key["Arn"], vpc, subnet, vpces, roles)

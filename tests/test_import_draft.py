@@ -169,6 +169,22 @@ def test_key_admins_come_from_the_key_policy():
     assert f'role security_admin "{admin}"' in text
 
 
+def test_a_sagemaker_volume_key_is_declared_with_what_the_spec_cannot_say():
+    """A key SageMaker encrypts volumes with is declared (the SCP admits only the spec's keys),
+    and its TODO says that slpc's key policy would cut SageMaker off; a bucket's key does not get it."""
+    volume = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/2b2c3d4e-1111-2222-3333-444455556666"
+    inv = inventory([])
+    inv = I.Inventory(inv.account, inv.partition, inv.regions, buckets=inv.buckets, roles=inv.roles,
+                      keys=(I.Key(KEY, REGION, None, encrypts=(f"s3 bucket {BUCKET}",)),
+                            I.Key(volume, REGION, None, encrypts=("sagemaker training job ft (volume)",))))
+    text = spec_text(inv)
+    compiles(text)
+    blocks = {m.group(2): m.group(1) for m in re.finditer(r"((?:#.*\n)*)key \w+ \{\n  arn +\"([^\"]+)\"", text)}
+    assert "SageMaker could no longer encrypt" in blocks[volume]
+    assert "Encrypts sagemaker training job ft (volume)." in blocks[volume]
+    assert "SageMaker" not in blocks[KEY] and f"Encrypts s3 bucket {BUCKET}." in blocks[KEY]
+
+
 def test_names_are_unique_and_valid_identifiers():
     from slpc.verify.live.draft import _Names
     names = _Names()

@@ -78,7 +78,9 @@ def test_every_model_location_is_found(account):
     assert [b.why for b in inv.buckets if b.name == F.TAGGED] == ["its tags"]
     assert {r.name for r in inv.repositories} == {"llm-serving", "chat-frontend"}  # the images the workloads run
     assert {r.arn for r in inv.roles} == set(account.roles.values())
-    assert [k.arn for k in inv.keys] == [account.key_arn]
+    assert {k.arn: k.encrypts for k in inv.keys} == {
+        account.key_arn: (f"s3 bucket {F.MODELS}", "sagemaker training job finetune-1 (output)"),
+        account.volume_key_arn: ("sagemaker endpoint chat-prod (volume)", "sagemaker training job finetune-1 (volume)")}
     assert [b.key_arn for b in inv.buckets if b.name == F.MODELS] == [account.key_arn]
     assert [(e.name, e.models) for e in inv.endpoints] == [("chat-prod", ("chat-v1",))]
     assert [(n.vpc, {s: i for s, i, _ in n.endpoints}, n.subnets) for n in inv.networks] == [

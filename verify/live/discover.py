@@ -10,6 +10,7 @@ are judged by a bounded sample of key names: no object is ever read.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -133,7 +134,10 @@ class Discovery:
             outputs = [(d.get("OutputDataConfig") or {}).get("S3OutputPath"),
                        (d.get("CheckpointConfig") or {}).get("S3Uri")]
             image = (d.get("AlgorithmSpecification") or {}).get("TrainingImage")
+            keys = [((d.get("ResourceConfig") or {}).get("VolumeKmsKeyId"), "volume"),
+                    ((d.get("OutputDataConfig") or {}).get("KmsKeyId"), "output")]
             return I.Workload(I.TRAINING_JOB, name, region, roles=tuple(filter(None, [d.get("RoleArn")])),
+                              keys=tuple(sorted((k, what) for k, what in keys if k)),
                               images=tuple(filter(None, [image])), data_uris=tuple(sorted(set(filter(None, inputs)))),
                               output_uris=tuple(sorted(set(filter(None, outputs)))),
                               subnets=tuple(sorted((d.get("VpcConfig") or {}).get("Subnets") or ())))
@@ -173,7 +177,8 @@ class Discovery:
                                           EndpointConfigName=d["EndpointConfigName"]),
                               f"sagemaker endpoint config {d['EndpointConfigName']}", {})
             models = tuple(sorted({v["ModelName"] for v in cfg.get("ProductionVariants") or [] if v.get("ModelName")}))
-            return I.Workload(I.SAGEMAKER_ENDPOINT, name, region, models=models)
+            return I.Workload(I.SAGEMAKER_ENDPOINT, name, region, models=models,
+                              keys=((cfg["KmsKeyId"], "volume"),) if cfg.get("KmsKeyId") else ())
         return self._map(one, sorted(e["EndpointName"] for e in eps))
 
     def _ecs_tasks(self, region: str) -> list[I.Workload]:
@@ -268,23 +273,34 @@ class Discovery:
         return buckets, locations
 
     # -- keys, repositories, roles, networks --------------------------------- #
-    def _keys(self, buckets: list[I.Bucket]) -> tuple[list[I.Key], dict[str, str]]:
-        """The buckets' keys, each resolved to its ARN (a bucket may name an alias or key id)."""
-        wanted = sorted({(b.key_arn, b.region) for b in buckets if b.key_arn})
+    def _keys(self, buckets: list[I.Bucket], workloads: list[I.Workload]) -> tuple[list[I.Key], dict[tuple, str]]:
+        """The buckets' and the workloads' keys, each resolved to its ARN (they may name an
+        alias or a key id), with what each encrypts."""
+        uses: dict[tuple[str, str], set[str]] = {}
+        for b in buckets:
+            if b.key_arn:
+                uses.setdefault((b.key_arn, b.region), set()).add(f"s3 bucket {b.name}")
+        for w in workloads:
+            for ref, what in w.keys:
+                region = ref.split(":")[3] if ref.startswith("arn:") and ref.count(":") >= 5 else w.region
+                uses.setdefault((ref, region), set()).add(f"{w.kind} {w.name} ({what})")
 
         def one(item):
             ref, region = item
             d = self._value(self.f.call("kms", "describe_key", "kms:DescribeKey", {"NotFoundException": "no such key"},
                                         region, KeyId=ref), f"kms key {ref}")
             if d is None:
-                return ref, None
+                return None
             meta = d["KeyMetadata"]
             arn = meta["Arn"]
             policy = self._value(self.f.key_policy(arn), f"kms key {arn}")
-            return ref, I.Key(arn, arn.split(":")[3], policy, meta.get("KeyManager") == "AWS")
-        out = self._map(one, wanted)
-        keys = {k.arn: k for _, k in out if k}
-        return sorted(keys.values(), key=lambda k: k.arn), {ref: k.arn for ref, k in out if k}
+            return item, I.Key(arn, arn.split(":")[3], policy, meta.get("KeyManager") == "AWS")
+        out = self._map(one, sorted(uses))
+        keys: dict[str, I.Key] = {}
+        for item, k in out:
+            prior = keys.get(k.arn)
+            keys[k.arn] = replace(k, encrypts=tuple(sorted(uses[item] | set(prior.encrypts if prior else ()))))
+        return sorted(keys.values(), key=lambda k: k.arn), {item: k.arn for item, k in out}
 
     def _repositories(self, workloads: list[I.Workload]) -> list[I.Repository]:
         wanted = sorted({(region, name) for w in workloads for img in w.images
@@ -363,8 +379,8 @@ class Discovery:
             if first:
                 raise LiveConfigError(first)
         buckets, locations = self._buckets(workloads)
-        keys, resolved = self._keys(buckets)
-        buckets = [I.Bucket(b.name, b.region, b.encryption, resolved.get(b.key_arn or "", b.key_arn),
+        keys, resolved = self._keys(buckets, workloads)
+        buckets = [I.Bucket(b.name, b.region, b.encryption, resolved.get((b.key_arn or "", b.region), b.key_arn),
                             b.policy, b.prefixes, b.why) for b in buckets]
         repositories = self._repositories(workloads)
         models = {(w.region, w.name): w for w in workloads if w.kind == I.SAGEMAKER_MODEL}

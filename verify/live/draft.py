@@ -199,6 +199,7 @@ def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
             if b.key_arn == k.arn:
                 out[b.name] = name
         how = admins.get(k.arn)
+        _key_uses(d, k)
         if not how:
             d.lines.comment("TODO: its key policy names no role that administers it (AWS's default policy leaves")
             d.lines.comment("that to IAM): the admin below is a placeholder.")
@@ -214,6 +215,22 @@ def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
         d.decls.append(ast.Key(_n(name), _s(f"arn:{inv.partition}:kms:{region}:{inv.account}:key/{PLACEHOLDER_KEY}"),
                                admins=(_n(d.role_names[_placeholder_admin(inv)]),), span=d.lines.span()))
     return out
+
+
+def _key_uses(d: _Draft, k: I.Key) -> None:
+    """What the key encrypts today; SageMaker's use of it is not in the spec's language."""
+    if k.encrypts:
+        d.lines.comment(f"Encrypts {', '.join(k.encrypts)}.")
+    volumes = [x for x in k.encrypts if x.endswith("(volume)")]
+    if volumes:
+        d.lines.comment("TODO: slpc's key policy lets only its admins, and the grants' requests through S3, use")
+        d.lines.comment("the key: SageMaker could no longer encrypt those volumes with it. Keep today's key")
+        d.lines.comment("policy (not kms/ of the compiled draft) until the spec can say so.")
+    buckets = {b.name for b in d.inv.buckets if b.key_arn == k.arn}
+    outputs = [x for x in k.encrypts if x.endswith("(output)")]
+    if outputs and not buckets:
+        d.lines.comment(f"TODO: {', '.join(outputs)} writes under this key, which encrypts no bucket of the")
+        d.lines.comment("draft: the spec's bucket policies refuse uploads under any key but the bucket's own.")
 
 
 def _writable(inv: I.Inventory, k: I.Key) -> bool:

@@ -43,6 +43,7 @@ class Workload:
     output_uris: tuple[str, ...] = ()  # s3:// URIs it writes (outputs, checkpoints)
     subnets: tuple[str, ...] = ()
     models: tuple[str, ...] = ()  # an endpoint's models
+    keys: tuple[tuple[str, str], ...] = ()  # (KMS key as named: ARN, id or alias; what it encrypts)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Key:
     region: str
     policy: dict | None = None
     managed_by_aws: bool = False
+    encrypts: tuple[str, ...] = ()  # "s3 bucket X", "sagemaker training job Y (volume)", ...
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,8 @@ class Inventory:
             "buckets": [{"name": b.name, "region": b.region, "encryption": b.encryption, "key": b.key_arn,
                          "prefixes": list(b.prefixes), "why": b.why} for b in self.buckets],
             "repositories": [{"name": r.name, "region": r.region, "arn": r.arn} for r in self.repositories],
-            "keys": [{"arn": k.arn, "region": k.region, "aws_managed": k.managed_by_aws} for k in self.keys],
+            "keys": [{"arn": k.arn, "region": k.region, "aws_managed": k.managed_by_aws, "encrypts": list(k.encrypts)}
+                     for k in self.keys],
             "roles": [{"arn": r.arn, "used_by": list(r.used_by)} for r in self.roles],
             "endpoints": [{"name": e.name, "region": e.region, "arn": e.arn, "models": list(e.models)}
                           for e in self.endpoints],
