@@ -2,7 +2,8 @@
 
 What an account looks like before slpc: buckets with model files under prefixes, a
 public bucket, a bucket shared with another account by its policy, a SageMaker model
-and endpoint running as an execution role, a training job, an ECS task definition,
+and endpoint running as an execution role, a training job, an ECS task definition and a
+service running it in a VPC of its own,
 ECR repositories (one no workload uses) and KMS keys with AWS's default key policy (one the
 models bucket's, one SageMaker's volumes', named by its alias and its key id).
 `MODEL_LOCATIONS` is every (bucket, prefix) where model data lives; `TAGGED` is an empty
@@ -55,6 +56,9 @@ class Account:
     vpc: str
     subnet: str
     vpces: dict  # service -> id
+    web_vpc: str  # the ECS service's VPC, with its subnet and SageMaker runtime endpoint
+    web_subnet: str
+    web_vpce: str
     roles: dict  # short name -> ARN
 
 
@@ -72,6 +76,11 @@ def build(url: str) -> Account:
     for svc in ("ecr.api", "ecr.dkr", "sagemaker.runtime"):
         vpces[svc] = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{svc}",
                                              VpcEndpointType="Interface")["VpcEndpoint"]["VpcEndpointId"]
+    # the chat frontend's ECS service runs in a VPC of its own, which reaches SageMaker through its endpoint
+    web_vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    web_subnet = ec2.create_subnet(VpcId=web_vpc, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+    web_vpce = ec2.create_vpc_endpoint(VpcId=web_vpc, ServiceName=f"com.amazonaws.{REGION}.sagemaker.runtime",
+                                       VpcEndpointType="Interface")["VpcEndpoint"]["VpcEndpointId"]
     s3 = c("s3")
     for bucket, keys in OBJECTS.items():
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -128,6 +137,14 @@ def build(url: str) -> Account:
                         "VolumeKmsKeyId": "alias/sagemaker-volumes"},
         StoppingCondition={"MaxRuntimeInSeconds": 3600},
         VpcConfig={"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": [subnet]})
-    c("ecs").register_task_definition(family="chat-frontend", taskRoleArn=roles["frontend"], containerDefinitions=[
-        {"name": "web", "image": IMAGE.format("chat-frontend"), "memory": 512}])
-    return Account(url, key_arn, volume_key["Arn"], vpc, subnet, vpces, roles)
+    ecs = c("ecs")
+    frontend = ecs.register_task_definition(family="chat-frontend", taskRoleArn=roles["frontend"],
+                                            networkMode="awsvpc", containerDefinitions=[
+        {"name": "web", "image": IMAGE.format("chat-frontend"), "memory": 512}])["taskDefinition"]
+    ecs.create_cluster(clusterName="chat")
+    web_group = ec2.create_security_group(GroupName="chat-web", Description="chat web tasks",
+                                          VpcId=web_vpc)["GroupId"]
+    ecs.create_service(cluster="chat", serviceName="web", taskDefinition=frontend["taskDefinitionArn"],
+                       desiredCount=1, networkConfiguration={"awsvpcConfiguration": {
+                           "subnets": [web_subnet], "securityGroups": [web_group]}})
+    return Account(url, key_arn, volume_key["Arn"], vpc, subnet, vpces, web_vpc, web_subnet, web_vpce, roles)

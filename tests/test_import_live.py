@@ -83,8 +83,12 @@ def test_every_model_location_is_found(account):
         account.volume_key_arn: ("sagemaker endpoint chat-prod (volume)", "sagemaker training job finetune-1 (volume)")}
     assert [b.key_arn for b in inv.buckets if b.name == F.MODELS] == [account.key_arn]
     assert [(e.name, e.models) for e in inv.endpoints] == [("chat-prod", ("chat-v1",))]
-    assert [(n.vpc, {s: i for s, i, _ in n.endpoints}, n.subnets) for n in inv.networks] == [
-        (account.vpc, account.vpces, (account.subnet,))]
+    assert sorted((n.vpc, tuple(sorted({s: i for s, i, _ in n.endpoints}.items())), n.subnets)
+                  for n in inv.networks) == sorted([
+        (account.vpc, tuple(sorted(account.vpces.items())), (account.subnet,)),
+        (account.web_vpc, (("sagemaker.runtime", account.web_vpce),), (account.web_subnet,))])
+    assert [(w.name, w.roles, w.subnets) for w in inv.workloads if w.kind == "ecs service"] == [
+        ("chat/web", (account.roles["frontend"],), (account.web_subnet,))]
     assert inv.problems == ()
 
 
@@ -167,6 +171,22 @@ def test_the_drafted_grants_are_held_today(account, tmp_path):
         assert set(today.holds(f"arn:aws:iam::{L.ACCOUNT}:role/{role}", kind, target, verb, prefix, ctx)) == every
 
 
+def test_a_grant_comes_from_the_networks_its_role_s_workloads_run_in(account, tmp_path):
+    """The frontend's role may invoke the endpoint from both VPCs today; its ECS service runs
+    in one of them: the grant names that one, and its TODO the other."""
+    run(account, tmp_path / "draft.slp")
+    text = (tmp_path / "draft.slp").read_text()
+    spec = parse(text, "draft.slp").spec
+    web, models = account.web_vpc.replace("-", "_"), account.vpc.replace("-", "_")
+    (grant,) = [a for a in spec.declarations if isinstance(a, ast.Allow) and a.principal.text == "chat_frontend_task"]
+    assert [n.text for n in grant.networks] == [web]
+    (note,) = [c.text for c in spec.comments if c.span.line == grant.span.line]
+    assert f"held today from {models} and outside these networks" in note
+    # the SageMaker roles' workloads run in the models' VPC, their grants come from it alone
+    assert {tuple(n.text for n in a.networks) for a in spec.declarations
+            if isinstance(a, ast.Allow) and a.principal.text != "chat_frontend_task"} == {(models,)}
+
+
 def test_the_draft_is_deterministic(account, tmp_path):
     run(account, tmp_path / "a.slp")
     run(account, tmp_path / "b.slp")
@@ -182,7 +202,8 @@ def test_import_is_strictly_read_only(account, tmp_path):
             "DescribeEndpoint", "DescribeEndpointConfig", "ListModelPackages", "ListTaskDefinitions",
             "DescribeTaskDefinition", "DescribeRepositories", "GetRepositoryPolicy", "DescribeKey", "GetKeyPolicy",
             "GetRole", "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies", "GetPolicyVersion",
-            "DescribeSubnets", "DescribeVpcEndpoints", "GetBucketTagging"} <= set(rec.ops)
+            "DescribeSubnets", "DescribeVpcEndpoints", "GetBucketTagging", "ListClusters", "ListServices",
+            "DescribeServices"} <= set(rec.ops)
     assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
 
 

@@ -181,28 +181,56 @@ class Discovery:
                               keys=((cfg["KmsKeyId"], "volume"),) if cfg.get("KmsKeyId") else ())
         return self._map(one, sorted(e["EndpointName"] for e in eps))
 
+    def _task_definition(self, region: str, arn: str) -> I.Workload | None:
+        d = self._value(self.f.call("ecs", "describe_task_definition", "ecs:DescribeTaskDefinition",
+                                    {"ClientException": "no such task definition"}, region,
+                                    taskDefinition=arn), f"ecs task definition {arn}")
+        if d is None:
+            return None
+        td = d["taskDefinition"]
+        roles = tuple(sorted({r for r in (td.get("taskRoleArn"), td.get("executionRoleArn")) if r}))
+        return I.Workload(I.ECS_TASK, arn.rsplit("/", 1)[-1], region, roles=roles,
+                          images=tuple(sorted({c["image"] for c in td.get("containerDefinitions") or []
+                                               if c.get("image")})))
+
     def _ecs_tasks(self, region: str) -> list[I.Workload]:
         arns = self._value(self.f.pages("ecs", "list_task_definitions", "ecs:ListTaskDefinitions", {},
                                         "taskDefinitionArns", "nextToken", region),
                            f"ecs task definitions in {region}", [])
-
-        def one(arn: str) -> I.Workload | None:
-            d = self._value(self.f.call("ecs", "describe_task_definition", "ecs:DescribeTaskDefinition",
-                                        {"ClientException": "no such task definition"}, region,
-                                        taskDefinition=arn), f"ecs task definition {arn}")
-            if d is None:
-                return None
-            td = d["taskDefinition"]
-            roles = tuple(sorted({r for r in (td.get("taskRoleArn"), td.get("executionRoleArn")) if r}))
-            return I.Workload(I.ECS_TASK, arn.rsplit("/", 1)[-1], region, roles=roles,
-                              images=tuple(sorted({c["image"] for c in td.get("containerDefinitions") or []
-                                                   if c.get("image")})))
         latest: dict[str, tuple[int, str]] = {}  # family -> its newest revision: what new tasks run
         for arn in arns:
             family, _, rev = arn.rsplit("/", 1)[-1].rpartition(":")
             if rev.isdigit() and int(rev) > latest.get(family, (-1, ""))[0]:
                 latest[family] = (int(rev), arn)
-        return self._map(one, sorted(arn for _, arn in latest.values()))
+        return self._map(lambda arn: self._task_definition(region, arn), sorted(arn for _, arn in latest.values()))
+
+    def _ecs_services(self, region: str) -> list[I.Workload]:
+        """Each ECS service with the subnets its tasks run in (awsvpc) and the roles and images
+        of the task definition revision it runs (which need not be its family's newest)."""
+        clusters = self._value(self.f.pages("ecs", "list_clusters", "ecs:ListClusters", {}, "clusterArns",
+                                            "nextToken", region), f"ecs clusters in {region}", [])
+
+        def services(cluster: str) -> list[dict]:
+            arns = self._value(self.f.pages("ecs", "list_services", "ecs:ListServices",
+                                            {"ClusterNotFoundException": "no such cluster"}, "serviceArns",
+                                            "nextToken", region, cluster=cluster), f"ecs services of {cluster}", [])
+            out = []
+            for i in range(0, len(arns), 10):  # DescribeServices takes at most 10
+                d = self._value(self.f.call("ecs", "describe_services", "ecs:DescribeServices",
+                                            {"ClusterNotFoundException": "no such cluster"}, region,
+                                            cluster=cluster, services=sorted(arns)[i:i + 10]),
+                                f"ecs services of {cluster}", {})
+                out += [s for s in d.get("services") or [] if s.get("status", "ACTIVE") != "INACTIVE"]
+            return out
+        found = [s for batch in self._map(services, sorted(clusters)) for s in batch]
+
+        def one(s: dict) -> I.Workload | None:
+            td = self._task_definition(region, s["taskDefinition"])
+            vpc = ((s.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {})
+            name = f"{s['clusterArn'].rsplit('/', 1)[-1]}/{s['serviceName']}"
+            return I.Workload(I.ECS_SERVICE, name, region, roles=td.roles if td else (),
+                              images=td.images if td else (), subnets=tuple(sorted(vpc.get("subnets") or ())))
+        return self._map(one, sorted(found, key=lambda s: (s["clusterArn"], s["serviceName"])))
 
     # -- buckets ------------------------------------------------------------ #
     def _bucket_region(self, name: str) -> str | None:
@@ -372,7 +400,7 @@ class Discovery:
         workloads: list[I.Workload] = []
         for region in self.regions:
             for read in (self._sagemaker_models, self._training_jobs, self._model_packages, self._endpoints,
-                         self._ecs_tasks):
+                         self._ecs_tasks, self._ecs_services):
                 workloads += read(region)
         if self.problems and not workloads and all(p.message.startswith("needs ") for p in self.problems):
             first = self._listing_problem()

@@ -180,7 +180,17 @@ def _roles(d: _Draft, admins: list[str]) -> None:
 
 
 def _grant_networks(d: _Draft, a: Access) -> tuple[str, ...]:
-    return tuple(d.network_names[v] for v in a.networks if v in d.network_names)
+    """The found networks the grant is held from today, narrowed to those the role's own
+    workloads run in when it is held from any of them."""
+    held = [v for v in a.networks if v in d.network_names]
+    own = [v for v in held if v in _role_vpcs(d.inv, a.role)]
+    return tuple(d.network_names[v] for v in own or held)
+
+
+def _role_vpcs(inv: I.Inventory, role: str) -> set[str]:
+    """The VPCs the role's workloads run in (an endpoint's, its models')."""
+    subnets = {s for w in inv.workloads if role in w.roles for s in w.subnets}
+    return {n.vpc for n in inv.networks if subnets & set(n.subnets)}
 
 
 def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
@@ -288,11 +298,15 @@ def _grants(d: _Draft, accesses: list[Access], asset_names: dict[str, str]) -> N
         notes = []
         if a.lacks:
             notes.append(f"adds {', '.join(a.lacks)} (not held today)")
-        wider = [w for w, yes in (("the whole bucket", a.whole),
-                                  ("outside these networks", a.anywhere and bool(_grant_networks(d, a)))) if yes]
+        others = sorted(d.network_names[v] for v in a.networks
+                        if v in d.network_names and d.network_names[v] not in nets)
+        places = [p for p, yes in ((", ".join(others), others),
+                                   ("outside these networks", a.anywhere and bool(_grant_networks(d, a)))) if yes]
+        wider = ["on the whole bucket"] if a.whole else []
+        if places:
+            wider.append("from " + " and ".join(places))
         if wider:
-            notes.append("held today on " + " and from ".join(wider) if a.whole else
-                         "held today from " + wider[0])
+            notes.append("held today " + " and ".join(wider))
         rows.append((d.role_names[a.role], asset_names[a.asset], a.prefix, a.verb, nets, notes))
     for role, asset, prefix, verb, nets, notes in sorted(rows, key=lambda r: r[:4]):
         span = d.lines.span()

@@ -18,6 +18,7 @@ TRAINING_JOB = "sagemaker training job"
 MODEL_PACKAGE = "sagemaker model package"
 SAGEMAKER_ENDPOINT = "sagemaker endpoint"
 ECS_TASK = "ecs task definition"
+ECS_SERVICE = "ecs service"
 
 
 def narrowest(prefixes: Iterable[str]) -> tuple[str, ...]:
