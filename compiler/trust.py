@@ -83,6 +83,14 @@ def cluster_account(arn: str) -> str | None:
     return m.group(3) if m else None
 
 
+def kubernetes_way_ok(kind: str, subject: str, namespace: str, service_account: str) -> bool:
+    """Whether `assumed_by eks_pod|irsa SUBJECT namespace NS service_account SA` has
+    well-formed values (the checks of E424, for tools that write specs: `slpc import`)."""
+    pattern = _CLUSTER if kind == EKS_POD else _ISSUER
+    return bool(pattern.fullmatch(subject.removeprefix("https://")) and _K8S_NAME.fullmatch(namespace)
+                and _K8S_NAME.fullmatch(service_account))
+
+
 def sso_role_pattern(partition: str, account: str, permission_set: str) -> str:
     """The ARNs of the roles IAM Identity Center creates for one permission set in an
     account (any region's path), and no other permission set's."""

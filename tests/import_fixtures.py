@@ -33,6 +33,7 @@ OBJECTS = {
 MODEL_LOCATIONS = {(MODELS, "released/v1/"), (MODELS, "checkpoints/"), (FINETUNE, "train/"),
                    (PUBLIC, "gguf/"), (PARTNER, "exports/")}
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{{}}:1"
+IRSA_ISSUER = f"oidc.eks.{REGION}.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 
 
 def _trust(service: str) -> str:
@@ -59,6 +60,9 @@ class Account:
     web_vpc: str  # the ECS service's VPC, with its subnet and SageMaker runtime endpoint
     web_subnet: str
     web_vpce: str
+    cluster_arn: str  # the EKS cluster "chat-eks" (in the models' VPC) and its OIDC issuer
+    issuer: str
+    pods: list  # pod identity associations: (cluster, namespace, service account, role ARN)
     roles: dict  # short name -> ARN
 
 
@@ -115,6 +119,33 @@ def build(url: str) -> Account:
     iam.attach_role_policy(RoleName="llm-trainer", PolicyArn=managed)
     iam.put_role_policy(RoleName="chat-frontend-task", PolicyName="invoke", PolicyDocument=_policy(
         _allow("sagemaker:InvokeEndpoint", f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint/chat-prod")))
+    # EKS: a cluster in the models' VPC; a pod identity role that reads released models; an IRSA
+    # role of a real-shaped issuer (no cluster found for it) that lists checkpoints; an IRSA role of
+    # the cluster's own issuer that admits a pattern; an add-on's IRSA role that touches no model data
+    cluster = c("eks").create_cluster(name="chat-eks", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks-cluster",
+                                      resourcesVpcConfig={"subnetIds": [subnet]})["cluster"]
+    issuer = cluster["identity"]["oidc"]["issuer"].removeprefix("https://")
+    pods_trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+         "Action": ["sts:AssumeRole", "sts:TagSession"]}]})
+    roles["indexer"] = iam.create_role(RoleName="rag-indexer", AssumeRolePolicyDocument=pods_trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName="rag-indexer", PolicyName="models", PolicyDocument=_policy(
+        _allow("s3:GetObject", f"arn:aws:s3:::{MODELS}/released/*")))
+    for name, sub_issuer, operator, sub, statements in (
+            ("eval-harness", IRSA_ISSUER, "StringEquals", "system:serviceaccount:eval:harness",
+             [_allow("s3:ListBucket", f"arn:aws:s3:::{MODELS}")]),
+            ("notebooks", issuer, "StringLike", "system:serviceaccount:notebooks:*",
+             [_allow("s3:GetObject", f"arn:aws:s3:::{FINETUNE}/*")]),
+            ("ebs-csi-driver", issuer, "StringEquals", "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+             [_allow("ec2:CreateVolume", "*")])):
+        provider = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{sub_issuer}"
+        condition = {"StringEquals": {f"{sub_issuer}:aud": "sts.amazonaws.com"}}
+        condition.setdefault(operator, {})[f"{sub_issuer}:sub"] = sub
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Federated": provider}, "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition}]}
+        roles[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=_policy(*statements))
     ecr = c("ecr")
     for repo in ("llm-serving", "chat-frontend", "unused-experiments"):
         ecr.create_repository(repositoryName=repo)
@@ -147,4 +178,61 @@ def build(url: str) -> Account:
     ecs.create_service(cluster="chat", serviceName="web", taskDefinition=frontend["taskDefinitionArn"],
                        desiredCount=1, networkConfiguration={"awsvpcConfiguration": {
                            "subnets": [web_subnet], "securityGroups": [web_group]}})
-    return Account(url, key_arn, volume_key["Arn"], vpc, subnet, vpces, web_vpc, web_subnet, web_vpce, roles)
+    return Account(url, key_arn, volume_key["Arn"], vpc, subnet, vpces, web_vpc, web_subnet, web_vpce,
+                   cluster["arn"], cluster["identity"]["oidc"]["issuer"].removeprefix("https://"),
+                   [("chat-eks", "chat", "rag-indexer", roles["indexer"])], roles)
+
+
+# --------------------------------------------------------------------------- #
+# What moto does not implement, answered as the API would from the account's state
+
+
+def session(acct: Account):
+    """A session on moto whose EKS pod identity calls (not in moto) answer from `acct.pods`.
+
+    The answers are the account's data, not results the API computes; each one is held to
+    the operation's output shape in botocore's model (as botocore's Stubber does), and
+    the request to its input shape (botocore validates parameters before sending)."""
+    s = L.session()
+    by_id = {f"a-{i:017d}": p for i, p in enumerate(acct.pods)}
+
+    def arn(aid, cluster):
+        return f"arn:aws:eks:{REGION}:{ACCOUNT}:podidentityassociation/{cluster}/{aid}"
+
+    def summary(aid, cluster, ns, sa, role):
+        return {"clusterName": cluster, "namespace": ns, "serviceAccount": sa, "associationArn": arn(aid, cluster),
+                "associationId": aid}
+
+    def list_(params):
+        return {"associations": [summary(aid, *p) for aid, p in sorted(by_id.items())
+                                 if p[0] == params["clusterName"]]}
+
+    def describe(params):
+        aid = params["associationId"]
+        if aid not in by_id or by_id[aid][0] != params["clusterName"]:
+            return None
+        return {"association": {**summary(aid, *by_id[aid]), "roleArn": by_id[aid][3]}}
+    answer(s, "eks", "ListPodIdentityAssociations", list_)
+    answer(s, "eks", "DescribePodIdentityAssociation", describe)
+    return s
+
+
+def answer(s, service: str, operation: str, respond) -> None:
+    """Answer `operation` on the session's clients with `respond(params)`: a response dict,
+    or None for ResourceNotFoundException."""
+    from botocore.awsrequest import AWSResponse
+    from botocore.validate import ParamValidator
+
+    def keep(params, context, **_):
+        context["api_params"] = dict(params)
+
+    def reply(model, context, **_):
+        parsed = respond(context["api_params"])
+        if parsed is None:
+            return AWSResponse("", 404, {}, None), {"Error": {"Code": "ResourceNotFoundException",
+                                                              "Message": "not found"}}
+        report = ParamValidator().validate(parsed, model.output_shape)
+        assert not report.has_errors(), report.generate_report()
+        return AWSResponse("", 200, {}, None), parsed
+    s.events.register(f"before-parameter-build.{service}.{operation}", keep)
+    s.events.register(f"before-call.{service}.{operation}", reply)

@@ -81,25 +81,26 @@ def oracle(stmts, prefix: str) -> set[str]:
 @PROPERTY
 @given(statements)
 def test_what_a_role_holds_agrees_with_its_statements(stmts):
+    """Each verb reported holds exactly what the statements give (its `lacks` is the rest);
+    together they hold every bucket action the role holds; none is redundant (a partial verb
+    holds an action no other reported verb does); and no verb left out would grant what a
+    reported partial verb holds while adding fewer actions."""
     accesses, _, _, _ = current_access(inventory(stmts))
     got = {a.verb: a for a in accesses}
     held, root = oracle(stmts, "a/"), oracle(stmts, "")
-    full = set()
-    for (kind, verb), v in VERBS.items():
-        every = {a for a, s in v.actions if not s.startswith("key")}
-        if kind == "bucket" and every <= held:
-            full |= every
-    for (kind, verb), v in VERBS.items():
-        if kind != "bucket":
-            continue
-        every = [a for a, s in v.actions if not s.startswith("key")]
-        mine = held & set(every)
-        if not mine or (set(every) - mine and mine <= full):
-            assert verb not in got
-            continue
-        a = got[verb]
-        assert a.prefix == "a/" and a.lacks == tuple(x for x in every if x not in held)
-        assert a.whole == (set(every) <= root) and a.anywhere and a.networks == ()
+    verbs = {verb: [a for a, s in v.actions if not s.startswith("key")]
+             for (kind, verb), v in VERBS.items() if kind == "bucket"}
+    mine = {verb: held & set(every) for verb, every in verbs.items()}
+    assert set().union(*(mine[v] for v in got)) == set().union(*mine.values())
+    for verb, a in got.items():
+        assert a.prefix == "a/" and a.lacks == tuple(x for x in verbs[verb] if x not in held)
+        assert a.whole == (set(verbs[verb]) <= root) and a.anywhere and a.networks == ()
+        if a.lacks:
+            assert mine[verb] - set().union(*(mine[v] for v in got if v != verb))
+            assert not [v for v in verbs if v not in got and mine[v] >= mine[verb]
+                        and len(set(verbs[v]) - held) < len(a.lacks)]
+    for verb in verbs:
+        assert (verb in got) <= bool(mine[verb])
 
 
 @pytest.mark.property
@@ -293,7 +294,7 @@ network vpc_0a1b2c3d4e5f67890 {
 }
 
 # Runs sagemaker model chat.
-# TODO: add `passed_by ROLE to SERVICE` for who may hand it to the service, and `admins`.
+# TODO: add `passed_by ROLE to sagemaker` for who may hand it over, and `admins`.
 role llm_inference "arn:aws:iam::123456789012:role/llm-inference" {
   assumed_by service sagemaker
 }

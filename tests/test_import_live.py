@@ -35,7 +35,7 @@ def account(server):
 
 
 def discover(acct, session=None, regions=(L.REGION,)):
-    f = Fetcher(session or L.session(), region=L.REGION, endpoint_url=acct.url)
+    f = Fetcher(session or F.session(acct), region=L.REGION, endpoint_url=acct.url)
     return Discovery(f, f.caller_account(), regions).run()
 
 
@@ -46,7 +46,7 @@ def args(acct, output, *, regions=(L.REGION,), fmt="text", profile=None):
 
 def run(acct, output, session=None, **kw) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = command.run(args(acct, output, **kw), IO(out, err), session=session or L.session())
+    code = command.run(args(acct, output, **kw), IO(out, err), session=session or F.session(acct))
     return code, out.getvalue(), err.getvalue()
 
 
@@ -96,7 +96,7 @@ def test_discovery_pages_through_every_listing(account):
     """Two endpoints on two pages of ListEndpoints: without paging the second is missed."""
     account_client(account, "sagemaker").create_endpoint(EndpointName="chat-canary",
                                                          EndpointConfigName="chat-prod-config")
-    session, pages = L.session(), []
+    session, pages = F.session(account), []
 
     def one_per_page(params, **_):
         params["MaxResults"] = 1
@@ -139,6 +139,10 @@ def test_import_writes_a_compiling_draft_of_todays_access(account, tmp_path):
         ("llm-trainer", "write", F.MODELS, "checkpoints/"),
         ("llm-trainer", "read", F.MODELS, "checkpoints/"),  # s3:GetObject today: the TODO says what read adds
         ("chat-frontend-task", "invoke", "chat-prod", ""),
+        ("rag-indexer", "read", F.MODELS, "released/v1/"),  # EKS pod identity
+        ("notebooks", "read", F.FINETUNE, "train/"),  # IRSA, a pattern of service accounts
+        # IRSA; s3:ListBucket alone is `list` (adds GetBucketLocation), not `read` (adds GetObject)
+        ("eval-harness", "list", F.MODELS, "released/v1/"), ("eval-harness", "list", F.MODELS, "checkpoints/"),
     }
     # every model location is in the draft and in the summary
     for bucket, prefix in F.MODEL_LOCATIONS:
@@ -159,7 +163,7 @@ def test_the_drafted_grants_are_held_today(account, tmp_path):
     text = (tmp_path / "draft.slp").read_text()
     today = Today(discover(account))
     held = grants(text, adding=False)
-    assert len(held) == 7 and len(grants(text, adding=True)) == 2
+    assert len(held) == 7 and len(grants(text, adding=True)) == 6
     for role, verb, asset, prefix in held:
         kind = "bucket" if asset in (F.MODELS, F.FINETUNE) else "repository" if asset == "llm-serving" else "endpoint"
         target = asset if kind == "bucket" else (
@@ -169,6 +173,40 @@ def test_the_drafted_grants_are_held_today(account, tmp_path):
         ctx = {"aws:SourceVpce": account.vpces[service], "aws:SourceVpc": account.vpc}
         every = {a for a, scope in VERBS[(kind, verb)].actions if not scope.startswith("key")}
         assert set(today.holds(f"arn:aws:iam::{L.ACCOUNT}:role/{role}", kind, target, verb, prefix, ctx)) == every
+
+
+def test_eks_workloads_are_found_and_say_who_obtains_their_roles(account, tmp_path):
+    """Pod identity from the cluster's associations, IRSA from the roles' trust: each an
+    `assumed_by` of its role; a trust admitting a pattern is a TODO; a role of EKS pods that
+    holds nothing on the model assets is named, not drafted. The pods run in the cluster's VPC."""
+    inv = discover(account)
+    eks = {(w.kind, w.name): (w.roles, w.subnets, w.identity) for w in inv.workloads if w.kind.startswith("eks")}
+    assert eks == {
+        ("eks pod identity", "chat-eks/chat/rag-indexer"): (
+            (account.roles["indexer"],), (account.subnet,), (account.cluster_arn, "chat", "rag-indexer")),
+        ("eks service account (IRSA)", f"{F.IRSA_ISSUER}/eval/harness"): (
+            (account.roles["eval-harness"],), (), (F.IRSA_ISSUER, "eval", "harness")),
+        ("eks service account (IRSA)", "chat-eks (subjects like system:serviceaccount:notebooks:*)"): (
+            (account.roles["notebooks"],), (account.subnet,), ()),
+        ("eks service account (IRSA)", "chat-eks/kube-system/ebs-csi-controller-sa"): (
+            (account.roles["ebs-csi-driver"],), (account.subnet,), (account.issuer, "kube-system",
+                                                                     "ebs-csi-controller-sa")),
+    }
+    run(account, tmp_path / "draft.slp")
+    text = (tmp_path / "draft.slp").read_text()
+    spec = parse(text, "draft.slp").spec
+    roles = {d.name.text: d for d in spec.declarations if isinstance(d, ast.Role)}
+    way = lambda w: (w.kind.text, w.subject.value if isinstance(w.subject, ast.Str) else w.subject.text,  # noqa: E731
+                     tuple((q.text, v.value) for q, v in w.qualifiers))
+    assert [way(w) for w in roles["rag_indexer"].assumed_by] == [
+        ("eks_pod", account.cluster_arn, (("namespace", "chat"), ("service_account", "rag-indexer")))]
+    assert [way(w) for w in roles["eval_harness"].assumed_by] == [
+        ("irsa", F.IRSA_ISSUER, (("namespace", "eval"), ("service_account", "harness")))]
+    assert not roles["notebooks"].block
+    assert (f"its trust policy admits Federated {account.issuer} for subjects like "
+            "system:serviceaccount:notebooks:*") in text
+    assert "ebs_csi_driver" not in roles and f"Not drafted: {account.roles['ebs-csi-driver']}" in text
+    assert "`passed_by ROLE to eks_pod`" in text
 
 
 def test_a_grant_comes_from_the_networks_its_role_s_workloads_run_in(account, tmp_path):
@@ -194,7 +232,7 @@ def test_the_draft_is_deterministic(account, tmp_path):
 
 
 def test_import_is_strictly_read_only(account, tmp_path):
-    session = L.session()
+    session = F.session(account)
     rec = Recorder(session)
     assert run(account, tmp_path / "draft.slp", session)[0] == 0
     assert {"ListBuckets", "ListObjectsV2", "GetBucketLocation", "GetBucketPolicy", "GetBucketEncryption",
@@ -203,7 +241,8 @@ def test_import_is_strictly_read_only(account, tmp_path):
             "DescribeTaskDefinition", "DescribeRepositories", "GetRepositoryPolicy", "DescribeKey", "GetKeyPolicy",
             "GetRole", "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies", "GetPolicyVersion",
             "DescribeSubnets", "DescribeVpcEndpoints", "GetBucketTagging", "ListClusters", "ListServices",
-            "DescribeServices"} <= set(rec.ops)
+            "DescribeServices", "ListClusters", "DescribeCluster", "ListPodIdentityAssociations",
+            "DescribePodIdentityAssociation", "ListRoles"} <= set(rec.ops)
     assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
 
 
@@ -218,7 +257,7 @@ def test_json_summary(account, tmp_path):
 
 def test_progress_line_on_a_terminal_only(account, tmp_path):
     out, err = io.StringIO(), io.StringIO()
-    assert command.run(args(account, tmp_path / "d.slp"), IO(out, err), session=L.session(), tty=True) == 0
+    assert command.run(args(account, tmp_path / "d.slp"), IO(out, err), session=F.session(account), tty=True) == 0
     lines = err.getvalue().split("\n")
     assert lines[0].startswith("\rslpc import: ") and lines[0].endswith(" resources read")
     assert lines[1].startswith("\rslpc import: ") and lines[1].endswith(" draft policies compared") and lines[2] == ""
@@ -351,7 +390,7 @@ def _cross_account_model(acct) -> str:
 def test_a_role_of_another_account_is_read_with_its_profile(account, tmp_path):
     arn = _cross_account_model(account)
     out, err = io.StringIO(), io.StringIO()
-    code = command.run(args(account, tmp_path / "d.slp"), IO(out, err), session=L.session(),
+    code = command.run(args(account, tmp_path / "d.slp"), IO(out, err), session=F.session(account),
                        sessions={F.OTHER_ACCOUNT: L.session(F.OTHER_ACCOUNT)})
     text = (tmp_path / "d.slp").read_text()
     assert code == 0 and compile_text(text, "d.slp").ok and f'"{arn}"' in text

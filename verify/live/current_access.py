@@ -7,7 +7,7 @@ bucket, repository and key policies, the VPC endpoints' policies) become a
 `compiler.verbs` (the S3 actions' KMS side aside: it follows the bucket's key), through
 each found network with the asset's endpoints and from no network in particular. A verb
 held in part is reported with the actions it lacks (a grant of it would add them),
-unless a verb held in full on the same asset and prefix already covers what it holds
+unless verbs that add fewer actions on the same asset and prefix already cover what it holds
 (`pull` beside a partial `push`).
 """
 
@@ -211,13 +211,25 @@ def prefixes_for(inv: I.Inventory, role: str, bucket: I.Bucket) -> tuple[str, ..
 
 
 def _covered(found: list[Access]) -> list[Access]:
-    """Drop each partial verb whose held actions a fully held verb on the same asset and
-    prefix already has."""
-    full: dict[tuple, set[str]] = {}
-    for a in found:
-        if not a.lacks:
-            full.setdefault((a.role, a.asset, a.prefix), set()).update(a.holds)
-    return [a for a in found if not a.lacks or not set(a.holds) <= full.get((a.role, a.asset, a.prefix), set())]
+    """The verbs that grant what the role holds on each asset and prefix while adding the
+    fewest actions: the verbs held in full, then each partial verb by fewest actions added,
+    kept only if it holds an action the kept ones do not (ListBucket alone is `list`, which
+    adds GetBucketLocation, not `read`, which would add GetObject); then a partial verb whose
+    actions the others kept hold after all is dropped."""
+    kept: list[Access] = []
+    for a in sorted(found, key=lambda a: (len(a.lacks), -len(a.holds), a.verb)):
+        if not a.lacks or not set(a.holds) <= _held(kept, a):
+            kept.append(a)
+    for a in reversed(list(kept)):
+        if a.lacks and set(a.holds) <= _held([b for b in kept if b is not a], a):
+            kept.remove(a)
+    return [a for a in found if a in kept]
+
+
+def _held(accesses: list[Access], like: Access) -> set[str]:
+    """What the accesses hold on `like`'s role, asset and prefix."""
+    return {x for b in accesses if (b.role, b.asset, b.prefix) == (like.role, like.asset, like.prefix)
+            for x in b.holds}
 
 
 def role_principals(policy: dict | None, account: str) -> set[str]:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from .fetch import Fetcher, LiveConfigError, Read, _document
-from . import inventory as I
+from . import eks, inventory as I
 
 WORKERS = 8
 SAMPLE_KEYS = 1000  # keys listed per bucket (one ListObjectsV2 page), never more
@@ -232,6 +232,61 @@ class Discovery:
                               images=td.images if td else (), subnets=tuple(sorted(vpc.get("subnets") or ())))
         return self._map(one, sorted(found, key=lambda s: (s["clusterArn"], s["serviceName"])))
 
+    def _eks_clusters(self, region: str) -> list[tuple[dict, list[I.Workload]]]:
+        """Each EKS cluster (its ARN, OIDC issuer and subnets) with its pod identity
+        associations as workloads."""
+        names = self._value(self.f.pages("eks", "list_clusters", "eks:ListClusters", {}, "clusters", "nextToken",
+                                         region), f"eks clusters in {region}", [])
+        gone = {"ResourceNotFoundException": "no such cluster"}
+
+        def one(name: str):
+            d = self._value(self.f.call("eks", "describe_cluster", "eks:DescribeCluster", gone, region, name=name),
+                            f"eks cluster {name}")
+            if d is None:
+                return None
+            c = d["cluster"]
+            subnets = tuple(sorted((c.get("resourcesVpcConfig") or {}).get("subnetIds") or ()))
+            issuer = (((c.get("identity") or {}).get("oidc") or {}).get("issuer") or "").removeprefix("https://")
+            found = self._value(self.f.pages("eks", "list_pod_identity_associations",
+                                             "eks:ListPodIdentityAssociations", gone, "associations", "nextToken",
+                                             region, clusterName=name), f"eks cluster {name}", [])
+            pods = []
+            for a in sorted(found, key=lambda a: a["associationId"]):
+                x = self._value(self.f.call("eks", "describe_pod_identity_association",
+                                            "eks:DescribePodIdentityAssociation", gone, region, clusterName=name,
+                                            associationId=a["associationId"]), f"eks cluster {name}")
+                if x is not None:
+                    x = x["association"]
+                    pods.append(I.Workload(I.EKS_POD, f"{name}/{x['namespace']}/{x['serviceAccount']}", region,
+                                           roles=(x["roleArn"],), subnets=subnets,
+                                           identity=(c["arn"], x["namespace"], x["serviceAccount"])))
+            return {"name": name, "arn": c["arn"], "issuer": issuer, "subnets": subnets}, pods
+        return self._map(one, sorted(names))
+
+    def _irsa(self, clusters: list[dict]) -> list[I.Workload]:
+        """Every role of the account whose trust admits an EKS cluster's service accounts of
+        the regions read (IRSA: nothing in EKS names them, only their trust)."""
+        roles = self._value(self.f.pages("iam", "list_roles", "iam:ListRoles", {}, "Roles", "Marker"), "iam roles", [])
+        by_issuer = {c["issuer"]: c for c in clusters}
+        out = []
+        for role in roles:
+            try:
+                trust = _document(role.get("AssumeRolePolicyDocument") or "{}")
+            except ValueError:
+                self.problems.append(I.Problem(role["Arn"], "cannot verify: malformed trust policy returned by AWS"))
+                continue
+            for st in eks.allow_statements(trust):
+                for sa in eks.service_accounts(st):
+                    if sa.region not in self.regions:
+                        continue
+                    c = by_issuer.get(sa.issuer, {})
+                    where = c.get("name", sa.issuer)
+                    name = f"{where}/{sa.namespace}/{sa.name}" if sa.namespace else f"{where} ({sa.text})"
+                    out.append(I.Workload(I.EKS_IRSA, name, sa.region, roles=(role["Arn"],),
+                                          subnets=c.get("subnets", ()),
+                                          identity=(sa.issuer, sa.namespace, sa.name) if sa.namespace else ()))
+        return sorted(set(out), key=lambda w: (w.region, w.name, w.roles))
+
     # -- buckets ------------------------------------------------------------ #
     def _bucket_region(self, name: str) -> str | None:
         r = self.f.call("s3", "get_bucket_location", "s3:GetBucketLocation", {"NoSuchBucket": "no such bucket"},
@@ -398,10 +453,15 @@ class Discovery:
     def run(self) -> I.Inventory:
         partition = self._partition()
         workloads: list[I.Workload] = []
+        clusters: list[dict] = []
         for region in self.regions:
             for read in (self._sagemaker_models, self._training_jobs, self._model_packages, self._endpoints,
                          self._ecs_tasks, self._ecs_services):
                 workloads += read(region)
+            for cluster, pods in self._eks_clusters(region):
+                clusters.append(cluster)
+                workloads += pods
+        workloads += self._irsa(clusters)
         if self.problems and not workloads and all(p.message.startswith("needs ") for p in self.problems):
             first = self._listing_problem()
             if first:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from slpc.compiler.trust import TRUSTED_SERVICES
+from slpc.compiler.trust import EKS_POD, IRSA, TRUSTED_SERVICES, kubernetes_way_ok
 from slpc.diagnostics import Span
 from slpc.dsl import ast
 
-from . import inventory as I
+from . import eks, inventory as I
 from .current_access import Access, Exposure
 
 FILE = "draft.slp"
@@ -87,21 +87,40 @@ def _n(text: str) -> ast.Name:
     return ast.Name(text)
 
 
-def _trust_ways(trust: dict | None) -> tuple[list[str], list[str]]:
-    """(services the trust policy admits that a spec can say, everything else it admits)."""
-    services, other = [], []
-    st = (trust or {}).get("Statement") or []
-    for s in [st] if isinstance(st, dict) else st:
-        if not isinstance(s, dict) or s.get("Effect") != "Allow":
-            continue
-        for kind, values in (s.get("Principal") or {}).items() if isinstance(s.get("Principal"), dict) else [
-                ("AWS", s.get("Principal"))]:
-            for v in [values] if isinstance(values, str) else values or ():
-                if kind == "Service" and v in SERVICE_WAYS and not s.get("Condition"):
-                    services.append(SERVICE_WAYS[v])
-                else:
-                    other.append(f"{kind} {v}")
-    return sorted(set(services)), sorted(set(other))
+def _trust_ways(inv: I.Inventory, role: I.Role | None) -> tuple[list[tuple[str, ...]], list[str]]:
+    """(the ways the role's trust admits that a spec can say, as (kind, subject[, namespace,
+    service account]); everything else it admits, in words). Pod identity is said by the
+    associations found in EKS, IRSA by the trust's own `:sub` condition."""
+    ways, other = [], []
+    pods = sorted(w.identity for w in inv.workloads
+                  if role and w.kind == I.EKS_POD and role.arn in w.roles and _kubernetes_ok(EKS_POD, w.identity))
+    for s in eks.allow_statements(role.trust if role else None):
+        if eks.trusts_pod_identity(s):
+            ways += [(EKS_POD, *identity) for identity in pods]
+            if not pods:
+                other.append(f"Service {eks.POD_IDENTITY}, which no pod identity association found names")
+        for sa in eks.service_accounts(s):
+            identity = (sa.issuer, sa.namespace or "", sa.name or "")
+            if sa.namespace and _kubernetes_ok(IRSA, identity):
+                ways.append((IRSA, *identity))
+            else:
+                other.append(f"Federated {sa.issuer} for {sa.text}")
+        for kind, v in eks.principals(s):
+            if kind == "Service" and v in SERVICE_WAYS and not s.get("Condition"):
+                ways.append(("service", SERVICE_WAYS[v]))
+            elif not (kind == "Service" and v == eks.POD_IDENTITY) and not (kind == "Federated" and eks.issuer_of(v)):
+                other.append(f"{kind} {v}")
+    return sorted(set(ways)), sorted(set(other))
+
+
+def _kubernetes_ok(kind: str, identity: tuple[str, ...]) -> bool:
+    return len(identity) == 3 and kubernetes_way_ok(kind, *identity)
+
+
+def _way(way: tuple[str, ...]) -> ast.Way:
+    if way[0] == "service":
+        return ast.Way(_n("service"), _n(way[1]))
+    return ast.Way(_n(way[0]), _s(way[1]), ((_n("namespace"), _s(way[2])), (_n("service_account"), _s(way[3]))))
 
 
 def _header(d: _Draft) -> None:
@@ -145,16 +164,27 @@ def _networks(d: _Draft, accesses: list[Access]) -> None:
         d.decls.append(ast.Network(_n(d.placeholder_network), cidrs=(_s(PLACEHOLDER_CIDR),), span=d.lines.span()))
 
 
-def _roles(d: _Draft, admins: list[str]) -> None:
+EKS_KINDS = (I.EKS_POD, I.EKS_IRSA)
+
+
+def _roles(d: _Draft, admins: list[str], accesses: list[Access]) -> None:
+    """The found roles and the keys' admins. A role only EKS pods use that holds nothing on
+    the found assets (a cluster's controllers, add-ons) is named in a comment, not drafted."""
+    holding = {a.role for a in accesses}
+    idle = [r for r in d.inv.roles if r.read and r.arn not in holding and r.arn not in admins
+            and all(u.startswith(EKS_KINDS) for u in r.used_by)]
+    for r in idle:
+        d.lines.comment(f"Not drafted: {r.arn} ({', '.join(r.used_by)}) holds nothing on the assets found.")
     for r in d.inv.roles:
-        d.role_names[r.arn] = d.names(r.arn.rsplit("/", 1)[-1])
+        if r not in idle:
+            d.role_names[r.arn] = d.names(r.arn.rsplit("/", 1)[-1])
     for arn in admins:
         if arn not in d.role_names:
             d.role_names[arn] = d.names(arn.rsplit("/", 1)[-1])
     used = {r.arn: r for r in d.inv.roles}
     for arn in sorted(d.role_names, key=lambda a: d.role_names[a]):
         r = used.get(arn)
-        services, other = _trust_ways(r.trust if r else None)
+        ways, other = _trust_ways(d.inv, r)
         if r is not None:
             d.lines.comment(f"Runs {', '.join(r.used_by)}.")
         if r is not None and not r.read:
@@ -162,11 +192,12 @@ def _roles(d: _Draft, admins: list[str]) -> None:
         if arn.endswith("/" + PLACEHOLDER_ADMIN):
             d.lines.comment("TODO: a placeholder: no role found administers the keys below today;")
             d.lines.comment("name the roles that should.")
-        if services and not other:
-            d.lines.comment("TODO: add `passed_by ROLE to SERVICE` for who may hand it to the service, and `admins`.")
+        if ways and not other:
+            passed = sorted({w[1] if w[0] == "service" else "eks_pod" for w in ways if w[0] != IRSA})
+            d.lines.comment(f"TODO: add `passed_by ROLE to {'|'.join(passed)}` for who may hand it over, and `admins`."
+                            if passed else "TODO: add `admins`: who may change the role.")
             d.decls.append(ast.Role(_n(d.role_names[arn]), _s(arn), block=True,
-                                    assumed_by=tuple(ast.Way(_n("service"), _n(s)) for s in services),
-                                    span=d.lines.span()))
+                                    assumed_by=tuple(_way(w) for w in ways), span=d.lines.span()))
         else:
             if other:
                 d.lines.comment(f"TODO: its trust policy admits {'; '.join(other)}: say who may obtain it "
@@ -188,7 +219,7 @@ def _grant_networks(d: _Draft, a: Access) -> tuple[str, ...]:
 
 
 def _role_vpcs(inv: I.Inventory, role: str) -> set[str]:
-    """The VPCs the role's workloads run in (an endpoint's, its models')."""
+    """The VPCs the role's workloads run in."""
     subnets = {s for w in inv.workloads if role in w.roles for s in w.subnets}
     return {n.vpc for n in inv.networks if subnets & set(n.subnets)}
 
@@ -326,7 +357,7 @@ def draft(inv: I.Inventory, accesses: list[Access], exposures: list[Exposure],
     needs_placeholder_admin = any(not key_admins.get(k.arn) for k in inv.keys if _writable(inv, k)) or any(
         _own_key(inv, b) is None for b in inv.buckets)
     _roles(d, sorted({a for k in inv.keys if _writable(inv, k) for a in key_admins.get(k.arn, ())} |
-                     ({_placeholder_admin(inv)} if needs_placeholder_admin else set())))
+                     ({_placeholder_admin(inv)} if needs_placeholder_admin else set())), accesses)
     key_names = _keys(d, key_admins)
     asset_names = _assets(d, key_names, exposures)
     _grants(d, accesses, asset_names)

@@ -19,6 +19,8 @@ MODEL_PACKAGE = "sagemaker model package"
 SAGEMAKER_ENDPOINT = "sagemaker endpoint"
 ECS_TASK = "ecs task definition"
 ECS_SERVICE = "ecs service"
+EKS_POD = "eks pod identity"
+EKS_IRSA = "eks service account (IRSA)"
 
 
 def narrowest(prefixes: Iterable[str]) -> tuple[str, ...]:
@@ -45,6 +47,9 @@ class Workload:
     subnets: tuple[str, ...] = ()
     models: tuple[str, ...] = ()  # an endpoint's models
     keys: tuple[tuple[str, str], ...] = ()  # (KMS key as named: ARN, id or alias; what it encrypts)
+    # an EKS workload's (cluster ARN for pod identity or OIDC issuer for IRSA, namespace, service account);
+    # empty when its trust admits a pattern rather than one service account
+    identity: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
