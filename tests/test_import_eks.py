@@ -15,7 +15,8 @@ names = st.from_regex(r"[a-z0-9][a-z0-9-]{0,10}", fullmatch=True)
 
 
 def statement(condition=None, principal=None) -> dict:
-    s = {"Effect": "Allow", "Principal": principal or {"Federated": PROVIDER}, "Action": "sts:AssumeRoleWithWebIdentity"}
+    s = {"Effect": "Allow", "Principal": principal or {"Federated": PROVIDER},
+         "Action": "sts:AssumeRoleWithWebIdentity"}
     return {**s, "Condition": condition} if condition is not None else s
 
 
