@@ -22,7 +22,8 @@ ACCOUNT, REGION, OTHER_ACCOUNT = L.ACCOUNT, L.REGION, L.OTHER_ACCOUNT
 MODELS, FINETUNE, PUBLIC, PARTNER, UNRELATED, TAGGED = ("acme-models", "acme-finetune", "acme-public-share",
                                                         "acme-partner-exchange", "acme-billing-reports", "acme-ml-team")
 OBJECTS = {
-    MODELS: ["released/v1/model.tar.gz", "released/v1/tokenizer.json", "checkpoints/step-100.pt", "README.md"],
+    MODELS: ["released/v1/model.tar.gz", "released/v1/tokenizer.json", "checkpoints/step-100.pt", "README.md",
+             "imports/llama-3-8b/model-00001.safetensors", "imports/llama-3-8b/config.json"],
     FINETUNE: ["train/part-0001.jsonl", "train/part-0002.jsonl"],
     PUBLIC: ["gguf/llama-7b.Q4.gguf"],
     PARTNER: ["exports/model.onnx"],
@@ -30,7 +31,8 @@ OBJECTS = {
     TAGGED: [],  # empty, but tagged as holding model data
 }
 # (bucket, prefix) of every model location: what the workloads name and what the key names show
-MODEL_LOCATIONS = {(MODELS, "released/v1/"), (MODELS, "checkpoints/"), (FINETUNE, "train/"),
+MODEL_LOCATIONS = {(MODELS, "released/v1/"), (MODELS, "checkpoints/"), (MODELS, "imports/llama-3-8b/"),
+                   (FINETUNE, "train/"),
                    (PUBLIC, "gguf/"), (PARTNER, "exports/")}
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{{}}:1"
 IRSA_ISSUER = f"oidc.eks.{REGION}.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
@@ -63,6 +65,7 @@ class Account:
     cluster_arn: str  # the EKS cluster "chat-eks" (in the models' VPC) and its OIDC issuer
     issuer: str
     pods: list  # pod identity associations: (cluster, namespace, service account, role ARN)
+    imports: list  # Bedrock imported models: (name, S3 URI, key ARN, import job role, job subnets)
     roles: dict  # short name -> ARN
 
 
@@ -146,6 +149,14 @@ def build(url: str) -> Account:
             "Condition": condition}]}
         roles[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=_policy(*statements))
+    # Bedrock: a role that import jobs run as, held to the account by the confused-deputy key
+    bedrock_trust = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]})
+    roles["importer"] = iam.create_role(RoleName="bedrock-import",
+                                        AssumeRolePolicyDocument=bedrock_trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName="bedrock-import", PolicyName="imports", PolicyDocument=_policy(
+        _allow("s3:GetObject", f"arn:aws:s3:::{MODELS}/imports/*"), _allow("s3:ListBucket", f"arn:aws:s3:::{MODELS}")))
     ecr = c("ecr")
     for repo in ("llm-serving", "chat-frontend", "unused-experiments"):
         ecr.create_repository(repositoryName=repo)
@@ -180,7 +191,9 @@ def build(url: str) -> Account:
                            "subnets": [web_subnet], "securityGroups": [web_group]}})
     return Account(url, key_arn, volume_key["Arn"], vpc, subnet, vpces, web_vpc, web_subnet, web_vpce,
                    cluster["arn"], cluster["identity"]["oidc"]["issuer"].removeprefix("https://"),
-                   [("chat-eks", "chat", "rag-indexer", roles["indexer"])], roles)
+                   [("chat-eks", "chat", "rag-indexer", roles["indexer"])],
+                   [("llama-3-8b-ft", f"s3://{MODELS}/imports/llama-3-8b/", key_arn, roles["importer"], [subnet])],
+                   roles)
 
 
 # --------------------------------------------------------------------------- #
@@ -188,7 +201,8 @@ def build(url: str) -> Account:
 
 
 def session(acct: Account):
-    """A session on moto whose EKS pod identity calls (not in moto) answer from `acct.pods`.
+    """A session on moto whose EKS pod identity and Bedrock model import calls (not in moto)
+    answer from `acct.pods` and `acct.imports`.
 
     The answers are the account's data, not results the API computes; each one is held to
     the operation's output shape in botocore's model (as botocore's Stubber does), and
@@ -214,20 +228,53 @@ def session(acct: Account):
         return {"association": {**summary(aid, *by_id[aid]), "roleArn": by_id[aid][3]}}
     answer(s, "eks", "ListPodIdentityAssociations", list_)
     answer(s, "eks", "DescribePodIdentityAssociation", describe)
+    _bedrock_imports(s, acct.imports)
     return s
 
 
+def _bedrock_imports(s, imports) -> None:
+    """Bedrock's imported models and their import jobs (not in moto), from `imports`."""
+    base = f"arn:aws:bedrock:{REGION}:{ACCOUNT}"
+    models = {f"{base}:imported-model/{name}": (name, *rest) for name, *rest in imports}
+    created = "2026-11-01T00:00:00Z"
+
+    def job_arn(name):
+        return f"{base}:model-import-job/{name}-import"
+
+    def find(identifier):
+        return next(((arn, m) for arn, m in models.items() if identifier in (arn, m[0])), (None, None))
+
+    def model(params):
+        arn, m = find(params["modelIdentifier"])
+        return m and {"modelArn": arn, "modelName": m[0], "jobName": f"{m[0]}-import", "jobArn": job_arn(m[0]),
+                      "modelDataSource": {"s3DataSource": {"s3Uri": m[1]}}, "modelKmsKeyArn": m[2],
+                      "creationTime": created}
+
+    def job(params):
+        arn, m = next(((a, m) for a, m in models.items() if job_arn(m[0]) == params["jobIdentifier"]), (None, None))
+        return m and {"jobArn": job_arn(m[0]), "jobName": f"{m[0]}-import", "importedModelName": m[0],
+                      "importedModelArn": arn, "roleArn": m[3], "status": "Completed", "creationTime": created,
+                      "modelDataSource": {"s3DataSource": {"s3Uri": m[1]}}, "importedModelKmsKeyArn": m[2],
+                      "vpcConfig": {"subnetIds": m[4], "securityGroupIds": ["sg-0123456789abcdef0"]}}
+    answer(s, "bedrock", "ListImportedModels", lambda _: {"modelSummaries": [
+        {"modelArn": arn, "modelName": m[0], "creationTime": created} for arn, m in sorted(models.items())]})
+    answer(s, "bedrock", "GetImportedModel", model)
+    answer(s, "bedrock", "GetModelImportJob", job)
+
+
 def answer(s, service: str, operation: str, respond) -> None:
-    """Answer `operation` on the session's clients with `respond(params)`: a response dict,
-    or None for ResourceNotFoundException."""
+    """Answer `operation` on the session's clients of REGION with `respond(params)`: a response
+    dict, or None for ResourceNotFoundException; in other regions, empty lists or not found."""
     from botocore.awsrequest import AWSResponse
     from botocore.validate import ParamValidator
 
     def keep(params, context, **_):
         context["api_params"] = dict(params)
 
-    def reply(model, context, **_):
-        parsed = respond(context["api_params"])
+    def reply(model, context, request_signer, **_):
+        parsed = respond(context["api_params"]) if request_signer.region_name == REGION else {}
+        if parsed == {}:  # the account has nothing of the kind in another region
+            parsed = {m: [] for m, shape in model.output_shape.members.items() if shape.type_name == "list"} or None
         if parsed is None:
             return AWSResponse("", 404, {}, None), {"Error": {"Code": "ResourceNotFoundException",
                                                               "Message": "not found"}}

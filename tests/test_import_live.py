@@ -79,7 +79,8 @@ def test_every_model_location_is_found(account):
     assert {r.name for r in inv.repositories} == {"llm-serving", "chat-frontend"}  # the images the workloads run
     assert {r.arn for r in inv.roles} == set(account.roles.values())
     assert {k.arn: k.encrypts for k in inv.keys} == {
-        account.key_arn: (f"s3 bucket {F.MODELS}", "sagemaker training job finetune-1 (output)"),
+        account.key_arn: ("bedrock imported model llama-3-8b-ft (model)", f"s3 bucket {F.MODELS}",
+                          "sagemaker training job finetune-1 (output)"),
         account.volume_key_arn: ("sagemaker endpoint chat-prod (volume)", "sagemaker training job finetune-1 (volume)")}
     assert [b.key_arn for b in inv.buckets if b.name == F.MODELS] == [account.key_arn]
     assert [(e.name, e.models) for e in inv.endpoints] == [("chat-prod", ("chat-v1",))]
@@ -87,6 +88,11 @@ def test_every_model_location_is_found(account):
                   for n in inv.networks) == sorted([
         (account.vpc, tuple(sorted(account.vpces.items())), (account.subnet,)),
         (account.web_vpc, (("sagemaker.runtime", account.web_vpce),), (account.web_subnet,))])
+    assert [(w.name, w.roles, w.model_uris, w.subnets) for w in inv.workloads
+            if w.kind == "bedrock imported model"] == [
+        ("llama-3-8b-ft", (account.roles["importer"],), (f"s3://{F.MODELS}/imports/llama-3-8b/",), (account.subnet,))]
+    assert [(loc.prefix, loc.role) for loc in inv.locations if loc.source.startswith("bedrock")] == [
+        ("imports/llama-3-8b/", account.roles["importer"])]
     assert [(w.name, w.roles, w.subnets) for w in inv.workloads if w.kind == "ecs service"] == [
         ("chat/web", (account.roles["frontend"],), (account.web_subnet,))]
     assert inv.problems == ()
@@ -143,7 +149,12 @@ def test_import_writes_a_compiling_draft_of_todays_access(account, tmp_path):
         ("notebooks", "read", F.FINETUNE, "train/"),  # IRSA, a pattern of service accounts
         # IRSA; s3:ListBucket alone is `list` (adds GetBucketLocation), not `read` (adds GetObject)
         ("eval-harness", "list", F.MODELS, "released/v1/"), ("eval-harness", "list", F.MODELS, "checkpoints/"),
+        ("eval-harness", "list", F.MODELS, "imports/llama-3-8b/"),
+        ("bedrock-import", "read", F.MODELS, "imports/llama-3-8b/"),  # a Bedrock model import job's role
     }
+    assert "assumed_by service bedrock" in text
+    assert f"today its trust holds the service to aws:SourceAccount StringEquals {L.ACCOUNT}" in text
+    assert "bedrock imported model llama-3-8b-ft (model) could no longer use it" in text
     # every model location is in the draft and in the summary
     for bucket, prefix in F.MODEL_LOCATIONS:
         assert f'name    "{bucket}"' in text and prefix in text and f"s3://{bucket}/{prefix}" in out
@@ -163,7 +174,7 @@ def test_the_drafted_grants_are_held_today(account, tmp_path):
     text = (tmp_path / "draft.slp").read_text()
     today = Today(discover(account))
     held = grants(text, adding=False)
-    assert len(held) == 7 and len(grants(text, adding=True)) == 6
+    assert len(held) == 7 and len(grants(text, adding=True)) == 8
     for role, verb, asset, prefix in held:
         kind = "bucket" if asset in (F.MODELS, F.FINETUNE) else "repository" if asset == "llm-serving" else "endpoint"
         target = asset if kind == "bucket" else (
@@ -242,7 +253,8 @@ def test_import_is_strictly_read_only(account, tmp_path):
             "GetRole", "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies", "GetPolicyVersion",
             "DescribeSubnets", "DescribeVpcEndpoints", "GetBucketTagging", "ListClusters", "ListServices",
             "DescribeServices", "ListClusters", "DescribeCluster", "ListPodIdentityAssociations",
-            "DescribePodIdentityAssociation", "ListRoles"} <= set(rec.ops)
+            "DescribePodIdentityAssociation", "ListRoles", "ListImportedModels", "GetImportedModel",
+            "GetModelImportJob"} <= set(rec.ops)
     assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
 
 

@@ -181,6 +181,30 @@ class Discovery:
                               keys=((cfg["KmsKeyId"], "volume"),) if cfg.get("KmsKeyId") else ())
         return self._map(one, sorted(e["EndpointName"] for e in eps))
 
+    def _bedrock_imports(self, region: str) -> list[I.Workload]:
+        """Each Bedrock imported model: the S3 folder it was imported from, its key, and the
+        role and subnets of the import job that read it."""
+        models = self._value(self.f.pages("bedrock", "list_imported_models", "bedrock:ListImportedModels", {},
+                                          "modelSummaries", "nextToken", region),
+                             f"bedrock imported models in {region}", [])
+        gone = {"ResourceNotFoundException": "no such imported model"}
+
+        def one(arn: str) -> I.Workload | None:
+            m = self._value(self.f.call("bedrock", "get_imported_model", "bedrock:GetImportedModel", gone, region,
+                                        modelIdentifier=arn), f"bedrock imported model {arn}")
+            if m is None:
+                return None
+            job = self._value(self.f.call("bedrock", "get_model_import_job", "bedrock:GetModelImportJob",
+                                          {"ResourceNotFoundException": "no such import job"}, region,
+                                          jobIdentifier=m["jobArn"]), f"bedrock model import job {m['jobArn']}",
+                              {}) if m.get("jobArn") else {}
+            uri = ((m.get("modelDataSource") or {}).get("s3DataSource") or {}).get("s3Uri")
+            return I.Workload(I.BEDROCK_IMPORT, m["modelName"], region, roles=tuple(filter(None, [job.get("roleArn")])),
+                              model_uris=(uri if uri.endswith("/") else uri + "/",) if uri else (),
+                              subnets=tuple(sorted((job.get("vpcConfig") or {}).get("subnetIds") or ())),
+                              keys=((m["modelKmsKeyArn"], "model"),) if m.get("modelKmsKeyArn") else ())
+        return self._map(one, sorted(x["modelArn"] for x in models))
+
     def _task_definition(self, region: str, arn: str) -> I.Workload | None:
         d = self._value(self.f.call("ecs", "describe_task_definition", "ecs:DescribeTaskDefinition",
                                     {"ClientException": "no such task definition"}, region,
@@ -456,7 +480,7 @@ class Discovery:
         clusters: list[dict] = []
         for region in self.regions:
             for read in (self._sagemaker_models, self._training_jobs, self._model_packages, self._endpoints,
-                         self._ecs_tasks, self._ecs_services):
+                         self._ecs_tasks, self._ecs_services, self._bedrock_imports):
                 workloads += read(region)
             for cluster, pods in self._eks_clusters(region):
                 clusters.append(cluster)

@@ -26,6 +26,7 @@ PLACEHOLDER_CIDR = "192.0.2.0/24"  # TEST-NET-1 (RFC 5737): documentation only, 
 PLACEHOLDER_KEY = "00000000-0000-0000-0000-000000000000"
 PLACEHOLDER_ADMIN = "TODO-key-admin"
 SERVICE_WAYS = {s.principal: name for name, s in TRUSTED_SERVICES.items()}
+CONFUSED_DEPUTY_KEYS = {"aws:sourceaccount", "aws:sourcearn"}
 DEFAULT_TYPE = {"s3": "gateway"}  # every other endpoint service is an interface endpoint by default
 
 
@@ -106,11 +107,31 @@ def _trust_ways(inv: I.Inventory, role: I.Role | None) -> tuple[list[tuple[str, 
             else:
                 other.append(f"Federated {sa.issuer} for {sa.text}")
         for kind, v in eks.principals(s):
-            if kind == "Service" and v in SERVICE_WAYS and not s.get("Condition"):
+            if kind == "Service" and v in SERVICE_WAYS and (not s.get("Condition") or _pinned(s, v)):
                 ways.append(("service", SERVICE_WAYS[v]))
             elif not (kind == "Service" and v == eks.POD_IDENTITY) and not (kind == "Federated" and eks.issuer_of(v)):
                 other.append(f"{kind} {v}")
     return sorted(set(ways)), sorted(set(other))
+
+
+def _pinned(statement: dict, service: str) -> bool:
+    """Whether a service statement's conditions are only the confused-deputy keys, on a
+    service the spec pins with them itself (to the account and the deployment's regions)."""
+    keys = {k.lower() for block in (statement.get("Condition") or {}).values() if isinstance(block, dict)
+            for k in block}
+    return bool(TRUSTED_SERVICES[SERVICE_WAYS[service]].source_arn) and keys <= CONFUSED_DEPUTY_KEYS
+
+
+def _pinned_today(role: I.Role | None) -> list[str]:
+    """The conditions today's trust holds pinned services to, in words."""
+    out = []
+    for s in eks.allow_statements(role.trust if role else None):
+        services = [v for kind, v in eks.principals(s) if kind == "Service" and v in SERVICE_WAYS]
+        if services and s.get("Condition") and all(_pinned(s, v) for v in services):
+            for op, block in sorted(s["Condition"].items()):
+                for k, v in sorted(block.items()):
+                    out.append(f"{k} {op} {', '.join([v] if isinstance(v, str) else map(str, v))}")
+    return sorted(set(out))
 
 
 def _kubernetes_ok(kind: str, identity: tuple[str, ...]) -> bool:
@@ -196,6 +217,9 @@ def _roles(d: _Draft, admins: list[str], accesses: list[Access]) -> None:
             passed = sorted({w[1] if w[0] == "service" else "eks_pod" for w in ways if w[0] != IRSA})
             d.lines.comment(f"TODO: add `passed_by ROLE to {'|'.join(passed)}` for who may hand it over, and `admins`."
                             if passed else "TODO: add `admins`: who may change the role.")
+            if (today := _pinned_today(r)):
+                d.lines.comment(f"TODO: today its trust holds the service to {'; '.join(today)}; the spec pins")
+                d.lines.comment("aws:SourceAccount to the account and aws:SourceArn to the deployment's regions.")
             d.decls.append(ast.Role(_n(d.role_names[arn]), _s(arn), block=True,
                                     assumed_by=tuple(_way(w) for w in ways), span=d.lines.span()))
         else:
@@ -259,14 +283,15 @@ def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
 
 
 def _key_uses(d: _Draft, k: I.Key) -> None:
-    """What the key encrypts today; SageMaker's use of it is not in the spec's language."""
+    """What the key encrypts today; SageMaker's and Bedrock's own use of it is not in the
+    spec's language."""
     if k.encrypts:
         d.lines.comment(f"Encrypts {', '.join(k.encrypts)}.")
-    volumes = [x for x in k.encrypts if x.endswith("(volume)")]
-    if volumes:
+    services = [x for x in k.encrypts if x.endswith(("(volume)", "(model)"))]
+    if services:
         d.lines.comment("TODO: slpc's key policy lets only its admins, and the grants' requests through S3, use")
-        d.lines.comment("the key: SageMaker could no longer encrypt those volumes with it. Keep today's key")
-        d.lines.comment("policy (not kms/ of the compiled draft) until the spec can say so.")
+        d.lines.comment(f"the key: {', '.join(services)} could no longer use it. Keep today's key policy")
+        d.lines.comment("(not kms/ of the compiled draft) until the spec can say so.")
     buckets = {b.name for b in d.inv.buckets if b.key_arn == k.arn}
     outputs = [x for x in k.encrypts if x.endswith("(output)")]
     if outputs and not buckets:
