@@ -265,6 +265,8 @@ def test_json_summary(account, tmp_path):
     assert "W430" in doc["draft_warnings"] and not [c for c in doc["draft_warnings"] if c.startswith("E")]
     assert {(b["name"], p) for b in doc["inventory"]["buckets"] for p in b["prefixes"]} == F.MODEL_LOCATIONS
     assert {(x["asset"], x["who"]) for x in doc["exposures"]} == {(F.PUBLIC, "anyone"), (F.PARTNER, F.OTHER_ACCOUNT)}
+    # llm-trainer holds s3:* on its fine-tuning bucket: it may administer it today
+    assert doc["admins"][F.FINETUNE] == [account.roles["trainer"]] and doc["admins"][account.key_arn] == []
 
 
 def test_progress_line_on_a_terminal_only(account, tmp_path):

@@ -73,8 +73,9 @@ def text(inv, accesses, exposures, extra, output: str, warnings: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(inv, accesses, exposures, extra, output: str, warnings: list[str]) -> dict:
+def to_json(inv, accesses, exposures, admins, extra, output: str, warnings: list[str]) -> dict:
     return {"version": JSON_VERSION, "draft": output, "draft_warnings": warnings, "inventory": inv.to_json(),
+            "admins": {asset: roles for asset, roles in sorted(admins.items())},
             "access": [{"role": a.role, "verb": a.verb, "kind": a.kind, "asset": a.asset, "prefix": a.prefix,
                         "networks": list(a.networks), "anywhere": a.anywhere, "whole_bucket": a.whole,
                         "lacks": list(a.lacks)} for a in accesses],
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace, io: IO, *, session=None, sessions: dict | None
         err.write(f"slpc import: cannot write {args.output}: {exc.strerror}\n")
         return exits.USAGE
     if args.format == "json":
-        out.write(json.dumps(to_json(inv, accesses, exposures, extra, args.output,
+        out.write(json.dumps(to_json(inv, accesses, exposures, admins, extra, args.output,
                                      [d.code for d in compiled.diagnostics]), indent=2, sort_keys=True) + "\n")
     else:
         out.write(text(inv, accesses, exposures, extra, args.output, len(compiled.diagnostics)))

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from slpc.compiler.verbs import ACCOUNT, BUCKET, BUCKET_PREFIX, ENDPOINT, KMS_ADMIN_ACTIONS, OBJECT, REPOSITORY, VERBS
+from slpc.compiler.verbs import (ACCOUNT, BUCKET, BUCKET_PREFIX, ECR_ADMIN_ACTIONS, ENDPOINT, KMS_ADMIN_ACTIONS, OBJECT,
+                                 REPOSITORY, S3_ADMIN_ACTIONS, VERBS)
 from slpc.policy.document import PolicyFormatError, Statement, PolicyDocument, from_json
 
 from ..deployment import ENDPOINT as ENDPOINT_POLICY, IDENTITY, Deployment, Policy
@@ -245,21 +246,22 @@ def role_principals(policy: dict | None, account: str) -> set[str]:
     return found
 
 
-def key_admins(inv: I.Inventory, today: "Today") -> dict[str, list[str]]:
-    """Key ARN -> the roles (found, or named by its key policy) allowed every key
-    administration action on it today."""
-    out: dict[str, list[str]] = {}
-    for k in inv.keys:
-        candidates = sorted({r.arn for r in inv.roles if r.read and r.arn.split(":")[4] == inv.account}
-                            | role_principals(k.policy, inv.account))
-        out[k.arn] = [r for r in candidates
-                      if all(today.allowed(r, a, k.arn, {}) for a in KMS_ADMIN_ACTIONS)]
-    return out
+def asset_admins(inv: I.Inventory, today: "Today") -> dict[str, list[str]]:
+    """Each key ARN, bucket name and repository ARN -> the roles of the account (found, or
+    named by its resource policy) allowed every administration action of its kind on it
+    today (the actions a spec's `admins` get: compiler.verbs)."""
+    found = {r.arn for r in inv.roles if r.read and r.arn.split(":")[4] == inv.account}
+    assets = ([(k.arn, k.arn, k.policy, KMS_ADMIN_ACTIONS) for k in inv.keys]
+              + [(b.name, f"arn:{inv.partition}:s3:::{b.name}", b.policy, S3_ADMIN_ACTIONS) for b in inv.buckets]
+              + [(r.arn, r.arn, r.policy, ECR_ADMIN_ACTIONS) for r in inv.repositories])
+    return {asset: [r for r in sorted(found | role_principals(policy, inv.account))
+                    if all(today.allowed(r, a, resource, {}) for a in actions)]
+            for asset, resource, policy, actions in assets}
 
 
 def current_access(inv: I.Inventory) -> tuple[list[Access], list[Exposure], dict[str, list[str]], list[I.Problem]]:
     """Every verb each found role holds on each found asset today, the exposures, and
-    each key's admins."""
+    each key's, bucket's and repository's admins."""
     today = Today(inv)
     out: list[Access] = []
     for role in (r for r in inv.roles if r.read):
@@ -276,4 +278,4 @@ def current_access(inv: I.Inventory) -> tuple[list[Access], list[Exposure], dict
                 out.append(a)
     exposures = [x for b in inv.buckets for x in today.exposures("bucket", b.name, b.policy)]
     exposures += [x for r in inv.repositories for x in today.exposures("repository", r.arn, r.policy)]
-    return out, exposures, key_admins(inv, today), today.problems
+    return out, exposures, asset_admins(inv, today), today.problems

@@ -74,6 +74,8 @@ class _Draft:
     role_names: dict[str, str] = field(default_factory=dict)
     network_names: dict[str, str] = field(default_factory=dict)
     placeholder_network: str | None = None
+    admins: dict[str, list[str]] = field(default_factory=dict)  # asset -> the roles drafted as its admins
+    workload_admins: dict[str, list[str]] = field(default_factory=dict)  # asset -> workload roles that are too
 
     def region(self, region: str) -> ast.Str | None:
         """A block's region, written only when the deployment has several."""
@@ -189,7 +191,7 @@ EKS_KINDS = (I.EKS_POD, I.EKS_IRSA)
 
 
 def _roles(d: _Draft, admins: list[str], accesses: list[Access]) -> None:
-    """The found roles and the keys' admins. A role only EKS pods use that holds nothing on
+    """The found roles and the assets' admins. A role only EKS pods use that holds nothing on
     the found assets (a cluster's controllers, add-ons) is named in a comment, not drafted."""
     holding = {a.role for a in accesses}
     idle = [r for r in d.inv.roles if r.read and r.arn not in holding and r.arn not in admins
@@ -229,7 +231,7 @@ def _roles(d: _Draft, admins: list[str], accesses: list[Access]) -> None:
             elif r is not None:
                 d.lines.comment("TODO: say who may obtain it (docs/language.md, role).")
             elif not arn.endswith("/" + PLACEHOLDER_ADMIN):
-                d.lines.comment("Administers a key below today (its key policy names it). TODO: say who may")
+                d.lines.comment("Administers assets below today (their policies name it). TODO: say who may")
                 d.lines.comment("obtain it (docs/language.md, role); its trust and policies were not read.")
             d.decls.append(ast.Role(_n(d.role_names[arn]), _s(arn), span=d.lines.span()))
 
@@ -248,7 +250,7 @@ def _role_vpcs(inv: I.Inventory, role: str) -> set[str]:
     return {n.vpc for n in inv.networks if subnets & set(n.subnets)}
 
 
-def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
+def _keys(d: _Draft) -> dict[str, str]:
     """Each bucket's key name; a placeholder key for the buckets without a key of their own."""
     inv = d.inv
     out: dict[str, str] = {}
@@ -263,8 +265,9 @@ def _keys(d: _Draft, admins: dict[str, list[str]]) -> dict[str, str]:
         for b in inv.buckets:
             if b.key_arn == k.arn:
                 out[b.name] = name
-        how = admins.get(k.arn)
+        how = d.admins.get(k.arn)
         _key_uses(d, k)
+        _workload_admins(d, k.arn)
         if not how:
             d.lines.comment("TODO: its key policy names no role that administers it (AWS's default policy leaves")
             d.lines.comment("that to IAM): the admin below is a placeholder.")
@@ -289,9 +292,9 @@ def _key_uses(d: _Draft, k: I.Key) -> None:
         d.lines.comment(f"Encrypts {', '.join(k.encrypts)}.")
     services = [x for x in k.encrypts if x.endswith(("(volume)", "(model)"))]
     if services:
-        d.lines.comment("TODO: slpc's key policy lets only its admins, and the grants' requests through S3, use")
-        d.lines.comment(f"the key: {', '.join(services)} could no longer use it. Keep today's key policy")
-        d.lines.comment("(not kms/ of the compiled draft) until the spec can say so.")
+        d.lines.comment("TODO: slpc's key policy lets only its admins, and the grants' requests through S3, use the key:")
+        d.lines.comment(f"{', '.join(services)} could no longer use it.")
+        d.lines.comment("Keep today's key policy (not kms/ of the compiled draft) until the spec can say so.")
     buckets = {b.name for b in d.inv.buckets if b.key_arn == k.arn}
     outputs = [x for x in k.encrypts if x.endswith("(output)")]
     if outputs and not buckets:
@@ -332,17 +335,27 @@ def _assets(d: _Draft, key_names: dict[str, str], exposures: list[Exposure]) -> 
         d.lines.comment(f"Found: {b.why}. " + (f"Model data under {found}." if found else
                                                 "No model data in the sampled keys."))
         _exposed(d, exposed.get(b.name, []))
-        d.decls.append(ast.Bucket(_n(names[b.name]), _s(b.name), encrypt=_n(key_names[b.name]), span=d.lines.span()))
+        d.decls.append(ast.Bucket(_n(names[b.name]), _s(b.name), encrypt=_n(key_names[b.name]),
+                                  admins=_admin_names(d, b.name), span=d.lines.span()))
     for r in inv.repositories:
         names[r.arn] = d.names(r.name)
         _exposed(d, exposed.get(r.arn, []))
-        d.decls.append(ast.Repository(_n(names[r.arn]), _s(r.name), region=d.region(r.region), span=d.lines.span()))
+        d.decls.append(ast.Repository(_n(names[r.arn]), _s(r.name), region=d.region(r.region),
+                                      admins=_admin_names(d, r.arn), span=d.lines.span()))
     for e in inv.endpoints:
         names[e.arn] = d.names(e.name)
         d.lines.comment(f"Serves {', '.join(e.models) or 'no model'}.")
         d.decls.append(ast.Endpoint(_n(names[e.arn]), sagemaker=_s(e.name), region=d.region(e.region),
                                     span=d.lines.span()))
     return names
+
+
+def _admin_names(d: _Draft, asset: str) -> tuple[ast.Name, ...]:
+    """A bucket's or repository's admins, with TODOs where the account does not say."""
+    _workload_admins(d, asset)
+    if not d.admins.get(asset):
+        d.lines.comment("TODO: no role but the workloads' administers it today: name its `admins`.")
+    return tuple(_n(d.role_names[a]) for a in d.admins.get(asset, ()))
 
 
 def _grants(d: _Draft, accesses: list[Access], asset_names: dict[str, str]) -> None:
@@ -373,17 +386,32 @@ def _grants(d: _Draft, accesses: list[Access], asset_names: dict[str, str]) -> N
 
 
 def draft(inv: I.Inventory, accesses: list[Access], exposures: list[Exposure],
-          key_admins: dict[str, list[str]]) -> ast.Spec:
-    """The draft spec. `key_admins`: key ARN -> the role ARNs that administer it today."""
+          admins: dict[str, list[str]]) -> ast.Spec:
+    """The draft spec. `admins`: key ARN, bucket name or repository ARN -> the role ARNs that
+    administer it today. The roles that run workloads are not drafted as admins (a TODO
+    names them): an asset's admins are people and pipelines, not the jobs that use it."""
     d = _Draft(inv)
+    runs = {r.arn for r in inv.roles}
+    d.admins = {a: [r for r in rs if r not in runs] for a, rs in admins.items()}
+    d.workload_admins = {a: [r for r in rs if r in runs] for a, rs in admins.items()}
     _header(d)
     _deployment(d)
     _networks(d, accesses)
-    needs_placeholder_admin = any(not key_admins.get(k.arn) for k in inv.keys if _writable(inv, k)) or any(
+    needs_placeholder_admin = any(not d.admins.get(k.arn) for k in inv.keys if _writable(inv, k)) or any(
         _own_key(inv, b) is None for b in inv.buckets)
-    _roles(d, sorted({a for k in inv.keys if _writable(inv, k) for a in key_admins.get(k.arn, ())} |
+    assets = [k.arn for k in inv.keys if _writable(inv, k)] + [b.name for b in inv.buckets] + [
+        r.arn for r in inv.repositories]
+    _roles(d, sorted({a for asset in assets for a in d.admins.get(asset, ())} |
                      ({_placeholder_admin(inv)} if needs_placeholder_admin else set())), accesses)
-    key_names = _keys(d, key_admins)
+    key_names = _keys(d)
     asset_names = _assets(d, key_names, exposures)
     _grants(d, accesses, asset_names)
     return ast.Spec(tuple(d.decls), tuple(d.lines.comments), FILE)
+
+
+def _workload_admins(d: _Draft, asset: str) -> None:
+    if d.workload_admins.get(asset):
+        d.lines.comment(f"TODO: today {', '.join(d.workload_admins[asset])}, which run workloads, administer it "
+                        "too; the draft leaves them out.")
+
+
