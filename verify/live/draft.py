@@ -292,7 +292,8 @@ def _key_uses(d: _Draft, k: I.Key) -> None:
         d.lines.comment(f"Encrypts {', '.join(k.encrypts)}.")
     services = [x for x in k.encrypts if x.endswith(("(volume)", "(model)"))]
     if services:
-        d.lines.comment("TODO: slpc's key policy lets only its admins, and the grants' requests through S3, use the key:")
+        d.lines.comment("TODO: slpc's key policy lets only its admins, and the grants' requests through S3, "
+                        "use the key:")
         d.lines.comment(f"{', '.join(services)} could no longer use it.")
         d.lines.comment("Keep today's key policy (not kms/ of the compiled draft) until the spec can say so.")
     buckets = {b.name for b in d.inv.buckets if b.key_arn == k.arn}
