@@ -105,7 +105,8 @@ def sarif(report: Report) -> dict:
                                 logical=f.target,
                                 properties={"kind": f.kind, "source": f.source, "sources": [f.source, *f.also],
                                             "sids": list(f.sids),
-                                            **({"request": f.request} if f.request else {})})
+                                            **({"request": f.request} if f.request else {}),
+                                            **({"not_shown": f.not_shown} if f.not_shown else {})})
                for f in report.findings]
     return sarif_log.log("slpc validate", __version__, rules, results)
 

@@ -492,10 +492,37 @@ def _denies_under_open(doc: PolicyDocument) -> PolicyDocument:
     return PolicyDocument(tuple(st for st in doc.statements if st.effect == "Deny") + _OPEN.statements)
 
 
+@dataclass(frozen=True)
+class NotShown:
+    """The drift groups of one direction beyond `compare`'s limit: counted, so that a
+    report never reads as if the shown counterexamples were all there is."""
+
+    direction: str
+    count: int  # >= 1
+
+    @property
+    def message(self) -> str:
+        return (f"... and {self.count} more group{'s' if self.count > 1 else ''} of {_NOUNS[self.direction]} "
+                f"on this policy not shown")
+
+
+_NOUNS = {EXTRA: "extra access", WEAKENED: "weakened denies", MISSING: "missing access"}
+DIRECTIONS = (EXTRA, WEAKENED, MISSING)  # the order drifts are listed in
+
+
 def compare(deployed: PolicyDocument, compiled: PolicyDocument, kind: str, target: str, account: str,
             limit: int = 5, extra: Iterable[Probe] = ()) -> list[Drift]:
-    """Drifts of `deployed` from `compiled`, at most `limit` per (direction, statements) group,
-    one counterexample each, in a deterministic order; [] means in sync. `extra` adds
+    """Drifts of `deployed` from `compiled`, at most `limit` per direction, one per
+    (direction, statements) group, in a deterministic order; [] means in sync. The
+    groups left out are counted by `compare_counted`."""
+    return [x for x in compare_counted(deployed, compiled, kind, target, account, limit, extra)
+            if isinstance(x, Drift)]
+
+
+def compare_counted(deployed: PolicyDocument, compiled: PolicyDocument, kind: str, target: str, account: str,
+                    limit: int = 5, extra: Iterable[Probe] = ()) -> list[Drift | NotShown]:
+    """`compare`'s drifts, each direction's followed by a `NotShown` when more than
+    `limit` of its groups differ: what a report of the comparison lists. `extra` adds
     probes to those derived from the two texts (the spec's edges: `model_probes`).
 
     Resource policies are compared a second time with only their Deny statements
@@ -510,13 +537,13 @@ def compare(deployed: PolicyDocument, compiled: PolicyDocument, kind: str, targe
         for (direction, sids), x in weak.items():
             if direction == EXTRA and not set(sids) <= seen:  # not already reported as extra access
                 groups[(WEAKENED, sids)] = Drift(WEAKENED, x.probe, x.deployed, x.compiled, sids)
-    order = (EXTRA, WEAKENED, MISSING)
-    drifts = sorted(groups.values(), key=lambda x: (order.index(x.direction), x.sids, str(x.probe)))
-    out, per = [], {}
-    for x in drifts:
-        per[x.direction] = per.get(x.direction, 0) + 1
-        if per[x.direction] <= limit:
-            out.append(x)
+    out: list[Drift | NotShown] = []
+    for direction in DIRECTIONS:
+        drifts = sorted((x for x in groups.values() if x.direction == direction),
+                        key=lambda x: (x.sids, str(x.probe)))
+        out += drifts[:limit]
+        if len(drifts) > limit:
+            out.append(NotShown(direction, len(drifts) - limit))
     return out
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+from .compare import Drift, NotShown
 
 # Finding kinds.
 DRIFT = "drift"  # deployed differs in meaning from compiled
@@ -29,6 +32,7 @@ class Finding:
     request: dict | None = None  # a counterexample request, for drift
     statement: int | None = None  # the statement's index in the compiled policy, when known
     also: tuple[str, ...] = ()  # further sources that reported the same issue
+    not_shown: int = 0  # > 0: this finding counts that many drift groups of its code the report leaves out
 
     def to_json(self) -> dict:
         out = {"kind": self.kind, "artifact": self.artifact, "resource": self.target, "severity": self.level,
@@ -40,7 +44,21 @@ class Finding:
             out["statement"] = self.statement
         if self.request is not None:
             out["request"] = self.request
+        if self.not_shown:
+            out["not_shown"] = self.not_shown
         return out
+
+
+def drift_findings(artifact: str, target: str, prefix: str, items: Iterable[Drift | NotShown]) -> list[Finding]:
+    """`compare_counted`'s result as findings, in its order: a drift with its request
+    and deciding statements; a count of drifts left out with the code (and so the
+    severity and exit status) of the drifts it stands for, so that whoever keeps a
+    code's findings (`slpc import` keeps `extra-access`) keeps its count too."""
+    return [Finding(DRIFT, artifact, target, f"{prefix}: {x.message}", code=x.direction, not_shown=x.count)
+            if isinstance(x, NotShown) else
+            Finding(DRIFT, artifact, target, f"{prefix}: {x.message}", code=x.direction, sids=x.sids,
+                    request=x.probe.to_json())
+            for x in items]
 
 
 def merge_policy_findings(analyzer: list[Finding], lint: list[Finding]) -> list[Finding]:

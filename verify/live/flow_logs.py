@@ -13,7 +13,7 @@ from slpc.policy.document import PolicyDocument, PolicyFormatError, from_json
 
 from . import compare as C
 from .fetch import Fetcher
-from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report
+from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report, drift_findings
 
 
 def _destination_of(fl: dict) -> str:
@@ -113,6 +113,5 @@ def _role(f: Fetcher, art, rep: Report) -> None:
                                         f"cannot verify: the delivery role's policy is malformed ({exc})",
                                         code="malformed-policy"))
             continue
-        for d in C.compare(deployed, from_json(compiled), kind, role["Arn"], art.account):
-            rep.findings.append(Finding(DRIFT, art.path, role["Arn"], f"{art.kind}: delivery role: {d.message}",
-                                        code=d.direction, sids=d.sids, request=d.probe.to_json()))
+        rep.findings += drift_findings(art.path, role["Arn"], f"{art.kind}: delivery role",
+                                       C.compare_counted(deployed, from_json(compiled), kind, role["Arn"], art.account))

@@ -17,7 +17,7 @@ from . import compare as C
 from . import flow_logs as FL
 from . import security_groups as SG
 from .fetch import Fetcher, Read
-from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report
+from .findings import CANNOT_VERIFY, DRIFT, MISSING, Finding, Report, drift_findings
 
 POLICY_KINDS = {"s3-bucket-policy", "s3-access-point-policy", "kms-key-policy", "ecr-repository-policy", "vpc-endpoint-policy",
                 "iam-identity-policy", "iam-role-trust-policy", "apigateway-resource-policy", "scp", "rcp"}
@@ -272,12 +272,10 @@ class Validator:
             elif state.value not in (None, "Enabled"):
                 rep.findings.append(Finding(DRIFT, art.path, art.target, f"key state is {state.value}, not Enabled",
                                             code="key-state"))
-        drifts = C.compare(deployed, art.document, art.kind, art.target, art.account,
-                           extra=C.model_probes(self.questions, art))
+        drifts = C.compare_counted(deployed, art.document, art.kind, art.target, art.account,
+                                   extra=C.model_probes(self.questions, art))
         if art.kind in ORG_KINDS:  # other guardrails of the organization may deny more: not slpc's drift
             drifts = [d for d in drifts if d.direction == C.EXTRA]
-        for d in drifts:
-            rep.findings.append(Finding(DRIFT, art.path, art.target, f"{art.kind}: {d.message}",
-                                        code=d.direction, sids=d.sids, request=d.probe.to_json()))
+        rep.findings += drift_findings(art.path, art.target, art.kind, drifts)
         if not drifts and not read.missing:
             rep.checked.append(art.path)

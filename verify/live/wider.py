@@ -7,9 +7,10 @@ endpoints' policies) are compared with what is deployed by `Validator`, the body
 deployed policies allow and the draft does not: a principal that reaches an asset
 beyond the draft's grants, with the request that shows it. Being validate's own
 comparison, it lists what `slpc validate` of the compiled draft reports as extra
-access on those policies. Placeholders (a key or role the draft made up) exist
-nowhere and are not compared; the organization guardrails are not about the
-found assets and are left out too.
+access on those policies, including its count of the extra-access groups beyond the
+five shown per policy (a finding of the same code, `not_shown` set). Placeholders (a
+key or role the draft made up) exist nowhere and are not compared; the organization
+guardrails are not about the found assets and are left out too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def compared(artifacts) -> list:
 
 
 def wider(fetcher, account: str, others: dict, model, artifacts, progress=None) -> list[Finding]:
-    """Every extra-access drift of the draft's compared policies, in artifact order."""
+    """Every extra-access finding of the draft's compared policies, in artifact order:
+    the drifts shown and, per policy, the count of those left out."""
     report = Validator(fetcher, account, others, model=model).run(compared(artifacts), progress=progress)
     return [f for f in report.findings if f.code == EXTRA]
