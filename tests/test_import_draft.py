@@ -368,3 +368,13 @@ def test_the_draft_of_a_small_account():
                       keys=(I.Key(KEY, REGION, policy),))
     assert spec_text(inv) == DRAFT
     compiles(DRAFT)
+
+
+def test_the_summary_counts_the_groups_validate_leaves_out():
+    """A count finding (five shown, N more) stands for N accesses wider than the draft."""
+    from slpc.app.commands.import_ import text
+    from slpc.verify.live.findings import DRIFT, Finding
+    inv = inventory([])
+    extra = [Finding(DRIFT, "s3/a.json", BUCKET, "x", code="extra-access", request={}),
+             Finding(DRIFT, "s3/a.json", BUCKET, "... and 3 more", code="extra-access", not_shown=3)]
+    assert "4 access(es) wider today than the draft" in text(inv, [], [], extra, "d.slp", 0)

@@ -68,7 +68,8 @@ def text(inv, accesses, exposures, extra, output: str, warnings: int) -> str:
         lines.append(f"wider today than the draft: {f.artifact}: {f.message}")
     lines.append(f"{len(inv.buckets)} bucket(s), {len(inv.repositories)} repository(ies), {len(inv.keys)} key(s), "
                  f"{len(inv.roles)} role(s), {len(inv.endpoints)} endpoint(s), {len(accesses)} grant(s), "
-                 f"{len(extra) + sum(len(x.requests) for x in exposures)} access(es) wider today than the draft: "
+                 f"{sum(f.not_shown or 1 for f in extra) + sum(len(x.requests) for x in exposures)} "
+                 "access(es) wider today than the draft: "
                  f"draft written to {output} ({warnings} warning(s): `slpc check {output}` shows them)")
     return "\n".join(lines) + "\n"
 
