@@ -252,7 +252,7 @@ def asset_admins(inv: I.Inventory, today: "Today") -> dict[str, list[str]]:
     today (the actions a spec's `admins` get: compiler.verbs)."""
     found = {r.arn for r in inv.roles if r.read and r.arn.split(":")[4] == inv.account}
     assets = ([(k.arn, k.arn, k.policy, KMS_ADMIN_ACTIONS) for k in inv.keys]
-              + [(b.name, f"arn:{inv.partition}:s3:::{b.name}", b.policy, S3_ADMIN_ACTIONS) for b in inv.buckets]
+              + [(b.name, bucket_arn(inv, b.name), b.policy, S3_ADMIN_ACTIONS) for b in inv.buckets]
               + [(r.arn, r.arn, r.policy, ECR_ADMIN_ACTIONS) for r in inv.repositories])
     return {asset: [r for r in sorted(found | role_principals(policy, inv.account))
                     if all(today.allowed(r, a, resource, {}) for a in actions)]

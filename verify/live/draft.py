@@ -131,7 +131,7 @@ def _pinned_today(role: I.Role | None) -> list[str]:
         services = [v for kind, v in eks.principals(s) if kind == "Service" and v in SERVICE_WAYS]
         if services and s.get("Condition") and all(_pinned(s, v) for v in services):
             for op, block in sorted(s["Condition"].items()):
-                for k, v in sorted(block.items()):
+                for k, v in sorted(block.items()) if isinstance(block, dict) else ():
                     out.append(f"{k} {op} {', '.join([v] if isinstance(v, str) else map(str, v))}")
     return sorted(set(out))
 
@@ -351,6 +351,13 @@ def _assets(d: _Draft, key_names: dict[str, str], exposures: list[Exposure]) -> 
     return names
 
 
+def _workload_admins(d: _Draft, asset: str) -> None:
+    """Names the workload roles that may administer the asset today (never drafted as admins)."""
+    if d.workload_admins.get(asset):
+        d.lines.comment(f"TODO: today {', '.join(d.workload_admins[asset])}, which run workloads, administer it "
+                        "too; the draft leaves them out.")
+
+
 def _admin_names(d: _Draft, asset: str) -> tuple[ast.Name, ...]:
     """A bucket's or repository's admins, with TODOs where the account does not say."""
     _workload_admins(d, asset)
@@ -408,11 +415,3 @@ def draft(inv: I.Inventory, accesses: list[Access], exposures: list[Exposure],
     asset_names = _assets(d, key_names, exposures)
     _grants(d, accesses, asset_names)
     return ast.Spec(tuple(d.decls), tuple(d.lines.comments), FILE)
-
-
-def _workload_admins(d: _Draft, asset: str) -> None:
-    if d.workload_admins.get(asset):
-        d.lines.comment(f"TODO: today {', '.join(d.workload_admins[asset])}, which run workloads, administer it "
-                        "too; the draft leaves them out.")
-
-
