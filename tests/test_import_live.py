@@ -265,6 +265,12 @@ def test_json_summary(account, tmp_path):
     assert "W430" in doc["draft_warnings"] and not [c for c in doc["draft_warnings"] if c.startswith("E")]
     assert {(b["name"], p) for b in doc["inventory"]["buckets"] for p in b["prefixes"]} == F.MODEL_LOCATIONS
     assert {(x["asset"], x["who"]) for x in doc["exposures"]} == {(F.PUBLIC, "anyone"), (F.PARTNER, F.OTHER_ACCOUNT)}
+    pods = [w for w in doc["inventory"]["workloads"] if w["kind"] == "eks pod identity"]
+    assert [(w["identity"], w["subnets"]) for w in pods] == [
+        ({"subject": account.cluster_arn, "namespace": "chat", "service_account": "rag-indexer"}, [account.subnet])]
+    (job,) = [w for w in doc["inventory"]["workloads"] if w["kind"] == "sagemaker training job"]
+    assert job["keys"] == [{"key": "alias/sagemaker-volumes", "encrypts": "volume"},
+                           {"key": account.key_arn, "encrypts": "output"}]
     # llm-trainer holds s3:* on its fine-tuning bucket: it may administer it today
     assert doc["admins"][F.FINETUNE] == [account.roles["trainer"]] and doc["admins"][account.key_arn] == []
 

@@ -150,8 +150,11 @@ class Inventory:
         return {
             "account": self.account, "partition": self.partition, "regions": list(self.regions),
             "workloads": [{"kind": w.kind, "name": w.name, "region": w.region, "roles": list(w.roles),
-                           "images": list(w.images),
-                           "s3": sorted(set(w.model_uris + w.data_uris + w.output_uris))} for w in self.workloads],
+                           "images": list(w.images), "subnets": list(w.subnets),
+                           "keys": [{"key": k, "encrypts": what} for k, what in w.keys],
+                           "s3": sorted(set(w.model_uris + w.data_uris + w.output_uris)),
+                           **({"identity": dict(zip(("subject", "namespace", "service_account"), w.identity))}
+                              if w.identity else {})} for w in self.workloads],
             "model_locations": [{"bucket": loc.bucket, "prefix": loc.prefix, "source": loc.source,
                                  "role": loc.role} for loc in self.locations],
             "buckets": [{"name": b.name, "region": b.region, "encryption": b.encryption, "key": b.key_arn,
