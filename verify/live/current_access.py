@@ -4,8 +4,9 @@ The deployed documents of an `Inventory` (the roles' inline and managed policies
 bucket, repository and key policies, the VPC endpoints' policies) become a
 `verify.deployment.Deployment`, the same routing `slpc explain` uses, and each
 (role, verb, asset, prefix) is asked for every action of the verb's table in
-`compiler.verbs` (the S3 actions' KMS side aside: it follows the bucket's key), through
-each found network with the asset's endpoints and from no network in particular. A verb
+`compiler.verbs`, through each found network with the asset's endpoints and from no
+network in particular; the KMS side of a bucket verb is asked of the bucket's key as S3
+asks it for the caller (no network of the caller's, kms:ViaService). A verb
 held in part is reported with the actions it lacks (a grant of it would add them),
 unless verbs that add fewer actions on the same asset and prefix already cover what it holds
 (`pull` beside a partial `push`).
@@ -16,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from slpc.compiler.verbs import (ACCOUNT, BUCKET, BUCKET_PREFIX, ECR_ADMIN_ACTIONS, ENDPOINT, KMS_ADMIN_ACTIONS, OBJECT,
-                                 REPOSITORY, S3_ADMIN_ACTIONS, VERBS)
+from slpc.compiler.values import DNS_SUFFIX
+from slpc.compiler.verbs import (ACCOUNT, BUCKET_PREFIX, ECR_ADMIN_ACTIONS, KEY_VIA_S3, KMS_ADMIN_ACTIONS, OBJECT,
+                                 S3_ADMIN_ACTIONS, VERBS)
 from slpc.policy.document import PolicyFormatError, Statement, PolicyDocument, from_json
 
 from ..deployment import ENDPOINT as ENDPOINT_POLICY, IDENTITY, Deployment, Policy
@@ -25,8 +27,6 @@ from . import inventory as I
 
 PROBE = "slpc-import-probe"  # an object name under a prefix: no real key is needed to ask the evaluator
 ALLOW_ALL = PolicyDocument((Statement("Allow", actions=("*",), resources=("*",)),))
-# the verb scopes asked (KMS through S3 follows the bucket's key; API stages are not found)
-SCOPES_ASKED = (OBJECT, BUCKET_PREFIX, BUCKET, REPOSITORY, ACCOUNT, ENDPOINT)
 # the VPC endpoints a request on each kind of asset comes through (docs/language.md, verb table)
 ASSET_SERVICES = {"bucket": ("s3",), "repository": ("ecr.dkr", "ecr.api"), "endpoint": ("sagemaker.runtime",)}
 
@@ -42,13 +42,13 @@ class Access:
     prefix: str = ""
     networks: tuple[str, ...] = ()  # VPC ids whose endpoints let it through
     anywhere: bool = False  # allowed without any network condition
-    whole: bool = False  # a bucket verb allowed beyond the prefix (on the whole bucket)
+    whole: bool = False  # a bucket verb's actions held here are held on the whole bucket too
     lacks: tuple[str, ...] = ()  # the verb's actions it does not hold today (a grant would add them)
+    asked: tuple[str, ...] = ()  # the verb's actions asked (the KMS side only where the key is known)
 
     @property
     def holds(self) -> tuple[str, ...]:
-        return tuple(a for a, scope in VERBS[(self.kind, self.verb)].actions
-                     if scope in SCOPES_ASKED and a not in self.lacks)
+        return tuple(a for a in self.asked if a not in self.lacks)
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,20 @@ class Today:
                                resource_account=self.inv.account).allowed
 
     def _requests(self, kind: str, asset: str, verb: str, prefix: str):
-        """(action, resource, context) of each action of the verb on the asset under the prefix."""
+        """(scope, action, resource, context) of each action of the verb on the asset under the
+        prefix. The KMS side of a bucket verb is S3 calling the bucket's key for the caller
+        (kms:ViaService, the object's encryption context), asked where that key is a
+        customer-managed key whose policy was read; an AWS managed key or SSE-S3 has no
+        policy of the account's to ask."""
         arn = bucket_arn(self.inv, asset) if kind == "bucket" else asset
         for action, scope in VERBS[("endpoint" if kind == "endpoint" else kind, verb)].actions:
-            if scope not in SCOPES_ASKED:
-                continue
-            if scope == OBJECT:
+            if scope == KEY_VIA_S3:
+                key, region = self._bucket_key(asset)
+                if key is not None:
+                    yield scope, action, key, {
+                        "kms:ViaService": f"s3.{region}.{DNS_SUFFIX.get(self.inv.partition, 'amazonaws.com')}",
+                        "kms:EncryptionContext:aws:s3:arn": f"{arn}/{prefix}{PROBE}"}
+            elif scope == OBJECT:
                 yield scope, action, f"{arn}/{prefix}{PROBE}", {}
             elif scope == BUCKET_PREFIX:
                 yield scope, action, arn, ({"s3:prefix": prefix} if prefix else {})
@@ -118,6 +126,12 @@ class Today:
                 yield scope, action, "*", {}
             else:
                 yield scope, action, arn, {}
+
+    def _bucket_key(self, bucket: str) -> tuple[str | None, str]:
+        b = next(x for x in self.inv.buckets if x.name == bucket)
+        k = next((k for k in self.inv.keys if k.arn == b.key_arn and not k.managed_by_aws and k.policy is not None),
+                 None)
+        return (k.arn if k else None), b.region
 
     def _networks(self, region: str, services: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
         """(VPC id, the network context of a request through the first service's endpoint)
@@ -131,18 +145,25 @@ class Today:
         return out
 
     def holds(self, principal, kind, asset, verb, prefix, context, extra=()) -> tuple[str, ...]:
-        """The actions of the verb the principal is allowed in this network context."""
+        """The actions of the verb the principal is allowed in this network context. S3 calls
+        KMS itself, on the caller's behalf: that request carries no network of the caller's
+        (aws:SourceVpce is absent), only the calling account."""
+        def where(scope, ctx):
+            if scope != KEY_VIA_S3:
+                return {**context, **ctx}
+            return {**ctx, "aws:ViaAWSService": "true",
+                    **({"kms:CallerAccount": principal.split(":")[4]} if principal else {})}
         return tuple(action for scope, action, resource, ctx in self._requests(kind, asset, verb, prefix)
-                     if self.allowed(principal, action, resource, {**context, **ctx}, extra))
+                     if self.allowed(principal, action, resource, where(scope, ctx), extra))
 
     def access(self, role: str, kind: str, asset: str, region: str, verb: str, prefix: str) -> Access | None:
         """The verb as the role holds it today under the prefix: from which networks, and
         which of its actions it lacks. Actions anyone may take (a public bucket policy) are
         not the role's; a verb of which it holds only account-level actions
-        (ecr:GetAuthorizationToken) is not held."""
+        (ecr:GetAuthorizationToken) or only the KMS side is not held."""
         requests = list(self._requests(kind, asset, verb, prefix))
         every = tuple(a for _, a, _, _ in requests)
-        asset_actions = {a for scope, a, _, _ in requests if scope != ACCOUNT}
+        asset_actions = {a for scope, a, _, _ in requests if scope not in (ACCOUNT, KEY_VIA_S3)}
         nets, anywhere, held_everywhere = [], False, None
         for vpc, ctx in self._networks(region, ASSET_SERVICES[kind]) + [(None, {})]:
             held = set(self.holds(role, kind, asset, verb, prefix, ctx)) - set(
@@ -158,8 +179,8 @@ class Today:
             return None
         lacks = tuple(a for a in every if a not in held_everywhere)
         root = self.access(role, kind, asset, region, verb, "") if prefix else None
-        whole = root is not None and not root.lacks
-        return Access(role, verb, kind, asset, prefix, tuple(sorted(nets)), anywhere, whole, lacks)
+        whole = root is not None and not set(root.lacks) - set(lacks)  # what it holds here, it holds everywhere
+        return Access(role, verb, kind, asset, prefix, tuple(sorted(nets)), anywhere, whole, lacks, every)
 
     def exposures(self, kind: str, asset: str, policy: dict | None) -> list[Exposure]:
         """Anonymous callers, and each other account the resource policy names, that it lets in."""
