@@ -96,7 +96,8 @@ def build(url: str) -> Account:
     s3.put_bucket_tagging(Bucket=TAGGED, Tagging={"TagSet": [{"Key": "data-class", "Value": "model-weights"}]})
     s3.put_bucket_tagging(Bucket=UNRELATED, Tagging={"TagSet": [{"Key": "team", "Value": "finance"}]})
     s3.put_bucket_encryption(Bucket=MODELS, ServerSideEncryptionConfiguration={"Rules": [
-        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]})
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn},
+         "BucketKeyEnabled": True}]})
     s3.put_bucket_policy(Bucket=PUBLIC, Policy=_policy(
         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{PUBLIC}/*"}))
     s3.put_bucket_policy(Bucket=PARTNER, Policy=_policy(

@@ -426,3 +426,21 @@ def test_the_kms_side_of_read_is_asked_of_the_bucket_s_key_as_s3_asks_it(key_for
     else:
         held = alone is True or (alone == "iam" and mine)
         assert "kms:Decrypt" in read.asked and (read.lacks == ()) == held
+
+
+@pytest.mark.parametrize("bucket_key", [False, True])
+def test_the_kms_side_names_the_encryption_context_s3_sends(bucket_key):
+    """A key policy that holds S3 to the bucket's encryption context (S3 Bucket Keys) lets the
+    role decrypt exactly when the bucket uses Bucket Keys; one on the objects, exactly when not."""
+    s3 = [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"],
+           "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]
+    for context, held in ((f"arn:aws:s3:::{BUCKET}", bucket_key), (f"arn:aws:s3:::{BUCKET}/*", not bucket_key)):
+        policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "kms:Decrypt",
+                                 "Resource": "*", "Condition": {
+                                     "StringLike": {"kms:EncryptionContext:aws:s3:arn": context}}}]}
+        base = inventory(s3)
+        inv = I.Inventory(ACCOUNT, "aws", (REGION,), roles=base.roles, keys=(I.Key(KEY, REGION, policy),),
+                          buckets=(I.Bucket(BUCKET, REGION, "aws:kms", KEY, None, ("a/",), "its name",
+                                            bucket_key=bucket_key),))
+        (read,) = [a for a in current_access(inv)[0] if a.verb == "read"]
+        assert ("kms:Decrypt" not in read.lacks) == held, (context, bucket_key)

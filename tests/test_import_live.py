@@ -83,7 +83,7 @@ def test_every_model_location_is_found(account):
         account.key_arn: ("bedrock imported model llama-3-8b-ft (model)", f"s3 bucket {F.MODELS}",
                           "sagemaker training job finetune-1 (output)"),
         account.volume_key_arn: ("sagemaker endpoint chat-prod (volume)", "sagemaker training job finetune-1 (volume)")}
-    assert [b.key_arn for b in inv.buckets if b.name == F.MODELS] == [account.key_arn]
+    assert [(b.key_arn, b.bucket_key) for b in inv.buckets if b.name == F.MODELS] == [(account.key_arn, True)]
     assert [(e.name, e.models) for e in inv.endpoints] == [("chat-prod", ("chat-v1",))]
     assert sorted((n.vpc, tuple(sorted({s: i for s, i, _ in n.endpoints}.items())), n.subnets)
                   for n in inv.networks) == sorted([

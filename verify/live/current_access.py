@@ -107,17 +107,18 @@ class Today:
     def _requests(self, kind: str, asset: str, verb: str, prefix: str):
         """(scope, action, resource, context) of each action of the verb on the asset under the
         prefix. The KMS side of a bucket verb is S3 calling the bucket's key for the caller
-        (kms:ViaService, the object's encryption context), asked where that key is a
-        customer-managed key whose policy was read; an AWS managed key or SSE-S3 has no
-        policy of the account's to ask."""
+        (kms:ViaService; the object's ARN as encryption context, the bucket's with S3 Bucket
+        Keys), asked where that key is a customer-managed key whose policy was read; an AWS
+        managed key or SSE-S3 has no policy of the account's to ask."""
         arn = bucket_arn(self.inv, asset) if kind == "bucket" else asset
         for action, scope in VERBS[("endpoint" if kind == "endpoint" else kind, verb)].actions:
             if scope == KEY_VIA_S3:
-                key, region = self._bucket_key(asset)
+                b = next(x for x in self.inv.buckets if x.name == asset)
+                key = self._bucket_key(b)
                 if key is not None:
                     yield scope, action, key, {
-                        "kms:ViaService": f"s3.{region}.{DNS_SUFFIX.get(self.inv.partition, 'amazonaws.com')}",
-                        "kms:EncryptionContext:aws:s3:arn": f"{arn}/{prefix}{PROBE}"}
+                        "kms:ViaService": f"s3.{b.region}.{DNS_SUFFIX.get(self.inv.partition, 'amazonaws.com')}",
+                        "kms:EncryptionContext:aws:s3:arn": arn if b.bucket_key else f"{arn}/{prefix}{PROBE}"}
             elif scope == OBJECT:
                 yield scope, action, f"{arn}/{prefix}{PROBE}", {}
             elif scope == BUCKET_PREFIX:
@@ -127,11 +128,10 @@ class Today:
             else:
                 yield scope, action, arn, {}
 
-    def _bucket_key(self, bucket: str) -> tuple[str | None, str]:
-        b = next(x for x in self.inv.buckets if x.name == bucket)
-        k = next((k for k in self.inv.keys if k.arn == b.key_arn and not k.managed_by_aws and k.policy is not None),
-                 None)
-        return (k.arn if k else None), b.region
+    def _bucket_key(self, b: I.Bucket) -> str | None:
+        """The bucket's customer-managed key whose policy was read, the one the KMS side is asked of."""
+        return next((k.arn for k in self.inv.keys if k.arn == b.key_arn and not k.managed_by_aws
+                     and k.policy is not None), None)
 
     def _networks(self, region: str, services: tuple[str, ...]) -> list[tuple[str, dict[str, str]]]:
         """(VPC id, the network context of a request through the first service's endpoint)

@@ -335,17 +335,18 @@ class Discovery:
         tags = self._value(r, f"s3 bucket {name}", {}).get("TagSet") or []
         return any(MODEL_WORDS.search(f"{t.get('Key', '')} {t.get('Value', '')}".lower()) for t in tags)
 
-    def _encryption(self, name: str, region: str) -> tuple[str, str | None]:
+    def _encryption(self, name: str, region: str) -> tuple[str, str | None, bool]:
         r = self.f.parsed(self.f.call("s3", "get_bucket_encryption", "s3:GetEncryptionConfiguration",
                                       {"ServerSideEncryptionConfigurationNotFoundError": "no default encryption"},
                                       region, Bucket=name), lambda v: v["ServerSideEncryptionConfiguration"])
         if r.value is None:
             if r.missing:
-                return "none", None
+                return "none", None, False
             self._value(r, f"s3 bucket {name}")
-            return "unknown", None
-        rule = ((r.value.get("Rules") or [{}])[0]).get("ApplyServerSideEncryptionByDefault") or {}
-        return rule.get("SSEAlgorithm", "none"), rule.get("KMSMasterKeyID")
+            return "unknown", None, False
+        rule = (r.value.get("Rules") or [{}])[0]
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        return default.get("SSEAlgorithm", "none"), default.get("KMSMasterKeyID"), bool(rule.get("BucketKeyEnabled"))
 
     def _buckets(self, workloads: list[I.Workload]) -> tuple[list[I.Bucket], list[I.Location]]:
         listed = self._value(self.f.pages("s3", "list_buckets", "s3:ListAllMyBuckets", {}, "Buckets",
@@ -365,10 +366,10 @@ class Discovery:
                                     ("its tags", self._tagged(name, region))) if yes]
             if not why:
                 return None
-            algorithm, key = self._encryption(name, region)
+            algorithm, key, bucket_key = self._encryption(name, region)
             policy = self.f.bucket_policy(name)
             return (I.Bucket(name, region, algorithm, key, self._value(policy, f"s3 bucket {name}"),
-                             why=", ".join(why)), found)
+                             why=", ".join(why), bucket_key=bucket_key), found)
         results = self._map(one, names)
         kept = {b.name for b, _ in results}
         locations = [loc for loc in locations if loc.bucket in kept] + [loc for _, found in results for loc in found]
@@ -376,7 +377,7 @@ class Discovery:
         buckets = []
         for b, _ in results:
             prefixes = I.narrowest(loc.prefix for loc in locations if loc.bucket == b.name)
-            buckets.append(I.Bucket(b.name, b.region, b.encryption, b.key_arn, b.policy, prefixes, b.why))
+            buckets.append(replace(b, prefixes=prefixes))
         return buckets, locations
 
     # -- keys, repositories, roles, networks --------------------------------- #
@@ -492,8 +493,7 @@ class Discovery:
                 raise LiveConfigError(first)
         buckets, locations = self._buckets(workloads)
         keys, resolved = self._keys(buckets, workloads)
-        buckets = [I.Bucket(b.name, b.region, b.encryption, resolved.get((b.key_arn or "", b.region), b.key_arn),
-                            b.policy, b.prefixes, b.why) for b in buckets]
+        buckets = [replace(b, key_arn=resolved.get((b.key_arn or "", b.region), b.key_arn)) for b in buckets]
         repositories = self._repositories(workloads)
         models = {(w.region, w.name): w for w in workloads if w.kind == I.SAGEMAKER_MODEL}
         users: dict[str, set[str]] = {}

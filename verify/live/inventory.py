@@ -73,6 +73,7 @@ class Bucket:
     policy: dict | None = None
     prefixes: tuple[str, ...] = ()  # where model data was found, "" for the bucket's root
     why: str = ""  # why it counts as a model bucket
+    bucket_key: bool = False  # S3 Bucket Keys: S3 asks KMS with the bucket's ARN as encryption context
 
 
 @dataclass(frozen=True)
