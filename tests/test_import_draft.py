@@ -444,3 +444,50 @@ def test_the_kms_side_names_the_encryption_context_s3_sends(bucket_key):
                                             bucket_key=bucket_key),))
         (read,) = [a for a in current_access(inv)[0] if a.verb == "read"]
         assert ("kms:Decrypt" not in read.lacks) == held, (context, bucket_key)
+
+
+conditioned = st.builds(  # ListBucket held under some prefixes only, by an s3:prefix condition
+    lambda p, op: {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{BUCKET}",
+                   "Condition": {op: {"s3:prefix": f"{p}*" if op == "StringLike" else p}}},
+    st.sampled_from(GRANT_PREFIXES), st.sampled_from(["StringLike", "StringEquals"]))
+
+
+@pytest.mark.property
+@PROPERTY
+@given(statements, st.lists(conditioned, max_size=2), statements,
+       st.sampled_from([("a/",), ("", "b/"), ("a/", "c/")]))
+def test_the_shortcuts_change_no_answer(identity, listing, bucket, prefixes):
+    """Skipping a prefix no Allow names, leaving s3:prefix out when no document names it,
+    and keeping answers: what each role holds is what the evaluator finds asking every
+    question in full."""
+    from slpc.verify.live import current_access as CA
+    policy = {"Statement": [{**x, "Principal": {"AWS": ROLE}} for x in bucket]} if bucket else None
+    inv = inventory(identity + listing, prefixes=prefixes, policy=policy)
+    fast = current_access(inv)[0]
+
+    class Slow(CA.Today):
+        def __init__(self, inv):
+            super().__init__(inv)
+            self.prefix_named = True
+
+        def _may_allow(self, *_):
+            return True
+
+        def allowed(self, principal, action, resource, context, extra=()):
+            return self.dep.decide(principal, action, resource, context, extra_identity=extra,
+                                   resource_account=self.inv.account).allowed
+    original = CA.Today
+    CA.Today = Slow
+    try:
+        slow = current_access(inv)[0]
+    finally:
+        CA.Today = original
+    assert fast == slow
+    # and ListBucket under each prefix is what the s3:prefix conditions say
+    today = CA.Today(inv)
+    plain = any("s3:ListBucket" in x["Action"] and not x["Resource"].endswith("*") for x in identity + bucket)
+    for prefix in GRANT_PREFIXES:
+        named = any(prefix.startswith(x["Condition"]["StringLike"]["s3:prefix"][:-1]) if "StringLike" in x["Condition"]
+                    else prefix == x["Condition"]["StringEquals"]["s3:prefix"] for x in listing)
+        held = "s3:ListBucket" in today.holds(ROLE, "bucket", BUCKET, "list", prefix, {})
+        assert held == (plain or (named and prefix != "")), prefix

@@ -14,6 +14,7 @@ unless verbs that add fewer actions on the same asset and prefix already cover w
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -21,6 +22,7 @@ from slpc.compiler.values import DNS_SUFFIX
 from slpc.compiler.verbs import (ACCOUNT, BUCKET_PREFIX, ECR_ADMIN_ACTIONS, KEY_VIA_S3, KMS_ADMIN_ACTIONS, OBJECT,
                                  S3_ADMIN_ACTIONS, VERBS)
 from slpc.policy.document import PolicyFormatError, Statement, PolicyDocument, from_json
+from slpc.policy.matching import wildcard_match
 
 from ..deployment import ENDPOINT as ENDPOINT_POLICY, IDENTITY, Deployment, Policy
 from . import inventory as I
@@ -94,15 +96,40 @@ def bucket_arn(inv: I.Inventory, name: str) -> str:
 
 
 class Today:
-    """Asks the evaluator what the deployed policies allow."""
+    """Asks the evaluator what the deployed policies allow.
+
+    A shared bucket has a prefix per team and a role is asked under each, so the same
+    question comes many times: each answer is kept; `s3:prefix` is left out of the
+    requests when no deployed document names it (it cannot change an answer then); and
+    a bucket verb is not asked under a prefix where no Allow of the role's policies or
+    the bucket policy names one of its actions on a resource there (`_may_allow`)."""
 
     def __init__(self, inv: I.Inventory):
         self.inv = inv
         self.dep, self.problems = deployment(inv)
+        self._answers: dict[tuple, bool] = {}
+        documents = [doc for r in inv.roles for _, doc in r.policies] + [b.policy for b in inv.buckets] + [
+            r.policy for r in inv.repositories] + [k.policy for k in inv.keys] + [
+            doc for n in inv.networks for _, doc in n.policies]
+        self.prefix_named = "s3:prefix" in json.dumps(documents).lower()
+        self._allows = {r.arn: _allow_statements(doc for _, doc in r.policies) for r in inv.roles}
+        self._allows.update({b.name: _allow_statements([b.policy]) for b in inv.buckets})
 
     def allowed(self, principal, action, resource, context, extra=()) -> bool:
-        return self.dep.decide(principal, action, resource, context, extra_identity=extra,
-                               resource_account=self.inv.account).allowed
+        key = (principal, action, resource, tuple(sorted(context.items())), extra)
+        if key not in self._answers:
+            self._answers[key] = self.dep.decide(principal, action, resource, context, extra_identity=extra,
+                                                 resource_account=self.inv.account).allowed
+        return self._answers[key]
+
+    def _may_allow(self, role: str, bucket: str, verb: str, prefix: str) -> bool:
+        """Whether some Allow of the role's policies or the bucket policy could match an S3
+        action of the verb under the prefix, conditions and principals aside (NotAction and
+        NotResource match anything): without one the evaluator cannot allow it."""
+        statements = self._allows.get(role, []) + self._allows.get(bucket, [])
+        return any(_may_match(st, action, resource) for scope, action, resource, _ in
+                   self._requests("bucket", bucket, verb, prefix) if scope not in (ACCOUNT, KEY_VIA_S3)
+                   for st in statements)
 
     def _requests(self, kind: str, asset: str, verb: str, prefix: str):
         """(scope, action, resource, context) of each action of the verb on the asset under the
@@ -122,7 +149,7 @@ class Today:
             elif scope == OBJECT:
                 yield scope, action, f"{arn}/{prefix}{PROBE}", {}
             elif scope == BUCKET_PREFIX:
-                yield scope, action, arn, ({"s3:prefix": prefix} if prefix else {})
+                yield scope, action, arn, ({"s3:prefix": prefix} if prefix and self.prefix_named else {})
             elif scope == ACCOUNT:
                 yield scope, action, "*", {}
             else:
@@ -161,6 +188,8 @@ class Today:
         which of its actions it lacks. Actions anyone may take (a public bucket policy) are
         not the role's; a verb of which it holds only account-level actions
         (ecr:GetAuthorizationToken) or only the KMS side is not held."""
+        if kind == "bucket" and not self._may_allow(role, asset, verb, prefix):
+            return None
         requests = list(self._requests(kind, asset, verb, prefix))
         every = tuple(a for _, a, _, _ in requests)
         asset_actions = {a for scope, a, _, _ in requests if scope not in (ACCOUNT, KEY_VIA_S3)}
@@ -198,6 +227,24 @@ class Today:
                 out.append(Exposure(kind, asset, who, tuple(sorted(allowed)),
                                     tuple(allowed[a] for a in sorted(allowed))))
         return out
+
+
+def _allow_statements(documents) -> list[dict]:
+    """The Allow statements of raw policy documents."""
+    out = []
+    for doc in documents:
+        st = (doc or {}).get("Statement") if isinstance(doc, dict) else None
+        out += [x for x in ([st] if isinstance(st, dict) else st or [])
+                if isinstance(x, dict) and x.get("Effect") == "Allow"]
+    return out
+
+
+def _may_match(statement: dict, action: str, resource: str) -> bool:
+    def listed(field: str) -> list[str]:
+        value = statement.get(field)
+        return [value] if isinstance(value, str) else [str(v) for v in value or ()]
+    actions = "NotAction" in statement or any(wildcard_match(p, action, ignore_case=True) for p in listed("Action"))
+    return actions and ("NotResource" in statement or any(wildcard_match(p, resource) for p in listed("Resource")))
 
 
 def verbs_of(kind: str) -> list[str]:
