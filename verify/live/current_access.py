@@ -123,13 +123,18 @@ class Today:
         return self._answers[key]
 
     def _may_allow(self, role: str, bucket: str, verb: str, prefix: str) -> bool:
-        """Whether some Allow of the role's policies or the bucket policy could match an S3
-        action of the verb under the prefix, conditions and principals aside (NotAction and
-        NotResource match anything): without one the evaluator cannot allow it."""
+        """Whether some Allow of the role's policies or the bucket policy could match an
+        object action of the verb under the prefix (its bucket actions, for `list`),
+        conditions and principals aside (NotAction and NotResource match anything): without
+        one the evaluator cannot allow it. `read` held for ListBucket alone is never drafted
+        (`list` covers it with fewer actions added: `_covered`), so its object actions decide."""
+        asked = [(scope, a, r, c) for scope, a, r, c in self._requests("bucket", bucket, verb, prefix)
+                 if scope not in (ACCOUNT, KEY_VIA_S3)]
+        requests = [(a, r, c) for _, a, r, c in asked]
+        objects = [(a, r, c) for scope, a, r, c in asked if scope == OBJECT]
         statements = self._allows.get(role, []) + self._allows.get(bucket, [])
-        return any(_may_match(st, action, resource) for scope, action, resource, _ in
-                   self._requests("bucket", bucket, verb, prefix) if scope not in (ACCOUNT, KEY_VIA_S3)
-                   for st in statements)
+        return any(_may_match(st, action, resource, context.get("s3:prefix"))
+                   for action, resource, context in objects or requests for st in statements)
 
     def _requests(self, kind: str, asset: str, verb: str, prefix: str):
         """(scope, action, resource, context) of each action of the verb on the asset under the
@@ -239,12 +244,25 @@ def _allow_statements(documents) -> list[dict]:
     return out
 
 
-def _may_match(statement: dict, action: str, resource: str) -> bool:
-    def listed(field: str) -> list[str]:
-        value = statement.get(field)
+def _may_match(statement: dict, action: str, resource: str, prefix: str | None) -> bool:
+    """Whether the statement could apply to the request, its conditions aside but for a
+    plain `StringEquals` / `StringLike` on `s3:prefix` (the request's `prefix`, None when
+    it names none), which a shared bucket's listing grants turn on."""
+    def listed(value) -> list[str]:
         return [value] if isinstance(value, str) else [str(v) for v in value or ()]
-    actions = "NotAction" in statement or any(wildcard_match(p, action, ignore_case=True) for p in listed("Action"))
-    return actions and ("NotResource" in statement or any(wildcard_match(p, resource) for p in listed("Resource")))
+    if not ("NotAction" in statement or any(wildcard_match(p, action, ignore_case=True)
+                                            for p in listed(statement.get("Action")))):
+        return False
+    if not ("NotResource" in statement or any(wildcard_match(p, resource) for p in listed(statement.get("Resource")))):
+        return False
+    condition = statement.get("Condition") if isinstance(statement.get("Condition"), dict) else {}
+    for operator, test in (("StringEquals", lambda v: v == prefix),
+                           ("StringLike", lambda v: wildcard_match(v, prefix))):
+        block = condition.get(operator) if isinstance(condition.get(operator), dict) else {}
+        for key, values in block.items():
+            if key.lower() == "s3:prefix" and (prefix is None or not any(test(v) for v in listed(values))):
+                return False
+    return True
 
 
 def verbs_of(kind: str) -> list[str]:
