@@ -17,7 +17,7 @@ from strategies import PROPERTY
 
 from slpc.app.pipeline import compile_text
 from slpc.compiler.verbs import VERBS
-from slpc.dsl import format_spec, parse
+from slpc.dsl import ast, format_spec, parse
 from slpc.verify.live import inventory as I
 from slpc.verify.live.current_access import current_access
 from slpc.verify.live.draft import PLACEHOLDER_CIDR, draft
@@ -491,3 +491,16 @@ def test_the_shortcuts_change_no_answer(identity, listing, bucket, prefixes):
                     else prefix == x["Condition"]["StringEquals"]["s3:prefix"] for x in listing)
         held = "s3:ListBucket" in today.holds(ROLE, "bucket", BUCKET, "list", prefix, {})
         assert held == (plain or (named and prefix != "")), prefix
+
+
+def test_the_benchmark_s_shared_buckets_draft_compiles():
+    """benchmarks/bench_import.py's account: each team's role is granted its own prefix of
+    every shared bucket, and the EKS roles, asked under every prefix, only their own."""
+    from benchmarks.bench_import import BUCKETS, inventory as shared
+    text = spec_text(shared(10))
+    compiles(text)
+    spec = parse(text, "draft.slp").spec
+    granted = {(a.principal.text, a.prefix.value) for a in spec.declarations if isinstance(a, ast.Allow)}
+    assert granted == {(f"team_{t:04d}_{kind}", f"team-{t:04d}/") for t in range(10)
+                       for kind in ("trainer",) + (("serving",) if t % 5 == 0 else ())}
+    assert len([d for d in spec.declarations if isinstance(d, ast.Bucket)]) == BUCKETS
