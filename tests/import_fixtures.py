@@ -32,7 +32,7 @@ OBJECTS = {
 }
 # (bucket, prefix) of every model location: what the workloads name and what the key names show
 MODEL_LOCATIONS = {(MODELS, "released/v1/"), (MODELS, "checkpoints/"), (MODELS, "imports/llama-3-8b/"),
-                   (FINETUNE, "train/"),
+                   (MODELS, "bedrock-output/"), (FINETUNE, "train/"), (FINETUNE, "bedrock/train.jsonl"),
                    (PUBLIC, "gguf/"), (PARTNER, "exports/")}
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{{}}:1"
 IRSA_ISSUER = f"oidc.eks.{REGION}.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
@@ -150,12 +150,23 @@ def build(url: str) -> Account:
             "Condition": condition}]}
         roles[name] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=_policy(*statements))
-    # Bedrock: a role that import jobs run as, held to the account by the confused-deputy key
+    # Bedrock: roles that import and fine-tuning jobs run as, held to the account by the confused-deputy key
     bedrock_trust = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole",
          "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]})
     roles["importer"] = iam.create_role(RoleName="bedrock-import",
                                         AssumeRolePolicyDocument=bedrock_trust)["Role"]["Arn"]
+    roles["finetuner"] = iam.create_role(RoleName="bedrock-finetune",
+                                         AssumeRolePolicyDocument=bedrock_trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName="bedrock-finetune", PolicyName="data", PolicyDocument=_policy(
+        _allow("s3:GetObject", f"arn:aws:s3:::{FINETUNE}/bedrock/*"),
+        _allow("s3:PutObject", f"arn:aws:s3:::{MODELS}/bedrock-output/*")))
+    c("bedrock").create_model_customization_job(
+        jobName="llama-ft-1", customModelName="llama-ft", roleArn=roles["finetuner"],
+        baseModelIdentifier=f"arn:aws:bedrock:{REGION}::foundation-model/meta.llama3-8b-instruct-v1:0",
+        trainingDataConfig={"s3Uri": f"s3://{FINETUNE}/bedrock/train.jsonl"},
+        outputDataConfig={"s3Uri": f"s3://{MODELS}/bedrock-output/"}, hyperParameters={"epochCount": "1"},
+        vpcConfig={"subnetIds": [subnet], "securityGroupIds": ["sg-0123456789abcdef0"]})
     iam.put_role_policy(RoleName="bedrock-import", PolicyName="imports", PolicyDocument=_policy(
         _allow("s3:GetObject", f"arn:aws:s3:::{MODELS}/imports/*"), _allow("s3:ListBucket", f"arn:aws:s3:::{MODELS}")))
     ecr = c("ecr")

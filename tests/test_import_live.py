@@ -92,7 +92,11 @@ def test_every_model_location_is_found(account):
     assert [(w.name, w.roles, w.model_uris, w.subnets) for w in inv.workloads
             if w.kind == "bedrock imported model"] == [
         ("llama-3-8b-ft", (account.roles["importer"],), (f"s3://{F.MODELS}/imports/llama-3-8b/",), (account.subnet,))]
-    assert [(loc.prefix, loc.role) for loc in inv.locations if loc.source.startswith("bedrock")] == [
+    assert [(w.name, w.roles, w.data_uris, w.output_uris, w.subnets) for w in inv.workloads
+            if w.kind == "bedrock model customization job"] == [
+        ("llama-ft-1", (account.roles["finetuner"],), (f"s3://{F.FINETUNE}/bedrock/train.jsonl",),
+         (f"s3://{F.MODELS}/bedrock-output/",), (account.subnet,))]
+    assert [(loc.prefix, loc.role) for loc in inv.locations if loc.source.startswith("bedrock imported")] == [
         ("imports/llama-3-8b/", account.roles["importer"])]
     assert [(w.name, w.roles, w.subnets) for w in inv.workloads if w.kind == "ecs service"] == [
         ("chat/web", (account.roles["frontend"],), (account.web_subnet,))]
@@ -152,6 +156,11 @@ def test_import_writes_a_compiling_draft_of_todays_access(account, tmp_path):
         ("eval-harness", "list", F.MODELS, "released/v1/"), ("eval-harness", "list", F.MODELS, "checkpoints/"),
         ("eval-harness", "list", F.MODELS, "imports/llama-3-8b/"),
         ("bedrock-import", "read", F.MODELS, "imports/llama-3-8b/"),  # a Bedrock model import job's role
+        # a Bedrock fine-tuning job's role: its training file and its output folder
+        ("bedrock-finetune", "read", F.FINETUNE, "bedrock/train.jsonl"),
+        ("bedrock-finetune", "write", F.MODELS, "bedrock-output/"),
+        # roles without S3 URIs of their own are asked under every model location
+        ("notebooks", "read", F.FINETUNE, "bedrock/train.jsonl"), ("eval-harness", "list", F.MODELS, "bedrock-output/"),
     }
     assert "assumed_by service bedrock" in text
     assert f"today its trust holds the service to aws:SourceAccount StringEquals {L.ACCOUNT}" in text
@@ -179,7 +188,7 @@ def test_the_drafted_grants_are_held_today(account, tmp_path):
     text = (tmp_path / "draft.slp").read_text()
     today = Today(discover(account))
     held = grants(text, adding=False)
-    assert len(held) == 5 and len(grants(text, adding=True)) == 10
+    assert len(held) == 5 and len(grants(text, adding=True)) == 14
     for role, verb, asset, prefix in held:
         kind = "bucket" if asset in (F.MODELS, F.FINETUNE) else "repository" if asset == "llm-serving" else "endpoint"
         target = asset if kind == "bucket" else (
@@ -259,7 +268,7 @@ def test_import_is_strictly_read_only(account, tmp_path):
             "DescribeSubnets", "DescribeVpcEndpoints", "GetBucketTagging", "ListClusters", "ListServices",
             "DescribeServices", "ListClusters", "DescribeCluster", "ListPodIdentityAssociations",
             "DescribePodIdentityAssociation", "ListRoles", "ListImportedModels", "GetImportedModel",
-            "GetModelImportJob"} <= set(rec.ops)
+            "GetModelImportJob", "ListModelCustomizationJobs", "GetModelCustomizationJob"} <= set(rec.ops)
     assert [op for op in rec.ops if not op.startswith(READ_ONLY_PREFIXES)] == []
 
 
@@ -356,7 +365,8 @@ def test_access_denied_on_one_resource_is_a_finding(account, tmp_path, monkeypat
     assert f"# TODO: not read: s3 bucket {F.PUBLIC}: needs s3:GetBucketPolicy" in text
     assert "# TODO: not read: sagemaker training job finetune-1: needs sagemaker:DescribeTrainingJob" in text
     assert f"not read: s3 bucket {F.PUBLIC}: needs s3:GetBucketPolicy" in out
-    assert {(b, p) for b, p in F.MODEL_LOCATIONS if b != F.FINETUNE} <= {  # found by their keys still
+    # found by their keys still (not the fine-tuning bucket, nor the Bedrock job's output: workloads name those)
+    assert {(b, p) for b, p in F.MODEL_LOCATIONS if b != F.FINETUNE and p != "bedrock-output/"} <= {
         (loc.bucket, loc.prefix) for loc in discover(account, session).locations}
 
 

@@ -205,6 +205,28 @@ class Discovery:
                               keys=((m["modelKmsKeyArn"], "model"),) if m.get("modelKmsKeyArn") else ())
         return self._map(one, sorted(x["modelArn"] for x in models))
 
+    def _bedrock_customizations(self, region: str) -> list[I.Workload]:
+        """Each Bedrock model customization (fine-tuning) job: the training and validation
+        data it reads, the output it writes, its role, subnets and custom model's key."""
+        jobs = self._value(self.f.pages("bedrock", "list_model_customization_jobs",
+                                        "bedrock:ListModelCustomizationJobs", {}, "modelCustomizationJobSummaries",
+                                        "nextToken", region), f"bedrock model customization jobs in {region}", [])
+
+        def one(name: str) -> I.Workload | None:
+            j = self._value(self.f.call("bedrock", "get_model_customization_job", "bedrock:GetModelCustomizationJob",
+                                        {"ResourceNotFoundException": "no such customization job"}, region,
+                                        jobIdentifier=name), f"bedrock model customization job {name}")
+            if j is None:
+                return None
+            data = [(j.get("trainingDataConfig") or {}).get("s3Uri")] + [
+                (v.get("s3Uri")) for v in (j.get("validationDataConfig") or {}).get("validators") or []]
+            return I.Workload(I.BEDROCK_CUSTOMIZATION, name, region, roles=tuple(filter(None, [j.get("roleArn")])),
+                              data_uris=tuple(sorted(set(filter(None, data)))),
+                              output_uris=tuple(filter(None, [(j.get("outputDataConfig") or {}).get("s3Uri")])),
+                              subnets=tuple(sorted((j.get("vpcConfig") or {}).get("subnetIds") or ())),
+                              keys=((j["outputModelKmsKeyArn"], "model"),) if j.get("outputModelKmsKeyArn") else ())
+        return self._map(one, sorted(x["jobName"] for x in jobs))
+
     def _task_definition(self, region: str, arn: str) -> I.Workload | None:
         d = self._value(self.f.call("ecs", "describe_task_definition", "ecs:DescribeTaskDefinition",
                                     {"ClientException": "no such task definition"}, region,
@@ -481,7 +503,7 @@ class Discovery:
         clusters: list[dict] = []
         for region in self.regions:
             for read in (self._sagemaker_models, self._training_jobs, self._model_packages, self._endpoints,
-                         self._ecs_tasks, self._ecs_services, self._bedrock_imports):
+                         self._ecs_tasks, self._ecs_services, self._bedrock_imports, self._bedrock_customizations):
                 workloads += read(region)
             for cluster, pods in self._eks_clusters(region):
                 clusters.append(cluster)
