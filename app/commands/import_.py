@@ -36,8 +36,9 @@ JSON_VERSION = 1
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Read a live AWS account (read-only): where model data lives (SageMaker models, jobs, "
-                          "endpoints, model packages, Bedrock imported models and fine-tuning jobs, buckets whose keys look like model "
-                          "files), the ECR repositories and KMS keys of those assets, the roles that run the "
+                          "endpoints, model packages, Bedrock imported models and fine-tuning jobs, buckets whose "
+                          "keys look like model files), the ECR repositories and KMS keys of those assets, the "
+                          "roles that run the "
                           "workloads (SageMaker, Bedrock, ECS, EKS Pod Identity and IRSA) and what they can do "
                           "today, the VPCs and endpoints they use. Writes a draft spec with `# TODO` "
                           "comments where slpc had to guess, and lists what is wider today than the draft, each "
