@@ -124,16 +124,23 @@ def _pinned(statement: dict, service: str) -> bool:
     return bool(TRUSTED_SERVICES[SERVICE_WAYS[service]].source_arn) and keys <= CONFUSED_DEPUTY_KEYS
 
 
-def _pinned_today(role: I.Role | None) -> list[str]:
-    """The conditions today's trust holds pinned services to, in words."""
-    out = []
+def _conditions_today(role: I.Role | None) -> tuple[list[str], list[str]]:
+    """The conditions today's trust holds the ways the draft keeps to, in words: (those on
+    services the spec pins itself, those on EKS Pod Identity, whose associations the draft
+    names one by one and which those conditions may narrow further)."""
+    services, pods = [], []
     for s in eks.allow_statements(role.trust if role else None):
-        services = [v for kind, v in eks.principals(s) if kind == "Service" and v in SERVICE_WAYS]
-        if services and s.get("Condition") and all(_pinned(s, v) for v in services):
-            for op, block in sorted(s["Condition"].items()):
-                for k, v in sorted(block.items()) if isinstance(block, dict) else ():
-                    out.append(f"{k} {op} {', '.join([v] if isinstance(v, str) else map(str, v))}")
-    return sorted(set(out))
+        named = [v for kind, v in eks.principals(s) if kind == "Service" and v in SERVICE_WAYS]
+        if not s.get("Condition"):
+            continue
+        words = [f"{k} {op} {', '.join([v] if isinstance(v, str) else map(str, v))}"
+                 for op, block in sorted(s["Condition"].items())
+                 for k, v in (sorted(block.items()) if isinstance(block, dict) else ())]
+        if named and all(_pinned(s, v) for v in named):
+            services += words
+        if eks.trusts_pod_identity(s):
+            pods += words
+    return sorted(set(services)), sorted(set(pods))
 
 
 def _kubernetes_ok(kind: str, identity: tuple[str, ...]) -> bool:
@@ -219,9 +226,13 @@ def _roles(d: _Draft, admins: list[str], accesses: list[Access]) -> None:
             passed = sorted({w[1] if w[0] == "service" else "eks_pod" for w in ways if w[0] != IRSA})
             d.lines.comment(f"TODO: add `passed_by ROLE to {'|'.join(passed)}` for who may hand it over, and `admins`."
                             if passed else "TODO: add `admins`: who may change the role.")
-            if (today := _pinned_today(r)):
-                d.lines.comment(f"TODO: today its trust holds the service to {'; '.join(today)}; the spec pins")
+            services, pods = _conditions_today(r)
+            if services:
+                d.lines.comment(f"TODO: today its trust holds the service to {'; '.join(services)}; the spec pins")
                 d.lines.comment("aws:SourceAccount to the account and aws:SourceArn to the deployment's regions.")
+            if pods:
+                d.lines.comment(f"TODO: today its trust holds EKS Pod Identity to {'; '.join(pods)}; the spec")
+                d.lines.comment("admits each association found, by its session tags: keep only those it should.")
             d.decls.append(ast.Role(_n(d.role_names[arn]), _s(arn), block=True,
                                     assumed_by=tuple(_way(w) for w in ways), span=d.lines.span()))
         else:
