@@ -76,6 +76,11 @@ class Net:
                     LogDestination=self.fl["LogDestination"], DeliverLogsPermissionArn=self.fl["DeliverLogsPermissionArn"],
                     LogFormat=self.fl["LogFormat"], MaxAggregationInterval=self.fl["MaxAggregationInterval"])
         args.update(changes)
+        # AWS takes the log group by ARN (LogDestination, as the IaC targets write it) or by name
+        # (LogGroupName) alike; moto works out DeliverLogsStatus from the name only (FAILED for
+        # any ARN), so the group is named by its name here.
+        args["LogGroupName"] = args.pop("LogDestination").split(":log-group:", 1)[1].removesuffix(":*")
+        args.pop("LogDestinationType")
         return self.ec2.create_flow_logs(**{k: v for k, v in args.items() if v is not None})
 
     def validate(self):
@@ -176,3 +181,17 @@ def test_a_missing_delivery_role_is_missing(server):
     net.iam.delete_role(RoleName=net.role["RoleName"])
     rep = net.validate()
     assert [(f.kind, f.code) for f in rep.findings if f.artifact == DESTINATION] == [("missing", "missing-resource")]
+
+
+def test_a_flow_log_whose_delivery_fails_is_drift(server):
+    """Set as compiled, a flow log whose delivery fails (DeliverLogsStatus FAILED: here its log
+    group was gone when it was made, and the role may not create it) records nothing: drift,
+    with AWS's reason; the missing group is the destination's own finding."""
+    net = Net(server, make_flow_log=False)
+    net.logs.delete_log_group(logGroupName=net.dest["LogGroupName"])
+    net.flow_log()
+    rep = net.validate()
+    assert codes(rep, FLOW_LOG) == ["flow-log-delivery"]
+    (f,) = [f for f in rep.findings if f.artifact == FLOW_LOG]
+    assert "Access error" in f.message and FLOW_LOG not in rep.checked
+    assert codes(rep, DESTINATION) == ["missing-resource"]

@@ -1,6 +1,7 @@
 """`slpc validate` for the flow logs slpc writes, read-only: each declared VPC must have a flow
 log of all traffic to the compiled log group, through the compiled role, whose format records
-at least the default fields and the egress fields (ec2:DescribeFlowLogs); the log group must
+at least the default fields and the egress fields, and whose delivery has not failed
+(ec2:DescribeFlowLogs, its DeliverLogsStatus); the log group must
 exist with the compiled key and retention (logs:DescribeLogGroups), and the delivery role with
 the compiled trust and permissions (iam:GetRole, its policies). A VPC without any flow log is
 missing evidence; one logging elsewhere, or without the fields, is drift.
@@ -38,6 +39,9 @@ def problems(fl: dict, s: dict) -> list[tuple[str, str]]:
     if fl.get("DeliverLogsPermissionArn") != s["DeliverLogsPermissionArn"]:
         out.append(("flow-log-role", f"delivers through {fl.get('DeliverLogsPermissionArn') or 'no role'}, not "
                                      f"{s['DeliverLogsPermissionArn']}"))
+    if fl.get("DeliverLogsStatus") == "FAILED":  # set as written, its records still do not arrive
+        out.append(("flow-log-delivery", f"fails to deliver ({fl.get('DeliverLogsErrorMessage') or 'FAILED'}): "
+                                         "its records do not reach the log group"))
     return out
 
 
