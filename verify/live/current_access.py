@@ -236,12 +236,7 @@ class Today:
 
 def _allow_statements(documents) -> list[dict]:
     """The Allow statements of raw policy documents."""
-    out = []
-    for doc in documents:
-        st = (doc or {}).get("Statement") if isinstance(doc, dict) else None
-        out += [x for x in ([st] if isinstance(st, dict) else st or [])
-                if isinstance(x, dict) and x.get("Effect") == "Allow"]
-    return out
+    return [st for doc in documents if isinstance(doc, dict) for st in _statements(doc) if st.get("Effect") == "Allow"]
 
 
 def _may_match(statement: dict, action: str, resource: str, prefix: str | None) -> bool:

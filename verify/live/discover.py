@@ -319,7 +319,7 @@ class Discovery:
             try:
                 trust = _document(role.get("AssumeRolePolicyDocument") or "{}")
             except ValueError:
-                self.problems.append(I.Problem(role["Arn"], "cannot verify: malformed trust policy returned by AWS"))
+                self.problems.append(I.Problem(role["Arn"], "malformed trust policy returned by AWS"))
                 continue
             for st in eks.allow_statements(trust):
                 for sa in eks.service_accounts(st):
